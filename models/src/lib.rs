@@ -1,0 +1,3 @@
+//! Cache-cluster models built on the `sim` kernel and `store_core`: engines, instance
+//! catalog, workloads, scenario schema and reports. Nothing here reads the wall clock or
+//! a terminal: a run is a pure function of scenario and seed.
