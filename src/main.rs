@@ -1,14 +1,40 @@
 //! The `kvsim` command line: parses arguments, loads files, calls into `models` and
-//! prints. It holds no model logic; exit status 2 means bad input, 1 a runtime failure.
+//! prints. It holds no model logic. Exit status: 0 success, 2 bad input (a malformed or
+//! invalid scenario, a bad argument), 1 a runtime failure.
 
-use clap::Parser;
+mod scenario_cmds;
+mod serve;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
 
 /// Deterministic discrete-event simulator of cache clusters (Redis, Valkey, Dragonfly) on
 /// cloud instances.
 #[derive(Parser, Debug)]
 #[command(name = "kvsim", version, about, long_about = None)]
-struct Cli {}
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-fn main() {
-    let _cli = Cli::parse();
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Validate a scenario file without running it.
+    Check(scenario_cmds::CheckArgs),
+    /// List the bundled scenarios, one line each.
+    List,
+    /// Print the instance catalog.
+    Catalog(scenario_cmds::CatalogArgs),
+    /// Serve the store on a real TCP port, on the real clock (RESP2/RESP3).
+    Serve(serve::ServeArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check(args) => scenario_cmds::check(&args),
+        Command::List => scenario_cmds::list(),
+        Command::Catalog(args) => scenario_cmds::catalog(&args),
+        Command::Serve(args) => serve::serve(&args),
+    }
 }
