@@ -4,6 +4,7 @@
 
 pub mod blob;
 pub mod reply;
+pub mod resp;
 
 pub use blob::{Arg, Blob};
 pub use reply::Reply;
