@@ -1,0 +1,558 @@
+//! The network: NICs (an egress and an ingress [`Shaper`] each), flows between them, and
+//! the transport that makes each flow a reliable, ordered byte stream the way TCP does.
+//! Client replies, replication streams and cluster-bus messages are all flows, so they
+//! share their NICs' shapers fairly.
+//!
+//! A message's path: sender egress shaper -> link (propagation, jitter, fault rules) ->
+//! receiver ingress shaper -> in-order delivery. Invariants: within a flow, messages are
+//! delivered in the order they were sent, each exactly once; bytes are conserved
+//! (offered = delivered + dropped + queued + in flight, where each attempt of a
+//! retransmitted message counts as offered once); a dropped message is retransmitted
+//! about one RTT after the loss when more data follows it on its flow (fast retransmit),
+//! else after a retransmission timeout (200 ms minimum, doubling per timeout of the same
+//! message), and later messages of its flow wait for it (head-of-line blocking). Drops
+//! happen before bytes are serialized at the dropping shaper, so under sustained
+//! overload a flow's goodput settles at its share of the shaped rate.
+//!
+//! Faults and shaping are data: a link carries a list of [`LinkRule`]s tried in order,
+//! each of which may return a verdict (drop, or deliver after an extra delay).
+//!
+//! The model's event type wraps [`NetEvent`] (`E: From<NetEvent>`); the model hands each
+//! back to [`Network::handle`], which appends completed deliveries to a vector.
+
+pub mod shaper;
+
+pub use shaper::{Framing, LocalFlow, Shaper, ShaperConfig, ShaperCounters, ShaperOutput};
+
+use crate::rng::{below, Ratio, RngStreams, SimRng};
+use crate::scheduler::Scheduler;
+use crate::time::{SimDuration, SimTime};
+use slab::Slab;
+use std::collections::BTreeMap;
+
+/// The smallest retransmission timeout (Linux's TCP_RTO_MIN).
+pub const RTO_MIN: SimDuration = SimDuration::from_ms(200);
+/// The largest retransmission timeout (Linux's TCP_RTO_MAX).
+pub const RTO_MAX: SimDuration = SimDuration::from_secs(120);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NicId(pub u32);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FlowId(pub u32);
+
+/// A NIC: shaping in each direction, and how it frames messages into packets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NicConfig {
+    pub egress: ShaperConfig,
+    pub ingress: ShaperConfig,
+    pub framing: Framing,
+}
+
+/// A rule of a link's fault policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum LinkRule {
+    /// Drops a message with this probability.
+    Loss { probability: Ratio },
+    /// Adds `extra_ns` of delay with this probability.
+    Delay { probability: Ratio, extra_ns: u64 },
+}
+
+/// What a link does with one message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Deliver { extra: SimDuration },
+    Drop,
+}
+
+/// The path of a flow between two NICs.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct LinkConfig {
+    /// One-way propagation latency.
+    pub latency: SimDuration,
+    /// Extra delay drawn uniformly from [0, jitter] per message (order is preserved).
+    pub jitter: SimDuration,
+    /// Fault rules, tried in order; the first drop wins, delays add up.
+    pub rules: Vec<LinkRule>,
+}
+
+/// The network's events, wrapped by the model's event enum.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NetEvent {
+    EgressWake {
+        nic: NicId,
+    },
+    IngressWake {
+        nic: NicId,
+    },
+    /// A message's last bit reaches the receiving NIC.
+    Arrive {
+        msg: u32,
+    },
+    /// A message has passed the receiving NIC's ingress shaper.
+    Received {
+        msg: u32,
+    },
+    /// A retransmission timer (stale when `generation` no longer matches).
+    Retransmit {
+        msg: u32,
+        generation: u32,
+    },
+}
+
+/// A message handed to the receiving application.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    pub flow: FlowId,
+    pub token: u64,
+    pub payload_bytes: u64,
+    /// When the application first sent it.
+    pub sent_at: SimTime,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum MsgState {
+    EgressQueued,
+    Transit,
+    IngressQueued,
+    IngressService,
+    Held,
+    /// Dropped; waiting for its retransmission.
+    Lost,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Msg {
+    flow: FlowId,
+    token: u64,
+    payload_bytes: u64,
+    wire_bytes: u64,
+    seq: u64,
+    sent_at: SimTime,
+    timeouts: u32,
+    generation: u32,
+    /// Whether the pending retransmission is a timeout (else a fast retransmit).
+    retransmit_by_timeout: bool,
+    link_dropped: bool,
+    state: MsgState,
+}
+
+#[derive(Debug)]
+struct Flow {
+    src: NicId,
+    dst: NicId,
+    egress_local: LocalFlow,
+    ingress_local: LocalFlow,
+    link: LinkConfig,
+    /// Present when the link draws randomness (jitter or rules): a stream per flow, so
+    /// adding a flow never changes another's draws.
+    rng: Option<SimRng>,
+    next_seq: u64,
+    next_deliver_seq: u64,
+    held: BTreeMap<u64, u32>,
+    last_arrival: SimTime,
+    /// Lost messages with no later data yet: waiting for their timeout, or for new data
+    /// whose duplicate acknowledgements trigger a fast retransmit.
+    tail_losses: Vec<u32>,
+    unacked_payload_bytes: u64,
+    stats: FlowStats,
+}
+
+/// Per-flow transport counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FlowStats {
+    pub messages_sent: u64,
+    pub messages_delivered: u64,
+    pub drops: u64,
+    pub fast_retransmits: u64,
+    pub timeout_retransmits: u64,
+}
+
+/// Network-wide byte accounting (wire bytes).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Conservation {
+    pub offered: u64,
+    pub delivered: u64,
+    pub dropped: u64,
+    pub queued: u64,
+    pub in_flight: u64,
+}
+
+impl Conservation {
+    /// Whether offered = delivered + dropped + queued + in flight.
+    pub fn holds(&self) -> bool {
+        self.offered == self.delivered + self.dropped + self.queued + self.in_flight
+    }
+}
+
+/// A NIC's two shapers.
+#[derive(Debug)]
+pub struct Nic {
+    pub egress: Shaper,
+    pub ingress: Shaper,
+}
+
+/// All NICs and flows of a world.
+#[derive(Debug)]
+pub struct Network {
+    streams: RngStreams,
+    nics: Vec<Nic>,
+    flows: Vec<Flow>,
+    msgs: Slab<Msg>,
+    out: ShaperOutput,
+    offered_wire_bytes: u64,
+    delivered_wire_bytes: u64,
+    dropped_wire_bytes: u64,
+}
+
+impl Network {
+    pub fn new(streams: RngStreams) -> Network {
+        Network {
+            streams,
+            nics: Vec::new(),
+            flows: Vec::new(),
+            msgs: Slab::new(),
+            out: ShaperOutput::default(),
+            offered_wire_bytes: 0,
+            delivered_wire_bytes: 0,
+            dropped_wire_bytes: 0,
+        }
+    }
+
+    pub fn add_nic(&mut self, cfg: NicConfig) -> NicId {
+        self.nics.push(Nic {
+            egress: Shaper::new(cfg.egress, cfg.framing),
+            ingress: Shaper::new(cfg.ingress, cfg.framing),
+        });
+        NicId((self.nics.len() - 1) as u32)
+    }
+
+    pub fn nic(&self, id: NicId) -> &Nic {
+        &self.nics[id.0 as usize]
+    }
+
+    pub fn nics(&self) -> &[Nic] {
+        &self.nics
+    }
+
+    /// Opens a one-way flow from `src` to `dst` (a connection is two flows).
+    pub fn open_flow(&mut self, src: NicId, dst: NicId, link: LinkConfig) -> FlowId {
+        let id = FlowId(self.flows.len() as u32);
+        let egress_local = self.nics[src.0 as usize].egress.add_flow();
+        let ingress_local = self.nics[dst.0 as usize].ingress.add_flow();
+        let needs_rng = link.jitter > SimDuration::ZERO || !link.rules.is_empty();
+        self.flows.push(Flow {
+            src,
+            dst,
+            egress_local,
+            ingress_local,
+            rng: needs_rng.then(|| self.streams.stream("net.flow", id.0 as u64)),
+            link,
+            next_seq: 0,
+            next_deliver_seq: 0,
+            held: BTreeMap::new(),
+            last_arrival: SimTime::ZERO,
+            tail_losses: Vec::new(),
+            unacked_payload_bytes: 0,
+            stats: FlowStats::default(),
+        });
+        id
+    }
+
+    pub fn flow_stats(&self, flow: FlowId) -> FlowStats {
+        self.flows[flow.0 as usize].stats
+    }
+
+    /// Payload bytes sent on `flow` and not yet delivered (a socket's send buffer plus
+    /// what is in flight): what an output-buffer limit is checked against.
+    pub fn unacked_payload_bytes(&self, flow: FlowId) -> u64 {
+        self.flows[flow.0 as usize].unacked_payload_bytes
+    }
+
+    /// The round-trip time a sender would measure on an idle path.
+    pub fn base_rtt(&self, flow: FlowId) -> SimDuration {
+        let l = self.flows[flow.0 as usize].link.latency;
+        l + l
+    }
+
+    /// Sends `payload_bytes` on `flow`; `token` comes back in its [`Delivery`].
+    pub fn send<E: From<NetEvent> + Copy>(
+        &mut self,
+        sched: &mut Scheduler<E>,
+        flow: FlowId,
+        payload_bytes: u64,
+        token: u64,
+    ) {
+        let now = sched.now();
+        let f = &mut self.flows[flow.0 as usize];
+        let framing = *self.nics[f.src.0 as usize].egress.framing();
+        let seq = f.next_seq;
+        f.next_seq += 1;
+        f.unacked_payload_bytes += payload_bytes;
+        f.stats.messages_sent += 1;
+        // New data after a tail loss: its duplicate acknowledgements trigger a fast
+        // retransmit of the lost messages about one RTT from now.
+        if !f.tail_losses.is_empty() {
+            let rtt = f.link.latency + f.link.latency;
+            let lost = std::mem::take(&mut f.tail_losses);
+            for m in lost {
+                let msg = &mut self.msgs[m as usize];
+                msg.generation += 1;
+                msg.retransmit_by_timeout = false;
+                sched.schedule_at(
+                    now + rtt,
+                    E::from(NetEvent::Retransmit {
+                        msg: m,
+                        generation: msg.generation,
+                    }),
+                );
+            }
+        }
+        let m = self.msgs.insert(Msg {
+            flow,
+            token,
+            payload_bytes,
+            wire_bytes: framing.wire_bytes(payload_bytes),
+            seq,
+            sent_at: now,
+            timeouts: 0,
+            generation: 0,
+            retransmit_by_timeout: false,
+            link_dropped: false,
+            state: MsgState::EgressQueued,
+        });
+        self.offer_egress(
+            sched,
+            u32::try_from(m).expect("fewer than 2^32 messages in flight"),
+        );
+    }
+
+    /// Handles one of the network's events; deliveries are appended to `delivered`.
+    pub fn handle<E: From<NetEvent> + Copy>(
+        &mut self,
+        sched: &mut Scheduler<E>,
+        event: NetEvent,
+        delivered: &mut Vec<Delivery>,
+    ) {
+        let now = sched.now();
+        match event {
+            NetEvent::EgressWake { nic } => {
+                self.out.finished.clear();
+                self.out.wake_at = None;
+                self.nics[nic.0 as usize].egress.wake(now, &mut self.out);
+                self.after_egress(sched, nic);
+            }
+            NetEvent::IngressWake { nic } => {
+                self.out.finished.clear();
+                self.out.wake_at = None;
+                self.nics[nic.0 as usize].ingress.wake(now, &mut self.out);
+                self.after_ingress(sched, nic);
+            }
+            NetEvent::Arrive { msg } => {
+                let m = &mut self.msgs[msg as usize];
+                if m.link_dropped {
+                    m.link_dropped = false;
+                    self.lost(sched, msg);
+                    return;
+                }
+                m.state = MsgState::IngressQueued;
+                let (flow, payload) = (m.flow, m.payload_bytes);
+                let f = &self.flows[flow.0 as usize];
+                let (dst, local) = (f.dst, f.ingress_local);
+                self.out.finished.clear();
+                self.out.wake_at = None;
+                let accepted = self.nics[dst.0 as usize].ingress.offer(
+                    now,
+                    local,
+                    msg,
+                    payload,
+                    &mut self.out,
+                );
+                self.after_ingress(sched, dst);
+                if !accepted {
+                    self.lost(sched, msg);
+                }
+            }
+            NetEvent::Received { msg } => self.receive(msg, delivered),
+            NetEvent::Retransmit { msg, generation } => {
+                let Some(m) = self.msgs.get_mut(msg as usize) else {
+                    return;
+                };
+                if m.generation != generation || m.state != MsgState::Lost {
+                    return; // superseded by a fast retransmit
+                }
+                m.state = MsgState::EgressQueued;
+                let stats = &mut self.flows[m.flow.0 as usize].stats;
+                if m.retransmit_by_timeout {
+                    stats.timeout_retransmits += 1;
+                } else {
+                    stats.fast_retransmits += 1;
+                }
+                self.offer_egress(sched, msg);
+            }
+        }
+    }
+
+    fn offer_egress<E: From<NetEvent> + Copy>(&mut self, sched: &mut Scheduler<E>, msg: u32) {
+        let now = sched.now();
+        let m = &self.msgs[msg as usize];
+        self.offered_wire_bytes += m.wire_bytes;
+        let f = &self.flows[m.flow.0 as usize];
+        let (src, local, payload) = (f.src, f.egress_local, m.payload_bytes);
+        self.out.finished.clear();
+        self.out.wake_at = None;
+        let accepted =
+            self.nics[src.0 as usize]
+                .egress
+                .offer(now, local, msg, payload, &mut self.out);
+        self.after_egress(sched, src);
+        if !accepted {
+            self.lost(sched, msg);
+        }
+    }
+
+    /// Messages whose last chunk left `nic`'s egress go onto their links.
+    fn after_egress<E: From<NetEvent> + Copy>(&mut self, sched: &mut Scheduler<E>, nic: NicId) {
+        if let Some(at) = self.out.wake_at {
+            sched.schedule_at(at, E::from(NetEvent::EgressWake { nic }));
+        }
+        for i in 0..self.out.finished.len() {
+            let (msg, done_at) = self.out.finished[i];
+            let m = &mut self.msgs[msg as usize];
+            m.state = MsgState::Transit;
+            let f = &mut self.flows[m.flow.0 as usize];
+            let mut arrival = done_at + f.link.latency;
+            if let Some(rng) = &mut f.rng {
+                if f.link.jitter > SimDuration::ZERO {
+                    arrival += SimDuration::from_ns(below(rng, f.link.jitter.as_ns() + 1));
+                }
+                match apply_rules(&f.link.rules, rng) {
+                    Verdict::Drop => m.link_dropped = true,
+                    Verdict::Deliver { extra } => arrival += extra,
+                }
+            }
+            // Jitter never reorders a flow: a message cannot arrive before its predecessor.
+            arrival = arrival.max(f.last_arrival);
+            f.last_arrival = arrival;
+            sched.schedule_at(arrival, E::from(NetEvent::Arrive { msg }));
+        }
+    }
+
+    fn after_ingress<E: From<NetEvent> + Copy>(&mut self, sched: &mut Scheduler<E>, nic: NicId) {
+        if let Some(at) = self.out.wake_at {
+            sched.schedule_at(at, E::from(NetEvent::IngressWake { nic }));
+        }
+        for i in 0..self.out.finished.len() {
+            let (msg, done_at) = self.out.finished[i];
+            self.msgs[msg as usize].state = MsgState::IngressService;
+            sched.schedule_at(done_at, E::from(NetEvent::Received { msg }));
+        }
+    }
+
+    /// A message was dropped: schedule its retransmission.
+    fn lost<E: From<NetEvent> + Copy>(&mut self, sched: &mut Scheduler<E>, msg: u32) {
+        let now = sched.now();
+        let m = &mut self.msgs[msg as usize];
+        m.state = MsgState::Lost;
+        m.generation += 1;
+        self.dropped_wire_bytes += m.wire_bytes;
+        let f = &mut self.flows[m.flow.0 as usize];
+        f.stats.drops += 1;
+        if f.next_seq > m.seq + 1 {
+            // Later data is already on its way: duplicate acks arrive about one RTT on.
+            m.retransmit_by_timeout = false;
+            let rtt = f.link.latency + f.link.latency;
+            sched.schedule_at(
+                now + rtt,
+                E::from(NetEvent::Retransmit {
+                    msg,
+                    generation: m.generation,
+                }),
+            );
+        } else {
+            m.retransmit_by_timeout = true;
+            let rto = RTO_MIN
+                .checked_mul(1u64 << m.timeouts.min(20))
+                .unwrap_or(RTO_MAX)
+                .min(RTO_MAX);
+            m.timeouts += 1;
+            f.tail_losses.push(msg);
+            sched.schedule_at(
+                now + rto,
+                E::from(NetEvent::Retransmit {
+                    msg,
+                    generation: m.generation,
+                }),
+            );
+        }
+    }
+
+    /// In-order delivery: hold a message until every earlier one of its flow arrived.
+    fn receive(&mut self, msg: u32, delivered: &mut Vec<Delivery>) {
+        let m = &mut self.msgs[msg as usize];
+        let f = &mut self.flows[m.flow.0 as usize];
+        if m.seq != f.next_deliver_seq {
+            m.state = MsgState::Held;
+            f.held.insert(m.seq, msg);
+            return;
+        }
+        let mut next = Some(msg);
+        while let Some(id) = next {
+            let m = self.msgs.remove(id as usize);
+            self.delivered_wire_bytes += m.wire_bytes;
+            f.next_deliver_seq += 1;
+            f.unacked_payload_bytes -= m.payload_bytes;
+            f.stats.messages_delivered += 1;
+            delivered.push(Delivery {
+                flow: m.flow,
+                token: m.token,
+                payload_bytes: m.payload_bytes,
+                sent_at: m.sent_at,
+            });
+            next = f.held.remove(&f.next_deliver_seq);
+        }
+    }
+
+    /// The byte accounting, computed from the messages' states (a checker independent
+    /// of the counters the shapers keep).
+    pub fn conservation(&self) -> Conservation {
+        let mut c = Conservation {
+            offered: self.offered_wire_bytes,
+            delivered: self.delivered_wire_bytes,
+            dropped: self.dropped_wire_bytes,
+            ..Default::default()
+        };
+        for (_, m) in &self.msgs {
+            match m.state {
+                MsgState::EgressQueued | MsgState::IngressQueued => c.queued += m.wire_bytes,
+                MsgState::Transit | MsgState::IngressService | MsgState::Held => {
+                    c.in_flight += m.wire_bytes
+                }
+                MsgState::Lost => {}
+            }
+        }
+        c
+    }
+}
+
+fn apply_rules(rules: &[LinkRule], rng: &mut SimRng) -> Verdict {
+    let mut extra = SimDuration::ZERO;
+    for rule in rules {
+        match *rule {
+            LinkRule::Loss { probability } => {
+                if probability.sample(rng) {
+                    return Verdict::Drop;
+                }
+            }
+            LinkRule::Delay {
+                probability,
+                extra_ns,
+            } => {
+                if probability.sample(rng) {
+                    extra += SimDuration::from_ns(extra_ns);
+                }
+            }
+        }
+    }
+    Verdict::Deliver { extra }
+}

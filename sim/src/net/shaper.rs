@@ -1,0 +1,461 @@
+//! One direction of a NIC (egress or ingress): a token bucket with burst credits that
+//! sets the allowed rate, a drop-tail queue in bytes, a packets-per-second allowance, a
+//! per-flow rate cap, and round-robin service of flows by chunks. Invariants: credits
+//! stay within [0, capacity]; bits served over any interval never exceed
+//! baseline x time + credits spent (plus the ns rounding of each chunk, which only ever
+//! rounds durations up); a message's bytes are queued, in service or out, never two at
+//! once; each flow's messages leave in the order they were offered.
+//!
+//! Why finish times never need correcting: the shaper serves one chunk at a time and
+//! computes a chunk's duration when it starts, from state that is fully known then:
+//! credits can only deplete at a computable instant inside the chunk (handled by splitting
+//! the chunk into a burst part and a baseline part), and a flow joining or leaving only
+//! affects which chunk is served next. So a message's finish time, reported when its last
+//! chunk starts, is exact. Large messages are cut into chunks, so a multi-gigabyte
+//! transfer shares the rate with client replies chunk by chunk instead of freezing them.
+//!
+//! Units: credits and in-service amounts are kept in nanobits (bits x 10^9), so that a
+//! rate in bits/s times a duration in ns is an exact integer.
+
+use crate::stats::{BusySeries, CounterSeries};
+use crate::time::{div_ceil_u128, SimDuration, SimTime, NS_PER_S};
+use std::collections::VecDeque;
+
+/// How messages become packets on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Framing {
+    /// The IP MTU (1500 on the internet, 9001 inside an AWS VPC).
+    pub mtu_bytes: u32,
+    /// IP + TCP headers per packet, counted inside the MTU (40, or 52 with TCP
+    /// timestamps as Linux sends by default).
+    pub tcp_ip_header_bytes: u32,
+    /// Link-layer bytes per packet outside the MTU (Ethernet header: 14; with FCS 18).
+    pub link_header_bytes: u32,
+}
+
+impl Framing {
+    /// The TCP payload of a full packet.
+    pub fn mss_bytes(&self) -> u64 {
+        (self.mtu_bytes - self.tcp_ip_header_bytes) as u64
+    }
+
+    /// Packets needed for `payload_bytes` (at least one: an empty message is still sent).
+    pub fn packets(&self, payload_bytes: u64) -> u64 {
+        payload_bytes.div_ceil(self.mss_bytes()).max(1)
+    }
+
+    /// Header bytes per packet on the wire.
+    pub fn header_bytes(&self) -> u64 {
+        (self.tcp_ip_header_bytes + self.link_header_bytes) as u64
+    }
+
+    /// Bytes on the wire for `payload_bytes`, headers included.
+    pub fn wire_bytes(&self, payload_bytes: u64) -> u64 {
+        payload_bytes + self.packets(payload_bytes) * self.header_bytes()
+    }
+}
+
+/// The shaping of one NIC direction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ShaperConfig {
+    /// The rate sustained forever; credits refill at this rate.
+    pub baseline_bits_per_s: u64,
+    /// The rate while credits last (equal to the baseline when the NIC cannot burst).
+    pub burst_bits_per_s: u64,
+    /// The credit bucket's size, in bits.
+    pub credit_capacity_bits: u64,
+    /// Credits at the start of the run, in bits (AWS: full at launch).
+    pub initial_credit_bits: u64,
+    /// The queue's size in wire bytes, excluding the chunk in service; a message that
+    /// would overflow it is dropped (drop-tail).
+    pub queue_capacity_bytes: u64,
+    /// The packets-per-second allowance, if any.
+    pub pps_limit: Option<u64>,
+    /// The cap on any single flow (AWS: 5 Gbps per flow outside a placement group).
+    pub flow_cap_bits_per_s: Option<u64>,
+    /// Wire bytes served per turn of a flow (rounded to whole packets, at least one).
+    pub chunk_bytes: u64,
+}
+
+impl ShaperConfig {
+    /// A shaper that never limits anything in practice: 1 Tbit/s, no credits needed.
+    pub fn unlimited() -> ShaperConfig {
+        ShaperConfig {
+            baseline_bits_per_s: 1_000_000_000_000,
+            burst_bits_per_s: 1_000_000_000_000,
+            credit_capacity_bits: 0,
+            initial_credit_bits: 0,
+            queue_capacity_bytes: u64::MAX,
+            pps_limit: None,
+            flow_cap_bits_per_s: None,
+            chunk_bytes: 65_536,
+        }
+    }
+
+    /// What is wrong with this configuration, if anything.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.baseline_bits_per_s == 0 {
+            return Err("baseline_bits_per_s must be > 0".into());
+        }
+        if self.burst_bits_per_s < self.baseline_bits_per_s {
+            return Err(format!(
+                "burst_bits_per_s ({}) must be >= baseline_bits_per_s ({})",
+                self.burst_bits_per_s, self.baseline_bits_per_s
+            ));
+        }
+        if self.initial_credit_bits > self.credit_capacity_bits {
+            return Err("initial_credit_bits must be <= credit_capacity_bits".into());
+        }
+        if self.pps_limit == Some(0) || self.flow_cap_bits_per_s == Some(0) {
+            return Err("pps_limit and flow_cap_bits_per_s must be > 0 when set".into());
+        }
+        if self.chunk_bytes == 0 {
+            return Err("chunk_bytes must be > 0".into());
+        }
+        Ok(())
+    }
+}
+
+/// A flow's index within one shaper.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LocalFlow(pub u32);
+
+/// A message waiting in (or being served by) a flow's queue.
+#[derive(Clone, Copy, Debug)]
+struct Queued {
+    token: u32,
+    payload_left: u64,
+    packets_left: u64,
+    /// Wire bytes not yet started (what the queue-capacity check counts).
+    wire_left: u64,
+}
+
+#[derive(Clone, Debug, Default)]
+struct FlowQueue {
+    msgs: VecDeque<Queued>,
+    /// Earliest start of this flow's next chunk under the per-flow cap.
+    eligible_at: SimTime,
+    in_ring: bool,
+}
+
+/// What a shaper did in response to an offer or a wake-up: messages whose last chunk
+/// started (with their exact finish times), and when it needs waking next.
+#[derive(Clone, Debug, Default)]
+pub struct ShaperOutput {
+    /// (token, finish time of the message's last bit).
+    pub finished: Vec<(u32, SimTime)>,
+    /// Set when the caller must call [`Shaper::wake`] at this time (never set twice for
+    /// the same pending wake).
+    pub wake_at: Option<SimTime>,
+}
+
+/// Counters named after the ENA driver's where one exists.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ShaperCounters {
+    pub messages: u64,
+    pub payload_bytes: u64,
+    pub wire_bytes: u64,
+    pub packets: u64,
+    pub dropped_messages: u64,
+    pub dropped_wire_bytes: u64,
+    /// Packets queued or dropped because the allowed bandwidth was exceeded (ENA:
+    /// `bw_out_allowance_exceeded` / `bw_in_allowance_exceeded`).
+    pub bw_allowance_exceeded: u64,
+    /// Packets delayed because the packets-per-second allowance bound (ENA:
+    /// `pps_allowance_exceeded`).
+    pub pps_allowance_exceeded: u64,
+}
+
+/// One NIC direction.
+#[derive(Clone, Debug)]
+pub struct Shaper {
+    cfg: ShaperConfig,
+    framing: Framing,
+    chunk_packets: u64,
+    credits_nanobits: u128,
+    capacity_nanobits: u128,
+    /// Credits are exact as of this instant (the end of the last chunk, or a refill).
+    clock: SimTime,
+    /// The end of the chunk in service (<= now when idle).
+    busy_until: SimTime,
+    flows: Vec<FlowQueue>,
+    /// Flows with queued data, in round-robin order.
+    ring: VecDeque<LocalFlow>,
+    queued_wire_bytes: u64,
+    wake_pending: bool,
+    /// When credits first reached zero, if they have.
+    depleted_at: Option<SimTime>,
+    pub counters: ShaperCounters,
+    pub busy: BusySeries,
+    pub wire_bytes_per_s: CounterSeries,
+    pub drops_per_s: CounterSeries,
+    pub bw_allowance_exceeded_per_s: CounterSeries,
+}
+
+impl Shaper {
+    pub fn new(cfg: ShaperConfig, framing: Framing) -> Shaper {
+        if let Err(e) = cfg.validate() {
+            panic!("invalid shaper configuration (validate configurations before building): {e}");
+        }
+        let packet_wire = framing.mss_bytes() + framing.header_bytes();
+        Shaper {
+            chunk_packets: (cfg.chunk_bytes / packet_wire).max(1),
+            credits_nanobits: cfg.initial_credit_bits as u128 * NS_PER_S as u128,
+            capacity_nanobits: cfg.credit_capacity_bits as u128 * NS_PER_S as u128,
+            cfg,
+            framing,
+            clock: SimTime::ZERO,
+            busy_until: SimTime::ZERO,
+            flows: Vec::new(),
+            ring: VecDeque::new(),
+            queued_wire_bytes: 0,
+            wake_pending: false,
+            depleted_at: if cfg.initial_credit_bits == 0
+                && cfg.burst_bits_per_s > cfg.baseline_bits_per_s
+            {
+                Some(SimTime::ZERO)
+            } else {
+                None
+            },
+            counters: ShaperCounters::default(),
+            busy: BusySeries::default(),
+            wire_bytes_per_s: CounterSeries::default(),
+            drops_per_s: CounterSeries::default(),
+            bw_allowance_exceeded_per_s: CounterSeries::default(),
+        }
+    }
+
+    pub fn config(&self) -> &ShaperConfig {
+        &self.cfg
+    }
+
+    pub fn framing(&self) -> &Framing {
+        &self.framing
+    }
+
+    pub fn add_flow(&mut self) -> LocalFlow {
+        self.flows.push(FlowQueue::default());
+        LocalFlow((self.flows.len() - 1) as u32)
+    }
+
+    /// Wire bytes waiting (not yet started).
+    pub fn queued_wire_bytes(&self) -> u64 {
+        self.queued_wire_bytes
+    }
+
+    /// Credits in bits at `now` (not before the end of the chunk in service).
+    pub fn credits_bits(&self, now: SimTime) -> u64 {
+        let mut c = self.credits_nanobits;
+        if now > self.clock {
+            c = (c + self.cfg.baseline_bits_per_s as u128 * (now - self.clock).as_ns() as u128)
+                .min(self.capacity_nanobits);
+        }
+        (c / NS_PER_S as u128) as u64
+    }
+
+    /// When the credits first ran out, if they have.
+    pub fn depleted_at(&self) -> Option<SimTime> {
+        self.depleted_at
+    }
+
+    /// The rate allowed right now: burst while credits last, else baseline.
+    pub fn allowed_bits_per_s(&self, now: SimTime) -> u64 {
+        if self.cfg.burst_bits_per_s > self.cfg.baseline_bits_per_s && self.credits_bits(now) > 0 {
+            self.cfg.burst_bits_per_s
+        } else {
+            self.cfg.baseline_bits_per_s
+        }
+    }
+
+    /// Whether a chunk is in service at `now`.
+    pub fn is_busy(&self, now: SimTime) -> bool {
+        self.busy_until > now
+    }
+
+    /// Offers a message of `payload_bytes` on `flow`. Returns false when the queue
+    /// cannot hold it (drop-tail); the message is then gone from this shaper.
+    pub fn offer(
+        &mut self,
+        now: SimTime,
+        flow: LocalFlow,
+        token: u32,
+        payload_bytes: u64,
+        out: &mut ShaperOutput,
+    ) -> bool {
+        let packets = self.framing.packets(payload_bytes);
+        let wire = payload_bytes + packets * self.framing.header_bytes();
+        let must_wait = self.busy_until > now || !self.ring.is_empty();
+        if must_wait && self.queued_wire_bytes.saturating_add(wire) > self.cfg.queue_capacity_bytes
+        {
+            self.counters.dropped_messages += 1;
+            self.counters.dropped_wire_bytes += wire;
+            self.counters.bw_allowance_exceeded += packets;
+            self.drops_per_s.add(now, 1);
+            self.bw_allowance_exceeded_per_s.add(now, packets);
+            return false;
+        }
+        if must_wait {
+            self.counters.bw_allowance_exceeded += packets;
+            self.bw_allowance_exceeded_per_s.add(now, packets);
+        }
+        self.queued_wire_bytes += wire;
+        let f = &mut self.flows[flow.0 as usize];
+        f.msgs.push_back(Queued {
+            token,
+            payload_left: payload_bytes,
+            packets_left: packets,
+            wire_left: wire,
+        });
+        if !f.in_ring {
+            f.in_ring = true;
+            self.ring.push_back(flow);
+        }
+        self.try_start(now, out);
+        true
+    }
+
+    /// Called at a time the shaper asked for in `wake_at`.
+    pub fn wake(&mut self, now: SimTime, out: &mut ShaperOutput) {
+        self.wake_pending = false;
+        self.try_start(now, out);
+    }
+
+    fn request_wake(&mut self, at: SimTime, out: &mut ShaperOutput) {
+        if !self.wake_pending {
+            self.wake_pending = true;
+            out.wake_at = Some(at);
+        }
+    }
+
+    /// Starts the next chunk if the shaper is idle and some flow is eligible.
+    fn try_start(&mut self, now: SimTime, out: &mut ShaperOutput) {
+        if self.busy_until > now {
+            if !self.ring.is_empty() {
+                let at = self.busy_until;
+                self.request_wake(at, out);
+            }
+            return;
+        }
+        // Round robin over flows with data, skipping those held back by their cap.
+        let mut earliest_eligible = SimTime::MAX;
+        let mut picked = None;
+        for _ in 0..self.ring.len() {
+            let flow = self.ring.pop_front().expect("ring length checked");
+            let eligible_at = self.flows[flow.0 as usize].eligible_at;
+            if eligible_at <= now {
+                picked = Some(flow);
+                break;
+            }
+            earliest_eligible = earliest_eligible.min(eligible_at);
+            self.ring.push_back(flow);
+        }
+        let Some(flow) = picked else {
+            if earliest_eligible != SimTime::MAX {
+                self.request_wake(earliest_eligible, out);
+            }
+            return;
+        };
+        let mss = self.framing.mss_bytes();
+        let header = self.framing.header_bytes();
+        let chunk_packets = self.chunk_packets;
+        let fq = &mut self.flows[flow.0 as usize];
+        let head = fq.msgs.front_mut().expect("flows in the ring have data");
+        let packets = head.packets_left.min(chunk_packets);
+        let payload = if packets == head.packets_left {
+            head.payload_left
+        } else {
+            packets * mss
+        };
+        let wire = payload + packets * header;
+        head.packets_left -= packets;
+        head.payload_left -= payload;
+        head.wire_left -= wire;
+        let last_chunk = head.packets_left == 0;
+        let token = head.token;
+        if last_chunk {
+            fq.msgs.pop_front();
+        }
+        let flow_has_more = !fq.msgs.is_empty();
+        self.queued_wire_bytes -= wire;
+
+        let duration = self.serve(now, wire, packets);
+        let end = now + duration;
+        if let Some(cap) = self.cfg.flow_cap_bits_per_s {
+            self.flows[flow.0 as usize].eligible_at = now + SimDuration::for_bytes_at(wire, cap);
+        }
+        self.busy_until = end;
+        self.busy.add(now, end);
+        self.wire_bytes_per_s.add(now, wire);
+        self.counters.wire_bytes += wire;
+        self.counters.packets += packets;
+        self.counters.payload_bytes += payload;
+        if last_chunk {
+            self.counters.messages += 1;
+            out.finished.push((token, end));
+        }
+        let fq = &mut self.flows[flow.0 as usize];
+        if flow_has_more {
+            self.ring.push_back(flow);
+        } else {
+            fq.in_ring = false;
+        }
+        if !self.ring.is_empty() {
+            self.request_wake(end, out);
+        }
+    }
+
+    /// Serves `wire_bytes` in `packets` starting at `now` (idle until then): returns the
+    /// duration and updates the credits.
+    fn serve(&mut self, now: SimTime, wire_bytes: u64, packets: u64) -> SimDuration {
+        self.refill(now);
+        let baseline = self.cfg.baseline_bits_per_s as u128;
+        let burst = self.cfg.burst_bits_per_s as u128;
+        let need = wire_bytes as u128 * 8 * NS_PER_S as u128;
+        let extra = burst - baseline;
+        let mut duration_ns = if extra == 0 || self.credits_nanobits == 0 {
+            div_ceil_u128(need, baseline)
+        } else {
+            let at_burst_ns = div_ceil_u128(need, burst);
+            let spend = extra * at_burst_ns as u128;
+            if spend <= self.credits_nanobits {
+                self.credits_nanobits -= spend;
+                at_burst_ns
+            } else {
+                // Credits run out inside this chunk: burst until they do, baseline after.
+                let burst_ns = (self.credits_nanobits / extra) as u64;
+                let sent = burst * burst_ns as u128;
+                self.credits_nanobits = 0;
+                self.depleted_at
+                    .get_or_insert(now + SimDuration::from_ns(burst_ns));
+                burst_ns + div_ceil_u128(need - sent, baseline)
+            }
+        };
+        if self.credits_nanobits == 0 && extra > 0 {
+            self.depleted_at.get_or_insert(now);
+        }
+        if let Some(pps) = self.cfg.pps_limit {
+            let pps_ns = SimDuration::for_count_at(packets, pps).as_ns();
+            if pps_ns > duration_ns {
+                // The packet allowance binds: the bucket idles (and earns) for the rest.
+                self.counters.pps_allowance_exceeded += packets;
+                let idle = (pps_ns - duration_ns) as u128;
+                self.credits_nanobits =
+                    (self.credits_nanobits + baseline * idle).min(self.capacity_nanobits);
+                duration_ns = pps_ns;
+            }
+        }
+        self.clock = now + SimDuration::from_ns(duration_ns);
+        SimDuration::from_ns(duration_ns)
+    }
+
+    /// Earns credits at the baseline for the idle time since the last chunk.
+    fn refill(&mut self, now: SimTime) {
+        if now > self.clock {
+            let idle = (now - self.clock).as_ns() as u128;
+            self.credits_nanobits = (self.credits_nanobits
+                + self.cfg.baseline_bits_per_s as u128 * idle)
+                .min(self.capacity_nanobits);
+            self.clock = now;
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! Statistics: HDR latency histograms, and per-second time series of counters, gauges
+//! and busy time. Invariant: a series' bucket i covers simulated time [i s, (i + 1) s),
+//! and busy time split across buckets sums to the busy time recorded.
+
+use crate::time::{SimDuration, SimTime, NS_PER_S};
+use hdrhistogram::Histogram;
+
+/// A latency histogram in nanoseconds, 3 significant figures, from 1 ns to 1 hour
+/// (values beyond are clamped to the top and counted in `clamped`).
+#[derive(Clone, Debug)]
+pub struct LatencyHistogram {
+    hist: Histogram<u64>,
+    clamped: u64,
+}
+
+const HIST_MAX_NS: u64 = 3_600 * NS_PER_S;
+
+impl Default for LatencyHistogram {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LatencyHistogram {
+    pub fn new() -> Self {
+        LatencyHistogram {
+            hist: Histogram::new_with_bounds(1, HIST_MAX_NS, 3).expect("valid static bounds"),
+            clamped: 0,
+        }
+    }
+
+    pub fn record(&mut self, d: SimDuration) {
+        let ns = d.as_ns().max(1);
+        let v = if ns > HIST_MAX_NS {
+            self.clamped += 1;
+            HIST_MAX_NS
+        } else {
+            ns
+        };
+        self.hist.record(v).expect("value within bounds");
+    }
+
+    pub fn count(&self) -> u64 {
+        self.hist.len()
+    }
+
+    /// Values recorded above the histogram's top (one hour).
+    pub fn clamped(&self) -> u64 {
+        self.clamped
+    }
+
+    pub fn mean_ns(&self) -> f64 {
+        self.hist.mean()
+    }
+
+    /// The value at `percentile` (0..=100), in ns; 0 when empty.
+    pub fn percentile_ns(&self, percentile: f64) -> u64 {
+        if self.hist.is_empty() {
+            0
+        } else {
+            self.hist.value_at_percentile(percentile)
+        }
+    }
+
+    pub fn max_ns(&self) -> u64 {
+        self.hist.max()
+    }
+
+    pub fn merge(&mut self, other: &LatencyHistogram) {
+        self.hist.add(&other.hist).expect("same bounds");
+        self.clamped += other.clamped;
+    }
+
+    pub fn inner(&self) -> &Histogram<u64> {
+        &self.hist
+    }
+}
+
+/// A per-second series of a counter: `add(now, v)` adds to the bucket of `now`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CounterSeries {
+    per_s: Vec<u64>,
+}
+
+impl CounterSeries {
+    pub fn add(&mut self, now: SimTime, v: u64) {
+        let i = now.whole_secs() as usize;
+        if self.per_s.len() <= i {
+            self.per_s.resize(i + 1, 0);
+        }
+        self.per_s[i] += v;
+    }
+
+    /// The value of second `i` (0 past the end).
+    pub fn get(&self, i: usize) -> u64 {
+        self.per_s.get(i).copied().unwrap_or(0)
+    }
+
+    pub fn len(&self) -> usize {
+        self.per_s.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.per_s.is_empty()
+    }
+
+    pub fn values(&self) -> &[u64] {
+        &self.per_s
+    }
+
+    pub fn total(&self) -> u64 {
+        self.per_s.iter().sum()
+    }
+}
+
+/// A per-second series of a gauge: the last value set in each second, carried forward
+/// into seconds with no update.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct GaugeSeries {
+    per_s: Vec<Option<u64>>,
+}
+
+impl GaugeSeries {
+    pub fn set(&mut self, now: SimTime, v: u64) {
+        let i = now.whole_secs() as usize;
+        if self.per_s.len() <= i {
+            self.per_s.resize(i + 1, None);
+        }
+        self.per_s[i] = Some(v);
+    }
+
+    /// Values for seconds 0..n, carrying the last set value forward (0 before the first).
+    pub fn values(&self, n: usize) -> Vec<u64> {
+        let mut last = 0;
+        (0..n)
+            .map(|i| {
+                if let Some(Some(v)) = self.per_s.get(i) {
+                    last = *v;
+                }
+                last
+            })
+            .collect()
+    }
+}
+
+/// Busy nanoseconds per second of a resource (a CPU thread, a NIC direction): the basis
+/// of utilization findings. Intervals may be recorded ahead of time (a transfer whose end
+/// is already known); they are split exactly at second boundaries.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BusySeries {
+    busy_ns_per_s: Vec<u64>,
+    total_ns: u64,
+}
+
+impl BusySeries {
+    pub fn add(&mut self, start: SimTime, end: SimTime) {
+        if end <= start {
+            return;
+        }
+        self.total_ns += (end - start).as_ns();
+        let mut t = start.as_ns();
+        let end = end.as_ns();
+        while t < end {
+            let i = (t / NS_PER_S) as usize;
+            let boundary = (i as u64 + 1) * NS_PER_S;
+            let upto = boundary.min(end);
+            if self.busy_ns_per_s.len() <= i {
+                self.busy_ns_per_s.resize(i + 1, 0);
+            }
+            self.busy_ns_per_s[i] += upto - t;
+            t = upto;
+        }
+    }
+
+    /// Busy ns in second `i`.
+    pub fn busy_ns(&self, i: usize) -> u64 {
+        self.busy_ns_per_s.get(i).copied().unwrap_or(0)
+    }
+
+    /// Utilization of second `i`, in [0, 1].
+    pub fn utilization(&self, i: usize) -> f64 {
+        self.busy_ns(i) as f64 / NS_PER_S as f64
+    }
+
+    pub fn total_ns(&self) -> u64 {
+        self.total_ns
+    }
+
+    pub fn len(&self) -> usize {
+        self.busy_ns_per_s.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.busy_ns_per_s.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn busy_time_splits_at_second_boundaries() {
+        let mut b = BusySeries::default();
+        b.add(
+            SimTime::from_ns(900_000_000),
+            SimTime::from_ns(2_100_000_000),
+        );
+        assert_eq!(b.busy_ns(0), 100_000_000);
+        assert_eq!(b.busy_ns(1), 1_000_000_000);
+        assert_eq!(b.busy_ns(2), 100_000_000);
+        assert_eq!(b.total_ns(), 1_200_000_000);
+        assert_eq!(b.utilization(1), 1.0);
+    }
+
+    #[test]
+    fn histogram_percentiles() {
+        let mut h = LatencyHistogram::new();
+        for us in 1..=100 {
+            h.record(SimDuration::from_us(us));
+        }
+        assert_eq!(h.count(), 100);
+        let p50 = h.percentile_ns(50.0);
+        assert!((49_900..=50_100).contains(&p50), "{p50}");
+        assert!(h.percentile_ns(99.0) >= 98_900);
+    }
+
+    #[test]
+    fn gauge_carries_forward() {
+        let mut g = GaugeSeries::default();
+        g.set(SimTime::from_secs(1), 5);
+        g.set(SimTime::from_secs(3), 7);
+        assert_eq!(g.values(5), vec![0, 5, 5, 7, 7]);
+    }
+}
