@@ -1,0 +1,158 @@
+//! The settings the store honours, with Redis 7.0's defaults, and the session state each
+//! connection carries. Invariant: `Config::default()` behaves like an unconfigured
+//! redis-server 7.0 (no maxmemory, noeviction, 5 samples, standalone).
+
+/// maxmemory-policy. Each policy's victim choice follows Redis's sampled approximation
+/// (evict.c): LRU/LFU/TTL fill a 16-entry eviction pool from `maxmemory_samples` random
+/// keys per round; the random policies take one random key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum EvictionPolicy {
+    #[default]
+    NoEviction,
+    AllKeysLru,
+    AllKeysLfu,
+    AllKeysRandom,
+    VolatileLru,
+    VolatileLfu,
+    VolatileRandom,
+    VolatileTtl,
+}
+
+impl EvictionPolicy {
+    /// The name CONFIG GET answers and CONFIG SET accepts.
+    pub fn name(self) -> &'static str {
+        match self {
+            EvictionPolicy::NoEviction => "noeviction",
+            EvictionPolicy::AllKeysLru => "allkeys-lru",
+            EvictionPolicy::AllKeysLfu => "allkeys-lfu",
+            EvictionPolicy::AllKeysRandom => "allkeys-random",
+            EvictionPolicy::VolatileLru => "volatile-lru",
+            EvictionPolicy::VolatileLfu => "volatile-lfu",
+            EvictionPolicy::VolatileRandom => "volatile-random",
+            EvictionPolicy::VolatileTtl => "volatile-ttl",
+        }
+    }
+
+    pub fn from_name(name: &[u8]) -> Option<EvictionPolicy> {
+        let all = [
+            EvictionPolicy::NoEviction,
+            EvictionPolicy::AllKeysLru,
+            EvictionPolicy::AllKeysLfu,
+            EvictionPolicy::AllKeysRandom,
+            EvictionPolicy::VolatileLru,
+            EvictionPolicy::VolatileLfu,
+            EvictionPolicy::VolatileRandom,
+            EvictionPolicy::VolatileTtl,
+        ];
+        all.into_iter()
+            .find(|p| p.name().as_bytes().eq_ignore_ascii_case(name))
+    }
+
+    /// LFU policies keep a log counter in the `lru` field instead of a clock.
+    pub fn is_lfu(self) -> bool {
+        matches!(
+            self,
+            EvictionPolicy::AllKeysLfu | EvictionPolicy::VolatileLfu
+        )
+    }
+
+    /// Policies under which Redis stops sharing integer objects (each key needs its own
+    /// access metadata): MAXMEMORY_FLAG_NO_SHARED_INTEGERS.
+    pub fn needs_access_metadata(self) -> bool {
+        matches!(
+            self,
+            EvictionPolicy::AllKeysLru
+                | EvictionPolicy::AllKeysLfu
+                | EvictionPolicy::VolatileLru
+                | EvictionPolicy::VolatileLfu
+        )
+    }
+
+    /// Whether victims are drawn only from keys with an expiry.
+    pub fn is_volatile(self) -> bool {
+        matches!(
+            self,
+            EvictionPolicy::VolatileLru
+                | EvictionPolicy::VolatileLfu
+                | EvictionPolicy::VolatileRandom
+                | EvictionPolicy::VolatileTtl
+        )
+    }
+}
+
+/// Store settings (CONFIG GET/SET changes the first three at run time).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// maxmemory in bytes; 0 means no limit.
+    pub maxmemory_bytes: u64,
+    pub maxmemory_policy: EvictionPolicy,
+    /// maxmemory-samples: keys sampled per eviction round.
+    pub maxmemory_samples: u32,
+    /// Answer as a cluster node (MOVED/ASK, CROSSSLOT, CLUSTER KEYSLOT on a cluster).
+    pub cluster_enabled: bool,
+    /// lfu-log-factor.
+    pub lfu_log_factor: u32,
+    /// lfu-decay-time, in minutes.
+    pub lfu_decay_time_min: u32,
+    /// Keys one active expire cycle may examine at most. Redis bounds a slow cycle by
+    /// time (25% of a 100 ms tick); a sans-IO store has no time to measure, so it bounds
+    /// work instead. 0 means no bound.
+    pub active_expire_keys_budget: u32,
+    /// `used_memory` of the empty server, which the dataset's bytes add to.
+    pub baseline_used_memory_bytes: u64,
+    /// This node's "host:port" as CLUSTER SLOTS announces it.
+    pub cluster_node_addr: String,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            maxmemory_bytes: 0,
+            maxmemory_policy: EvictionPolicy::NoEviction,
+            maxmemory_samples: 5,
+            cluster_enabled: false,
+            lfu_log_factor: 10,
+            lfu_decay_time_min: 1,
+            active_expire_keys_budget: 20_000,
+            baseline_used_memory_bytes: crate::mem::BASELINE_USED_MEMORY_BYTES,
+            cluster_node_addr: "127.0.0.1:6379".to_string(),
+        }
+    }
+}
+
+/// Per-connection state: protocol version (HELLO switches it), the name set by CLIENT
+/// SETNAME or HELLO, and a pending ASKING. The selected database is always 0 (the store
+/// has one). CLIENT SETINFO (library name/version) arrived in Redis 7.2, so a 7.0 server
+/// rejects it and there is nothing to keep for it.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub(crate) protocol: u8,
+    pub(crate) client_id: u64,
+    pub(crate) name: Option<Box<[u8]>>,
+    pub(crate) asking: bool,
+}
+
+impl Session {
+    pub fn new(client_id: u64) -> Session {
+        Session {
+            protocol: 2,
+            client_id,
+            name: None,
+            asking: false,
+        }
+    }
+
+    /// 2 or 3: how the caller must encode this session's replies.
+    pub fn protocol(&self) -> u8 {
+        self.protocol
+    }
+
+    pub fn client_id(&self) -> u64 {
+        self.client_id
+    }
+
+    /// The name set by CLIENT SETNAME or HELLO SETNAME.
+    pub fn name(&self) -> Option<&[u8]> {
+        self.name.as_deref()
+    }
+}

@@ -1,0 +1,441 @@
+//! The database: the keyspace, expiry, memory accounting, eviction, prefilled ranges and
+//! cluster slots, behind one entry point, [`Db::execute`]. Every call that depends on
+//! time takes `now_ms` (Unix milliseconds); every random choice draws from the caller's
+//! RNG, so the same calls give the same replies and state in any process.
+//!
+//! Invariants: `dataset_bytes` equals the sum of `entry_bytes` over stored entries;
+//! a key is logically present iff it is stored (and not expired at the caller's `now`)
+//! or it is an unoverridden member of a prefilled range; `dbsize()` counts both.
+
+use crate::blob::{Arg, Blob};
+use crate::commands::{self, Ctx};
+use crate::config::{Config, EvictionPolicy, Session};
+use crate::evict::EvictionPool;
+use crate::keyspace::{Entry, Keyspace};
+use crate::mem;
+use crate::prefill::{PrefillError, PrefillRange, Prefilled};
+use crate::reply::Reply;
+use crate::slots::{SlotState, SlotTable};
+use crate::value::Value;
+use rand::RngCore;
+
+/// Counters INFO stats reports.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub total_commands_processed: u64,
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+    pub expired_keys: u64,
+    pub evicted_keys: u64,
+    pub expired_stale_perc_x100: u64,
+    pub active_expire_cycles: u64,
+}
+
+/// What one active expire cycle did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExpireCycleStats {
+    /// Keys with an expiry examined.
+    pub keys_sampled: u64,
+    /// Of those, keys found expired and deleted.
+    pub keys_expired: u64,
+    /// Sampling rounds of up to 20 keys each.
+    pub rounds: u64,
+    /// Whether the cycle stopped because it reached its work budget.
+    pub budget_exhausted: bool,
+}
+
+/// Where a live key's state is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Found {
+    /// Stored at this position of the keyspace.
+    Stored(usize),
+    /// An untouched key of prefilled range `range` at `index`.
+    Prefilled { range: usize, index: u64 },
+}
+
+/// A Redis-compatible database.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pub(crate) config: Config,
+    pub(crate) keyspace: Keyspace,
+    pub(crate) prefilled: Vec<Prefilled>,
+    /// Sum of `entry_bytes` over stored entries.
+    pub(crate) dataset_bytes: u64,
+    pub(crate) stats: Stats,
+    pub(crate) eviction_pool: EvictionPool,
+    /// Position in `keyspace.expires` where the next active expire cycle resumes.
+    pub(crate) expire_cursor: usize,
+    pub(crate) slots: Option<Box<SlotTable>>,
+}
+
+/// Redis's LRU clock: seconds, 24 bits.
+pub(crate) const LRU_CLOCK_MAX: u32 = (1 << 24) - 1;
+/// LFU_INIT_VAL: a new key's logarithmic access counter.
+pub(crate) const LFU_INIT_VAL: u32 = 5;
+
+impl Db {
+    pub fn new(config: Config) -> Db {
+        let slots = config
+            .cluster_enabled
+            .then(|| Box::new(SlotTable::default()));
+        Db {
+            config,
+            keyspace: Keyspace::default(),
+            prefilled: Vec::new(),
+            dataset_bytes: 0,
+            stats: Stats::default(),
+            eviction_pool: EvictionPool::default(),
+            expire_cursor: 0,
+            slots,
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Replaces the settings (as CONFIG SET would, one at a time).
+    pub fn set_config(&mut self, config: Config) {
+        if config.cluster_enabled && self.slots.is_none() {
+            self.slots = Some(Box::default());
+        }
+        self.config = config;
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Executes one command and returns its reply. `argv[0]` is the command name.
+    /// `now_ms` is the current Unix time in milliseconds; random choices (eviction
+    /// sampling, SPOP, RANDOMKEY, LFU counters) draw from `rng`.
+    pub fn execute<R: RngCore + ?Sized>(
+        &mut self,
+        session: &mut Session,
+        argv: &[Arg<'_>],
+        now_ms: u64,
+        rng: &mut R,
+    ) -> Reply {
+        let mut rng = RngRef(rng);
+        let mut ctx = Ctx {
+            db: self,
+            session,
+            now_ms,
+            rng: &mut rng,
+        };
+        commands::dispatch(&mut ctx, argv)
+    }
+
+    /// Runs one slow active expire cycle (Redis's `activeExpireCycle`): rounds of up to
+    /// 20 keys with an expiry, taken from where the previous cycle stopped, deleting
+    /// the expired ones, repeated while more than 10% of a round was expired, bounded by
+    /// `Config::active_expire_keys_budget` keys. Deterministic: it walks positions in
+    /// order; `rng` only picks where a fresh cursor starts.
+    pub fn active_expire_cycle<R: RngCore + ?Sized>(
+        &mut self,
+        now_ms: u64,
+        rng: &mut R,
+    ) -> ExpireCycleStats {
+        crate::expire::active_expire_cycle(self, now_ms, &mut RngRef(rng))
+    }
+
+    /// `used_memory` as INFO memory reports it: baseline + keys and values in their
+    /// Redis encodings and jemalloc classes + the dict bucket arrays.
+    pub fn used_memory(&self) -> u64 {
+        self.config.baseline_used_memory_bytes + self.dataset_used_memory()
+    }
+
+    /// `used_memory` minus the empty server's baseline.
+    pub fn dataset_used_memory(&self) -> u64 {
+        let prefilled_bytes: u64 = self.prefilled.iter().map(|p| p.default_bytes).sum();
+        self.dataset_bytes
+            + prefilled_bytes
+            + mem::dict_buckets_bytes(self.dbsize())
+            + mem::dict_buckets_bytes(self.keyspace.expires.len() as u64)
+    }
+
+    /// Keys in the database, counting expired keys not yet reclaimed (as DBSIZE does)
+    /// and untouched keys of prefilled ranges.
+    pub fn dbsize(&self) -> u64 {
+        self.keyspace.len() as u64
+            + self
+                .prefilled
+                .iter()
+                .map(|p| p.live_defaults())
+                .sum::<u64>()
+    }
+
+    /// Adds a prefilled range of keys `prefix + decimal(index)`; see [`PrefillRange`].
+    /// Keys of the range that already exist keep their stored state.
+    pub fn prefill(&mut self, range: PrefillRange) -> Result<(), PrefillError> {
+        crate::prefill::add_range(self, range)
+    }
+
+    /// Makes this Db a cluster node serving exactly `slots`; every other slot answers
+    /// CLUSTERDOWN until [`Db::set_slot_state`] says who serves it.
+    pub fn set_owned_slots(&mut self, slots: impl IntoIterator<Item = u16>) {
+        let mut table = SlotTable {
+            states: vec![SlotState::Unassigned; crate::slots::SLOT_COUNT],
+        };
+        for slot in slots {
+            table.set(slot, SlotState::Owned);
+        }
+        self.config.cluster_enabled = true;
+        self.slots = Some(Box::new(table));
+    }
+
+    /// Sets what this node does with one slot (owned, migrating, importing, elsewhere).
+    pub fn set_slot_state(&mut self, slot: u16, state: SlotState) {
+        self.config.cluster_enabled = true;
+        self.slots.get_or_insert_with(Box::default).set(slot, state);
+    }
+
+    /// An order-independent digest of the logical state (keys, values, expiries, and
+    /// prefilled ranges): equal states give equal digests whatever the insertion order.
+    pub fn state_digest(&self) -> u64 {
+        crate::digest::state_digest(self)
+    }
+
+    // ----- key access used by the command families -----
+
+    /// LRU/LFU metadata for a key created now.
+    pub(crate) fn new_lru(&self, now_ms: u64) -> u32 {
+        if self.config.maxmemory_policy.is_lfu() {
+            (lfu_minutes(now_ms) << 8) | LFU_INIT_VAL
+        } else {
+            lru_clock(now_ms)
+        }
+    }
+
+    /// Whether integers may share Redis's preallocated objects (costing no memory).
+    pub(crate) fn shared_integers(&self) -> bool {
+        self.config.maxmemory_bytes == 0 || !self.config.maxmemory_policy.needs_access_metadata()
+    }
+
+    /// Bytes Redis charges for a stored entry: dictEntry, key sds, value, expires entry.
+    pub(crate) fn entry_bytes(entry: &Entry) -> u64 {
+        let expire = if entry.expire_pos != crate::keyspace::NO_EXPIRE {
+            mem::DICT_ENTRY_BYTES
+        } else {
+            0
+        };
+        mem::DICT_ENTRY_BYTES
+            + mem::sds_bytes(entry.key.as_bytes().len() as u64)
+            + entry.value.redis_bytes()
+            + expire
+    }
+
+    /// Finds a live key: lazily deletes it when expired at `now_ms` (strictly past its
+    /// expiry, as Redis's `keyIsExpired`), and falls back to prefilled ranges.
+    #[inline]
+    pub(crate) fn find(&mut self, key: &[u8], now_ms: u64) -> Option<Found> {
+        if let Some(pos) = self.keyspace.find(key) {
+            let entry = &self.keyspace.entries[pos];
+            if entry.expire_pos != crate::keyspace::NO_EXPIRE && now_ms > entry.expire_at_ms {
+                self.delete_at(pos);
+                self.stats.expired_keys += 1;
+                return None;
+            }
+            return Some(Found::Stored(pos));
+        }
+        if self.prefilled.is_empty() {
+            return None;
+        }
+        crate::prefill::find_default(&self.prefilled, key)
+            .map(|(range, index)| Found::Prefilled { range, index })
+    }
+
+    /// Finds a live key and makes sure it is stored (materializing a prefilled default),
+    /// returning its position.
+    pub(crate) fn find_stored(&mut self, key: &[u8], now_ms: u64) -> Option<usize> {
+        match self.find(key, now_ms)? {
+            Found::Stored(pos) => Some(pos),
+            Found::Prefilled { range, index } => Some(self.materialize(range, index, key)),
+        }
+    }
+
+    /// Stores a prefilled range's default key, charging it as a stored entry.
+    pub(crate) fn materialize(&mut self, range: usize, index: u64, key: &[u8]) -> usize {
+        let (value, lru, default_bytes) = self.prefilled[range].take_default(index);
+        let pos = self.keyspace.insert_new(key, value, lru);
+        let bytes = Self::entry_bytes(&self.keyspace.entries[pos]);
+        self.prefilled[range].default_bytes -= default_bytes;
+        self.dataset_bytes += bytes;
+        pos
+    }
+
+    /// The value of a live key, read-only, or None. Prefilled keys yield their default.
+    pub(crate) fn value_of(&self, found: Found) -> std::borrow::Cow<'_, Value> {
+        match found {
+            Found::Stored(pos) => std::borrow::Cow::Borrowed(&self.keyspace.entries[pos].value),
+            Found::Prefilled { range, index } => {
+                std::borrow::Cow::Owned(self.prefilled[range].default_value(index))
+            }
+        }
+    }
+
+    /// Marks a stored key as accessed (LRU clock or LFU counter), as `lookupKey` does.
+    #[inline]
+    pub(crate) fn touch(&mut self, pos: usize, now_ms: u64, rng: &mut dyn RngCore) {
+        let policy = self.config.maxmemory_policy;
+        let entry = &mut self.keyspace.entries[pos];
+        if policy.is_lfu() {
+            let counter = lfu_decr_and_return(entry.lru, now_ms, self.config.lfu_decay_time_min);
+            let counter = lfu_log_incr(counter, self.config.lfu_log_factor, rng);
+            entry.lru = (lfu_minutes(now_ms) << 8) | counter;
+        } else {
+            entry.lru = lru_clock(now_ms);
+        }
+    }
+
+    /// Adds a new key (absent, checked by the caller); returns its position.
+    pub(crate) fn add(&mut self, key: &[u8], value: Value, now_ms: u64) -> usize {
+        let lru = self.new_lru(now_ms);
+        let pos = self.keyspace.insert_new(key, value, lru);
+        self.dataset_bytes += Self::entry_bytes(&self.keyspace.entries[pos]);
+        if !self.prefilled.is_empty() {
+            crate::prefill::mark_overridden(self, key);
+        }
+        pos
+    }
+
+    /// Deletes the stored entry at `pos`.
+    pub(crate) fn delete_at(&mut self, pos: usize) -> Entry {
+        self.dataset_bytes -= Self::entry_bytes(&self.keyspace.entries[pos]);
+        self.keyspace.remove_at(pos)
+    }
+
+    /// Deletes a live key (stored or prefilled); returns whether it existed.
+    pub(crate) fn delete_key(&mut self, key: &[u8], now_ms: u64) -> bool {
+        match self.find(key, now_ms) {
+            Some(Found::Stored(pos)) => {
+                self.delete_at(pos);
+                true
+            }
+            Some(Found::Prefilled { range, index }) => {
+                crate::prefill::delete_default(self, range, index);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Mutates the value at `pos`, keeping `dataset_bytes` in step.
+    #[inline]
+    pub(crate) fn update<T>(&mut self, pos: usize, f: impl FnOnce(&mut Value) -> T) -> T {
+        let before = Self::entry_bytes(&self.keyspace.entries[pos]);
+        let out = f(&mut self.keyspace.entries[pos].value);
+        let after = Self::entry_bytes(&self.keyspace.entries[pos]);
+        self.dataset_bytes = self.dataset_bytes + after - before;
+        out
+    }
+
+    /// Replaces the value at `pos` (keeping expiry and access metadata).
+    pub(crate) fn replace_value(&mut self, pos: usize, value: Value) {
+        self.update(pos, |v| *v = value);
+    }
+
+    /// Sets the expiry of the key at `pos`.
+    pub(crate) fn set_expire(&mut self, pos: usize, at_ms: u64) {
+        let before = Self::entry_bytes(&self.keyspace.entries[pos]);
+        self.keyspace.set_expire(pos, at_ms);
+        let after = Self::entry_bytes(&self.keyspace.entries[pos]);
+        self.dataset_bytes = self.dataset_bytes + after - before;
+    }
+
+    /// Removes the expiry of the key at `pos`; returns whether it had one.
+    pub(crate) fn persist(&mut self, pos: usize) -> bool {
+        let had = self.keyspace.clear_expire(pos);
+        if had {
+            self.dataset_bytes -= mem::DICT_ENTRY_BYTES;
+        }
+        had
+    }
+
+    /// Removes every key (FLUSHDB/FLUSHALL), prefilled ranges included.
+    pub(crate) fn flush(&mut self) {
+        self.keyspace.clear();
+        self.prefilled.clear();
+        self.dataset_bytes = 0;
+        self.eviction_pool = EvictionPool::default();
+        self.expire_cursor = 0;
+    }
+
+    /// Frees memory per the policy until under `maxmemory`; false when it cannot
+    /// (noeviction, or nothing left to evict), which makes write commands answer OOM.
+    pub(crate) fn perform_evictions(&mut self, now_ms: u64, rng: &mut dyn RngCore) -> bool {
+        crate::evict::perform_evictions(self, now_ms, rng)
+    }
+
+    /// The policy in force.
+    pub(crate) fn policy(&self) -> EvictionPolicy {
+        self.config.maxmemory_policy
+    }
+
+    /// Builds the reply value of a string for GET-like commands (synthetic stays synthetic).
+    pub(crate) fn string_reply(value: &Value) -> Option<Reply> {
+        match value {
+            Value::Synthetic { len, seed } => Some(Reply::Bulk(Blob::Synthetic {
+                len: *len,
+                seed: *seed,
+            })),
+            other => other.string_blob().map(Reply::Bulk),
+        }
+    }
+}
+
+/// Redis's LRU_CLOCK at `now_ms` (1 s resolution, 24 bits).
+pub(crate) fn lru_clock(now_ms: u64) -> u32 {
+    ((now_ms / 1000) & u64::from(LRU_CLOCK_MAX)) as u32
+}
+
+/// LFUGetTimeInMinutes: minutes, 16 bits.
+pub(crate) fn lfu_minutes(now_ms: u64) -> u32 {
+    ((now_ms / 60_000) & 0xffff) as u32
+}
+
+/// LFUDecrAndReturn: the counter decayed by one per `decay_min` minutes idle.
+pub(crate) fn lfu_decr_and_return(lru: u32, now_ms: u64, decay_min: u32) -> u32 {
+    let last_minutes = lru >> 8;
+    let counter = lru & 0xff;
+    let now_minutes = lfu_minutes(now_ms);
+    let elapsed = if now_minutes >= last_minutes {
+        now_minutes - last_minutes
+    } else {
+        65_535 - last_minutes + now_minutes
+    };
+    let periods = elapsed.checked_div(decay_min).unwrap_or(0);
+    counter.saturating_sub(periods)
+}
+
+/// LFULogIncr: increments with probability 1 / ((counter - 5) * factor + 1).
+pub(crate) fn lfu_log_incr(counter: u32, factor: u32, rng: &mut dyn RngCore) -> u32 {
+    if counter >= 255 {
+        return 255;
+    }
+    let r = (rng.next_u32() as f64) / (u32::MAX as f64);
+    let base = counter.saturating_sub(LFU_INIT_VAL) as f64;
+    let p = 1.0 / (base * f64::from(factor) + 1.0);
+    if r < p {
+        counter + 1
+    } else {
+        counter
+    }
+}
+
+/// Adapts a possibly unsized RNG to `&mut dyn RngCore`.
+pub(crate) struct RngRef<'a, R: RngCore + ?Sized>(pub &'a mut R);
+
+impl<R: RngCore + ?Sized> RngCore for RngRef<'_, R> {
+    fn next_u32(&mut self) -> u32 {
+        self.0.next_u32()
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.0.next_u64()
+    }
+
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        self.0.fill_bytes(dest)
+    }
+}

@@ -1,0 +1,208 @@
+//! maxmemory eviction as Redis 7.0's evict.c approximates it. LRU, LFU and TTL policies
+//! keep a 16-entry pool of candidates ordered by idle score (ascending; ties keep the
+//! earlier-inserted entry first), refilled each round with `maxmemory_samples` keys drawn
+//! uniformly from the keyspace (or from keys with an expiry, for volatile policies); the
+//! victim is the pool's highest-scored key that still exists. Random policies evict one
+//! uniformly drawn key. Invariant: eviction stops as soon as used_memory <= maxmemory,
+//! and never evicts a key a volatile policy may not touch.
+
+use crate::config::EvictionPolicy;
+use crate::db::{lfu_decr_and_return, lru_clock, Db, Found, LRU_CLOCK_MAX};
+use rand::RngCore;
+
+/// EVPOOL_SIZE.
+pub const POOL_SIZE: usize = 16;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Candidate {
+    idle: u64,
+    key: Box<[u8]>,
+}
+
+/// Candidates carried across eviction rounds, as Redis's static pool is.
+#[derive(Clone, Debug, Default)]
+pub struct EvictionPool {
+    /// Ascending by idle score; at most POOL_SIZE.
+    candidates: Vec<Candidate>,
+}
+
+impl EvictionPool {
+    /// evictionPoolPopulate's insertion rule.
+    fn offer(&mut self, idle: u64, key: &[u8]) {
+        let k = self.candidates.iter().take_while(|c| c.idle < idle).count();
+        let full = self.candidates.len() >= POOL_SIZE;
+        if k == 0 && full {
+            return; // worse than everything in a full pool
+        }
+        let candidate = Candidate {
+            idle,
+            key: key.into(),
+        };
+        if full {
+            // Drop the best-to-keep (lowest idle) element to make room at k - 1.
+            self.candidates.remove(0);
+            self.candidates.insert(k - 1, candidate);
+        } else {
+            self.candidates.insert(k, candidate);
+        }
+    }
+}
+
+/// A key drawn uniformly among stored keys and prefilled defaults.
+pub(crate) fn random_key(db: &Db, rng: &mut dyn RngCore) -> Option<Vec<u8>> {
+    if db.dbsize() == 0 {
+        return None;
+    }
+    let stored = db.keyspace.len() as u64;
+    let range_total: u64 = db.prefilled.iter().map(|p| p.spec.count).sum();
+    // Rejection sampling over stored keys plus every range slot: uniform over live keys.
+    for _ in 0..1000 {
+        let mut r = rng.next_u64() % (stored + range_total);
+        if r < stored {
+            return Some(db.keyspace.entries[r as usize].key.as_bytes().to_vec());
+        }
+        r -= stored;
+        for range in &db.prefilled {
+            if r < range.spec.count {
+                if !range.is_overridden(r) {
+                    return Some(range.key_of(range.spec.first_index + r));
+                }
+                break;
+            }
+            r -= range.spec.count;
+        }
+    }
+    // Nearly every range key is overridden and few are stored: take the first live one.
+    if stored > 0 {
+        return Some(db.keyspace.entries[0].key.as_bytes().to_vec());
+    }
+    db.prefilled.iter().find_map(|range| {
+        (0..range.spec.count)
+            .find(|&i| !range.is_overridden(i))
+            .map(|i| range.key_of(range.spec.first_index + i))
+    })
+}
+
+fn idle_score(db: &Db, lru: u32, expire_at_ms: Option<u64>, now_ms: u64) -> u64 {
+    match db.config.maxmemory_policy {
+        EvictionPolicy::AllKeysLfu | EvictionPolicy::VolatileLfu => {
+            255 - u64::from(lfu_decr_and_return(
+                lru,
+                now_ms,
+                db.config.lfu_decay_time_min,
+            ))
+        }
+        EvictionPolicy::VolatileTtl => u64::MAX - expire_at_ms.unwrap_or(u64::MAX),
+        _ => {
+            // estimateObjectIdleTime, in ms.
+            let clock = lru_clock(now_ms);
+            let seconds = if clock >= lru {
+                clock - lru
+            } else {
+                clock + (LRU_CLOCK_MAX - lru)
+            };
+            u64::from(seconds) * 1000
+        }
+    }
+}
+
+fn populate(db: &mut Db, now_ms: u64, rng: &mut dyn RngCore) -> usize {
+    let samples = db.config.maxmemory_samples.max(1) as usize;
+    let volatile = db.config.maxmemory_policy.is_volatile();
+    let mut offered = 0;
+    for _ in 0..samples {
+        let (key, lru, expire) = if volatile {
+            let n = db.keyspace.expires.len();
+            if n == 0 {
+                break;
+            }
+            let pos = db.keyspace.expires[(rng.next_u64() % n as u64) as usize] as usize;
+            let e = &db.keyspace.entries[pos];
+            (e.key.as_bytes().to_vec(), e.lru, e.expire_at())
+        } else {
+            let Some(key) = random_key(db, rng) else {
+                break;
+            };
+            match db.keyspace.find(&key) {
+                Some(pos) => {
+                    let e = &db.keyspace.entries[pos];
+                    (key, e.lru, e.expire_at())
+                }
+                None => {
+                    let lru = crate::prefill::find_default(&db.prefilled, &key)
+                        .map(|(r, _)| db.prefilled[r].lru)
+                        .unwrap_or(0);
+                    (key, lru, None)
+                }
+            }
+        };
+        let idle = idle_score(db, lru, expire, now_ms);
+        db.eviction_pool.offer(idle, &key);
+        offered += 1;
+    }
+    offered
+}
+
+/// Picks the next victim, or None when nothing can be evicted.
+fn choose_victim(db: &mut Db, now_ms: u64, rng: &mut dyn RngCore) -> Option<Vec<u8>> {
+    match db.config.maxmemory_policy {
+        EvictionPolicy::NoEviction => None,
+        EvictionPolicy::AllKeysRandom => random_key(db, rng),
+        EvictionPolicy::VolatileRandom => {
+            let n = db.keyspace.expires.len();
+            if n == 0 {
+                return None;
+            }
+            let pos = db.keyspace.expires[(rng.next_u64() % n as u64) as usize] as usize;
+            Some(db.keyspace.entries[pos].key.as_bytes().to_vec())
+        }
+        _ => {
+            // Bounded: each pass either finds a victim or drains stale pool entries.
+            for _ in 0..64 {
+                if populate(db, now_ms, rng) == 0 && db.eviction_pool.candidates.is_empty() {
+                    return None;
+                }
+                while let Some(candidate) = db.eviction_pool.candidates.pop() {
+                    let exists = match db.keyspace.find(&candidate.key) {
+                        Some(pos) => {
+                            !db.config.maxmemory_policy.is_volatile()
+                                || db.keyspace.entries[pos].expire_at().is_some()
+                        }
+                        None => {
+                            !db.config.maxmemory_policy.is_volatile()
+                                && crate::prefill::find_default(&db.prefilled, &candidate.key)
+                                    .is_some()
+                        }
+                    };
+                    if exists {
+                        return Some(candidate.key.into_vec());
+                    }
+                }
+            }
+            None
+        }
+    }
+}
+
+pub(crate) fn perform_evictions(db: &mut Db, now_ms: u64, rng: &mut dyn RngCore) -> bool {
+    let limit = db.config.maxmemory_bytes;
+    if limit == 0 {
+        return true;
+    }
+    while db.used_memory() > limit {
+        let Some(victim) = choose_victim(db, now_ms, rng) else {
+            return false;
+        };
+        match db.find(&victim, u64::MIN) {
+            Some(Found::Stored(pos)) => {
+                db.delete_at(pos);
+            }
+            Some(Found::Prefilled { range, index }) => {
+                crate::prefill::delete_default(db, range, index);
+            }
+            None => continue,
+        }
+        db.stats.evicted_keys += 1;
+    }
+    true
+}

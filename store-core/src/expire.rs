@@ -1,0 +1,61 @@
+//! The active expire cycle (Redis's `activeExpireCycle`, slow mode at effort 1): keys
+//! with an expiry are examined in rounds of ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP = 20 from a
+//! cursor that persists across cycles; expired ones are deleted; another round runs while
+//! more than ACTIVE_EXPIRE_CYCLE_ACCEPTABLE_STALE = 10% of the last round had expired.
+//! Redis bounds a cycle by CPU time; here the bound is a key budget, so the cycle is a
+//! pure function of the state and `now_ms`. Invariant: only keys strictly past their
+//! expiry are deleted, and the cursor always stays within the expires index.
+
+use crate::db::{Db, ExpireCycleStats};
+use rand::RngCore;
+
+pub const KEYS_PER_LOOP: u64 = 20;
+pub const ACCEPTABLE_STALE_PERCENT: u64 = 10;
+
+pub(crate) fn active_expire_cycle(
+    db: &mut Db,
+    now_ms: u64,
+    _rng: &mut dyn RngCore,
+) -> ExpireCycleStats {
+    let mut stats = ExpireCycleStats::default();
+    let budget = u64::from(db.config.active_expire_keys_budget);
+    db.stats.active_expire_cycles += 1;
+    loop {
+        let with_expiry = db.keyspace.expires.len() as u64;
+        if with_expiry == 0 {
+            break;
+        }
+        let round_size = with_expiry.min(KEYS_PER_LOOP);
+        let mut sampled = 0u64;
+        let mut expired = 0u64;
+        while sampled < round_size && !db.keyspace.expires.is_empty() {
+            if db.expire_cursor >= db.keyspace.expires.len() {
+                db.expire_cursor = 0;
+            }
+            let pos = db.keyspace.expires[db.expire_cursor] as usize;
+            sampled += 1;
+            if now_ms > db.keyspace.entries[pos].expire_at_ms {
+                // The last expires slot moves into the cursor's place: examine it next.
+                db.delete_at(pos);
+                db.stats.expired_keys += 1;
+                expired += 1;
+            } else {
+                db.expire_cursor += 1;
+            }
+        }
+        stats.rounds += 1;
+        stats.keys_sampled += sampled;
+        stats.keys_expired += expired;
+        if budget > 0 && stats.keys_sampled >= budget {
+            stats.budget_exhausted = true;
+            break;
+        }
+        if sampled == 0 || expired * 100 / sampled <= ACCEPTABLE_STALE_PERCENT {
+            break;
+        }
+    }
+    if let Some(perc) = (stats.keys_expired * 10_000).checked_div(stats.keys_sampled) {
+        db.stats.expired_stale_perc_x100 = perc;
+    }
+    stats
+}

@@ -1,0 +1,337 @@
+//! Prefilled key ranges: `count` keys named `prefix + decimal(index)` (memtier's
+//! "memtier-123" form) with synthetic values whose sizes follow a distribution, held as
+//! a description plus a bitset of overridden indices. A key costs real memory only once
+//! its state differs from the default (written, deleted, expiry set, or accessed under an
+//! LRU/LFU policy); until then its value is derived from (seed, index) on demand.
+//!
+//! Invariants: a range key is logically present with its default value iff its bit is
+//! clear; `default_bytes` equals the Redis-model bytes of exactly the clear-bit keys; a
+//! key with its bit set is either stored in the keyspace or deleted.
+
+use crate::db::Db;
+use crate::hashing::mix64;
+use crate::mem;
+use crate::value::Value;
+
+/// How long each value of a range is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ValueSize {
+    /// Every value has this many bytes.
+    Fixed(u64),
+    /// Uniform over `min..=max` bytes.
+    Uniform { min: u64, max: u64 },
+    /// (size in bytes, weight) pairs; a value takes a size with probability
+    /// weight / total weight.
+    Weighted(Vec<(u64, u32)>),
+}
+
+/// A range of keys to prefill: `prefix + decimal(first_index + i)` for `i < count`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PrefillRange {
+    pub prefix: Vec<u8>,
+    pub first_index: u64,
+    pub count: u64,
+    pub value_size: ValueSize,
+    /// Seeds each key's value bytes and size: key i's value is a pure function of
+    /// (seed, i).
+    pub seed: u64,
+    /// Unix ms the keys count as created at (their LRU/LFU access time).
+    pub created_at_ms: u64,
+    /// Store every key as an ordinary key instead (the reference the compact form is
+    /// tested against; costs real memory).
+    pub materialize: bool,
+}
+
+impl PrefillRange {
+    /// A range of `count` keys `prefix0 .. prefix{count-1}` with fixed-size values.
+    pub fn fixed(prefix: &str, count: u64, value_bytes: u64, seed: u64) -> PrefillRange {
+        PrefillRange {
+            prefix: prefix.as_bytes().to_vec(),
+            first_index: 0,
+            count,
+            value_size: ValueSize::Fixed(value_bytes),
+            seed,
+            created_at_ms: 0,
+            materialize: false,
+        }
+    }
+}
+
+/// Why a range was refused (the Db is unchanged; the caller can go on without it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PrefillError {
+    /// Its keys could collide with an existing range's (one prefix starts the other).
+    OverlapsRange,
+    /// A weighted size list with no positive weight, or min > max.
+    BadValueSize,
+    /// first_index + count overflows u64.
+    IndexOverflow,
+}
+
+impl std::fmt::Display for PrefillError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PrefillError::OverlapsRange => write!(f, "prefix overlaps an existing prefilled range"),
+            PrefillError::BadValueSize => write!(f, "value size distribution is empty or inverted"),
+            PrefillError::IndexOverflow => write!(f, "first_index + count overflows"),
+        }
+    }
+}
+
+impl std::error::Error for PrefillError {}
+
+/// A range in the Db.
+#[derive(Clone, Debug)]
+pub(crate) struct Prefilled {
+    pub(crate) spec: PrefillRange,
+    total_weight: u64,
+    /// Bit i set: key `first_index + i` is overridden (stored or deleted).
+    pub(crate) overridden: Vec<u64>,
+    pub(crate) overridden_count: u64,
+    /// Redis-model bytes of the keys still at their default.
+    pub(crate) default_bytes: u64,
+    pub(crate) lru: u32,
+}
+
+fn decimal_digits(mut n: u64) -> u64 {
+    let mut digits = 1;
+    while n >= 10 {
+        n /= 10;
+        digits += 1;
+    }
+    digits
+}
+
+impl Prefilled {
+    pub(crate) fn live_defaults(&self) -> u64 {
+        self.spec.count - self.overridden_count
+    }
+
+    pub(crate) fn is_overridden(&self, offset: u64) -> bool {
+        self.overridden
+            .get((offset / 64) as usize)
+            .is_some_and(|w| w & (1 << (offset % 64)) != 0)
+    }
+
+    /// Sets the bit; returns whether it was clear.
+    fn set_overridden(&mut self, offset: u64) -> bool {
+        let word = &mut self.overridden[(offset / 64) as usize];
+        let bit = 1u64 << (offset % 64);
+        let was_clear = *word & bit == 0;
+        *word |= bit;
+        if was_clear {
+            self.overridden_count += 1;
+        }
+        was_clear
+    }
+
+    /// The value size of key `index`.
+    pub(crate) fn value_len(&self, index: u64) -> u64 {
+        let draw = mix64(self.spec.seed ^ mix64(index));
+        match &self.spec.value_size {
+            ValueSize::Fixed(n) => *n,
+            ValueSize::Uniform { min, max } => {
+                let span = max - min + 1;
+                min + if span == 0 { draw } else { draw % span }
+            }
+            ValueSize::Weighted(list) => {
+                let mut pick = draw % self.total_weight.max(1);
+                for (size, weight) in list {
+                    if pick < u64::from(*weight) {
+                        return *size;
+                    }
+                    pick -= u64::from(*weight);
+                }
+                list.last().map(|(s, _)| *s).unwrap_or(0)
+            }
+        }
+    }
+
+    pub(crate) fn value_seed(&self, index: u64) -> u64 {
+        mix64(
+            self.spec
+                .seed
+                .wrapping_add(index.wrapping_mul(0x2545_F491_4F6C_DD1D)),
+        )
+    }
+
+    pub(crate) fn default_value(&self, index: u64) -> Value {
+        Value::Synthetic {
+            len: self.value_len(index),
+            seed: self.value_seed(index),
+        }
+    }
+
+    pub(crate) fn key_of(&self, index: u64) -> Vec<u8> {
+        let mut key = self.spec.prefix.clone();
+        key.extend_from_slice(index.to_string().as_bytes());
+        key
+    }
+
+    /// Bytes of key `index` as a stored entry (no expiry).
+    fn default_entry_bytes(&self, index: u64) -> u64 {
+        let key_len = self.spec.prefix.len() as u64 + decimal_digits(index);
+        mem::DICT_ENTRY_BYTES
+            + mem::sds_bytes(key_len)
+            + mem::string_object_bytes(self.value_len(index))
+    }
+
+    /// Overrides key `index` for storing: returns its default value, LRU metadata and
+    /// the default bytes it stops costing.
+    pub(crate) fn take_default(&mut self, index: u64) -> (Value, u32, u64) {
+        let offset = index - self.spec.first_index;
+        self.set_overridden(offset);
+        (
+            self.default_value(index),
+            self.lru,
+            self.default_entry_bytes(index),
+        )
+    }
+}
+
+/// The (range, index) of a key still at its default, if any.
+pub(crate) fn find_default(ranges: &[Prefilled], key: &[u8]) -> Option<(usize, u64)> {
+    for (r, range) in ranges.iter().enumerate() {
+        let Some(rest) = key.strip_prefix(range.spec.prefix.as_slice()) else {
+            continue;
+        };
+        let Some(index) = parse_index(rest) else {
+            continue;
+        };
+        let first = range.spec.first_index;
+        if index < first || index - first >= range.spec.count {
+            continue;
+        }
+        if range.is_overridden(index - first) {
+            return None;
+        }
+        return Some((r, index));
+    }
+    None
+}
+
+/// A canonical decimal index (no sign, no leading zeros) as the range names keys.
+fn parse_index(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() || digits.len() > 20 || (digits.len() > 1 && digits[0] == b'0') {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+    }
+    Some(n)
+}
+
+/// Called when `key` is stored directly: if it belongs to a range and was at its
+/// default, the default stops counting.
+pub(crate) fn mark_overridden(db: &mut Db, key: &[u8]) {
+    for range in &mut db.prefilled {
+        let Some(rest) = key.strip_prefix(range.spec.prefix.as_slice()) else {
+            continue;
+        };
+        let Some(index) = parse_index(rest) else {
+            continue;
+        };
+        let first = range.spec.first_index;
+        if index < first || index - first >= range.spec.count {
+            continue;
+        }
+        let bytes = range.default_entry_bytes(index);
+        if range.set_overridden(index - first) {
+            range.default_bytes -= bytes;
+        }
+    }
+}
+
+/// Deletes a key still at its default.
+pub(crate) fn delete_default(db: &mut Db, range: usize, index: u64) {
+    let r = &mut db.prefilled[range];
+    let bytes = r.default_entry_bytes(index);
+    if r.set_overridden(index - r.spec.first_index) {
+        r.default_bytes -= bytes;
+    }
+}
+
+pub(crate) fn add_range(db: &mut Db, spec: PrefillRange) -> Result<(), PrefillError> {
+    spec.first_index
+        .checked_add(spec.count)
+        .ok_or(PrefillError::IndexOverflow)?;
+    let total_weight = match &spec.value_size {
+        ValueSize::Fixed(_) => 0,
+        ValueSize::Uniform { min, max } => {
+            if min > max {
+                return Err(PrefillError::BadValueSize);
+            }
+            0
+        }
+        ValueSize::Weighted(list) => {
+            let total: u64 = list.iter().map(|(_, w)| u64::from(*w)).sum();
+            if total == 0 {
+                return Err(PrefillError::BadValueSize);
+            }
+            total
+        }
+    };
+    for existing in &db.prefilled {
+        if existing.spec.prefix.starts_with(&spec.prefix)
+            || spec.prefix.starts_with(&existing.spec.prefix)
+        {
+            return Err(PrefillError::OverlapsRange);
+        }
+    }
+    let lru = db.new_lru(spec.created_at_ms);
+    let mut range = Prefilled {
+        overridden: vec![0; spec.count.div_ceil(64) as usize],
+        spec,
+        total_weight,
+        overridden_count: 0,
+        default_bytes: 0,
+        lru,
+    };
+    if range.spec.materialize {
+        let spec = range.spec.clone();
+        db.keyspace.reserve(spec.count as usize);
+        for i in 0..spec.count {
+            let index = spec.first_index + i;
+            let key = range.key_of(index);
+            if db.keyspace.find(&key).is_some() {
+                continue;
+            }
+            let value = range.default_value(index);
+            let pos = db.keyspace.insert_new(&key, value, lru);
+            db.dataset_bytes += Db::entry_bytes(&db.keyspace.entries[pos]);
+        }
+        return Ok(());
+    }
+    let first = range.spec.first_index;
+    let mut bytes = 0u64;
+    for i in 0..range.spec.count {
+        bytes += range.default_entry_bytes(first + i);
+    }
+    range.default_bytes = bytes;
+    // Keys already stored keep their state: they override their defaults.
+    let prefix = range.spec.prefix.clone();
+    let stored: Vec<u64> = db
+        .keyspace
+        .entries
+        .iter()
+        .filter_map(|e| {
+            e.key
+                .as_bytes()
+                .strip_prefix(prefix.as_slice())
+                .and_then(parse_index)
+        })
+        .filter(|index| *index >= first && index - first < range.spec.count)
+        .collect();
+    for index in stored {
+        let b = range.default_entry_bytes(index);
+        if range.set_overridden(index - first) {
+            range.default_bytes -= b;
+        }
+    }
+    db.prefilled.push(range);
+    Ok(())
+}
