@@ -66,7 +66,7 @@ pub enum Verdict {
 }
 
 /// The path of a flow between two NICs.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LinkConfig {
     /// One-way propagation latency.
     pub latency: SimDuration,
@@ -74,6 +74,23 @@ pub struct LinkConfig {
     pub jitter: SimDuration,
     /// Fault rules, tried in order; the first drop wins, delays add up.
     pub rules: Vec<LinkRule>,
+    /// The most wire bytes in flight (sent, not yet acknowledged) on the flow: the
+    /// send window of a long-lived connection. Halved on each loss, regrown Reno-style.
+    pub max_window_bytes: u64,
+}
+
+/// Linux's default maximum send buffer (net.ipv4.tcp_wmem max, 4 MiB).
+pub const DEFAULT_MAX_WINDOW_BYTES: u64 = 4 * 1024 * 1024;
+
+impl Default for LinkConfig {
+    fn default() -> Self {
+        LinkConfig {
+            latency: SimDuration::ZERO,
+            jitter: SimDuration::ZERO,
+            rules: Vec::new(),
+            max_window_bytes: DEFAULT_MAX_WINDOW_BYTES,
+        }
+    }
 }
 
 /// The network's events, wrapped by the model's event enum.
@@ -98,6 +115,10 @@ pub enum NetEvent {
         msg: u32,
         generation: u32,
     },
+    /// Acknowledgements reach a sender whose window was full.
+    Ack {
+        flow: FlowId,
+    },
 }
 
 /// A message handed to the receiving application.
@@ -112,6 +133,8 @@ pub struct Delivery {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum MsgState {
+    /// Waiting in the sender's buffer for room in the window (not yet offered).
+    SendBuffered,
     EgressQueued,
     Transit,
     IngressQueued,
@@ -155,6 +178,14 @@ struct Flow {
     /// whose duplicate acknowledgements trigger a fast retransmit.
     tail_losses: Vec<u32>,
     unacked_payload_bytes: u64,
+    /// Congestion window and slow-start threshold, in wire bytes.
+    window_bytes: u64,
+    ssthresh_bytes: u64,
+    inflight_wire_bytes: u64,
+    send_buffer: std::collections::VecDeque<u32>,
+    /// Acknowledgements on their way back: (arrival at the sender, wire bytes).
+    acks: std::collections::VecDeque<(SimTime, u64)>,
+    ack_event_pending: bool,
     stats: FlowStats,
 }
 
@@ -241,6 +272,10 @@ impl Network {
         let egress_local = self.nics[src.0 as usize].egress.add_flow();
         let ingress_local = self.nics[dst.0 as usize].ingress.add_flow();
         let needs_rng = link.jitter > SimDuration::ZERO || !link.rules.is_empty();
+        assert!(
+            link.max_window_bytes > 0,
+            "a flow needs a window of at least one byte"
+        );
         self.flows.push(Flow {
             src,
             dst,
@@ -254,8 +289,17 @@ impl Network {
             last_arrival: SimTime::ZERO,
             tail_losses: Vec::new(),
             unacked_payload_bytes: 0,
+            window_bytes: 0,
+            ssthresh_bytes: 0,
+            inflight_wire_bytes: 0,
+            send_buffer: std::collections::VecDeque::new(),
+            acks: std::collections::VecDeque::new(),
+            ack_event_pending: false,
             stats: FlowStats::default(),
         });
+        let f = &mut self.flows[id.0 as usize];
+        f.window_bytes = f.link.max_window_bytes;
+        f.ssthresh_bytes = f.link.max_window_bytes;
         id
     }
 
@@ -319,12 +363,60 @@ impl Network {
             generation: 0,
             retransmit_by_timeout: false,
             link_dropped: false,
-            state: MsgState::EgressQueued,
+            state: MsgState::SendBuffered,
         });
-        self.offer_egress(
-            sched,
-            u32::try_from(m).expect("fewer than 2^32 messages in flight"),
-        );
+        let m = u32::try_from(m).expect("fewer than 2^32 messages in flight");
+        self.flows[flow.0 as usize].send_buffer.push_back(m);
+        self.pump(sched, flow);
+    }
+
+    /// Takes in the acknowledgements that have arrived and offers buffered messages
+    /// while the window has room (always at least one message when nothing is in
+    /// flight, so a message larger than the window still goes).
+    fn pump<E: From<NetEvent> + Copy>(&mut self, sched: &mut Scheduler<E>, flow: FlowId) {
+        let now = sched.now();
+        let f = &mut self.flows[flow.0 as usize];
+        let mss = self.nics[f.src.0 as usize].egress.framing().mss_bytes();
+        while let Some(&(at, wire)) = f.acks.front() {
+            if at > now {
+                break;
+            }
+            f.acks.pop_front();
+            f.inflight_wire_bytes -= wire;
+            // Reno: exponential growth below the threshold, one MSS a window above it.
+            let growth = if f.window_bytes < f.ssthresh_bytes {
+                wire
+            } else {
+                (mss * wire / f.window_bytes).max(1)
+            };
+            f.window_bytes = (f.window_bytes + growth).min(f.link.max_window_bytes);
+        }
+        loop {
+            let f = &mut self.flows[flow.0 as usize];
+            let Some(&m) = f.send_buffer.front() else {
+                break;
+            };
+            let wire = self.msgs[m as usize].wire_bytes;
+            if f.inflight_wire_bytes > 0 && f.inflight_wire_bytes + wire > f.window_bytes {
+                break;
+            }
+            f.send_buffer.pop_front();
+            f.inflight_wire_bytes += wire;
+            self.msgs[m as usize].state = MsgState::EgressQueued;
+            self.offer_egress(sched, m);
+        }
+        self.arm_ack(sched, flow);
+    }
+
+    /// A sender with buffered data waits for its next acknowledgement.
+    fn arm_ack<E: From<NetEvent> + Copy>(&mut self, sched: &mut Scheduler<E>, flow: FlowId) {
+        let f = &mut self.flows[flow.0 as usize];
+        if !f.send_buffer.is_empty() && !f.ack_event_pending {
+            if let Some(&(at, _)) = f.acks.front() {
+                f.ack_event_pending = true;
+                sched.schedule_at(at.max(sched.now()), E::from(NetEvent::Ack { flow }));
+            }
+        }
     }
 
     /// Handles one of the network's events; deliveries are appended to `delivered`.
@@ -373,7 +465,15 @@ impl Network {
                     self.lost(sched, msg);
                 }
             }
-            NetEvent::Received { msg } => self.receive(msg, delivered),
+            NetEvent::Received { msg } => {
+                let flow = self.msgs[msg as usize].flow;
+                self.receive(now, msg, delivered);
+                self.arm_ack(sched, flow);
+            }
+            NetEvent::Ack { flow } => {
+                self.flows[flow.0 as usize].ack_event_pending = false;
+                self.pump(sched, flow);
+            }
             NetEvent::Retransmit { msg, generation } => {
                 let Some(m) = self.msgs.get_mut(msg as usize) else {
                     return;
@@ -458,6 +558,13 @@ impl Network {
         self.dropped_wire_bytes += m.wire_bytes;
         let f = &mut self.flows[m.flow.0 as usize];
         f.stats.drops += 1;
+        // Multiplicative decrease, never below two full packets.
+        let floor = 2 * self.nics[f.src.0 as usize]
+            .egress
+            .framing()
+            .wire_bytes(self.nics[f.src.0 as usize].egress.framing().mss_bytes());
+        f.window_bytes = (f.window_bytes / 2).max(floor);
+        f.ssthresh_bytes = f.window_bytes;
         if f.next_seq > m.seq + 1 {
             // Later data is already on its way: duplicate acks arrive about one RTT on.
             m.retransmit_by_timeout = false;
@@ -488,7 +595,7 @@ impl Network {
     }
 
     /// In-order delivery: hold a message until every earlier one of its flow arrived.
-    fn receive(&mut self, msg: u32, delivered: &mut Vec<Delivery>) {
+    fn receive(&mut self, now: SimTime, msg: u32, delivered: &mut Vec<Delivery>) {
         let m = &mut self.msgs[msg as usize];
         let f = &mut self.flows[m.flow.0 as usize];
         if m.seq != f.next_deliver_seq {
@@ -502,6 +609,7 @@ impl Network {
             self.delivered_wire_bytes += m.wire_bytes;
             f.next_deliver_seq += 1;
             f.unacked_payload_bytes -= m.payload_bytes;
+            f.acks.push_back((now + f.link.latency, m.wire_bytes));
             f.stats.messages_delivered += 1;
             delivered.push(Delivery {
                 flow: m.flow,
@@ -528,7 +636,7 @@ impl Network {
                 MsgState::Transit | MsgState::IngressService | MsgState::Held => {
                     c.in_flight += m.wire_bytes
                 }
-                MsgState::Lost => {}
+                MsgState::Lost | MsgState::SendBuffered => {}
             }
         }
         c

@@ -25,6 +25,12 @@ impl SimTime {
     pub const fn from_ns(ns: u64) -> SimTime {
         SimTime(ns)
     }
+    pub const fn from_us(us: u64) -> SimTime {
+        SimTime(us * NS_PER_US)
+    }
+    pub const fn from_ms(ms: u64) -> SimTime {
+        SimTime(ms * NS_PER_MS)
+    }
     pub const fn from_secs(s: u64) -> SimTime {
         SimTime(s * NS_PER_S)
     }

@@ -136,6 +136,10 @@ struct FlowQueue {
     /// Earliest start of this flow's next chunk under the per-flow cap.
     eligible_at: SimTime,
     in_ring: bool,
+    served_wire_bytes: u64,
+    /// Deficit round robin: bytes this flow may still send in its current turn.
+    deficit_bytes: u64,
+    turn_started: bool,
 }
 
 /// What a shaper did in response to an offer or a wake-up: messages whose last chunk
@@ -172,6 +176,8 @@ pub struct Shaper {
     cfg: ShaperConfig,
     framing: Framing,
     chunk_packets: u64,
+    /// Bytes a flow may send per turn: at least one chunk (so any chunk fits in one turn).
+    quantum_bytes: u64,
     credits_nanobits: u128,
     capacity_nanobits: u128,
     /// Credits are exact as of this instant (the end of the last chunk, or a refill).
@@ -198,8 +204,10 @@ impl Shaper {
             panic!("invalid shaper configuration (validate configurations before building): {e}");
         }
         let packet_wire = framing.mss_bytes() + framing.header_bytes();
+        let chunk_packets = (cfg.chunk_bytes / packet_wire).max(1);
         Shaper {
-            chunk_packets: (cfg.chunk_bytes / packet_wire).max(1),
+            chunk_packets,
+            quantum_bytes: cfg.chunk_bytes.max(chunk_packets * packet_wire),
             credits_nanobits: cfg.initial_credit_bits as u128 * NS_PER_S as u128,
             capacity_nanobits: cfg.credit_capacity_bits as u128 * NS_PER_S as u128,
             cfg,
@@ -236,6 +244,16 @@ impl Shaper {
     pub fn add_flow(&mut self) -> LocalFlow {
         self.flows.push(FlowQueue::default());
         LocalFlow((self.flows.len() - 1) as u32)
+    }
+
+    /// Wire bytes of `flow` whose service has started.
+    pub fn flow_served_wire_bytes(&self, flow: LocalFlow) -> u64 {
+        self.flows[flow.0 as usize].served_wire_bytes
+    }
+
+    /// Whether `flow` has bytes waiting.
+    pub fn flow_backlogged(&self, flow: LocalFlow) -> bool {
+        !self.flows[flow.0 as usize].msgs.is_empty()
     }
 
     /// Wire bytes waiting (not yet started).
@@ -336,36 +354,49 @@ impl Shaper {
             }
             return;
         }
-        // Round robin over flows with data, skipping those held back by their cap.
+        // Deficit round robin over flows with data (quantum: one chunk), skipping flows
+        // held back by their cap. A flow keeps its turn while its deficit covers its next
+        // chunk, so flows of small messages get the same bytes per turn as bulk flows.
+        let mss = self.framing.mss_bytes();
+        let header = self.framing.header_bytes();
         let mut earliest_eligible = SimTime::MAX;
         let mut picked = None;
-        for _ in 0..self.ring.len() {
-            let flow = self.ring.pop_front().expect("ring length checked");
-            let eligible_at = self.flows[flow.0 as usize].eligible_at;
-            if eligible_at <= now {
-                picked = Some(flow);
+        // Every flow gains a quantum >= any chunk when its turn starts, so two passes
+        // always find a flow to serve unless every flow is held back by its cap.
+        for _ in 0..2 * self.ring.len() {
+            let flow = *self.ring.front().expect("loop bounded by ring length");
+            let fq = &mut self.flows[flow.0 as usize];
+            if fq.eligible_at > now {
+                earliest_eligible = earliest_eligible.min(fq.eligible_at);
+                self.ring.rotate_left(1);
+                continue;
+            }
+            if !fq.turn_started {
+                fq.turn_started = true;
+                fq.deficit_bytes += self.quantum_bytes;
+            }
+            let head = fq.msgs.front().expect("flows in the ring have data");
+            let packets = head.packets_left.min(self.chunk_packets);
+            let payload = if packets == head.packets_left {
+                head.payload_left
+            } else {
+                packets * mss
+            };
+            if payload + packets * header <= fq.deficit_bytes {
+                picked = Some((flow, packets, payload));
                 break;
             }
-            earliest_eligible = earliest_eligible.min(eligible_at);
-            self.ring.push_back(flow);
+            fq.turn_started = false;
+            self.ring.rotate_left(1);
         }
-        let Some(flow) = picked else {
+        let Some((flow, packets, payload)) = picked else {
             if earliest_eligible != SimTime::MAX {
                 self.request_wake(earliest_eligible, out);
             }
             return;
         };
-        let mss = self.framing.mss_bytes();
-        let header = self.framing.header_bytes();
-        let chunk_packets = self.chunk_packets;
         let fq = &mut self.flows[flow.0 as usize];
-        let head = fq.msgs.front_mut().expect("flows in the ring have data");
-        let packets = head.packets_left.min(chunk_packets);
-        let payload = if packets == head.packets_left {
-            head.payload_left
-        } else {
-            packets * mss
-        };
+        let head = fq.msgs.front_mut().expect("picked flows have data");
         let wire = payload + packets * header;
         head.packets_left -= packets;
         head.payload_left -= payload;
@@ -375,7 +406,15 @@ impl Shaper {
         if last_chunk {
             fq.msgs.pop_front();
         }
-        let flow_has_more = !fq.msgs.is_empty();
+        fq.deficit_bytes -= wire;
+        fq.served_wire_bytes += wire;
+        if fq.msgs.is_empty() {
+            // An idle flow keeps no credit for later (DRR's rule).
+            fq.deficit_bytes = 0;
+            fq.turn_started = false;
+            fq.in_ring = false;
+            self.ring.pop_front();
+        }
         self.queued_wire_bytes -= wire;
 
         let duration = self.serve(now, wire, packets);
@@ -392,12 +431,6 @@ impl Shaper {
         if last_chunk {
             self.counters.messages += 1;
             out.finished.push((token, end));
-        }
-        let fq = &mut self.flows[flow.0 as usize];
-        if flow_has_more {
-            self.ring.push_back(flow);
-        } else {
-            fq.in_ring = false;
         }
         if !self.ring.is_empty() {
             self.request_wake(end, out);
@@ -416,14 +449,17 @@ impl Shaper {
             div_ceil_u128(need, baseline)
         } else {
             let at_burst_ns = div_ceil_u128(need, burst);
-            let spend = extra * at_burst_ns as u128;
+            // Spend for the exact (unrounded) time at burst: extra x need / burst. Charging
+            // the rounded-up duration would bias depletion early by up to a bit a chunk.
+            let spend = (extra * need).div_ceil(burst);
             if spend <= self.credits_nanobits {
                 self.credits_nanobits -= spend;
                 at_burst_ns
             } else {
                 // Credits run out inside this chunk: burst until they do, baseline after.
+                // (Credits left over below one ns of burst are dropped: < 1 bit.)
                 let burst_ns = (self.credits_nanobits / extra) as u64;
-                let sent = burst * burst_ns as u128;
+                let sent = (burst * burst_ns as u128).min(need);
                 self.credits_nanobits = 0;
                 self.depleted_at
                     .get_or_insert(now + SimDuration::from_ns(burst_ns));

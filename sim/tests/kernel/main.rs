@@ -1,0 +1,9 @@
+//! The kernel's behaviour, one file per subject: ordering, token buckets, the network's
+//! transport, closed forms, determinism.
+
+mod bucket;
+mod closed_form;
+mod determinism;
+mod network;
+mod ordering;
+mod support;

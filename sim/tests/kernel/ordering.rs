@@ -1,0 +1,114 @@
+//! The scheduler's ordering guarantees.
+
+use proptest::prelude::*;
+use sim::{Model, RunLimit, Scheduler, SimDuration, SimTime};
+
+#[derive(Clone, Copy, Debug)]
+struct Tagged {
+    /// Global insertion order, assigned when scheduled.
+    order: u64,
+    /// Children to schedule when this runs: offsets drawn from `offsets`.
+    spawn: u8,
+}
+
+struct Recorder {
+    next_order: u64,
+    offsets: Vec<u64>,
+    cursor: usize,
+    log: Vec<(SimTime, u64)>,
+}
+
+impl Model for Recorder {
+    type Event = Tagged;
+    fn handle(&mut self, sched: &mut Scheduler<Tagged>, ev: Tagged) {
+        self.log.push((sched.now(), ev.order));
+        for _ in 0..ev.spawn {
+            let offset = self.offsets[self.cursor % self.offsets.len()];
+            self.cursor += 1;
+            let order = self.next_order;
+            self.next_order += 1;
+            sched.schedule_in(
+                SimDuration::from_ns(offset),
+                Tagged {
+                    order,
+                    spawn: (offset % 2) as u8,
+                },
+            );
+        }
+    }
+}
+
+proptest! {
+    /// The clock never goes backwards, and events at equal times run in the order they
+    /// were scheduled, including events scheduled for "now" by a running event and runs
+    /// that stop at a time limit and resume.
+    #[test]
+    fn clock_is_monotone_and_equal_times_are_fifo(
+        initial in prop::collection::vec((0u64..50, 0u8..3), 1..60),
+        offsets in prop::collection::vec(prop_oneof![Just(0u64), 0u64..20], 1..20),
+        stops in prop::collection::vec(0u64..200, 0..4),
+    ) {
+        let mut sched = Scheduler::new();
+        let mut model = Recorder { next_order: 0, offsets, cursor: 0, log: Vec::new() };
+        for (t, spawn) in initial {
+            let order = model.next_order;
+            model.next_order += 1;
+            sched.schedule_at(SimTime::from_ns(t), Tagged { order, spawn });
+        }
+        let mut stops = stops;
+        stops.sort();
+        for stop in stops {
+            if SimTime::from_ns(stop) >= sched.now() {
+                sched.run(&mut model, RunLimit::Until(SimTime::from_ns(stop)));
+            }
+        }
+        sched.run(&mut model, RunLimit::Events(10_000));
+        for w in model.log.windows(2) {
+            let ((t0, o0), (t1, o1)) = (w[0], w[1]);
+            prop_assert!(t0 <= t1, "clock went backwards: {t0} then {t1}");
+            if t0 == t1 {
+                prop_assert!(o0 < o1, "equal-time events out of insertion order at {t0}: {o0} then {o1}");
+            }
+        }
+    }
+}
+
+#[test]
+#[should_panic(expected = "event scheduled in the past: at t=5ns, now t=10ns")]
+fn scheduling_in_the_past_panics_with_both_times() {
+    struct Nop;
+    impl Model for Nop {
+        type Event = ();
+        fn handle(&mut self, _: &mut Scheduler<()>, _: ()) {}
+    }
+    let mut sched = Scheduler::new();
+    sched.schedule_at(SimTime::from_ns(10), ());
+    sched.run(&mut Nop, RunLimit::Empty);
+    sched.schedule_at(SimTime::from_ns(5), ());
+}
+
+#[test]
+fn run_until_sets_the_clock_and_leaves_later_events() {
+    struct Count(u32);
+    impl Model for Count {
+        type Event = ();
+        fn handle(&mut self, _: &mut Scheduler<()>, _: ()) {
+            self.0 += 1;
+        }
+    }
+    let mut sched = Scheduler::new();
+    for t in [1, 5, 10, 11] {
+        sched.schedule_at(SimTime::from_ns(t), ());
+    }
+    let mut m = Count(0);
+    sched.run(&mut m, RunLimit::Until(SimTime::from_ns(10)));
+    assert_eq!(
+        (m.0, sched.now(), sched.pending()),
+        (3, SimTime::from_ns(10), 1)
+    );
+    assert_eq!(
+        sched.run(&mut m, RunLimit::Events(5)),
+        sim::RunOutcome::QueueEmpty
+    );
+    assert_eq!(m.0, 4);
+}
