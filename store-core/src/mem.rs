@@ -187,3 +187,45 @@ mod tests {
         assert_eq!(listpack_str_entry_bytes(100), 103);
     }
 }
+
+/// The old bucket array a Redis dict keeps while it rehashes incrementally. A dict
+/// doubles when an insert finds it full (used == size); from then on each insert or
+/// delete moves one bucket, and the old array is freed once every non-empty bucket has
+/// moved, about (1 - 1/e) of them at load factor 1. Collections rely on this alone (the
+/// server's cron only rehashes the keyspace dicts), so a set that just grew past a power
+/// of two still pays for both arrays.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Rehash {
+    old_buckets: u64,
+    steps_left: u64,
+}
+
+impl Rehash {
+    /// Before inserting into a dict that holds `used` entries.
+    pub fn before_insert(&mut self, used: u64) {
+        self.step();
+        if self.steps_left == 0 && used >= 4 && used.is_power_of_two() {
+            self.old_buckets = used;
+            self.steps_left = (used * 632).div_ceil(1000);
+        }
+    }
+
+    /// Before deleting from the dict.
+    pub fn step(&mut self) {
+        if self.steps_left > 0 {
+            self.steps_left -= 1;
+            if self.steps_left == 0 {
+                self.old_buckets = 0;
+            }
+        }
+    }
+
+    /// Bytes of the old bucket array still allocated.
+    pub fn bytes(&self) -> u64 {
+        if self.old_buckets == 0 {
+            0
+        } else {
+            size_class(8 * self.old_buckets)
+        }
+    }
+}

@@ -137,6 +137,7 @@ pub struct HashValue {
     listpack: bool,
     lp_entries_bytes: u64,
     table_entries_bytes: u64,
+    rehash: mem::Rehash,
 }
 
 impl Default for HashValue {
@@ -146,6 +147,7 @@ impl Default for HashValue {
             listpack: true,
             lp_entries_bytes: 0,
             table_entries_bytes: 0,
+            rehash: mem::Rehash::default(),
         }
     }
 }
@@ -178,6 +180,9 @@ impl HashValue {
         let old = if let Some(slot) = self.fields.get_mut(field) {
             Some(std::mem::replace(slot, value))
         } else {
+            if !self.listpack {
+                self.rehash.before_insert(self.fields.len() as u64);
+            }
             self.fields.insert(field.into(), value);
             None
         };
@@ -198,6 +203,7 @@ impl HashValue {
         let removed = if self.listpack {
             self.fields.shift_remove_entry(field)
         } else {
+            self.rehash.step();
             self.fields.swap_remove_entry(field)
         };
         match removed {
@@ -222,6 +228,7 @@ impl HashValue {
             mem::ROBJ_BYTES
                 + mem::DICT_BYTES
                 + mem::dict_buckets_bytes(self.fields.len() as u64)
+                + self.rehash.bytes()
                 + self.table_entries_bytes
         }
     }
@@ -290,6 +297,7 @@ pub enum SetValue {
     Table {
         members: IndexSet<Box<[u8]>, FixedState>,
         entries_bytes: u64,
+        rehash: mem::Rehash,
     },
 }
 
@@ -340,6 +348,7 @@ impl SetValue {
             *self = SetValue::Table {
                 members: table,
                 entries_bytes,
+                rehash: mem::Rehash::default(),
             };
         }
     }
@@ -372,10 +381,12 @@ impl SetValue {
             SetValue::Table {
                 members,
                 entries_bytes,
+                rehash,
             } => {
                 if members.contains(member) {
                     false
                 } else {
+                    rehash.before_insert(members.len() as u64);
                     *entries_bytes += set_member_table_bytes(member);
                     members.insert(member.into());
                     true
@@ -400,7 +411,9 @@ impl SetValue {
             SetValue::Table {
                 members,
                 entries_bytes,
+                rehash,
             } => {
+                rehash.step();
                 if members.swap_remove(member) {
                     *entries_bytes -= set_member_table_bytes(member);
                     true
@@ -442,10 +455,12 @@ impl SetValue {
             SetValue::Table {
                 members,
                 entries_bytes,
+                rehash,
             } => {
                 mem::ROBJ_BYTES
                     + mem::DICT_BYTES
                     + mem::dict_buckets_bytes(members.len() as u64)
+                    + rehash.bytes()
                     + entries_bytes
             }
         }

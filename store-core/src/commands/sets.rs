@@ -168,7 +168,9 @@ pub(crate) fn srandmember(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
     let count = if argv.len() == 3 {
         match int_arg(&argv[2]) {
             Ok(n) if n > i64::MIN => Some(n),
-            Ok(_) => return Reply::error("ERR value is out of range"),
+            Ok(_) => {
+                return Reply::error("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807")
+            }
             Err(e) => return e,
         }
     } else {
