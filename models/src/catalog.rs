@@ -1,0 +1,375 @@
+//! The instance catalog: vCPU, memory, network baseline and burst, burst credit capacity
+//! and CPU credits of every cloud instance type a scenario may name, each figure with
+//! the source it comes from.
+//!
+//! The shipped catalog is `models/catalog.ron`, embedded at compile time so the binary
+//! needs no data files. Invariant: every entry of a parsed [`Catalog`] has passed
+//! [`InstanceSpec::validate`] (non-zero vCPU, memory and baseline; a burst rate above the
+//! baseline always comes with a credit capacity), so models may divide by these numbers.
+//! Entries keep the file's order (an `IndexMap`), which makes listings and the digest
+//! stable.
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::fmt::Write as _;
+
+/// The catalog text shipped with kvsim.
+pub const CATALOG_RON: &str = include_str!("../catalog.ron");
+
+/// Seconds of baseline traffic that fill a burstable instance's network credit bucket:
+/// capacity_bits = baseline_bits_per_s x this. Derived in `catalog.ron`'s header from
+/// the c5.xlarge / c5.2xlarge throttling measurement (FACTS.md section 1).
+pub const NET_CREDIT_CAPACITY_S_OF_BASELINE: u64 = 5_672;
+
+/// One instance type as the catalog describes it. All bandwidths are per direction.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstanceSpec {
+    pub vcpu: u32,
+    pub memory_bytes: u64,
+    /// Sustained rate each direction may keep up forever.
+    pub baseline_bits_per_s: u64,
+    /// Rate allowed while credits last ("up to X"); `None` when the type does not burst.
+    pub burst_bits_per_s: Option<u64>,
+    /// Size of the network credit bucket; `None` when the type does not burst.
+    pub net_credit_capacity_bits: Option<u64>,
+    /// Burstable CPU (T types); `None` for fixed-performance types.
+    #[serde(default)]
+    pub cpu_credits: Option<CpuCreditSpec>,
+    /// Packets per second allowance (in + out), where known. AWS publishes none.
+    #[serde(default)]
+    pub pps_limit_per_s: Option<u64>,
+    /// Bytes the shaper queues before it drops, where known; `None` leaves it to the
+    /// network model's default.
+    #[serde(default)]
+    pub queue_limit_bytes: Option<u64>,
+    pub source: InstanceSources,
+}
+
+/// Burstable CPU credits: 1 credit = 1 vCPU at 100% for 1 minute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CpuCreditSpec {
+    pub earn_per_hour: u32,
+    pub max_credits: u32,
+    /// Baseline utilization per vCPU in permille (200 = 20%).
+    pub baseline_permille_per_vcpu: u32,
+}
+
+/// Where each figure of an entry comes from (the FACTS.md source name, or "derived: ...").
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstanceSources {
+    pub vcpu: String,
+    pub memory: String,
+    pub network: String,
+    #[serde(default)]
+    pub net_credits: Option<String>,
+    #[serde(default)]
+    pub cpu_credits: Option<String>,
+}
+
+impl InstanceSpec {
+    /// Checks the invariant the models rely on; the error says which field is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.vcpu == 0 {
+            return Err("vcpu: expected at least 1, got 0".into());
+        }
+        if self.memory_bytes == 0 {
+            return Err("memory_bytes: expected a positive size, got 0".into());
+        }
+        if self.baseline_bits_per_s == 0 {
+            return Err("baseline_bits_per_s: expected a positive rate, got 0".into());
+        }
+        if let Some(burst) = self.burst_bits_per_s {
+            if burst < self.baseline_bits_per_s {
+                return Err(format!(
+                    "burst_bits_per_s: expected at least baseline_bits_per_s ({}), got {burst}",
+                    self.baseline_bits_per_s
+                ));
+            }
+            if burst > self.baseline_bits_per_s && self.net_credit_capacity_bits.is_none() {
+                return Err(
+                    "net_credit_capacity_bits: a type that bursts above its baseline needs a credit capacity"
+                        .into(),
+                );
+            }
+        }
+        if self.pps_limit_per_s == Some(0) {
+            return Err("pps_limit_per_s: expected a positive rate, got 0".into());
+        }
+        if let Some(c) = self.cpu_credits {
+            if c.baseline_permille_per_vcpu == 0 || c.baseline_permille_per_vcpu > 1000 {
+                return Err(format!(
+                    "cpu_credits.baseline_permille_per_vcpu: expected 1..=1000, got {}",
+                    c.baseline_permille_per_vcpu
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the network may run above baseline while credits last.
+    pub fn is_net_burstable(&self) -> bool {
+        matches!(self.burst_bits_per_s, Some(b) if b > self.baseline_bits_per_s)
+    }
+
+    /// The rate the NIC may send at while credits last (the baseline when not burstable).
+    pub fn peak_bits_per_s(&self) -> u64 {
+        self.burst_bits_per_s
+            .unwrap_or(self.baseline_bits_per_s)
+            .max(self.baseline_bits_per_s)
+    }
+}
+
+/// A named instance: what a resolved scenario hands the world builder.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Instance {
+    pub name: String,
+    pub spec: InstanceSpec,
+}
+
+/// The parsed catalog, in file order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Catalog {
+    pub instances: IndexMap<String, InstanceSpec>,
+}
+
+impl Catalog {
+    /// The catalog shipped with kvsim. Panics only if the embedded file is broken, which
+    /// the unit tests rule out (a build-time invariant, not bad user input).
+    pub fn builtin() -> Catalog {
+        Catalog::parse(CATALOG_RON)
+            .expect("invariant: the embedded catalog.ron parses and validates")
+    }
+
+    /// Parses and validates a catalog text.
+    pub fn parse(text: &str) -> Result<Catalog, String> {
+        let catalog: Catalog = ron::Options::default().from_str(text).map_err(|e| {
+            format!(
+                "catalog: {}:{}: {}",
+                e.span.start.line, e.span.start.col, e.code
+            )
+        })?;
+        for (name, spec) in &catalog.instances {
+            spec.validate()
+                .map_err(|e| format!("catalog: instances.\"{name}\".{e}"))?;
+        }
+        Ok(catalog)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&InstanceSpec> {
+        self.instances.get(name)
+    }
+
+    /// Up to `limit` known names closest to `name` by edit distance (ties in file order),
+    /// for "unknown instance type" messages.
+    pub fn closest_names(&self, name: &str, limit: usize) -> Vec<String> {
+        closest_names(self.instances.keys().map(String::as_str), name, limit)
+    }
+
+    /// Canonical serialized form: compact RON of the parsed catalog (comments and layout
+    /// of the file do not matter, values and order do).
+    pub fn canonical(&self) -> String {
+        ron::to_string(self).expect("invariant: a catalog always serializes")
+    }
+
+    /// Hex SHA-256 of [`Catalog::canonical`]: names the exact figures a report used.
+    pub fn digest(&self) -> String {
+        sha256_hex(self.canonical().as_bytes())
+    }
+
+    /// A human-readable table, one line per type, for `kvsim catalog`.
+    pub fn to_table(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{:<20} {:>5} {:>10} {:>13} {:>10} {:>12} {:>11}",
+            "instance",
+            "vcpu",
+            "memory_gib",
+            "baseline_gbps",
+            "burst_gbps",
+            "credits_gbit",
+            "cpu_credits"
+        );
+        for (name, s) in &self.instances {
+            let burst = match s.burst_bits_per_s {
+                Some(b) => gbps(b),
+                None => "-".to_string(),
+            };
+            let credits = match s.net_credit_capacity_bits {
+                Some(c) => format!("{:.1}", c as f64 / 1e9),
+                None => "-".to_string(),
+            };
+            let cpu = match s.cpu_credits {
+                Some(c) => format!("{}/h max {}", c.earn_per_hour, c.max_credits),
+                None => "-".to_string(),
+            };
+            let _ = writeln!(
+                out,
+                "{:<20} {:>5} {:>10.2} {:>13} {:>10} {:>12} {:>11}",
+                name,
+                s.vcpu,
+                s.memory_bytes as f64 / (1u64 << 30) as f64,
+                gbps(s.baseline_bits_per_s),
+                burst,
+                credits,
+                cpu
+            );
+        }
+        let _ = writeln!(out, "catalog digest: {}", self.digest());
+        out
+    }
+}
+
+fn gbps(bits_per_s: u64) -> String {
+    // Enough digits to show 0.064 and 0.937 exactly, without trailing noise.
+    let s = format!("{:.3}", bits_per_s as f64 / 1e9);
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    s.to_string()
+}
+
+/// Up to `limit` of `candidates` closest to `name` by Levenshtein distance (ties keep
+/// the candidates' order), skipping ones too far to be a plausible typo.
+pub fn closest_names<'a>(
+    candidates: impl Iterator<Item = &'a str>,
+    name: &str,
+    limit: usize,
+) -> Vec<String> {
+    let mut scored: Vec<(usize, usize, &str)> = candidates
+        .enumerate()
+        .map(|(i, c)| (strsim::levenshtein(name, c), i, c))
+        .collect();
+    scored.sort();
+    let max_distance = (name.len() / 2).max(3);
+    scored
+        .into_iter()
+        .filter(|(d, _, _)| *d <= max_distance)
+        .take(limit)
+        .map(|(_, _, c)| c.to_string())
+        .collect()
+}
+
+/// Lower-case hex SHA-256.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let mut out = String::with_capacity(64);
+    for b in digest {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_catalog_parses_and_has_every_facts_node_type() {
+        let c = Catalog::builtin();
+        for name in [
+            "cache.t4g.micro",
+            "cache.t4g.small",
+            "cache.t4g.medium",
+            "cache.m6g.large",
+            "cache.m7g.large",
+            "cache.r7g.large",
+            "cache.r7g.xlarge",
+            "cache.r7g.2xlarge",
+            "cache.r7g.4xlarge",
+            "cache.r7g.8xlarge",
+            "cache.r7g.12xlarge",
+            "cache.r7g.16xlarge",
+            "cache.c7gn.large",
+            "cache.c7gn.xlarge",
+            "cache.c7gn.2xlarge",
+            "cache.c7gn.4xlarge",
+            "cache.c7gn.16xlarge",
+            "c7gn.16xlarge",
+            "c6gn.16xlarge",
+            "c7g.16xlarge",
+            "m5.large",
+            "c5.xlarge",
+            "c5.2xlarge",
+        ] {
+            assert!(c.get(name).is_some(), "{name} missing from the catalog");
+        }
+    }
+
+    #[test]
+    fn figures_match_facts() {
+        let c = Catalog::builtin();
+        let m6g = c.get("cache.m6g.large").unwrap();
+        assert_eq!(m6g.baseline_bits_per_s, 750_000_000);
+        assert_eq!(m6g.burst_bits_per_s, Some(10_000_000_000));
+        // 6.38 GiB rounded to the byte.
+        assert_eq!(m6g.memory_bytes, 6_850_472_837);
+        let t4g = c.get("cache.t4g.small").unwrap();
+        assert_eq!(t4g.cpu_credits.unwrap().max_credits, 576);
+        assert_eq!(
+            t4g.net_credit_capacity_bits,
+            Some(t4g.baseline_bits_per_s * NET_CREDIT_CAPACITY_S_OF_BASELINE)
+        );
+        let r7g8 = c.get("cache.r7g.8xlarge").unwrap();
+        assert_eq!(r7g8.burst_bits_per_s, None);
+        assert_eq!(r7g8.net_credit_capacity_bits, None);
+        assert!(!r7g8.is_net_burstable());
+    }
+
+    #[test]
+    fn every_burstable_type_has_capacity_scaled_from_its_baseline() {
+        for (name, s) in &Catalog::builtin().instances {
+            if s.is_net_burstable() {
+                assert_eq!(
+                    s.net_credit_capacity_bits,
+                    Some(s.baseline_bits_per_s * NET_CREDIT_CAPACITY_S_OF_BASELINE),
+                    "{name}"
+                );
+                assert!(
+                    s.source.net_credits.is_some(),
+                    "{name} lacks a credit source"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn digest_is_stable_and_content_sensitive() {
+        let a = Catalog::builtin();
+        assert_eq!(a.digest(), Catalog::builtin().digest());
+        assert_eq!(a.digest().len(), 64);
+        let mut b = a.clone();
+        b.instances.get_mut("m5.large").unwrap().vcpu = 3;
+        assert_ne!(a.digest(), b.digest());
+    }
+
+    #[test]
+    fn closest_names_suggest_typos() {
+        let c = Catalog::builtin();
+        let near = c.closest_names("cache.m6g.larg", 3);
+        assert_eq!(near[0], "cache.m6g.large");
+        assert!(c
+            .closest_names("zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz", 3)
+            .is_empty());
+    }
+
+    #[test]
+    fn table_lists_every_type() {
+        let c = Catalog::builtin();
+        let t = c.to_table();
+        assert_eq!(t.lines().count(), c.instances.len() + 2);
+        assert!(t.contains("cache.t4g.micro"));
+        assert!(t.contains("0.064"));
+    }
+
+    #[test]
+    fn sha256_known_answer() {
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}

@@ -1,0 +1,280 @@
+//! Scenarios: loading a RON file, applying its variants and resolving each into a
+//! [`RunConfig`] the world builder can read without any defaults of its own.
+//!
+//! ```text
+//! text --(ron, implicit Some, deny_unknown_fields)--> ScenarioSpec
+//!      --(base merged with each variant's patch)--> ScenarioSpec per variant
+//!      --(resolve: defaults, checks, catalog lookup)--> ResolvedVariant { name, config }
+//! ```
+//!
+//! Invariant: a [`Scenario`] value exists only if every variant resolved, so `kvsim
+//! check` passing means every variant can be built. A scenario without variants is one
+//! variant named `base`. Every variant has the scenario's seed. Loading never panics on
+//! any input (a property test feeds it arbitrary bytes).
+
+pub mod bundled;
+pub mod error;
+pub(crate) mod merge;
+pub mod resolve;
+pub mod spec;
+
+pub use error::{FieldError, ScenarioError};
+pub use resolve::{
+    ClientsConfig, ClusterConfig, CpuCostOverrides, NetworkConfig, NodeConfig, PrefillConfig,
+    ReportConfig, RunConfig,
+};
+pub use spec::{
+    ClusterMode, CreditLevel, Engine, EvictionPolicy, Placement, ReportSection, ScenarioSpec,
+    TimeSeriesKind, VariantSpec,
+};
+
+use crate::catalog::{sha256_hex, Catalog};
+use merge::Merge;
+use std::path::Path;
+
+/// Name of the single variant of a scenario that lists none.
+pub const BASE_VARIANT: &str = "base";
+
+/// One variant, fully resolved.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResolvedVariant {
+    pub name: String,
+    pub config: RunConfig,
+}
+
+/// A loaded, validated scenario.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    origin: String,
+    spec: ScenarioSpec,
+    variants: Vec<ResolvedVariant>,
+    catalog_digest: String,
+}
+
+impl Scenario {
+    /// Where it was loaded from (file path or the name given to [`load_str`]).
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    pub fn name(&self) -> &str {
+        self.spec.name.as_deref().unwrap_or_default()
+    }
+
+    pub fn description(&self) -> &str {
+        self.spec.description.as_deref().unwrap_or_default()
+    }
+
+    /// First line of the description, for listings.
+    pub fn summary(&self) -> &str {
+        self.description()
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or_default()
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.spec.seed.unwrap_or_default()
+    }
+
+    /// The file as parsed (base and variant patches, unmerged).
+    pub fn spec(&self) -> &ScenarioSpec {
+        &self.spec
+    }
+
+    /// Every variant in the listed order (one named `base` when none are listed).
+    pub fn variants(&self) -> Vec<ResolvedVariant> {
+        self.variants.clone()
+    }
+
+    /// The same, borrowed.
+    pub fn resolved_variants(&self) -> &[ResolvedVariant] {
+        &self.variants
+    }
+
+    /// Canonical serialized form: compact RON of the parsed file with unset fields
+    /// omitted, so comments and layout do not matter and values and order do.
+    pub fn canonical(&self) -> String {
+        ron::to_string(&self.spec).unwrap_or_default()
+    }
+
+    /// Hex SHA-256 of [`Scenario::canonical`].
+    pub fn digest(&self) -> String {
+        sha256_hex(self.canonical().as_bytes())
+    }
+
+    /// Digest of the catalog the variants were resolved against.
+    pub fn catalog_digest(&self) -> &str {
+        &self.catalog_digest
+    }
+
+    /// Pretty RON of the parsed file (what `kvsim check --print` could show; used by the
+    /// round-trip tests).
+    pub fn to_ron_pretty(&self) -> String {
+        ron::ser::to_string_pretty(&self.spec, ron::ser::PrettyConfig::default())
+            .unwrap_or_default()
+    }
+}
+
+/// Reads and validates a scenario file against the built-in catalog.
+pub fn load_file(path: impl AsRef<Path>) -> Result<Scenario, ScenarioError> {
+    let path = path.as_ref();
+    let origin = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+        path: origin.clone(),
+        source,
+    })?;
+    load_str(&text, &origin)
+}
+
+/// Parses and validates scenario text; `origin` names it in error messages.
+pub fn load_str(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
+    load_str_with_catalog(text, origin, &Catalog::builtin())
+}
+
+/// As [`load_str`], against a given catalog.
+pub fn load_str_with_catalog(
+    text: &str,
+    origin: &str,
+    catalog: &Catalog,
+) -> Result<Scenario, ScenarioError> {
+    let spec = parse(text, origin)?;
+    let variants =
+        resolve_variants(&spec, catalog).map_err(|e| ScenarioError::invalid(origin, e))?;
+    Ok(Scenario {
+        origin: origin.to_string(),
+        spec,
+        variants,
+        catalog_digest: catalog.digest(),
+    })
+}
+
+/// RON options for scenario files: `implicit_some` lets optional fields be written as
+/// plain values (`shards: 10`, not `shards: Some(10)`).
+fn ron_options() -> ron::Options {
+    ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
+}
+
+fn parse(text: &str, origin: &str) -> Result<ScenarioSpec, ScenarioError> {
+    ron_options()
+        .from_str::<ScenarioSpec>(text)
+        .map_err(|e| ScenarioError::Parse {
+            origin: origin.to_string(),
+            line: e.span.start.line,
+            column: e.span.start.col,
+            message: explain(&e.code),
+        })
+}
+
+/// ron's message, with the expectation spelled out where ron leaves it implicit.
+fn explain(code: &ron::Error) -> String {
+    let base = code.to_string();
+    match code {
+        ron::Error::MissingStructField { .. } => format!("{base} (a required field is missing)"),
+        ron::Error::Eof => "unexpected end of file; expected the rest of the scenario (an unclosed `(`, `[` or `{`?)".to_string(),
+        _ => base,
+    }
+}
+
+fn resolve_variants(
+    spec: &ScenarioSpec,
+    catalog: &Catalog,
+) -> Result<Vec<ResolvedVariant>, FieldError> {
+    let Some(list) = &spec.variants else {
+        let config = resolve::resolve(spec, BASE_VARIANT, catalog)?;
+        return Ok(vec![ResolvedVariant {
+            name: BASE_VARIANT.to_string(),
+            config,
+        }]);
+    };
+    if list.is_empty() {
+        return Err(FieldError::new(
+            "variants",
+            "expected at least one variant; omit the field for a single run",
+        ));
+    }
+    let mut out: Vec<ResolvedVariant> = Vec::with_capacity(list.len());
+    for (i, v) in list.iter().enumerate() {
+        let at = format!("variants[{i}]");
+        if v.name.trim().is_empty() {
+            return Err(FieldError::new(
+                format!("{at}.name"),
+                "expected a non-empty variant name",
+            ));
+        }
+        if out.iter().any(|o| o.name == v.name) {
+            return Err(FieldError::new(
+                format!("{at}.name"),
+                format!("duplicate variant name {:?}", v.name),
+            ));
+        }
+        for (field, set) in [
+            ("name", v.patch.name.is_some()),
+            ("description", v.patch.description.is_some()),
+            ("seed", v.patch.seed.is_some()),
+            ("variants", v.patch.variants.is_some()),
+        ] {
+            if set {
+                return Err(FieldError::new(
+                    format!("{at}.patch.{field}"),
+                    format!("a variant cannot change `{field}` (every variant runs the scenario's seed and name)"),
+                ));
+            }
+        }
+        let mut merged = spec.clone();
+        merged.variants = None;
+        merged.merge(v.patch.clone());
+        let config = resolve::resolve(&merged, &v.name, catalog)
+            .map_err(|e| locate_in_variant(e, i, &v.name, &v.patch))?;
+        out.push(ResolvedVariant {
+            name: v.name.clone(),
+            config,
+        });
+    }
+    Ok(out)
+}
+
+/// A variant's error points into its patch when the patch sets that field, otherwise
+/// at the base field, naming the variant.
+fn locate_in_variant(e: FieldError, index: usize, name: &str, patch: &ScenarioSpec) -> FieldError {
+    if patch_sets(patch, &e.path) {
+        e.under(&format!("variants[{index}].patch"))
+    } else {
+        FieldError::new(
+            e.path,
+            format!("{} (in variant {name:?}, variants[{index}])", e.message),
+        )
+    }
+}
+
+/// Whether the patch sets the field at `path` (dot-separated struct fields; map keys in
+/// `["..."]` count as set when the map is).
+fn patch_sets(patch: &ScenarioSpec, path: &str) -> bool {
+    let Ok(text) = ron::to_string(patch) else {
+        return false;
+    };
+    let Ok(mut value) = ron::from_str::<ron::Value>(&text) else {
+        return false;
+    };
+    for segment in path.split('.') {
+        let field = segment.split('[').next().unwrap_or(segment);
+        while let ron::Value::Option(Some(inner)) = value {
+            value = *inner;
+        }
+        let ron::Value::Map(map) = value else {
+            return false;
+        };
+        match map.get(&ron::Value::String(field.to_string())) {
+            Some(v) => value = v.clone(),
+            None => return false,
+        }
+        if segment.contains('[') {
+            return true;
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests;

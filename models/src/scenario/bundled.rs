@@ -1,0 +1,64 @@
+//! The scenarios shipped in `scenarios/`, embedded in the binary so `kvsim list` and
+//! `kvsim run` without a file work from any directory. Invariant (tested): every entry
+//! loads, and the list holds exactly the `.ron` files of `scenarios/`, in name order.
+
+use super::{load_str, Scenario, ScenarioError};
+
+/// (file name, text), sorted by file name.
+pub const BUNDLED: &[(&str, &str)] = &[
+    (
+        "lab-tbf-100mbit.ron",
+        include_str!("../../../scenarios/lab-tbf-100mbit.ron"),
+    ),
+    (
+        "m6g-25kb-get.ron",
+        include_str!("../../../scenarios/m6g-25kb-get.ron"),
+    ),
+    (
+        "r7g-family.ron",
+        include_str!("../../../scenarios/r7g-family.ron"),
+    ),
+    (
+        "t4g-burst-depletion.ron",
+        include_str!("../../../scenarios/t4g-burst-depletion.ron"),
+    ),
+    (
+        "zipf-hot-shards.ron",
+        include_str!("../../../scenarios/zipf-hot-shards.ron"),
+    ),
+];
+
+/// The experiment a newcomer's first `kvsim run` shows.
+pub const DEFAULT_SCENARIO: &str = "m6g-25kb-get";
+
+/// Every bundled scenario, loaded, in file-name order.
+pub fn all() -> Vec<(&'static str, Result<Scenario, ScenarioError>)> {
+    BUNDLED
+        .iter()
+        .map(|(file, text)| (*file, load_str(text, &format!("scenarios/{file}"))))
+        .collect()
+}
+
+/// A bundled scenario by its name (`m6g-25kb-get`) or file name (`m6g-25kb-get.ron`).
+pub fn find(name: &str) -> Option<Result<Scenario, ScenarioError>> {
+    let file = if name.ends_with(".ron") {
+        name.to_string()
+    } else {
+        format!("{name}.ron")
+    };
+    BUNDLED
+        .iter()
+        .find(|(f, _)| *f == file)
+        .map(|(f, text)| load_str(text, &format!("scenarios/{f}")))
+}
+
+/// The default experiment.
+pub fn default_scenario() -> Result<Scenario, ScenarioError> {
+    find(DEFAULT_SCENARIO).unwrap_or_else(|| {
+        Err(ScenarioError::Invalid {
+            origin: "bundled".into(),
+            path: DEFAULT_SCENARIO.into(),
+            message: "missing from the bundled list".into(),
+        })
+    })
+}

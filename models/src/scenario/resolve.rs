@@ -1,0 +1,707 @@
+//! From a merged [`ScenarioSpec`] to a [`RunConfig`]: required fields checked, every
+//! default filled, every value validated, instance types looked up in the catalog with
+//! the scenario's overrides applied. The world builder reads only plain numbers from a
+//! `RunConfig` and needs no fallbacks of its own.
+//!
+//! Invariant: a `RunConfig` exists only if every check here passed: durations positive
+//! with warm-up shorter than the run, shard and connection counts positive, rates and
+//! sizes positive, instance specs valid (see `InstanceSpec::validate`).
+
+use super::error::FieldError;
+use super::spec::*;
+use crate::catalog::{closest_names, Catalog, Instance, InstanceSources, InstanceSpec};
+use crate::workload::WorkloadConfig;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Defaults that are not memtier's, each with its reason.
+pub mod defaults {
+    /// One-way; a same-AZ round trip is on the order of 0.1 ms. Not a FACTS figure:
+    /// scenarios that care set it.
+    pub const LATENCY_US: u64 = 50;
+    pub const JITTER_US: u64 = 0;
+    /// AWS: instances in a VPC use jumbo frames (9001) by default; 1500 outside it.
+    pub const MTU_BYTES: u32 = 9_001;
+    /// IPv4 20 + TCP 20, no options.
+    pub const IP_TCP_HEADER_BYTES: u32 = 40;
+    /// Ethernet header 14 + frame check sequence 4.
+    pub const LINK_HEADER_BYTES: u32 = 18;
+    /// ElastiCache reserved-memory-percent default (FACTS.md section 1).
+    pub const RESERVED_MEMORY_PERCENT: u64 = 25;
+    pub const CLIENT_INSTANCE: &str = "c7gn.16xlarge";
+    pub const SHARDS: u32 = 1;
+    pub const REPLICAS_PER_SHARD: u32 = 0;
+    pub const IO_THREADS: u32 = 1;
+    pub const CLIENT_HOSTS: u32 = 1;
+}
+
+const NS_PER_S: u64 = 1_000_000_000;
+const NS_PER_MS: u64 = 1_000_000;
+/// Longest run accepted: 30 simulated days (keeps nanosecond arithmetic far from
+/// overflow).
+const MAX_DURATION_NS: u64 = 30 * 24 * 3_600 * NS_PER_S;
+
+/// Everything one variant's world is built from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig {
+    pub scenario_name: String,
+    pub variant_name: String,
+    /// The same for every variant of a scenario.
+    pub seed: u64,
+    pub duration_ns: u64,
+    /// Results count only from this time on.
+    pub warmup_ns: u64,
+    pub network: NetworkConfig,
+    pub cluster: ClusterConfig,
+    pub clients: ClientsConfig,
+    pub prefill: PrefillConfig,
+    pub net_credits_at_start: CreditLevel,
+    pub cpu_credits_at_start: CreditLevel,
+    pub report: ReportConfig,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkConfig {
+    pub latency_ns: u64,
+    pub jitter_ns: u64,
+    pub mtu_bytes: u32,
+    pub ip_tcp_header_bytes: u32,
+    pub link_header_bytes: u32,
+}
+
+impl NetworkConfig {
+    /// TCP payload per packet.
+    pub fn mss_bytes(&self) -> u32 {
+        self.mtu_bytes - self.ip_tcp_header_bytes
+    }
+
+    /// Packets a TCP payload of `payload_bytes` takes (at least one).
+    pub fn packets(&self, payload_bytes: u64) -> u64 {
+        payload_bytes.div_ceil(u64::from(self.mss_bytes())).max(1)
+    }
+
+    /// Bytes the shaper counts for `payload_bytes` of TCP payload: the payload plus
+    /// per-packet IP/TCP and link headers.
+    pub fn wire_bytes(&self, payload_bytes: u64) -> u64 {
+        payload_bytes
+            + self.packets(payload_bytes)
+                * u64::from(self.ip_tcp_header_bytes + self.link_header_bytes)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterConfig {
+    pub engine: Engine,
+    pub mode: ClusterMode,
+    /// Primaries; 1 in standalone mode.
+    pub shards: u32,
+    pub replicas_per_shard: u32,
+    pub instance: Instance,
+    pub node: NodeConfig,
+    pub placement: Placement,
+    pub cpu_cost: CpuCostOverrides,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeConfig {
+    pub maxmemory_bytes: u64,
+    pub maxmemory_policy: EvictionPolicy,
+    pub io_threads: u32,
+}
+
+/// Parts of the CPU cost model the scenario overrides; `None` keeps the engine default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CpuCostOverrides {
+    pub per_read_batch_ns: Option<u64>,
+    pub per_command_ns: Option<u64>,
+    pub per_byte_ps: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClientsConfig {
+    pub instance: Instance,
+    pub hosts: u32,
+    /// What each host runs (connections per host = clients x threads).
+    pub workload: WorkloadConfig,
+}
+
+impl ClientsConfig {
+    /// Connections across every client host.
+    pub fn connections_total(&self) -> u32 {
+        self.hosts
+            .saturating_mul(self.workload.connections_per_host())
+    }
+}
+
+/// Keys `key_prefix + i` for i in key_minimum..key_minimum + key_count, each holding
+/// `value_bytes`, written before t = 0 (not simulated, not counted).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrefillConfig {
+    pub key_prefix: String,
+    pub key_minimum: u64,
+    pub key_count: u64,
+    pub value_bytes: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportConfig {
+    pub sections: Vec<ReportSection>,
+    pub timeseries: Vec<TimeSeriesKind>,
+    pub plots: bool,
+}
+
+impl ReportConfig {
+    pub fn shows(&self, section: ReportSection) -> bool {
+        self.sections.contains(&section)
+    }
+}
+
+fn fe(path: &str, message: impl Into<String>) -> FieldError {
+    FieldError::new(path, message)
+}
+
+/// Resolves the instance table: the catalog plus the scenario's overrides and custom
+/// types. Errors carry the `instances["name"].field` path.
+pub(crate) fn instance_table(
+    catalog: &Catalog,
+    overrides: Option<&BTreeMap<String, InstanceOverride>>,
+) -> Result<Vec<(String, InstanceSpec)>, FieldError> {
+    let mut table: Vec<(String, InstanceSpec)> = catalog
+        .instances
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let Some(overrides) = overrides else {
+        return Ok(table);
+    };
+    for (name, o) in overrides {
+        let path = format!("instances[{name:?}]");
+        if name.is_empty() {
+            return Err(fe(&path, "expected a non-empty instance type name"));
+        }
+        let source = o
+            .source
+            .clone()
+            .unwrap_or_else(|| "scenario override".to_string());
+        let spec = match table.iter_mut().find(|(n, _)| n == name) {
+            Some((_, base)) => {
+                apply_override(base, o, &source);
+                base.clone()
+            }
+            None => {
+                let need = |v: Option<u64>, field: &str| {
+                    v.ok_or_else(|| {
+                        fe(
+                            &format!("{path}.{field}"),
+                            format!("required for a custom instance type ({name:?} is not in the catalog)"),
+                        )
+                    })
+                };
+                let vcpu = need(o.vcpu.map(u64::from), "vcpu")? as u32;
+                let memory_bytes = need(o.memory_bytes, "memory_bytes")?;
+                let baseline_bits_per_s = need(o.baseline_bits_per_s, "baseline_bits_per_s")?;
+                let spec = InstanceSpec {
+                    vcpu,
+                    memory_bytes,
+                    baseline_bits_per_s,
+                    burst_bits_per_s: o.burst_bits_per_s,
+                    net_credit_capacity_bits: o.net_credit_capacity_bits,
+                    cpu_credits: o.cpu_credits,
+                    pps_limit_per_s: o.pps_limit_per_s,
+                    queue_limit_bytes: o.queue_limit_bytes,
+                    source: InstanceSources {
+                        vcpu: source.clone(),
+                        memory: source.clone(),
+                        network: source.clone(),
+                        net_credits: o.net_credit_capacity_bits.map(|_| source.clone()),
+                        cpu_credits: o.cpu_credits.map(|_| source.clone()),
+                    },
+                };
+                table.push((name.clone(), spec.clone()));
+                spec
+            }
+        };
+        spec.validate().map_err(|m| match m.split_once(": ") {
+            Some((field, msg)) => fe(&format!("{path}.{field}"), msg),
+            None => fe(&path, m),
+        })?;
+    }
+    Ok(table)
+}
+
+fn apply_override(base: &mut InstanceSpec, o: &InstanceOverride, source: &str) {
+    if let Some(v) = o.vcpu {
+        base.vcpu = v;
+        base.source.vcpu = source.to_string();
+    }
+    if let Some(v) = o.memory_bytes {
+        base.memory_bytes = v;
+        base.source.memory = source.to_string();
+    }
+    if let Some(v) = o.baseline_bits_per_s {
+        base.baseline_bits_per_s = v;
+        base.source.network = source.to_string();
+    }
+    if let Some(v) = o.burst_bits_per_s {
+        base.burst_bits_per_s = Some(v);
+        base.source.network = source.to_string();
+    }
+    if let Some(v) = o.net_credit_capacity_bits {
+        base.net_credit_capacity_bits = Some(v);
+        base.source.net_credits = Some(source.to_string());
+    }
+    if let Some(v) = o.cpu_credits {
+        base.cpu_credits = Some(v);
+        base.source.cpu_credits = Some(source.to_string());
+    }
+    if let Some(v) = o.pps_limit_per_s {
+        base.pps_limit_per_s = Some(v);
+    }
+    if let Some(v) = o.queue_limit_bytes {
+        base.queue_limit_bytes = Some(v);
+    }
+}
+
+fn lookup(
+    table: &[(String, InstanceSpec)],
+    name: &str,
+    path: &str,
+) -> Result<Instance, FieldError> {
+    match table.iter().find(|(n, _)| n == name) {
+        Some((n, spec)) => Ok(Instance {
+            name: n.clone(),
+            spec: spec.clone(),
+        }),
+        None => {
+            let near = closest_names(table.iter().map(|(n, _)| n.as_str()), name, 3);
+            let hint = if near.is_empty() {
+                "see `kvsim catalog` for the known types, or define it under `instances`"
+                    .to_string()
+            } else {
+                format!("closest known: {}", near.join(", "))
+            };
+            Err(fe(
+                path,
+                format!("unknown instance type {name:?}; expected a catalog type ({hint})"),
+            ))
+        }
+    }
+}
+
+fn parse_duration_ns(
+    s: Option<u64>,
+    ms: Option<u64>,
+    name: &str,
+) -> Result<Option<u64>, FieldError> {
+    match (s, ms) {
+        (Some(_), Some(_)) => Err(fe(
+            &format!("{name}_s"),
+            format!("{name}_s and {name}_ms say the same thing; set one"),
+        )),
+        (Some(s), None) => s
+            .checked_mul(NS_PER_S)
+            .filter(|ns| *ns <= MAX_DURATION_NS)
+            .map(Some)
+            .ok_or_else(|| {
+                fe(
+                    &format!("{name}_s"),
+                    format!("expected at most 30 days, got {s} s"),
+                )
+            }),
+        (None, Some(ms)) => ms
+            .checked_mul(NS_PER_MS)
+            .filter(|ns| *ns <= MAX_DURATION_NS)
+            .map(Some)
+            .ok_or_else(|| {
+                fe(
+                    &format!("{name}_ms"),
+                    format!("expected at most 30 days, got {ms} ms"),
+                )
+            }),
+        (None, None) => Ok(None),
+    }
+}
+
+/// Resolves one merged scenario into a run configuration.
+pub(crate) fn resolve(
+    spec: &ScenarioSpec,
+    variant_name: &str,
+    catalog: &Catalog,
+) -> Result<RunConfig, FieldError> {
+    let scenario_name = spec.name.clone().ok_or_else(|| {
+        fe(
+            "name",
+            "required: a short name, e.g. name: \"m6g-25kb-get\"",
+        )
+    })?;
+    if scenario_name.trim().is_empty() {
+        return Err(fe("name", "expected a non-empty name"));
+    }
+    if spec
+        .description
+        .as_deref()
+        .is_none_or(|d| d.trim().is_empty())
+    {
+        return Err(fe(
+            "description",
+            "required: a non-empty description (its first line is listed by `kvsim list`)",
+        ));
+    }
+    let seed = spec
+        .seed
+        .ok_or_else(|| fe("seed", "required: an unsigned integer, e.g. seed: 42"))?;
+
+    let duration_ns = parse_duration_ns(spec.duration_s, spec.duration_ms, "duration")?
+        .ok_or_else(|| {
+            fe(
+                "duration_s",
+                "required: the simulated run length, as duration_s or duration_ms",
+            )
+        })?;
+    if duration_ns == 0 {
+        let path = if spec.duration_s.is_some() {
+            "duration_s"
+        } else {
+            "duration_ms"
+        };
+        return Err(fe(path, "expected a positive duration, got 0"));
+    }
+    let warmup_ns = parse_duration_ns(spec.warmup_s, spec.warmup_ms, "warmup")?.unwrap_or(0);
+    if warmup_ns >= duration_ns {
+        let path = if spec.warmup_ms.is_some() {
+            "warmup_ms"
+        } else {
+            "warmup_s"
+        };
+        return Err(fe(
+            path,
+            format!(
+                "expected a warm-up shorter than the duration, got warm-up {} ms >= duration {} ms",
+                warmup_ns / NS_PER_MS,
+                duration_ns / NS_PER_MS
+            ),
+        ));
+    }
+
+    let network = resolve_network(spec.network.as_ref().cloned().unwrap_or_default())?;
+
+    let table = instance_table(catalog, spec.instances.as_ref())?;
+
+    let cluster_spec = spec.cluster.clone().unwrap_or_default();
+    let cluster = resolve_cluster(&cluster_spec, &table).map_err(|e| e.under("cluster"))?;
+
+    let clients_spec = spec.clients.clone().unwrap_or_default();
+    let client_instance_name = clients_spec
+        .instance
+        .as_deref()
+        .unwrap_or(defaults::CLIENT_INSTANCE);
+    let client_instance = lookup(&table, client_instance_name, "clients.instance")?;
+    let hosts = match clients_spec.hosts {
+        Some(0) => {
+            return Err(fe(
+                "clients.hosts",
+                "expected at least 1 client host, got 0",
+            ))
+        }
+        Some(h) if h > 1_000 => {
+            return Err(fe(
+                "clients.hosts",
+                format!("expected at most 1,000, got {h}"),
+            ))
+        }
+        Some(h) => h,
+        None => defaults::CLIENT_HOSTS,
+    };
+    let workload = clients_spec
+        .workload
+        .clone()
+        .unwrap_or_default()
+        .resolve()
+        .map_err(|e| e.under("clients.workload"))?;
+    let clients = ClientsConfig {
+        instance: client_instance,
+        hosts,
+        workload,
+    };
+    if u64::from(hosts) * u64::from(clients.workload.connections_per_host()) > 1_000_000 {
+        return Err(fe(
+            "clients.hosts",
+            "expected at most 1,000,000 connections in total (hosts x clients x threads)",
+        ));
+    }
+
+    let prefill = resolve_prefill(spec.prefill.clone().unwrap_or_default(), &clients.workload)
+        .map_err(|e| e.under("prefill"))?;
+
+    let net_credits_at_start = check_level(spec.net_credits_at_start, "net_credits_at_start")?;
+    let cpu_credits_at_start = check_level(spec.cpu_credits_at_start, "cpu_credits_at_start")?;
+
+    let report_spec = spec.report.clone().unwrap_or_default();
+    let mut sections = report_spec
+        .sections
+        .unwrap_or_else(|| ReportSection::ALL.to_vec());
+    sections.sort();
+    sections.dedup();
+    let mut timeseries = report_spec.timeseries.unwrap_or_else(|| {
+        vec![
+            TimeSeriesKind::Ops,
+            TimeSeriesKind::NetBits,
+            TimeSeriesKind::NetCredits,
+            TimeSeriesKind::CpuUtilization,
+        ]
+    });
+    timeseries.sort();
+    timeseries.dedup();
+    let report = ReportConfig {
+        sections,
+        timeseries,
+        plots: report_spec.plots.unwrap_or(false),
+    };
+
+    Ok(RunConfig {
+        scenario_name,
+        variant_name: variant_name.to_string(),
+        seed,
+        duration_ns,
+        warmup_ns,
+        network,
+        cluster,
+        clients,
+        prefill,
+        net_credits_at_start,
+        cpu_credits_at_start,
+        report,
+    })
+}
+
+fn check_level(level: Option<CreditLevel>, path: &str) -> Result<CreditLevel, FieldError> {
+    match level {
+        Some(CreditLevel::Fraction(f)) if !(0.0..=1.0).contains(&f) => Err(fe(
+            path,
+            format!("expected full, empty or fraction(x) with x in [0, 1], got fraction({f})"),
+        )),
+        Some(l) => Ok(l),
+        None => Ok(CreditLevel::Full),
+    }
+}
+
+fn resolve_network(n: NetworkSpec) -> Result<NetworkConfig, FieldError> {
+    let latency_us = n.latency_us.unwrap_or(defaults::LATENCY_US);
+    let jitter_us = n.jitter_us.unwrap_or(defaults::JITTER_US);
+    if latency_us > 10_000_000 {
+        return Err(fe(
+            "network.latency_us",
+            format!("expected at most 10 s, got {latency_us} us"),
+        ));
+    }
+    if jitter_us > latency_us {
+        return Err(fe(
+            "network.jitter_us",
+            format!("expected jitter_us <= latency_us ({latency_us}) so no delay is negative, got {jitter_us}"),
+        ));
+    }
+    let ip_tcp = n
+        .ip_tcp_header_bytes
+        .unwrap_or(defaults::IP_TCP_HEADER_BYTES);
+    let link = n.link_header_bytes.unwrap_or(defaults::LINK_HEADER_BYTES);
+    let mtu = n.mtu_bytes.unwrap_or(defaults::MTU_BYTES);
+    if !(68..=65_535).contains(&mtu) {
+        return Err(fe(
+            "network.mtu_bytes",
+            format!("expected 68..=65535 (AWS: 1500, or 9001 inside a VPC), got {mtu}"),
+        ));
+    }
+    if ip_tcp >= mtu {
+        return Err(fe(
+            "network.ip_tcp_header_bytes",
+            format!("expected fewer header bytes than the MTU ({mtu}), got {ip_tcp}"),
+        ));
+    }
+    if link > 1_000 {
+        return Err(fe(
+            "network.link_header_bytes",
+            format!("expected at most 1000, got {link}"),
+        ));
+    }
+    Ok(NetworkConfig {
+        latency_ns: latency_us * 1_000,
+        jitter_ns: jitter_us * 1_000,
+        mtu_bytes: mtu,
+        ip_tcp_header_bytes: ip_tcp,
+        link_header_bytes: link,
+    })
+}
+
+fn resolve_cluster(
+    c: &ClusterSpec,
+    table: &[(String, InstanceSpec)],
+) -> Result<ClusterConfig, FieldError> {
+    let engine = c.engine.unwrap_or(Engine::Redis);
+    let mode = c.mode.unwrap_or(ClusterMode::Standalone);
+    let shards = c.shards.unwrap_or(defaults::SHARDS);
+    if shards == 0 {
+        return Err(fe("shards", "expected at least 1 shard, got 0"));
+    }
+    if shards > 1_000 {
+        return Err(fe(
+            "shards",
+            format!(
+                "expected at most 1,000 shards (Redis Cluster's recommended limit), got {shards}"
+            ),
+        ));
+    }
+    if mode == ClusterMode::Standalone && shards != 1 {
+        return Err(fe(
+            "shards",
+            format!(
+                "standalone mode has exactly one shard, got {shards}; use mode: cluster for more"
+            ),
+        ));
+    }
+    let replicas_per_shard = c.replicas_per_shard.unwrap_or(defaults::REPLICAS_PER_SHARD);
+    if replicas_per_shard > 5 {
+        return Err(fe(
+            "replicas_per_shard",
+            format!("expected 0..=5 (ElastiCache's limit), got {replicas_per_shard}"),
+        ));
+    }
+    let name = c.instance.as_deref().ok_or_else(|| {
+        fe(
+            "instance",
+            "required: the node instance type, e.g. instance: \"cache.r7g.large\"",
+        )
+    })?;
+    let instance = lookup(table, name, "instance")?;
+    let node_spec = c.node.clone().unwrap_or_default();
+    // In u128 so a custom type's huge memory size cannot overflow.
+    let memory = u128::from(instance.spec.memory_bytes);
+    let reserved_default =
+        (memory - memory * u128::from(defaults::RESERVED_MEMORY_PERCENT) / 100) as u64;
+    let maxmemory_bytes = match node_spec.maxmemory_bytes {
+        Some(0) => {
+            return Err(fe(
+                "node.maxmemory_bytes",
+                "expected a positive size, got 0",
+            ))
+        }
+        Some(m) if m > instance.spec.memory_bytes => {
+            return Err(fe(
+                "node.maxmemory_bytes",
+                format!(
+                    "expected at most the instance memory ({} bytes), got {m}",
+                    instance.spec.memory_bytes
+                ),
+            ))
+        }
+        Some(m) => m,
+        None => reserved_default,
+    };
+    let io_threads = match node_spec.io_threads {
+        Some(0) => {
+            return Err(fe(
+                "node.io_threads",
+                "expected at least 1 (the main thread), got 0",
+            ))
+        }
+        Some(t) if t > 128 => {
+            return Err(fe(
+                "node.io_threads",
+                format!("expected at most 128 (Redis's limit), got {t}"),
+            ))
+        }
+        Some(t) => t,
+        None => defaults::IO_THREADS,
+    };
+    let cpu = c.cpu_cost.clone().unwrap_or_default();
+    for (field, v) in [
+        ("per_read_batch_ns", cpu.per_read_batch_ns),
+        ("per_command_ns", cpu.per_command_ns),
+        ("per_byte_ps", cpu.per_byte_ps),
+    ] {
+        if let Some(v) = v {
+            if v > 1_000_000_000 {
+                return Err(fe(
+                    &format!("cpu_cost.{field}"),
+                    format!("expected at most 1e9, got {v}"),
+                ));
+            }
+        }
+    }
+    if cpu.per_command_ns == Some(0) {
+        return Err(fe(
+            "cpu_cost.per_command_ns",
+            "expected a positive cost, got 0",
+        ));
+    }
+    Ok(ClusterConfig {
+        engine,
+        mode,
+        shards,
+        replicas_per_shard,
+        instance,
+        node: NodeConfig {
+            maxmemory_bytes,
+            maxmemory_policy: node_spec
+                .maxmemory_policy
+                .unwrap_or(EvictionPolicy::VolatileLru),
+            io_threads,
+        },
+        placement: c.placement.unwrap_or(Placement::Crc16),
+        cpu_cost: CpuCostOverrides {
+            per_read_batch_ns: cpu.per_read_batch_ns,
+            per_command_ns: cpu.per_command_ns,
+            per_byte_ps: cpu.per_byte_ps,
+        },
+    })
+}
+
+fn resolve_prefill(p: PrefillSpec, w: &WorkloadConfig) -> Result<PrefillConfig, FieldError> {
+    let key_minimum = p.key_minimum.unwrap_or(w.key_minimum);
+    let key_count = p.keys.unwrap_or_else(|| w.key_count());
+    if key_count > 0 && key_minimum.checked_add(key_count - 1).is_none() {
+        return Err(fe(
+            "keys",
+            "key_minimum + keys overflows a 64-bit key index",
+        ));
+    }
+    if key_count > 1_000_000_000 {
+        return Err(fe(
+            "keys",
+            format!("expected at most 1e9 keys, got {key_count}"),
+        ));
+    }
+    let value_bytes = match p.value_bytes {
+        Some(0) if key_count > 0 => {
+            return Err(fe("value_bytes", "expected a positive size, got 0"))
+        }
+        Some(v) => v,
+        None => w.data_size.mean_bytes(),
+    };
+    Ok(PrefillConfig {
+        key_prefix: w.key_prefix.clone(),
+        key_minimum,
+        key_count,
+        value_bytes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_bytes_count_headers_per_packet() {
+        let n = resolve_network(NetworkSpec::default()).unwrap();
+        assert_eq!(n.mss_bytes(), 8_961);
+        // 25,009 bytes of reply at MSS 8,961: 3 packets of 58 header bytes.
+        assert_eq!(n.wire_bytes(25_009), 25_009 + 3 * 58);
+        assert_eq!(n.packets(0), 1);
+    }
+
+    #[test]
+    fn credit_levels() {
+        assert_eq!(CreditLevel::Full.of_capacity(10), 10);
+        assert_eq!(CreditLevel::Empty.of_capacity(10), 0);
+        assert_eq!(CreditLevel::Fraction(0.25).of_capacity(10), 3);
+    }
+}

@@ -1,0 +1,454 @@
+//! The scenario as written in a RON file. Every field is optional at this level so the
+//! same structures serve as the base and as a variant's patch; which fields are
+//! required, the defaults and the checks live in `resolve`. Every structure denies
+//! unknown fields, so a typo is an error with its line and column, never a silently
+//! ignored setting. Serialization skips unset fields, which makes the serialized form
+//! canonical (the digest input) and lets files round-trip.
+
+use super::merge::{merge_by_replacing, Merge};
+use crate::catalog::CpuCreditSpec;
+use crate::workload::{ArrivalProcess, WorkloadSpec};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// Simulated run length; give `duration_s` or `duration_ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_s: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    /// Leading part excluded from results; `warmup_s` or `warmup_ms` (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup_s: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clients: Option<ClientsSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefill: Option<PrefillSpec>,
+    /// Network burst credits of every burstable NIC at t = 0 (default full, as AWS
+    /// launches instances).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub net_credits_at_start: Option<CreditLevel>,
+    /// CPU credits of burstable (T) instances at t = 0 (default full).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_credits_at_start: Option<CreditLevel>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<ReportSpec>,
+    /// Per-scenario instance types: a catalog name overrides the given fields of that
+    /// type; a new name defines a custom type (vcpu, memory_bytes and
+    /// baseline_bits_per_s required).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instances: Option<BTreeMap<String, InstanceOverride>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variants: Option<Vec<VariantSpec>>,
+}
+
+/// A named patch of the base scenario.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VariantSpec {
+    pub name: String,
+    #[serde(default)]
+    pub patch: ScenarioSpec,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSpec {
+    /// One-way propagation delay between any two hosts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_us: Option<u64>,
+    /// Each packet's delay varies uniformly within latency_us +- jitter_us.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jitter_us: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu_bytes: Option<u32>,
+    /// IP + TCP headers inside each packet (counted in the MTU).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_tcp_header_bytes: Option<u32>,
+    /// Link-layer framing outside the MTU that the shaper also counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_header_bytes: Option<u32>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<Engine>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<ClusterMode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shards: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas_per_shard: Option<u32>,
+    /// Instance type name (catalog or `instances`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<NodeSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<Placement>,
+    /// Overrides of the engine's CPU cost model; unset parts keep the engine's defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_cost: Option<CpuCostSpec>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Engine {
+    Redis,
+    Valkey,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClusterMode {
+    /// One primary (plus replicas), no cluster bus, clients send everything to it.
+    Standalone,
+    /// Redis Cluster: slots over shards, cluster bus between nodes, clients route by slot.
+    Cluster,
+}
+
+/// Which shard a key lives on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Placement {
+    /// CRC16 slot of the key, slots split into contiguous ranges per shard as
+    /// `redis-cli --cluster create` assigns them (Redis Cluster).
+    Crc16,
+    /// The key of popularity rank r (key index r) on shard r mod shards: the idealized
+    /// placement of back-of-envelope estimates.
+    RankModulo,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSpec {
+    /// Default: instance memory less ElastiCache's 25% reserved-memory-percent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maxmemory_bytes: Option<u64>,
+    /// Default volatile_lru (ElastiCache's default parameter group).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maxmemory_policy: Option<EvictionPolicy>,
+    /// Redis io-threads (1 = the main thread does all I/O).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub io_threads: Option<u32>,
+}
+
+/// Redis maxmemory-policy values (written with underscores in RON: `allkeys_lru`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EvictionPolicy {
+    Noeviction,
+    AllkeysLru,
+    AllkeysLfu,
+    AllkeysRandom,
+    VolatileLru,
+    VolatileLfu,
+    VolatileRandom,
+    VolatileTtl,
+}
+
+impl EvictionPolicy {
+    /// The name redis.conf uses.
+    pub fn redis_name(self) -> &'static str {
+        match self {
+            EvictionPolicy::Noeviction => "noeviction",
+            EvictionPolicy::AllkeysLru => "allkeys-lru",
+            EvictionPolicy::AllkeysLfu => "allkeys-lfu",
+            EvictionPolicy::AllkeysRandom => "allkeys-random",
+            EvictionPolicy::VolatileLru => "volatile-lru",
+            EvictionPolicy::VolatileLfu => "volatile-lfu",
+            EvictionPolicy::VolatileRandom => "volatile-random",
+            EvictionPolicy::VolatileTtl => "volatile-ttl",
+        }
+    }
+}
+
+/// The three parts of the engine's CPU cost; see the engine model for the defaults.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CpuCostSpec {
+    /// Per read from a connection (one read may carry a whole pipeline).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_read_batch_ns: Option<u64>,
+    /// Per command executed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_command_ns: Option<u64>,
+    /// Per byte read or written, in picoseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_byte_ps: Option<u64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientsSpec {
+    /// Instance type of each client host (default c7gn.16xlarge, so the client side is
+    /// not the bottleneck unless chosen to be).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    /// Client hosts, each running the workload (one memtier process each). Default 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosts: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Option<WorkloadSpec>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrefillSpec {
+    /// Keys written before the run (0 = none). Default: the workload's whole key range.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys: Option<u64>,
+    /// First key index. Default: the workload's key_minimum.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_minimum: Option<u64>,
+    /// Default: the workload's value size (weighted mean for a range or list).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_bytes: Option<u32>,
+}
+
+/// Credit level at the start of a run.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CreditLevel {
+    Full,
+    Empty,
+    /// A fraction of the capacity in [0, 1].
+    Fraction(f64),
+}
+
+impl CreditLevel {
+    /// Credits at start for a bucket of `capacity` (rounded to the nearest unit).
+    pub fn of_capacity(self, capacity: u64) -> u64 {
+        match self {
+            CreditLevel::Full => capacity,
+            CreditLevel::Empty => 0,
+            CreditLevel::Fraction(f) => {
+                let v = libm::round(capacity as f64 * f.clamp(0.0, 1.0));
+                (v as u64).min(capacity)
+            }
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sections: Option<Vec<ReportSection>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeseries: Option<Vec<TimeSeriesKind>>,
+    /// Write SVG plots of the time series (with --out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plots: Option<bool>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportSection {
+    /// memtier-shaped totals per command.
+    Totals,
+    /// Where a request's time went.
+    LatencyBreakdown,
+    Nodes,
+    Shards,
+    Findings,
+    /// Table across variants.
+    Comparison,
+    Timeseries,
+}
+
+impl ReportSection {
+    pub const ALL: [ReportSection; 7] = [
+        ReportSection::Totals,
+        ReportSection::LatencyBreakdown,
+        ReportSection::Nodes,
+        ReportSection::Shards,
+        ReportSection::Findings,
+        ReportSection::Comparison,
+        ReportSection::Timeseries,
+    ];
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeSeriesKind {
+    Ops,
+    LatencyP99,
+    NetBits,
+    NetCredits,
+    CpuUtilization,
+    AllowanceExceeded,
+    Drops,
+}
+
+/// Fields of a catalog type to override, or of a custom type to define.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstanceOverride {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vcpu: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_bits_per_s: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burst_bits_per_s: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub net_credit_capacity_bits: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_credits: Option<CpuCreditSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pps_limit_per_s: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_limit_bytes: Option<u64>,
+    /// Where the overriding figures come from (recorded for every overridden field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+merge_by_replacing!(
+    Engine,
+    ClusterMode,
+    Placement,
+    EvictionPolicy,
+    CreditLevel,
+    ArrivalProcess,
+    CpuCreditSpec
+);
+
+/// Two fields that say the same thing in different units: setting one in a patch
+/// clears the other.
+fn merge_exclusive_pair(
+    a: &mut Option<u64>,
+    b: &mut Option<u64>,
+    pa: Option<u64>,
+    pb: Option<u64>,
+) {
+    if pa.is_some() || pb.is_some() {
+        *a = pa;
+        *b = pb;
+    }
+}
+
+impl Merge for ScenarioSpec {
+    fn merge(&mut self, p: Self) {
+        self.name.merge(p.name);
+        self.description.merge(p.description);
+        self.seed.merge(p.seed);
+        merge_exclusive_pair(
+            &mut self.duration_s,
+            &mut self.duration_ms,
+            p.duration_s,
+            p.duration_ms,
+        );
+        merge_exclusive_pair(
+            &mut self.warmup_s,
+            &mut self.warmup_ms,
+            p.warmup_s,
+            p.warmup_ms,
+        );
+        self.network.merge(p.network);
+        self.cluster.merge(p.cluster);
+        self.clients.merge(p.clients);
+        self.prefill.merge(p.prefill);
+        self.net_credits_at_start.merge(p.net_credits_at_start);
+        self.cpu_credits_at_start.merge(p.cpu_credits_at_start);
+        self.report.merge(p.report);
+        self.instances.merge(p.instances);
+        // Patches cannot hold variants (checked in resolve); keep the base's list.
+    }
+}
+
+impl Merge for NetworkSpec {
+    fn merge(&mut self, p: Self) {
+        self.latency_us.merge(p.latency_us);
+        self.jitter_us.merge(p.jitter_us);
+        self.mtu_bytes.merge(p.mtu_bytes);
+        self.ip_tcp_header_bytes.merge(p.ip_tcp_header_bytes);
+        self.link_header_bytes.merge(p.link_header_bytes);
+    }
+}
+
+impl Merge for ClusterSpec {
+    fn merge(&mut self, p: Self) {
+        self.engine.merge(p.engine);
+        self.mode.merge(p.mode);
+        self.shards.merge(p.shards);
+        self.replicas_per_shard.merge(p.replicas_per_shard);
+        self.instance.merge(p.instance);
+        self.node.merge(p.node);
+        self.placement.merge(p.placement);
+        self.cpu_cost.merge(p.cpu_cost);
+    }
+}
+
+impl Merge for NodeSpec {
+    fn merge(&mut self, p: Self) {
+        self.maxmemory_bytes.merge(p.maxmemory_bytes);
+        self.maxmemory_policy.merge(p.maxmemory_policy);
+        self.io_threads.merge(p.io_threads);
+    }
+}
+
+impl Merge for CpuCostSpec {
+    fn merge(&mut self, p: Self) {
+        self.per_read_batch_ns.merge(p.per_read_batch_ns);
+        self.per_command_ns.merge(p.per_command_ns);
+        self.per_byte_ps.merge(p.per_byte_ps);
+    }
+}
+
+impl Merge for ClientsSpec {
+    fn merge(&mut self, p: Self) {
+        self.instance.merge(p.instance);
+        self.hosts.merge(p.hosts);
+        self.workload.merge(p.workload);
+    }
+}
+
+impl Merge for PrefillSpec {
+    fn merge(&mut self, p: Self) {
+        self.keys.merge(p.keys);
+        self.key_minimum.merge(p.key_minimum);
+        self.value_bytes.merge(p.value_bytes);
+    }
+}
+
+impl Merge for ReportSpec {
+    fn merge(&mut self, p: Self) {
+        self.sections.merge(p.sections);
+        self.timeseries.merge(p.timeseries);
+        self.plots.merge(p.plots);
+    }
+}
+
+impl Merge for InstanceOverride {
+    fn merge(&mut self, p: Self) {
+        self.vcpu.merge(p.vcpu);
+        self.memory_bytes.merge(p.memory_bytes);
+        self.baseline_bits_per_s.merge(p.baseline_bits_per_s);
+        self.burst_bits_per_s.merge(p.burst_bits_per_s);
+        self.net_credit_capacity_bits
+            .merge(p.net_credit_capacity_bits);
+        self.cpu_credits.merge(p.cpu_credits);
+        self.pps_limit_per_s.merge(p.pps_limit_per_s);
+        self.queue_limit_bytes.merge(p.queue_limit_bytes);
+        self.source.merge(p.source);
+    }
+}

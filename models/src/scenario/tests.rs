@@ -1,0 +1,431 @@
+//! Loading, variants, defaults and error locations. Each case is an input text and the
+//! expectation about what comes out.
+
+use super::*;
+
+const MINIMAL: &str = r#"(
+    name: "t",
+    description: "d",
+    seed: 7,
+    duration_s: 10,
+    cluster: (instance: "cache.r7g.large"),
+)"#;
+
+fn load(text: &str) -> Result<Scenario, ScenarioError> {
+    load_str(text, "t.ron")
+}
+
+fn invalid(text: &str) -> (String, String) {
+    match load(text) {
+        Err(ScenarioError::Invalid { path, message, .. }) => (path, message),
+        other => panic!("expected an invalid-value error, got {other:?}"),
+    }
+}
+
+fn with(extra: &str) -> String {
+    MINIMAL.replacen("seed: 7,", &format!("seed: 7, {extra}"), 1)
+}
+
+#[test]
+fn minimal_scenario_is_one_base_variant_with_defaults() {
+    let s = load(MINIMAL).unwrap();
+    let v = s.variants();
+    assert_eq!(v.len(), 1);
+    assert_eq!(v[0].name, "base");
+    let c = &v[0].config;
+    assert_eq!((c.seed, c.duration_ns, c.warmup_ns), (7, 10_000_000_000, 0));
+    assert_eq!(c.network.mtu_bytes, 9_001);
+    assert_eq!(
+        (c.network.ip_tcp_header_bytes, c.network.link_header_bytes),
+        (40, 18)
+    );
+    assert_eq!(c.cluster.engine, Engine::Redis);
+    assert_eq!(c.cluster.shards, 1);
+    assert_eq!(c.cluster.replicas_per_shard, 0);
+    assert_eq!(c.cluster.placement, Placement::Crc16);
+    let mem = c.cluster.instance.spec.memory_bytes;
+    assert_eq!(c.cluster.node.maxmemory_bytes, mem - mem / 4);
+    assert_eq!(c.clients.instance.name, "c7gn.16xlarge");
+    assert_eq!(c.clients.workload.connections_per_host(), 200);
+    assert_eq!(c.prefill.key_count, 10_000_001);
+    assert_eq!(c.prefill.value_bytes, 32);
+    assert_eq!(c.net_credits_at_start, CreditLevel::Full);
+    assert!(c.report.shows(ReportSection::Findings));
+}
+
+#[test]
+fn variants_patch_any_field_and_share_the_seed() {
+    let text = with(
+        r#"variants: [
+            (name: "a", patch: ()),
+            (name: "b", patch: (cluster: (instance: "cache.r7g.xlarge", mode: cluster, shards: 3),
+                                clients: (workload: (ratio: "1:1")))),
+        ],"#,
+    );
+    let s = load(&text).unwrap();
+    let v = s.variants();
+    assert_eq!(
+        v.iter().map(|v| v.name.as_str()).collect::<Vec<_>>(),
+        ["a", "b"]
+    );
+    assert_eq!(v[0].config.cluster.instance.name, "cache.r7g.large");
+    assert_eq!(v[1].config.cluster.instance.name, "cache.r7g.xlarge");
+    assert_eq!(v[1].config.cluster.shards, 3);
+    assert_eq!(v[1].config.clients.workload.ratio.set, 1);
+    assert!(v.iter().all(|v| v.config.seed == 7));
+    assert_eq!(v[1].config.variant_name, "b");
+}
+
+#[test]
+fn duration_in_milliseconds_and_patch_switching_units() {
+    let text = MINIMAL.replace("duration_s: 10,", "duration_ms: 1500, warmup_ms: 500,");
+    let s = load(&text).unwrap();
+    assert_eq!(s.variants()[0].config.duration_ns, 1_500_000_000);
+    let text = with(r#"variants: [(name: "long", patch: (duration_ms: 20000))],"#);
+    assert_eq!(
+        load(&text).unwrap().variants()[0].config.duration_ns,
+        20_000_000_000
+    );
+}
+
+#[test]
+fn semantic_errors_name_the_field_and_the_expectation() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            r#"cluster: (instance: "cache.r7g.large", mode: cluster, shards: 0),"#,
+            "cluster.shards",
+            "at least 1",
+        ),
+        ("warmup_s: 10,", "warmup_s", "shorter than the duration"),
+        (
+            r#"clients: (workload: (ratio: "0:0")),"#,
+            "clients.workload.ratio",
+            "non-zero",
+        ),
+        (
+            r#"clients: (workload: (key_minimum: 9, key_maximum: 3)),"#,
+            "clients.workload.key_minimum",
+            "key_minimum <= key_maximum",
+        ),
+        (
+            r#"clients: (workload: (data_size: 0)),"#,
+            "clients.workload.data_size",
+            "positive",
+        ),
+        (
+            r#"network: (mtu_bytes: 20),"#,
+            "network.mtu_bytes",
+            "68..=65535",
+        ),
+        (
+            "net_credits_at_start: fraction(1.5),",
+            "net_credits_at_start",
+            "[0, 1]",
+        ),
+        (r#"clients: (hosts: 0),"#, "clients.hosts", "at least 1"),
+        (
+            r#"clients: (workload: (open_loop: (process: poisson))),"#,
+            "clients.workload.open_loop.rate_rps",
+            "required",
+        ),
+    ];
+    for (extra, path, expect) in cases {
+        // The cluster override replaces MINIMAL's own cluster line.
+        let text = if extra.starts_with("cluster") {
+            MINIMAL.replace(r#"cluster: (instance: "cache.r7g.large"),"#, extra)
+        } else {
+            with(extra)
+        };
+        let (p, m) = invalid(&text);
+        assert_eq!(&p, path, "{extra}: {m}");
+        assert!(m.contains(expect), "{extra}: {m}");
+    }
+}
+
+#[test]
+fn zero_duration_is_invalid() {
+    let (p, m) = invalid(&MINIMAL.replace("duration_s: 10", "duration_s: 0"));
+    assert_eq!(p, "duration_s");
+    assert!(m.contains("positive"));
+}
+
+#[test]
+fn unknown_instance_lists_the_closest_names() {
+    let (p, m) = invalid(&MINIMAL.replace("cache.r7g.large", "cache.r7g.larg"));
+    assert_eq!(p, "cluster.instance");
+    assert!(
+        m.contains("unknown instance type \"cache.r7g.larg\""),
+        "{m}"
+    );
+    assert!(m.contains("closest known: cache.r7g.large"), "{m}");
+}
+
+#[test]
+fn errors_in_a_patch_point_into_the_patch() {
+    let text = with(
+        r#"variants: [(name: "ok", patch: ()), (name: "bad", patch: (cluster: (mode: cluster, shards: 0)))],"#,
+    );
+    let (p, m) = invalid(&text);
+    assert_eq!(p, "variants[1].patch.cluster.shards");
+    assert!(m.contains("at least 1"));
+    // A base value that only fails in combination with a patch names the variant.
+    let text = with(r#"warmup_s: 5, variants: [(name: "short", patch: (duration_s: 3))],"#);
+    let (p, m) = invalid(&text);
+    assert_eq!(p, "warmup_s");
+    assert!(m.contains("variant \"short\""), "{m}");
+}
+
+#[test]
+fn a_patch_cannot_change_the_seed_or_name() {
+    let (p, _) = invalid(&with(r#"variants: [(name: "x", patch: (seed: 3))],"#));
+    assert_eq!(p, "variants[0].patch.seed");
+    let (p, _) = invalid(&with(r#"variants: [(name: "x"), (name: "x")],"#));
+    assert_eq!(p, "variants[1].name");
+}
+
+#[test]
+fn custom_and_overridden_instances() {
+    let text = with(
+        r#"instances: {
+            "cache.r7g.large": (net_credit_capacity_bits: 1000),
+            "my-box": (vcpu: 4, memory_bytes: 1000000, baseline_bits_per_s: 5000000),
+        },
+        clients: (instance: "my-box"),"#,
+    );
+    let s = load(&text).unwrap();
+    let c = &s.variants()[0].config;
+    assert_eq!(c.cluster.instance.spec.net_credit_capacity_bits, Some(1000));
+    assert_eq!(
+        c.cluster.instance.spec.source.net_credits.as_deref(),
+        Some("scenario override")
+    );
+    assert_eq!(c.clients.instance.spec.baseline_bits_per_s, 5_000_000);
+    let (p, m) = invalid(&with(r#"instances: {"my-box": (vcpu: 4)},"#));
+    assert_eq!(p, "instances[\"my-box\"].memory_bytes");
+    assert!(m.contains("required for a custom instance type"));
+}
+
+#[test]
+fn syntax_and_type_errors_carry_line_and_column() {
+    let cases: &[(&str, usize, &str)] = &[
+        ("(\n  name: \"t\",\n  bogus: 1,\n)", 3, "bogus"),
+        ("(\n  name: \"t\",\n  seed: \"seven\",\n)", 3, ""),
+        ("(\n  name: \"t\"\n  seed: 1,\n)", 3, ""),
+        ("(\n  cluster: (engine: mysql),\n)", 2, "mysql"),
+    ];
+    for (text, line, needle) in cases {
+        match load(text) {
+            Err(ScenarioError::Parse {
+                line: l,
+                message,
+                origin,
+                ..
+            }) => {
+                assert_eq!(origin, "t.ron");
+                assert_eq!(l, *line, "{text}: {message}");
+                assert!(message.contains(needle), "{text}: {message}");
+            }
+            other => panic!("{text}: expected a parse error, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn missing_required_fields_say_what_to_write() {
+    let (p, m) = invalid(
+        "(name: \"t\", description: \"d\", duration_s: 1, cluster: (instance: \"m5.large\"))",
+    );
+    assert_eq!(p, "seed");
+    assert!(m.contains("seed: 42"));
+    let (p, _) =
+        invalid("(name: \"t\", description: \"d\", seed: 1, cluster: (instance: \"m5.large\"))");
+    assert_eq!(p, "duration_s");
+    let (p, _) = invalid("(name: \"t\", description: \"d\", seed: 1, duration_s: 1)");
+    assert_eq!(p, "cluster.instance");
+}
+
+#[test]
+fn error_display_names_the_origin() {
+    let e = load("(\n  bogus: 1,\n)").unwrap_err().to_string();
+    assert!(e.starts_with("t.ron:2:"), "{e}");
+    let e = load(&MINIMAL.replace("seed: 7", "seed: 7, warmup_s: 99"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("t.ron: warmup_s: expected a warm-up shorter"),
+        "{e}"
+    );
+    let e = load_file("/nonexistent/dir/x.ron").unwrap_err().to_string();
+    assert!(
+        e.contains("/nonexistent/dir/x.ron") && e.contains("No such file"),
+        "{e}"
+    );
+}
+
+#[test]
+fn digest_ignores_layout_and_follows_values() {
+    let a = load(MINIMAL).unwrap();
+    let b = load(&format!("// comment\n{}", MINIMAL.replace('\n', "\n\n"))).unwrap();
+    assert_eq!(a.digest(), b.digest());
+    let c = load(&MINIMAL.replace("seed: 7", "seed: 8")).unwrap();
+    assert_ne!(a.digest(), c.digest());
+    assert_eq!(
+        a.catalog_digest(),
+        crate::catalog::Catalog::builtin().digest()
+    );
+}
+
+#[test]
+fn every_bundled_scenario_loads_round_trips_and_is_listed() {
+    let mut files: Vec<String> =
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".ron"))
+            .collect();
+    files.sort();
+    let bundled: Vec<&str> = bundled::BUNDLED.iter().map(|(f, _)| *f).collect();
+    assert_eq!(files, bundled, "scenarios/ and bundled::BUNDLED disagree");
+    for (file, loaded) in bundled::all() {
+        let s = loaded.unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(
+            format!("{}.ron", s.name()),
+            file,
+            "a scenario's name is its file name"
+        );
+        assert!(!s.summary().is_empty());
+        // Round trip: the pretty form parses back to the same spec and digest.
+        let again =
+            load_str(&s.to_ron_pretty(), file).unwrap_or_else(|e| panic!("{file} round trip: {e}"));
+        assert_eq!(again.spec(), s.spec(), "{file}");
+        assert_eq!(again.digest(), s.digest(), "{file}");
+        assert_eq!(again.variants(), s.variants(), "{file}");
+    }
+    assert!(bundled::find(bundled::DEFAULT_SCENARIO).is_some());
+    assert!(bundled::default_scenario().is_ok());
+}
+
+#[test]
+fn bundled_key_figures() {
+    let m6g = bundled::find("m6g-25kb-get").unwrap().unwrap();
+    let v = m6g.variants();
+    assert_eq!(v.len(), 6);
+    let c = &v[0].config;
+    assert_eq!(c.cluster.instance.spec.baseline_bits_per_s, 750_000_000);
+    assert_eq!(c.net_credits_at_start, CreditLevel::Empty);
+    // One reply: RESP "$25000\r\n" + value + "\r\n" on the wire.
+    assert_eq!(c.network.wire_bytes(25_009), 25_183);
+    assert_eq!(
+        v[5].config.clients.workload.open_loop.unwrap().rate_rps,
+        8_000
+    );
+
+    let lab = bundled::find("lab-tbf-100mbit").unwrap().unwrap();
+    let c = &lab.variants()[0].config;
+    assert_eq!(c.network.mss_bytes(), 1_448);
+    assert_eq!(c.network.wire_bytes(25_009), 26_197);
+    assert_eq!(
+        c.cluster.instance.spec.net_credit_capacity_bits,
+        Some(8_388_608)
+    );
+    assert_eq!(c.clients.workload.requests_per_connection, Some(200));
+    assert_eq!(c.clients.connections_total(), 20);
+    assert_eq!(
+        lab.variants()[1].config.net_credits_at_start,
+        CreditLevel::Empty
+    );
+
+    let t4g = bundled::find("t4g-burst-depletion").unwrap().unwrap();
+    let c = &t4g.variants()[0].config;
+    assert_eq!(
+        c.cluster.instance.spec.net_credit_capacity_bits,
+        Some(26_160_000_000)
+    );
+    assert_eq!(c.cluster.instance.spec.baseline_bits_per_s, 128_000_000);
+    assert_eq!(
+        t4g.variants()[1].config.clients.workload.test_time_ns,
+        Some(2_000_000_000)
+    );
+
+    let r7g = bundled::find("r7g-family").unwrap().unwrap();
+    let names: Vec<String> = r7g
+        .variants()
+        .iter()
+        .map(|v| v.config.cluster.instance.name.clone())
+        .collect();
+    assert_eq!(names.len(), 7);
+    assert_eq!(names[6], "cache.r7g.16xlarge");
+
+    let zipf = bundled::find("zipf-hot-shards").unwrap().unwrap();
+    let v = zipf.variants();
+    assert_eq!(v[1].config.cluster.shards, 10);
+    assert_eq!(v[2].config.cluster.placement, Placement::RankModulo);
+    assert!((v[0].config.clients.workload.key_zipf_exp - 0.821).abs() < 1e-12);
+}
+
+/// Invariant: loading never panics, whatever the input; bad input is always an `Err`.
+/// Inputs are arbitrary bytes (read as lossy UTF-8), and bundled scenarios cut short or
+/// with a byte replaced, which reach deeper into validation than random bytes do.
+mod never_panics {
+    use super::super::{bundled, load_str};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        #[test]
+        fn arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let text = String::from_utf8_lossy(&bytes);
+            let _ = load_str(&text, "fuzz.ron");
+        }
+
+        #[test]
+        fn mutated_bundled_scenarios(which in 0usize..5, cut in any::<prop::sample::Index>(),
+                                     at in any::<prop::sample::Index>(), byte in any::<u8>()) {
+            let text = bundled::BUNDLED[which % bundled::BUNDLED.len()].1;
+            let mut bytes = text.as_bytes().to_vec();
+            let i = at.index(bytes.len());
+            bytes[i] = byte;
+            let mutated = String::from_utf8_lossy(&bytes).into_owned();
+            let _ = load_str(&mutated, "fuzz.ron");
+            let truncated = &text[..text.floor_char_boundary_compat(cut.index(text.len()))];
+            let _ = load_str(truncated, "fuzz.ron");
+        }
+
+        #[test]
+        fn extreme_numbers_in_a_valid_scenario(n in any::<u64>(), field in 0usize..8) {
+            let fields = ["shards", "duration_ms", "latency_us", "data_size", "rate_rps",
+                          "memory_bytes", "key_maximum", "queue_depth"];
+            let text = format!(
+                "(name: \"f\", description: \"d\", seed: 1, duration_s: 10,
+                  cluster: (instance: \"big\", mode: cluster),
+                  instances: {{\"big\": (vcpu: 1, memory_bytes: {m}, baseline_bits_per_s: 1)}},
+                  network: (latency_us: {l}),
+                  clients: (workload: (key_maximum: {k}, data_size: {d},
+                            open_loop: (rate_rps: {r}, queue_depth: {q}))))",
+                m = if fields[field] == "memory_bytes" { n } else { 1 << 30 },
+                l = if fields[field] == "latency_us" { n } else { 50 },
+                k = if fields[field] == "key_maximum" { n } else { 100 },
+                d = if fields[field] == "data_size" { n } else { 10 },
+                r = if fields[field] == "rate_rps" { n } else { 10 },
+                q = if fields[field] == "queue_depth" { n } else { 10 },
+            );
+            let _ = load_str(&text, "fuzz.ron");
+        }
+    }
+
+    /// `str::floor_char_boundary` is not stable on the pinned toolchain.
+    trait FloorCharBoundary {
+        fn floor_char_boundary_compat(&self, i: usize) -> usize;
+    }
+
+    impl FloorCharBoundary for str {
+        fn floor_char_boundary_compat(&self, mut i: usize) -> usize {
+            i = i.min(self.len());
+            while !self.is_char_boundary(i) {
+                i -= 1;
+            }
+            i
+        }
+    }
+}
