@@ -1,18 +1,324 @@
-//! `kvsim serve`: the store behind a real TCP server on loopback, on the real clock.
+//! `kvsim serve`: the store behind a real TCP server on loopback, on the real clock, so
+//! that redis-cli, redis-benchmark and client libraries can talk to it and the
+//! differential suite can compare it with redis-server byte for byte.
+//!
+//! Like Redis, it is one thread running a readiness event loop (mio): it owns the `Db`
+//! outright (no lock), executes each connection's pipelined commands in arrival order
+//! and writes their replies in that order, and runs Redis's hz=10 active expire cycle
+//! between events. Invariants: replies on a connection are in request order; a protocol
+//! error gets Redis's error reply and closes only that connection, after the replies to
+//! the commands before it; only loopback addresses are ever bound.
 
+use clap::Args;
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token};
+use rand_chacha::rand_core::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
+use std::time::Duration;
+use store_core::resp::{encode, Protocol, RequestParser};
+use store_core::{Arg, Config, Db, Session};
 
-#[derive(clap::Args, Debug)]
+#[derive(Args, Debug)]
 pub struct ServeArgs {
-    /// TCP port to listen on.
+    /// TCP port to listen on (0: let the OS pick one; the chosen port is printed).
     #[arg(long, default_value_t = 6379)]
     pub port: u16,
     /// Answer as a cluster node owning all 16384 slots.
     #[arg(long)]
     pub cluster: bool,
+    /// Loopback address to listen on (127.0.0.0/8 or ::1; nothing else is accepted).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: IpAddr,
+    /// Seed of the store's random choices (SPOP, RANDOMKEY, eviction sampling).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
 }
 
-pub fn serve(_args: &ServeArgs) -> ExitCode {
-    eprintln!("kvsim serve: not built yet");
-    ExitCode::from(1)
+/// The listening socket's token; connections use their slot index + 1.
+const LISTENER: Token = Token(0);
+/// Redis's `hz`: active expire cycles per second.
+const HZ: u64 = 10;
+/// Bytes asked of the kernel per read (Redis's PROTO_IOBUF_LEN).
+const READ_CHUNK_BYTES: usize = 16 * 1024;
+/// While a client leaves this many reply bytes unread, its further requests wait in the
+/// kernel's buffers instead of growing ours without bound.
+const OUTPUT_PAUSE_BYTES: usize = 64 * 1024 * 1024;
+/// Events handled per poll call.
+const EVENTS_CAPACITY: usize = 1024;
+
+struct Conn {
+    stream: TcpStream,
+    session: Session,
+    parser: RequestParser,
+    /// Received bytes; `input[in_pos..]` is not parsed yet.
+    input: Vec<u8>,
+    in_pos: usize,
+    /// Encoded replies; `output[out_pos..]` is not written yet.
+    output: Vec<u8>,
+    out_pos: usize,
+    /// Close once `output` is flushed (after a protocol error or QUIT); read no more.
+    close_after_reply: bool,
+    /// The peer closed its side or the socket failed: drop the connection.
+    dead: bool,
+    /// Registered for WRITABLE as well as READABLE.
+    wants_write: bool,
+}
+
+/// Unix time in milliseconds: the only wall-clock read in the store's path. Determinism
+/// rule 7 keeps the wall clock out of everything below the command line; a real server
+/// on the real clock is exactly what this subcommand is.
+#[allow(clippy::disallowed_methods)]
+fn unix_now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn is_loopback(ip: IpAddr) -> bool {
+    ip.is_loopback()
+}
+
+pub fn serve(args: &ServeArgs) -> ExitCode {
+    if !is_loopback(args.bind) {
+        eprintln!(
+            "kvsim serve: --bind {} is not a loopback address; kvsim serves loopback only",
+            args.bind
+        );
+        return ExitCode::from(2);
+    }
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kvsim serve: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(args: &ServeArgs) -> std::io::Result<()> {
+    let mut listener = TcpListener::bind(SocketAddr::new(args.bind, args.port))?;
+    let local = listener.local_addr()?;
+    let config = Config {
+        cluster_enabled: args.cluster,
+        cluster_node_addr: local.to_string(),
+        ..Config::default()
+    };
+    let mut db = Db::new(config);
+    if args.cluster {
+        db.set_owned_slots(0..16384);
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
+    println!(
+        "kvsim serve: listening on {local} ({}, seed {})",
+        if args.cluster {
+            "cluster node owning all slots"
+        } else {
+            "standalone"
+        },
+        args.seed
+    );
+
+    let mut poll = Poll::new()?;
+    poll.registry()
+        .register(&mut listener, LISTENER, Interest::READABLE)?;
+    let mut events = Events::with_capacity(EVENTS_CAPACITY);
+    let mut conns: Vec<Option<Conn>> = Vec::new();
+    let mut free_slots: Vec<usize> = Vec::new();
+    let mut next_client_id: u64 = 1;
+    let cron_period_ms = 1000 / HZ;
+    let mut next_cron_ms = unix_now_ms() + cron_period_ms;
+    let mut read_buf = vec![0u8; READ_CHUNK_BYTES];
+
+    loop {
+        let now_ms = unix_now_ms();
+        if now_ms >= next_cron_ms {
+            db.active_expire_cycle(now_ms, &mut rng);
+            next_cron_ms = now_ms + cron_period_ms;
+        }
+        let timeout = Duration::from_millis(next_cron_ms.saturating_sub(now_ms));
+        match poll.poll(&mut events, Some(timeout)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+        for event in events.iter() {
+            if event.token() == LISTENER {
+                accept_all(
+                    &listener,
+                    &poll,
+                    &mut conns,
+                    &mut free_slots,
+                    &mut next_client_id,
+                );
+                continue;
+            }
+            let slot = event.token().0 - 1;
+            let Some(Some(conn)) = conns.get_mut(slot) else {
+                continue;
+            };
+            if event.is_writable() {
+                flush(conn);
+            }
+            // Also on a writable event: input paused behind unread replies resumes here.
+            read_and_execute(conn, &mut db, &mut rng, &mut read_buf);
+            let finished =
+                conn.dead || (conn.close_after_reply && conn.out_pos == conn.output.len());
+            if finished {
+                if let Some(mut conn) = conns[slot].take() {
+                    let _ = poll.registry().deregister(&mut conn.stream);
+                }
+                free_slots.push(slot);
+                continue;
+            }
+            let pending = conn.out_pos < conn.output.len();
+            if pending != conn.wants_write {
+                let interest = if pending {
+                    Interest::READABLE | Interest::WRITABLE
+                } else {
+                    Interest::READABLE
+                };
+                if poll
+                    .registry()
+                    .reregister(&mut conn.stream, event.token(), interest)
+                    .is_err()
+                {
+                    conn.dead = true;
+                }
+                conn.wants_write = pending;
+            }
+        }
+    }
+}
+
+fn accept_all(
+    listener: &TcpListener,
+    poll: &Poll,
+    conns: &mut Vec<Option<Conn>>,
+    free_slots: &mut Vec<usize>,
+    next_client_id: &mut u64,
+) {
+    loop {
+        let (mut stream, _) = match listener.accept() {
+            Ok(accepted) => accepted,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => {
+                // Out of descriptors or a connection reset before accept: keep serving.
+                eprintln!("kvsim serve: accept: {e}");
+                return;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let slot = free_slots.pop().unwrap_or_else(|| {
+            conns.push(None);
+            conns.len() - 1
+        });
+        if poll
+            .registry()
+            .register(&mut stream, Token(slot + 1), Interest::READABLE)
+            .is_err()
+        {
+            free_slots.push(slot);
+            continue;
+        }
+        conns[slot] = Some(Conn {
+            stream,
+            session: Session::new(*next_client_id),
+            parser: RequestParser::new(),
+            input: Vec::new(),
+            in_pos: 0,
+            output: Vec::new(),
+            out_pos: 0,
+            close_after_reply: false,
+            dead: false,
+            wants_write: false,
+        });
+        *next_client_id += 1;
+    }
+}
+
+/// Executes requests already buffered (paused ones), then reads until the socket would
+/// block (readiness is edge-triggered), executing the complete requests after each read
+/// as Redis does after each read of a client.
+fn read_and_execute(conn: &mut Conn, db: &mut Db, rng: &mut ChaCha8Rng, read_buf: &mut [u8]) {
+    execute_buffered(conn, db, rng, unix_now_ms());
+    flush(conn);
+    while !conn.dead && !conn.close_after_reply {
+        if conn.output.len() - conn.out_pos >= OUTPUT_PAUSE_BYTES {
+            // Resumed by the writable event that drains the replies.
+            return;
+        }
+        match conn.stream.read(read_buf) {
+            Ok(0) => conn.dead = true,
+            Ok(n) => {
+                conn.input.extend_from_slice(&read_buf[..n]);
+                execute_buffered(conn, db, rng, unix_now_ms());
+                flush(conn);
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(_) => conn.dead = true,
+        }
+    }
+}
+
+/// Executes every complete request in the input buffer, in order, appending replies.
+fn execute_buffered(conn: &mut Conn, db: &mut Db, rng: &mut ChaCha8Rng, now_ms: u64) {
+    while !conn.close_after_reply && conn.output.len() - conn.out_pos < OUTPUT_PAUSE_BYTES {
+        let input = &conn.input[conn.in_pos..];
+        match conn.parser.parse(input) {
+            Ok(Some(consumed)) => {
+                if conn.parser.argc() > 0 {
+                    let argv: Vec<Arg<'_>> = conn.parser.args(input).map(Arg::Bytes).collect();
+                    let name = conn.parser.arg(input, 0).unwrap_or_default();
+                    if name.eq_ignore_ascii_case(b"quit") {
+                        // Redis 7.0 answers QUIT before the command table: +OK, then close.
+                        conn.output.extend_from_slice(b"+OK\r\n");
+                        conn.close_after_reply = true;
+                    } else {
+                        let reply = db.execute(&mut conn.session, &argv, now_ms, rng);
+                        let protocol = Protocol::from_version(i64::from(conn.session.protocol()))
+                            .unwrap_or_default();
+                        encode(&reply, protocol, &mut conn.output);
+                    }
+                }
+                conn.in_pos += consumed;
+            }
+            Ok(None) => break,
+            Err(error) => {
+                error.encode(&mut conn.output);
+                conn.close_after_reply = true;
+            }
+        }
+    }
+    // Drop consumed bytes; an unfinished request moves to the front (the parser's
+    // offsets are relative to the request's start).
+    if conn.in_pos > 0 {
+        conn.input.drain(..conn.in_pos);
+        conn.in_pos = 0;
+    }
+}
+
+/// Writes pending replies until done or the socket would block.
+fn flush(conn: &mut Conn) {
+    while conn.out_pos < conn.output.len() {
+        match conn.stream.write(&conn.output[conn.out_pos..]) {
+            Ok(0) => {
+                conn.dead = true;
+                return;
+            }
+            Ok(n) => conn.out_pos += n,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(_) => {
+                conn.dead = true;
+                return;
+            }
+        }
+    }
+    conn.output.clear();
+    conn.out_pos = 0;
 }

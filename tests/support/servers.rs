@@ -1,0 +1,209 @@
+//! Test servers on loopback: a real `redis-server` and `kvsim serve`, each started on a
+//! free port and killed when dropped, and a minimal blocking RESP client for them.
+//! Invariant: every wait here is bounded (a fixed number of connection attempts, a read
+//! timeout on every socket), so a broken server fails a test instead of hanging it.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use store_core::resp::{encode_request, parse_frame, Frame};
+
+/// How long a client waits for one reply before the test fails.
+pub const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connection attempts while a server starts, and the pause between them: at most 5 s.
+const START_ATTEMPTS: u32 = 250;
+const START_PAUSE: Duration = Duration::from_millis(20);
+
+/// A server process on 127.0.0.1, killed on drop.
+pub struct Server {
+    pub name: &'static str,
+    pub port: u16,
+    child: Child,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port that was free a moment ago (the OS picks it; the listener is closed again so
+/// the server can bind it).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("no free loopback port")
+}
+
+fn redis_server_path() -> String {
+    let candidates = [
+        "redis-server",
+        "/usr/bin/redis-server",
+        "/usr/local/bin/redis-server",
+    ];
+    for candidate in candidates {
+        if Command::new(candidate)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok()
+        {
+            return candidate.to_string();
+        }
+    }
+    panic!(
+        "redis-server not found: the differential suite compares kvsim with a real \
+         redis-server 7.0. Install it (Debian/Ubuntu: `sudo apt-get install redis-server`; \
+         CI installs it in .ci/run) and run the tests again."
+    );
+}
+
+/// Starts a real redis-server on a free loopback port, without persistence.
+pub fn start_redis() -> Server {
+    let path = redis_server_path();
+    let port = free_port();
+    let child = Command::new(&path)
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {path}: {e}"));
+    wait_ready(Server {
+        name: "redis-server",
+        port,
+        child,
+    })
+}
+
+/// Starts `kvsim serve` (the binary this package builds) on a free loopback port.
+pub fn start_kvsim(extra_args: &[&str]) -> Server {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_kvsim"))
+        .args(["serve", "--port", &port.to_string()])
+        .args(extra_args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start kvsim serve: {e}"));
+    wait_ready(Server {
+        name: "kvsim",
+        port,
+        child,
+    })
+}
+
+/// Polls with PING until the server answers +PONG, a bounded number of times.
+fn wait_ready(mut server: Server) -> Server {
+    for _ in 0..START_ATTEMPTS {
+        if let Ok(Some(status)) = server.child.try_wait() {
+            panic!("{} exited during startup: {status}", server.name);
+        }
+        if let Ok(mut client) = Client::connect(server.port) {
+            if client.call(&["PING"]).ok() == Some(Frame::Simple(b"PONG".to_vec())) {
+                return server;
+            }
+        }
+        std::thread::sleep(START_PAUSE);
+    }
+    panic!(
+        "{} did not answer PING on port {} within {} attempts",
+        server.name, server.port, START_ATTEMPTS
+    );
+}
+
+/// A blocking RESP client: one request, one reply, in order.
+pub struct Client {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Client {
+    pub fn connect(port: u16) -> std::io::Result<Client> {
+        let stream = TcpStream::connect(("127.0.0.1", port))?;
+        stream.set_read_timeout(Some(REPLY_TIMEOUT))?;
+        stream.set_write_timeout(Some(REPLY_TIMEOUT))?;
+        stream.set_nodelay(true)?;
+        Ok(Client {
+            stream,
+            buf: Vec::new(),
+        })
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.stream.write_all(bytes)
+    }
+
+    pub fn send<A: AsRef<[u8]>>(&mut self, args: &[A]) -> std::io::Result<()> {
+        let mut wire = Vec::new();
+        encode_request(args, &mut wire);
+        self.send_raw(&wire)
+    }
+
+    /// Reads one whole reply frame and returns it with its exact bytes.
+    pub fn read_reply(&mut self) -> std::io::Result<(Frame, Vec<u8>)> {
+        let mut chunk = [0u8; 64 * 1024];
+        loop {
+            match parse_frame(&self.buf) {
+                Ok(Some((frame, used))) => {
+                    let bytes: Vec<u8> = self.buf.drain(..used).collect();
+                    return Ok((frame, bytes));
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("{e}: {}", escape(&self.buf)),
+                    ))
+                }
+            }
+            let n = self.stream.read(&mut chunk)?;
+            if n == 0 {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("connection closed; unparsed: {}", escape(&self.buf)),
+                ));
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    pub fn call<A: AsRef<[u8]>>(&mut self, args: &[A]) -> std::io::Result<Frame> {
+        self.send(args)?;
+        self.read_reply().map(|(frame, _)| frame)
+    }
+
+    /// Everything the server sends until it closes the connection (or the read times
+    /// out, reported as `None` at the end).
+    pub fn read_to_close(&mut self) -> (Vec<u8>, bool) {
+        let mut out = std::mem::take(&mut self.buf);
+        let mut chunk = [0u8; 64 * 1024];
+        loop {
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return (out, true),
+                Ok(n) => out.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return (out, true),
+                Err(_) => return (out, false),
+            }
+        }
+    }
+
+    pub fn shutdown_write(&mut self) {
+        let _ = self.stream.shutdown(Shutdown::Write);
+    }
+
+    pub fn set_read_timeout(&mut self, timeout: Duration) {
+        let _ = self.stream.set_read_timeout(Some(timeout));
+    }
+}
+
+/// Bytes as a readable string: printable ASCII as is, the rest escaped.
+pub fn escape(bytes: &[u8]) -> String {
+    bytes.escape_ascii().to_string()
+}
