@@ -230,7 +230,7 @@ impl Db {
     #[inline]
     pub(crate) fn find(&mut self, key: &[u8], now_ms: u64) -> Option<Found> {
         if let Some(pos) = self.keyspace.find(key) {
-            let entry = &self.keyspace.entries[pos];
+            let entry = &self.keyspace.entry(pos);
             if entry.expire_pos != crate::keyspace::NO_EXPIRE && now_ms > entry.expire_at_ms {
                 self.delete_at(pos);
                 self.stats.expired_keys += 1;
@@ -258,7 +258,7 @@ impl Db {
     pub(crate) fn materialize(&mut self, range: usize, index: u64, key: &[u8]) -> usize {
         let (value, lru, default_bytes) = self.prefilled[range].take_default(index);
         let pos = self.keyspace.insert_new(key, value, lru);
-        let bytes = Self::entry_bytes(&self.keyspace.entries[pos]);
+        let bytes = Self::entry_bytes(self.keyspace.entry(pos));
         self.prefilled[range].default_bytes -= default_bytes;
         self.dataset_bytes += bytes;
         pos
@@ -267,7 +267,7 @@ impl Db {
     /// The value of a live key, read-only, or None. Prefilled keys yield their default.
     pub(crate) fn value_of(&self, found: Found) -> std::borrow::Cow<'_, Value> {
         match found {
-            Found::Stored(pos) => std::borrow::Cow::Borrowed(&self.keyspace.entries[pos].value),
+            Found::Stored(pos) => std::borrow::Cow::Borrowed(&self.keyspace.entry(pos).value),
             Found::Prefilled { range, index } => {
                 std::borrow::Cow::Owned(self.prefilled[range].default_value(index))
             }
@@ -278,10 +278,12 @@ impl Db {
     #[inline]
     pub(crate) fn touch(&mut self, pos: usize, now_ms: u64, rng: &mut dyn RngCore) {
         let policy = self.config.maxmemory_policy;
-        let entry = &mut self.keyspace.entries[pos];
+        let decay_min = self.config.lfu_decay_time_min;
+        let log_factor = self.config.lfu_log_factor;
+        let entry = self.keyspace.entry_mut(pos);
         if policy.is_lfu() {
-            let counter = lfu_decr_and_return(entry.lru, now_ms, self.config.lfu_decay_time_min);
-            let counter = lfu_log_incr(counter, self.config.lfu_log_factor, rng);
+            let counter = lfu_decr_and_return(entry.lru, now_ms, decay_min);
+            let counter = lfu_log_incr(counter, log_factor, rng);
             entry.lru = (lfu_minutes(now_ms) << 8) | counter;
         } else {
             entry.lru = lru_clock(now_ms);
@@ -292,7 +294,7 @@ impl Db {
     pub(crate) fn add(&mut self, key: &[u8], value: Value, now_ms: u64) -> usize {
         let lru = self.new_lru(now_ms);
         let pos = self.keyspace.insert_new(key, value, lru);
-        self.dataset_bytes += Self::entry_bytes(&self.keyspace.entries[pos]);
+        self.dataset_bytes += Self::entry_bytes(self.keyspace.entry(pos));
         if !self.prefilled.is_empty() {
             crate::prefill::mark_overridden(self, key);
         }
@@ -301,7 +303,7 @@ impl Db {
 
     /// Deletes the stored entry at `pos`.
     pub(crate) fn delete_at(&mut self, pos: usize) -> Entry {
-        self.dataset_bytes -= Self::entry_bytes(&self.keyspace.entries[pos]);
+        self.dataset_bytes -= Self::entry_bytes(self.keyspace.entry(pos));
         self.keyspace.remove_at(pos)
     }
 
@@ -323,9 +325,9 @@ impl Db {
     /// Mutates the value at `pos`, keeping `dataset_bytes` in step.
     #[inline]
     pub(crate) fn update<T>(&mut self, pos: usize, f: impl FnOnce(&mut Value) -> T) -> T {
-        let before = Self::entry_bytes(&self.keyspace.entries[pos]);
-        let out = f(&mut self.keyspace.entries[pos].value);
-        let after = Self::entry_bytes(&self.keyspace.entries[pos]);
+        let before = Self::entry_bytes(self.keyspace.entry(pos));
+        let out = f(&mut self.keyspace.entry_mut(pos).value);
+        let after = Self::entry_bytes(self.keyspace.entry(pos));
         self.dataset_bytes = self.dataset_bytes + after - before;
         out
     }
@@ -337,9 +339,9 @@ impl Db {
 
     /// Sets the expiry of the key at `pos`.
     pub(crate) fn set_expire(&mut self, pos: usize, at_ms: u64) {
-        let before = Self::entry_bytes(&self.keyspace.entries[pos]);
+        let before = Self::entry_bytes(self.keyspace.entry(pos));
         self.keyspace.set_expire(pos, at_ms);
-        let after = Self::entry_bytes(&self.keyspace.entries[pos]);
+        let after = Self::entry_bytes(self.keyspace.entry(pos));
         self.dataset_bytes = self.dataset_bytes + after - before;
     }
 

@@ -39,7 +39,7 @@ fn value_digest(value: &Value) -> u64 {
 
 pub(crate) fn state_digest(db: &Db) -> u64 {
     let mut digest = 0u64;
-    for entry in &db.keyspace.entries {
+    for entry in db.keyspace.iter() {
         let mut h = hash_bytes(entry.key.as_bytes());
         h = combine(h, value_digest(&entry.value));
         h = combine(h, entry.expire_at().map_or(u64::MAX, |t| t));

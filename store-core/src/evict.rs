@@ -53,13 +53,17 @@ pub(crate) fn random_key(db: &Db, rng: &mut dyn RngCore) -> Option<Vec<u8>> {
     if db.dbsize() == 0 {
         return None;
     }
-    let stored = db.keyspace.len() as u64;
+    let stored = db.keyspace.slot_count() as u64;
     let range_total: u64 = db.prefilled.iter().map(|p| p.spec.count).sum();
-    // Rejection sampling over stored keys plus every range slot: uniform over live keys.
+    // Rejection sampling over table slots plus every range index: uniform over live keys.
     for _ in 0..1000 {
         let mut r = rng.next_u64() % (stored + range_total);
         if r < stored {
-            return Some(db.keyspace.entries[r as usize].key.as_bytes().to_vec());
+            // Empty slots are rejected like overridden range keys: uniform over keys.
+            match db.keyspace.entry_at(r as usize) {
+                Some(e) => return Some(e.key.as_bytes().to_vec()),
+                None => continue,
+            }
         }
         r -= stored;
         for range in &db.prefilled {
@@ -73,8 +77,8 @@ pub(crate) fn random_key(db: &Db, rng: &mut dyn RngCore) -> Option<Vec<u8>> {
         }
     }
     // Nearly every range key is overridden and few are stored: take the first live one.
-    if stored > 0 {
-        return Some(db.keyspace.entries[0].key.as_bytes().to_vec());
+    if let Some(e) = db.keyspace.iter().next() {
+        return Some(e.key.as_bytes().to_vec());
     }
     db.prefilled.iter().find_map(|range| {
         (0..range.spec.count)
@@ -116,8 +120,11 @@ fn populate(db: &mut Db, now_ms: u64, rng: &mut dyn RngCore) -> usize {
             if n == 0 {
                 break;
             }
-            let pos = db.keyspace.expires[(rng.next_u64() % n as u64) as usize] as usize;
-            let e = &db.keyspace.entries[pos];
+            let key = db.keyspace.expires[(rng.next_u64() % n as u64) as usize].clone();
+            let Some(pos) = db.keyspace.find(key.as_bytes()) else {
+                continue;
+            };
+            let e = db.keyspace.entry(pos);
             (e.key.as_bytes().to_vec(), e.lru, e.expire_at())
         } else {
             let Some(key) = random_key(db, rng) else {
@@ -125,7 +132,7 @@ fn populate(db: &mut Db, now_ms: u64, rng: &mut dyn RngCore) -> usize {
             };
             match db.keyspace.find(&key) {
                 Some(pos) => {
-                    let e = &db.keyspace.entries[pos];
+                    let e = &db.keyspace.entry(pos);
                     (key, e.lru, e.expire_at())
                 }
                 None => {
@@ -153,8 +160,11 @@ fn choose_victim(db: &mut Db, now_ms: u64, rng: &mut dyn RngCore) -> Option<Vec<
             if n == 0 {
                 return None;
             }
-            let pos = db.keyspace.expires[(rng.next_u64() % n as u64) as usize] as usize;
-            Some(db.keyspace.entries[pos].key.as_bytes().to_vec())
+            Some(
+                db.keyspace.expires[(rng.next_u64() % n as u64) as usize]
+                    .as_bytes()
+                    .to_vec(),
+            )
         }
         _ => {
             // Bounded: each pass either finds a victim or drains stale pool entries.
@@ -166,7 +176,7 @@ fn choose_victim(db: &mut Db, now_ms: u64, rng: &mut dyn RngCore) -> Option<Vec<
                     let exists = match db.keyspace.find(&candidate.key) {
                         Some(pos) => {
                             !db.config.maxmemory_policy.is_volatile()
-                                || db.keyspace.entries[pos].expire_at().is_some()
+                                || db.keyspace.entry(pos).expire_at().is_some()
                         }
                         None => {
                             !db.config.maxmemory_policy.is_volatile()

@@ -32,9 +32,13 @@ pub(crate) fn active_expire_cycle(
             if db.expire_cursor >= db.keyspace.expires.len() {
                 db.expire_cursor = 0;
             }
-            let pos = db.keyspace.expires[db.expire_cursor] as usize;
+            let key = db.keyspace.expires[db.expire_cursor].clone();
+            let Some(pos) = db.keyspace.find(key.as_bytes()) else {
+                db.expire_cursor += 1;
+                continue;
+            };
             sampled += 1;
-            if now_ms > db.keyspace.entries[pos].expire_at_ms {
+            if now_ms > db.keyspace.entry(pos).expire_at_ms {
                 // The last expires slot moves into the cursor's place: examine it next.
                 db.delete_at(pos);
                 db.stats.expired_keys += 1;

@@ -1,22 +1,29 @@
-//! The main dictionary: a dense vector of entries indexed by a hash table of positions
-//! (the layout of an IndexMap, written out so keys can live inline and removal can keep
-//! the expires index in step). Dense positions give O(1) uniform random sampling for
-//! eviction and RANDOMKEY, and a stable cursor space for SCAN and the active expire cycle.
+//! The main dictionary: an open-addressing table with linear probing that stores each
+//! entry (key inline when short, value, expiry, access metadata) in its slot, so a
+//! lookup usually costs one cache miss. Slots are 64-byte aligned, one entry per cache
+//! line; a parallel array of one control byte per slot (empty, or 7 bits of the key's
+//! hash) lets a probe skip slots whose key cannot match without touching them. The home slot of a key is `hash * capacity >> 64` (any capacity, so the table
+//! grows by 1.5x and stays between 57% and 85% full); deletion shifts the following
+//! cluster back instead of leaving tombstones. Uniform random sampling (eviction,
+//! RANDOMKEY) draws slots until one is occupied, as Redis's dictGetRandomKey draws
+//! buckets. Keys with an expiry are also listed in `expires`, Redis's expires dict,
+//! which the active expire cycle walks.
 //!
-//! Invariants: `table` holds exactly one slot per entry, pointing at its position;
-//! `expires` holds exactly the positions of entries with an expiry, and each such entry's
-//! `expire_pos` is its index in `expires`. Removal swaps the last entry into the hole
-//! and repairs both indexes.
+//! Invariants: every stored key is reachable from its home slot without crossing an
+//! empty slot; `ctrl[i]` is 0 iff slot i is empty, else `tag(hash of its key)`; `len`
+//! counts occupied slots; `expires` holds exactly the keys whose
+//! entry has an expiry, and each such entry's `expire_pos` is its index in `expires`.
+//! Layout depends only on the sequence of operations and the fixed hash seed, never on
+//! the process or the CPU architecture.
 
 use crate::hashing::hash_bytes;
 use crate::value::Value;
-use hashbrown::HashTable;
 
 /// Keys up to this many bytes are stored inside the entry, with no allocation.
 const INLINE_KEY_BYTES: usize = 22;
 
 /// A key: inline when short (the common case: "memtier-12345678"), boxed otherwise.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Key {
     Inline {
         len: u8,
@@ -26,6 +33,39 @@ pub enum Key {
 }
 
 impl Key {
+    /// Equality without a library call: inline keys are zero-padded, so comparing the
+    /// length and the whole fixed-size array is exact.
+    #[inline]
+    fn same(&self, other: &Key) -> bool {
+        match (self, other) {
+            (
+                Key::Inline {
+                    len: a_len,
+                    bytes: a,
+                },
+                Key::Inline {
+                    len: b_len,
+                    bytes: b,
+                },
+            ) => {
+                let head = |x: &[u8; INLINE_KEY_BYTES]| {
+                    let mut h = [0u8; 16];
+                    h.copy_from_slice(&x[..16]);
+                    u128::from_ne_bytes(h)
+                };
+                let tail = |x: &[u8; INLINE_KEY_BYTES]| {
+                    let mut t = [0u8; 8];
+                    t.copy_from_slice(&x[INLINE_KEY_BYTES - 8..]);
+                    u64::from_ne_bytes(t)
+                };
+                a_len == b_len && head(a) == head(b) && tail(a) == tail(b)
+            }
+            (Key::Heap(a), Key::Heap(b)) => a == b,
+            _ => false,
+        }
+    }
+
+    #[inline]
     pub fn new(bytes: &[u8]) -> Key {
         if bytes.len() <= INLINE_KEY_BYTES {
             let mut inline = [0u8; INLINE_KEY_BYTES];
@@ -58,7 +98,7 @@ pub struct Entry {
     pub value: Value,
     /// Absolute expiry in Unix milliseconds; meaningful only when `expire_pos != NO_EXPIRE`.
     pub expire_at_ms: u64,
-    /// Position of this entry in `Keyspace::expires`, or `NO_EXPIRE`.
+    /// Position of this entry's key in `Keyspace::expires`, or `NO_EXPIRE`.
     pub expire_pos: u32,
     /// Redis's 24-bit `lru` field: the LRU clock in seconds, or LFU's
     /// (minutes << 8 | log counter), depending on the policy.
@@ -72,107 +112,235 @@ impl Entry {
     }
 }
 
+/// One slot, aligned to a cache line so an entry never straddles two.
+#[derive(Clone, Debug, Default)]
+#[repr(align(64))]
+struct Slot(Option<Entry>);
+
+/// Grow when an insert would take the table past this fill (percent).
+const MAX_LOAD_PERCENT: usize = 85;
+
 #[derive(Clone, Debug, Default)]
 pub struct Keyspace {
-    pub entries: Vec<Entry>,
-    table: HashTable<u32>,
-    /// Positions (into `entries`) of the keys that have an expiry.
-    pub expires: Vec<u32>,
+    slots: Vec<Slot>,
+    /// One byte per slot: 0 when empty, else `tag(hash)`.
+    ctrl: Vec<u8>,
+    len: usize,
+    /// Keys that have an expiry (Redis's expires dict), in no particular order.
+    pub expires: Vec<Key>,
+}
+
+#[inline]
+fn home(hash: u64, capacity: usize) -> usize {
+    ((u128::from(hash) * capacity as u128) >> 64) as usize
+}
+
+/// Control byte of an occupied slot: the hash's low 7 bits (the home slot comes from
+/// its high bits, so keys sharing a home rarely share a tag), with the high bit set.
+#[inline]
+fn tag(hash: u64) -> u8 {
+    0x80 | (hash & 0x7f) as u8
 }
 
 impl Keyspace {
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.len
+    }
+
+    /// Number of slots (occupied or not), the range of `entry_at`.
+    pub fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The entry in slot `slot`, if occupied.
+    #[inline]
+    pub fn entry_at(&self, slot: usize) -> Option<&Entry> {
+        self.slots.get(slot).and_then(|s| s.0.as_ref())
+    }
+
+    /// The entry at a position returned by `find` or `insert_new`.
+    #[inline]
+    pub fn entry(&self, pos: usize) -> &Entry {
+        match &self.slots[pos].0 {
+            Some(e) => e,
+            None => panic!("keyspace invariant: position {pos} refers to an occupied slot"),
+        }
+    }
+
+    #[inline]
+    pub fn entry_mut(&mut self, pos: usize) -> &mut Entry {
+        match &mut self.slots[pos].0 {
+            Some(e) => e,
+            None => panic!("keyspace invariant: position {pos} refers to an occupied slot"),
+        }
+    }
+
+    /// Stored entries in slot order.
+    pub fn iter(&self) -> impl Iterator<Item = &Entry> {
+        self.slots.iter().filter_map(|s| s.0.as_ref())
     }
 
     /// Position of `key`, if present.
     #[inline]
     pub fn find(&self, key: &[u8]) -> Option<usize> {
+        let capacity = self.slots.len();
+        if capacity == 0 {
+            return None;
+        }
+        let probe = Key::new(key);
         let hash = hash_bytes(key);
-        let entries = &self.entries;
-        self.table
-            .find(hash, |&pos| entries[pos as usize].key.as_bytes() == key)
-            .map(|&pos| pos as usize)
+        let wanted = tag(hash);
+        let mut i = home(hash, capacity);
+        // Terminates: the table is never full (load <= 85%).
+        loop {
+            let c = self.ctrl[i];
+            if c == 0 {
+                return None;
+            }
+            if c == wanted {
+                if let Some(e) = &self.slots[i].0 {
+                    if e.key.same(&probe) {
+                        return Some(i);
+                    }
+                }
+            }
+            i += 1;
+            if i == capacity {
+                i = 0;
+            }
+        }
+    }
+
+    fn place(slots: &mut [Slot], ctrl: &mut [u8], entry: Entry) -> usize {
+        let capacity = slots.len();
+        let hash = hash_bytes(entry.key.as_bytes());
+        let mut i = home(hash, capacity);
+        while ctrl[i] != 0 {
+            i += 1;
+            if i == capacity {
+                i = 0;
+            }
+        }
+        slots[i].0 = Some(entry);
+        ctrl[i] = tag(hash);
+        i
+    }
+
+    fn grow_to(&mut self, capacity: usize) {
+        let old = std::mem::replace(&mut self.slots, vec![Slot::default(); capacity]);
+        self.ctrl = vec![0; capacity];
+        for slot in old {
+            if let Some(entry) = slot.0 {
+                Self::place(&mut self.slots, &mut self.ctrl, entry);
+            }
+        }
+    }
+
+    fn ensure_room(&mut self, additional: usize) {
+        let needed = self.len + additional;
+        let mut capacity = self.slots.len();
+        while needed * 100 > capacity * MAX_LOAD_PERCENT {
+            capacity = (capacity + capacity / 2).max(16);
+        }
+        if capacity != self.slots.len() {
+            self.grow_to(capacity);
+        }
     }
 
     /// Inserts a new key (the caller has checked it is absent); returns its position.
     pub fn insert_new(&mut self, key: &[u8], value: Value, lru: u32) -> usize {
-        let pos = self.entries.len();
-        let hash = hash_bytes(key);
-        let entries = &self.entries;
-        self.table.insert_unique(hash, pos as u32, |&p| {
-            hash_bytes(entries[p as usize].key.as_bytes())
-        });
-        self.entries.push(Entry {
-            key: Key::new(key),
-            value,
-            expire_at_ms: 0,
-            expire_pos: NO_EXPIRE,
-            lru,
-        });
-        pos
+        self.ensure_room(1);
+        self.len += 1;
+        Self::place(
+            &mut self.slots,
+            &mut self.ctrl,
+            Entry {
+                key: Key::new(key),
+                value,
+                expire_at_ms: 0,
+                expire_pos: NO_EXPIRE,
+                lru,
+            },
+        )
     }
 
-    /// Removes the entry at `pos`, returning it; the last entry moves into `pos`.
+    /// Removes the entry at `pos`, returning it. Entries after it in its cluster may
+    /// move back: positions held across a removal must be looked up again.
     pub fn remove_at(&mut self, pos: usize) -> Entry {
         self.clear_expire(pos);
-        let hash = hash_bytes(self.entries[pos].key.as_bytes());
-        if let Ok(slot) = self.table.find_entry(hash, |&p| p as usize == pos) {
-            slot.remove();
-        }
-        let last = self.entries.len() - 1;
-        if pos != last {
-            let moved_hash = hash_bytes(self.entries[last].key.as_bytes());
-            if let Some(slot) = self.table.find_mut(moved_hash, |&p| p as usize == last) {
-                *slot = pos as u32;
+        let capacity = self.slots.len();
+        let removed = match self.slots[pos].0.take() {
+            Some(e) => e,
+            None => panic!("keyspace invariant: removing an occupied slot ({pos})"),
+        };
+        self.ctrl[pos] = 0;
+        self.len -= 1;
+        let mut hole = pos;
+        let mut j = pos;
+        loop {
+            j += 1;
+            if j == capacity {
+                j = 0;
             }
-            let moved_expire = self.entries[last].expire_pos;
-            if moved_expire != NO_EXPIRE {
-                self.expires[moved_expire as usize] = pos as u32;
+            if self.ctrl[j] == 0 {
+                break;
+            }
+            let Some(e) = &self.slots[j].0 else {
+                break;
+            };
+            let k = home(hash_bytes(e.key.as_bytes()), capacity);
+            // The entry at j may fill the hole iff the hole lies cyclically in [k, j).
+            let reachable = if k <= j {
+                k <= hole && hole < j
+            } else {
+                hole >= k || hole < j
+            };
+            if reachable {
+                self.slots[hole].0 = self.slots[j].0.take();
+                self.ctrl[hole] = self.ctrl[j];
+                self.ctrl[j] = 0;
+                hole = j;
             }
         }
-        self.entries.swap_remove(pos)
+        removed
     }
 
     /// Sets or replaces the expiry of the entry at `pos`.
     pub fn set_expire(&mut self, pos: usize, at_ms: u64) {
-        let entry = &mut self.entries[pos];
+        let expires_len = self.expires.len() as u32;
+        let entry = self.entry_mut(pos);
         entry.expire_at_ms = at_ms;
         if entry.expire_pos == NO_EXPIRE {
-            entry.expire_pos = self.expires.len() as u32;
-            self.expires.push(pos as u32);
+            entry.expire_pos = expires_len;
+            let key = entry.key.clone();
+            self.expires.push(key);
         }
     }
 
     /// Removes the expiry of the entry at `pos`; returns whether it had one.
     pub fn clear_expire(&mut self, pos: usize) -> bool {
-        let expire_pos = self.entries[pos].expire_pos;
+        let expire_pos = self.entry(pos).expire_pos;
         if expire_pos == NO_EXPIRE {
             return false;
         }
-        self.entries[pos].expire_pos = NO_EXPIRE;
-        let last = self.expires.len() - 1;
+        self.entry_mut(pos).expire_pos = NO_EXPIRE;
         self.expires.swap_remove(expire_pos as usize);
-        if (expire_pos as usize) != last {
-            let moved_entry = self.expires[expire_pos as usize] as usize;
-            self.entries[moved_entry].expire_pos = expire_pos;
+        if let Some(moved) = self.expires.get(expire_pos as usize) {
+            let moved = moved.clone();
+            if let Some(moved_pos) = self.find(moved.as_bytes()) {
+                self.entry_mut(moved_pos).expire_pos = expire_pos;
+            }
         }
         true
     }
 
     pub fn clear(&mut self) {
-        self.entries = Vec::new();
-        self.table = HashTable::new();
-        self.expires = Vec::new();
+        *self = Keyspace::default();
     }
 
     /// Reserves room for `additional` more keys.
     pub fn reserve(&mut self, additional: usize) {
-        self.entries.reserve(additional);
-        let entries = &self.entries;
-        self.table.reserve(additional, |&p| {
-            hash_bytes(entries[p as usize].key.as_bytes())
-        });
+        self.ensure_room(additional);
     }
 }
 
@@ -181,34 +349,50 @@ mod tests {
     use super::*;
 
     fn check_invariants(ks: &Keyspace) {
-        for (pos, e) in ks.entries.iter().enumerate() {
-            assert_eq!(ks.find(e.key.as_bytes()), Some(pos));
-            if e.expire_pos != NO_EXPIRE {
-                assert_eq!(ks.expires[e.expire_pos as usize] as usize, pos);
+        let mut count = 0;
+        for slot in 0..ks.slot_count() {
+            if let Some(e) = ks.entry_at(slot) {
+                count += 1;
+                assert_eq!(ks.find(e.key.as_bytes()), Some(slot));
+                if e.expire_pos != NO_EXPIRE {
+                    assert_eq!(ks.expires[e.expire_pos as usize], e.key);
+                }
             }
         }
-        for (i, &p) in ks.expires.iter().enumerate() {
-            assert_eq!(ks.entries[p as usize].expire_pos as usize, i);
+        assert_eq!(count, ks.len());
+        for (i, key) in ks.expires.iter().enumerate() {
+            let pos = ks.find(key.as_bytes()).unwrap();
+            assert_eq!(ks.entry(pos).expire_pos as usize, i);
         }
     }
 
+    fn key(i: u32) -> String {
+        format!("key:{i}:{}", "x".repeat((i % 30) as usize))
+    }
+
     #[test]
-    fn removal_keeps_indexes_consistent() {
+    fn removal_keeps_every_key_reachable() {
         let mut ks = Keyspace::default();
-        for i in 0..100u32 {
-            let key = format!("key:{i}:{}", "x".repeat((i % 30) as usize));
-            let pos = ks.insert_new(key.as_bytes(), Value::int(i64::from(i), false), 0);
+        for i in 0..2000u32 {
+            let pos = ks.insert_new(key(i).as_bytes(), Value::int(i64::from(i), false), 0);
             if i % 3 == 0 {
                 ks.set_expire(pos, u64::from(i));
             }
         }
         check_invariants(&ks);
-        for i in (0..100u32).step_by(7) {
-            let key = format!("key:{i}:{}", "x".repeat((i % 30) as usize));
-            let pos = ks.find(key.as_bytes()).unwrap();
+        for i in (0..2000u32).step_by(7) {
+            let pos = ks.find(key(i).as_bytes()).unwrap();
             ks.remove_at(pos);
-            check_invariants(&ks);
         }
-        assert_eq!(ks.len(), 100 - 15);
+        check_invariants(&ks);
+        for i in 0..2000u32 {
+            assert_eq!(ks.find(key(i).as_bytes()).is_some(), i % 7 != 0, "key {i}");
+        }
+        assert_eq!(ks.len(), 2000 - 286);
+    }
+
+    #[test]
+    fn entries_fill_one_cache_line() {
+        assert_eq!(std::mem::size_of::<Slot>(), 64);
     }
 }

@@ -302,7 +302,7 @@ pub(crate) fn add_range(db: &mut Db, spec: PrefillRange) -> Result<(), PrefillEr
             }
             let value = range.default_value(index);
             let pos = db.keyspace.insert_new(&key, value, lru);
-            db.dataset_bytes += Db::entry_bytes(&db.keyspace.entries[pos]);
+            db.dataset_bytes += Db::entry_bytes(db.keyspace.entry(pos));
         }
         return Ok(());
     }
@@ -316,7 +316,6 @@ pub(crate) fn add_range(db: &mut Db, spec: PrefillRange) -> Result<(), PrefillEr
     let prefix = range.spec.prefix.clone();
     let stored: Vec<u64> = db
         .keyspace
-        .entries
         .iter()
         .filter_map(|e| {
             e.key

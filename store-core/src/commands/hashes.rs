@@ -9,7 +9,7 @@ use crate::value::{HashValue, Value};
 /// Position of the hash at `key` for writing, creating it when missing.
 fn hash_for_write(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<usize, Reply> {
     match lookup_write(ctx, key) {
-        Some(pos) => match ctx.db.keyspace.entries[pos].value {
+        Some(pos) => match ctx.db.keyspace.entry(pos).value {
             Value::Hash(_) => Ok(pos),
             _ => Err(Reply::error(WRONGTYPE)),
         },
@@ -102,7 +102,7 @@ pub(crate) fn hdel(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
     let Some(pos) = lookup_write(ctx, &key) else {
         return Reply::Integer(0);
     };
-    if !matches!(ctx.db.keyspace.entries[pos].value, Value::Hash(_)) {
+    if !matches!(ctx.db.keyspace.entry(pos).value, Value::Hash(_)) {
         return Reply::error(WRONGTYPE);
     }
     let (deleted, empty) = ctx.db.update(pos, |v| {
@@ -181,7 +181,7 @@ pub(crate) fn hincrby(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
     let field = bytes(&argv[2]);
     let existing = lookup_write(ctx, &key);
     let current = match existing {
-        Some(pos) => match &ctx.db.keyspace.entries[pos].value {
+        Some(pos) => match &ctx.db.keyspace.entry(pos).value {
             Value::Hash(h) => match h.get(&field) {
                 Some(v) => match crate::numbers::parse_i64(&v.to_vec()) {
                     Some(n) => n,

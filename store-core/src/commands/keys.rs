@@ -58,8 +58,8 @@ fn rename_generic(ctx: &mut Ctx<'_>, argv: &[Arg<'_>], nx: bool) -> Reply {
     if from == to {
         return if nx { Reply::Integer(0) } else { Reply::Ok };
     }
-    let expire = ctx.db.keyspace.entries[pos].expire_at();
-    let lru = ctx.db.keyspace.entries[pos].lru;
+    let expire = ctx.db.keyspace.entry(pos).expire_at();
+    let lru = ctx.db.keyspace.entry(pos).lru;
     if let Some(target) = lookup_write(ctx, &to) {
         if nx {
             return Reply::Integer(0);
@@ -72,7 +72,7 @@ fn rename_generic(ctx: &mut Ctx<'_>, argv: &[Arg<'_>], nx: bool) -> Reply {
     };
     let entry = ctx.db.delete_at(pos);
     let new_pos = ctx.db.add(&to, entry.value, ctx.now_ms);
-    ctx.db.keyspace.entries[new_pos].lru = lru;
+    ctx.db.keyspace.entry_mut(new_pos).lru = lru;
     if let Some(at) = expire {
         ctx.db.set_expire(new_pos, at);
     }
@@ -142,7 +142,7 @@ fn expire_generic(
     let Some(pos) = lookup_write(ctx, &key) else {
         return Reply::Integer(0);
     };
-    let current = ctx.db.keyspace.entries[pos].expire_at().map(|t| t as i64);
+    let current = ctx.db.keyspace.entry(pos).expire_at().map(|t| t as i64);
     if nx && current.is_some() {
         return Reply::Integer(0);
     }
@@ -197,7 +197,7 @@ fn ttl_generic(ctx: &mut Ctx<'_>, argv: &[Arg<'_>], in_ms: bool, absolute: bool)
         return Reply::Integer(-2);
     };
     let expire = match found {
-        Found::Stored(pos) => ctx.db.keyspace.entries[pos].expire_at(),
+        Found::Stored(pos) => ctx.db.keyspace.entry(pos).expire_at(),
         Found::Prefilled { .. } => None,
     };
     let Some(at) = expire else {
@@ -294,10 +294,11 @@ const SCAN_SEGMENT_SHIFT: u32 = 40;
 /// # Format
 /// `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`
 ///
-/// The cursor is a position: stored keys by their dense position, then each prefilled
-/// range by offset. A key present for the whole iteration is returned unless a
-/// deletion moved it from behind the cursor to in front of it (a swap-remove); Redis's
-/// reverse-binary cursor does not have that gap.
+/// The cursor is a position: stored keys by table slot, then each prefilled range by
+/// offset; like Redis it collects up to COUNT keys, visiting at most 10 x COUNT
+/// positions. A key present for the whole
+/// iteration is returned unless the table grew, or a deletion shifted it back past the
+/// cursor, meanwhile; Redis's reverse-binary cursor does not have that gap.
 pub(crate) fn scan(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
     let cursor_text = bytes(&argv[1]);
     let Some(cursor) = std::str::from_utf8(&cursor_text)
@@ -332,20 +333,19 @@ pub(crate) fn scan(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
     let mut segment = (cursor >> SCAN_SEGMENT_SHIFT) as usize;
     let mut position = cursor & ((1 << SCAN_SEGMENT_SHIFT) - 1);
     let mut candidates: Vec<Vec<u8>> = Vec::new();
-    let mut budget = count as u64;
-    while budget > 0 {
+    // As scanGenericCommand: stop once COUNT keys are collected or after visiting ten
+    // times COUNT positions.
+    let mut budget = (count as u64).saturating_mul(10);
+    while budget > 0 && (candidates.len() as u64) < count as u64 {
         if segment == 0 {
-            if position >= ctx.db.keyspace.len() as u64 {
+            if position >= ctx.db.keyspace.slot_count() as u64 {
                 segment = 1;
                 position = 0;
                 continue;
             }
-            candidates.push(
-                ctx.db.keyspace.entries[position as usize]
-                    .key
-                    .as_bytes()
-                    .to_vec(),
-            );
+            if let Some(e) = ctx.db.keyspace.entry_at(position as usize) {
+                candidates.push(e.key.as_bytes().to_vec());
+            }
         } else {
             let Some(range) = ctx.db.prefilled.get(segment - 1) else {
                 break;
@@ -404,7 +404,7 @@ pub(crate) fn keys(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
     let all = pattern.as_ref() == b"*";
     let now = ctx.now_ms;
     let mut out = Vec::new();
-    for entry in &ctx.db.keyspace.entries {
+    for entry in ctx.db.keyspace.iter() {
         let key = entry.key.as_bytes();
         if entry.expire_at().is_some_and(|at| now > at) {
             continue;

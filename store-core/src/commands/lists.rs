@@ -10,7 +10,7 @@ fn push_generic(ctx: &mut Ctx<'_>, argv: &[Arg<'_>], front: bool) -> Reply {
     let key = bytes(&argv[1]);
     let pos = match lookup_write(ctx, &key) {
         Some(pos) => {
-            if !matches!(ctx.db.keyspace.entries[pos].value, Value::List(_)) {
+            if !matches!(ctx.db.keyspace.entry(pos).value, Value::List(_)) {
                 return Reply::error(WRONGTYPE);
             }
             pos
@@ -63,7 +63,7 @@ fn pop_generic(ctx: &mut Ctx<'_>, argv: &[Arg<'_>], front: bool, name: &str) -> 
             Reply::Null
         };
     };
-    if !matches!(ctx.db.keyspace.entries[pos].value, Value::List(_)) {
+    if !matches!(ctx.db.keyspace.entry(pos).value, Value::List(_)) {
         return Reply::error(WRONGTYPE);
     }
     if count == Some(0) {
@@ -183,7 +183,7 @@ pub(crate) fn ltrim(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
     let Some(pos) = lookup_write(ctx, &key) else {
         return Reply::Ok;
     };
-    if !matches!(ctx.db.keyspace.entries[pos].value, Value::List(_)) {
+    if !matches!(ctx.db.keyspace.entry(pos).value, Value::List(_)) {
         return Reply::error(WRONGTYPE);
     }
     let empty = ctx.db.update(pos, |v| {

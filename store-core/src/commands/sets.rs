@@ -21,7 +21,7 @@ pub(crate) fn sadd(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
     let key = bytes(&argv[1]);
     let pos = match lookup_write(ctx, &key) {
         Some(pos) => {
-            if !matches!(ctx.db.keyspace.entries[pos].value, Value::Set(_)) {
+            if !matches!(ctx.db.keyspace.entry(pos).value, Value::Set(_)) {
                 return Reply::error(WRONGTYPE);
             }
             pos
@@ -42,7 +42,7 @@ pub(crate) fn srem(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
     let Some(pos) = lookup_write(ctx, &key) else {
         return Reply::Integer(0);
     };
-    if !matches!(ctx.db.keyspace.entries[pos].value, Value::Set(_)) {
+    if !matches!(ctx.db.keyspace.entry(pos).value, Value::Set(_)) {
         return Reply::error(WRONGTYPE);
     }
     let (removed, empty) = ctx.db.update(pos, |v| {
@@ -126,7 +126,7 @@ pub(crate) fn spop(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
             Reply::Null
         };
     };
-    if !matches!(ctx.db.keyspace.entries[pos].value, Value::Set(_)) {
+    if !matches!(ctx.db.keyspace.entry(pos).value, Value::Set(_)) {
         return Reply::error(WRONGTYPE);
     }
     if count == Some(0) {

@@ -60,7 +60,7 @@ fn set_key(
         Some(pos) => {
             ctx.db.replace_value(pos, value);
             if !ctx.db.policy().is_lfu() {
-                ctx.db.keyspace.entries[pos].lru = ctx.db.new_lru(ctx.now_ms);
+                ctx.db.keyspace.entry_mut(pos).lru = ctx.db.new_lru(ctx.now_ms);
             }
             if !keep_ttl {
                 ctx.db.persist(pos);

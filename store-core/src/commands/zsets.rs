@@ -70,7 +70,7 @@ fn zadd_generic(ctx: &mut Ctx<'_>, argv: &[Arg<'_>], zincrby: bool) -> Reply {
     let key = bytes(&argv[1]);
     let pos = match lookup_write(ctx, &key) {
         Some(pos) => {
-            if !matches!(ctx.db.keyspace.entries[pos].value, Value::ZSet(_)) {
+            if !matches!(ctx.db.keyspace.entry(pos).value, Value::ZSet(_)) {
                 return Reply::error(WRONGTYPE);
             }
             pos
@@ -134,7 +134,7 @@ fn zadd_generic(ctx: &mut Ctx<'_>, argv: &[Arg<'_>], zincrby: bool) -> Reply {
     });
     match outcome {
         Err(e) => {
-            if let Value::ZSet(z) = &ctx.db.keyspace.entries[pos].value {
+            if let Value::ZSet(z) = &ctx.db.keyspace.entry(pos).value {
                 if z.is_empty() {
                     ctx.db.delete_at(pos);
                 }
@@ -166,7 +166,7 @@ pub(crate) fn zrem(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
     let Some(pos) = lookup_write(ctx, &key) else {
         return Reply::Integer(0);
     };
-    if !matches!(ctx.db.keyspace.entries[pos].value, Value::ZSet(_)) {
+    if !matches!(ctx.db.keyspace.entry(pos).value, Value::ZSet(_)) {
         return Reply::error(WRONGTYPE);
     }
     let (removed, empty) = ctx.db.update(pos, |v| {
