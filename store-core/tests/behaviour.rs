@@ -1,0 +1,453 @@
+//! Behaviours that need more than one command to see: determinism of whole traces,
+//! eviction under each maxmemory policy, the active expire cycle, cluster redirection,
+//! synthetic values and RESP3 switching.
+
+use rand::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use store_core::{key_hash_slot, Arg, Blob, Config, Db, EvictionPolicy, Reply, Session, SlotState};
+
+const NOW_MS: u64 = 1_764_000_000_000;
+
+fn exec(
+    db: &mut Db,
+    session: &mut Session,
+    args: &[&str],
+    now_ms: u64,
+    rng: &mut impl RngCore,
+) -> Reply {
+    let argv: Vec<Arg<'_>> = args.iter().map(|a| Arg::Bytes(a.as_bytes())).collect();
+    db.execute(session, &argv, now_ms, rng)
+}
+
+fn trace(seed: u64) -> Vec<(Vec<String>, u64)> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut now = NOW_MS;
+    let mut out = Vec::new();
+    for _ in 0..5000 {
+        now += rng.next_u64() % 50;
+        let k = format!("k{}", rng.next_u32() % 300);
+        let s = |x: &str| x.to_string();
+        let cmd = match rng.next_u32() % 12 {
+            0 | 1 => vec![s("GET"), k],
+            2 => vec![s("SET"), k, "x".repeat((rng.next_u32() % 300) as usize)],
+            3 => vec![
+                s("SET"),
+                k,
+                s("v"),
+                s("PX"),
+                (1 + rng.next_u32() % 2000).to_string(),
+            ],
+            4 => vec![s("SADD"), k, (rng.next_u32() % 50).to_string()],
+            5 => vec![s("SPOP"), k],
+            6 => vec![s("RANDOMKEY")],
+            7 => vec![s("SRANDMEMBER"), k, s("-3")],
+            8 => vec![s("ZADD"), k, (rng.next_u32() % 10).to_string(), s("m")],
+            9 => vec![s("HSET"), k, s("f"), s("v")],
+            10 => vec![s("INCR"), s("counter")],
+            _ => vec![s("LPUSH"), k, s("e")],
+        };
+        out.push((cmd, now));
+    }
+    out
+}
+
+fn replay(seed: u64) -> (Vec<Reply>, u64, u64) {
+    let config = Config {
+        maxmemory_bytes: 900_000,
+        maxmemory_policy: EvictionPolicy::AllKeysLfu,
+        ..Config::default()
+    };
+    let mut db = Db::new(config);
+    let mut session = Session::new(1);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut replies = Vec::new();
+    for (i, (cmd, now)) in trace(seed).into_iter().enumerate() {
+        let argv: Vec<Arg<'_>> = cmd.iter().map(|a| Arg::Bytes(a.as_bytes())).collect();
+        replies.push(db.execute(&mut session, &argv, now, &mut rng));
+        if i % 100 == 0 {
+            db.active_expire_cycle(now, &mut rng);
+        }
+    }
+    (replies, db.state_digest(), db.stats().evicted_keys)
+}
+
+/// The same trace with the same `now` values and RNG seed gives the same replies and the
+/// same state digest, even with random commands, LFU eviction and active expiry in play.
+#[test]
+fn same_trace_same_seed_same_replies_and_state() {
+    let (replies_a, digest_a, evicted) = replay(17);
+    let (replies_b, digest_b, _) = replay(17);
+    assert!(evicted > 0, "the trace exercises eviction");
+    assert_eq!(replies_a, replies_b);
+    assert_eq!(digest_a, digest_b);
+    let (_, digest_c, _) = replay(18);
+    assert_ne!(digest_a, digest_c);
+}
+
+/// The digest depends on the logical state only, not on the order keys were written.
+#[test]
+fn digest_ignores_insertion_order() {
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let mut a = Db::new(Config::default());
+    let mut b = Db::new(Config::default());
+    let mut s = Session::new(1);
+    for i in 0..500 {
+        exec(
+            &mut a,
+            &mut s,
+            &["SET", &format!("k{i}"), &i.to_string()],
+            NOW_MS,
+            &mut rng,
+        );
+    }
+    for i in (0..500).rev() {
+        exec(
+            &mut b,
+            &mut s,
+            &["SET", &format!("k{i}"), &i.to_string()],
+            NOW_MS,
+            &mut rng,
+        );
+    }
+    assert_eq!(a.state_digest(), b.state_digest());
+    exec(&mut b, &mut s, &["SET", "k1", "changed"], NOW_MS, &mut rng);
+    assert_ne!(a.state_digest(), b.state_digest());
+}
+
+fn filled(policy: EvictionPolicy, limit: u64) -> (Db, Session, ChaCha8Rng) {
+    let config = Config {
+        maxmemory_bytes: limit,
+        maxmemory_policy: policy,
+        ..Config::default()
+    };
+    (
+        Db::new(config),
+        Session::new(1),
+        ChaCha8Rng::seed_from_u64(2),
+    )
+}
+
+/// noeviction refuses writes with Redis's OOM error once over the limit, but still
+/// serves reads and deletes.
+#[test]
+fn noeviction_answers_oom() {
+    let (mut db, mut s, mut rng) = filled(EvictionPolicy::NoEviction, 1_000_000);
+    let mut i = 0;
+    let error = loop {
+        let reply = exec(
+            &mut db,
+            &mut s,
+            &["SET", &format!("key:{i}"), &"v".repeat(500)],
+            NOW_MS,
+            &mut rng,
+        );
+        if reply.is_error() {
+            break reply;
+        }
+        i += 1;
+        assert!(i < 10_000, "the limit is reached");
+    };
+    assert_eq!(
+        error,
+        Reply::error("OOM command not allowed when used memory > 'maxmemory'.")
+    );
+    assert!(matches!(
+        exec(&mut db, &mut s, &["GET", "key:0"], NOW_MS, &mut rng),
+        Reply::Bulk(_)
+    ));
+    assert_eq!(
+        exec(&mut db, &mut s, &["DEL", "key:0"], NOW_MS, &mut rng),
+        Reply::Integer(1)
+    );
+    assert_eq!(db.stats().evicted_keys, 0);
+}
+
+/// allkeys-lru keeps recently read keys: after touching a hot set and writing past the
+/// limit, nearly all hot keys survive while cold ones are evicted.
+#[test]
+fn allkeys_lru_evicts_cold_keys_first() {
+    let (mut db, mut s, mut rng) = filled(EvictionPolicy::AllKeysLru, 0);
+    for i in 0..2000 {
+        exec(
+            &mut db,
+            &mut s,
+            &["SET", &format!("key:{i}"), &"v".repeat(100)],
+            NOW_MS,
+            &mut rng,
+        );
+    }
+    let later = NOW_MS + 100_000;
+    for i in 0..200 {
+        exec(
+            &mut db,
+            &mut s,
+            &["GET", &format!("key:{i}")],
+            later,
+            &mut rng,
+        );
+    }
+    let mut config = db.config().clone();
+    config.maxmemory_bytes = db.used_memory() - 100_000;
+    db.set_config(config);
+    exec(&mut db, &mut s, &["SET", "trigger", "x"], later, &mut rng);
+    assert!(db.used_memory() <= db.config().maxmemory_bytes);
+    assert!(db.stats().evicted_keys > 300);
+    let hot_alive = (0..200)
+        .filter(|i| {
+            exec(
+                &mut db,
+                &mut s,
+                &["EXISTS", &format!("key:{i}")],
+                later,
+                &mut rng,
+            ) == Reply::Integer(1)
+        })
+        .count();
+    assert!(hot_alive >= 190, "hot keys alive: {hot_alive}");
+}
+
+/// volatile-ttl evicts only keys with an expiry, soonest first; volatile-lru never
+/// touches persistent keys and answers OOM once no volatile key is left.
+#[test]
+fn volatile_policies_spare_persistent_keys() {
+    let (mut db, mut s, mut rng) = filled(EvictionPolicy::VolatileTtl, 0);
+    for i in 0..1000 {
+        exec(
+            &mut db,
+            &mut s,
+            &["SET", &format!("p:{i}"), &"v".repeat(100)],
+            NOW_MS,
+            &mut rng,
+        );
+        let at = (NOW_MS + 1_000_000 + i * 1000).to_string();
+        exec(
+            &mut db,
+            &mut s,
+            &["SET", &format!("t:{i}"), &"v".repeat(100), "PXAT", &at],
+            NOW_MS,
+            &mut rng,
+        );
+    }
+    let mut config = db.config().clone();
+    config.maxmemory_bytes = db.used_memory() - 30_000;
+    db.set_config(config.clone());
+    exec(&mut db, &mut s, &["SET", "trigger", "x"], NOW_MS, &mut rng);
+    let evicted = db.stats().evicted_keys;
+    assert!(evicted > 0);
+    for i in 0..1000 {
+        assert_eq!(
+            exec(
+                &mut db,
+                &mut s,
+                &["EXISTS", &format!("p:{i}")],
+                NOW_MS,
+                &mut rng
+            ),
+            Reply::Integer(1)
+        );
+    }
+    // The survivors are mostly the far-expiring keys.
+    let early_gone = (0..100)
+        .filter(|i| {
+            exec(
+                &mut db,
+                &mut s,
+                &["EXISTS", &format!("t:{i}")],
+                NOW_MS,
+                &mut rng,
+            ) == Reply::Integer(0)
+        })
+        .count();
+    let late_gone = (900..1000)
+        .filter(|i| {
+            exec(
+                &mut db,
+                &mut s,
+                &["EXISTS", &format!("t:{i}")],
+                NOW_MS,
+                &mut rng,
+            ) == Reply::Integer(0)
+        })
+        .count();
+    assert!(
+        early_gone > late_gone,
+        "early {early_gone} late {late_gone}"
+    );
+
+    config.maxmemory_policy = EvictionPolicy::VolatileLru;
+    config.maxmemory_bytes = 1;
+    db.set_config(config);
+    let reply = exec(&mut db, &mut s, &["SET", "more", "x"], NOW_MS, &mut rng);
+    assert!(reply.is_error());
+    assert_eq!(
+        db.dbsize(),
+        1001,
+        "only the persistent keys and the trigger remain"
+    );
+}
+
+/// The active cycle deletes expired keys it samples, repeats while more than 10% of a
+/// round was stale, leaves live keys alone, and DBSIZE counts expired keys until then.
+#[test]
+fn active_expire_cycle_reclaims_expired_keys() {
+    let mut db = Db::new(Config::default());
+    let mut s = Session::new(1);
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    for i in 0..1000 {
+        exec(
+            &mut db,
+            &mut s,
+            &["SET", &format!("e:{i}"), "v", "PX", "100"],
+            NOW_MS,
+            &mut rng,
+        );
+        exec(
+            &mut db,
+            &mut s,
+            &["SET", &format!("l:{i}"), "v", "PX", "100000"],
+            NOW_MS,
+            &mut rng,
+        );
+    }
+    let later = NOW_MS + 1000;
+    assert_eq!(db.dbsize(), 2000, "expired keys count until reclaimed");
+    let stats = db.active_expire_cycle(later, &mut rng);
+    assert!(stats.keys_expired > 0);
+    assert_eq!(stats.keys_sampled, stats.rounds * 20);
+    let mut total = stats.keys_expired;
+    for _ in 0..200 {
+        total += db.active_expire_cycle(later, &mut rng).keys_expired;
+    }
+    assert_eq!(total, 1000);
+    assert_eq!(db.dbsize(), 1000);
+    assert_eq!(db.stats().expired_keys, 1000);
+}
+
+/// A cluster node answers MOVED for slots served elsewhere, ASK for missing keys of a
+/// migrating slot, CROSSSLOT for multi-slot commands, and serves its own slots.
+#[test]
+fn cluster_redirections() {
+    let mut db = Db::new(Config::default());
+    let foo = key_hash_slot(b"foo");
+    db.set_owned_slots(0..8192);
+    for slot in 8192..16384u16 {
+        db.set_slot_state(slot, SlotState::Elsewhere("127.0.0.1:7001".into()));
+    }
+    let mut s = Session::new(1);
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    assert_eq!(foo, 12182);
+    assert_eq!(
+        exec(&mut db, &mut s, &["GET", "foo"], NOW_MS, &mut rng),
+        Reply::error("MOVED 12182 127.0.0.1:7001")
+    );
+    let bar = key_hash_slot(b"bar");
+    assert!(bar < 8192);
+    assert_eq!(
+        exec(&mut db, &mut s, &["SET", "bar", "1"], NOW_MS, &mut rng),
+        Reply::Ok
+    );
+    assert_eq!(
+        exec(&mut db, &mut s, &["MGET", "bar", "foo"], NOW_MS, &mut rng),
+        Reply::error("CROSSSLOT Keys in request don't hash to the same slot")
+    );
+    db.set_slot_state(bar, SlotState::Migrating("127.0.0.1:7002".into()));
+    assert!(matches!(
+        exec(&mut db, &mut s, &["GET", "bar"], NOW_MS, &mut rng),
+        Reply::Bulk(_)
+    ));
+    assert_eq!(
+        exec(&mut db, &mut s, &["DEL", "bar"], NOW_MS, &mut rng),
+        Reply::Integer(1)
+    );
+    assert_eq!(
+        exec(&mut db, &mut s, &["GET", "bar"], NOW_MS, &mut rng),
+        Reply::error(format!("ASK {bar} 127.0.0.1:7002"))
+    );
+    assert_eq!(
+        exec(
+            &mut db,
+            &mut s,
+            &["CLUSTER", "KEYSLOT", "123456789"],
+            NOW_MS,
+            &mut rng
+        ),
+        Reply::Integer(0x31C3 & 0x3fff)
+    );
+    assert_eq!(
+        exec(&mut db, &mut s, &["PING"], NOW_MS, &mut rng),
+        Reply::simple("PONG")
+    );
+}
+
+/// A synthetic value costs its length in used_memory and replies, yet round-trips as
+/// (len, seed); GETRANGE materializes only the requested bytes.
+#[test]
+fn synthetic_values_count_their_length() {
+    let mut db = Db::new(Config::default());
+    let mut s = Session::new(1);
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let before = db.used_memory();
+    let argv = [
+        Arg::Bytes(b"SET"),
+        Arg::Bytes(b"big"),
+        Arg::Synthetic {
+            len: 25_000,
+            seed: 3,
+        },
+    ];
+    assert_eq!(db.execute(&mut s, &argv, NOW_MS, &mut rng), Reply::Ok);
+    assert!(db.used_memory() - before > 25_000);
+    let reply = exec(&mut db, &mut s, &["GET", "big"], NOW_MS, &mut rng);
+    assert_eq!(
+        reply,
+        Reply::Bulk(Blob::Synthetic {
+            len: 25_000,
+            seed: 3
+        })
+    );
+    assert_eq!(
+        exec(&mut db, &mut s, &["STRLEN", "big"], NOW_MS, &mut rng),
+        Reply::Integer(25_000)
+    );
+    let full = Blob::Synthetic {
+        len: 25_000,
+        seed: 3,
+    }
+    .to_vec();
+    assert_eq!(
+        exec(
+            &mut db,
+            &mut s,
+            &["GETRANGE", "big", "100", "109"],
+            NOW_MS,
+            &mut rng
+        ),
+        Reply::bulk(&full[100..110])
+    );
+}
+
+/// HELLO switches the session's protocol and answers Redis 7.0's handshake map.
+#[test]
+fn hello_switches_protocol() {
+    let mut db = Db::new(Config::default());
+    let mut s = Session::new(42);
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    assert_eq!(s.protocol(), 2);
+    let Reply::Map(fields) = exec(
+        &mut db,
+        &mut s,
+        &["HELLO", "3", "SETNAME", "app"],
+        NOW_MS,
+        &mut rng,
+    ) else {
+        panic!("HELLO answers a map")
+    };
+    assert_eq!(s.protocol(), 3);
+    assert_eq!(s.name(), Some(&b"app"[..]));
+    assert_eq!(fields[1], (Reply::bulk(b"version"), Reply::bulk(b"7.0.15")));
+    assert_eq!(fields[3], (Reply::bulk(b"id"), Reply::Integer(42)));
+    assert_eq!(
+        exec(&mut db, &mut s, &["CLIENT", "ID"], NOW_MS, &mut rng),
+        Reply::Integer(42)
+    );
+}
