@@ -240,3 +240,128 @@ fn redis_cli_works() {
         "1# \"f\" => \"v\""
     );
 }
+
+/// Builds one pseudo-random request stream: valid multibulk and inline commands mixed
+/// with the malformed pieces a buggy client sends (bad headers, unbalanced quotes, NUL
+/// bytes, stray type bytes). Payload bytes are ASCII (control bytes included): a stream
+/// that falls out of step turns payloads into inline command names, and an unknown
+/// command whose name is not UTF-8 is a known gap (`Reply::Error` holds text, so the store
+/// answers U+FFFD where Redis echoes the raw byte).
+fn random_stream(rng: &mut impl rand_chacha::rand_core::RngCore) -> Vec<u8> {
+    let mut pick = |n: u32| rng.next_u32() % n;
+    let mut out = Vec::new();
+    let pieces = 1 + pick(6);
+    for _ in 0..pieces {
+        let mut payload: Vec<u8> = (0..pick(12)).map(|_| pick(128) as u8).collect();
+        if pick(2) == 0 {
+            payload.retain(|b| b.is_ascii_alphanumeric());
+        }
+        let key = format!("k{}", pick(3));
+        match pick(12) {
+            0 => encode_request(&[&b"ECHO"[..], &payload], &mut out),
+            1 => encode_request(&[&b"SET"[..], key.as_bytes(), &payload], &mut out),
+            2 => encode_request(&["GET", &key], &mut out),
+            3 => encode_request(&[&b"APPEND"[..], key.as_bytes(), &payload], &mut out),
+            4 => encode_request(&["INCR", &key], &mut out),
+            5 => {
+                let spaces = [" ", "  ", "\t", " \t "];
+                let sep = spaces[pick(4) as usize];
+                let words = [
+                    "PING",
+                    "ECHO",
+                    "GET",
+                    "SET",
+                    "\"a b\"",
+                    "'c'",
+                    "\"\\x41\\n\"",
+                    "x",
+                ];
+                let mut line = String::new();
+                for i in 0..1 + pick(4) {
+                    if i > 0 {
+                        line.push_str(sep);
+                    }
+                    line.push_str(words[pick(words.len() as u32) as usize]);
+                }
+                out.extend_from_slice(line.as_bytes());
+                out.extend_from_slice(if pick(2) == 0 { b"\r\n" } else { b"\n" });
+            }
+            6 => out
+                .extend_from_slice([&b"\r\n"[..], b"\n", b"*0\r\n", b"*-1\r\n"][pick(4) as usize]),
+            7 => {
+                let bad: [&[u8]; 14] = [
+                    b"*abc\r\n",
+                    b"*1\r\n$",
+                    b"*1\r\n$x\r\n",
+                    b"*2\r\n$4\r\nECHO\r\n:1\r\n",
+                    b"$4\r\nPING\r\n",
+                    b"ECHO \"unbalanced\r\n",
+                    b"ECHO 'x'y\r\n",
+                    b"*1\r\n$4\r\nPINGxx",
+                    b"*1\0\r\n",
+                    b"PI\0NG\r\n",
+                    b"*3\r\n$3\r\nSET\r\n$1\r\na\r\n$-1\r\n",
+                    b"*1\r\n$2\r\nab",
+                    b"+OK\r\n",
+                    b"*-5\r\n",
+                ];
+                out.extend_from_slice(bad[pick(bad.len() as u32) as usize]);
+            }
+            _ => {
+                // Noise from the bytes that matter to the parser.
+                let alphabet = b"*$\r\n0123-\"'\\ x\0";
+                for _ in 0..pick(10) {
+                    out.push(alphabet[pick(alphabet.len() as u32) as usize]);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Sends `input`, then closes the sending side: both servers answer what they parsed and
+/// close, so the whole exchange is known without waiting for a timeout.
+fn exchange_half_closed(server: &Server, input: &[u8]) -> Vec<u8> {
+    let mut client = Client::connect(server.port).expect("connect");
+    client.send_raw(input).expect("send");
+    client.shutdown_write();
+    let (bytes, _) = client.read_to_close();
+    bytes
+}
+
+/// A thousand pseudo-random request streams (fixed seed) get the same bytes back from
+/// kvsim as from redis-server: the request parser agrees with Redis's on where requests
+/// end, what their arguments are, and which error ends a connection.
+#[test]
+fn random_request_streams_match_redis() {
+    use rand_chacha::rand_core::SeedableRng;
+    let redis = start_redis();
+    let kvsim = start_kvsim(&[]);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x5eed);
+    let mut report = Vec::new();
+    for case in 0..1000 {
+        let input = random_stream(&mut rng);
+        // Each case starts from the same keys on both servers.
+        for server in [&redis, &kvsim] {
+            Client::connect(server.port)
+                .and_then(|mut c| c.call(&["FLUSHALL"]))
+                .expect("FLUSHALL");
+        }
+        let expected = exchange_half_closed(&redis, &input);
+        let actual = exchange_half_closed(&kvsim, &input);
+        if expected != actual {
+            report.push(format!(
+                "case {case} (seed 0x5eed), input {}\n  redis-server: {}\n         kvsim: {}",
+                escape(&input),
+                escape(&expected),
+                escape(&actual)
+            ));
+        }
+    }
+    assert!(
+        report.is_empty(),
+        "{} cases differ:\n{}",
+        report.len(),
+        report.join("\n")
+    );
+}
