@@ -32,6 +32,15 @@ impl LongDouble {
             let inf = X87DoubleExtended::INFINITY;
             return Some(LongDouble(if negative { -inf } else { inf }));
         }
+        if let Some(hex) = lower.strip_prefix("0x") {
+            // strtold reads hexadecimal too; integers are the form clients send.
+            let magnitude = u128::from_str_radix(hex, 16).ok()?;
+            if hex.starts_with(['+', '-']) {
+                return None;
+            }
+            let value = X87DoubleExtended::from_u128(magnitude).value;
+            return Some(LongDouble(if negative { -value } else { value }));
+        }
         if unsigned.is_empty()
             || !unsigned
                 .bytes()
@@ -302,5 +311,6 @@ mod tests {
         assert!(LongDouble::parse(b"inf").is_some());
         assert!(LongDouble::parse(b".5").is_some());
         assert!(LongDouble::parse(b"5.").is_some());
+        assert_eq!(LongDouble::parse(b"0x10").unwrap().format_human(), "16");
     }
 }

@@ -267,6 +267,44 @@ fn below_max(score: f64, max: Bound) -> bool {
     }
 }
 
+/// A lexicographic bound: `-`, `+`, `[member` (inclusive) or `(member` (exclusive).
+enum LexBound {
+    Min,
+    Max,
+    Inclusive(Vec<u8>),
+    Exclusive(Vec<u8>),
+}
+
+/// zslParseLexRangeItem.
+fn parse_lex_bound(arg: &Arg<'_>) -> Option<LexBound> {
+    let b = bytes(arg);
+    match b.first() {
+        Some(b'-') if b.len() == 1 => Some(LexBound::Min),
+        Some(b'+') if b.len() == 1 => Some(LexBound::Max),
+        Some(b'[') => Some(LexBound::Inclusive(b[1..].to_vec())),
+        Some(b'(') => Some(LexBound::Exclusive(b[1..].to_vec())),
+        _ => None,
+    }
+}
+
+fn lex_above_min(member: &[u8], min: &LexBound) -> bool {
+    match min {
+        LexBound::Min => true,
+        LexBound::Max => false,
+        LexBound::Inclusive(m) => member >= m.as_slice(),
+        LexBound::Exclusive(m) => member > m.as_slice(),
+    }
+}
+
+fn lex_below_max(member: &[u8], max: &LexBound) -> bool {
+    match max {
+        LexBound::Min => false,
+        LexBound::Max => true,
+        LexBound::Inclusive(m) => member <= m.as_slice(),
+        LexBound::Exclusive(m) => member < m.as_slice(),
+    }
+}
+
 /// # Format
 /// `ZCOUNT key min max`
 pub(crate) fn zcount(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
@@ -307,7 +345,8 @@ fn range_reply(items: Vec<(f64, Box<[u8]>)>, with_scores: bool, protocol: u8) ->
 /// # Format
 /// `ZRANGE key start stop [BYSCORE | BYLEX] [REV] [LIMIT offset count] [WITHSCORES]`
 ///
-/// BYLEX is recognised for its option errors but not served (it answers an error).
+/// BYLEX ranges filter members in score order, which is lexicographic order when all
+/// scores are equal (the only case Redis defines).
 pub(crate) fn zrange(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
     let (mut by_score, mut by_lex, mut rev, mut with_scores) = (false, false, false, false);
     let mut limit: Option<(i64, i64)> = None;
@@ -352,7 +391,46 @@ pub(crate) fn zrange(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
     let protocol = ctx.session.protocol;
     let key = bytes(&argv[1]);
     if by_lex {
-        return Reply::error("ERR BYLEX is not supported by this store");
+        let (min_arg, max_arg) = if rev {
+            (&argv[3], &argv[2])
+        } else {
+            (&argv[2], &argv[3])
+        };
+        let (Some(min), Some(max)) = (parse_lex_bound(min_arg), parse_lex_bound(max_arg)) else {
+            return Reply::error("ERR min or max not valid string range item");
+        };
+        let (offset, count) = limit.unwrap_or((0, -1));
+        return with_zset(ctx, &key, Reply::Array(Vec::new()), |z| {
+            if offset < 0 {
+                return Reply::Array(Vec::new());
+            }
+            let in_range =
+                |(_, m): &&(f64, Box<[u8]>)| lex_above_min(m, &min) && lex_below_max(m, &max);
+            let take = if count < 0 {
+                usize::MAX
+            } else {
+                count as usize
+            };
+            let items: Vec<_> = if rev {
+                z.sorted
+                    .iter()
+                    .rev()
+                    .filter(in_range)
+                    .skip(offset as usize)
+                    .take(take)
+                    .cloned()
+                    .collect()
+            } else {
+                z.sorted
+                    .iter()
+                    .filter(in_range)
+                    .skip(offset as usize)
+                    .take(take)
+                    .cloned()
+                    .collect()
+            };
+            range_reply(items, false, protocol)
+        });
     }
     if by_score {
         let (min_arg, max_arg) = if rev {
