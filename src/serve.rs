@@ -163,7 +163,8 @@ fn run(args: &ServeArgs) -> std::io::Result<()> {
                 flush(conn);
             }
             // Also on a writable event: input paused behind unread replies resumes here.
-            read_and_execute(conn, &mut db, &mut rng, &mut read_buf);
+            let peer_closed = event.is_read_closed() || event.is_error();
+            read_and_execute(conn, &mut db, &mut rng, &mut read_buf, peer_closed);
             let finished =
                 conn.dead || (conn.close_after_reply && conn.out_pos == conn.output.len());
             if finished {
@@ -240,10 +241,19 @@ fn accept_all(
     }
 }
 
-/// Executes requests already buffered (paused ones), then reads until the socket would
-/// block (readiness is edge-triggered), executing the complete requests after each read
-/// as Redis does after each read of a client.
-fn read_and_execute(conn: &mut Conn, db: &mut Db, rng: &mut ChaCha8Rng, read_buf: &mut [u8]) {
+/// Executes requests already buffered (paused ones), then reads what the socket holds,
+/// executing the complete requests after each read as Redis does after each read of a
+/// client. Readiness is edge-triggered, so the socket must be drained: a read that fills
+/// less than the buffer has drained it (bytes arriving later raise a new event), which
+/// saves the extra read that would only answer "would block". When the peer has closed
+/// its side, reading goes on to the end of the stream, which raises no further event.
+fn read_and_execute(
+    conn: &mut Conn,
+    db: &mut Db,
+    rng: &mut ChaCha8Rng,
+    read_buf: &mut [u8],
+    peer_closed: bool,
+) {
     execute_buffered(conn, db, rng, unix_now_ms());
     flush(conn);
     while !conn.dead && !conn.close_after_reply {
@@ -257,6 +267,9 @@ fn read_and_execute(conn: &mut Conn, db: &mut Db, rng: &mut ChaCha8Rng, read_buf
                 conn.input.extend_from_slice(&read_buf[..n]);
                 execute_buffered(conn, db, rng, unix_now_ms());
                 flush(conn);
+                if n < read_buf.len() && !peer_closed {
+                    return;
+                }
             }
             Err(e) if e.kind() == ErrorKind::WouldBlock => return,
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
