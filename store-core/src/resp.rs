@@ -9,7 +9,7 @@
 //! `Ok(None)` while a request is still incomplete); a request split across reads at any
 //! byte boundary parses exactly as it does in one piece.
 
-use crate::Reply;
+use crate::{Arg, Reply};
 
 /// Longest inline request, or multibulk header line, that Redis buffers while waiting for
 /// its line end (`PROTO_INLINE_MAX_SIZE`).
@@ -464,6 +464,17 @@ pub fn encode_request<A: AsRef<[u8]>>(args: &[A], out: &mut Vec<u8>) {
         out.extend_from_slice(arg);
         out.extend_from_slice(b"\r\n");
     }
+}
+
+/// The number of bytes a client sends for `args` as a multibulk request, computed
+/// without encoding: a synthetic argument counts its full length but is never
+/// materialized. This is what the simulator charges to the network for a request.
+pub fn encoded_request_len(args: &[Arg<'_>]) -> u64 {
+    header_len(args.len() as u64)
+        + args
+            .iter()
+            .map(|arg| header_len(arg.len()) + arg.len() + 2)
+            .sum::<u64>()
 }
 
 // ---------------------------------------------------------------------------------------

@@ -4,10 +4,10 @@
 
 use proptest::prelude::*;
 use store_core::resp::{
-    encode, encode_request, encode_to_vec, encoded_len, parse_frame, Frame, Protocol,
-    ProtocolError, RequestParser,
+    encode, encode_request, encode_to_vec, encoded_len, encoded_request_len, parse_frame, Frame,
+    Protocol, ProtocolError, RequestParser,
 };
-use store_core::{Blob, Reply};
+use store_core::{Arg, Blob, Reply};
 
 /// Every request the parser yields from `input`, then how it stopped: `Ok(rest)` with the
 /// unparsed tail length when it needs more bytes, or the protocol error.
@@ -283,5 +283,37 @@ proptest! {
         prop_assert_eq!(encode_to_vec(&reply, protocol), wire.to_vec());
         let parsed = parse_frame(wire);
         prop_assert!(matches!(parsed, Ok(Some((_, used))) if used == wire.len()), "{:?}", parsed);
+    }
+
+    /// `encoded_request_len` equals the length of the multibulk request a client sends
+    /// for the same arguments, synthetic ones materialized.
+    #[test]
+    fn encoded_request_len_matches_encode_request(
+        args in proptest::collection::vec(
+            prop_oneof![
+                proptest::collection::vec(any::<u8>(), 0..30).prop_map(Ok),
+                (0u64..3000, any::<u64>()).prop_map(Err),
+            ],
+            0..8,
+        ),
+    ) {
+        let blobs: Vec<Blob> = args
+            .iter()
+            .map(|a| match a {
+                Ok(bytes) => Blob::from_slice(bytes),
+                Err((len, seed)) => Blob::Synthetic { len: *len, seed: *seed },
+            })
+            .collect();
+        let argv: Vec<Arg<'_>> = blobs
+            .iter()
+            .map(|b| match b {
+                Blob::Bytes(bytes) => Arg::Bytes(bytes),
+                Blob::Synthetic { len, seed } => Arg::Synthetic { len: *len, seed: *seed },
+            })
+            .collect();
+        let materialized: Vec<Vec<u8>> = blobs.iter().map(Blob::to_vec).collect();
+        let mut wire = Vec::new();
+        encode_request(&materialized, &mut wire);
+        prop_assert_eq!(encoded_request_len(&argv), wire.len() as u64);
     }
 }
