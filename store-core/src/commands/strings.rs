@@ -207,7 +207,7 @@ pub(crate) fn set(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
     if argv.len() == 3 {
         // The simulator's hot path: plain SET.
         let value = value_from_arg(ctx.db, &argv[2]);
-        let existing = ctx.db.find_stored(&key, ctx.now_ms);
+        let existing = lookup_write(ctx, &key);
         set_key(ctx, &key, existing, value, false);
         return Reply::Ok;
     }
@@ -226,7 +226,7 @@ pub(crate) fn set(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
             Err(e) => return e,
         }
     }
-    let existing = ctx.db.find_stored(&key, ctx.now_ms);
+    let existing = lookup_write(ctx, &key);
     if (options.nx && existing.is_some()) || (options.xx && existing.is_none()) {
         return get_reply.unwrap_or(Reply::Null);
     }
@@ -242,7 +242,7 @@ pub(crate) fn set(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
 /// `SETNX key value`
 pub(crate) fn setnx(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
     let key = bytes(&argv[1]);
-    if ctx.db.find_stored(&key, ctx.now_ms).is_some() {
+    if lookup_write(ctx, &key).is_some() {
         return Reply::Integer(0);
     }
     let value = value_from_arg(ctx.db, &argv[2]);
@@ -256,7 +256,7 @@ fn setex_generic(ctx: &mut Ctx<'_>, argv: &[Arg<'_>], seconds: bool, command: &s
         Ok(at) => at,
         Err(e) => return e,
     };
-    let existing = ctx.db.find_stored(&key, ctx.now_ms);
+    let existing = lookup_write(ctx, &key);
     let value = value_from_arg(ctx.db, &argv[3]);
     let pos = set_key(ctx, &key, existing, value, false);
     ctx.db.set_expire(pos, at as u64);
@@ -283,7 +283,7 @@ pub(crate) fn getset(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
         Ok(r) => r.unwrap_or(Reply::Null),
         Err(e) => return e,
     };
-    let existing = ctx.db.find_stored(&key, ctx.now_ms);
+    let existing = lookup_write(ctx, &key);
     let value = value_from_arg(ctx.db, &argv[2]);
     set_key(ctx, &key, existing, value, false);
     old
@@ -355,7 +355,7 @@ pub(crate) fn mset(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
     }
     for pair in argv[1..].chunks(2) {
         let key = bytes(&pair[0]);
-        let existing = ctx.db.find_stored(&key, ctx.now_ms);
+        let existing = lookup_write(ctx, &key);
         let value = value_from_arg(ctx.db, &pair[1]);
         set_key(ctx, &key, existing, value, false);
     }
@@ -375,7 +375,7 @@ pub(crate) fn msetnx(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
     }
     for pair in argv[1..].chunks(2) {
         let key = bytes(&pair[0]);
-        let existing = ctx.db.find_stored(&key, ctx.now_ms);
+        let existing = lookup_write(ctx, &key);
         let value = value_from_arg(ctx.db, &pair[1]);
         set_key(ctx, &key, existing, value, false);
     }
