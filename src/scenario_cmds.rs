@@ -1,5 +1,10 @@
 //! `kvsim check`, `kvsim list` and `kvsim catalog`: scenario validation and listings.
+//! Everything here is presentation; loading, validation and the catalog live in
+//! `models`. Exit status: 0 success, 2 bad input (the scenario or an argument), as the
+//! crate documents.
 
+use models::catalog::Catalog;
+use models::scenario::{self, bundled};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -7,20 +12,100 @@ use std::process::ExitCode;
 pub struct CheckArgs {
     /// The scenario file (RON).
     pub file: PathBuf,
+    /// Also print every variant's fully resolved configuration (RON).
+    #[arg(long)]
+    pub resolved: bool,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CatalogFormat {
+    /// A readable table.
+    #[default]
+    Table,
+    /// The catalog as RON (the same form as the shipped catalog.ron, without comments).
+    Ron,
+    /// The catalog as JSON.
+    Json,
 }
 
 #[derive(clap::Args, Debug)]
-pub struct CatalogArgs {}
+pub struct CatalogArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = CatalogFormat::Table)]
+    pub format: CatalogFormat,
+}
 
-pub fn check(_args: &CheckArgs) -> ExitCode {
-    eprintln!("kvsim check: not built yet");
-    ExitCode::from(1)
+/// Exit status for a scenario that cannot be used.
+const BAD_INPUT: u8 = 2;
+
+pub fn check(args: &CheckArgs) -> ExitCode {
+    match scenario::load_file(&args.file) {
+        Ok(s) => {
+            let n = s.resolved_variants().len();
+            println!(
+                "ok: {}: {n} variant{}",
+                args.file.display(),
+                if n == 1 { "" } else { "s" }
+            );
+            if args.resolved {
+                for v in s.resolved_variants() {
+                    match v.to_ron_pretty() {
+                        Ok(text) => println!("// variant {}\n{text}", v.name),
+                        Err(e) => {
+                            eprintln!("error: cannot print variant {}: {e}", v.name);
+                            return ExitCode::from(1);
+                        }
+                    }
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(BAD_INPUT)
+        }
+    }
 }
 
 pub fn list() -> ExitCode {
-    ExitCode::SUCCESS
+    let all = bundled::all();
+    let width = all
+        .iter()
+        .map(|(f, _)| f.trim_end_matches(".ron").len())
+        .max()
+        .unwrap_or(0);
+    let mut status = ExitCode::SUCCESS;
+    for (file, loaded) in all {
+        let name = file.trim_end_matches(".ron");
+        match loaded {
+            Ok(s) => println!("{name:<width$}  {}", s.summary()),
+            Err(e) => {
+                // A bundled scenario that does not load is a build defect, not bad input.
+                eprintln!("error: bundled scenario {file}: {e}");
+                status = ExitCode::from(1);
+            }
+        }
+    }
+    status
 }
 
-pub fn catalog(_args: &CatalogArgs) -> ExitCode {
-    ExitCode::SUCCESS
+pub fn catalog(args: &CatalogArgs) -> ExitCode {
+    let catalog = Catalog::builtin();
+    let text = match args.format {
+        CatalogFormat::Table => Ok(catalog.to_table()),
+        CatalogFormat::Ron => catalog.to_ron_pretty().map(|t| t + "\n"),
+        CatalogFormat::Json => serde_json::to_string_pretty(&catalog)
+            .map(|t| t + "\n")
+            .map_err(|e| e.to_string()),
+    };
+    match text {
+        Ok(t) => {
+            print!("{t}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: cannot print the catalog: {e}");
+            ExitCode::from(1)
+        }
+    }
 }

@@ -176,6 +176,12 @@ impl Catalog {
         ron::to_string(self).expect("invariant: a catalog always serializes")
     }
 
+    /// The catalog as pretty RON (the shipped file's form, without its comments).
+    pub fn to_ron_pretty(&self) -> Result<String, String> {
+        ron::ser::to_string_pretty(self, ron::ser::PrettyConfig::default())
+            .map_err(|e| e.to_string())
+    }
+
     /// Hex SHA-256 of [`Catalog::canonical`]: names the exact figures a report used.
     pub fn digest(&self) -> String {
         sha256_hex(self.canonical().as_bytes())

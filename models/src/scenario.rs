@@ -42,6 +42,14 @@ pub struct ResolvedVariant {
     pub config: RunConfig,
 }
 
+impl ResolvedVariant {
+    /// The resolved configuration as pretty RON (`kvsim check --resolved`).
+    pub fn to_ron_pretty(&self) -> Result<String, String> {
+        ron::ser::to_string_pretty(&self.config, ron::ser::PrettyConfig::default())
+            .map_err(|e| e.to_string())
+    }
+}
+
 /// A loaded, validated scenario.
 #[derive(Clone, Debug)]
 pub struct Scenario {
@@ -157,24 +165,48 @@ fn ron_options() -> ron::Options {
 }
 
 fn parse(text: &str, origin: &str) -> Result<ScenarioSpec, ScenarioError> {
-    ron_options()
-        .from_str::<ScenarioSpec>(text)
-        .map_err(|e| ScenarioError::Parse {
+    ron_options().from_str::<ScenarioSpec>(text).map_err(|e| {
+        // Past the last non-blank character: the text stopped before the value did.
+        let trimmed = text.trim_end();
+        let end_line = 1 + trimmed.matches('\n').count();
+        let end_col = 1 + trimmed.chars().rev().take_while(|&c| c != '\n').count();
+        let start = e.span.start;
+        let at_end = start.line > end_line || (start.line == end_line && start.col >= end_col);
+        ScenarioError::Parse {
             origin: origin.to_string(),
             line: e.span.start.line,
             column: e.span.start.col,
-            message: explain(&e.code),
-        })
+            message: explain(&e.code, at_end),
+        }
+    })
 }
 
 /// ron's message, with the expectation spelled out where ron leaves it implicit.
-fn explain(code: &ron::Error) -> String {
-    let base = code.to_string();
-    match code {
-        ron::Error::MissingStructField { .. } => format!("{base} (a required field is missing)"),
-        ron::Error::Eof => "unexpected end of file; expected the rest of the scenario (an unclosed `(`, `[` or `{`?)".to_string(),
-        _ => base,
+fn explain(code: &ron::Error, at_end: bool) -> String {
+    use ron::Error as E;
+    let mut m = match code {
+        E::IntegerOutOfBounds => {
+            "integer out of range; expected a non-negative integer that fits the field".to_string()
+        }
+        E::ExpectedInteger => "expected an integer".to_string(),
+        E::ExpectedString => "expected a string in double quotes".to_string(),
+        E::SuggestRawIdentifier(id) => format!(
+            "{id:?} is not an identifier; expected a name with underscores, e.g. {}",
+            id.replace('-', "_")
+        ),
+        E::MissingStructField { field, outer } => format!(
+            "missing field `{field}`{}; expected it to be set",
+            outer
+                .as_ref()
+                .map(|o| format!(" in `{o}`"))
+                .unwrap_or_default()
+        ),
+        other => other.to_string(),
+    };
+    if at_end || matches!(code, E::Eof) {
+        m.push_str(" (the file ends here: an unclosed `(`, `[` or `{`?)");
     }
+    m
 }
 
 fn resolve_variants(

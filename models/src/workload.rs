@@ -47,7 +47,7 @@ pub mod defaults {
 /// The workload as written in a scenario. Every field is optional so a variant can patch
 /// any of them; string fields take memtier's command-line syntax.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename = "workload")]
 pub struct WorkloadSpec {
     /// `--ratio`, "SET:GET", e.g. "1:10".
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -108,7 +108,7 @@ pub struct WorkloadSpec {
 
 /// Open-loop arrivals: requests arrive on a schedule whatever the replies do.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename = "open_loop")]
 pub struct OpenLoopSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub process: Option<ArrivalProcess>,
@@ -122,7 +122,7 @@ pub struct OpenLoopSpec {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", rename = "process")]
 pub enum ArrivalProcess {
     /// Exponential gaps (memoryless arrivals).
     Poisson,

@@ -9,6 +9,8 @@
 
 use super::error::FieldError;
 use super::spec::*;
+// The world builder reads credit levels next to the RunConfig that carries them.
+pub use super::spec::CreditLevel;
 use crate::catalog::{closest_names, Catalog, Instance, InstanceSources, InstanceSpec};
 use crate::workload::WorkloadConfig;
 use serde::{Deserialize, Serialize};

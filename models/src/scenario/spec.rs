@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename = "scenario")]
 pub struct ScenarioSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -58,7 +58,7 @@ pub struct ScenarioSpec {
 
 /// A named patch of the base scenario.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename = "variant")]
 pub struct VariantSpec {
     pub name: String,
     #[serde(default)]
@@ -66,7 +66,7 @@ pub struct VariantSpec {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename = "network")]
 pub struct NetworkSpec {
     /// One-way propagation delay between any two hosts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -85,7 +85,7 @@ pub struct NetworkSpec {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename = "cluster")]
 pub struct ClusterSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub engine: Option<Engine>,
@@ -108,14 +108,14 @@ pub struct ClusterSpec {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", rename = "engine")]
 pub enum Engine {
     Redis,
     Valkey,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", rename = "mode")]
 pub enum ClusterMode {
     /// One primary (plus replicas), no cluster bus, clients send everything to it.
     Standalone,
@@ -125,7 +125,7 @@ pub enum ClusterMode {
 
 /// Which shard a key lives on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", rename = "placement")]
 pub enum Placement {
     /// CRC16 slot of the key, slots split into contiguous ranges per shard as
     /// `redis-cli --cluster create` assigns them (Redis Cluster).
@@ -136,7 +136,7 @@ pub enum Placement {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename = "node")]
 pub struct NodeSpec {
     /// Default: instance memory less ElastiCache's 25% reserved-memory-percent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -151,7 +151,7 @@ pub struct NodeSpec {
 
 /// Redis maxmemory-policy values (written with underscores in RON: `allkeys_lru`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", rename = "maxmemory_policy")]
 pub enum EvictionPolicy {
     Noeviction,
     AllkeysLru,
@@ -181,7 +181,7 @@ impl EvictionPolicy {
 
 /// The three parts of the engine's CPU cost; see the engine model for the defaults.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename = "cpu_cost")]
 pub struct CpuCostSpec {
     /// Per read from a connection (one read may carry a whole pipeline).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -195,7 +195,7 @@ pub struct CpuCostSpec {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename = "clients")]
 pub struct ClientsSpec {
     /// Instance type of each client host (default c7gn.16xlarge, so the client side is
     /// not the bottleneck unless chosen to be).
@@ -209,7 +209,7 @@ pub struct ClientsSpec {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename = "prefill")]
 pub struct PrefillSpec {
     /// Keys written before the run (0 = none). Default: the workload's whole key range.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -224,7 +224,7 @@ pub struct PrefillSpec {
 
 /// Credit level at the start of a run.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", rename = "credit_level")]
 pub enum CreditLevel {
     Full,
     Empty,
@@ -247,7 +247,7 @@ impl CreditLevel {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename = "report")]
 pub struct ReportSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sections: Option<Vec<ReportSection>>,
@@ -259,7 +259,7 @@ pub struct ReportSpec {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", rename = "report_section")]
 pub enum ReportSection {
     /// memtier-shaped totals per command.
     Totals,
@@ -286,7 +286,7 @@ impl ReportSection {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", rename = "time_series")]
 pub enum TimeSeriesKind {
     Ops,
     LatencyP99,
@@ -299,7 +299,7 @@ pub enum TimeSeriesKind {
 
 /// Fields of a catalog type to override, or of a custom type to define.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename = "instance")]
 pub struct InstanceOverride {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vcpu: Option<u32>,

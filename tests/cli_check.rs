@@ -1,0 +1,413 @@
+//! `kvsim check`, `kvsim list` and `kvsim catalog` as a user runs them: the real binary,
+//! real files. Every bad input exits with status 2 and a message on stderr that names
+//! the file, the line:column or field path, and what was expected; nothing goes to
+//! stdout. Every bundled scenario passes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn kvsim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kvsim"))
+        .args(args)
+        .output()
+        .expect("the kvsim binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Writes `contents` to a file named `name` in this test binary's scratch directory.
+fn scratch(name: &str, contents: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli_check");
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let path = dir.join(name);
+    std::fs::write(&path, contents).expect("write scratch file");
+    path
+}
+
+/// Runs `kvsim check` on `contents` and asserts exit status 2, nothing on stdout, and
+/// every fragment in the message (the file name is always required).
+fn check_rejects(name: &str, contents: &str, fragments: &[&str]) {
+    let path = scratch(name, contents);
+    let out = kvsim(&["check", path.to_str().unwrap()]);
+    let stderr = text(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{name}: status; stderr: {stderr}"
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "{name}: stdout should be empty: {}",
+        text(&out.stdout)
+    );
+    assert!(stderr.starts_with("error: "), "{name}: {stderr}");
+    assert!(
+        stderr.contains(&path.display().to_string()),
+        "{name}: no file name in: {stderr}"
+    );
+    for f in fragments {
+        assert!(stderr.contains(f), "{name}: missing {f:?} in: {stderr}");
+    }
+}
+
+/// A valid scenario to break one piece at a time.
+const VALID: &str = r#"// A small valid scenario.
+(
+    name: "valid",
+    description: "valid",
+    seed: 3,
+    duration_s: 5,
+    warmup_s: 1,
+    cluster: (
+        engine: valkey,
+        mode: cluster,
+        shards: 3,
+        instance: "cache.r7g.large",
+    ),
+    clients: (
+        workload: (
+            ratio: "1:10",
+            key_minimum: 1,
+            key_maximum: 1000,
+            data_size: 100,
+        ),
+    ),
+)
+"#;
+
+fn valid_with(from: &str, to: &str) -> String {
+    assert!(VALID.contains(from), "{from:?} not in VALID");
+    VALID.replacen(from, to, 1)
+}
+
+#[test]
+fn every_bundled_scenario_passes_check() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).expect("scenarios/") {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("ron") {
+            continue;
+        }
+        n += 1;
+        let out = kvsim(&["check", path.to_str().unwrap()]);
+        let stdout = text(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}: {}",
+            path.display(),
+            text(&out.stderr)
+        );
+        let expected_prefix = format!("ok: {}: ", path.display());
+        assert!(stdout.starts_with(&expected_prefix), "{stdout}");
+        assert!(stdout.trim_end().ends_with("variants") || stdout.trim_end().ends_with("variant"));
+        assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    }
+    assert_eq!(n, 5, "the five experiments of issue 4");
+}
+
+#[test]
+fn valid_scenario_reports_its_variant_count() {
+    let path = scratch("valid.ron", VALID);
+    let out = kvsim(&["check", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        format!("ok: {}: 1 variant\n", path.display())
+    );
+    let out = kvsim(&["check", "--resolved", path.to_str().unwrap()]);
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("// variant base"), "{stdout}");
+    assert!(stdout.contains("maxmemory_bytes"), "{stdout}");
+}
+
+#[test]
+fn malformed_ron() {
+    // Line 3 lacks its comma; ron reports where the next field starts.
+    check_rejects(
+        "missing-comma.ron",
+        "(\n    name: \"x\",\n    description: \"d\"\n    seed: 1,\n)\n",
+        &["missing-comma.ron:4:5", "Expected comma"],
+    );
+    check_rejects(
+        "unclosed.ron",
+        "(\n    name: \"x\",\n    cluster: (instance: \"m5.large\"\n",
+        &["unclosed.ron:", "the file ends here", "unclosed"],
+    );
+    check_rejects("empty.ron", "", &["empty.ron:1:1"]);
+    check_rejects(
+        "garbage.ron",
+        "\u{0}\u{1}not ron at all",
+        &["garbage.ron:1:"],
+    );
+}
+
+#[test]
+fn unknown_fields() {
+    check_rejects(
+        "unknown-top.ron",
+        &valid_with("    seed: 3,\n", "    seed: 3,\n    sede: 4,\n"),
+        &[
+            "unknown-top.ron:6:5",
+            "Unexpected field named `sede`",
+            "expected one of",
+            "`seed`",
+        ],
+    );
+    check_rejects(
+        "unknown-nested.ron",
+        &valid_with("        shards: 3,\n", "        shardz: 3,\n"),
+        &[
+            "unknown-nested.ron:11:9",
+            "`shardz`",
+            "in `cluster`",
+            "`shards`",
+        ],
+    );
+    check_rejects(
+        "unknown-workload.ron",
+        &valid_with(
+            "            data_size: 100,\n",
+            "            data-size: 100,\n",
+        ),
+        &["unknown-workload.ron:19:"],
+    );
+}
+
+#[test]
+fn wrong_types() {
+    check_rejects(
+        "string-for-int.ron",
+        &valid_with("shards: 3", "shards: \"three\""),
+        &["string-for-int.ron:11:", "expected an integer"],
+    );
+    check_rejects(
+        "int-for-string.ron",
+        &valid_with("instance: \"cache.r7g.large\"", "instance: 7"),
+        &["int-for-string.ron:12:", "expected a string"],
+    );
+    check_rejects(
+        "bad-enum.ron",
+        &valid_with("engine: valkey", "engine: memcached"),
+        &[
+            "bad-enum.ron:9:",
+            "`memcached`",
+            "expected either `redis` or `valkey`",
+        ],
+    );
+    check_rejects(
+        "negative.ron",
+        &valid_with("duration_s: 5", "duration_s: -5"),
+        &["negative.ron:6:", "expected a non-negative integer"],
+    );
+}
+
+#[test]
+fn invalid_values() {
+    let cases: &[(&str, &str, &str, &[&str])] = &[
+        (
+            "zero-shards.ron",
+            "shards: 3",
+            "shards: 0",
+            &["cluster.shards", "expected at least 1 shard, got 0"],
+        ),
+        (
+            "warmup-too-long.ron",
+            "warmup_s: 1",
+            "warmup_s: 5",
+            &["warmup_s", "expected a warm-up shorter than the duration"],
+        ),
+        (
+            "zero-duration.ron",
+            "duration_s: 5",
+            "duration_s: 0",
+            &["duration_s", "expected a positive duration"],
+        ),
+        (
+            "ratio-zero.ron",
+            "ratio: \"1:10\"",
+            "ratio: \"0:0\"",
+            &[
+                "clients.workload.ratio",
+                "expected at least one non-zero side",
+            ],
+        ),
+        (
+            "ratio-syntax.ron",
+            "ratio: \"1:10\"",
+            "ratio: \"1/10\"",
+            &["clients.workload.ratio", "expected \"SET:GET\""],
+        ),
+        (
+            "key-range.ron",
+            "key_minimum: 1",
+            "key_minimum: 5000",
+            &[
+                "clients.workload.key_minimum",
+                "expected key_minimum <= key_maximum",
+            ],
+        ),
+        (
+            "zero-size.ron",
+            "data_size: 100",
+            "data_size: 0",
+            &["clients.workload.data_size", "expected a positive size"],
+        ),
+        (
+            "key-pattern.ron",
+            "ratio: \"1:10\"",
+            "ratio: \"1:10\", key_pattern: \"Q:R\"",
+            &["clients.workload.key_pattern", "S, R, G, P, Z"],
+        ),
+        (
+            "zero-rate.ron",
+            "data_size: 100,",
+            "data_size: 100, open_loop: (rate_rps: 0),",
+            &[
+                "clients.workload.open_loop.rate_rps",
+                "expected a positive rate",
+            ],
+        ),
+        (
+            "standalone-shards.ron",
+            "mode: cluster",
+            "mode: standalone",
+            &["cluster.shards", "standalone mode has exactly one shard"],
+        ),
+        (
+            "credits.ron",
+            "seed: 3,",
+            "seed: 3, net_credits_at_start: fraction(2.0),",
+            &["net_credits_at_start", "[0, 1]"],
+        ),
+    ];
+    for (name, from, to, fragments) in cases {
+        check_rejects(name, &valid_with(from, to), fragments);
+    }
+}
+
+#[test]
+fn invalid_value_in_a_variant_points_into_its_patch() {
+    let text = valid_with(
+        "    seed: 3,\n",
+        "    seed: 3,\n    variants: [(name: \"ok\"), (name: \"none\", patch: (cluster: (shards: 0)))],\n",
+    );
+    check_rejects(
+        "variant.ron",
+        &text,
+        &[
+            "variants[1].patch.cluster.shards",
+            "expected at least 1 shard",
+        ],
+    );
+}
+
+#[test]
+fn unknown_instance_type_lists_the_closest_names() {
+    check_rejects(
+        "unknown-instance.ron",
+        &valid_with("cache.r7g.large", "cache.r7g.larg"),
+        &[
+            "cluster.instance",
+            "unknown instance type \"cache.r7g.larg\"",
+            "closest known: cache.r7g.large",
+        ],
+    );
+    check_rejects(
+        "unknown-client-instance.ron",
+        &valid_with(
+            "        workload: (\n",
+            "        instance: \"c7gn.16xlarg\",\n        workload: (\n",
+        ),
+        &["clients.instance", "closest known: c7gn.16xlarge"],
+    );
+}
+
+#[test]
+fn missing_file() {
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli_check/does-not-exist.ron");
+    let out = kvsim(&["check", path.to_str().unwrap()]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(out.stdout.is_empty());
+    assert!(stderr.contains(&path.display().to_string()), "{stderr}");
+    assert!(stderr.contains("cannot read scenario file"), "{stderr}");
+    assert!(stderr.contains("No such file or directory"), "{stderr}");
+}
+
+#[test]
+fn a_directory_is_not_a_scenario() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let out = kvsim(&["check", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("cannot read scenario file"));
+}
+
+#[test]
+fn list_shows_every_bundled_scenario_once() {
+    // From a directory without scenarios/: the list is embedded in the binary.
+    let out = Command::new(env!("CARGO_BIN_EXE_kvsim"))
+        .arg("list")
+        .current_dir(env!("CARGO_TARGET_TMPDIR"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let names: Vec<&str> = stdout
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "lab-tbf-100mbit",
+            "m6g-25kb-get",
+            "r7g-family",
+            "t4g-burst-depletion",
+            "zipf-hot-shards"
+        ]
+    );
+    assert!(
+        stdout.lines().all(|l| l.split_whitespace().count() > 3),
+        "each line has a summary: {stdout}"
+    );
+}
+
+#[test]
+fn catalog_in_three_formats() {
+    let out = kvsim(&["catalog"]);
+    assert_eq!(out.status.code(), Some(0));
+    let table = text(&out.stdout);
+    assert!(table.starts_with("instance"), "{table}");
+    assert!(
+        table.contains("cache.m6g.large") && table.contains("0.75"),
+        "{table}"
+    );
+    assert!(table.contains("catalog digest: "));
+
+    let out = kvsim(&["catalog", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("catalog JSON parses");
+    assert_eq!(
+        json["instances"]["cache.t4g.small"]["baseline_bits_per_s"],
+        128_000_000
+    );
+    assert_eq!(
+        json["instances"]["cache.r7g.8xlarge"]["burst_bits_per_s"],
+        serde_json::Value::Null
+    );
+
+    let out = kvsim(&["catalog", "--format", "ron"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).contains("\"cache.c7gn.16xlarge\": ("));
+
+    let out = kvsim(&["catalog", "--format", "yaml"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "clap rejects an unknown format with status 2"
+    );
+}
