@@ -100,6 +100,40 @@ fn mantissa_has_nonzero_digit(text: &str) -> bool {
         .any(|b| (b'1'..=b'9').contains(&b))
 }
 
+/// Plain `strtod` as zslParseRange uses it: leading whitespace skipped, the rest must be
+/// consumed, out-of-range values saturate to infinity or zero, NaN is refused, and the
+/// empty string reads as 0 (strtod consumes nothing and stops at the terminator).
+pub fn parse_strtod(bytes: &[u8]) -> Option<f64> {
+    if bytes.is_empty() {
+        return Some(0.0);
+    }
+    let start = bytes.iter().position(|b| !b.is_ascii_whitespace())?;
+    let text = std::str::from_utf8(&bytes[start..]).ok()?;
+    let unsigned = text.strip_prefix(['+', '-']).unwrap_or(text);
+    let lower = unsigned.to_ascii_lowercase();
+    let negative = text.starts_with('-');
+    if lower == "inf" || lower == "infinity" {
+        return Some(if negative {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        });
+    }
+    if let Some(hex) = lower.strip_prefix("0x") {
+        let magnitude = u64::from_str_radix(hex, 16).ok()? as f64;
+        return Some(if negative { -magnitude } else { magnitude });
+    }
+    if unsigned.is_empty()
+        || !unsigned
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'))
+    {
+        return None;
+    }
+    let value: f64 = text.parse().ok()?;
+    (!value.is_nan()).then_some(value)
+}
+
 /// `%.17g` of a finite double, as glibc prints it.
 pub fn format_g17(value: f64) -> String {
     format_g(value, 17)

@@ -544,6 +544,8 @@ impl ZSetValue {
 
     /// Inserts or updates; returns the previous score.
     pub fn insert(&mut self, member: &[u8], score: f64) -> Option<f64> {
+        // Redis answers a score of -0 as "0": store the zero without its sign.
+        let score = if score == 0.0 { 0.0 } else { score };
         let old = self.remove(member);
         if member.len() as u64 > MAX_LISTPACK_VALUE {
             self.listpack = false;

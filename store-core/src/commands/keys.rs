@@ -291,6 +291,25 @@ pub(crate) fn randomkey(ctx: &mut Ctx<'_>, _argv: &[Arg<'_>]) -> Reply {
 /// segment 0, prefilled range r is segment r + 1).
 const SCAN_SEGMENT_SHIFT: u32 = 40;
 
+/// parseScanCursorOrReply: `strtoul` base 10 over the whole string, no leading space;
+/// a leading '-' negates modulo 2^64 as strtoul does ("-1" is the largest cursor).
+fn parse_cursor(text: &[u8]) -> Option<u64> {
+    let (negative, digits) = match text.first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let magnitude = std::str::from_utf8(digits).ok()?.parse::<u64>().ok()?;
+    Some(if negative {
+        magnitude.wrapping_neg()
+    } else {
+        magnitude
+    })
+}
+
 /// # Format
 /// `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`
 ///
@@ -301,10 +320,7 @@ const SCAN_SEGMENT_SHIFT: u32 = 40;
 /// cursor, meanwhile; Redis's reverse-binary cursor does not have that gap.
 pub(crate) fn scan(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
     let cursor_text = bytes(&argv[1]);
-    let Some(cursor) = std::str::from_utf8(&cursor_text)
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-    else {
+    let Some(cursor) = parse_cursor(&cursor_text) else {
         return Reply::error("ERR invalid cursor");
     };
     let mut count: i64 = 10;

@@ -293,6 +293,8 @@ fn config_values(ctx: &Ctx<'_>) -> Vec<(&'static str, String)> {
             "cluster-enabled",
             if c.cluster_enabled { "yes" } else { "no" }.to_string(),
         ),
+        ("maxmemory-clients", "0".to_string()),
+        ("maxmemory-eviction-tenacity", "10".to_string()),
         ("save", String::new()),
         ("appendonly", "no".to_string()),
         ("databases", "1".to_string()),
@@ -380,19 +382,42 @@ pub(crate) fn config(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
             return arity_error("config|get");
         }
         let values = config_values(ctx);
-        let mut out = Vec::new();
-        for (name, value) in &values {
-            if argv[2..]
-                .iter()
-                .any(|p| glob_match(&bytes(p).to_ascii_lowercase(), name.as_bytes()))
-            {
-                out.push((Reply::bulk(name.as_bytes()), Reply::bulk(value.as_bytes())));
+        let mut out: Vec<(Reply, Reply)> = Vec::new();
+        let mut seen: Vec<&str> = Vec::new();
+        for pattern in &argv[2..] {
+            let pattern = bytes(pattern);
+            let lower = pattern.to_ascii_lowercase();
+            let is_glob = pattern.iter().any(|b| matches!(b, b'*' | b'?' | b'['));
+            for (name, value) in &values {
+                let matched = if is_glob {
+                    glob_match(&lower, name.as_bytes())
+                } else {
+                    lower == name.as_bytes()
+                };
+                if matched && !seen.contains(name) {
+                    seen.push(name);
+                    // An exact name is echoed as the client spelled it, as configGetCommand does.
+                    let shown: &[u8] = if is_glob { name.as_bytes() } else { &pattern };
+                    out.push((Reply::bulk(shown), Reply::bulk(value.as_bytes())));
+                }
             }
         }
         Reply::Map(out)
     } else if is(sub, "set") {
         if argv.len() < 4 || argv.len() % 2 == 1 {
             return arity_error("config|set");
+        }
+        let names: Vec<Vec<u8>> = argv[2..]
+            .chunks(2)
+            .map(|p| bytes(&p[0]).to_ascii_lowercase())
+            .collect();
+        for (i, name) in names.iter().enumerate() {
+            if names[..i].contains(name) {
+                return Reply::error(format!(
+                    "ERR CONFIG SET failed (possibly related to argument '{}') - duplicate parameter",
+                    text(&argv[2 + 2 * i])
+                ));
+            }
         }
         // All or nothing, as Redis applies a multi-parameter SET.
         let saved = ctx.db.config.clone();

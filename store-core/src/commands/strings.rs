@@ -311,13 +311,14 @@ pub(crate) fn getex(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
         Ok(o) => o,
         Err(e) => return e,
     };
-    let expire = match resolve_expire(ctx, argv, options.expire, "getex") {
-        Ok(e) => e,
-        Err(e) => return e,
-    };
+    // getexCommand looks the key up before it validates the expire time.
     let reply = match read_string(ctx, &key) {
         Ok(Some(r)) => r,
         Ok(None) => return Reply::Null,
+        Err(e) => return e,
+    };
+    let expire = match resolve_expire(ctx, argv, options.expire, "getex") {
+        Ok(e) => e,
         Err(e) => return e,
     };
     if let Some(at) = expire {

@@ -244,10 +244,7 @@ fn parse_bound(arg: &Arg<'_>) -> Option<Bound> {
         Some(b'(') => (true, &b[1..]),
         _ => (false, &b[..]),
     };
-    let value = crate::numbers::parse_f64(number)?;
-    if value.is_nan() {
-        return None;
-    }
+    let value = crate::numbers::parse_strtod(number)?;
     Some(Bound { value, exclusive })
 }
 
