@@ -544,9 +544,17 @@ impl ZSetValue {
 
     /// Inserts or updates; returns the previous score.
     pub fn insert(&mut self, member: &[u8], score: f64) -> Option<f64> {
-        // Redis answers a score of -0 as "0": store the zero without its sign.
-        let score = if score == 0.0 { 0.0 } else { score };
         let old = self.remove(member);
+        let stays_listpack = self.listpack
+            && self.sorted.len() < MAX_LISTPACK_ENTRIES
+            && member.len() as u64 <= MAX_LISTPACK_VALUE;
+        // A listpack keeps the score as d2string's text, which drops the sign of -0; a
+        // skiplist keeps the double itself.
+        let score = if stays_listpack && score == 0.0 {
+            0.0
+        } else {
+            score
+        };
         if member.len() as u64 > MAX_LISTPACK_VALUE {
             self.listpack = false;
         }
