@@ -2,19 +2,20 @@
 //! entry (key inline when short, value, expiry, access metadata) in its slot, so a
 //! lookup usually costs one cache miss. Slots are 64-byte aligned, one entry per cache
 //! line; a parallel array of one control byte per slot (empty, or 7 bits of the key's
-//! hash) lets a probe skip slots whose key cannot match without touching them. The home slot of a key is `hash * capacity >> 64` (any capacity, so the table
-//! grows by 1.5x and stays between 57% and 85% full); deletion shifts the following
-//! cluster back instead of leaving tombstones. Uniform random sampling (eviction,
-//! RANDOMKEY) draws slots until one is occupied, as Redis's dictGetRandomKey draws
-//! buckets. Keys with an expiry are also listed in `expires`, Redis's expires dict,
-//! which the active expire cycle walks.
+//! hash) lets a probe skip slots whose key cannot match without touching them. The home
+//! slot of a key is `hash * capacity >> 64` (any capacity, so the table grows by 1.5x
+//! and stays between 57% and 85% full); deletion shifts the following cluster back
+//! instead of leaving tombstones. Uniform random sampling (eviction, RANDOMKEY) draws
+//! slots until one is occupied, as Redis's dictGetRandomKey draws buckets. Keys with an
+//! expiry are also listed in `expires`, Redis's expires dict, which the active expire
+//! cycle walks.
 //!
 //! Invariants: every stored key is reachable from its home slot without crossing an
 //! empty slot; `ctrl[i]` is 0 iff slot i is empty, else `tag(hash of its key)`; `len`
-//! counts occupied slots; `expires` holds exactly the keys whose
-//! entry has an expiry, and each such entry's `expire_pos` is its index in `expires`.
-//! Layout depends only on the sequence of operations and the fixed hash seed, never on
-//! the process or the CPU architecture.
+//! counts occupied slots; `expires` holds exactly the keys whose entry has an expiry,
+//! and each such entry's `expire_pos` is its index in `expires`. Layout depends only on
+//! the sequence of operations and the fixed hash seed, never on the process or the CPU
+//! architecture.
 
 use crate::hashing::hash_bytes;
 use crate::value::Value;
@@ -33,35 +34,15 @@ pub enum Key {
 }
 
 impl Key {
-    /// Equality without a library call: inline keys are zero-padded, so comparing the
-    /// length and the whole fixed-size array is exact.
+    /// Whether this key equals `other`, comparing inline keys with a few word loads
+    /// (no library call, no temporary copy of the probe).
     #[inline]
-    fn same(&self, other: &Key) -> bool {
-        match (self, other) {
-            (
-                Key::Inline {
-                    len: a_len,
-                    bytes: a,
-                },
-                Key::Inline {
-                    len: b_len,
-                    bytes: b,
-                },
-            ) => {
-                let head = |x: &[u8; INLINE_KEY_BYTES]| {
-                    let mut h = [0u8; 16];
-                    h.copy_from_slice(&x[..16]);
-                    u128::from_ne_bytes(h)
-                };
-                let tail = |x: &[u8; INLINE_KEY_BYTES]| {
-                    let mut t = [0u8; 8];
-                    t.copy_from_slice(&x[INLINE_KEY_BYTES - 8..]);
-                    u64::from_ne_bytes(t)
-                };
-                a_len == b_len && head(a) == head(b) && tail(a) == tail(b)
+    fn equals(&self, other: &[u8]) -> bool {
+        match self {
+            Key::Inline { len, bytes } => {
+                *len as usize == other.len() && short_bytes_eq(&bytes[..other.len()], other)
             }
-            (Key::Heap(a), Key::Heap(b)) => a == b,
-            _ => false,
+            Key::Heap(b) => **b == *other,
         }
     }
 
@@ -85,6 +66,36 @@ impl Key {
             Key::Inline { len, bytes } => &bytes[..*len as usize],
             Key::Heap(b) => b,
         }
+    }
+}
+
+#[inline]
+fn word8(x: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&x[at..at + 8]);
+    u64::from_ne_bytes(w)
+}
+
+#[inline]
+fn word4(x: &[u8], at: usize) -> u32 {
+    let mut w = [0u8; 4];
+    w.copy_from_slice(&x[at..at + 4]);
+    u32::from_ne_bytes(w)
+}
+
+/// Equality of two slices of the same length up to 24 bytes, by overlapping word loads
+/// from both ends.
+#[inline]
+fn short_bytes_eq(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n >= 8 {
+        word8(a, 0) == word8(b, 0)
+            && word8(a, n - 8) == word8(b, n - 8)
+            && (n <= 16 || word8(a, 8) == word8(b, 8))
+    } else if n >= 4 {
+        word4(a, 0) == word4(b, 0) && word4(a, n - 4) == word4(b, n - 4)
+    } else {
+        a == b
     }
 }
 
@@ -187,7 +198,6 @@ impl Keyspace {
         if capacity == 0 {
             return None;
         }
-        let probe = Key::new(key);
         let hash = hash_bytes(key);
         let wanted = tag(hash);
         let mut i = home(hash, capacity);
@@ -199,7 +209,7 @@ impl Keyspace {
             }
             if c == wanted {
                 if let Some(e) = &self.slots[i].0 {
-                    if e.key.same(&probe) {
+                    if e.key.equals(key) {
                         return Some(i);
                     }
                 }
