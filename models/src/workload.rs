@@ -346,6 +346,29 @@ impl WorkloadConfig {
         WorkloadGen::new(self, connection_index, self.connections_per_host())
     }
 
+    /// Generators for every connection of one host, in connection order, sharing one
+    /// Zipf sampler.
+    pub fn generators(&self) -> Vec<WorkloadGen> {
+        let zipf = self.zipf_sampler();
+        let n = self.connections_per_host();
+        (0..n)
+            .map(|i| WorkloadGen::with_zipf(self, i, n, zipf.clone()))
+            .collect()
+    }
+
+    /// The Zipf key sampler when a Z pattern is used (build once, share between
+    /// connections).
+    pub fn zipf_sampler(&self) -> Option<std::sync::Arc<zipf::KeyZipf>> {
+        let uses = self.key_pattern.set == KeyDist::Zipf || self.key_pattern.get == KeyDist::Zipf;
+        uses.then(|| {
+            std::sync::Arc::new(zipf::KeyZipf::new(
+                self.key_minimum,
+                self.key_maximum,
+                self.key_zipf_exp,
+            ))
+        })
+    }
+
     /// memtier's command-line form of this workload, for report headers.
     pub fn memtier_args(&self) -> String {
         let mut a = format!(

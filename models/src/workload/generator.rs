@@ -18,6 +18,7 @@
 
 use super::{zipf, DataSize, KeyDist, RateLimit, Ratio, WorkloadConfig};
 use rand::Rng;
+use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OpKind {
@@ -48,7 +49,8 @@ pub struct WorkloadGen {
     key_max: u64,
     key_stddev: f64,
     key_median: f64,
-    zipf: Option<zipf::ZipfSampler>,
+    /// Shared by every connection of a workload (see [`WorkloadConfig::generators`]).
+    zipf: Option<Arc<zipf::KeyZipf>>,
     data_size: DataSize,
     /// Round-robin position in a weighted size list: entry and values served from it.
     weighted_entry: usize,
@@ -67,7 +69,20 @@ pub struct WorkloadGen {
 impl WorkloadGen {
     /// Generator for connection `connection_index` (0-based) out of `connections`
     /// (memtier: clients x threads of one process; P splits the key range among them).
+    ///
+    /// Builds its own Zipf sampler when the pattern needs one; to build many generators
+    /// use [`WorkloadConfig::generators`], which shares one.
     pub fn new(config: &WorkloadConfig, connection_index: u32, connections: u32) -> WorkloadGen {
+        WorkloadGen::with_zipf(config, connection_index, connections, config.zipf_sampler())
+    }
+
+    /// As [`WorkloadGen::new`] with a sampler from [`WorkloadConfig::zipf_sampler`].
+    pub fn with_zipf(
+        config: &WorkloadConfig,
+        connection_index: u32,
+        connections: u32,
+        zipf: Option<Arc<zipf::KeyZipf>>,
+    ) -> WorkloadGen {
         let (mut key_min, mut key_max) = (config.key_minimum, config.key_maximum);
         if config.key_pattern.set == KeyDist::Parallel {
             // client.cpp setup_client: range = (max - min) / total + 1; the last
@@ -86,8 +101,6 @@ impl WorkloadGen {
             key_min = lo.min(config.key_maximum);
             key_max = hi.min(config.key_maximum);
         }
-        let uses_zipf =
-            config.key_pattern.set == KeyDist::Zipf || config.key_pattern.get == KeyDist::Zipf;
         WorkloadGen {
             ratio: config.ratio,
             set_dist: config.key_pattern.set,
@@ -96,9 +109,7 @@ impl WorkloadGen {
             key_max,
             key_stddev: config.key_stddev,
             key_median: config.key_median,
-            zipf: uses_zipf.then(|| {
-                zipf::ZipfSampler::new(config.key_minimum, config.key_maximum, config.key_zipf_exp)
-            }),
+            zipf,
             data_size: config.data_size.clone(),
             weighted_entry: 0,
             weighted_served: 0,
@@ -512,6 +523,23 @@ mod tests {
             (f64::from(ones) / n as f64 - p1).abs() < 0.005,
             "{ones} vs {p1}"
         );
+    }
+
+    #[test]
+    fn generators_cover_every_connection_and_share_the_zipf_sampler() {
+        let c = config(|s| {
+            s.key_pattern = Some("Z:Z".into());
+            s.key_maximum = Some(1_000);
+            s.clients = Some(3);
+            s.threads = Some(2);
+        });
+        let gens = c.generators();
+        assert_eq!(gens.len(), 6);
+        let (a, b) = (
+            gens[0].zipf.as_ref().unwrap(),
+            gens[5].zipf.as_ref().unwrap(),
+        );
+        assert!(Arc::ptr_eq(a, b));
     }
 
     #[test]

@@ -1,13 +1,18 @@
-//! memtier_benchmark's Zipf key sampler (obj_gen.cpp `zipf_distribution`): rejection-
-//! inversion (Hörmann and Derflinger, "Rejection-inversion to generate variates from
-//! monotone discrete distributions", ACM TOMACS 6(3), 1996) over ranks
-//! `zipf_min..=zipf_max`, where the rank *is* the key index (rank 1 = `memtier-1`, the
-//! hottest key) and a key_minimum of 0 counts as 1 ("Z ... will limit keys to positive").
+//! Zipf key sampling with memtier_benchmark's rank-to-key mapping: rank r *is* key index
+//! r (rank 1 = `memtier-1`, the hottest key), P(k) proportional to k^-exponent over
+//! `max(key_minimum, 1)..=key_maximum` ("Z ... will limit keys to positive").
 //!
-//! Invariant: every draw is inside `zipf_min..=zipf_max` and P(k) is proportional to
-//! k^-exponent. Math goes through `libm` (pinned) so draws are bit-identical on every
-//! platform. [`draw`] is the one place the generator samples a Zipf rank, so switching to
-//! the kernel's sampler (`sim::rng`) is a one-line change.
+//! Two samplers give that distribution. [`KeyZipf`] is what the generator uses: the
+//! kernel's `sim::rng::Zipf` (an O(1) alias table, or rejection-inversion for very large
+//! ranges) whenever the range starts at key 1, which is memtier's default and every
+//! bundled scenario's, and memtier's own sampler otherwise (a range starting above 1 is
+//! not a shifted Zipf, so the kernel's cannot express it). [`ZipfSampler`] is a port of
+//! memtier's obj_gen.cpp `zipf_distribution`: rejection-inversion (Hörmann and
+//! Derflinger, ACM TOMACS 6(3), 1996) over `zipf_min..=zipf_max`.
+//!
+//! Invariant: every draw is inside the key range and follows the pmf above. Math goes
+//! through `libm` (pinned) so draws are bit-identical on every platform. [`draw`] is the
+//! one place the generator samples a Zipf key.
 
 use rand::Rng;
 
@@ -121,8 +126,41 @@ impl ZipfSampler {
     }
 }
 
+/// The sampler a generator draws Zipf keys from; build it once per workload and share
+/// it between connections (the alias table holds 12 bytes per key).
+#[derive(Clone, Debug)]
+pub enum KeyZipf {
+    /// The kernel's sampler over ranks 0..n; key = rank + 1.
+    Kernel(sim::rng::Zipf),
+    /// memtier's sampler, for ranges that start above key 1 or exponents memtier treats
+    /// as uniform.
+    Memtier(ZipfSampler),
+}
+
+impl KeyZipf {
+    pub fn new(key_minimum: u64, key_maximum: u64, exponent: f64) -> KeyZipf {
+        let memtier = ZipfSampler::new(key_minimum, key_maximum, exponent);
+        if memtier.min == 1 && memtier.exponent != 0.0 {
+            if let Ok(z) = sim::rng::Zipf::new(memtier.max, memtier.exponent) {
+                return KeyZipf::Kernel(z);
+            }
+        }
+        KeyZipf::Memtier(memtier)
+    }
+
+    /// One key index.
+    #[inline]
+    pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> u64 {
+        match self {
+            KeyZipf::Kernel(z) => z.sample(rng) + 1,
+            KeyZipf::Memtier(z) => z.sample(rng),
+        }
+    }
+}
+
 /// The generator's single Zipf draw.
-pub fn draw<R: Rng + ?Sized>(sampler: &ZipfSampler, rng: &mut R) -> u64 {
+#[inline]
+pub fn draw<R: Rng + ?Sized>(sampler: &KeyZipf, rng: &mut R) -> u64 {
     sampler.sample(rng)
 }
 
@@ -163,6 +201,34 @@ mod tests {
                 assert!((fi - p).abs() <= tol, "exp {exp} rank {k}: {fi} vs {p}");
             }
         }
+    }
+
+    #[test]
+    fn key_sampler_uses_the_kernel_from_key_one_and_memtier_above() {
+        assert!(matches!(KeyZipf::new(0, 100, 0.9), KeyZipf::Kernel(_)));
+        assert!(matches!(KeyZipf::new(1, 100, 0.9), KeyZipf::Kernel(_)));
+        assert!(matches!(KeyZipf::new(5, 100, 0.9), KeyZipf::Memtier(_)));
+        // Both follow the same pmf: key 1's share over 1..=50 at exponent 0.821.
+        let n = 200_000;
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let k = KeyZipf::new(1, 50, 0.821);
+        let m = ZipfSampler::new(1, 50, 0.821);
+        let ones_k = (0..n).filter(|_| k.sample(&mut rng) == 1).count() as f64 / n as f64;
+        let ones_m = (0..n).filter(|_| m.sample(&mut rng) == 1).count() as f64 / n as f64;
+        let p = pmf(1, 50, 0.821, 1);
+        let tol = 5.0 * (p * (1.0 - p) / n as f64).sqrt();
+        assert!(
+            (ones_k - p).abs() < tol && (ones_m - p).abs() < tol,
+            "{ones_k} {ones_m} {p}"
+        );
+        // A range starting above 1 keeps memtier's pmf (k^-s over 5..=100, not shifted).
+        let z = KeyZipf::new(5, 100, 1.0);
+        let fives = (0..n).filter(|_| z.sample(&mut rng) == 5).count() as f64 / n as f64;
+        let p5 = pmf(5, 100, 1.0, 5);
+        assert!(
+            (fives - p5).abs() < 5.0 * (p5 * (1.0 - p5) / n as f64).sqrt(),
+            "{fives} {p5}"
+        );
     }
 
     #[test]
