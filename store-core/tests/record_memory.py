@@ -19,6 +19,10 @@ def datasets():
         ["SET", "key:%012d" % i, "v" * 100] for i in range(100_000))
     yield "strings_100k_1000b_values", (
         ["SET", "key:%012d" % i, "v" * 1000] for i in range(100_000))
+    yield "strings_100k_with_ttl", (
+        ["SET", "key:%012d" % i, "v" * 100, "EX", "100000"] for i in range(100_000))
+    yield "integers_100k", (
+        ["SET", "key:%012d" % i, str(i)] for i in range(100_000))
     yield "hashes_10k_10_fields", (
         ["HSET", "hash:%08d" % i] + sum([["field:%d" % j, "value-%d-abcdef" % j] for j in range(10)], [])
         for i in range(10_000))
