@@ -327,6 +327,22 @@ pub struct WorkloadConfig {
     pub test_time_ns: Option<u64>,
     /// `None`: memtier's closed loop.
     pub open_loop: Option<OpenLoop>,
+    /// The Zipf sampler, built on first use and shared by every generator made from
+    /// this config (and its clones), so a thousand connections do not build a thousand
+    /// alias tables. Not part of the configuration: skipped by serde and equality.
+    #[serde(skip)]
+    pub zipf_cache: ZipfCache,
+}
+
+/// Lazily built, shared Zipf sampler of a [`WorkloadConfig`].
+#[derive(Clone, Debug, Default)]
+pub struct ZipfCache(std::sync::Arc<std::sync::OnceLock<Option<std::sync::Arc<zipf::KeyZipf>>>>);
+
+impl PartialEq for ZipfCache {
+    /// A cache never makes two configurations differ.
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 impl WorkloadConfig {
@@ -346,8 +362,8 @@ impl WorkloadConfig {
         WorkloadGen::new(self, connection_index, self.connections_per_host())
     }
 
-    /// Generators for every connection of one host, in connection order, sharing one
-    /// Zipf sampler.
+    /// Generators for every connection of one host, in connection order. (Like
+    /// [`WorkloadConfig::generator`], they share the config's one Zipf sampler.)
     pub fn generators(&self) -> Vec<WorkloadGen> {
         let zipf = self.zipf_sampler();
         let n = self.connections_per_host();
@@ -359,14 +375,20 @@ impl WorkloadConfig {
     /// The Zipf key sampler when a Z pattern is used (build once, share between
     /// connections).
     pub fn zipf_sampler(&self) -> Option<std::sync::Arc<zipf::KeyZipf>> {
-        let uses = self.key_pattern.set == KeyDist::Zipf || self.key_pattern.get == KeyDist::Zipf;
-        uses.then(|| {
-            std::sync::Arc::new(zipf::KeyZipf::new(
-                self.key_minimum,
-                self.key_maximum,
-                self.key_zipf_exp,
-            ))
-        })
+        self.zipf_cache
+            .0
+            .get_or_init(|| {
+                let uses =
+                    self.key_pattern.set == KeyDist::Zipf || self.key_pattern.get == KeyDist::Zipf;
+                uses.then(|| {
+                    std::sync::Arc::new(zipf::KeyZipf::new(
+                        self.key_minimum,
+                        self.key_maximum,
+                        self.key_zipf_exp,
+                    ))
+                })
+            })
+            .clone()
     }
 
     /// memtier's command-line form of this workload, for report headers.
@@ -671,6 +693,7 @@ impl WorkloadSpec {
             }
         };
         Ok(WorkloadConfig {
+            zipf_cache: ZipfCache::default(),
             ratio,
             key_pattern,
             key_minimum,

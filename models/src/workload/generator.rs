@@ -70,8 +70,8 @@ impl WorkloadGen {
     /// Generator for connection `connection_index` (0-based) out of `connections`
     /// (memtier: clients x threads of one process; P splits the key range among them).
     ///
-    /// Builds its own Zipf sampler when the pattern needs one; to build many generators
-    /// use [`WorkloadConfig::generators`], which shares one.
+    /// Uses the config's Zipf sampler, built once on first use and shared by every
+    /// generator made from the config or its clones.
     pub fn new(config: &WorkloadConfig, connection_index: u32, connections: u32) -> WorkloadGen {
         WorkloadGen::with_zipf(config, connection_index, connections, config.zipf_sampler())
     }
@@ -535,6 +535,11 @@ mod tests {
         });
         let gens = c.generators();
         assert_eq!(gens.len(), 6);
+        let one = c.clone().generator(2);
+        assert!(Arc::ptr_eq(
+            gens[0].zipf.as_ref().unwrap(),
+            one.zipf.as_ref().unwrap()
+        ));
         let (a, b) = (
             gens[0].zipf.as_ref().unwrap(),
             gens[5].zipf.as_ref().unwrap(),
