@@ -2,6 +2,7 @@
 //! prints. It holds no model logic. Exit status: 0 success, 2 bad input (a malformed or
 //! invalid scenario, a bad argument), 1 a runtime failure.
 
+mod run_cmd;
 mod scenario_cmds;
 mod serve;
 
@@ -19,6 +20,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run a scenario (a file, a bundled name, or the default experiment) and print its report.
+    Run(run_cmd::RunArgs),
     /// Validate a scenario file without running it.
     Check(scenario_cmds::CheckArgs),
     /// List the bundled scenarios, one line each.
@@ -32,6 +35,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Run(args) => run_cmd::run(&args),
         Command::Check(args) => scenario_cmds::check(&args),
         Command::List => scenario_cmds::list(),
         Command::Catalog(args) => scenario_cmds::catalog(&args),

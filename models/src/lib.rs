@@ -1,7 +1,13 @@
 //! Cache-cluster models built on the `sim` kernel and `store_core`: engines, instance
-//! catalog, workloads, scenario schema and reports. Nothing here reads the wall clock or
-//! a terminal: a run is a pure function of scenario and seed.
+//! catalog, workloads, scenario schema, the simulated world and its reports. Nothing
+//! here reads the wall clock or a terminal: a run is a pure function of scenario and
+//! seed.
 
 pub mod catalog;
+pub mod engine;
+pub mod placement;
+pub mod report;
+pub mod run;
 pub mod scenario;
 pub mod workload;
+pub mod world;

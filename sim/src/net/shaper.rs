@@ -194,6 +194,7 @@ pub struct Shaper {
     pub counters: ShaperCounters,
     pub busy: BusySeries,
     pub wire_bytes_per_s: CounterSeries,
+    pub packets_per_s: CounterSeries,
     pub drops_per_s: CounterSeries,
     pub bw_allowance_exceeded_per_s: CounterSeries,
 }
@@ -228,6 +229,7 @@ impl Shaper {
             counters: ShaperCounters::default(),
             busy: BusySeries::default(),
             wire_bytes_per_s: CounterSeries::default(),
+            packets_per_s: CounterSeries::default(),
             drops_per_s: CounterSeries::default(),
             bw_allowance_exceeded_per_s: CounterSeries::default(),
         }
@@ -425,6 +427,7 @@ impl Shaper {
         self.busy_until = end;
         self.busy.add(now, end);
         self.wire_bytes_per_s.add(now, wire);
+        self.packets_per_s.add(now, packets);
         self.counters.wire_bytes += wire;
         self.counters.packets += packets;
         self.counters.payload_bytes += payload;

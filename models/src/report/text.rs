@@ -1,0 +1,282 @@
+//! The text report: what a person reads first, and what the snapshot tests hold. It
+//! shows, per variant, memtier's totals table, the latency from the intended send, where
+//! the time went, the nodes, the shards and the findings, then a comparison across
+//! variants. Invariant: a pure function of the `Report` (numbers printed with fixed
+//! decimals), so equal reports render to equal bytes.
+
+use super::{NodeReport, Report, VariantReport};
+use crate::scenario::spec::ReportSection;
+use std::fmt::Write;
+
+/// Shards listed one by one up to this count; beyond it the hottest and coldest five.
+const SHARDS_LISTED_IN_FULL: usize = 16;
+
+pub fn render(r: &Report) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "kvsim {}: scenario {} (digest {})",
+        r.kvsim_version,
+        r.scenario.name,
+        short(&r.scenario.digest)
+    );
+    let _ = writeln!(
+        o,
+        "seed {}, catalog digest {}, {} variant(s)",
+        r.seed,
+        short(&r.catalog_digest),
+        r.variants.len()
+    );
+    for line in r.scenario.description.lines() {
+        let _ = writeln!(o, "  {}", line.trim_end());
+    }
+    for v in &r.variants {
+        variant(&mut o, v);
+    }
+    let shows_comparison = r
+        .variants
+        .first()
+        .map(|v| v.config.report.shows(ReportSection::Comparison))
+        .unwrap_or(false);
+    if shows_comparison && r.variants.len() > 1 {
+        let _ = writeln!(o, "\n== comparison across variants ==");
+        let _ = writeln!(
+            o,
+            "{:<24} {:>12} {:>10} {:>10} {:>14} {:>12} {:>9}  binding resource",
+            "variant", "Ops/sec", "p50 ms", "p99 ms", "p99 ms (int.)", "KB/sec", "hot/cold"
+        );
+        for c in &r.comparison {
+            let _ = writeln!(
+                o,
+                "{:<24} {:>12.2} {:>10.3} {:>10.3} {:>14.3} {:>12.2} {:>9.3}  {}",
+                c.variant,
+                c.ops_per_sec,
+                c.latency_ms_p50,
+                c.latency_ms_p99,
+                c.latency_ms_p99_intended,
+                c.kb_per_sec,
+                c.load_ratio_measured,
+                c.binding
+            );
+        }
+    }
+    o
+}
+
+fn short(digest: &str) -> &str {
+    &digest[..digest.len().min(16)]
+}
+
+fn variant(o: &mut String, v: &VariantReport) {
+    let c = &v.config;
+    let _ = writeln!(o, "\n== variant {} ==", v.name);
+    let mode = match c.cluster.mode {
+        crate::scenario::spec::ClusterMode::Standalone => "standalone",
+        crate::scenario::spec::ClusterMode::Cluster => "cluster",
+    };
+    let _ = writeln!(
+        o,
+        "cluster: {:?} {mode}, {} shard(s) x {} (io-threads {}), maxmemory {} B {}",
+        c.cluster.engine,
+        c.cluster.shards,
+        c.cluster.instance.name,
+        c.cluster.node.io_threads,
+        c.cluster.node.maxmemory_bytes,
+        c.cluster.node.maxmemory_policy.redis_name()
+    );
+    let _ = writeln!(
+        o,
+        "clients: {} host(s) x {}, {} connection(s); memtier {}",
+        c.clients.hosts,
+        c.clients.instance.name,
+        c.clients.connections_total(),
+        c.clients.workload.memtier_args()
+    );
+    let _ = writeln!(
+        o,
+        "network: latency {} us, jitter {} us, MTU {}, headers {}+{} B; run {} s, warm-up {} s; {} events",
+        c.network.latency_ns as f64 / 1e3,
+        c.network.jitter_ns as f64 / 1e3,
+        c.network.mtu_bytes,
+        c.network.ip_tcp_header_bytes,
+        c.network.link_header_bytes,
+        c.duration_ns as f64 / 1e9,
+        c.warmup_ns as f64 / 1e9,
+        v.simulation.events
+    );
+    if c.report.shows(ReportSection::Totals) {
+        let _ = writeln!(
+            o,
+            "\nALL STATS (after warm-up; latency from the actual send, as memtier)"
+        );
+        let _ = writeln!(
+            o,
+            "{:<8} {:>12} {:>12} {:>12} {:>12} {:>10} {:>10} {:>10} {:>12}",
+            "Type",
+            "Ops/sec",
+            "Hits/sec",
+            "Misses/sec",
+            "Avg. ms",
+            "p50 ms",
+            "p99 ms",
+            "p99.9 ms",
+            "KB/sec"
+        );
+        for (name, s) in [
+            ("Sets", &v.all_stats.sets),
+            ("Gets", &v.all_stats.gets),
+            ("Totals", &v.all_stats.totals),
+        ] {
+            let p = &s.percentile_latencies;
+            let _ = writeln!(
+                o,
+                "{:<8} {:>12.2} {:>12.2} {:>12.2} {:>12.3} {:>10.3} {:>10.3} {:>10.3} {:>12.2}",
+                name,
+                s.ops_per_sec,
+                s.hits_per_sec,
+                s.misses_per_sec,
+                s.average_latency,
+                p["p50.00"],
+                p["p99.00"],
+                p["p99.90"],
+                s.kb_per_sec
+            );
+        }
+        let li = &v.latency_intended;
+        let _ = writeln!(
+            o,
+            "from the intended send (no coordinated omission): avg {:.3} ms, p50 {:.3} ms, p99 {:.3} ms, p99.9 {:.3} ms",
+            li.latency_ms_avg, li.latency_ms_p50, li.latency_ms_p99, li.latency_ms_p999
+        );
+        if v.simulation.errors > 0 || v.simulation.client_queue_overflows > 0 {
+            let _ = writeln!(
+                o,
+                "error replies: {}; open-loop arrivals dropped at a full client queue: {}",
+                v.simulation.errors, v.simulation.client_queue_overflows
+            );
+        }
+    }
+    if c.report.shows(ReportSection::LatencyBreakdown) {
+        let _ = writeln!(
+            o,
+            "\nwhere the time went (per request)      mean us       p99 us"
+        );
+        for comp in &v.latency_breakdown {
+            let _ = writeln!(
+                o,
+                "  {:<34} {:>10.3} {:>12.3}",
+                comp.component, comp.mean_us, comp.p99_us
+            );
+        }
+    }
+    if c.report.shows(ReportSection::Nodes) {
+        let _ = writeln!(o, "\nnodes");
+        let _ = writeln!(
+            o,
+            "  {:<14} {:>10} {:>14} {:>12} {:>12} {:>10} {:>10} {:>14} {:>12} {:>7} {:>12}",
+            "name",
+            "ops",
+            "cpu util",
+            "in MB",
+            "out MB",
+            "bw_in_exc",
+            "bw_out_exc",
+            "credits end",
+            "depleted ms",
+            "drops",
+            "memory MB"
+        );
+        for n in v.nodes.iter().chain(v.client_hosts.iter()) {
+            node(o, n);
+        }
+    }
+    if c.report.shows(ReportSection::Shards) && v.shards.per_shard.len() > 1 {
+        let s = &v.shards;
+        let _ = writeln!(
+            o,
+            "\nshards ({} placement): hottest/coldest {:.3} measured (request-sampled), {:.3} exact (expected from the key distribution)",
+            s.placement, s.load_ratio_measured, s.load_ratio_exact
+        );
+        let mut order: Vec<usize> = (0..s.per_shard.len()).collect();
+        order.sort_by(|&a, &b| {
+            s.per_shard[b]
+                .share_exact
+                .total_cmp(&s.per_shard[a].share_exact)
+                .then(a.cmp(&b))
+        });
+        let shown: Vec<usize> = if order.len() <= SHARDS_LISTED_IN_FULL {
+            order
+        } else {
+            order[..5]
+                .iter()
+                .chain(order[order.len() - 5..].iter())
+                .copied()
+                .collect()
+        };
+        let _ = writeln!(
+            o,
+            "  {:>6} {:>12} {:>16} {:>14}",
+            "shard", "ops", "share measured", "share exact"
+        );
+        for i in shown {
+            let l = &s.per_shard[i];
+            let _ = writeln!(
+                o,
+                "  {:>6} {:>12} {:>16.6} {:>14.6}",
+                l.shard, l.ops, l.share_measured, l.share_exact
+            );
+        }
+    }
+    if c.report.shows(ReportSection::Findings) {
+        let _ = writeln!(
+            o,
+            "\nfindings (rule: a resource binds at >= 90% utilization for 3 consecutive seconds after warm-up; the most utilized binds)"
+        );
+        if v.findings.is_empty() {
+            let _ = writeln!(o, "  no resource at >= 90%: the offered load or the client concurrency limits throughput");
+        }
+        for f in &v.findings {
+            let tag = if f.binding { "BINDING" } else { "also   " };
+            let ceiling = if f.ceiling_ops_per_s > 0.0 {
+                format!(
+                    "; at 100% it would carry about {:.0} ops/s",
+                    f.ceiling_ops_per_s
+                )
+            } else {
+                String::new()
+            };
+            let _ = writeln!(o, "  {tag} {}{ceiling}", f.summary());
+        }
+    }
+}
+
+fn node(o: &mut String, n: &NodeReport) {
+    let util = if n.cpu_utilization.is_empty() {
+        "-".to_string()
+    } else {
+        n.cpu_utilization
+            .iter()
+            .map(|u| format!("{:.1}%", u * 100.0))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let depleted = n
+        .net_credits_depleted_at_ms
+        .map(|d| format!("{d:.1}"))
+        .unwrap_or_else(|| "-".into());
+    let _ = writeln!(
+        o,
+        "  {:<14} {:>10} {:>14} {:>12.3} {:>12.3} {:>10} {:>10} {:>14} {:>12} {:>7} {:>12.3}",
+        n.name,
+        n.ops,
+        util,
+        n.net_in_bytes as f64 / 1e6,
+        n.net_out_bytes as f64 / 1e6,
+        n.bw_in_allowance_exceeded,
+        n.bw_out_allowance_exceeded,
+        n.net_credits_end,
+        depleted,
+        n.drops,
+        n.used_memory_bytes as f64 / 1e6
+    );
+}

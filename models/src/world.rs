@@ -1,0 +1,882 @@
+//! The simulated world of one variant: server nodes (each a store-core `Db` behind an
+//! engine's threads on an instance's NIC and vCPUs), client hosts running memtier-style
+//! connections, and the network between them. Every request is executed for real by the
+//! node's `Db`, and its reply's real encoded size is what crosses the network.
+//!
+//! A request's life: the client sends it on its connection's request flow (client NIC
+//! egress, propagation, server NIC ingress); the node reads every request waiting on the
+//! connection as one batch when a thread is free (FIFO across connections, like Redis's
+//! event loop); the batch costs CPU per the engine's cost model; its replies leave on
+//! the reply flow when the batch completes; the client records latency from the actual
+//! send (as memtier does) and from the intended send (no coordinated omission).
+//!
+//! Invariants: the world is a pure function of its `RunConfig` (all randomness comes
+//! from streams derived from the seed, one per component); a request is in exactly one
+//! place at a time (client queue, network, connection queue, a batch, or done); each
+//! connection has at most one batch in progress, so replies leave in request order.
+
+pub mod metrics;
+
+pub use metrics::{Metrics, NodeSample};
+
+use crate::engine::CostModel;
+use crate::placement::Router;
+use crate::scenario::resolve::{CreditLevel, RunConfig};
+use crate::scenario::spec::{ClusterMode, Engine};
+use crate::workload::arrivals::ArrivalGen;
+use crate::workload::generator::{format_key, OpKind, RateBudget, WorkloadGen};
+use sim::host::{CpuCreditConfig, CpuCredits, CpuThread};
+use sim::net::{
+    Delivery, FlowId, Framing, LinkConfig, NetEvent, Network, NicConfig, NicId, ShaperConfig,
+};
+use sim::{Model, RngStreams, RunLimit, Scheduler, SimDuration, SimRng, SimTime};
+use slab::Slab;
+use std::collections::VecDeque;
+use store_core::resp::{encoded_len, Protocol};
+use store_core::{Arg, Db, Reply, Session};
+
+/// Simulated time 0 as Unix milliseconds (2026-01-01T00:00:00Z): what the stores see
+/// as the wall clock, so expiry times are realistic and identical run to run.
+pub const EPOCH_UNIX_MS: u64 = 1_767_225_600_000;
+
+/// Per-flow rate cap outside a cluster placement group (FACTS.md section 1: AWS EC2
+/// network bandwidth page).
+pub const SINGLE_FLOW_CAP_BITS_PER_S: u64 = 5_000_000_000;
+
+/// The shaper queue when the catalog gives none: 50 ms at the baseline rate, at least
+/// 256 KiB. AWS says only that excess traffic is "queued and then dropped"; 50 ms is the
+/// latency bound of the tc tbf shaper the lab measurement used. Ours, not AWS's.
+pub fn default_queue_bytes(baseline_bits_per_s: u64) -> u64 {
+    (baseline_bits_per_s / 8 / 20).max(256 * 1024)
+}
+
+/// Wire bytes one shaper turn serves: one TSO-sized segment.
+const CHUNK_BYTES: u64 = 65_536;
+
+/// Active expiry runs at Redis's default hz (10 times a second).
+const EXPIRE_PERIOD: SimDuration = SimDuration::from_ms(100);
+
+/// The world's events. Small and Copy: indices into the world's tables.
+#[derive(Clone, Copy, Debug)]
+pub enum Ev {
+    Net(NetEvent),
+    /// A client's connections are up: start sending.
+    ClientStart {
+        client: u32,
+    },
+    /// memtier's rate-limiting timer.
+    RateTick {
+        client: u32,
+    },
+    /// An open-loop arrival.
+    Arrival {
+        client: u32,
+    },
+    /// A node thread finished its current job.
+    JobDone {
+        node: u32,
+        thread: u32,
+    },
+    ExpireCycle {
+        node: u32,
+    },
+    /// Once a second: gauges (credits, memory).
+    Sample,
+}
+
+impl From<NetEvent> for Ev {
+    fn from(e: NetEvent) -> Ev {
+        Ev::Net(e)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Job {
+    /// Read, execute and write a connection's batch (a thread without I/O helpers).
+    Full { conn: u32 },
+    /// I/O thread: read and parse the connection's waiting requests.
+    Read { conn: u32 },
+    /// Main thread: execute the connection's batch.
+    Exec { conn: u32 },
+    /// I/O thread: write the batch's replies.
+    Write { conn: u32 },
+}
+
+struct Thread {
+    cpu: CpuThread,
+    queue: VecDeque<Job>,
+    current: Option<Job>,
+}
+
+impl Thread {
+    fn new() -> Thread {
+        Thread {
+            cpu: CpuThread::new(),
+            queue: VecDeque::new(),
+            current: None,
+        }
+    }
+}
+
+/// A server node: one shard's primary.
+pub struct Node {
+    pub name: String,
+    pub shard: u32,
+    pub nic: NicId,
+    pub db: Db,
+    /// threads[0] is the main thread; the rest are I/O threads.
+    threads: Vec<Thread>,
+    credits: Option<CpuCredits>,
+    rng: SimRng,
+}
+
+/// One connection of a client to one node.
+struct Conn {
+    node: u32,
+    req_flow: FlowId,
+    rep_flow: FlowId,
+    session: Session,
+    /// Requests that reached the node and wait to be read.
+    waiting: VecDeque<u32>,
+    /// The batch being processed.
+    batch: Vec<u32>,
+    /// A job for this connection is queued or running.
+    busy: bool,
+    io_thread: u32,
+}
+
+/// A memtier client: one request generator and pipeline, with a connection per shard.
+struct Client {
+    gen: WorkloadGen,
+    rng: SimRng,
+    first_conn: u32,
+    outstanding: u32,
+    sent: u64,
+    budget: Option<RateBudget>,
+    /// When the current rate budget was granted (the intended send time of requests
+    /// it pays for).
+    budget_at: SimTime,
+    /// Open loop: intended send times waiting for a pipeline slot.
+    backlog: VecDeque<SimTime>,
+    arrivals: Option<ArrivalGen>,
+    stopped: bool,
+}
+
+/// A request in flight.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Req {
+    pub client: u32,
+    pub conn: u32,
+    pub kind: OpKind,
+    pub key_index: u64,
+    pub value_len: u32,
+    pub expiry_s: u32,
+    pub shard: u32,
+    pub request_bytes: u64,
+    pub reply_bytes: u64,
+    pub hit: bool,
+    pub intended: SimTime,
+    pub sent: SimTime,
+    pub received: SimTime,
+    pub cpu_start: SimTime,
+    pub cpu_end: SimTime,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum FlowRole {
+    Request,
+    Reply,
+}
+
+/// One variant's world.
+pub struct World {
+    pub config: RunConfig,
+    pub net: Network,
+    pub nodes: Vec<Node>,
+    pub client_nics: Vec<NicId>,
+    pub router: Router,
+    pub cost: CostModel,
+    clients: Vec<Client>,
+    conns: Vec<Conn>,
+    flow_roles: Vec<FlowRole>,
+    reqs: Slab<Req>,
+    pub metrics: Metrics,
+    deliveries: Vec<Delivery>,
+    key_buf: Vec<u8>,
+    argv_buf: Vec<u8>,
+    measure_from: SimTime,
+    end: SimTime,
+    stop_sending_at: SimTime,
+    uses_expiry: bool,
+}
+
+fn shaper(spec: &crate::catalog::InstanceSpec, credits: CreditLevel) -> ShaperConfig {
+    let burst = spec
+        .burst_bits_per_s
+        .unwrap_or(spec.baseline_bits_per_s)
+        .max(spec.baseline_bits_per_s);
+    let capacity = if burst > spec.baseline_bits_per_s {
+        spec.net_credit_capacity_bits.unwrap_or(0)
+    } else {
+        0
+    };
+    ShaperConfig {
+        baseline_bits_per_s: spec.baseline_bits_per_s,
+        burst_bits_per_s: burst,
+        credit_capacity_bits: capacity,
+        initial_credit_bits: credits.of_capacity(capacity),
+        queue_capacity_bytes: spec
+            .queue_limit_bytes
+            .unwrap_or_else(|| default_queue_bytes(spec.baseline_bits_per_s)),
+        pps_limit: spec.pps_limit_per_s,
+        flow_cap_bits_per_s: Some(SINGLE_FLOW_CAP_BITS_PER_S),
+        chunk_bytes: CHUNK_BYTES,
+    }
+}
+
+fn store_policy(p: crate::scenario::spec::EvictionPolicy) -> store_core::EvictionPolicy {
+    use crate::scenario::spec::EvictionPolicy as S;
+    use store_core::EvictionPolicy as D;
+    match p {
+        S::Noeviction => D::NoEviction,
+        S::AllkeysLru => D::AllKeysLru,
+        S::AllkeysLfu => D::AllKeysLfu,
+        S::AllkeysRandom => D::AllKeysRandom,
+        S::VolatileLru => D::VolatileLru,
+        S::VolatileLfu => D::VolatileLfu,
+        S::VolatileRandom => D::VolatileRandom,
+        S::VolatileTtl => D::VolatileTtl,
+    }
+}
+
+/// RESP length of an array of bulk strings with these lengths (a request on the wire).
+fn request_len(arg_lens: &[u64]) -> u64 {
+    fn digits(mut n: u64) -> u64 {
+        let mut d = 1;
+        while n >= 10 {
+            n /= 10;
+            d += 1;
+        }
+        d
+    }
+    let header = 1 + digits(arg_lens.len() as u64) + 2;
+    header
+        + arg_lens
+            .iter()
+            .map(|&l| 1 + digits(l) + 2 + l + 2)
+            .sum::<u64>()
+}
+
+impl World {
+    /// Builds the world of `config`; the clients start at t = 0.
+    pub fn build(config: &RunConfig, sched: &mut Scheduler<Ev>) -> Result<World, String> {
+        let streams = RngStreams::new(config.seed);
+        let mut net = Network::new(streams);
+        let n = &config.network;
+        let framing = Framing {
+            mtu_bytes: n.mtu_bytes,
+            tcp_ip_header_bytes: n.ip_tcp_header_bytes,
+            link_header_bytes: n.link_header_bytes,
+        };
+        let link = LinkConfig {
+            latency: SimDuration::from_ns(n.latency_ns),
+            jitter: SimDuration::from_ns(n.jitter_ns),
+            ..LinkConfig::default()
+        };
+        let router = Router::new(config);
+        let cost = CostModel::REDIS_DEFAULT.with_overrides(&config.cluster.cpu_cost);
+        let server = &config.cluster.instance.spec;
+        let io_threads = config.cluster.node.io_threads.max(1) as usize;
+        let engine_name = match config.cluster.engine {
+            Engine::Redis => "redis",
+            Engine::Valkey => "valkey",
+        };
+
+        let mut nodes = Vec::new();
+        for shard in 0..router.shards() {
+            let server_shaper = shaper(server, config.net_credits_at_start);
+            let nic = net.add_nic(NicConfig {
+                egress: server_shaper,
+                ingress: server_shaper,
+                framing,
+            });
+            let db_config = store_core::Config {
+                maxmemory_bytes: config.cluster.node.maxmemory_bytes,
+                maxmemory_policy: store_policy(config.cluster.node.maxmemory_policy),
+                ..store_core::Config::default()
+            };
+            let mut db = Db::new(db_config);
+            if config.cluster.mode == ClusterMode::Cluster
+                && router.placement() == crate::scenario::spec::Placement::Crc16
+            {
+                db.set_owned_slots(router.slots_of(shard));
+            }
+            let p = &config.prefill;
+            if p.key_count > 0 {
+                db.prefill(store_core::PrefillRange {
+                    prefix: p.key_prefix.as_bytes().to_vec(),
+                    first_index: p.key_minimum,
+                    count: p.key_count,
+                    value_size: store_core::ValueSize::Fixed(p.value_bytes as u64),
+                    seed: config.seed,
+                    created_at_ms: EPOCH_UNIX_MS,
+                    materialize: false,
+                })
+                .map_err(|e| format!("prefill of node {shard}: {e}"))?;
+            }
+            let credits = server.cpu_credits.map(|c| {
+                let max = c.max_credits as u64;
+                CpuCredits::new(CpuCreditConfig {
+                    earned_per_hour: c.earn_per_hour as u64,
+                    max_balance: max,
+                    initial_balance: config.cpu_credits_at_start.of_capacity(max),
+                    baseline_percent: (c.baseline_permille_per_vcpu as u64 / 10).clamp(1, 100),
+                })
+            });
+            nodes.push(Node {
+                name: format!("{engine_name}-{shard}"),
+                shard,
+                nic,
+                db,
+                threads: (0..io_threads).map(|_| Thread::new()).collect(),
+                credits,
+                rng: streams.stream("node", shard as u64),
+            });
+        }
+
+        let client_spec = &config.clients.instance.spec;
+        let client_shaper = shaper(client_spec, CreditLevel::Full);
+        let client_nics: Vec<NicId> = (0..config.clients.hosts)
+            .map(|_| {
+                net.add_nic(NicConfig {
+                    egress: client_shaper,
+                    ingress: client_shaper,
+                    framing,
+                })
+            })
+            .collect();
+
+        let w = &config.clients.workload;
+        let per_host = w.connections_per_host();
+        let total_clients = config.clients.connections_total();
+        let mut clients = Vec::new();
+        let mut conns = Vec::new();
+        let mut flow_roles = Vec::new();
+        for (host, &cnic) in client_nics.iter().enumerate() {
+            for i in 0..per_host {
+                let client_index = host as u32 * per_host + i;
+                let first_conn = conns.len() as u32;
+                for node in &nodes {
+                    let conn = conns.len() as u32;
+                    let req_flow = net.open_flow(cnic, node.nic, link.clone());
+                    let rep_flow = net.open_flow(node.nic, cnic, link.clone());
+                    debug_assert_eq!(
+                        (req_flow.0 as usize, rep_flow.0 as usize),
+                        (flow_roles.len(), flow_roles.len() + 1)
+                    );
+                    flow_roles.push(FlowRole::Request);
+                    flow_roles.push(FlowRole::Reply);
+                    let io_thread = if io_threads > 1 {
+                        1 + conn % (io_threads as u32 - 1)
+                    } else {
+                        0
+                    };
+                    conns.push(Conn {
+                        node: node.shard,
+                        req_flow,
+                        rep_flow,
+                        session: Session::new(conn as u64 + 1),
+                        waiting: VecDeque::new(),
+                        batch: Vec::new(),
+                        busy: false,
+                        io_thread,
+                    });
+                }
+                let arrivals = w
+                    .open_loop
+                    .as_ref()
+                    .map(|ol| ArrivalGen::new(ol, client_index, total_clients));
+                clients.push(Client {
+                    gen: w.generator(i),
+                    rng: streams.stream("client", client_index as u64),
+                    first_conn,
+                    outstanding: 0,
+                    sent: 0,
+                    budget: w.rate_limit.map(RateBudget::new),
+                    budget_at: SimTime::ZERO,
+                    backlog: VecDeque::new(),
+                    arrivals,
+                    stopped: false,
+                });
+            }
+        }
+
+        let end = SimTime::from_ns(config.duration_ns);
+        let measure_from = SimTime::from_ns(config.warmup_ns);
+        let stop_sending_at = match w.test_time_ns {
+            Some(t) => SimTime::from_ns(t).min(end),
+            None => end,
+        };
+        let uses_expiry = w.expiry_range_s.is_some();
+        let metrics = Metrics::new(config, nodes.len(), client_nics.len());
+        let world = World {
+            config: config.clone(),
+            net,
+            nodes,
+            client_nics,
+            router,
+            cost,
+            clients,
+            conns,
+            flow_roles,
+            reqs: Slab::new(),
+            metrics,
+            deliveries: Vec::new(),
+            key_buf: Vec::with_capacity(64),
+            argv_buf: Vec::with_capacity(64),
+            measure_from,
+            end,
+            stop_sending_at,
+            uses_expiry,
+        };
+        for c in 0..world.clients.len() as u32 {
+            sched.schedule_at(SimTime::ZERO, Ev::ClientStart { client: c });
+        }
+        if world.uses_expiry {
+            for n in 0..world.nodes.len() as u32 {
+                sched.schedule_at(SimTime::ZERO + EXPIRE_PERIOD, Ev::ExpireCycle { node: n });
+            }
+        }
+        sched.schedule_at(SimTime::ZERO, Ev::Sample);
+        Ok(world)
+    }
+
+    /// Runs the world to its end time.
+    pub fn run(&mut self, sched: &mut Scheduler<Ev>) {
+        sched.run(self, RunLimit::Until(self.end));
+        self.metrics
+            .finish(self.end, &self.net, &self.nodes_view(), &self.client_nics);
+    }
+
+    fn nodes_view(&self) -> Vec<NodeSample> {
+        self.nodes
+            .iter()
+            .map(|n| NodeSample {
+                used_memory_bytes: n.db.used_memory(),
+                keys: n.db.dbsize(),
+                thread_busy: n.threads.iter().map(|t| t.cpu.busy.clone()).collect(),
+            })
+            .collect()
+    }
+
+    fn now_ms(now: SimTime) -> u64 {
+        EPOCH_UNIX_MS + now.as_ns() / 1_000_000
+    }
+
+    // ----- clients -----
+
+    fn can_send(&self, c: u32, now: SimTime) -> bool {
+        let client = &self.clients[c as usize];
+        if client.stopped || now >= self.stop_sending_at {
+            return false;
+        }
+        if let Some(limit) = self.config.clients.workload.requests_per_connection {
+            if client.sent >= limit {
+                return false;
+            }
+        }
+        client.outstanding < self.config.clients.workload.pipeline
+    }
+
+    /// Sends as many requests as the pipeline, the rate budget and (open loop) the
+    /// backlog allow.
+    fn fill(&mut self, sched: &mut Scheduler<Ev>, c: u32) {
+        let now = sched.now();
+        while self.can_send(c, now) {
+            let client = &mut self.clients[c as usize];
+            let intended = if client.arrivals.is_some() {
+                match client.backlog.pop_front() {
+                    Some(t) => t,
+                    None => return,
+                }
+            } else if let Some(budget) = &mut client.budget {
+                if !budget.try_take() {
+                    return;
+                }
+                client.budget_at
+            } else {
+                now
+            };
+            self.send_request(sched, c, intended);
+        }
+    }
+
+    fn send_request(&mut self, sched: &mut Scheduler<Ev>, c: u32, intended: SimTime) {
+        let now = sched.now();
+        let client = &mut self.clients[c as usize];
+        let op = client.gen.next(&mut client.rng);
+        client.outstanding += 1;
+        client.sent += 1;
+        let first_conn = client.first_conn;
+        format_key(
+            &self.config.clients.workload.key_prefix,
+            op.key_index,
+            &mut self.key_buf,
+        );
+        let shard = self.router.shard_of(&self.key_buf, op.key_index);
+        let conn = first_conn + shard;
+        let key_len = self.key_buf.len() as u64;
+        let request_bytes = match op.kind {
+            OpKind::Get => request_len(&[3, key_len]),
+            OpKind::Set if op.expiry_s > 0 => {
+                let ex_digits = op.expiry_s.to_string().len() as u64;
+                request_len(&[3, key_len, op.value_len as u64, 2, ex_digits])
+            }
+            OpKind::Set => request_len(&[3, key_len, op.value_len as u64]),
+        };
+        let req = self.reqs.insert(Req {
+            client: c,
+            conn,
+            kind: op.kind,
+            key_index: op.key_index,
+            value_len: op.value_len,
+            expiry_s: op.expiry_s,
+            shard,
+            request_bytes,
+            reply_bytes: 0,
+            hit: false,
+            intended,
+            sent: now,
+            received: now,
+            cpu_start: now,
+            cpu_end: now,
+        });
+        let flow = self.conns[conn as usize].req_flow;
+        self.net.send(sched, flow, request_bytes, req as u64);
+    }
+
+    fn complete(&mut self, sched: &mut Scheduler<Ev>, req: u32) {
+        let now = sched.now();
+        let r = self.reqs.remove(req as usize);
+        if now >= self.measure_from {
+            let propagation = SimDuration::from_ns(self.config.network.latency_ns);
+            self.metrics.record_request(now, &r, propagation);
+        }
+        self.metrics.record_completion_series(now, &r);
+        let c = r.client;
+        self.clients[c as usize].outstanding -= 1;
+        self.fill(sched, c);
+    }
+
+    // ----- nodes -----
+
+    fn arrive_at_node(&mut self, sched: &mut Scheduler<Ev>, req: u32) {
+        let now = sched.now();
+        let r = &mut self.reqs[req as usize];
+        r.received = now;
+        let conn = r.conn;
+        let cn = &mut self.conns[conn as usize];
+        cn.waiting.push_back(req);
+        if !cn.busy {
+            cn.busy = true;
+            let (node, io) = (cn.node, cn.io_thread);
+            let job = if self.nodes[node as usize].threads.len() > 1 {
+                Job::Read { conn }
+            } else {
+                Job::Full { conn }
+            };
+            self.enqueue(sched, node, io, job);
+        }
+    }
+
+    fn enqueue(&mut self, sched: &mut Scheduler<Ev>, node: u32, thread: u32, job: Job) {
+        self.nodes[node as usize].threads[thread as usize]
+            .queue
+            .push_back(job);
+        self.kick(sched, node, thread);
+    }
+
+    /// Starts the thread's next job if it is idle.
+    fn kick(&mut self, sched: &mut Scheduler<Ev>, node: u32, thread: u32) {
+        let now = sched.now();
+        let t = &self.nodes[node as usize].threads[thread as usize];
+        if t.current.is_some() {
+            return;
+        }
+        let Some(job) = self.nodes[node as usize].threads[thread as usize]
+            .queue
+            .pop_front()
+        else {
+            return;
+        };
+        let work = self.start_job(now, node, job);
+        let n = &mut self.nodes[node as usize];
+        let t = &mut n.threads[thread as usize];
+        t.current = Some(job);
+        let end = t.cpu.submit(now, work, n.credits.as_mut());
+        sched.schedule_at(end, Ev::JobDone { node, thread });
+    }
+
+    /// What a job does when it starts, and its CPU cost.
+    fn start_job(&mut self, now: SimTime, node: u32, job: Job) -> SimDuration {
+        match job {
+            Job::Full { conn } => {
+                let request_bytes = self.take_batch(conn);
+                let reply_bytes = self.execute_batch(now, node, conn);
+                self.cost.batch(
+                    self.conns[conn as usize].batch.len() as u64,
+                    request_bytes,
+                    reply_bytes,
+                )
+            }
+            Job::Read { conn } => {
+                let request_bytes = self.take_batch(conn);
+                self.cost.read(request_bytes)
+            }
+            Job::Exec { conn } => {
+                self.execute_batch(now, node, conn);
+                self.cost
+                    .execute(self.conns[conn as usize].batch.len() as u64)
+            }
+            Job::Write { conn } => {
+                let bytes = self.conns[conn as usize]
+                    .batch
+                    .iter()
+                    .map(|&r| self.reqs[r as usize].reply_bytes)
+                    .sum();
+                self.cost.write(bytes)
+            }
+        }
+    }
+
+    /// Moves the connection's waiting requests into its batch; returns their bytes.
+    fn take_batch(&mut self, conn: u32) -> u64 {
+        let cn = &mut self.conns[conn as usize];
+        debug_assert!(cn.batch.is_empty(), "one batch per connection at a time");
+        cn.batch.extend(cn.waiting.drain(..));
+        cn.batch
+            .iter()
+            .map(|&r| self.reqs[r as usize].request_bytes)
+            .sum()
+    }
+
+    /// Executes the batch's commands on the node's Db; returns the replies' bytes.
+    fn execute_batch(&mut self, now: SimTime, node: u32, conn: u32) -> u64 {
+        let now_ms = Self::now_ms(now);
+        let n = &mut self.nodes[node as usize];
+        let cn = &mut self.conns[conn as usize];
+        let mut total = 0;
+        for &req in &cn.batch {
+            let r = &mut self.reqs[req as usize];
+            format_key(
+                &self.config.clients.workload.key_prefix,
+                r.key_index,
+                &mut self.key_buf,
+            );
+            let reply = match r.kind {
+                OpKind::Get => n.db.execute(
+                    &mut cn.session,
+                    &[Arg::Bytes(b"GET"), Arg::Bytes(&self.key_buf)],
+                    now_ms,
+                    &mut n.rng,
+                ),
+                OpKind::Set => {
+                    let value = Arg::Synthetic {
+                        len: r.value_len as u64,
+                        seed: r.key_index,
+                    };
+                    if r.expiry_s > 0 {
+                        self.argv_buf.clear();
+                        self.argv_buf
+                            .extend_from_slice(r.expiry_s.to_string().as_bytes());
+                        n.db.execute(
+                            &mut cn.session,
+                            &[
+                                Arg::Bytes(b"SET"),
+                                Arg::Bytes(&self.key_buf),
+                                value,
+                                Arg::Bytes(b"EX"),
+                                Arg::Bytes(&self.argv_buf),
+                            ],
+                            now_ms,
+                            &mut n.rng,
+                        )
+                    } else {
+                        n.db.execute(
+                            &mut cn.session,
+                            &[Arg::Bytes(b"SET"), Arg::Bytes(&self.key_buf), value],
+                            now_ms,
+                            &mut n.rng,
+                        )
+                    }
+                }
+            };
+            r.hit = matches!(reply, Reply::Bulk(_));
+            if reply.is_error() {
+                self.metrics.errors += 1;
+            }
+            r.reply_bytes = encoded_len(&reply, Protocol::Resp2);
+            r.cpu_start = now;
+            total += r.reply_bytes;
+        }
+        total
+    }
+
+    fn job_done(&mut self, sched: &mut Scheduler<Ev>, node: u32, thread: u32) {
+        let now = sched.now();
+        let job = self.nodes[node as usize].threads[thread as usize]
+            .current
+            .take()
+            .expect("a job was running");
+        match job {
+            Job::Read { conn } => self.enqueue(sched, node, 0, Job::Exec { conn }),
+            Job::Exec { conn } => {
+                let io = self.conns[conn as usize].io_thread;
+                self.enqueue(sched, node, io, Job::Write { conn });
+            }
+            Job::Full { conn } | Job::Write { conn } => {
+                let cn = &mut self.conns[conn as usize];
+                let rep_flow = cn.rep_flow;
+                let batch = std::mem::take(&mut cn.batch);
+                for &req in &batch {
+                    let r = &mut self.reqs[req as usize];
+                    r.cpu_end = now;
+                    let bytes = r.reply_bytes;
+                    self.net.send(sched, rep_flow, bytes, req as u64);
+                }
+                let cn = &mut self.conns[conn as usize];
+                cn.batch = batch;
+                cn.batch.clear();
+                cn.busy = false;
+                if !cn.waiting.is_empty() {
+                    cn.busy = true;
+                    let io = cn.io_thread;
+                    let job = if self.nodes[node as usize].threads.len() > 1 {
+                        Job::Read { conn }
+                    } else {
+                        Job::Full { conn }
+                    };
+                    self.enqueue(sched, node, io, job);
+                }
+            }
+        }
+        self.kick(sched, node, thread);
+    }
+}
+
+impl Model for World {
+    type Event = Ev;
+
+    fn handle(&mut self, sched: &mut Scheduler<Ev>, ev: Ev) {
+        match ev {
+            Ev::Net(e) => {
+                let mut deliveries = std::mem::take(&mut self.deliveries);
+                deliveries.clear();
+                self.net.handle(sched, e, &mut deliveries);
+                for d in &deliveries {
+                    match self.flow_roles[d.flow.0 as usize] {
+                        FlowRole::Request => self.arrive_at_node(sched, d.token as u32),
+                        FlowRole::Reply => self.complete(sched, d.token as u32),
+                    }
+                }
+                self.deliveries = deliveries;
+            }
+            Ev::ClientStart { client } => {
+                let now = sched.now();
+                let c = &mut self.clients[client as usize];
+                if let Some(budget) = &c.budget {
+                    c.budget_at = now;
+                    sched.schedule_at(
+                        now + SimDuration::from_ns(budget.interval_ns()),
+                        Ev::RateTick { client },
+                    );
+                }
+                if let Some(arrivals) = &mut c.arrivals {
+                    let first = arrivals.first_arrival_ns(&mut c.rng);
+                    sched.schedule_at(now + SimDuration::from_ns(first), Ev::Arrival { client });
+                }
+                self.fill(sched, client);
+            }
+            Ev::RateTick { client } => {
+                let now = sched.now();
+                if now >= self.stop_sending_at {
+                    return;
+                }
+                let c = &mut self.clients[client as usize];
+                let budget = c
+                    .budget
+                    .as_mut()
+                    .expect("ticks only for rate-limited clients");
+                budget.on_tick();
+                c.budget_at = now;
+                let interval = budget.interval_ns();
+                sched.schedule_at(
+                    now + SimDuration::from_ns(interval),
+                    Ev::RateTick { client },
+                );
+                self.fill(sched, client);
+            }
+            Ev::Arrival { client } => {
+                let now = sched.now();
+                if now >= self.stop_sending_at {
+                    return;
+                }
+                let depth = self
+                    .config
+                    .clients
+                    .workload
+                    .open_loop
+                    .map(|o| o.queue_depth)
+                    .unwrap_or(0) as usize;
+                let c = &mut self.clients[client as usize];
+                if c.backlog.len() < depth {
+                    c.backlog.push_back(now);
+                } else if now >= self.measure_from {
+                    self.metrics.client_queue_overflows += 1;
+                }
+                let gap = c
+                    .arrivals
+                    .as_mut()
+                    .expect("arrivals only for open-loop clients")
+                    .next_gap_ns(&mut c.rng);
+                sched.schedule_at(
+                    now + SimDuration::from_ns(gap.max(1)),
+                    Ev::Arrival { client },
+                );
+                self.fill(sched, client);
+            }
+            Ev::JobDone { node, thread } => self.job_done(sched, node, thread),
+            Ev::ExpireCycle { node } => {
+                let now = sched.now();
+                let n = &mut self.nodes[node as usize];
+                n.db.active_expire_cycle(Self::now_ms(now), &mut n.rng);
+                sched.schedule_at(now + EXPIRE_PERIOD, Ev::ExpireCycle { node });
+            }
+            Ev::Sample => {
+                let now = sched.now();
+                self.metrics.sample(
+                    now,
+                    &self.net,
+                    &self
+                        .nodes
+                        .iter()
+                        .map(|n| n.db.used_memory())
+                        .collect::<Vec<_>>(),
+                );
+                let next = SimTime::from_secs(now.whole_secs() + 1);
+                if next <= self.end {
+                    sched.schedule_at(next, Ev::Sample);
+                }
+            }
+        }
+    }
+}
+
+/// Runs one variant's world to its end and returns it for reporting.
+pub fn simulate(config: &RunConfig) -> Result<World, String> {
+    let mut sched = Scheduler::with_capacity(4096);
+    let mut world = World::build(config, &mut sched)?;
+    world.run(&mut sched);
+    world.metrics.events = sched.events_run();
+    Ok(world)
+}

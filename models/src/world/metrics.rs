@@ -1,0 +1,159 @@
+//! What a world measures while it runs: latency histograms per command (from the actual
+//! send, as memtier measures, and from the intended send), where each request's time
+//! went, per-shard load, and per-second series. Invariant: only requests completed in
+//! the measured window [warm-up, end) enter the totals; the per-second series cover
+//! the whole run, so the warm-up can be seen.
+
+use super::Req;
+use crate::scenario::resolve::RunConfig;
+use crate::workload::generator::OpKind;
+use sim::net::{Network, NicId};
+use sim::stats::{BusySeries, CounterSeries, LatencyHistogram};
+use sim::{SimDuration, SimTime};
+
+/// Totals of one command type.
+#[derive(Clone, Debug, Default)]
+pub struct CommandStats {
+    pub count: u64,
+    pub hits: u64,
+    pub misses: u64,
+    pub request_bytes: u64,
+    pub reply_bytes: u64,
+    /// From the actual send (memtier's measure).
+    pub latency: LatencyHistogram,
+    /// From the intended send (no coordinated omission).
+    pub latency_intended: LatencyHistogram,
+}
+
+/// Where requests' time went, one histogram per component.
+#[derive(Clone, Debug, Default)]
+pub struct Breakdown {
+    pub client_queue: LatencyHistogram,
+    pub network_queues: LatencyHistogram,
+    pub propagation: LatencyHistogram,
+    pub cpu_queue: LatencyHistogram,
+    pub service: LatencyHistogram,
+}
+
+/// Per-second gauges of one node.
+#[derive(Clone, Debug, Default)]
+pub struct NodeGauges {
+    pub egress_credits_bits: Vec<u64>,
+    pub ingress_credits_bits: Vec<u64>,
+    pub used_memory_bytes: Vec<u64>,
+}
+
+/// Final per-node figures, taken at the end of the run.
+#[derive(Clone, Debug, Default)]
+pub struct NodeFinal {
+    pub used_memory_bytes: u64,
+    pub keys: u64,
+    pub thread_busy: Vec<BusySeries>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Metrics {
+    pub sets: CommandStats,
+    pub gets: CommandStats,
+    pub breakdown: Breakdown,
+    pub shard_ops: Vec<u64>,
+    pub ops_per_s: CounterSeries,
+    pub latency_per_s: Vec<LatencyHistogram>,
+    pub node_gauges: Vec<NodeGauges>,
+    pub nodes_final: Vec<NodeFinal>,
+    pub errors: u64,
+    pub client_queue_overflows: u64,
+    pub events: u64,
+    pub client_hosts: usize,
+    pub end: SimTime,
+}
+
+/// A node's state as the metrics need it at the end.
+pub struct NodeSample {
+    pub used_memory_bytes: u64,
+    pub keys: u64,
+    pub thread_busy: Vec<BusySeries>,
+}
+
+impl Metrics {
+    pub fn new(config: &RunConfig, nodes: usize, client_hosts: usize) -> Metrics {
+        let seconds = config.duration_ns.div_ceil(1_000_000_000) as usize;
+        Metrics {
+            sets: CommandStats::default(),
+            gets: CommandStats::default(),
+            breakdown: Breakdown::default(),
+            shard_ops: vec![0; nodes],
+            ops_per_s: CounterSeries::default(),
+            latency_per_s: (0..seconds).map(|_| LatencyHistogram::new()).collect(),
+            node_gauges: vec![NodeGauges::default(); nodes],
+            nodes_final: Vec::new(),
+            errors: 0,
+            client_queue_overflows: 0,
+            events: 0,
+            client_hosts,
+            end: SimTime::ZERO,
+        }
+    }
+
+    pub(crate) fn record_request(&mut self, now: SimTime, r: &Req, propagation: SimDuration) {
+        let stats = match r.kind {
+            OpKind::Set => &mut self.sets,
+            OpKind::Get => &mut self.gets,
+        };
+        stats.count += 1;
+        if r.kind == OpKind::Get {
+            if r.hit {
+                stats.hits += 1;
+            } else {
+                stats.misses += 1;
+            }
+        }
+        stats.request_bytes += r.request_bytes;
+        stats.reply_bytes += r.reply_bytes;
+        stats.latency.record(now - r.sent);
+        stats.latency_intended.record(now - r.intended);
+        self.shard_ops[r.shard as usize] += 1;
+        let b = &mut self.breakdown;
+        let both_ways = propagation + propagation;
+        let network = (r.received - r.sent) + (now - r.cpu_end);
+        b.client_queue.record(r.sent - r.intended);
+        b.propagation.record(both_ways);
+        b.network_queues.record(network.saturating_sub(both_ways));
+        b.cpu_queue.record(r.cpu_start - r.received);
+        b.service.record(r.cpu_end - r.cpu_start);
+    }
+
+    pub(crate) fn record_completion_series(&mut self, now: SimTime, r: &Req) {
+        self.ops_per_s.add(now, 1);
+        if let Some(h) = self.latency_per_s.get_mut(now.whole_secs() as usize) {
+            h.record(now - r.sent);
+        }
+    }
+
+    pub fn sample(&mut self, now: SimTime, net: &Network, used_memory: &[u64]) {
+        for (i, g) in self.node_gauges.iter_mut().enumerate() {
+            let nic = net.nic(NicId(i as u32));
+            g.egress_credits_bits.push(nic.egress.credits_bits(now));
+            g.ingress_credits_bits.push(nic.ingress.credits_bits(now));
+            g.used_memory_bytes.push(used_memory[i]);
+        }
+    }
+
+    pub fn finish(
+        &mut self,
+        end: SimTime,
+        _net: &Network,
+        nodes: &[NodeSample],
+        _client_nics: &[NicId],
+    ) {
+        self.end = end;
+        self.nodes_final = nodes
+            .iter()
+            .map(|n| NodeFinal {
+                used_memory_bytes: n.used_memory_bytes,
+                keys: n.keys,
+                thread_busy: n.thread_busy.clone(),
+            })
+            .collect();
+    }
+}
