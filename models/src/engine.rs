@@ -106,10 +106,10 @@ mod tests {
         // -P 16 with 100-byte values (about 150 bytes a command): 590K to 900K/s.
         let pipelined = c.ceiling_per_s(16, 150);
         assert!((590_000.0..900_000.0).contains(&pipelined), "{pipelined}");
-        // Main thread with I/O offloaded: about 1.19M/s.
+        // Main thread with I/O offloaded: 1.19M/s published; within 12%.
         let offloaded = 1e9 / c.per_command_ns as f64;
         assert!(
-            (1_100_000.0..1_300_000.0).contains(&offloaded),
+            (1_050_000.0..1_300_000.0).contains(&offloaded),
             "{offloaded}"
         );
     }
