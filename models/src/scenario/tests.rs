@@ -143,6 +143,51 @@ fn semantic_errors_name_the_field_and_the_expectation() {
 }
 
 #[test]
+fn report_cpu_cost_credits_and_node_settings_resolve() {
+    let text = with(
+        r#"report: (sections: [findings, totals, findings], timeseries: [net_credits], plots: true),
+        net_credits_at_start: fraction(0.5),
+        cpu_credits_at_start: empty,
+        cluster: (instance: "cache.t4g.small",
+                  node: (maxmemory_bytes: 1000000, maxmemory_policy: allkeys_lfu, io_threads: 2),
+                  cpu_cost: (per_command_ns: 900)),"#,
+    )
+    .replace(r#"cluster: (instance: "cache.r7g.large"),"#, "");
+    let s = load(&text).unwrap();
+    let c = &s.variants()[0].config;
+    assert_eq!(
+        c.report.sections,
+        vec![ReportSection::Totals, ReportSection::Findings]
+    );
+    assert_eq!(c.report.timeseries, vec![TimeSeriesKind::NetCredits]);
+    assert!(c.report.plots);
+    assert_eq!(c.net_credits_at_start, CreditLevel::Fraction(0.5));
+    let cap = c.cluster.instance.spec.net_credit_capacity_bits.unwrap();
+    assert_eq!(c.net_credits_at_start.of_capacity(cap), cap / 2);
+    assert_eq!(c.cpu_credits_at_start, CreditLevel::Empty);
+    assert_eq!(c.cluster.node.maxmemory_bytes, 1_000_000);
+    assert_eq!(c.cluster.node.maxmemory_policy.redis_name(), "allkeys-lfu");
+    assert_eq!(c.cluster.node.io_threads, 2);
+    assert_eq!(c.cluster.cpu_cost.per_command_ns, Some(900));
+    assert_eq!(c.cluster.cpu_cost.per_read_batch_ns, None);
+}
+
+#[test]
+fn prefill_defaults_follow_the_workload() {
+    let text = with(
+        r#"clients: (workload: (key_minimum: 10, key_maximum: 19, data_size_list: "100:1,300:1")),"#,
+    );
+    let p = load(&text).unwrap().variants()[0].config.prefill.clone();
+    assert_eq!((p.key_minimum, p.key_count, p.value_bytes), (10, 10, 200));
+    assert_eq!(p.key_prefix, "memtier-");
+    let text = with(r#"prefill: (keys: 0),"#);
+    assert_eq!(
+        load(&text).unwrap().variants()[0].config.prefill.key_count,
+        0
+    );
+}
+
+#[test]
 fn zero_duration_is_invalid() {
     let (p, m) = invalid(&MINIMAL.replace("duration_s: 10", "duration_s: 0"));
     assert_eq!(p, "duration_s");
