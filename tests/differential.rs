@@ -414,7 +414,7 @@ fn random_command(rng: &mut impl rand_chacha::rand_core::RngCore) -> (Vec<Vec<u8
             .collect::<Vec<_>>()
     };
     let bytes = Check::Bytes;
-    match pick(58) {
+    match pick(70) {
         0 => (s(&["SET", &key, &value]), bytes),
         1 => {
             let opts = [
@@ -545,6 +545,41 @@ fn random_command(rng: &mut impl rand_chacha::rand_core::RngCore) -> (Vec<Vec<u8
                 vec!["ZRANGE", &key, "0", "-1", "REV"],
                 vec!["ZCOUNT", &key, &bound, &bound],
                 vec!["ZCARD", &key],
+            ];
+            (s(&forms[pick(forms.len() as u32)]), bytes)
+        }
+        // Random choices whose outcome is still determined: a count that takes every
+        // member, or only the reply's shape.
+        58 => (s(&["SPOP", &key, "10"]), Check::Sort),
+        59 => (s(&["SRANDMEMBER", &key, "10"]), Check::Sort),
+        60 => (
+            s(&["SRANDMEMBER", &key, ["-3", "0", ""][pick(3)]]),
+            Check::Shape,
+        ),
+        61 => (s(&["RANDOMKEY"]), Check::Shape),
+        62 => (s(&["KEYS", ["*", "k[0-2]", "r*"][pick(3)]]), Check::Sort),
+        63 => (s(&["SCAN", "0", "COUNT", "1000"]), Check::SortScan),
+        // Relative expiry lives on its own keys (r0..r2), where nothing reads an
+        // absolute time back: TTL of a fresh 100 s expiry reads 100 on both servers.
+        64..=69 => {
+            let rkey = format!("r{}", pick(3));
+            let forms = [
+                vec!["SET", &rkey, &value, "EX", "100"],
+                vec!["SET", &rkey, &value, "PX", "100000", "GET"],
+                vec!["SETEX", &rkey, "100", &value],
+                vec!["PSETEX", &rkey, "100000", &value],
+                vec!["EXPIRE", &rkey, "100"],
+                vec!["EXPIRE", &rkey, "200", ["NX", "XX", "GT", "LT"][pick(4)]],
+                vec!["PEXPIRE", &rkey, "100000"],
+                vec!["GETEX", &rkey, "EX", "100"],
+                vec!["PERSIST", &rkey],
+                vec!["TTL", &rkey],
+                vec!["GET", &rkey],
+                vec!["SET", &rkey, &value, "KEEPTTL"],
+                vec!["DEL", &rkey],
+                vec!["EXISTS", &rkey],
+                vec!["INCR", &rkey],
+                vec!["EXPIRE", &rkey, ["0", "-5", "abc"][pick(3)]],
             ];
             (s(&forms[pick(forms.len() as u32)]), bytes)
         }
