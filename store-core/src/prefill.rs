@@ -307,11 +307,31 @@ pub(crate) fn add_range(db: &mut Db, spec: PrefillRange) -> Result<(), PrefillEr
         return Ok(());
     }
     let first = range.spec.first_index;
-    let mut bytes = 0u64;
-    for i in 0..range.spec.count {
-        bytes += range.default_entry_bytes(first + i);
-    }
-    range.default_bytes = bytes;
+    range.default_bytes = match range.spec.value_size {
+        // Fixed sizes: the cost depends only on the key's digit count, so sum by band.
+        ValueSize::Fixed(len) => {
+            let value_bytes = mem::string_object_bytes(len);
+            let end = first + range.spec.count;
+            let mut bytes = 0u64;
+            let mut band_start = first;
+            while band_start < end {
+                let digits = decimal_digits(band_start);
+                let band_end = if digits >= 20 {
+                    end
+                } else {
+                    10u64.pow(digits as u32).min(end)
+                };
+                let key_len = range.spec.prefix.len() as u64 + digits;
+                let per_key = mem::DICT_ENTRY_BYTES + mem::sds_bytes(key_len) + value_bytes;
+                bytes += per_key * (band_end - band_start);
+                band_start = band_end;
+            }
+            bytes
+        }
+        _ => (0..range.spec.count)
+            .map(|i| range.default_entry_bytes(first + i))
+            .sum(),
+    };
     // Keys already stored keep their state: they override their defaults.
     let prefix = range.spec.prefix.clone();
     let stored: Vec<u64> = db

@@ -216,3 +216,27 @@ fn huge_range_is_cheap_to_hold() {
     );
     assert_eq!(reply, Reply::Null);
 }
+
+/// A fixed-size range spanning several key lengths (1- to 3-digit indices) costs the same
+/// used_memory held compactly as stored key by key.
+#[test]
+fn fixed_size_range_costs_what_its_keys_cost() {
+    for (first, count) in [(0u64, 1u64), (5, 200), (9, 1), (95, 10_000)] {
+        let spec = |materialize| PrefillRange {
+            first_index: first,
+            count,
+            value_size: ValueSize::Fixed(60),
+            ..range(materialize)
+        };
+        let mut compact = Db::new(Config::default());
+        let mut stored = Db::new(Config::default());
+        compact.prefill(spec(false)).unwrap();
+        stored.prefill(spec(true)).unwrap();
+        assert_eq!(
+            compact.used_memory(),
+            stored.used_memory(),
+            "first {first} count {count}"
+        );
+        assert_eq!(compact.dbsize(), count);
+    }
+}

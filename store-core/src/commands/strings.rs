@@ -48,7 +48,8 @@ pub(crate) fn get(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
 }
 
 /// Stores `value` at `key` as setKey does: overwrite keeps nothing but (with KEEPTTL)
-/// the expiry; LFU keeps the old access counter.
+/// the expiry. `existing` comes from `lookup_write`, which already stamped the access
+/// (the new object's LRU clock is now; LFU keeps the bumped counter, as dbSetValue does).
 fn set_key(
     ctx: &mut Ctx<'_>,
     key: &[u8],
@@ -59,9 +60,6 @@ fn set_key(
     match existing {
         Some(pos) => {
             ctx.db.replace_value(pos, value);
-            if !ctx.db.policy().is_lfu() {
-                ctx.db.keyspace.entry_mut(pos).lru = ctx.db.new_lru(ctx.now_ms);
-            }
             if !keep_ttl {
                 ctx.db.persist(pos);
             }
