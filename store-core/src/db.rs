@@ -9,7 +9,7 @@
 
 use crate::blob::{Arg, Blob};
 use crate::commands::{self, Ctx};
-use crate::config::{Config, EvictionPolicy, Session};
+use crate::config::{Config, Session};
 use crate::evict::EvictionPool;
 use crate::keyspace::{Entry, Keyspace};
 use crate::mem;
@@ -367,11 +367,6 @@ impl Db {
     /// (noeviction, or nothing left to evict), which makes write commands answer OOM.
     pub(crate) fn perform_evictions(&mut self, now_ms: u64, rng: &mut dyn RngCore) -> bool {
         crate::evict::perform_evictions(self, now_ms, rng)
-    }
-
-    /// The policy in force.
-    pub(crate) fn policy(&self) -> EvictionPolicy {
-        self.config.maxmemory_policy
     }
 
     /// Builds the reply value of a string for GET-like commands (synthetic stays synthetic).
