@@ -8,6 +8,27 @@
 //! nodes. Ordering guarantees: the same sequence of calls with the same `now_ms` values
 //! and the same RNG stream gives the same replies and the same [`Db::state_digest`];
 //! nothing iterated depends on a per-process hash seed.
+//!
+//! ```
+//! use rand::SeedableRng;
+//! use store_core::{Arg, Config, Db, Reply, Session};
+//!
+//! let mut db = Db::new(Config::default());
+//! let mut session = Session::new(1);
+//! let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+//! let now_ms = 1_700_000_000_000;
+//! // The simulator's request: a key in a reused buffer, a synthetic 25 KB value.
+//! let key = b"memtier-42";
+//! let set = [Arg::Bytes(b"SET"), Arg::Bytes(key), Arg::Synthetic { len: 25_000, seed: 9 }];
+//! assert_eq!(db.execute(&mut session, &set, now_ms, &mut rng), Reply::Ok);
+//! let reply = db.execute(&mut session, &[Arg::Bytes(b"GET"), Arg::Bytes(key)], now_ms, &mut rng);
+//! assert!(matches!(reply, Reply::Bulk(ref v) if v.len() == 25_000)); // a hit
+//! let miss = db.execute(&mut session, &[Arg::Bytes(b"GET"), Arg::Bytes(b"nope")], now_ms, &mut rng);
+//! assert_eq!(miss, Reply::Null);
+//! db.active_expire_cycle(now_ms + 100, &mut rng); // on the caller's schedule
+//! assert_eq!(db.dbsize(), 1);
+//! assert!(db.used_memory() > 25_000);
+//! ```
 
 pub mod blob;
 mod commands;
