@@ -20,13 +20,16 @@
 //!   to the end on each server and compare the sorted set of everything returned (the
 //!   guarantee SCAN gives: every element present throughout is returned at least once).
 //!
+//! Scripts in `tests/differential/cluster/` run the same way against a one-node
+//! redis-server cluster owning all slots and `kvsim serve --cluster`.
+//!
 //! Set `KVSIM_DIFFERENTIAL_SELF_CHECK=1` to run the scripts against two redis-servers
 //! instead: that checks the scripts themselves are deterministic.
 
 #[path = "support/servers.rs"]
 mod servers;
 
-use servers::{escape, start_kvsim, start_redis, Client, Server};
+use servers::{escape, start_kvsim, start_redis, start_redis_cluster, Client, Server};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use store_core::resp::{Frame, RequestParser};
@@ -318,8 +321,11 @@ fn run_script(path: &Path, reference: &Server, subject: &Server) -> (usize, Vec<
     (lines.len(), mismatches)
 }
 
-fn script_paths() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/differential");
+/// The `*.txt` scripts directly in `tests/<dir>`, in name order.
+fn script_paths(dir: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join(dir);
     let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
         .filter_map(|entry| entry.ok().map(|e| e.path()))
@@ -329,11 +335,11 @@ fn script_paths() -> Vec<PathBuf> {
     paths
 }
 
-fn run_all(reference: &Server, subject: &Server) {
+fn run_all(reference: &Server, subject: &Server, dir: &str) {
     let mut total = 0;
     let mut report = Vec::new();
-    let paths = script_paths();
-    assert!(!paths.is_empty(), "no scripts in tests/differential");
+    let paths = script_paths(dir);
+    assert!(!paths.is_empty(), "no scripts in tests/{dir}");
     for path in &paths {
         let (count, mismatches) = run_script(path, reference, subject);
         total += count;
@@ -364,7 +370,20 @@ fn scripts_match_redis() {
     } else {
         start_kvsim(&[])
     };
-    run_all(&redis, &subject);
+    run_all(&redis, &subject, "differential");
+}
+
+/// Every cluster script gives the same replies from a one-node redis-server cluster
+/// owning all slots and from `kvsim serve --cluster`.
+#[test]
+fn cluster_scripts_match_redis() {
+    let redis = start_redis_cluster();
+    let subject = if std::env::var_os("KVSIM_DIFFERENTIAL_SELF_CHECK").is_some() {
+        start_redis_cluster()
+    } else {
+        start_kvsim(&["--cluster"])
+    };
+    run_all(&redis, &subject, "differential/cluster");
 }
 
 /// One random command for `random_commands_match_redis`, and how its reply is compared.

@@ -17,17 +17,21 @@ pub const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 const START_ATTEMPTS: u32 = 250;
 const START_PAUSE: Duration = Duration::from_millis(20);
 
-/// A server process on 127.0.0.1, killed on drop.
+/// A server process on 127.0.0.1, killed on drop (and its scratch directory removed).
 pub struct Server {
     pub name: &'static str,
     pub port: u16,
     child: Child,
+    scratch_dir: Option<std::path::PathBuf>,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(dir) = &self.scratch_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 
@@ -79,7 +83,57 @@ pub fn start_redis() -> Server {
         name: "redis-server",
         port,
         child,
+        scratch_dir: None,
     })
+}
+
+/// Starts a real redis-server as a one-node cluster owning all 16384 slots, and waits
+/// (a bounded number of polls) until it reports `cluster_state:ok`.
+pub fn start_redis_cluster() -> Server {
+    let path = redis_server_path();
+    let port = free_port();
+    let dir =
+        std::env::temp_dir().join(format!("kvsim-redis-cluster-{}-{port}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch directory for nodes.conf");
+    let child = Command::new(&path)
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args([
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--cluster-enabled",
+            "yes",
+        ])
+        .arg("--dir")
+        .arg(&dir)
+        .args(["--cluster-config-file", "nodes.conf"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {path}: {e}"));
+    let server = wait_ready(Server {
+        name: "redis-server (cluster)",
+        port,
+        child,
+        scratch_dir: Some(dir),
+    });
+    let mut client = Client::connect(port).expect("connect to the cluster node");
+    let added = client.call(&["CLUSTER", "ADDSLOTSRANGE", "0", "16383"]);
+    assert_eq!(
+        added.ok(),
+        Some(Frame::Simple(b"OK".to_vec())),
+        "CLUSTER ADDSLOTSRANGE"
+    );
+    for _ in 0..START_ATTEMPTS {
+        if let Ok(Frame::Bulk(info)) = client.call(&["CLUSTER", "INFO"]) {
+            if info.starts_with(b"cluster_state:ok") {
+                return server;
+            }
+        }
+        std::thread::sleep(START_PAUSE);
+    }
+    panic!("the one-node redis cluster did not reach cluster_state:ok");
 }
 
 /// Starts `kvsim serve` (the binary this package builds) on a free loopback port.
@@ -96,6 +150,7 @@ pub fn start_kvsim(extra_args: &[&str]) -> Server {
         name: "kvsim",
         port,
         child,
+        scratch_dir: None,
     })
 }
 
