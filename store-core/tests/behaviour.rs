@@ -451,3 +451,32 @@ fn hello_switches_protocol() {
         Reply::Integer(42)
     );
 }
+
+/// CLUSTER SLOTS and CLUSTER NODES describe this node and the addresses it redirects to.
+#[test]
+fn cluster_topology_replies() {
+    let config = Config {
+        cluster_node_addr: "127.0.0.1:7000".to_string(),
+        ..Config::default()
+    };
+    let mut db = Db::new(config);
+    db.set_owned_slots(0..100);
+    for slot in 100..16384u16 {
+        db.set_slot_state(slot, SlotState::Elsewhere("127.0.0.1:7001".into()));
+    }
+    let mut s = Session::new(1);
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let Reply::Array(ranges) = exec(&mut db, &mut s, &["CLUSTER", "SLOTS"], NOW_MS, &mut rng)
+    else {
+        panic!("CLUSTER SLOTS answers an array")
+    };
+    assert_eq!(ranges.len(), 2);
+    let Reply::Bulk(nodes) = exec(&mut db, &mut s, &["CLUSTER", "NODES"], NOW_MS, &mut rng) else {
+        panic!("CLUSTER NODES answers a bulk string")
+    };
+    let nodes = String::from_utf8(nodes.to_vec()).unwrap();
+    let lines: Vec<&str> = nodes.lines().collect();
+    assert_eq!(lines.len(), 2, "{nodes}");
+    assert!(lines[0].contains("127.0.0.1:7000@17000 myself,master") && lines[0].ends_with(" 0-99"));
+    assert!(lines[1].contains("127.0.0.1:7001@17001 master") && lines[1].ends_with(" 100-16383"));
+}

@@ -540,8 +540,37 @@ fn node_id(addr: &str) -> String {
     )
 }
 
+/// The address serving a slot in this node's view, if any.
+fn slot_owner(state: &SlotState, self_addr: &str) -> Option<String> {
+    match state {
+        SlotState::Owned | SlotState::Migrating(_) | SlotState::Importing => {
+            Some(self_addr.to_string())
+        }
+        SlotState::Elsewhere(a) => Some(a.to_string()),
+        SlotState::Unassigned => None,
+    }
+}
+
+/// Contiguous runs of slots served by the same address: (first, last, address).
+fn slot_runs(states: &[SlotState], self_addr: &str) -> Vec<(usize, usize, String)> {
+    let mut runs = Vec::new();
+    let mut slot = 0;
+    while slot < states.len() {
+        let owner = slot_owner(&states[slot], self_addr);
+        let start = slot;
+        while slot + 1 < states.len() && slot_owner(&states[slot + 1], self_addr) == owner {
+            slot += 1;
+        }
+        if let Some(owner) = owner {
+            runs.push((start, slot, owner));
+        }
+        slot += 1;
+    }
+    runs
+}
+
 /// # Format
-/// `CLUSTER KEYSLOT key` | `CLUSTER INFO` | `CLUSTER MYID` | `CLUSTER SLOTS`
+/// `CLUSTER KEYSLOT key` | `CLUSTER INFO` | `CLUSTER MYID` | `CLUSTER SLOTS` | `CLUSTER NODES`
 pub(crate) fn cluster(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
     if !ctx.db.config.cluster_enabled {
         return Reply::error(CLUSTER_DISABLED);
@@ -570,41 +599,56 @@ pub(crate) fn cluster(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
             format: *b"txt",
             text: text.into_bytes().into(),
         }
+    } else if is(sub, "nodes") {
+        // One line per node serving slots: this node, then each other address, with the
+        // slot ranges each serves (cluster bus port = port + 10000, as Redis announces).
+        let Some(table) = ctx.db.slots.as_ref() else {
+            return Reply::bulk(b"");
+        };
+        let mut nodes: Vec<(String, Vec<(usize, usize)>)> = vec![(self_addr.clone(), Vec::new())];
+        for (start, end, owner) in slot_runs(&table.states, &self_addr) {
+            match nodes.iter_mut().find(|(a, _)| *a == owner) {
+                Some((_, ranges)) => ranges.push((start, end)),
+                None => nodes.push((owner, vec![(start, end)])),
+            }
+        }
+        let mut text = String::new();
+        for (i, (addr, ranges)) in nodes.iter().enumerate() {
+            let (host, port) = addr.rsplit_once(':').unwrap_or((addr.as_str(), "0"));
+            let bus_port = port.parse::<u32>().unwrap_or(0) + 10_000;
+            let flags = if i == 0 { "myself,master" } else { "master" };
+            text.push_str(&format!(
+                "{} {host}:{port}@{bus_port} {flags} - 0 0 1 connected",
+                node_id(addr)
+            ));
+            for (start, end) in ranges {
+                if start == end {
+                    text.push_str(&format!(" {start}"));
+                } else {
+                    text.push_str(&format!(" {start}-{end}"));
+                }
+            }
+            text.push('\n');
+        }
+        Reply::Bulk(crate::blob::Blob::Bytes(text.into_bytes().into()))
     } else if is(sub, "slots") {
         let Some(table) = ctx.db.slots.as_ref() else {
             return Reply::Array(Vec::new());
         };
-        // Contiguous runs of slots with the same serving address.
-        let addr_of = |s: &SlotState| -> Option<String> {
-            match s {
-                SlotState::Owned | SlotState::Migrating(_) | SlotState::Importing => {
-                    Some(self_addr.clone())
-                }
-                SlotState::Elsewhere(a) => Some(a.to_string()),
-                SlotState::Unassigned => None,
-            }
-        };
         let mut out = Vec::new();
-        let mut slot = 0;
-        while slot < SLOT_COUNT {
-            let addr = addr_of(&table.states[slot]);
-            let start = slot;
-            while slot + 1 < SLOT_COUNT && addr_of(&table.states[slot + 1]) == addr {
-                slot += 1;
-            }
-            if let Some(addr) = addr {
-                let (host, port) = addr.rsplit_once(':').unwrap_or((addr.as_str(), "0"));
-                out.push(Reply::Array(vec![
-                    Reply::Integer(start as i64),
-                    Reply::Integer(slot as i64),
-                    Reply::Array(vec![
-                        Reply::bulk(host.as_bytes()),
-                        Reply::Integer(port.parse().unwrap_or(0)),
-                        Reply::bulk(node_id(&addr).as_bytes()),
-                    ]),
-                ]));
-            }
-            slot += 1;
+        for (start, end, addr) in slot_runs(&table.states, &self_addr) {
+            let (host, port) = addr.rsplit_once(':').unwrap_or((addr.as_str(), "0"));
+            out.push(Reply::Array(vec![
+                Reply::Integer(start as i64),
+                Reply::Integer(end as i64),
+                Reply::Array(vec![
+                    Reply::bulk(host.as_bytes()),
+                    Reply::Integer(port.parse().unwrap_or(0)),
+                    Reply::bulk(node_id(&addr).as_bytes()),
+                    // 7.0's networking metadata (hostname), empty here.
+                    Reply::Map(Vec::new()),
+                ]),
+            ]));
         }
         Reply::Array(out)
     } else {
