@@ -365,3 +365,32 @@ fn random_request_streams_match_redis() {
         report.join("\n")
     );
 }
+
+/// SIGTERM stops the server cleanly: it exits with status 0 (polled a bounded number of
+/// times), and the port no longer answers.
+#[test]
+fn sigterm_stops_the_server_cleanly() {
+    let mut kvsim = start_kvsim(&[]);
+    let mut client = Client::connect(kvsim.port).unwrap();
+    assert_eq!(
+        client.call(&["PING"]).unwrap(),
+        Frame::Simple(b"PONG".to_vec())
+    );
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &kvsim.pid().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+    let mut status = None;
+    for _ in 0..250 {
+        status = kvsim.try_wait();
+        if status.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = status.expect("kvsim serve exits within 5 s of SIGTERM");
+    assert!(status.success(), "exit status {status}");
+    let (_, closed) = client.read_to_close();
+    assert!(closed, "the connection is closed");
+}
