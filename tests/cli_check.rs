@@ -182,18 +182,25 @@ fn wrong_types() {
     check_rejects(
         "string-for-int.ron",
         &valid_with("shards: 3", "shards: \"three\""),
-        &["string-for-int.ron:11:", "expected an integer"],
+        &[
+            "string-for-int.ron:11:",
+            "cluster.shards: expected an integer",
+        ],
     );
     check_rejects(
         "int-for-string.ron",
         &valid_with("instance: \"cache.r7g.large\"", "instance: 7"),
-        &["int-for-string.ron:12:", "expected a string"],
+        &[
+            "int-for-string.ron:12:",
+            "cluster.instance: expected a string",
+        ],
     );
     check_rejects(
         "bad-enum.ron",
         &valid_with("engine: valkey", "engine: memcached"),
         &[
             "bad-enum.ron:9:",
+            "cluster.engine: ",
             "`memcached`",
             "expected either `redis` or `valkey`",
         ],
@@ -201,7 +208,11 @@ fn wrong_types() {
     check_rejects(
         "negative.ron",
         &valid_with("duration_s: 5", "duration_s: -5"),
-        &["negative.ron:6:", "expected a non-negative integer"],
+        &[
+            "negative.ron:6:",
+            "duration_s",
+            "expected a non-negative integer",
+        ],
     );
 }
 

@@ -165,20 +165,66 @@ fn ron_options() -> ron::Options {
 }
 
 fn parse(text: &str, origin: &str) -> Result<ScenarioSpec, ScenarioError> {
-    ron_options().from_str::<ScenarioSpec>(text).map_err(|e| {
+    let parse_error = |e: ron::error::SpannedError, path: String| {
         // Past the last non-blank character: the text stopped before the value did.
         let trimmed = text.trim_end();
         let end_line = 1 + trimmed.matches('\n').count();
         let end_col = 1 + trimmed.chars().rev().take_while(|&c| c != '\n').count();
         let start = e.span.start;
         let at_end = start.line > end_line || (start.line == end_line && start.col >= end_col);
+        let message = explain(&e.code, at_end);
         ScenarioError::Parse {
             origin: origin.to_string(),
-            line: e.span.start.line,
-            column: e.span.start.col,
-            message: explain(&e.code, at_end),
+            line: start.line,
+            column: start.col,
+            message: if path.is_empty() {
+                message
+            } else {
+                format!("{path}: {message}")
+            },
         }
-    })
+    };
+    let options = ron_options();
+    let mut de = ron::Deserializer::from_str_with_options(text, &options)
+        .map_err(|e| parse_error(e, String::new()))?;
+    // The tracker records the field being read when an error occurs, so the message
+    // names it as well as its position.
+    let mut track = serde_path_to_error::Track::new();
+    let spec = serde::Deserialize::deserialize(serde_path_to_error::Deserializer::new(
+        &mut de, &mut track,
+    ))
+    .map_err(|e| {
+        let spanned = de.span_error(e);
+        parse_error(spanned, field_path(&track.path()))
+    })?;
+    de.end()
+        .map_err(|e| parse_error(de.span_error(e), String::new()))?;
+    Ok(spec)
+}
+
+/// A tracked path as the rest of kvsim writes field paths: `cluster.shards`,
+/// `variants[1].patch.seed`, `instances["cache.t4g.small"].vcpu`; segments the tracker
+/// could not name are left out.
+fn field_path(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                if !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    if !out.is_empty() {
+                        out.push('.');
+                    }
+                    out.push_str(key);
+                } else {
+                    out.push_str(&format!("[{key:?}]"));
+                }
+            }
+            Segment::Unknown => break,
+        }
+    }
+    out
 }
 
 /// ron's message, with the expectation spelled out where ron leaves it implicit.

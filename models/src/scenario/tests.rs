@@ -276,6 +276,30 @@ fn syntax_and_type_errors_carry_line_and_column() {
 }
 
 #[test]
+fn type_errors_also_name_the_field_path() {
+    let cases: &[(&str, &str)] = &[
+        ("(name: \"t\", seed: \"x\")", "seed: expected an integer"),
+        ("(cluster: (shards: \"x\"))", "cluster.shards: "),
+        (
+            "(variants: [(name: \"a\", patch: (clients: (hosts: \"x\")))])",
+            "variants[0].patch.clients.hosts: ",
+        ),
+        (
+            "(instances: {\"a.b\": (vcpu: \"x\")})",
+            "instances[\"a.b\"].vcpu: ",
+        ),
+        (
+            "(cluster: (bogus: 1))",
+            "cluster.bogus: Unexpected field named `bogus` in `cluster`",
+        ),
+    ];
+    for (text, needle) in cases {
+        let e = load(text).unwrap_err().to_string();
+        assert!(e.contains(needle), "{text}: {e}");
+    }
+}
+
+#[test]
 fn missing_required_fields_say_what_to_write() {
     let (p, m) = invalid(
         "(name: \"t\", description: \"d\", duration_s: 1, cluster: (instance: \"m5.large\"))",
