@@ -136,7 +136,8 @@ pub fn start_redis_cluster() -> Server {
         Some(Frame::Simple(b"OK".to_vec())),
         "CLUSTER ADDSLOTSRANGE"
     );
-    for _ in 0..START_ATTEMPTS {
+    // A new master waits about 2 s (CLUSTER_WRITABLE_DELAY) before reporting ok.
+    for _ in 0..2 * START_ATTEMPTS {
         if let Ok(Frame::Bulk(info)) = client.call(&["CLUSTER", "INFO"]) {
             if info.starts_with(b"cluster_state:ok") {
                 return server;
@@ -144,7 +145,7 @@ pub fn start_redis_cluster() -> Server {
         }
         std::thread::sleep(START_PAUSE);
     }
-    panic!("the one-node redis cluster did not reach cluster_state:ok");
+    panic!("the one-node redis cluster did not reach cluster_state:ok within 10 s");
 }
 
 /// Starts `kvsim serve` (the binary this package builds) on a free loopback port.
