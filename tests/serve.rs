@@ -220,8 +220,9 @@ fn redis_cli_works() {
     let kvsim = start_kvsim(&[]);
     let port = kvsim.port.to_string();
     let cli = |args: &[&str]| {
-        let out = std::process::Command::new("redis-cli")
-            .args(["-h", "127.0.0.1", "-p", &port])
+        // coreutils' timeout bounds a redis-cli that would wait forever on a mute server.
+        let out = std::process::Command::new("timeout")
+            .args(["10", "redis-cli", "-h", "127.0.0.1", "-p", &port])
             .args(args)
             .output()
             .expect("redis-cli runs (it ships with redis-server)");
