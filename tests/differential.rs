@@ -433,7 +433,7 @@ fn random_command(rng: &mut impl rand_chacha::rand_core::RngCore) -> (Vec<Vec<u8
             .collect::<Vec<_>>()
     };
     let bytes = Check::Bytes;
-    match pick(70) {
+    match pick(74) {
         0 => (s(&["SET", &key, &value]), bytes),
         1 => {
             let opts = [
@@ -569,8 +569,8 @@ fn random_command(rng: &mut impl rand_chacha::rand_core::RngCore) -> (Vec<Vec<u8
         }
         // Random choices whose outcome is still determined: a count that takes every
         // member, or only the reply's shape.
-        58 => (s(&["SPOP", &key, "10"]), Check::Sort),
-        59 => (s(&["SRANDMEMBER", &key, "10"]), Check::Sort),
+        58 => (s(&["SPOP", &key, "1000"]), Check::Sort),
+        59 => (s(&["SRANDMEMBER", &key, "1000"]), Check::Sort),
         60 => (
             s(&["SRANDMEMBER", &key, ["-3", "0", ""][pick(3)]]),
             Check::Shape,
@@ -601,6 +601,32 @@ fn random_command(rng: &mut impl rand_chacha::rand_core::RngCore) -> (Vec<Vec<u8
                 vec!["EXPIRE", &rkey, ["0", "-5", "abc"][pick(3)]],
             ];
             (s(&forms[pick(forms.len() as u32)]), bytes)
+        }
+        // Now and then a collection grows past its compact encoding's limits in one
+        // command (hash 128 fields, intset 512, sorted set 128, list of long items).
+        70 => {
+            let mut args = vec!["HSET".to_string(), key.clone()];
+            for i in 0..130 {
+                args.extend([format!("f{i}"), format!("{i}")]);
+            }
+            (args.into_iter().map(String::into_bytes).collect(), bytes)
+        }
+        71 => {
+            let mut args = vec!["SADD".to_string(), key.clone()];
+            args.extend((0..520).map(|i| (i * 7 - 100).to_string()));
+            (args.into_iter().map(String::into_bytes).collect(), bytes)
+        }
+        72 => {
+            let mut args = vec!["ZADD".to_string(), key.clone()];
+            for i in 0..130 {
+                args.extend([format!("{}", f64::from(i) / 4.0 - 3.0), format!("f{i}")]);
+            }
+            (args.into_iter().map(String::into_bytes).collect(), bytes)
+        }
+        73 => {
+            let mut args = vec!["RPUSH".to_string(), key.clone()];
+            args.extend((0..40).map(|i| format!("item-{i}-{}", "x".repeat(i * 3))));
+            (args.into_iter().map(String::into_bytes).collect(), bytes)
         }
         _ => (s(&[["FLUSHDB", "DBSIZE", "PING"][pick(3)]]), bytes),
     }
