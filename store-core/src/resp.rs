@@ -670,7 +670,7 @@ fn unsigned_len(value: u64) -> u64 {
 }
 
 /// Room for the longest `%.17g` text: sign, 17 digits, point, `e-308`.
-const DOUBLE_MAX_BYTES: usize = 32;
+pub const DOUBLE_MAX_BYTES: usize = 32;
 
 /// Formats `value` as Redis 7.0's `addReplyDouble` does: C's `%.17g` (17 significant
 /// digits, trailing zeros dropped, exponent form below 1e-4 and from 1e17 on, with at
