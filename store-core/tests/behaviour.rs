@@ -481,56 +481,129 @@ fn cluster_topology_replies() {
     assert!(lines[1].contains("127.0.0.1:7001@17001 master") && lines[1].ends_with(" 100-16383"));
 }
 
-/// Cache-aside under maxmemory, against redis-server 7.0.15: 300k GETs of 200k keys
-/// drawn with a steep power law (index = N * u^4), SET of 100 bytes on each miss,
-/// maxmemory = baseline + 10 MB. The server's hits, evictions and final DBSIZE per policy
-/// (measured with the same generator, 50-command pipelines) must be matched within 2%.
-#[test]
-fn eviction_hit_ratio_tracks_redis() {
-    // (policy, hits, evicted_keys, dbsize) measured on redis-server 7.0.15.
-    let reference = [
-        (EvictionPolicy::AllKeysLru, 165_046u64, 86_046u64, 48_881u64),
-        (EvictionPolicy::AllKeysLfu, 170_455, 80_644, 48_879),
-        (EvictionPolicy::AllKeysRandom, 160_506, 90_572, 48_881),
-    ];
+/// Cache-aside under maxmemory: 300k GETs of 200k keys drawn with a steep power law
+/// (index = N * u^4), SET of 100 bytes on each miss (with `EX 3600` for even keys when
+/// `ttl_on_even`), maxmemory = baseline + 10 MB, about 10 us of clock per request as in
+/// the real run. Returns (hits, evicted keys, DBSIZE, OOM replies).
+fn cache_aside(policy: EvictionPolicy, ttl_on_even: bool) -> (u64, u64, u64, u64) {
     const KEYS: u64 = 200_000;
     const REQUESTS: u64 = 300_000;
-    for (policy, redis_hits, redis_evicted, redis_dbsize) in reference {
-        let config = Config {
-            maxmemory_bytes: store_core::mem::BASELINE_USED_MEMORY_BYTES + 10_000_000,
-            maxmemory_policy: policy,
-            ..Config::default()
-        };
-        let mut db = Db::new(config);
-        let mut s = Session::new(1);
-        let mut rng = ChaCha8Rng::seed_from_u64(11);
-        let mut x: u64 = 12345;
-        let mut hits = 0u64;
-        let value = "v".repeat(100);
-        for i in 0..REQUESTS {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            let u = (x >> 11) as f64 / (1u64 << 53) as f64;
-            let key = format!("key:{:012}", (KEYS as f64 * u * u * u * u) as u64);
-            // The real run took about 10 us per request.
-            let now = NOW_MS + i / 100;
-            if exec(&mut db, &mut s, &["GET", &key], now, &mut rng) == Reply::Null {
-                exec(&mut db, &mut s, &["SET", &key, &value], now, &mut rng);
-            } else {
-                hits += 1;
-            }
+    let config = Config {
+        maxmemory_bytes: store_core::mem::BASELINE_USED_MEMORY_BYTES + 10_000_000,
+        maxmemory_policy: policy,
+        ..Config::default()
+    };
+    let mut db = Db::new(config);
+    let mut s = Session::new(1);
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let mut x: u64 = 12345;
+    let (mut hits, mut ooms) = (0u64, 0u64);
+    let value = "v".repeat(100);
+    for i in 0..REQUESTS {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let u = (x >> 11) as f64 / (1u64 << 53) as f64;
+        let index = (KEYS as f64 * u * u * u * u) as u64;
+        let key = format!("key:{index:012}");
+        let now = NOW_MS + i / 100;
+        if exec(&mut db, &mut s, &["GET", &key], now, &mut rng) != Reply::Null {
+            hits += 1;
+            continue;
         }
-        let close =
-            |ours: u64, redis: u64| (ours as f64 - redis as f64).abs() / redis as f64 <= 0.02;
+        let reply = if ttl_on_even && index % 2 == 0 {
+            exec(
+                &mut db,
+                &mut s,
+                &["SET", &key, &value, "EX", "3600"],
+                now,
+                &mut rng,
+            )
+        } else {
+            exec(&mut db, &mut s, &["SET", &key, &value], now, &mut rng)
+        };
+        if reply.is_error() {
+            ooms += 1;
+        }
+    }
+    (hits, db.stats().evicted_keys, db.dbsize(), ooms)
+}
+
+/// The cache-aside run above matches redis-server 7.0.15 (measured with the same
+/// generator and 50-command pipelines by record_eviction.py) within 2% for hits,
+/// evictions and final DBSIZE under each policy, and within 15% for OOM replies, which
+/// volatile policies give once no volatile key is left (half the keys carry a TTL). The
+/// server holds ~1.5% fewer keys at the limit (about 3 bytes per key more than the model
+/// under eviction churn, against 0.2% when loading without eviction); OOM counts
+/// amplify that shift.
+#[test]
+fn eviction_hit_ratio_tracks_redis() {
+    // (policy, TTL on even keys, hits, evicted_keys, dbsize, OOM replies) on redis-server.
+    let reference = [
+        (
+            EvictionPolicy::AllKeysLru,
+            false,
+            165_046u64,
+            86_046u64,
+            48_881u64,
+            0u64,
+        ),
+        (
+            EvictionPolicy::AllKeysLfu,
+            false,
+            170_455,
+            80_644,
+            48_879,
+            0,
+        ),
+        (
+            EvictionPolicy::AllKeysRandom,
+            false,
+            160_506,
+            90_572,
+            48_881,
+            0,
+        ),
+        (EvictionPolicy::AllKeysLru, true, 159_087, 96_987, 43_895, 0),
+        (
+            EvictionPolicy::VolatileLru,
+            true,
+            145_509,
+            76_921,
+            48_881,
+            28_578,
+        ),
+        (
+            EvictionPolicy::VolatileTtl,
+            true,
+            144_112,
+            78_340,
+            48_881,
+            28_558,
+        ),
+        (
+            EvictionPolicy::VolatileRandom,
+            true,
+            144_135,
+            78_445,
+            48_881,
+            28_448,
+        ),
+    ];
+    for (policy, ttl, redis_hits, redis_evicted, redis_dbsize, redis_ooms) in reference {
+        let (hits, evicted, dbsize, ooms) = cache_aside(policy, ttl);
+        let within = |ours: u64, redis: u64, tolerance: f64| {
+            (ours as f64 - redis as f64).abs() <= tolerance * redis as f64
+        };
+        let close = |ours: u64, redis: u64| within(ours, redis, 0.02);
         let summary = format!(
-            "{policy:?}: hits {hits} (redis {redis_hits}), evicted {} (redis {redis_evicted}), dbsize {} (redis {redis_dbsize})",
-            db.stats().evicted_keys,
-            db.dbsize()
+            "{policy:?} ttl={ttl}: hits {hits} (redis {redis_hits}), evicted {evicted} (redis {redis_evicted}), \
+             dbsize {dbsize} (redis {redis_dbsize}), OOM {ooms} (redis {redis_ooms})"
         );
         println!("{summary}");
         assert!(close(hits, redis_hits), "{summary}");
-        assert!(close(db.stats().evicted_keys, redis_evicted), "{summary}");
-        assert!(close(db.dbsize(), redis_dbsize), "{summary}");
+        assert!(close(evicted, redis_evicted), "{summary}");
+        assert!(close(dbsize, redis_dbsize), "{summary}");
+        assert!(within(ooms, redis_ooms, 0.15), "{summary}");
     }
 }

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
-"""Measures cache-aside hits, evictions and DBSIZE on redis-server 7.0 under maxmemory
-for each policy given, with the generator tests/behaviour.rs uses
-(eviction_hit_ratio_tracks_redis). Usage: python3 record_eviction.py allkeys-lru allkeys-lfu allkeys-random
+"""Measures cache-aside hits, evictions, DBSIZE and OOM replies on redis-server 7.0
+under maxmemory, with the generator tests/behaviour.rs uses (cache_aside and
+eviction_hit_ratio_tracks_redis). Each argument is a policy, optionally with ":ttl" to
+give even keys EX 3600. Usage:
+    python3 record_eviction.py allkeys-lru allkeys-lfu allkeys-random allkeys-lru:ttl \
+        volatile-lru:ttl volatile-ttl:ttl volatile-random:ttl
 """
 import socket, subprocess, time, sys
 N=200_000; R=300_000; PORT=7396
@@ -31,14 +34,16 @@ class C:
             d=s.buf[:n]; s.buf=s.buf[n+2:]; return d
         return l
     def call(s,*a): s.s.sendall(enc(a)); return s.reply()
-for policy in sys.argv[1:]:
+for spec in sys.argv[1:]:
+    policy, _, mode = spec.partition(":")
+    ttl_on_even = mode == "ttl"
     srv=subprocess.Popen(["redis-server","--port",str(PORT),"--save","","--appendonly","no"],stdout=subprocess.DEVNULL)
     time.sleep(0.3)
     c=C()
     info=c.call("INFO","memory").decode()
     base=int([l for l in info.split("\r\n") if l.startswith("used_memory:")][0].split(":")[1])
     c.call("CONFIG","SET","maxmemory",str(base+10_000_000)); c.call("CONFIG","SET","maxmemory-policy",policy)
-    hits=0; keys=list(trace()); val="v"*100
+    hits=0; keys=list(trace()); val="v"*100; ooms=[0]
     B=50
     for i in range(0,R,B):
         batch=keys[i:i+B]
@@ -47,9 +52,11 @@ for policy in sys.argv[1:]:
         miss=[k for k,r in zip(batch,res) if r is None]
         hits+=len(batch)-len(miss)
         if miss:
-            c.s.sendall(b"".join(enc(["SET","key:%012d"%k,val]) for k in miss))
-            for _ in miss: c.reply()
+            c.s.sendall(b"".join(enc(["SET","key:%012d"%k,val]+(["EX","3600"] if ttl_on_even and k%2==0 else [])) for k in miss))
+            for _ in miss:
+                r=c.reply()
+                if r.startswith(b"-OOM"): ooms[0]+=1
     info=c.call("INFO","stats").decode()
     ev=[l for l in info.split("\r\n") if l.startswith("evicted_keys")][0]
-    print(policy, "hits", hits, "of", R, ev, "dbsize", c.call("DBSIZE").decode())
+    print(spec, "hits", hits, "of", R, ev, "dbsize", c.call("DBSIZE").decode(), "ooms", ooms[0])
     srv.terminate(); srv.wait()
