@@ -2,6 +2,7 @@
 //! prints. It holds no model logic. Exit status: 0 success, 2 bad input (a malformed or
 //! invalid scenario, a bad argument), 1 a runtime failure.
 
+mod bench_cmd;
 mod run_cmd;
 mod scenario_cmds;
 mod serve;
@@ -22,6 +23,8 @@ struct Cli {
 enum Command {
     /// Run a scenario (a file, a bundled name, or the default experiment) and print its report.
     Run(run_cmd::RunArgs),
+    /// Time the simulator on its embedded benchmark (simulated requests per second, peak memory).
+    Bench(bench_cmd::BenchArgs),
     /// Validate a scenario file without running it.
     Check(scenario_cmds::CheckArgs),
     /// List the bundled scenarios, one line each.
@@ -36,6 +39,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => run_cmd::run(&args),
+        Command::Bench(args) => bench_cmd::bench(&args),
         Command::Check(args) => scenario_cmds::check(&args),
         Command::List => scenario_cmds::list(),
         Command::Catalog(args) => scenario_cmds::catalog(&args),

@@ -243,7 +243,7 @@ fn combined(a: &CommandStats, b: &CommandStats) -> CommandStats {
 pub fn variant_report(world: &World) -> VariantReport {
     let config = &world.config;
     let m = &world.metrics;
-    let measured_s = (config.duration_ns - config.warmup_ns) as f64 / 1e9;
+    let measured_s = window_seconds(world);
     let totals = combined(&m.sets, &m.gets);
     let all_stats = AllStats {
         sets: memtier(&m.sets, measured_s, &m.sets.latency),
@@ -277,7 +277,7 @@ pub fn variant_report(world: &World) -> VariantReport {
     })
     .collect();
 
-    let window = findings::Window::of(config);
+    let window = findings::Window::of(config, m.window_end);
     let nodes: Vec<NodeReport> = world
         .nodes
         .iter()
@@ -395,6 +395,12 @@ pub fn variant_report(world: &World) -> VariantReport {
             client_queue_overflows: m.client_queue_overflows,
         },
     }
+}
+
+/// Length of the measured window in seconds (see `Metrics::window_end`).
+pub(crate) fn window_seconds(world: &World) -> f64 {
+    let from = world.config.warmup_ns;
+    (world.metrics.window_end.as_ns().max(from) - from).max(1) as f64 / 1e9
 }
 
 fn round6(x: f64) -> f64 {

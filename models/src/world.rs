@@ -454,8 +454,14 @@ impl World {
     /// Runs the world to its end time.
     pub fn run(&mut self, sched: &mut Scheduler<Ev>) {
         sched.run(self, RunLimit::Until(self.end));
-        self.metrics
-            .finish(self.end, &self.net, &self.nodes_view(), &self.client_nics);
+        let expected = self
+            .config
+            .clients
+            .workload
+            .requests_per_connection
+            .map(|n| n * self.clients.len() as u64);
+        let nodes = self.nodes_view();
+        self.metrics.finish(self.end, expected, &nodes);
     }
 
     fn nodes_view(&self) -> Vec<NodeSample> {

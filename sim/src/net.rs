@@ -30,6 +30,9 @@ use crate::time::{SimDuration, SimTime};
 use slab::Slab;
 use std::collections::BTreeMap;
 
+/// Acknowledgements kept before they are taken in even though the window has room.
+const ACKS_BATCH: usize = 64;
+
 /// The smallest retransmission timeout (Linux's TCP_RTO_MIN).
 pub const RTO_MIN: SimDuration = SimDuration::from_ms(200);
 /// The largest retransmission timeout (Linux's TCP_RTO_MAX).
@@ -161,23 +164,26 @@ struct Msg {
 }
 
 #[derive(Debug)]
+/// What every message of a flow touches. Kept small (cold state lives in [`FlowCold`]):
+/// with tens of thousands of connections, the flow table's cache footprint is what a
+/// message costs.
 struct Flow {
     src: NicId,
     dst: NicId,
     egress_local: LocalFlow,
     ingress_local: LocalFlow,
-    link: LinkConfig,
-    /// Present when the link draws randomness (jitter or rules): a stream per flow, so
-    /// adding a flow never changes another's draws.
-    rng: Option<SimRng>,
+    latency: SimDuration,
+    max_window_bytes: u64,
     next_seq: u64,
     next_deliver_seq: u64,
-    held: BTreeMap<u64, u32>,
     last_arrival: SimTime,
-    /// Lost messages with no later data yet: waiting for their timeout, or for new data
-    /// whose duplicate acknowledgements trigger a fast retransmit.
-    tail_losses: Vec<u32>,
     unacked_payload_bytes: u64,
+    /// The link draws randomness (jitter or fault rules): see `FlowCold::rng`.
+    randomized: bool,
+    /// Messages are held for reordering (`FlowCold::held` is not empty).
+    holding: bool,
+    /// Some lost message waits for later data (`FlowCold::tail_losses` is not empty).
+    tail_loss_pending: bool,
     /// Congestion window and slow-start threshold, in wire bytes.
     window_bytes: u64,
     ssthresh_bytes: u64,
@@ -186,6 +192,19 @@ struct Flow {
     /// Acknowledgements on their way back: (arrival at the sender, wire bytes).
     acks: std::collections::VecDeque<(SimTime, u64)>,
     ack_event_pending: bool,
+}
+
+/// What only loss, reordering, randomness and reports touch.
+#[derive(Debug)]
+struct FlowCold {
+    link: LinkConfig,
+    /// Present when the link draws randomness (jitter or rules): a stream per flow, so
+    /// adding a flow never changes another's draws.
+    rng: Option<SimRng>,
+    held: BTreeMap<u64, u32>,
+    /// Lost messages with no later data yet: waiting for their timeout, or for new data
+    /// whose duplicate acknowledgements trigger a fast retransmit.
+    tail_losses: Vec<u32>,
     stats: FlowStats,
 }
 
@@ -229,6 +248,7 @@ pub struct Network {
     streams: RngStreams,
     nics: Vec<Nic>,
     flows: Vec<Flow>,
+    cold: Vec<FlowCold>,
     msgs: Slab<Msg>,
     out: ShaperOutput,
     offered_wire_bytes: u64,
@@ -242,6 +262,7 @@ impl Network {
             streams,
             nics: Vec::new(),
             flows: Vec::new(),
+            cold: Vec::new(),
             msgs: Slab::new(),
             out: ShaperOutput::default(),
             offered_wire_bytes: 0,
@@ -281,30 +302,39 @@ impl Network {
             dst,
             egress_local,
             ingress_local,
-            rng: needs_rng.then(|| self.streams.stream("net.flow", id.0 as u64)),
-            link,
+            latency: link.latency,
+            max_window_bytes: link.max_window_bytes,
             next_seq: 0,
             next_deliver_seq: 0,
-            held: BTreeMap::new(),
             last_arrival: SimTime::ZERO,
-            tail_losses: Vec::new(),
             unacked_payload_bytes: 0,
-            window_bytes: 0,
-            ssthresh_bytes: 0,
+            randomized: needs_rng,
+            holding: false,
+            tail_loss_pending: false,
+            window_bytes: link.max_window_bytes,
+            ssthresh_bytes: link.max_window_bytes,
             inflight_wire_bytes: 0,
             send_buffer: std::collections::VecDeque::new(),
             acks: std::collections::VecDeque::new(),
             ack_event_pending: false,
+        });
+        self.cold.push(FlowCold {
+            rng: needs_rng.then(|| self.streams.stream("net.flow", id.0 as u64)),
+            link,
+            held: BTreeMap::new(),
+            tail_losses: Vec::new(),
             stats: FlowStats::default(),
         });
-        let f = &mut self.flows[id.0 as usize];
-        f.window_bytes = f.link.max_window_bytes;
-        f.ssthresh_bytes = f.link.max_window_bytes;
         id
     }
 
     pub fn flow_stats(&self, flow: FlowId) -> FlowStats {
-        self.flows[flow.0 as usize].stats
+        let f = &self.flows[flow.0 as usize];
+        FlowStats {
+            messages_sent: f.next_seq,
+            messages_delivered: f.next_deliver_seq,
+            ..self.cold[flow.0 as usize].stats
+        }
     }
 
     /// Payload bytes sent on `flow` and not yet delivered (a socket's send buffer plus
@@ -315,7 +345,7 @@ impl Network {
 
     /// The round-trip time a sender would measure on an idle path.
     pub fn base_rtt(&self, flow: FlowId) -> SimDuration {
-        let l = self.flows[flow.0 as usize].link.latency;
+        let l = self.flows[flow.0 as usize].latency;
         l + l
     }
 
@@ -333,12 +363,12 @@ impl Network {
         let seq = f.next_seq;
         f.next_seq += 1;
         f.unacked_payload_bytes += payload_bytes;
-        f.stats.messages_sent += 1;
         // New data after a tail loss: its duplicate acknowledgements trigger a fast
         // retransmit of the lost messages about one RTT from now.
-        if !f.tail_losses.is_empty() {
-            let rtt = f.link.latency + f.link.latency;
-            let lost = std::mem::take(&mut f.tail_losses);
+        if f.tail_loss_pending {
+            f.tail_loss_pending = false;
+            let rtt = f.latency + f.latency;
+            let lost = std::mem::take(&mut self.cold[flow.0 as usize].tail_losses);
             for m in lost {
                 let msg = &mut self.msgs[m as usize];
                 msg.generation += 1;
@@ -366,7 +396,19 @@ impl Network {
             state: MsgState::SendBuffered,
         });
         let m = u32::try_from(m).expect("fewer than 2^32 messages in flight");
-        self.flows[flow.0 as usize].send_buffer.push_back(m);
+        let f = &mut self.flows[flow.0 as usize];
+        let wire = self.msgs[m as usize].wire_bytes;
+        if f.send_buffer.is_empty()
+            && f.acks.len() < ACKS_BATCH
+            && (f.inflight_wire_bytes == 0 || f.inflight_wire_bytes + wire <= f.window_bytes)
+        {
+            // The window has room and nothing waits before it: straight to the NIC.
+            f.inflight_wire_bytes += wire;
+            self.msgs[m as usize].state = MsgState::EgressQueued;
+            self.offer_egress(sched, m);
+            return;
+        }
+        f.send_buffer.push_back(m);
         self.pump(sched, flow);
     }
 
@@ -375,6 +417,35 @@ impl Network {
     /// flight, so a message larger than the window still goes).
     fn pump<E: From<NetEvent> + Copy>(&mut self, sched: &mut Scheduler<E>, flow: FlowId) {
         let now = sched.now();
+        // Acknowledgements are taken in lazily: only when the window would block, or
+        // when enough have piled up to bound their memory. The window only matters when
+        // it is full, so this changes no decision.
+        if self.flows[flow.0 as usize].acks.len() >= ACKS_BATCH {
+            self.take_acks(now, flow);
+        }
+        loop {
+            let f = &mut self.flows[flow.0 as usize];
+            let Some(&m) = f.send_buffer.front() else {
+                break;
+            };
+            let wire = self.msgs[m as usize].wire_bytes;
+            if f.inflight_wire_bytes > 0 && f.inflight_wire_bytes + wire > f.window_bytes {
+                if f.acks.front().is_some_and(|&(at, _)| at <= now) {
+                    self.take_acks(now, flow);
+                    continue;
+                }
+                break;
+            }
+            f.send_buffer.pop_front();
+            f.inflight_wire_bytes += wire;
+            self.msgs[m as usize].state = MsgState::EgressQueued;
+            self.offer_egress(sched, m);
+        }
+        self.arm_ack(sched, flow);
+    }
+
+    /// Takes in the acknowledgements that have arrived by `now`.
+    fn take_acks(&mut self, now: SimTime, flow: FlowId) {
         let f = &mut self.flows[flow.0 as usize];
         let mss = self.nics[f.src.0 as usize].egress.framing().mss_bytes();
         while let Some(&(at, wire)) = f.acks.front() {
@@ -389,23 +460,8 @@ impl Network {
             } else {
                 (mss * wire / f.window_bytes).max(1)
             };
-            f.window_bytes = (f.window_bytes + growth).min(f.link.max_window_bytes);
+            f.window_bytes = (f.window_bytes + growth).min(f.max_window_bytes);
         }
-        loop {
-            let f = &mut self.flows[flow.0 as usize];
-            let Some(&m) = f.send_buffer.front() else {
-                break;
-            };
-            let wire = self.msgs[m as usize].wire_bytes;
-            if f.inflight_wire_bytes > 0 && f.inflight_wire_bytes + wire > f.window_bytes {
-                break;
-            }
-            f.send_buffer.pop_front();
-            f.inflight_wire_bytes += wire;
-            self.msgs[m as usize].state = MsgState::EgressQueued;
-            self.offer_egress(sched, m);
-        }
-        self.arm_ack(sched, flow);
     }
 
     /// A sender with buffered data waits for its next acknowledgement.
@@ -482,7 +538,7 @@ impl Network {
                     return; // superseded by a fast retransmit
                 }
                 m.state = MsgState::EgressQueued;
-                let stats = &mut self.flows[m.flow.0 as usize].stats;
+                let stats = &mut self.cold[m.flow.0 as usize].stats;
                 if m.retransmit_by_timeout {
                     stats.timeout_retransmits += 1;
                 } else {
@@ -521,12 +577,14 @@ impl Network {
             let m = &mut self.msgs[msg as usize];
             m.state = MsgState::Transit;
             let f = &mut self.flows[m.flow.0 as usize];
-            let mut arrival = done_at + f.link.latency;
-            if let Some(rng) = &mut f.rng {
-                if f.link.jitter > SimDuration::ZERO {
-                    arrival += SimDuration::from_ns(below(rng, f.link.jitter.as_ns() + 1));
+            let mut arrival = done_at + f.latency;
+            if f.randomized {
+                let cold = &mut self.cold[m.flow.0 as usize];
+                let rng = cold.rng.as_mut().expect("randomized flows have a stream");
+                if cold.link.jitter > SimDuration::ZERO {
+                    arrival += SimDuration::from_ns(below(rng, cold.link.jitter.as_ns() + 1));
                 }
-                match apply_rules(&f.link.rules, rng) {
+                match apply_rules(&cold.link.rules, rng) {
                     Verdict::Drop => m.link_dropped = true,
                     Verdict::Deliver { extra } => arrival += extra,
                 }
@@ -557,7 +615,8 @@ impl Network {
         m.generation += 1;
         self.dropped_wire_bytes += m.wire_bytes;
         let f = &mut self.flows[m.flow.0 as usize];
-        f.stats.drops += 1;
+        let cold = &mut self.cold[m.flow.0 as usize];
+        cold.stats.drops += 1;
         // Multiplicative decrease, never below two full packets.
         let floor = 2 * self.nics[f.src.0 as usize]
             .egress
@@ -568,7 +627,7 @@ impl Network {
         if f.next_seq > m.seq + 1 {
             // Later data is already on its way: duplicate acks arrive about one RTT on.
             m.retransmit_by_timeout = false;
-            let rtt = f.link.latency + f.link.latency;
+            let rtt = f.latency + f.latency;
             sched.schedule_at(
                 now + rtt,
                 E::from(NetEvent::Retransmit {
@@ -583,7 +642,8 @@ impl Network {
                 .unwrap_or(RTO_MAX)
                 .min(RTO_MAX);
             m.timeouts += 1;
-            f.tail_losses.push(msg);
+            cold.tail_losses.push(msg);
+            f.tail_loss_pending = true;
             sched.schedule_at(
                 now + rto,
                 E::from(NetEvent::Retransmit {
@@ -600,24 +660,32 @@ impl Network {
         let f = &mut self.flows[m.flow.0 as usize];
         if m.seq != f.next_deliver_seq {
             m.state = MsgState::Held;
-            f.held.insert(m.seq, msg);
+            self.cold[m.flow.0 as usize].held.insert(m.seq, msg);
+            f.holding = true;
             return;
         }
+        let flow = m.flow.0 as usize;
         let mut next = Some(msg);
         while let Some(id) = next {
             let m = self.msgs.remove(id as usize);
             self.delivered_wire_bytes += m.wire_bytes;
             f.next_deliver_seq += 1;
             f.unacked_payload_bytes -= m.payload_bytes;
-            f.acks.push_back((now + f.link.latency, m.wire_bytes));
-            f.stats.messages_delivered += 1;
+            f.acks.push_back((now + f.latency, m.wire_bytes));
             delivered.push(Delivery {
                 flow: m.flow,
                 token: m.token,
                 payload_bytes: m.payload_bytes,
                 sent_at: m.sent_at,
             });
-            next = f.held.remove(&f.next_deliver_seq);
+            next = if f.holding {
+                let held = &mut self.cold[flow].held;
+                let next = held.remove(&f.next_deliver_seq);
+                f.holding = !held.is_empty();
+                next
+            } else {
+                None
+            };
         }
     }
 

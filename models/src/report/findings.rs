@@ -25,10 +25,11 @@ pub struct Window {
 }
 
 impl Window {
-    pub fn of(config: &RunConfig) -> Window {
+    /// Whole seconds from the end of warm-up to `window_end`.
+    pub fn of(config: &RunConfig, window_end: sim::SimTime) -> Window {
         Window {
             first_s: config.warmup_ns.div_ceil(1_000_000_000) as usize,
-            end_s: (config.duration_ns / 1_000_000_000) as usize,
+            end_s: window_end.whole_secs() as usize,
         }
     }
 
@@ -135,7 +136,7 @@ fn onset(per_s: &[f64], window: &Window) -> Option<usize> {
 pub fn findings(world: &World, window: &Window) -> Vec<Finding> {
     let config = &world.config;
     let seconds = config.duration_ns.div_ceil(1_000_000_000) as usize;
-    let measured_s = (config.duration_ns - config.warmup_ns) as f64 / 1e9;
+    let measured_s = super::window_seconds(world);
     let mut candidates = Vec::new();
     let busy_per_s = |b: &BusySeries| (0..seconds).map(|s| b.utilization(s)).collect::<Vec<_>>();
     for (i, n) in world.nodes.iter().enumerate() {

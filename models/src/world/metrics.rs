@@ -8,6 +8,7 @@ use super::Req;
 use crate::scenario::resolve::RunConfig;
 use crate::workload::generator::OpKind;
 use sim::net::{Network, NicId};
+
 use sim::stats::{BusySeries, CounterSeries, LatencyHistogram};
 use sim::{SimDuration, SimTime};
 
@@ -66,6 +67,13 @@ pub struct Metrics {
     pub events: u64,
     pub client_hosts: usize,
     pub end: SimTime,
+    /// Requests completed over the whole run, warm-up included.
+    pub completed_total: u64,
+    pub last_completion: SimTime,
+    /// The end of the measured window: the run's end, or, when every client was given a
+    /// request count and all of them completed, the last completion (memtier and
+    /// redis-benchmark divide by the time the requests took, not by a fixed duration).
+    pub window_end: SimTime,
 }
 
 /// A node's state as the metrics need it at the end.
@@ -92,6 +100,9 @@ impl Metrics {
             events: 0,
             client_hosts,
             end: SimTime::ZERO,
+            completed_total: 0,
+            last_completion: SimTime::ZERO,
+            window_end: SimTime::ZERO,
         }
     }
 
@@ -124,6 +135,8 @@ impl Metrics {
     }
 
     pub(crate) fn record_completion_series(&mut self, now: SimTime, r: &Req) {
+        self.completed_total += 1;
+        self.last_completion = now;
         self.ops_per_s.add(now, 1);
         if let Some(h) = self.latency_per_s.get_mut(now.whole_secs() as usize) {
             h.record(now - r.sent);
@@ -139,14 +152,13 @@ impl Metrics {
         }
     }
 
-    pub fn finish(
-        &mut self,
-        end: SimTime,
-        _net: &Network,
-        nodes: &[NodeSample],
-        _client_nics: &[NicId],
-    ) {
+    /// Closes the run at `end`; `expected_requests` is the total of a request-count run.
+    pub fn finish(&mut self, end: SimTime, expected_requests: Option<u64>, nodes: &[NodeSample]) {
         self.end = end;
+        self.window_end = match expected_requests {
+            Some(n) if self.completed_total == n && n > 0 => self.last_completion,
+            _ => end,
+        };
         self.nodes_final = nodes
             .iter()
             .map(|n| NodeFinal {

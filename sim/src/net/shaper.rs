@@ -142,6 +142,15 @@ struct FlowQueue {
     turn_started: bool,
 }
 
+/// One chunk's size, and whether it ends its message.
+#[derive(Clone, Copy, Debug)]
+struct Chunk {
+    wire: u64,
+    packets: u64,
+    payload: u64,
+    last: bool,
+}
+
 /// What a shaper did in response to an offer or a wake-up: messages whose last chunk
 /// started (with their exact finish times), and when it needs waking next.
 #[derive(Clone, Debug, Default)]
@@ -317,6 +326,19 @@ impl Shaper {
         if must_wait {
             self.counters.bw_allowance_exceeded += packets;
             self.bw_allowance_exceeded_per_s.add(now, packets);
+        } else if packets <= self.chunk_packets && self.flows[flow.0 as usize].eligible_at <= now {
+            // Idle shaper, nothing queued, one chunk: serve it at once. This is exactly
+            // what queueing then picking would do (the flow's turn starts and ends with
+            // this chunk), without touching the queues.
+            self.flows[flow.0 as usize].served_wire_bytes += wire;
+            let chunk = Chunk {
+                wire,
+                packets,
+                payload: payload_bytes,
+                last: true,
+            };
+            self.start_chunk(now, flow, token, chunk, out);
+            return true;
         }
         self.queued_wire_bytes += wire;
         let f = &mut self.flows[flow.0 as usize];
@@ -419,19 +441,43 @@ impl Shaper {
         }
         self.queued_wire_bytes -= wire;
 
-        let duration = self.serve(now, wire, packets);
+        self.start_chunk(
+            now,
+            flow,
+            token,
+            Chunk {
+                wire,
+                packets,
+                payload,
+                last: last_chunk,
+            },
+            out,
+        );
+    }
+
+    /// Puts a chunk in service at `now` (the shaper is idle): its duration, the flow's
+    /// cap, the counters, and the message's finish time if it is the last chunk.
+    fn start_chunk(
+        &mut self,
+        now: SimTime,
+        flow: LocalFlow,
+        token: u32,
+        c: Chunk,
+        out: &mut ShaperOutput,
+    ) {
+        let duration = self.serve(now, c.wire, c.packets);
         let end = now + duration;
         if let Some(cap) = self.cfg.flow_cap_bits_per_s {
-            self.flows[flow.0 as usize].eligible_at = now + SimDuration::for_bytes_at(wire, cap);
+            self.flows[flow.0 as usize].eligible_at = now + SimDuration::for_bytes_at(c.wire, cap);
         }
         self.busy_until = end;
         self.busy.add(now, end);
-        self.wire_bytes_per_s.add(now, wire);
-        self.packets_per_s.add(now, packets);
-        self.counters.wire_bytes += wire;
-        self.counters.packets += packets;
-        self.counters.payload_bytes += payload;
-        if last_chunk {
+        self.wire_bytes_per_s.add(now, c.wire);
+        self.packets_per_s.add(now, c.packets);
+        self.counters.wire_bytes += c.wire;
+        self.counters.packets += c.packets;
+        self.counters.payload_bytes += c.payload;
+        if c.last {
             self.counters.messages += 1;
             out.finished.push((token, end));
         }

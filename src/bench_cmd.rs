@@ -1,0 +1,99 @@
+//! `kvsim bench`: times the simulator itself on an embedded benchmark scenario
+//! (`benches/r7g-10-shards.ron`): simulated requests per wall-clock second on one core,
+//! every request executed by store-core, and peak resident memory. Wall-clock figures
+//! are the point here, so this command (and only this one) reads the wall clock; they
+//! never enter a report.
+#![allow(clippy::disallowed_methods)] // Instant::now: timing the simulator is the job
+
+use models::report::variant_report;
+use models::scenario::load_str;
+use models::world::simulate;
+use std::process::ExitCode;
+use std::time::Instant;
+
+const BENCH_SCENARIO: &str = include_str!("../benches/r7g-10-shards.ron");
+
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// Run only this variant (throughput, writes-10m).
+    #[arg(long)]
+    pub variant: Option<String>,
+}
+
+/// Peak resident set size of this process, in bytes (Linux; None elsewhere).
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// CPU seconds this process has used (user + system; Linux; None elsewhere). On a
+/// machine shared with other work, requests per CPU-second is the fair figure.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    // USER_HZ is 100 on every Linux ABI the project targets.
+    Some((utime + stime) / 100.0)
+}
+
+/// Resets the peak so each variant reports its own (Linux: clear_refs value 5).
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+pub fn bench(args: &BenchArgs) -> ExitCode {
+    let scenario = match load_str(BENCH_SCENARIO, "benches/r7g-10-shards.ron") {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("kvsim bench: the embedded benchmark does not load: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let mut ran = 0;
+    for v in scenario.resolved_variants() {
+        if args.variant.as_ref().is_some_and(|name| *name != v.name) {
+            continue;
+        }
+        ran += 1;
+        reset_peak_rss();
+        let start = Instant::now();
+        let cpu_start = cpu_seconds();
+        let world = match simulate(&v.config) {
+            Ok(w) => w,
+            Err(e) => {
+                eprintln!("kvsim bench: variant {}: {e}", v.name);
+                return ExitCode::from(1);
+            }
+        };
+        let wall_s = start.elapsed().as_secs_f64();
+        let cpu_s = match (cpu_start, cpu_seconds()) {
+            (Some(a), Some(b)) => b - a,
+            _ => wall_s,
+        };
+        let requests = world.metrics.completed_total;
+        let events = world.metrics.events;
+        let report = variant_report(&world);
+        let keys: u64 = report.nodes.iter().map(|n| n.keys).sum();
+        println!(
+            "variant={} simulated_requests={requests} wall_s={wall_s:.3} cpu_s={cpu_s:.3} requests_per_s={:.0} requests_per_cpu_s={:.0} events_per_cpu_s={:.0} keys_at_end={keys} peak_rss_mb={}",
+            v.name,
+            requests as f64 / wall_s,
+            requests as f64 / cpu_s.max(1e-9),
+            events as f64 / cpu_s.max(1e-9),
+            peak_rss_bytes().map(|b| format!("{:.1}", b as f64 / 1_048_576.0)).unwrap_or_else(|| "unknown".into()),
+        );
+    }
+    if ran == 0 {
+        eprintln!(
+            "kvsim bench: no variant named {:?} (throughput, writes-10m)",
+            args.variant.as_deref().unwrap_or("")
+        );
+        return ExitCode::from(2);
+    }
+    ExitCode::SUCCESS
+}
