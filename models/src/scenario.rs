@@ -275,11 +275,8 @@ fn resolve_variants(
     let mut out: Vec<ResolvedVariant> = Vec::with_capacity(list.len());
     for (i, v) in list.iter().enumerate() {
         let at = format!("variants[{i}]");
-        if v.name.trim().is_empty() {
-            return Err(FieldError::new(
-                format!("{at}.name"),
-                "expected a non-empty variant name",
-            ));
+        if let Err(m) = check_name(&v.name) {
+            return Err(FieldError::new(format!("{at}.name"), m));
         }
         if out.iter().any(|o| o.name == v.name) {
             return Err(FieldError::new(
@@ -311,6 +308,29 @@ fn resolve_variants(
         });
     }
     Ok(out)
+}
+
+/// Scenario and variant names end up in report headers, JSON keys and output file
+/// names, so they are short, printable and free of path separators.
+pub(crate) fn check_name(name: &str) -> Result<(), String> {
+    if name.trim().is_empty() {
+        return Err("expected a non-empty name".to_string());
+    }
+    if name.chars().count() > 64 {
+        return Err(format!(
+            "expected at most 64 characters, got {}",
+            name.chars().count()
+        ));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| c.is_control() || *c == '/' || *c == '\\')
+    {
+        return Err(format!(
+            "expected printable characters without path separators, got {c:?} in {name:?}"
+        ));
+    }
+    Ok(())
 }
 
 /// A variant's error points into its patch when the patch sets that field, otherwise

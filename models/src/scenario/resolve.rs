@@ -336,9 +336,7 @@ pub(crate) fn resolve(
             "required: a short name, e.g. name: \"m6g-25kb-get\"",
         )
     })?;
-    if scenario_name.trim().is_empty() {
-        return Err(fe("name", "expected a non-empty name"));
-    }
+    super::check_name(&scenario_name).map_err(|m| fe("name", m))?;
     if spec
         .description
         .as_deref()

@@ -226,6 +226,11 @@ fn a_patch_cannot_change_the_seed_or_name() {
     assert_eq!(p, "variants[0].patch.seed");
     let (p, _) = invalid(&with(r#"variants: [(name: "x"), (name: "x")],"#));
     assert_eq!(p, "variants[1].name");
+    let (p, m) = invalid(&with(r#"variants: [(name: "a/b")],"#));
+    assert_eq!(p, "variants[0].name");
+    assert!(m.contains("path separators"), "{m}");
+    let (p, _) = invalid(&MINIMAL.replace("name: \"t\"", "name: \"\""));
+    assert_eq!(p, "name");
 }
 
 #[test]
