@@ -422,3 +422,26 @@ fn catalog_in_three_formats() {
         "clap rejects an unknown format with status 2"
     );
 }
+
+#[test]
+fn the_readme_example_scenario_passes_check() {
+    // The indented RON block under "## Scenarios" in README.md, so the docs cannot rot.
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let start = readme
+        .find("    (\n        name: \"my-test\"")
+        .expect("README example present");
+    let end = start
+        + readme[start..]
+            .find("\n    )\n")
+            .expect("README example closed")
+        + "\n    )\n".len();
+    let example: String = readme[start..end]
+        .lines()
+        .map(|l| format!("{}\n", l.strip_prefix("    ").unwrap_or(l)))
+        .collect();
+    let path = scratch("readme-example.ron", &example);
+    let out = kvsim(&["check", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).ends_with(": 1 variant\n"));
+}
