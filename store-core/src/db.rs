@@ -65,6 +65,8 @@ pub struct Db {
     pub(crate) eviction_pool: EvictionPool,
     /// Position in `keyspace.expires` where the next active expire cycle resumes.
     pub(crate) expire_cursor: usize,
+    /// INFO keyspace's avg_ttl: a moving average of the TTLs the active cycle samples.
+    pub(crate) avg_ttl_ms: u64,
     pub(crate) slots: Option<Box<SlotTable>>,
 }
 
@@ -86,6 +88,7 @@ impl Db {
             stats: Stats::default(),
             eviction_pool: EvictionPool::default(),
             expire_cursor: 0,
+            avg_ttl_ms: 0,
             slots,
         }
     }
@@ -163,6 +166,12 @@ impl Db {
                 .iter()
                 .map(|p| p.live_defaults())
                 .sum::<u64>()
+    }
+
+    /// Keys that carry an expiry (INFO keyspace's `expires`), expired ones not yet
+    /// reclaimed included.
+    pub fn keys_with_expiry(&self) -> u64 {
+        self.keyspace.expires.len() as u64
     }
 
     /// Adds a prefilled range of keys `prefix + decimal(index)`; see [`PrefillRange`].
@@ -361,6 +370,7 @@ impl Db {
         self.dataset_bytes = 0;
         self.eviction_pool = EvictionPool::default();
         self.expire_cursor = 0;
+        self.avg_ttl_ms = 0;
     }
 
     /// Frees memory per the policy until under `maxmemory`; false when it cannot

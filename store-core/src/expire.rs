@@ -28,6 +28,7 @@ pub(crate) fn active_expire_cycle(
         let round_size = with_expiry.min(KEYS_PER_LOOP);
         let mut sampled = 0u64;
         let mut expired = 0u64;
+        let (mut ttl_sum_ms, mut ttl_samples) = (0u64, 0u64);
         while sampled < round_size && !db.keyspace.expires.is_empty() {
             if db.expire_cursor >= db.keyspace.expires.len() {
                 db.expire_cursor = 0;
@@ -44,8 +45,20 @@ pub(crate) fn active_expire_cycle(
                 db.stats.expired_keys += 1;
                 expired += 1;
             } else {
+                let ttl = db.keyspace.entry(pos).expire_at_ms - now_ms;
+                if ttl > 0 {
+                    ttl_sum_ms += ttl;
+                    ttl_samples += 1;
+                }
                 db.expire_cursor += 1;
             }
+        }
+        // Redis's running estimate: avg = avg/50*49 + round_avg/50, seeded by the first.
+        if let Some(round_avg) = ttl_sum_ms.checked_div(ttl_samples) {
+            if db.avg_ttl_ms == 0 {
+                db.avg_ttl_ms = round_avg;
+            }
+            db.avg_ttl_ms = (db.avg_ttl_ms / 50) * 49 + round_avg / 50;
         }
         stats.rounds += 1;
         stats.keys_sampled += sampled;

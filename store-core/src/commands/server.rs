@@ -514,8 +514,9 @@ pub(crate) fn info(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
         let keys = db.dbsize();
         if keys > 0 {
             section.push_str(&format!(
-                "db0:keys={keys},expires={},avg_ttl=0\r\n",
-                db.keyspace.expires.len()
+                "db0:keys={keys},expires={},avg_ttl={}\r\n",
+                db.keys_with_expiry(),
+                db.avg_ttl_ms
             ));
         }
         sections.push(section);
