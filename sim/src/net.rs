@@ -159,6 +159,9 @@ struct Msg {
     generation: u32,
     /// Whether the pending retransmission is a timeout (else a fast retransmit).
     retransmit_by_timeout: bool,
+    /// Sent more than once: a lost retransmission cannot be detected by duplicate
+    /// acknowledgements, so it waits for the timeout (as TCP without RACK does).
+    retransmitted: bool,
     link_dropped: bool,
     state: MsgState,
 }
@@ -366,11 +369,16 @@ impl Network {
         // New data after a tail loss: its duplicate acknowledgements trigger a fast
         // retransmit of the lost messages about one RTT from now.
         if f.tail_loss_pending {
-            f.tail_loss_pending = false;
             let rtt = f.latency + f.latency;
-            let lost = std::mem::take(&mut self.cold[flow.0 as usize].tail_losses);
-            for m in lost {
-                let msg = &mut self.msgs[m as usize];
+            let cold = &mut self.cold[flow.0 as usize];
+            let msgs = &mut self.msgs;
+            // A lost retransmission stays with its timeout: duplicate acks cannot tell
+            // the sender it was lost again.
+            cold.tail_losses.retain(|&m| {
+                let msg = &mut msgs[m as usize];
+                if msg.retransmitted {
+                    return true;
+                }
                 msg.generation += 1;
                 msg.retransmit_by_timeout = false;
                 sched.schedule_at(
@@ -380,7 +388,9 @@ impl Network {
                         generation: msg.generation,
                     }),
                 );
-            }
+                false
+            });
+            f.tail_loss_pending = !cold.tail_losses.is_empty();
         }
         let m = self.msgs.insert(Msg {
             flow,
@@ -392,6 +402,7 @@ impl Network {
             timeouts: 0,
             generation: 0,
             retransmit_by_timeout: false,
+            retransmitted: false,
             link_dropped: false,
             state: MsgState::SendBuffered,
         });
@@ -538,11 +549,17 @@ impl Network {
                     return; // superseded by a fast retransmit
                 }
                 m.state = MsgState::EgressQueued;
-                let stats = &mut self.cold[m.flow.0 as usize].stats;
+                m.retransmitted = true;
+                let flow = m.flow.0 as usize;
+                let cold = &mut self.cold[flow];
                 if m.retransmit_by_timeout {
-                    stats.timeout_retransmits += 1;
+                    cold.stats.timeout_retransmits += 1;
+                    // No longer waiting for later data: once retransmitted it may be
+                    // delivered and its slot reused, so it must leave the list now.
+                    cold.tail_losses.retain(|&t| t != msg);
+                    self.flows[flow].tail_loss_pending = !cold.tail_losses.is_empty();
                 } else {
-                    stats.fast_retransmits += 1;
+                    cold.stats.fast_retransmits += 1;
                 }
                 self.offer_egress(sched, msg);
             }
@@ -624,7 +641,7 @@ impl Network {
             .wire_bytes(self.nics[f.src.0 as usize].egress.framing().mss_bytes());
         f.window_bytes = (f.window_bytes / 2).max(floor);
         f.ssthresh_bytes = f.window_bytes;
-        if f.next_seq > m.seq + 1 {
+        if f.next_seq > m.seq + 1 && !m.retransmitted {
             // Later data is already on its way: duplicate acks arrive about one RTT on.
             m.retransmit_by_timeout = false;
             let rtt = f.latency + f.latency;

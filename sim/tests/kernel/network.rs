@@ -240,8 +240,8 @@ fn goodput_settles_at_the_shaped_rate_under_overload() {
         .collect();
     let mut w = World::new(net);
     let mut sched = Scheduler::new();
-    // 4 flows x 5,000 msgs x 10 kB over 2 s = 200 Mbit/s offered into a 100 Mbit/s ingress.
-    for i in 0..5_000u64 {
+    // 4 flows x 10 kB every 400 us = 800 Mbit/s offered into a 100 Mbit/s ingress for 6 s.
+    for i in 0..15_000u64 {
         for (k, f) in flows.iter().enumerate() {
             sched.schedule_at(
                 SimTime::from_us(i * 400 + k as u64),
@@ -253,19 +253,109 @@ fn goodput_settles_at_the_shaped_rate_under_overload() {
             );
         }
     }
-    sched.run(&mut w, RunLimit::Until(SimTime::from_secs(2)));
+    sched.run(&mut w, RunLimit::Until(SimTime::from_secs(5)));
+    // Steady state over 4 s: flows stalled in a retransmission timeout hold their later
+    // data behind it, so a short window undercounts what the link carried.
     let delivered_bytes: u64 = w
         .delivered
         .iter()
         .filter(|(t, _)| *t >= SimTime::from_secs(1))
         .map(|(_, d)| d.payload_bytes)
         .sum();
-    let goodput_bits_per_s = delivered_bytes * 8;
+    let goodput_bits_per_s = delivered_bytes * 8 / 4;
     let shaped_payload_rate = 100_000_000u64 * 10_000 / framing().wire_bytes(10_000);
+    // Drop-tail with few flows idles the link now and then, when every flow's head
+    // waits for a timeout at once (as TCP does): at least 90%, never a collapse.
     assert!(
-        goodput_bits_per_s * 100 >= shaped_payload_rate * 97
+        goodput_bits_per_s * 100 >= shaped_payload_rate * 90
             && goodput_bits_per_s <= shaped_payload_rate + 200_000,
         "goodput {goodput_bits_per_s} bit/s vs shaped payload rate {shaped_payload_rate}"
     );
+    // No flow starves: each gets at least half of its fair share.
+    for f in &flows {
+        let bytes: u64 = w
+            .delivered
+            .iter()
+            .filter(|(t, d)| *t >= SimTime::from_secs(1) && d.flow == *f)
+            .map(|(_, d)| d.payload_bytes)
+            .sum();
+        let flow_bits_per_s = bytes * 8 / 4;
+        assert!(
+            flow_bits_per_s * 8 >= shaped_payload_rate,
+            "flow {f:?}: {flow_bits_per_s} bit/s of {shaped_payload_rate}"
+        );
+    }
     assert!(w.net.nic(b).ingress.counters.dropped_messages > 0);
+}
+
+/// A tail loss retransmitted by timeout and delivered leaves nothing behind: later sends
+/// on the flow (which would fast-retransmit pending tail losses) must not touch it.
+/// Regression: the delivered message's slot was still listed as a tail loss.
+#[test]
+fn data_after_a_recovered_tail_loss_is_sent_normally() {
+    let mut net = sim::net::Network::new(RngStreams::new(1));
+    let cfg = ShaperConfig {
+        queue_capacity_bytes: 0,
+        ..ShaperConfig::unlimited()
+    };
+    let a = net.add_nic(NicConfig {
+        egress: cfg,
+        ingress: cfg,
+        framing: framing(),
+    });
+    let b = net.add_nic(NicConfig {
+        egress: cfg,
+        ingress: cfg,
+        framing: framing(),
+    });
+    let f = net.open_flow(
+        a,
+        b,
+        LinkConfig {
+            latency: SimDuration::from_ms(1),
+            ..Default::default()
+        },
+    );
+    let mut w = World::new(net);
+    let mut sched = Scheduler::new();
+    sched.schedule_at(
+        SimTime::ZERO,
+        Ev::Send {
+            flow: f,
+            payload_bytes: 100,
+            token: 0,
+        },
+    );
+    sched.schedule_at(
+        SimTime::ZERO,
+        Ev::Send {
+            flow: f,
+            payload_bytes: 100,
+            token: 1,
+        },
+    );
+    // Long after token 1's timeout retransmission was delivered (about 201 ms).
+    for (i, t) in [(2u64, 500u64), (3, 501), (4, 502)] {
+        sched.schedule_at(
+            SimTime::from_ms(t),
+            Ev::Send {
+                flow: f,
+                payload_bytes: 100,
+                token: i,
+            },
+        );
+    }
+    sched.run(&mut w, RunLimit::Empty);
+    let tokens: Vec<u64> = w.delivered.iter().map(|(_, d)| d.token).collect();
+    assert_eq!(tokens, vec![0, 1, 2, 3, 4]);
+    let stats = w.net.flow_stats(f);
+    assert_eq!(
+        (
+            stats.drops,
+            stats.timeout_retransmits,
+            stats.fast_retransmits
+        ),
+        (1, 1, 0)
+    );
+    assert!(w.net.conservation().holds());
 }
