@@ -223,7 +223,10 @@ fn invalid_values() {
             "zero-shards.ron",
             "shards: 3",
             "shards: 0",
-            &["cluster.shards", "expected at least 1 shard, got 0"],
+            &[
+                "zero-shards.ron:11:17: cluster.shards",
+                "expected at least 1 shard, got 0",
+            ],
         ),
         (
             "warmup-too-long.ron",
@@ -310,6 +313,7 @@ fn invalid_value_in_a_variant_points_into_its_patch() {
         "variant.ron",
         &text,
         &[
+            "variant.ron:6:",
             "variants[1].patch.cluster.shards",
             "expected at least 1 shard",
         ],

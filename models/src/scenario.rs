@@ -14,6 +14,7 @@
 
 pub mod bundled;
 pub mod error;
+mod locate;
 pub(crate) mod merge;
 pub mod resolve;
 pub mod spec;
@@ -149,7 +150,7 @@ pub fn load_str_with_catalog(
 ) -> Result<Scenario, ScenarioError> {
     let spec = parse(text, origin)?;
     let variants =
-        resolve_variants(&spec, catalog).map_err(|e| ScenarioError::invalid(origin, e))?;
+        resolve_variants(&spec, catalog).map_err(|e| ScenarioError::invalid(origin, text, e))?;
     Ok(Scenario {
         origin: origin.to_string(),
         spec,

@@ -59,6 +59,7 @@ pub fn default_scenario() -> Result<Scenario, ScenarioError> {
             origin: "bundled".into(),
             path: DEFAULT_SCENARIO.into(),
             message: "missing from the bundled list".into(),
+            position: None,
         })
     })
 }

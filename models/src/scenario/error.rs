@@ -60,21 +60,34 @@ pub enum ScenarioError {
         column: usize,
         message: String,
     },
-    /// A value that parses but is not allowed, at a field path.
-    #[error("{origin}: {path}: {message}")]
+    /// A value that parses but is not allowed, at a field path, and at the line and
+    /// column where the file sets it (`None` when the value is a default).
+    #[error("{}: {path}: {message}", at(origin, position))]
     Invalid {
         origin: String,
         path: String,
         message: String,
+        position: Option<(usize, usize)>,
     },
 }
 
+/// `origin` or `origin:line:column`.
+fn at(origin: &str, position: &Option<(usize, usize)>) -> String {
+    match position {
+        Some((line, column)) => format!("{origin}:{line}:{column}"),
+        None => origin.to_string(),
+    }
+}
+
 impl ScenarioError {
-    pub(crate) fn invalid(origin: &str, e: FieldError) -> ScenarioError {
+    /// An invalid value, located in `text` when the text sets it.
+    pub(crate) fn invalid(origin: &str, text: &str, e: FieldError) -> ScenarioError {
+        let position = super::locate::locate(text, &e.path);
         ScenarioError::Invalid {
             origin: origin.to_string(),
             path: e.path,
             message: e.message,
+            position,
         }
     }
 }

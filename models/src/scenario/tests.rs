@@ -325,10 +325,23 @@ fn error_display_names_the_origin() {
     let e = load(&MINIMAL.replace("seed: 7", "seed: 7, warmup_s: 99"))
         .unwrap_err()
         .to_string();
+    // Invalid values are located where the file sets them...
     assert!(
-        e.starts_with("t.ron: warmup_s: expected a warm-up shorter"),
+        e.starts_with("t.ron:4:24: warmup_s: expected a warm-up shorter"),
         "{e}"
     );
+    // ... inside a variant's patch too ...
+    let text = with(r#"variants: [(name: "a", patch: (cluster: (mode: cluster, shards: 0)))],"#);
+    let e = load(&text).unwrap_err().to_string();
+    assert!(
+        e.starts_with("t.ron:4:78: variants[0].patch.cluster.shards: "),
+        "{e}"
+    );
+    // ... and a missing field, which the file does not set, has only its path.
+    let e = load("(name: \"t\", description: \"d\", duration_s: 1)")
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("t.ron: seed: required"), "{e}");
     let e = load_file("/nonexistent/dir/x.ron").unwrap_err().to_string();
     assert!(
         e.contains("/nonexistent/dir/x.ron") && e.contains("No such file"),
