@@ -693,8 +693,8 @@ mod tests {
     fn wire_bytes_count_headers_per_packet() {
         let n = resolve_network(NetworkSpec::default()).unwrap();
         assert_eq!(n.mss_bytes(), 8_961);
-        // 25,009 bytes of reply at MSS 8,961: 3 packets of 58 header bytes.
-        assert_eq!(n.wire_bytes(25_009), 25_009 + 3 * 58);
+        // A 25,010-byte reply at MSS 8,961: 3 packets of 58 header bytes.
+        assert_eq!(n.wire_bytes(25_010), 25_010 + 3 * 58);
         assert_eq!(n.packets(0), 1);
     }
 

@@ -401,7 +401,7 @@ fn bundled_key_figures() {
     assert_eq!(c.cluster.instance.spec.baseline_bits_per_s, 750_000_000);
     assert_eq!(c.net_credits_at_start, CreditLevel::Empty);
     // One reply: RESP "$25000\r\n" + value + "\r\n" on the wire.
-    assert_eq!(c.network.wire_bytes(25_009), 25_183);
+    assert_eq!(c.network.wire_bytes(25_010), 25_184);
     assert_eq!(
         v[5].config.clients.workload.open_loop.unwrap().rate_rps,
         8_000
@@ -410,7 +410,7 @@ fn bundled_key_figures() {
     let lab = bundled::find("lab-tbf-100mbit").unwrap().unwrap();
     let c = &lab.variants()[0].config;
     assert_eq!(c.network.mss_bytes(), 1_448);
-    assert_eq!(c.network.wire_bytes(25_009), 26_197);
+    assert_eq!(c.network.wire_bytes(25_010), 26_198);
     assert_eq!(
         c.cluster.instance.spec.net_credit_capacity_bits,
         Some(8_388_608)
