@@ -388,10 +388,8 @@ pub(crate) fn append(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
     let addition = argv[2].to_blob();
     match lookup_write(ctx, &key) {
         None => {
-            let value = match addition {
-                Blob::Bytes(b) => Value::Bytes(b),
-                Blob::Synthetic { len, seed } => Value::Synthetic { len, seed },
-            };
+            // A new key takes the argument as SET would (tryObjectEncoding).
+            let value = value_from_arg(ctx.db, &argv[2]);
             let len = argv[2].len();
             ctx.db.add(&key, value, ctx.now_ms);
             Reply::Integer(len as i64)
