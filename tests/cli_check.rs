@@ -130,7 +130,7 @@ fn malformed_ron() {
     check_rejects(
         "missing-comma.ron",
         "(\n    name: \"x\",\n    description: \"d\"\n    seed: 1,\n)\n",
-        &["missing-comma.ron:4:5", "Expected comma"],
+        &["missing-comma.ron:4:5", "expected `,` or a closing bracket"],
     );
     check_rejects(
         "unclosed.ron",

@@ -237,6 +237,9 @@ fn explain(code: &ron::Error, at_end: bool) -> String {
         }
         E::ExpectedInteger => "expected an integer".to_string(),
         E::ExpectedString => "expected a string in double quotes".to_string(),
+        E::ExpectedComma => "expected `,` or a closing bracket here (a missing comma, or a \
+                             value of the wrong form, such as 3.0 where an integer belongs?)"
+            .to_string(),
         E::SuggestRawIdentifier(id) => format!(
             "{id:?} is not an identifier; expected a name with underscores, e.g. {}",
             id.replace('-', "_")
