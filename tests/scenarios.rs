@@ -1,0 +1,234 @@
+//! Every bundled scenario runs; its JSON is byte-identical across two runs on different
+//! thread counts; its text report matches its snapshot in `snapshots/`; and its key
+//! figure is asserted numerically here, so a snapshot update cannot silently accept a
+//! wrong number. A different seed changes measured figures, not only the printed seed.
+
+use models::report::{Report, VariantReport};
+use models::run::run_scenario;
+use models::scenario::load_file;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
+
+/// One scenario's report, computed by whichever test asks first.
+type Cell = Arc<OnceLock<&'static Report>>;
+
+/// A scenario's report, computed once per test binary (tests share it).
+fn report(file: &str) -> &'static Report {
+    static CACHE: LazyLock<Mutex<BTreeMap<String, Cell>>> = LazyLock::new(Default::default);
+    let cell = CACHE
+        .lock()
+        .expect("cache lock")
+        .entry(file.to_string())
+        .or_default()
+        .clone();
+    cell.get_or_init(|| {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scenarios")
+            .join(file);
+        let scenario = load_file(&path).unwrap_or_else(|e| panic!("{e}"));
+        let parallel = run_scenario(&scenario, None, 2, &|_| {}).unwrap_or_else(|e| panic!("{e}"));
+        let serial = run_scenario(&scenario, None, 1, &|_| {}).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            parallel.to_json() == serial.to_json(),
+            "{file} (seed {}): JSON differs between a 2-thread and a 1-thread run",
+            scenario.seed()
+        );
+        Box::leak(Box::new(parallel))
+    })
+}
+
+fn variant<'a>(r: &'a Report, name: &str) -> &'a VariantReport {
+    r.variants
+        .iter()
+        .find(|v| v.name == name)
+        .unwrap_or_else(|| panic!("no variant {name}"))
+}
+
+fn ops(v: &VariantReport) -> f64 {
+    v.all_stats.totals.ops_per_sec
+}
+
+#[test]
+fn bundled_scenarios_match_their_snapshots() {
+    insta::glob!("../scenarios", "*.ron", |path| {
+        let file = path
+            .file_name()
+            .expect("a file")
+            .to_string_lossy()
+            .to_string();
+        let text = report(&file).to_text();
+        let mut settings = insta::Settings::clone_current();
+        settings.set_snapshot_path("../snapshots");
+        settings.set_prepend_module_to_snapshot(false);
+        settings.bind(|| insta::assert_snapshot!(text));
+    });
+}
+
+/// m6g-25kb-get: throughput plateaus at the analytic network cap (baseline over the
+/// wire bytes of a reply, headers and RESP framing included) within 0.5%; the naive
+/// figure ignores overhead; past the cap latency climbs and allowance-exceeded counts
+/// and drops appear.
+#[test]
+fn m6g_plateaus_at_the_network_cap() {
+    let r = report("m6g-25kb-get.ron");
+    let v = variant(r, "8000rps");
+    let net = &v.config.network;
+    let reply_bytes = 1 + 5 + 2 + 25_000 + 2; // "$25000\r\n" + value + "\r\n"
+    let baseline = v.config.cluster.instance.spec.baseline_bits_per_s as f64;
+    let cap = baseline / 8.0 / net.wire_bytes(reply_bytes) as f64;
+    let naive = baseline / 8.0 / 25_000.0;
+    assert!((naive - 3_750.0).abs() < 1e-9);
+    for name in ["4000rps", "6000rps", "8000rps"] {
+        let measured = ops(variant(r, name));
+        assert!(
+            (measured / cap - 1.0).abs() < 0.005,
+            "{name}: {measured} ops/s vs cap {cap:.1}"
+        );
+    }
+    let below = variant(r, "2000rps");
+    assert!(
+        (ops(below) / 2_000.0 - 1.0).abs() < 0.02,
+        "below the cap throughput follows the offer"
+    );
+    let p50 = |v: &VariantReport| v.all_stats.totals.percentile_latencies["p50.00"];
+    assert!(p50(v) > 10.0 * p50(below), "latency climbs past the cap");
+    assert!(v.nodes[0].bw_out_allowance_exceeded > 0 && v.nodes[0].drops > 0);
+    assert!(v.findings[0].binding && v.findings[0].node == "redis-0");
+}
+
+/// lab-tbf-100mbit: the mirror of the measured tbf run lands within 2% on throughput
+/// (482 RPS with a full bucket, 478 drained) and within 10% on the p50 (41.9 ms).
+#[test]
+fn lab_tbf_mirror_matches_the_measurement() {
+    let r = report("lab-tbf-100mbit.ron");
+    let full = variant(r, "full-bucket");
+    let drained = variant(r, "drained");
+    assert!(
+        (ops(full) / 482.0 - 1.0).abs() < 0.02,
+        "full bucket: {}",
+        ops(full)
+    );
+    assert!(
+        (ops(drained) / 478.0 - 1.0).abs() < 0.02,
+        "drained: {}",
+        ops(drained)
+    );
+    let p50 = full.all_stats.totals.percentile_latencies["p50.00"];
+    assert!((p50 / 41.9 - 1.0).abs() < 0.10, "p50 {p50} ms");
+}
+
+/// t4g-burst-depletion: credits run out within one message time of
+/// t = capacity / (offered wire rate - baseline), and the egress then carries the
+/// baseline; a 2 s burst whose 5-minute average is far below the baseline still trips
+/// allowance-exceeded.
+#[test]
+fn t4g_credits_deplete_at_the_closed_form_time() {
+    let r = report("t4g-burst-depletion.ron");
+    let v = variant(r, "sustained-1gbps");
+    let spec = &v.config.cluster.instance.spec;
+    let rate_rps = v
+        .config
+        .clients
+        .workload
+        .open_loop
+        .expect("open loop")
+        .rate_rps as f64;
+    let wire_bits = v.config.network.wire_bytes(1 + 5 + 2 + 25_000 + 2) as f64 * 8.0;
+    let offered_bits_per_s = rate_rps * wire_bits;
+    let capacity = spec.net_credit_capacity_bits.expect("burstable") as f64;
+    let expected_ms = capacity / (offered_bits_per_s - spec.baseline_bits_per_s as f64) * 1e3;
+    let message_time_ms = 1e3 / rate_rps;
+    let depleted_ms = v.nodes[0]
+        .net_credits_depleted_at_ms
+        .expect("credits ran out");
+    assert!(
+        (depleted_ms - expected_ms).abs() <= message_time_ms,
+        "depleted at {depleted_ms} ms, closed form {expected_ms:.3} ms"
+    );
+    let out = v
+        .timeseries
+        .series
+        .iter()
+        .find(|s| s.name == "net_out_bits_per_s")
+        .expect("series");
+    let late = out.values[45];
+    assert!(
+        (late / spec.baseline_bits_per_s as f64 - 1.0).abs() < 0.01,
+        "second 45 carried {late} bit/s"
+    );
+    let bursty = variant(r, "bursty-empty-credits");
+    let five_minute_average = bursty.nodes[0].net_out_bytes as f64 * 8.0 / 300.0;
+    assert!(five_minute_average < spec.baseline_bits_per_s as f64 / 10.0);
+    assert!(bursty.nodes[0].bw_out_allowance_exceeded > 0);
+}
+
+/// r7g-family: the network binds on cache.r7g.large (at baseline / 8 / wire bytes of a
+/// 1,000-byte reply) and the single main thread on every larger size.
+#[test]
+fn r7g_family_binding_resource_by_size() {
+    let r = report("r7g-family.ron");
+    let large = variant(r, "large");
+    let baseline = large.config.cluster.instance.spec.baseline_bits_per_s as f64;
+    let cap = baseline / 8.0 / large.config.network.wire_bytes(1 + 4 + 2 + 1_000 + 2) as f64;
+    assert!(
+        (ops(large) / cap - 1.0).abs() < 0.005,
+        "{} vs {cap}",
+        ops(large)
+    );
+    assert_eq!(format!("{:?}", large.findings[0].resource), "NicOut");
+    for name in [
+        "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge",
+    ] {
+        let v = variant(r, name);
+        let f = &v.findings[0];
+        assert!(
+            f.binding && format!("{:?}", f.resource) == "Cpu" && f.thread == Some(0),
+            "{name}: {:?}",
+            f.summary()
+        );
+    }
+}
+
+/// zipf-hot-shards: exact hottest/coldest ratios under rank-modulo placement are the
+/// source article's 4.08 (100 shards) and 1.27 (10 shards) to 3 significant digits;
+/// CRC16 placement is asserted too, and the measured ratios are within 5% of the exact.
+#[test]
+fn zipf_hot_shard_ratios() {
+    let r = report("zipf-hot-shards.ron");
+    let exact = |name: &str| variant(r, name).shards.load_ratio_exact;
+    assert_eq!(format!("{:.2}", exact("rank-modulo-100-shards")), "4.08");
+    assert_eq!(format!("{:.2}", exact("rank-modulo-10-shards")), "1.27");
+    assert_eq!(format!("{:.2}", exact("crc16-100-shards")), "5.10");
+    assert_eq!(format!("{:.2}", exact("crc16-10-shards")), "1.53");
+    for v in &r.variants {
+        let (m, e) = (v.shards.load_ratio_measured, v.shards.load_ratio_exact);
+        assert!(
+            (m / e - 1.0).abs() < 0.05,
+            "{}: measured {m} vs exact {e}",
+            v.name
+        );
+    }
+}
+
+/// A different seed changes measured figures, not only the printed seed.
+#[test]
+fn a_different_seed_changes_measured_figures() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/m6g-25kb-get.ron");
+    let scenario = load_file(&path).unwrap_or_else(|e| panic!("{e}"));
+    let a = run_scenario(&scenario, None, 2, &|_| {}).unwrap_or_else(|e| panic!("{e}"));
+    let b = run_scenario(&scenario, Some(scenario.seed() + 1), 2, &|_| {})
+        .unwrap_or_else(|e| panic!("{e}"));
+    let figures = |r: &Report| {
+        r.variants
+            .iter()
+            .map(|v| {
+                (
+                    v.all_stats.totals.count,
+                    v.latency_intended.latency_ms_p99.to_bits(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_ne!(figures(&a), figures(&b));
+}
