@@ -132,8 +132,9 @@ impl Db {
     /// Runs one slow active expire cycle (Redis's `activeExpireCycle`): rounds of up to
     /// 20 keys with an expiry, taken from where the previous cycle stopped, deleting
     /// the expired ones, repeated while more than 10% of a round was expired, bounded by
-    /// `Config::active_expire_keys_budget` keys. Deterministic: it walks positions in
-    /// order; `rng` only picks where a fresh cursor starts.
+    /// `Config::active_expire_keys_budget` keys. Deterministic: like Redis's slow cycle
+    /// it walks a cursor and draws no random numbers; `rng` is taken so a future fast
+    /// cycle or sampled variant does not change the signature.
     pub fn active_expire_cycle<R: RngCore + ?Sized>(
         &mut self,
         now_ms: u64,
