@@ -1,0 +1,137 @@
+//! `kvsim run` through the real binary: the README's first command prints the default
+//! report; JSON carries the documented keys; output does not depend on --jobs; --out
+//! writes every format; bad input exits 2 with a message naming the file.
+
+use std::process::{Command, Output};
+
+fn kvsim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kvsim"))
+        .args(args)
+        .output()
+        .expect("the kvsim binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).expect("UTF-8 output")
+}
+
+#[test]
+fn run_without_a_file_prints_the_default_experiment() {
+    let o = kvsim(&["run"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = stdout(&o);
+    assert!(
+        text.starts_with("kvsim 0.1.0: scenario m6g-25kb-get"),
+        "{}",
+        &text[..text.len().min(200)]
+    );
+    assert!(text.contains("ALL STATS") && text.contains("findings"));
+    assert!(o.stderr.is_empty(), "no progress on a non-terminal stderr");
+}
+
+#[test]
+fn json_has_the_documented_keys_and_is_independent_of_jobs() {
+    let one = kvsim(&["run", "lab-tbf-100mbit", "--format", "json", "--jobs", "1"]);
+    let two = kvsim(&["run", "lab-tbf-100mbit", "--format", "json", "--jobs", "2"]);
+    assert!(one.status.success() && two.status.success());
+    assert_eq!(
+        one.stdout, two.stdout,
+        "the report depends on the number of threads"
+    );
+    let j: serde_json::Value = serde_json::from_slice(&one.stdout).expect("valid JSON");
+    for key in ["kvsim_version", "scenario", "seed", "variants"] {
+        assert!(j.get(key).is_some(), "missing top-level {key}");
+    }
+    let v = &j["variants"][0];
+    for key in [
+        "name",
+        "ALL STATS",
+        "nodes",
+        "shards",
+        "findings",
+        "timeseries",
+    ] {
+        assert!(v.get(key).is_some(), "missing variant key {key}");
+    }
+    for key in ["Sets", "Gets", "Totals"] {
+        let s = &v["ALL STATS"][key];
+        for field in [
+            "Ops/sec",
+            "Hits/sec",
+            "Misses/sec",
+            "Average Latency",
+            "Percentile Latencies",
+            "KB/sec",
+        ] {
+            assert!(s.get(field).is_some(), "ALL STATS.{key} lacks {field}");
+        }
+    }
+    for field in [
+        "name",
+        "instance",
+        "ops",
+        "net_out_bytes",
+        "bw_out_allowance_exceeded",
+        "net_credits_end",
+    ] {
+        assert!(v["nodes"][0].get(field).is_some(), "nodes[0] lacks {field}");
+    }
+    for field in ["load_ratio_measured", "load_ratio_exact"] {
+        assert!(v["shards"].get(field).is_some(), "shards lacks {field}");
+    }
+}
+
+#[test]
+fn out_writes_every_format() {
+    let dir = std::env::temp_dir().join(format!("kvsim-run-out-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let o = kvsim(&[
+        "run",
+        "lab-tbf-100mbit",
+        "--out",
+        dir.to_str().expect("UTF-8 temp path"),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(dir.join("report.txt")).expect("report.txt");
+    assert_eq!(text, stdout(&o));
+    let json = std::fs::read_to_string(dir.join("report.json")).expect("report.json");
+    assert!(serde_json::from_str::<serde_json::Value>(&json).is_ok());
+    let csv = std::fs::read_to_string(dir.join("timeseries.csv")).expect("timeseries.csv");
+    assert!(csv.starts_with("variant,second,series,node,value\n"));
+    assert!(csv.contains("full-bucket,0,ops_per_s,,"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_missing_file_exits_2_naming_it() {
+    let o = kvsim(&["run", "/nonexistent/dir/scenario.ron"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("/nonexistent/dir/scenario.ron"), "{err}");
+    assert!(o.stdout.is_empty(), "nothing on stdout for bad input");
+}
+
+#[test]
+fn a_malformed_file_exits_2_with_line_and_column() {
+    let path = std::env::temp_dir().join(format!("kvsim-run-bad-{}.ron", std::process::id()));
+    std::fs::write(
+        &path,
+        "(name: \"broken\",\n  seed: 1,\n  cluster: (shards: ,\n",
+    )
+    .expect("temp file");
+    let o = kvsim(&["run", path.to_str().expect("UTF-8 temp path")]);
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("kvsim-run-bad") && err.contains(":3:"),
+        "{err}"
+    );
+    assert!(o.stdout.is_empty());
+}
+
+#[test]
+fn an_unknown_format_is_bad_input() {
+    let o = kvsim(&["run", "--format", "xml"]);
+    assert_eq!(o.status.code(), Some(2));
+}
