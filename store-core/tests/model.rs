@@ -39,6 +39,9 @@ enum Cmd {
     Zscore(u8, &'static str),
     Zrem(u8, &'static str),
     Zrange(u8),
+    SetNx(u8, &'static str),
+    GetDel(u8),
+    Rename(u8, u8),
     Dbsize,
     /// Advance the clock by this many ms.
     Tick(u64),
@@ -86,6 +89,9 @@ fn cmd_strategy() -> impl Strategy<Value = Cmd> {
         (key.clone(), field.clone()).prop_map(|(k, m)| Cmd::Zscore(k, m)),
         (key.clone(), field.clone()).prop_map(|(k, m)| Cmd::Zrem(k, m)),
         key.clone().prop_map(Cmd::Zrange),
+        (key.clone(), value.clone()).prop_map(|(k, v)| Cmd::SetNx(k, v)),
+        key.clone().prop_map(Cmd::GetDel),
+        (key.clone(), key.clone()).prop_map(|(a, b)| Cmd::Rename(a, b)),
         Just(Cmd::Dbsize),
         (0u64..3000).prop_map(Cmd::Tick),
     ]
@@ -129,6 +135,9 @@ fn argv_of(cmd: &Cmd) -> Vec<String> {
         Cmd::Zscore(key, m) => vec![s("ZSCORE"), k(key), s(m)],
         Cmd::Zrem(key, m) => vec![s("ZREM"), k(key), s(m)],
         Cmd::Zrange(key) => vec![s("ZRANGE"), k(key), s("0"), s("-1"), s("WITHSCORES")],
+        Cmd::SetNx(key, v) => vec![s("SETNX"), k(key), s(v)],
+        Cmd::GetDel(key) => vec![s("GETDEL"), k(key)],
+        Cmd::Rename(a, b) => vec![s("RENAME"), k(a), k(b)],
         Cmd::Dbsize => vec![s("DBSIZE")],
         Cmd::Tick(_) => Vec::new(),
     }
@@ -185,6 +194,22 @@ impl Model {
                 Reply::Ok
             }
             Cmd::Dbsize => Reply::Integer(self.keys.len() as i64),
+            Cmd::Rename(a, b) => {
+                // The source is looked up (and lazily expired) first; the destination
+                // only when the source exists and differs.
+                let (a, b) = (key(a), key(b));
+                self.touch(&a);
+                let Some(entry) = self.keys.get(&a).cloned() else {
+                    return Reply::error("ERR no such key");
+                };
+                if a == b {
+                    return Reply::Ok;
+                }
+                self.touch(&b);
+                self.keys.remove(&a);
+                self.keys.insert(b, entry);
+                Reply::Ok
+            }
             Cmd::Del(keys) | Cmd::Exists(keys) => {
                 let mut n = 0;
                 for k in keys {
@@ -226,6 +251,7 @@ impl Model {
                     Cmd::Zadd(k, _, _) | Cmd::Zscore(k, _) | Cmd::Zrem(k, _) | Cmd::Zrange(k) => {
                         key(k)
                     }
+                    Cmd::SetNx(k, _) | Cmd::GetDel(k) => key(k),
                     _ => unreachable!("multi-key commands handled above"),
                 };
                 self.touch(&k);
@@ -459,7 +485,24 @@ impl Model {
                 }
                 Some(_) => wrong,
             },
-            Cmd::Tick(_) | Cmd::Dbsize | Cmd::Del(_) | Cmd::Exists(_) => {
+            Cmd::SetNx(_, v) => match entry {
+                Some(_) => Reply::Integer(0),
+                None => {
+                    self.keys
+                        .insert(k, (MValue::Str(v.as_bytes().to_vec()), None));
+                    Reply::Integer(1)
+                }
+            },
+            Cmd::GetDel(_) => match entry {
+                None => Reply::Null,
+                Some((MValue::Str(v), _)) => {
+                    let reply = bulk(v);
+                    self.keys.remove(&k);
+                    reply
+                }
+                Some(_) => wrong,
+            },
+            Cmd::Tick(_) | Cmd::Dbsize | Cmd::Del(_) | Cmd::Exists(_) | Cmd::Rename(..) => {
                 unreachable!("handled in run")
             }
         }
