@@ -342,9 +342,15 @@ impl Db {
         out
     }
 
-    /// Replaces the value at `pos` (keeping expiry and access metadata).
+    /// Replaces the value at `pos` (keeping expiry and access metadata). Only the value's
+    /// own bytes change, so the charge moves by their difference.
+    #[inline]
     pub(crate) fn replace_value(&mut self, pos: usize, value: Value) {
-        self.update(pos, |v| *v = value);
+        let new_bytes = value.redis_bytes();
+        let entry = self.keyspace.entry_mut(pos);
+        let old_bytes = entry.value.redis_bytes();
+        entry.value = value;
+        self.dataset_bytes = self.dataset_bytes + new_bytes - old_bytes;
     }
 
     /// Sets the expiry of the key at `pos`.
