@@ -296,7 +296,12 @@ impl Db {
             let counter = lfu_log_incr(counter, log_factor, rng);
             entry.lru = (lfu_minutes(now_ms) << 8) | counter;
         } else {
-            entry.lru = lru_clock(now_ms);
+            // Skip the store when the clock has not moved (1 s resolution): a clean line
+            // needs no write-back.
+            let clock = lru_clock(now_ms);
+            if entry.lru != clock {
+                entry.lru = clock;
+            }
         }
     }
 
