@@ -283,32 +283,25 @@ pub fn variant_report(world: &World) -> VariantReport {
         .iter()
         .enumerate()
         .map(|(i, n)| {
-            let nic = world.net.nic(n.nic);
             let fin = &m.nodes_final[i];
             NodeReport {
-                name: n.name.clone(),
                 role: "primary".into(),
                 shard: n.shard,
-                instance: config.cluster.instance.name.clone(),
                 ops: m.shard_ops[i],
                 cpu_utilization: fin
                     .thread_busy
                     .iter()
                     .map(|b| round3(window.mean_busy(b)))
                     .collect(),
-                net_in_bytes: nic.ingress.counters.wire_bytes,
-                net_out_bytes: nic.egress.counters.wire_bytes,
-                bw_in_allowance_exceeded: nic.ingress.counters.bw_allowance_exceeded,
-                bw_out_allowance_exceeded: nic.egress.counters.bw_allowance_exceeded,
-                pps_allowance_exceeded: nic.egress.counters.pps_allowance_exceeded
-                    + nic.ingress.counters.pps_allowance_exceeded,
-                net_credits_end: nic.egress.credits_bits(m.end),
-                net_credits_in_end_bits: nic.ingress.credits_bits(m.end),
-                net_credits_depleted_at_ms: nic.egress.depleted_at().map(|t| ms(t.as_ns() as f64)),
-                drops: nic.egress.counters.dropped_messages + nic.ingress.counters.dropped_messages,
-                retransmits: 0,
                 used_memory_bytes: fin.used_memory_bytes,
                 keys: fin.keys,
+                ..nic_report(
+                    n.name.clone(),
+                    &config.cluster.instance.name,
+                    &world.net,
+                    n.nic,
+                    m.end,
+                )
             }
         })
         .collect();
@@ -317,28 +310,13 @@ pub fn variant_report(world: &World) -> VariantReport {
         .iter()
         .enumerate()
         .map(|(i, &id)| {
-            let nic = world.net.nic(id);
-            NodeReport {
-                name: format!("client-{i}"),
-                role: "client".into(),
-                shard: 0,
-                instance: config.clients.instance.name.clone(),
-                ops: 0,
-                cpu_utilization: Vec::new(),
-                net_in_bytes: nic.ingress.counters.wire_bytes,
-                net_out_bytes: nic.egress.counters.wire_bytes,
-                bw_in_allowance_exceeded: nic.ingress.counters.bw_allowance_exceeded,
-                bw_out_allowance_exceeded: nic.egress.counters.bw_allowance_exceeded,
-                pps_allowance_exceeded: nic.egress.counters.pps_allowance_exceeded
-                    + nic.ingress.counters.pps_allowance_exceeded,
-                net_credits_end: nic.egress.credits_bits(m.end),
-                net_credits_in_end_bits: nic.ingress.credits_bits(m.end),
-                net_credits_depleted_at_ms: nic.egress.depleted_at().map(|t| ms(t.as_ns() as f64)),
-                drops: nic.egress.counters.dropped_messages + nic.ingress.counters.dropped_messages,
-                retransmits: 0,
-                used_memory_bytes: 0,
-                keys: 0,
-            }
+            nic_report(
+                format!("client-{i}"),
+                &config.clients.instance.name,
+                &world.net,
+                id,
+                m.end,
+            )
         })
         .collect();
 
@@ -394,6 +372,38 @@ pub fn variant_report(world: &World) -> VariantReport {
             errors: m.errors,
             client_queue_overflows: m.client_queue_overflows,
         },
+    }
+}
+
+/// A host's report from its NIC alone (a client host; servers add their engine's figures).
+fn nic_report(
+    name: String,
+    instance: &str,
+    net: &sim::net::Network,
+    id: sim::net::NicId,
+    end: sim::SimTime,
+) -> NodeReport {
+    let nic = net.nic(id);
+    NodeReport {
+        name,
+        role: "client".into(),
+        shard: 0,
+        instance: instance.to_string(),
+        ops: 0,
+        cpu_utilization: Vec::new(),
+        net_in_bytes: nic.ingress.counters.wire_bytes,
+        net_out_bytes: nic.egress.counters.wire_bytes,
+        bw_in_allowance_exceeded: nic.ingress.counters.bw_allowance_exceeded,
+        bw_out_allowance_exceeded: nic.egress.counters.bw_allowance_exceeded,
+        pps_allowance_exceeded: nic.egress.counters.pps_allowance_exceeded
+            + nic.ingress.counters.pps_allowance_exceeded,
+        net_credits_end: nic.egress.credits_bits(end),
+        net_credits_in_end_bits: nic.ingress.credits_bits(end),
+        net_credits_depleted_at_ms: nic.egress.depleted_at().map(|t| ms(t.as_ns() as f64)),
+        drops: nic.egress.counters.dropped_messages + nic.ingress.counters.dropped_messages,
+        retransmits: net.retransmits_from(id),
+        used_memory_bytes: 0,
+        keys: 0,
     }
 }
 

@@ -340,6 +340,16 @@ impl Network {
         }
     }
 
+    /// Retransmissions (fast and by timeout) of every flow `nic` sends on.
+    pub fn retransmits_from(&self, nic: NicId) -> u64 {
+        self.flows
+            .iter()
+            .zip(&self.cold)
+            .filter(|(f, _)| f.src == nic)
+            .map(|(_, c)| c.stats.fast_retransmits + c.stats.timeout_retransmits)
+            .sum()
+    }
+
     /// Payload bytes sent on `flow` and not yet delivered (a socket's send buffer plus
     /// what is in flight): what an output-buffer limit is checked against.
     pub fn unacked_payload_bytes(&self, flow: FlowId) -> u64 {

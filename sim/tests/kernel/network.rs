@@ -1,6 +1,6 @@
 //! The transport over shaped NICs: conservation, order, loss recovery.
 
-use crate::support::{framing, Ev, World};
+use crate::support::{framing, pair, send_at, Ev, World};
 use proptest::prelude::*;
 use sim::net::{FlowId, LinkConfig, LinkRule, NicConfig, ShaperConfig, RTO_MIN};
 use sim::rng::Ratio;
@@ -144,49 +144,20 @@ fn fast_retransmit_and_timeout() {
 /// message sent after it is held until it arrives (head-of-line blocking).
 #[test]
 fn tail_loss_waits_for_the_timeout_and_blocks_later_messages() {
-    let mut net = sim::net::Network::new(RngStreams::new(1));
-    let cfg = ShaperConfig {
+    let zero_queue = ShaperConfig {
         queue_capacity_bytes: 0,
         ..ShaperConfig::unlimited()
     };
-    let a = net.add_nic(NicConfig {
-        egress: cfg,
-        ingress: cfg,
-        framing: framing(),
-    });
-    let b = net.add_nic(NicConfig {
-        egress: cfg,
-        ingress: cfg,
-        framing: framing(),
-    });
-    let f = net.open_flow(
-        a,
-        b,
-        LinkConfig {
-            latency: SimDuration::from_ms(1),
-            ..Default::default()
-        },
-    );
-    let mut w = World::new(net);
+    let link = LinkConfig {
+        latency: SimDuration::from_ms(1),
+        ..Default::default()
+    };
+    let (mut w, f) = pair(1, zero_queue, link);
     let mut sched = Scheduler::new();
     // Two sends at the same instant with a zero-byte queue: the second is dropped at
     // egress (the first is in service) and is the tail, so it waits for the timeout.
-    sched.schedule_at(
-        SimTime::ZERO,
-        Ev::Send {
-            flow: f,
-            payload_bytes: 100,
-            token: 0,
-        },
-    );
-    sched.schedule_at(
-        SimTime::ZERO,
-        Ev::Send {
-            flow: f,
-            payload_bytes: 100,
-            token: 1,
-        },
-    );
+    send_at(&mut sched, SimTime::ZERO, f, 100, 0);
+    send_at(&mut sched, SimTime::ZERO, f, 100, 1);
     sched.run(&mut w, RunLimit::Empty);
     let times: Vec<u64> = w.delivered.iter().map(|(t, _)| t.as_ns()).collect();
     assert_eq!(
@@ -293,47 +264,18 @@ fn goodput_settles_at_the_shaped_rate_under_overload() {
 /// Regression: the delivered message's slot was still listed as a tail loss.
 #[test]
 fn data_after_a_recovered_tail_loss_is_sent_normally() {
-    let mut net = sim::net::Network::new(RngStreams::new(1));
-    let cfg = ShaperConfig {
+    let zero_queue = ShaperConfig {
         queue_capacity_bytes: 0,
         ..ShaperConfig::unlimited()
     };
-    let a = net.add_nic(NicConfig {
-        egress: cfg,
-        ingress: cfg,
-        framing: framing(),
-    });
-    let b = net.add_nic(NicConfig {
-        egress: cfg,
-        ingress: cfg,
-        framing: framing(),
-    });
-    let f = net.open_flow(
-        a,
-        b,
-        LinkConfig {
-            latency: SimDuration::from_ms(1),
-            ..Default::default()
-        },
-    );
-    let mut w = World::new(net);
+    let link = LinkConfig {
+        latency: SimDuration::from_ms(1),
+        ..Default::default()
+    };
+    let (mut w, f) = pair(1, zero_queue, link);
     let mut sched = Scheduler::new();
-    sched.schedule_at(
-        SimTime::ZERO,
-        Ev::Send {
-            flow: f,
-            payload_bytes: 100,
-            token: 0,
-        },
-    );
-    sched.schedule_at(
-        SimTime::ZERO,
-        Ev::Send {
-            flow: f,
-            payload_bytes: 100,
-            token: 1,
-        },
-    );
+    send_at(&mut sched, SimTime::ZERO, f, 100, 0);
+    send_at(&mut sched, SimTime::ZERO, f, 100, 1);
     // Long after token 1's timeout retransmission was delivered (about 201 ms).
     for (i, t) in [(2u64, 500u64), (3, 501), (4, 502)] {
         sched.schedule_at(

@@ -1,7 +1,8 @@
 //! A small world for tests: sources that send messages on flows at given times, and a
 //! log of what the network delivered.
 
-use sim::net::{Delivery, FlowId, NetEvent, Network};
+use sim::net::{Delivery, FlowId, LinkConfig, NetEvent, Network, NicConfig, ShaperConfig};
+use sim::RngStreams;
 use sim::{Model, Scheduler, SimTime};
 
 #[derive(Clone, Copy, Debug)]
@@ -61,4 +62,36 @@ pub fn framing() -> sim::net::Framing {
         tcp_ip_header_bytes: 40,
         link_header_bytes: 18,
     }
+}
+
+/// Two NICs shaped alike in both directions, and one flow from the first to the second.
+pub fn pair(seed: u64, shaping: ShaperConfig, link: LinkConfig) -> (World, FlowId) {
+    let mut net = Network::new(RngStreams::new(seed));
+    let nic = NicConfig {
+        egress: shaping,
+        ingress: shaping,
+        framing: framing(),
+    };
+    let a = net.add_nic(nic);
+    let b = net.add_nic(nic);
+    let f = net.open_flow(a, b, link);
+    (World::new(net), f)
+}
+
+/// Schedules a send of `payload_bytes` on `flow` at `at`.
+pub fn send_at(
+    sched: &mut sim::Scheduler<Ev>,
+    at: sim::SimTime,
+    flow: FlowId,
+    payload_bytes: u64,
+    token: u64,
+) {
+    sched.schedule_at(
+        at,
+        Ev::Send {
+            flow,
+            payload_bytes,
+            token,
+        },
+    );
 }
