@@ -255,7 +255,24 @@ pub(crate) fn delete_default(db: &mut Db, range: usize, index: u64) {
     }
 }
 
-pub(crate) fn add_range(db: &mut Db, spec: PrefillRange) -> Result<(), PrefillError> {
+impl Db {
+    /// Like [`Db::prefill`], keeping only the keys for which `keep(index, key)` holds;
+    /// the others count as deleted (absent, costing no memory). A cluster node keeps the
+    /// keys of its own slots, so a range spread over shards is held once across them.
+    pub fn prefill_where(
+        &mut self,
+        range: PrefillRange,
+        keep: impl Fn(u64, &[u8]) -> bool,
+    ) -> Result<(), PrefillError> {
+        add_range(self, range, Some(&keep))
+    }
+}
+
+pub(crate) fn add_range(
+    db: &mut Db,
+    spec: PrefillRange,
+    keep: Option<&dyn Fn(u64, &[u8]) -> bool>,
+) -> Result<(), PrefillError> {
     spec.first_index
         .checked_add(spec.count)
         .ok_or(PrefillError::IndexOverflow)?;
@@ -297,7 +314,7 @@ pub(crate) fn add_range(db: &mut Db, spec: PrefillRange) -> Result<(), PrefillEr
         for i in 0..spec.count {
             let index = spec.first_index + i;
             let key = range.key_of(index);
-            if db.keyspace.find(&key).is_some() {
+            if keep.is_some_and(|k| !k(index, &key)) || db.keyspace.find(&key).is_some() {
                 continue;
             }
             let value = range.default_value(index);
@@ -349,6 +366,17 @@ pub(crate) fn add_range(db: &mut Db, spec: PrefillRange) -> Result<(), PrefillEr
         let b = range.default_entry_bytes(index);
         if range.set_overridden(index - first) {
             range.default_bytes -= b;
+        }
+    }
+    // Keys the caller does not keep count as deleted: overridden, and not stored.
+    if let Some(keep) = keep {
+        for index in first..first + range.spec.count {
+            if !keep(index, &range.key_of(index)) {
+                let b = range.default_entry_bytes(index);
+                if range.set_overridden(index - first) {
+                    range.default_bytes -= b;
+                }
+            }
         }
     }
     db.prefilled.push(range);

@@ -1,0 +1,53 @@
+//! `Db::prefill_where`: a range filtered to some keys (a cluster node's own slots)
+//! behaves exactly like a Db holding only those keys, fully stored.
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use store_core::{key_hash_slot, Arg, Db, PrefillRange, Reply, Session};
+
+fn get(db: &mut Db, key: &str) -> Reply {
+    let mut s = Session::new(1);
+    db.execute(
+        &mut s,
+        &[Arg::Bytes(b"GET"), Arg::Bytes(key.as_bytes())],
+        0,
+        &mut ChaCha8Rng::seed_from_u64(1),
+    )
+}
+
+#[test]
+fn a_filtered_range_equals_the_kept_keys_materialized() {
+    let keep = |_: u64, key: &[u8]| key_hash_slot(key) < 8192;
+    let range = PrefillRange::fixed("memtier-", 5_000, 100, 7);
+    let mut filtered = Db::new(Default::default());
+    filtered
+        .prefill_where(range.clone(), keep)
+        .expect("valid range");
+    let mut full = Db::new(Default::default());
+    full.prefill_where(
+        PrefillRange {
+            materialize: true,
+            ..range
+        },
+        keep,
+    )
+    .expect("valid range");
+    let kept = (0..5_000u64)
+        .filter(|i| keep(*i, format!("memtier-{i}").as_bytes()))
+        .count() as u64;
+    assert!(kept > 2_000 && kept < 3_000, "about half the keys: {kept}");
+    assert_eq!(filtered.dbsize(), kept);
+    assert_eq!(full.dbsize(), kept);
+    assert_eq!(filtered.used_memory(), full.used_memory());
+    for i in [0u64, 1, 17, 2_500, 4_999] {
+        let key = format!("memtier-{i}");
+        assert_eq!(get(&mut filtered, &key), get(&mut full, &key), "{key}");
+    }
+    // Digests compare states of one representation: the filter changes the state.
+    let mut unfiltered = Db::new(Default::default());
+    unfiltered
+        .prefill(PrefillRange::fixed("memtier-", 5_000, 100, 7))
+        .expect("valid range");
+    assert_ne!(filtered.state_digest(), unfiltered.state_digest());
+    assert_eq!(unfiltered.dbsize(), 5_000);
+}
