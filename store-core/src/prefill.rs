@@ -12,6 +12,7 @@ use crate::db::Db;
 use crate::hashing::mix64;
 use crate::mem;
 use crate::value::Value;
+use std::io::Write;
 
 /// How long each value of a range is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -268,10 +269,13 @@ impl Db {
     }
 }
 
+/// Which keys of a range a Db keeps: `keep(index, key)`.
+pub(crate) type KeepFilter<'a> = &'a dyn Fn(u64, &[u8]) -> bool;
+
 pub(crate) fn add_range(
     db: &mut Db,
     spec: PrefillRange,
-    keep: Option<&dyn Fn(u64, &[u8]) -> bool>,
+    keep: Option<KeepFilter<'_>>,
 ) -> Result<(), PrefillError> {
     spec.first_index
         .checked_add(spec.count)
@@ -370,8 +374,14 @@ pub(crate) fn add_range(
     }
     // Keys the caller does not keep count as deleted: overridden, and not stored.
     if let Some(keep) = keep {
+        // One key buffer for the whole walk: a range may hold hundreds of millions.
+        let mut key = range.spec.prefix.clone();
+        let prefix_len = key.len();
         for index in first..first + range.spec.count {
-            if !keep(index, &range.key_of(index)) {
+            key.truncate(prefix_len);
+            // Writing to a Vec cannot fail.
+            let _ = write!(key, "{index}");
+            if !keep(index, &key) {
                 let b = range.default_entry_bytes(index);
                 if range.set_overridden(index - first) {
                     range.default_bytes -= b;
