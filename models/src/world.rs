@@ -313,7 +313,7 @@ impl World {
             }
             let p = &config.prefill;
             if p.key_count > 0 {
-                db.prefill(store_core::PrefillRange {
+                let range = store_core::PrefillRange {
                     prefix: p.key_prefix.as_bytes().to_vec(),
                     first_index: p.key_minimum,
                     count: p.key_count,
@@ -321,8 +321,14 @@ impl World {
                     seed: config.seed,
                     created_at_ms: EPOCH_UNIX_MS,
                     materialize: false,
-                })
-                .map_err(|e| format!("prefill of node {shard}: {e}"))?;
+                };
+                // Each shard holds only the keys placed on it.
+                let filled = if router.shards() > 1 {
+                    db.prefill_where(range, |index, key| router.shard_of(key, index) == shard)
+                } else {
+                    db.prefill(range)
+                };
+                filled.map_err(|e| format!("prefill of node {shard}: {e}"))?;
             }
             let credits = server.cpu_credits.map(|c| {
                 let max = c.max_credits as u64;
