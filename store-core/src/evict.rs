@@ -76,15 +76,34 @@ pub(crate) fn random_key(db: &Db, rng: &mut dyn RngCore) -> Option<Vec<u8>> {
             r -= range.spec.count;
         }
     }
-    // Nearly every range key is overridden and few are stored: take the first live one.
-    if let Some(e) = db.keyspace.iter().next() {
-        return Some(e.key.as_bytes().to_vec());
+    // Live keys are too sparse for rejection sampling (a shard holding a small slice of a
+    // range): pick a random position and take the next live key after it, which stays
+    // close to uniform and always terminates.
+    let stored_live = db.keyspace.len() as u64;
+    let range_live: u64 = db.prefilled.iter().map(|p| p.live_defaults()).sum();
+    let mut pick = rng.next_u64() % (stored_live + range_live);
+    if pick < stored_live {
+        let slots = db.keyspace.slot_count();
+        let start = (rng.next_u64() % slots as u64) as usize;
+        return (0..slots)
+            .map(|k| (start + k) % slots)
+            .find_map(|slot| db.keyspace.entry_at(slot))
+            .map(|e| e.key.as_bytes().to_vec());
     }
-    db.prefilled.iter().find_map(|range| {
-        (0..range.spec.count)
-            .find(|&i| !range.is_overridden(i))
-            .map(|i| range.key_of(range.spec.first_index + i))
-    })
+    pick -= stored_live;
+    for range in &db.prefilled {
+        let live = range.live_defaults();
+        if pick < live {
+            let count = range.spec.count;
+            let start = rng.next_u64() % count;
+            return range
+                .next_live(start)
+                .or_else(|| range.next_live(0))
+                .map(|offset| range.key_of(range.spec.first_index + offset));
+        }
+        pick -= live;
+    }
+    None
 }
 
 fn idle_score(db: &Db, lru: u32, expire_at_ms: Option<u64>, now_ms: u64) -> u64 {

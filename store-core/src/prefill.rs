@@ -114,6 +114,28 @@ impl Prefilled {
             .is_some_and(|w| w & (1 << (offset % 64)) != 0)
     }
 
+    /// The first offset at or after `from` whose key is still at its default, scanning
+    /// the bitset a word at a time.
+    pub(crate) fn next_live(&self, from: u64) -> Option<u64> {
+        let count = self.spec.count;
+        let mut offset = from;
+        while offset < count {
+            let word = self
+                .overridden
+                .get((offset / 64) as usize)
+                .copied()
+                .unwrap_or(0);
+            let free = !word >> (offset % 64);
+            if free == 0 {
+                offset = (offset / 64 + 1) * 64;
+                continue;
+            }
+            let found = offset + u64::from(free.trailing_zeros());
+            return (found < count).then_some(found);
+        }
+        None
+    }
+
     /// Sets the bit; returns whether it was clear.
     fn set_overridden(&mut self, offset: u64) -> bool {
         let word = &mut self.overridden[(offset / 64) as usize];

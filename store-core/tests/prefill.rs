@@ -240,3 +240,38 @@ fn fixed_size_range_costs_what_its_keys_cost() {
         assert_eq!(compact.dbsize(), count);
     }
 }
+
+/// RANDOMKEY and eviction keep finding keys when a range is almost entirely overridden
+/// (a shard holding a thin slice of it), and every key they return exists.
+#[test]
+fn sparse_range_still_samples_live_keys() {
+    let mut db = Db::new(Config::default());
+    let range = PrefillRange::fixed("memtier-", 100_000, 100, 3);
+    db.prefill_where(range, |index, _| index % 5000 == 7)
+        .unwrap();
+    assert_eq!(db.dbsize(), 20);
+    let mut session = Session::new(1);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
+    let mut seen = BTreeSet::new();
+    for _ in 0..200 {
+        let Reply::Bulk(key) = run(&mut db, &mut session, &["RANDOMKEY".into()], &mut rng) else {
+            panic!("RANDOMKEY finds a key")
+        };
+        let key = String::from_utf8(key.to_vec()).unwrap();
+        assert_eq!(
+            run(
+                &mut db,
+                &mut session,
+                &["EXISTS".into(), key.clone()],
+                &mut rng
+            ),
+            Reply::Integer(1)
+        );
+        seen.insert(key);
+    }
+    assert!(
+        seen.len() > 10,
+        "sampling spreads over the live keys: {}",
+        seen.len()
+    );
+}
