@@ -112,6 +112,7 @@ fn run_heap(per_lp: u32, events: u64, seed: u64) -> (f64, u64) {
 fn main() {
     let mut events: u64 = 20_000_000;
     let mut seed: u64 = 1;
+    let mut only_pending: Option<u64> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let value = |args: &mut dyn Iterator<Item = String>| -> u64 {
@@ -123,8 +124,9 @@ fn main() {
         match a.as_str() {
             "--events" => events = value(&mut args),
             "--seed" => seed = value(&mut args),
+            "--pending" => only_pending = Some(value(&mut args)),
             _ => {
-                eprintln!("usage: phold [--events N] [--seed N]");
+                eprintln!("usage: phold [--events N] [--seed N] [--pending 1000|16000|1000000]");
                 std::process::exit(2)
             }
         }
@@ -133,6 +135,9 @@ fn main() {
     let mut failed = false;
     for per_lp in [1u32, 16, 1000] {
         let pending = PROCESSES as u64 * per_lp as u64;
+        if only_pending.is_some_and(|p| p != pending) {
+            continue;
+        }
         // At least 20 events per pending event, so every initial event is replaced many times.
         let n = events.max(20 * pending);
         let (heap_rate, heap_digest) = run_heap(per_lp, n, seed);

@@ -42,6 +42,9 @@ pub struct EventQueue<E> {
     /// Bit b set when bucket b is non-empty: the first non-empty bucket is one
     /// `trailing_zeros`, not a scan.
     occupied: u128,
+    /// The smallest time in each bucket (u64::MAX when empty), kept on every push so a
+    /// split needs one pass over the bucket, not two.
+    mins: [u64; BUCKETS],
     len: usize,
     pushed: u64,
 }
@@ -72,6 +75,7 @@ impl<E: Copy> EventQueue<E> {
             head0: 0,
             last_ns: 0,
             occupied: 0,
+            mins: [u64::MAX; BUCKETS],
             len: 0,
             pushed: 0,
         }
@@ -149,11 +153,8 @@ impl<E: Copy> EventQueue<E> {
         let b = self.occupied.trailing_zeros() as usize;
         self.occupied &= !(1u128 << b);
         let mut moving = std::mem::take(&mut self.buckets[b]);
-        let min_ns = moving
-            .iter()
-            .map(|e| e.time_ns)
-            .min()
-            .expect("occupied bucket");
+        let min_ns = std::mem::replace(&mut self.mins[b], u64::MAX);
+        debug_assert_eq!(Some(min_ns), moving.iter().map(|e| e.time_ns).min());
         self.last_ns = min_ns;
         for &e in &moving {
             let nb = bucket_of(e.time_ns, min_ns);
@@ -177,6 +178,7 @@ impl<E: Copy> EventQueue<E> {
         }
         self.head0 = 0;
         self.occupied = 0;
+        self.mins = [u64::MAX; BUCKETS];
         self.last_ns = time_ns;
         for e in all {
             self.put(bucket_of(e.time_ns, time_ns), e);
@@ -186,6 +188,7 @@ impl<E: Copy> EventQueue<E> {
     #[inline]
     fn put(&mut self, bucket: usize, e: Entry<E>) {
         self.occupied |= 1u128 << bucket;
+        self.mins[bucket] = self.mins[bucket].min(e.time_ns);
         self.buckets[bucket].push(e);
     }
 }
