@@ -67,13 +67,29 @@ pub fn run(args: &RunArgs) -> ExitCode {
             bar.inc(1);
         }
     };
-    let report = match run_scenario(&scenario, args.seed, jobs, &on_done) {
-        Ok(r) => r,
-        Err(e) => {
+    // A panic inside a simulation is a broken invariant (a bug), not bad input: report
+    // it with what replays it (scenario and seed) and exit 1.
+    let seed = args.seed.unwrap_or_else(|| scenario.seed());
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run_scenario(&scenario, args.seed, jobs, &on_done)
+    }));
+    let report = match outcome {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => {
             if let Some(bar) = &progress {
                 bar.abandon();
             }
             eprintln!("kvsim run: {}: {e}", scenario.origin());
+            return ExitCode::from(1);
+        }
+        Err(_) => {
+            if let Some(bar) = &progress {
+                bar.abandon();
+            }
+            eprintln!(
+                "kvsim run: {}: internal error (a bug; the panic message is above); replay with --seed {seed}",
+                scenario.origin()
+            );
             return ExitCode::from(1);
         }
     };
