@@ -53,7 +53,7 @@ fn trace(seed: u64) -> Vec<(Vec<String>, u64)> {
 
 fn replay(seed: u64) -> (Vec<Reply>, u64, u64) {
     let config = Config {
-        maxmemory_bytes: 900_000,
+        maxmemory_bytes: store_core::mem::BASELINE_USED_MEMORY_BYTES + 30_000,
         maxmemory_policy: EvictionPolicy::AllKeysLfu,
         ..Config::default()
     };
@@ -131,7 +131,8 @@ fn filled(policy: EvictionPolicy, limit: u64) -> (Db, Session, ChaCha8Rng) {
 /// serves reads and deletes.
 #[test]
 fn noeviction_answers_oom() {
-    let (mut db, mut s, mut rng) = filled(EvictionPolicy::NoEviction, 1_000_000);
+    let limit = store_core::mem::BASELINE_USED_MEMORY_BYTES + 150_000;
+    let (mut db, mut s, mut rng) = filled(EvictionPolicy::NoEviction, limit);
     let mut i = 0;
     let error = loop {
         let reply = exec(
@@ -489,7 +490,8 @@ fn cache_aside(policy: EvictionPolicy, ttl_on_even: bool) -> (u64, u64, u64, u64
     const KEYS: u64 = 200_000;
     const REQUESTS: u64 = 300_000;
     let config = Config {
-        maxmemory_bytes: store_core::mem::BASELINE_USED_MEMORY_BYTES + 10_000_000,
+        // As record_eviction.py sets it: the fresh server's used_memory plus 10 MB.
+        maxmemory_bytes: store_core::mem::IDLE_USED_MEMORY_BYTES + 10_000_000,
         maxmemory_policy: policy,
         ..Config::default()
     };
@@ -531,11 +533,9 @@ fn cache_aside(policy: EvictionPolicy, ttl_on_even: bool) -> (u64, u64, u64, u64
 
 /// The cache-aside run above matches redis-server 7.0.15 (measured with the same
 /// generator and 50-command pipelines by record_eviction.py) within 2% for hits,
-/// evictions and final DBSIZE under each policy, and within 15% for OOM replies, which
-/// volatile policies give once no volatile key is left (half the keys carry a TTL). The
-/// server holds ~1.5% fewer keys at the limit (about 3 bytes per key more than the model
-/// under eviction churn, against 0.2% when loading without eviction); OOM counts
-/// amplify that shift.
+/// evictions, final DBSIZE and the OOM replies volatile policies give once no volatile
+/// key is left (half the keys carry a TTL). The match depends on the baseline: the
+/// server's used_memory grows ~99 KB once its client has run pipelines, before any key.
 #[test]
 fn eviction_hit_ratio_tracks_redis() {
     // (policy, TTL on even keys, hits, evicted_keys, dbsize, OOM replies) on redis-server.
@@ -604,6 +604,6 @@ fn eviction_hit_ratio_tracks_redis() {
         assert!(close(hits, redis_hits), "{summary}");
         assert!(close(evicted, redis_evicted), "{summary}");
         assert!(close(dbsize, redis_dbsize), "{summary}");
-        assert!(within(ooms, redis_ooms, 0.15), "{summary}");
+        assert!(close(ooms, redis_ooms), "{summary}");
     }
 }
