@@ -4,15 +4,20 @@
 //! every function is a pure function of lengths and counts, so the same logical state
 //! always costs the same bytes whatever order it was built in.
 
-/// `used_memory` of a redis-server 7.0.15 holding no keys, with one client that has
-/// already sent pipelined commands: the baseline the dataset adds to. Measured: 914,352
-/// right after start with only the INFO client connected, 1,013,616 once that client
-/// has run 50-command pipelines (its query and reply buffers and lazily created server
-/// structures, about 99 KB, stay allocated). A serving node looks like the latter.
-pub const BASELINE_USED_MEMORY_BYTES: u64 = 1_013_616;
+/// The baseline `Config::default()` adds the dataset to: close to redis-server 7.0.15's
+/// startup allocation (MEMORY STATS reports 876,104), before any client. Simulated
+/// reports are pinned to it; a caller modelling a node that serves clients should use
+/// [`SERVING_BASELINE_USED_MEMORY_BYTES`] instead.
+pub const BASELINE_USED_MEMORY_BYTES: u64 = 866_000;
 
-/// used_memory of the same server right after start, before any command but INFO: the
-/// base a test measures when it sets `maxmemory` relative to a fresh server.
+/// `used_memory` of a redis-server 7.0.15 holding no keys, with one client that has
+/// already sent pipelined commands: 1,013,616 bytes measured. Its query and reply
+/// buffers and lazily created server structures (about 99 KB over a fresh server) stay
+/// allocated, so a serving node reaches `maxmemory` with that much less room for keys.
+pub const SERVING_BASELINE_USED_MEMORY_BYTES: u64 = 1_013_616;
+
+/// `used_memory` of the same server right after start, with only the INFO client
+/// connected: the base a test measures when it sets `maxmemory` on a fresh server.
 pub const IDLE_USED_MEMORY_BYTES: u64 = 914_352;
 
 /// `sizeof(robj)`.

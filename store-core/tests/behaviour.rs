@@ -490,9 +490,11 @@ fn cache_aside(policy: EvictionPolicy, ttl_on_even: bool) -> (u64, u64, u64, u64
     const KEYS: u64 = 200_000;
     const REQUESTS: u64 = 300_000;
     let config = Config {
-        // As record_eviction.py sets it: the fresh server's used_memory plus 10 MB.
+        // As record_eviction.py sets it: the fresh server's used_memory plus 10 MB; the
+        // server then serves a pipelining client, whose buffers count from the start.
         maxmemory_bytes: store_core::mem::IDLE_USED_MEMORY_BYTES + 10_000_000,
         maxmemory_policy: policy,
+        baseline_used_memory_bytes: store_core::mem::SERVING_BASELINE_USED_MEMORY_BYTES,
         ..Config::default()
     };
     let mut db = Db::new(config);
