@@ -159,6 +159,8 @@ pub struct SimulationInfo {
 pub struct VariantReport {
     pub name: String,
     pub config: RunConfig,
+    /// The engine's CPU cost model after the scenario's overrides.
+    pub cpu_cost: crate::engine::CostModel,
     #[serde(rename = "ALL STATS")]
     pub all_stats: AllStats,
     pub latency_intended: IntendedLatency,
@@ -358,6 +360,7 @@ pub fn variant_report(world: &World) -> VariantReport {
     VariantReport {
         name: config.variant_name.clone(),
         config: config.clone(),
+        cpu_cost: world.cost,
         all_stats,
         latency_intended,
         latency_breakdown,

@@ -84,6 +84,28 @@ fn variant(o: &mut String, v: &VariantReport) {
         c.cluster.node.maxmemory_bytes,
         c.cluster.node.maxmemory_policy.redis_name()
     );
+    let spec = &c.cluster.instance.spec;
+    let gbps = |b: u64| b as f64 / 1e9;
+    let burst = match spec.burst_bits_per_s {
+        Some(b) if b > spec.baseline_bits_per_s => format!(
+            ", burst {} Gbps with {} Gbit of credits ({:?} at start)",
+            gbps(b),
+            gbps(spec.net_credit_capacity_bits.unwrap_or(0)),
+            c.net_credits_at_start
+        ),
+        _ => String::new(),
+    };
+    let _ = writeln!(
+        o,
+        "instance {}: {} vCPU, {:.2} GiB, network baseline {} Gbps{burst}; CPU cost per batch {} ns, per command {} ns, per byte {} ps",
+        c.cluster.instance.name,
+        spec.vcpu,
+        spec.memory_bytes as f64 / (1u64 << 30) as f64,
+        gbps(spec.baseline_bits_per_s),
+        v.cpu_cost.per_read_batch_ns,
+        v.cpu_cost.per_command_ns,
+        v.cpu_cost.per_byte_ps
+    );
     let _ = writeln!(
         o,
         "clients: {} host(s) x {}, {} connection(s); memtier {}",
