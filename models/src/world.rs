@@ -136,8 +136,8 @@ struct Conn {
     req_flow: FlowId,
     rep_flow: FlowId,
     session: Session,
-    /// Requests that reached the node and wait to be read.
-    waiting: VecDeque<u32>,
+    /// Requests that reached the node and wait to be read, in arrival order.
+    waiting: Vec<u32>,
     /// The batch being processed.
     batch: Vec<u32>,
     /// A job for this connection is queued or running.
@@ -392,7 +392,7 @@ impl World {
                         req_flow,
                         rep_flow,
                         session: Session::new(conn as u64 + 1),
-                        waiting: VecDeque::new(),
+                        waiting: Vec::new(),
                         batch: Vec::new(),
                         busy: false,
                         io_thread,
@@ -588,7 +588,7 @@ impl World {
         r.received = now;
         let conn = r.conn;
         let cn = &mut self.conns[conn as usize];
-        cn.waiting.push_back(req);
+        cn.waiting.push(req);
         if !cn.busy {
             cn.busy = true;
             let (node, io) = (cn.node, cn.io_thread);
@@ -665,7 +665,9 @@ impl World {
     fn take_batch(&mut self, conn: u32) -> u64 {
         let cn = &mut self.conns[conn as usize];
         debug_assert!(cn.batch.is_empty(), "one batch per connection at a time");
-        cn.batch.extend(cn.waiting.drain(..));
+        // The batch is empty, so swapping moves the waiting requests without copying
+        // them and leaves `waiting` empty with the batch's old allocation.
+        std::mem::swap(&mut cn.batch, &mut cn.waiting);
         cn.batch
             .iter()
             .map(|&r| self.reqs[r as usize].request_bytes)

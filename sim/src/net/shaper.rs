@@ -136,7 +136,7 @@ struct FlowQueue {
     /// Earliest start of this flow's next chunk under the per-flow cap.
     eligible_at: SimTime,
     in_ring: bool,
-    served_wire_bytes: u64,
+    dequeued_wire_bytes: u64,
     /// Deficit round robin: bytes this flow may still send in its current turn.
     deficit_bytes: u64,
     turn_started: bool,
@@ -197,6 +197,10 @@ pub struct Shaper {
     /// Flows with queued data, in round-robin order.
     ring: VecDeque<LocalFlow>,
     queued_wire_bytes: u64,
+    /// The latest `eligible_at` of any flow: at or after it every flow is eligible, so
+    /// the fast path need not read the flow's own entry (a cache miss per message with
+    /// tens of thousands of flows).
+    all_eligible_at: SimTime,
     wake_pending: bool,
     /// When credits first reached zero, if they have.
     depleted_at: Option<SimTime>,
@@ -227,6 +231,7 @@ impl Shaper {
             flows: Vec::new(),
             ring: VecDeque::new(),
             queued_wire_bytes: 0,
+            all_eligible_at: SimTime::ZERO,
             wake_pending: false,
             depleted_at: if cfg.initial_credit_bits == 0
                 && cfg.burst_bits_per_s > cfg.baseline_bits_per_s
@@ -257,9 +262,11 @@ impl Shaper {
         LocalFlow((self.flows.len() - 1) as u32)
     }
 
-    /// Wire bytes of `flow` whose service has started.
-    pub fn flow_served_wire_bytes(&self, flow: LocalFlow) -> u64 {
-        self.flows[flow.0 as usize].served_wire_bytes
+    /// Wire bytes of `flow` served after waiting in the queue (a message offered to an
+    /// idle shaper with nothing queued is served at once and not counted: such a flow is
+    /// not backlogged, which is what fairness is about).
+    pub fn flow_dequeued_wire_bytes(&self, flow: LocalFlow) -> u64 {
+        self.flows[flow.0 as usize].dequeued_wire_bytes
     }
 
     /// Whether `flow` has bytes waiting.
@@ -326,11 +333,12 @@ impl Shaper {
         if must_wait {
             self.counters.bw_allowance_exceeded += packets;
             self.bw_allowance_exceeded_per_s.add(now, packets);
-        } else if packets <= self.chunk_packets && self.flows[flow.0 as usize].eligible_at <= now {
+        } else if packets <= self.chunk_packets
+            && (now >= self.all_eligible_at || self.flows[flow.0 as usize].eligible_at <= now)
+        {
             // Idle shaper, nothing queued, one chunk: serve it at once. This is exactly
             // what queueing then picking would do (the flow's turn starts and ends with
             // this chunk), without touching the queues.
-            self.flows[flow.0 as usize].served_wire_bytes += wire;
             let chunk = Chunk {
                 wire,
                 packets,
@@ -431,7 +439,7 @@ impl Shaper {
             fq.msgs.pop_front();
         }
         fq.deficit_bytes -= wire;
-        fq.served_wire_bytes += wire;
+        fq.dequeued_wire_bytes += wire;
         if fq.msgs.is_empty() {
             // An idle flow keeps no credit for later (DRR's rule).
             fq.deficit_bytes = 0;
@@ -468,7 +476,9 @@ impl Shaper {
         let duration = self.serve(now, c.wire, c.packets);
         let end = now + duration;
         if let Some(cap) = self.cfg.flow_cap_bits_per_s {
-            self.flows[flow.0 as usize].eligible_at = now + SimDuration::for_bytes_at(c.wire, cap);
+            let eligible_at = now + SimDuration::for_bytes_at(c.wire, cap);
+            self.flows[flow.0 as usize].eligible_at = eligible_at;
+            self.all_eligible_at = self.all_eligible_at.max(eligible_at);
         }
         self.busy_until = end;
         self.busy.add(now, end);

@@ -58,7 +58,7 @@ impl Model for Driver {
                     now,
                     self.flows
                         .iter()
-                        .map(|f| self.shaper.flow_served_wire_bytes(*f))
+                        .map(|f| self.shaper.flow_dequeued_wire_bytes(*f))
                         .collect(),
                     self.flows
                         .iter()
