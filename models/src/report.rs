@@ -472,6 +472,26 @@ fn timeseries(world: &World) -> TimeSeries {
                 .collect(),
         });
         series.push(Series {
+            name: "net_credits_in_bits".into(),
+            node: node.clone(),
+            values: m.node_gauges[i]
+                .ingress_credits_bits
+                .iter()
+                .take(seconds)
+                .map(|&v| v as f64)
+                .collect(),
+        });
+        series.push(Series {
+            name: "used_memory_bytes".into(),
+            node: node.clone(),
+            values: m.node_gauges[i]
+                .used_memory_bytes
+                .iter()
+                .take(seconds)
+                .map(|&v| v as f64)
+                .collect(),
+        });
+        series.push(Series {
             name: "bw_out_allowance_exceeded_per_s".into(),
             node: node.clone(),
             values: (0..seconds)

@@ -159,7 +159,6 @@ struct Client {
     /// Open loop: intended send times waiting for a pipeline slot.
     backlog: VecDeque<SimTime>,
     arrivals: Option<ArrivalGen>,
-    stopped: bool,
 }
 
 /// A request in flight.
@@ -412,7 +411,6 @@ impl World {
                     budget_at: SimTime::ZERO,
                     backlog: VecDeque::new(),
                     arrivals,
-                    stopped: false,
                 });
             }
         }
@@ -489,7 +487,7 @@ impl World {
 
     fn can_send(&self, c: u32, now: SimTime) -> bool {
         let client = &self.clients[c as usize];
-        if client.stopped || now >= self.stop_sending_at {
+        if now >= self.stop_sending_at {
             return false;
         }
         if let Some(limit) = self.config.clients.workload.requests_per_connection {
