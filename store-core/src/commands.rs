@@ -175,6 +175,8 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     cmd!("info", -1, LOADING | STALE, 0, 0, 0, server::info, "server", "1.0.0", "Get information and statistics about the server"),
     cmd!("cluster", -2, 0, 0, 0, 0, server::cluster, "cluster", "3.0.0", "A container for cluster commands"),
     cmd!("asking", 1, FAST, 0, 0, 0, server::asking, "cluster", "3.0.0", "Sent by cluster clients after an -ASK redirect"),
+    cmd!("readonly", 1, FAST | LOADING | STALE, 0, 0, 0, server::readonly, "cluster", "3.0.0", "Enables read queries for a connection to a Redis Cluster replica node"),
+    cmd!("readwrite", 1, FAST | LOADING | STALE, 0, 0, 0, server::readonly, "cluster", "3.0.0", "Enables read-write queries for a connection to a Redis Cluster replica node"),
 ];
 
 /// Finds a command by its lowercase name.

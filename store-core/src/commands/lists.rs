@@ -157,11 +157,13 @@ pub(crate) fn lrange(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
 /// # Format
 /// `LINDEX key index`
 pub(crate) fn lindex(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
-    let index = match int_arg(&argv[2]) {
-        Ok(i) => i,
-        Err(e) => return e,
-    };
+    let index = int_arg(&argv[2]);
     with_list(ctx, &bytes(&argv[1]), Reply::Null, |l| {
+        // Redis looks the key up (nil, WRONGTYPE) before it parses the index.
+        let index = match index {
+            Ok(i) => i,
+            Err(e) => return e,
+        };
         let len = l.len() as i64;
         let i = if index < 0 { len + index } else { index };
         if i < 0 || i >= len {

@@ -658,6 +658,18 @@ pub(crate) fn cluster(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
 }
 
 /// # Format
+/// `READONLY` | `READWRITE`
+///
+/// Cluster clients send these to read from replicas; this node has none (it serves its
+/// slots itself), so there is no state to keep, only Redis's replies.
+pub(crate) fn readonly(ctx: &mut Ctx<'_>, _argv: &[Arg<'_>]) -> Reply {
+    if !ctx.db.config.cluster_enabled {
+        return Reply::error(CLUSTER_DISABLED);
+    }
+    Reply::Ok
+}
+
+/// # Format
 /// `ASKING`
 pub(crate) fn asking(ctx: &mut Ctx<'_>, _argv: &[Arg<'_>]) -> Reply {
     if !ctx.db.config.cluster_enabled {
