@@ -13,33 +13,56 @@ use store_core::resp::{encode_request, parse_frame, Frame};
 
 /// How long a client waits for one reply before the test fails.
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
-/// Connection attempts while a server starts, and the pause between them: at most 5 s.
-const START_ATTEMPTS: u32 = 250;
-const START_PAUSE: Duration = Duration::from_millis(20);
+/// How long a server may take to print that it is ready.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+/// Polls of CLUSTER INFO while a new cluster master waits out Redis's own 2 s writable
+/// delay (CLUSTER_WRITABLE_DELAY, a wall-clock gate inside redis-server that no request
+/// can shorten), and the pause between them: at most 10 s.
+const CLUSTER_OK_ATTEMPTS: u32 = 500;
+const CLUSTER_OK_PAUSE: Duration = Duration::from_millis(20);
 
 /// A server process on 127.0.0.1, killed on drop (and its scratch directory removed).
 pub struct Server {
     pub name: &'static str,
     pub port: u16,
-    child: Child,
+    /// `None` once handed to a thread waiting for its exit (see `wait_exit`).
+    child: Option<Child>,
     scratch_dir: Option<std::path::PathBuf>,
 }
 
 impl Server {
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.child.as_ref().expect("the process is still ours").id()
     }
 
-    /// The exit status, if the process has exited.
-    pub fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
-        self.child.try_wait().ok().flatten()
+    /// Blocks until the process exits, at most `timeout`: a thread waits on it and the
+    /// test receives its status (no polling). `None` when it did not exit in time; the
+    /// process is then killed by pid.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take()?;
+        let pid = child.id();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait());
+        });
+        match rx.recv_timeout(timeout) {
+            Ok(status) => status.ok(),
+            Err(_) => {
+                let _ = Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status();
+                None
+            }
+        }
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
         if let Some(dir) = &self.scratch_dir {
             let _ = std::fs::remove_dir_all(dir);
         }
@@ -86,16 +109,19 @@ pub fn start_redis() -> Server {
     let child = Command::new(&path)
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
         .args(["--save", "", "--appendonly", "no"])
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {path}: {e}"));
-    wait_ready(Server {
-        name: "redis-server",
-        port,
-        child,
-        scratch_dir: None,
-    })
+    wait_ready(
+        REDIS_READY,
+        Server {
+            name: "redis-server",
+            port,
+            child: Some(child),
+            scratch_dir: None,
+        },
+    )
 }
 
 /// Starts a real redis-server as a one-node cluster owning all 16384 slots, and waits
@@ -119,16 +145,19 @@ pub fn start_redis_cluster() -> Server {
         .arg("--dir")
         .arg(&dir)
         .args(["--cluster-config-file", "nodes.conf"])
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {path}: {e}"));
-    let server = wait_ready(Server {
-        name: "redis-server (cluster)",
-        port,
-        child,
-        scratch_dir: Some(dir),
-    });
+    let server = wait_ready(
+        REDIS_READY,
+        Server {
+            name: "redis-server (cluster)",
+            port,
+            child: Some(child),
+            scratch_dir: Some(dir),
+        },
+    );
     let mut client = Client::connect(port).expect("connect to the cluster node");
     let added = client.call(&["CLUSTER", "ADDSLOTSRANGE", "0", "16383"]);
     assert_eq!(
@@ -137,13 +166,13 @@ pub fn start_redis_cluster() -> Server {
         "CLUSTER ADDSLOTSRANGE"
     );
     // A new master waits about 2 s (CLUSTER_WRITABLE_DELAY) before reporting ok.
-    for _ in 0..2 * START_ATTEMPTS {
+    for _ in 0..CLUSTER_OK_ATTEMPTS {
         if let Ok(Frame::Bulk(info)) = client.call(&["CLUSTER", "INFO"]) {
             if info.starts_with(b"cluster_state:ok") {
                 return server;
             }
         }
-        std::thread::sleep(START_PAUSE);
+        std::thread::sleep(CLUSTER_OK_PAUSE);
     }
     panic!("the one-node redis cluster did not reach cluster_state:ok within 10 s");
 }
@@ -154,35 +183,58 @@ pub fn start_kvsim(extra_args: &[&str]) -> Server {
     let child = Command::new(env!("CARGO_BIN_EXE_kvsim"))
         .args(["serve", "--port", &port.to_string()])
         .args(extra_args)
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start kvsim serve: {e}"));
-    wait_ready(Server {
-        name: "kvsim",
-        port,
-        child,
-        scratch_dir: None,
-    })
+    wait_ready(
+        KVSIM_READY,
+        Server {
+            name: "kvsim",
+            port,
+            child: Some(child),
+            scratch_dir: None,
+        },
+    )
 }
 
-/// Polls with PING until the server answers +PONG, a bounded number of times.
-fn wait_ready(mut server: Server) -> Server {
-    for _ in 0..START_ATTEMPTS {
-        if let Ok(Some(status)) = server.child.try_wait() {
-            panic!("{} exited during startup: {status}", server.name);
-        }
-        if let Ok(mut client) = Client::connect(server.port) {
-            if client.call(&["PING"]).ok() == Some(Frame::Simple(b"PONG".to_vec())) {
-                return server;
+/// What redis-server prints on stdout once it listens.
+const REDIS_READY: &str = "Ready to accept connections";
+/// What `kvsim serve` prints on stdout once it listens.
+const KVSIM_READY: &str = "kvsim serve: listening on";
+
+/// Blocks until the server prints `marker` on stdout (it listens by then), at most
+/// START_TIMEOUT; a reader thread keeps draining stdout afterwards so the server never
+/// blocks on a full pipe. No polling: the server says when it is ready.
+fn wait_ready(marker: &'static str, mut server: Server) -> Server {
+    use std::io::BufRead;
+    let child = server.child.as_mut().expect("a new server's process");
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut ready_tx = Some(ready_tx);
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if line.contains(marker) {
+                if let Some(tx) = ready_tx.take() {
+                    let _ = tx.send(());
+                }
             }
         }
-        std::thread::sleep(START_PAUSE);
+    });
+    match ready_rx.recv_timeout(START_TIMEOUT) {
+        Ok(()) => server,
+        Err(_) => {
+            let status = server
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten());
+            panic!(
+                "{} did not print {marker:?} within {START_TIMEOUT:?} (exit status: {status:?})",
+                server.name
+            )
+        }
     }
-    panic!(
-        "{} did not answer PING on port {} within {} attempts",
-        server.name, server.port, START_ATTEMPTS
-    );
 }
 
 /// A blocking RESP client: one request, one reply, in order.
