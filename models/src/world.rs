@@ -17,7 +17,7 @@
 
 pub mod metrics;
 
-pub use metrics::{Metrics, NodeSample};
+pub use metrics::{Metrics, NodeFinal};
 
 use crate::engine::CostModel;
 use crate::placement::Router;
@@ -465,13 +465,13 @@ impl World {
             .requests_per_connection
             .map(|n| n * self.clients.len() as u64);
         let nodes = self.nodes_view();
-        self.metrics.finish(self.end, expected, &nodes);
+        self.metrics.finish(self.end, expected, nodes);
     }
 
-    fn nodes_view(&self) -> Vec<NodeSample> {
+    fn nodes_view(&self) -> Vec<NodeFinal> {
         self.nodes
             .iter()
-            .map(|n| NodeSample {
+            .map(|n| NodeFinal {
                 used_memory_bytes: n.db.used_memory(),
                 keys: n.db.dbsize(),
                 thread_busy: n.threads.iter().map(|t| t.cpu.busy.clone()).collect(),

@@ -76,13 +76,6 @@ pub struct Metrics {
     pub window_end: SimTime,
 }
 
-/// A node's state as the metrics need it at the end.
-pub struct NodeSample {
-    pub used_memory_bytes: u64,
-    pub keys: u64,
-    pub thread_busy: Vec<BusySeries>,
-}
-
 impl Metrics {
     pub fn new(config: &RunConfig, nodes: usize, client_hosts: usize) -> Metrics {
         let seconds = config.duration_ns.div_ceil(1_000_000_000) as usize;
@@ -153,19 +146,12 @@ impl Metrics {
     }
 
     /// Closes the run at `end`; `expected_requests` is the total of a request-count run.
-    pub fn finish(&mut self, end: SimTime, expected_requests: Option<u64>, nodes: &[NodeSample]) {
+    pub fn finish(&mut self, end: SimTime, expected_requests: Option<u64>, nodes: Vec<NodeFinal>) {
         self.end = end;
         self.window_end = match expected_requests {
             Some(n) if self.completed_total == n && n > 0 => self.last_completion,
             _ => end,
         };
-        self.nodes_final = nodes
-            .iter()
-            .map(|n| NodeFinal {
-                used_memory_bytes: n.used_memory_bytes,
-                keys: n.keys,
-                thread_busy: n.thread_busy.clone(),
-            })
-            .collect();
+        self.nodes_final = nodes;
     }
 }
