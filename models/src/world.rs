@@ -32,7 +32,7 @@ use sim::net::{
 use sim::{Model, RngStreams, RunLimit, Scheduler, SimDuration, SimRng, SimTime};
 use slab::Slab;
 use std::collections::VecDeque;
-use store_core::resp::{encoded_len, Protocol};
+use store_core::resp::{encoded_len, encoded_request_len, Protocol};
 use store_core::{Arg, Db, Reply, Session};
 
 /// Simulated time 0 as Unix milliseconds (2026-01-01T00:00:00Z): what the stores see
@@ -248,22 +248,33 @@ fn store_policy(p: crate::scenario::spec::EvictionPolicy) -> store_core::Evictio
     }
 }
 
-/// RESP length of an array of bulk strings with these lengths (a request on the wire).
-fn request_len(arg_lens: &[u64]) -> u64 {
-    fn digits(mut n: u64) -> u64 {
-        let mut d = 1;
-        while n >= 10 {
-            n /= 10;
-            d += 1;
+/// Calls `f` with the command a request sends: `GET key`, `SET key value`, or
+/// `SET key value EX seconds`; the value is synthetic (its bytes are never made). One
+/// builder serves both the request's size on the wire and its execution on the Db, so
+/// the two always describe the same command.
+fn with_argv<T>(r: &Req, key: &[u8], ex_buf: &mut Vec<u8>, f: impl FnOnce(&[Arg<'_>]) -> T) -> T {
+    match r.kind {
+        OpKind::Get => f(&[Arg::Bytes(b"GET"), Arg::Bytes(key)]),
+        OpKind::Set => {
+            let value = Arg::Synthetic {
+                len: r.value_len as u64,
+                seed: r.key_index,
+            };
+            if r.expiry_s > 0 {
+                ex_buf.clear();
+                ex_buf.extend_from_slice(r.expiry_s.to_string().as_bytes());
+                f(&[
+                    Arg::Bytes(b"SET"),
+                    Arg::Bytes(key),
+                    value,
+                    Arg::Bytes(b"EX"),
+                    Arg::Bytes(ex_buf),
+                ])
+            } else {
+                f(&[Arg::Bytes(b"SET"), Arg::Bytes(key), value])
+            }
         }
-        d
     }
-    let header = 1 + digits(arg_lens.len() as u64) + 2;
-    header
-        + arg_lens
-            .iter()
-            .map(|&l| 1 + digits(l) + 2 + l + 2)
-            .sum::<u64>()
 }
 
 impl World {
@@ -535,15 +546,6 @@ impl World {
         );
         let shard = self.router.shard_of(&self.key_buf, op.key_index);
         let conn = first_conn + shard;
-        let key_len = self.key_buf.len() as u64;
-        let request_bytes = match op.kind {
-            OpKind::Get => request_len(&[3, key_len]),
-            OpKind::Set if op.expiry_s > 0 => {
-                let ex_digits = op.expiry_s.to_string().len() as u64;
-                request_len(&[3, key_len, op.value_len as u64, 2, ex_digits])
-            }
-            OpKind::Set => request_len(&[3, key_len, op.value_len as u64]),
-        };
         let req = self.reqs.insert(Req {
             client: c,
             conn,
@@ -552,7 +554,7 @@ impl World {
             value_len: op.value_len,
             expiry_s: op.expiry_s,
             shard,
-            request_bytes,
+            request_bytes: 0,
             reply_bytes: 0,
             hit: false,
             intended,
@@ -561,6 +563,9 @@ impl World {
             cpu_start: now,
             cpu_end: now,
         });
+        let r = &mut self.reqs[req];
+        let request_bytes = with_argv(r, &self.key_buf, &mut self.argv_buf, encoded_request_len);
+        r.request_bytes = request_bytes;
         let flow = self.conns[conn as usize].req_flow;
         self.net.send(sched, flow, request_bytes, req as u64);
     }
@@ -685,44 +690,9 @@ impl World {
                 r.key_index,
                 &mut self.key_buf,
             );
-            let reply = match r.kind {
-                OpKind::Get => n.db.execute(
-                    &mut cn.session,
-                    &[Arg::Bytes(b"GET"), Arg::Bytes(&self.key_buf)],
-                    now_ms,
-                    &mut n.rng,
-                ),
-                OpKind::Set => {
-                    let value = Arg::Synthetic {
-                        len: r.value_len as u64,
-                        seed: r.key_index,
-                    };
-                    if r.expiry_s > 0 {
-                        self.argv_buf.clear();
-                        self.argv_buf
-                            .extend_from_slice(r.expiry_s.to_string().as_bytes());
-                        n.db.execute(
-                            &mut cn.session,
-                            &[
-                                Arg::Bytes(b"SET"),
-                                Arg::Bytes(&self.key_buf),
-                                value,
-                                Arg::Bytes(b"EX"),
-                                Arg::Bytes(&self.argv_buf),
-                            ],
-                            now_ms,
-                            &mut n.rng,
-                        )
-                    } else {
-                        n.db.execute(
-                            &mut cn.session,
-                            &[Arg::Bytes(b"SET"), Arg::Bytes(&self.key_buf), value],
-                            now_ms,
-                            &mut n.rng,
-                        )
-                    }
-                }
-            };
+            let reply = with_argv(r, &self.key_buf, &mut self.argv_buf, |argv| {
+                n.db.execute(&mut cn.session, argv, now_ms, &mut n.rng)
+            });
             r.hit = matches!(reply, Reply::Bulk(_));
             if reply.is_error() {
                 self.metrics.errors += 1;
