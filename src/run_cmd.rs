@@ -27,9 +27,13 @@ pub struct RunArgs {
     /// What to print on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// Also write report.txt, report.json and timeseries.csv into this folder.
+    /// Also write report.txt, report.json and timeseries.csv into this folder, and SVG
+    /// plots of the time series for variants whose report asks for them.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// With --out: plot every variant, whatever its report settings say.
+    #[arg(long, requires = "out")]
+    pub plots: bool,
     /// Variants run in parallel on this many threads (default: all cores). The output
     /// is the same whatever the number.
     #[arg(long)]
@@ -97,17 +101,26 @@ pub fn run(args: &RunArgs) -> ExitCode {
         bar.finish_and_clear();
     }
     if let Some(dir) = &args.out {
+        let plots = match models::report::plot::svg_plots(&report, args.plots) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("kvsim run: {e}");
+                return ExitCode::from(1);
+            }
+        };
         let files = [
-            ("report.txt", report.to_text()),
-            ("report.json", report.to_json()),
-            ("timeseries.csv", report.to_csv()),
-        ];
+            ("report.txt".to_string(), report.to_text()),
+            ("report.json".to_string(), report.to_json()),
+            ("timeseries.csv".to_string(), report.to_csv()),
+        ]
+        .into_iter()
+        .chain(plots);
         if let Err(e) = std::fs::create_dir_all(dir) {
             eprintln!("kvsim run: cannot create {}: {e}", dir.display());
             return ExitCode::from(1);
         }
         for (name, body) in files {
-            let path = dir.join(name);
+            let path = dir.join(&name);
             if let Err(e) = std::fs::write(&path, body) {
                 eprintln!("kvsim run: cannot write {}: {e}", path.display());
                 return ExitCode::from(1);

@@ -135,3 +135,52 @@ fn an_unknown_format_is_bad_input() {
     let o = kvsim(&["run", "--format", "xml"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn plots_are_svg_and_identical_across_runs() {
+    let base = std::env::temp_dir().join(format!("kvsim-run-plots-{}", std::process::id()));
+    let (a, b) = (base.join("a"), base.join("b"));
+    for (dir, jobs) in [(&a, "1"), (&b, "2")] {
+        let o = kvsim(&[
+            "run",
+            "lab-tbf-100mbit",
+            "--out",
+            dir.to_str().expect("UTF-8"),
+            "--plots",
+            "--jobs",
+            jobs,
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let svg = |dir: &std::path::Path| {
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .expect("out dir")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| p.extension().is_some_and(|x| x == "svg"))
+            .collect();
+        files.sort();
+        files
+    };
+    let (fa, fb) = (svg(&a), svg(&b));
+    assert!(
+        fa.iter()
+            .any(|p| p.ends_with("full-bucket-net_out_bits_per_s.svg")),
+        "{fa:?}"
+    );
+    assert_eq!(fa.len(), fb.len());
+    for (x, y) in fa.iter().zip(&fb) {
+        let (tx, ty) = (
+            std::fs::read(x).expect("svg"),
+            std::fs::read(y).expect("svg"),
+        );
+        assert!(tx.starts_with(b"<svg"), "{x:?}");
+        assert_eq!(tx, ty, "{x:?} differs between runs");
+    }
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+#[test]
+fn plots_without_out_is_bad_input() {
+    let o = kvsim(&["run", "--plots"]);
+    assert_eq!(o.status.code(), Some(2));
+}

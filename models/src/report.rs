@@ -6,6 +6,7 @@
 //! and nothing hash-ordered, so the same scenario and seed give byte-identical output.
 
 mod findings;
+pub mod plot;
 mod text;
 
 pub use findings::{Finding, Resource};
@@ -135,6 +136,9 @@ pub struct ShardsReport {
 pub struct Series {
     pub name: String,
     pub node: Option<String>,
+    /// True for a gauge sampled at the start of each second; false for a counter or a
+    /// utilization over the whole second.
+    pub gauge: bool,
     pub values: Vec<f64>,
 }
 
@@ -430,11 +434,13 @@ fn timeseries(world: &World) -> TimeSeries {
     let seconds = config.duration_ns.div_ceil(1_000_000_000) as usize;
     let mut series = vec![
         Series {
+            gauge: false,
             name: "ops_per_s".into(),
             node: None,
             values: (0..seconds).map(|i| m.ops_per_s.get(i) as f64).collect(),
         },
         Series {
+            gauge: false,
             name: "latency_ms_p99".into(),
             node: None,
             values: m
@@ -448,6 +454,7 @@ fn timeseries(world: &World) -> TimeSeries {
         let nic = world.net.nic(n.nic);
         let node = Some(n.name.clone());
         series.push(Series {
+            gauge: false,
             name: "net_out_bits_per_s".into(),
             node: node.clone(),
             values: (0..seconds)
@@ -455,6 +462,7 @@ fn timeseries(world: &World) -> TimeSeries {
                 .collect(),
         });
         series.push(Series {
+            gauge: false,
             name: "net_in_bits_per_s".into(),
             node: node.clone(),
             values: (0..seconds)
@@ -462,6 +470,7 @@ fn timeseries(world: &World) -> TimeSeries {
                 .collect(),
         });
         series.push(Series {
+            gauge: true,
             name: "net_credits_bits".into(),
             node: node.clone(),
             values: m.node_gauges[i]
@@ -472,6 +481,7 @@ fn timeseries(world: &World) -> TimeSeries {
                 .collect(),
         });
         series.push(Series {
+            gauge: true,
             name: "net_credits_in_bits".into(),
             node: node.clone(),
             values: m.node_gauges[i]
@@ -482,6 +492,7 @@ fn timeseries(world: &World) -> TimeSeries {
                 .collect(),
         });
         series.push(Series {
+            gauge: true,
             name: "used_memory_bytes".into(),
             node: node.clone(),
             values: m.node_gauges[i]
@@ -492,6 +503,7 @@ fn timeseries(world: &World) -> TimeSeries {
                 .collect(),
         });
         series.push(Series {
+            gauge: false,
             name: "bw_out_allowance_exceeded_per_s".into(),
             node: node.clone(),
             values: (0..seconds)
@@ -499,6 +511,7 @@ fn timeseries(world: &World) -> TimeSeries {
                 .collect(),
         });
         series.push(Series {
+            gauge: false,
             name: "drops_per_s".into(),
             node: node.clone(),
             values: (0..seconds)
@@ -507,6 +520,7 @@ fn timeseries(world: &World) -> TimeSeries {
         });
         for (t, busy) in m.nodes_final[i].thread_busy.iter().enumerate() {
             series.push(Series {
+                gauge: false,
                 name: format!("cpu_utilization_thread{t}"),
                 node: node.clone(),
                 values: (0..seconds).map(|s| round3(busy.utilization(s))).collect(),
