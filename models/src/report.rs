@@ -432,99 +432,54 @@ fn timeseries(world: &World) -> TimeSeries {
     let config = &world.config;
     let m = &world.metrics;
     let seconds = config.duration_ns.div_ceil(1_000_000_000) as usize;
+    // A total (or utilization) over each second, from a per-second lookup.
+    let per_s = |name: &str, node: Option<&str>, value: &dyn Fn(usize) -> f64| Series {
+        gauge: false,
+        name: name.to_string(),
+        node: node.map(str::to_string),
+        values: (0..seconds).map(value).collect(),
+    };
+    // A gauge sampled at the start of each second.
+    let gauge = |name: &str, node: &str, samples: &[u64]| Series {
+        gauge: true,
+        name: name.to_string(),
+        node: Some(node.to_string()),
+        values: samples.iter().take(seconds).map(|&v| v as f64).collect(),
+    };
     let mut series = vec![
-        Series {
-            gauge: false,
-            name: "ops_per_s".into(),
-            node: None,
-            values: (0..seconds).map(|i| m.ops_per_s.get(i) as f64).collect(),
-        },
-        Series {
-            gauge: false,
-            name: "latency_ms_p99".into(),
-            node: None,
-            values: m
-                .latency_per_s
-                .iter()
+        per_s("ops_per_s", None, &|s| m.ops_per_s.get(s) as f64),
+        per_s("latency_ms_p99", None, &|s| {
+            m.latency_per_s
+                .get(s)
                 .map(|h| ms(h.percentile_ns(99.0) as f64))
-                .collect(),
-        },
+                .unwrap_or(0.0)
+        }),
     ];
     for (i, n) in world.nodes.iter().enumerate() {
         let nic = world.net.nic(n.nic);
-        let node = Some(n.name.clone());
-        series.push(Series {
-            gauge: false,
-            name: "net_out_bits_per_s".into(),
-            node: node.clone(),
-            values: (0..seconds)
-                .map(|s| (nic.egress.wire_bytes_per_s.get(s) * 8) as f64)
-                .collect(),
-        });
-        series.push(Series {
-            gauge: false,
-            name: "net_in_bits_per_s".into(),
-            node: node.clone(),
-            values: (0..seconds)
-                .map(|s| (nic.ingress.wire_bytes_per_s.get(s) * 8) as f64)
-                .collect(),
-        });
-        series.push(Series {
-            gauge: true,
-            name: "net_credits_bits".into(),
-            node: node.clone(),
-            values: m.node_gauges[i]
-                .egress_credits_bits
-                .iter()
-                .take(seconds)
-                .map(|&v| v as f64)
-                .collect(),
-        });
-        series.push(Series {
-            gauge: true,
-            name: "net_credits_in_bits".into(),
-            node: node.clone(),
-            values: m.node_gauges[i]
-                .ingress_credits_bits
-                .iter()
-                .take(seconds)
-                .map(|&v| v as f64)
-                .collect(),
-        });
-        series.push(Series {
-            gauge: true,
-            name: "used_memory_bytes".into(),
-            node: node.clone(),
-            values: m.node_gauges[i]
-                .used_memory_bytes
-                .iter()
-                .take(seconds)
-                .map(|&v| v as f64)
-                .collect(),
-        });
-        series.push(Series {
-            gauge: false,
-            name: "bw_out_allowance_exceeded_per_s".into(),
-            node: node.clone(),
-            values: (0..seconds)
-                .map(|s| nic.egress.bw_allowance_exceeded_per_s.get(s) as f64)
-                .collect(),
-        });
-        series.push(Series {
-            gauge: false,
-            name: "drops_per_s".into(),
-            node: node.clone(),
-            values: (0..seconds)
-                .map(|s| (nic.egress.drops_per_s.get(s) + nic.ingress.drops_per_s.get(s)) as f64)
-                .collect(),
-        });
+        let node = n.name.as_str();
+        let g = &m.node_gauges[i];
+        series.push(per_s("net_out_bits_per_s", Some(node), &|s| {
+            (nic.egress.wire_bytes_per_s.get(s) * 8) as f64
+        }));
+        series.push(per_s("net_in_bits_per_s", Some(node), &|s| {
+            (nic.ingress.wire_bytes_per_s.get(s) * 8) as f64
+        }));
+        series.push(gauge("net_credits_bits", node, &g.egress_credits_bits));
+        series.push(gauge("net_credits_in_bits", node, &g.ingress_credits_bits));
+        series.push(gauge("used_memory_bytes", node, &g.used_memory_bytes));
+        series.push(per_s("bw_out_allowance_exceeded_per_s", Some(node), &|s| {
+            nic.egress.bw_allowance_exceeded_per_s.get(s) as f64
+        }));
+        series.push(per_s("drops_per_s", Some(node), &|s| {
+            (nic.egress.drops_per_s.get(s) + nic.ingress.drops_per_s.get(s)) as f64
+        }));
         for (t, busy) in m.nodes_final[i].thread_busy.iter().enumerate() {
-            series.push(Series {
-                gauge: false,
-                name: format!("cpu_utilization_thread{t}"),
-                node: node.clone(),
-                values: (0..seconds).map(|s| round3(busy.utilization(s))).collect(),
-            });
+            series.push(per_s(
+                &format!("cpu_utilization_thread{t}"),
+                Some(node),
+                &|s| round3(busy.utilization(s)),
+            ));
         }
     }
     TimeSeries {
