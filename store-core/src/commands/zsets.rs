@@ -403,29 +403,7 @@ pub(crate) fn zrange(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
             }
             let in_range =
                 |(_, m): &&(f64, Box<[u8]>)| lex_above_min(m, &min) && lex_below_max(m, &max);
-            let take = if count < 0 {
-                usize::MAX
-            } else {
-                count as usize
-            };
-            let items: Vec<_> = if rev {
-                z.sorted
-                    .iter()
-                    .rev()
-                    .filter(in_range)
-                    .skip(offset as usize)
-                    .take(take)
-                    .cloned()
-                    .collect()
-            } else {
-                z.sorted
-                    .iter()
-                    .filter(in_range)
-                    .skip(offset as usize)
-                    .take(take)
-                    .cloned()
-                    .collect()
-            };
+            let items = window(&z.sorted, rev, in_range, offset, count);
             range_reply(items, false, protocol)
         });
     }
@@ -444,29 +422,7 @@ pub(crate) fn zrange(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
                 return Reply::Array(Vec::new());
             }
             let in_range = |(s, _): &&(f64, Box<[u8]>)| above_min(*s, min) && below_max(*s, max);
-            let take = if count < 0 {
-                usize::MAX
-            } else {
-                count as usize
-            };
-            let items: Vec<_> = if rev {
-                z.sorted
-                    .iter()
-                    .rev()
-                    .filter(in_range)
-                    .skip(offset as usize)
-                    .take(take)
-                    .cloned()
-                    .collect()
-            } else {
-                z.sorted
-                    .iter()
-                    .filter(in_range)
-                    .skip(offset as usize)
-                    .take(take)
-                    .cloned()
-                    .collect()
-            };
+            let items = window(&z.sorted, rev, in_range, offset, count);
             range_reply(items, with_scores, protocol)
         });
     }
@@ -498,4 +454,28 @@ pub(crate) fn zrange(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
         };
         range_reply(items, with_scores, protocol)
     })
+}
+
+/// The members in range, in order (reversed for REV), after skipping `offset` and
+/// taking `count` (all when negative): ZRANGE's LIMIT over BYSCORE or BYLEX.
+fn window(
+    sorted: &[(f64, Box<[u8]>)],
+    rev: bool,
+    in_range: impl Fn(&&(f64, Box<[u8]>)) -> bool,
+    offset: i64,
+    count: i64,
+) -> Vec<(f64, Box<[u8]>)> {
+    let take = usize::try_from(count).unwrap_or(usize::MAX);
+    let pick = |it: &mut dyn Iterator<Item = &(f64, Box<[u8]>)>| {
+        it.filter(|x| in_range(x))
+            .skip(offset as usize)
+            .take(take)
+            .cloned()
+            .collect()
+    };
+    if rev {
+        pick(&mut sorted.iter().rev())
+    } else {
+        pick(&mut sorted.iter())
+    }
 }
