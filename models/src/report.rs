@@ -242,6 +242,7 @@ fn combined(a: &CommandStats, b: &CommandStats) -> CommandStats {
         reply_bytes: a.reply_bytes + b.reply_bytes,
         latency,
         latency_intended,
+        ..CommandStats::default()
     }
 }
 

@@ -30,14 +30,19 @@ impl LatencyHistogram {
     }
 
     pub fn record(&mut self, d: SimDuration) {
+        self.record_n(d, 1);
+    }
+
+    /// Records `d` `count` times (the same as `count` calls of `record`).
+    pub fn record_n(&mut self, d: SimDuration, count: u64) {
         let ns = d.as_ns().max(1);
         let v = if ns > HIST_MAX_NS {
-            self.clamped += 1;
+            self.clamped += count;
             HIST_MAX_NS
         } else {
             ns
         };
-        self.hist.record(v).expect("value within bounds");
+        self.hist.record_n(v, count).expect("value within bounds");
     }
 
     pub fn count(&self) -> u64 {
