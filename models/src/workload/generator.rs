@@ -280,18 +280,7 @@ impl WorkloadGen {
 pub fn format_key(prefix: &str, index: u64, buf: &mut Vec<u8>) {
     buf.clear();
     buf.extend_from_slice(prefix.as_bytes());
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    let mut n = index;
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    buf.extend_from_slice(&digits[i..]);
+    buf.extend_from_slice(itoa::Buffer::new().format(index).as_bytes());
 }
 
 /// memtier's rate limiting for one connection: a budget of `requests_per_interval`,
