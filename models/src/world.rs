@@ -277,6 +277,27 @@ fn with_argv<T>(r: &Req, key: &[u8], ex_buf: &mut Vec<u8>, f: impl FnOnce(&[Arg<
     }
 }
 
+/// Ranges up to this many keys get a table of their keys' shards (2 bytes a key).
+const PREFILL_OWNER_TABLE_MAX_KEYS: u64 = 1 << 25;
+
+/// The shard of every prefilled key, in index order, when there are several shards and
+/// the range is small enough for a table: each node keeps only its own keys, and without
+/// the table every node would hash every key of the range again.
+fn prefill_owners(config: &RunConfig, router: &Router) -> Option<Vec<u16>> {
+    let p = &config.prefill;
+    if router.shards() <= 1 || p.key_count == 0 || p.key_count > PREFILL_OWNER_TABLE_MAX_KEYS {
+        return None;
+    }
+    let mut key = Vec::with_capacity(p.key_prefix.len() + 20);
+    let owners = (p.key_minimum..p.key_minimum + p.key_count)
+        .map(|index| {
+            format_key(&p.key_prefix, index, &mut key);
+            router.shard_of(&key, index) as u16
+        })
+        .collect();
+    Some(owners)
+}
+
 impl World {
     /// Builds the world of `config`; the clients start at t = 0.
     pub fn build(config: &RunConfig, sched: &mut Scheduler<Ev>) -> Result<World, String> {
@@ -302,6 +323,7 @@ impl World {
             Engine::Valkey => "valkey",
         };
 
+        let prefill_owners = prefill_owners(config, &router);
         let mut nodes = Vec::new();
         for shard in 0..router.shards() {
             let server_shaper = shaper(server, config.net_credits_at_start);
@@ -333,8 +355,12 @@ impl World {
                     materialize: false,
                 };
                 // Each shard holds only the keys placed on it.
+                let first = p.key_minimum;
                 let filled = if router.shards() > 1 {
-                    db.prefill_where(range, |index, key| router.shard_of(key, index) == shard)
+                    db.prefill_where(range, |index, key| match &prefill_owners {
+                        Some(owners) => owners[(index - first) as usize] == shard as u16,
+                        None => router.shard_of(key, index) == shard,
+                    })
                 } else {
                     db.prefill(range)
                 };
