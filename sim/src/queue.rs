@@ -1,50 +1,96 @@
-//! The pending-event set: a radix heap keyed by time, FIFO among equal times. Invariant:
-//! `pop` returns events in nondecreasing time, and events of equal time in the order they
-//! were pushed.
+//! The pending-event set: a radix heap keyed by time with 8-bit digits (a hierarchical
+//! timing wheel that never loses precision) whose buckets are linked lists threaded
+//! through one pool of nodes, FIFO among equal times. Invariant: `pop` returns events in
+//! nondecreasing time, and events of equal time in the order they were pushed.
 //!
 //! Why a radix heap: a discrete-event simulation never schedules before the last event it
-//! ran, so keys are monotone and a radix heap applies. Pushes are O(1) appends, each
-//! element moves between buckets at most once per differing bit of its time, and memory
-//! access is sequential, which matters at large pending counts where a comparison heap
-//! misses the cache on every level. Measured with `sim/examples/phold.rs` against
-//! `BinaryHeap<Reverse<(u64, u64, u32)>>` (figures in the README's benchmark section).
+//! ran, so keys are monotone and a radix heap applies: pushes are O(1) appends and no
+//! comparison of two times is ever made. Why 8-bit digits: an element moves down at most
+//! once per level it skips, so most events (scheduled a few microseconds to milliseconds
+//! ahead) move once or twice in their life, where a 1-bit radix heap moves them once per
+//! differing bit (about ten times each in the simulator's own runs). Why linked lists in
+//! one pool: the pool holds exactly the pending events (a free list recycles nodes last
+//! in, first out), so a few hundred pending events stay in a few kilobytes that remain in
+//! cache, and moving an element relinks it instead of copying it; a vector per bucket
+//! would spread them over hundreds of separate allocations, each cold when next touched.
+//! Measured with `sim/examples/phold.rs` against `BinaryHeap<Reverse<(u64, u64, u32)>>`
+//! and with `kvsim bench` (figures in the README's benchmark section).
+//!
+//! The buckets: relative to a reference time `last_ns` (never above any queued time), an
+//! element lives at level `l`, the most significant 8-bit digit where its time differs
+//! from `last_ns` (level 0 when equal), in bucket `d`, its own digit there. Every element
+//! of level `l` is later than every element of the levels below, and within a level a
+//! lower digit is earlier; a level-0 bucket holds one exact time. Popping takes the head
+//! of the first level-0 bucket; when level 0 is empty, the first bucket of the lowest
+//! non-empty level is redistributed against its own base time, which becomes `last_ns`.
 //!
 //! Why FIFO holds without a sequence number in the key: a bucket is a function of the
 //! time, so elements of equal time always share a bucket, and every operation keeps
-//! their relative order (a push appends after the older ones; a split, a rebase and the
-//! drain of bucket 0 all walk elements front to back). Bucket 0, which holds the
-//! elements equal to the minimum, is consumed front first.
+//! their relative order (a push appends at the tail; a redistribution and a rebase walk
+//! lists head to tail, appending).
 //!
-//! The one non-monotone case, a push below a time that `peek_time` already promoted (a
-//! run that stopped at a time limit, then scheduled before the next pending event), is
-//! handled by rebucketing everything against the new minimum: O(pending), once per stop.
+//! The one non-monotone case, a push below `last_ns` (a run that stopped at a time limit
+//! after peeking, then scheduled before the next pending event), is handled by
+//! rebucketing everything against the new time: O(pending), once per stop.
 
 use crate::time::SimTime;
 
-/// Bucket 0 holds times equal to `last_ns`; bucket b >= 1 holds times whose highest bit
-/// that differs from `last_ns` is bit b - 1.
-const BUCKETS: usize = 65;
+const DIGIT_BITS: u32 = 8;
+const DIGITS: usize = 1 << DIGIT_BITS;
+const LEVELS: usize = 64 / DIGIT_BITS as usize;
+const WORDS: usize = DIGITS / 64;
+/// The end of a list.
+const NIL: u32 = u32::MAX;
 
 #[derive(Clone, Copy, Debug)]
-struct Entry<E> {
+struct Node<E> {
     time_ns: u64,
+    /// The next node of the same bucket (or of the free list).
+    next: u32,
     event: E,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct List {
+    head: u32,
+    tail: u32,
+}
+
+const EMPTY: List = List {
+    head: NIL,
+    tail: NIL,
+};
+
+/// (level, digit) of `time_ns` relative to `last_ns` (`time_ns >= last_ns`).
+#[inline]
+fn bucket_of(time_ns: u64, last_ns: u64) -> (usize, usize) {
+    let diff = time_ns ^ last_ns;
+    let level = if diff == 0 {
+        0
+    } else {
+        (63 - diff.leading_zeros()) / DIGIT_BITS
+    };
+    let digit = (time_ns >> (level * DIGIT_BITS)) as usize & (DIGITS - 1);
+    (level as usize, digit)
 }
 
 /// A min-queue of `E` ordered by (time, insertion order).
 #[derive(Clone, Debug)]
 pub struct EventQueue<E> {
-    buckets: [Vec<Entry<E>>; BUCKETS],
-    /// Bucket 0 is consumed from this index on (so it drains front first without shifting).
-    head0: usize,
-    /// The time every bucket is relative to: the last popped or promoted time.
+    nodes: Vec<Node<E>>,
+    /// Head of the list of recycled nodes.
+    free: u32,
+    /// `LEVELS x DIGITS` buckets, level-major.
+    buckets: Box<[List]>,
+    /// Per level, bit `d` set when bucket `d` is non-empty.
+    occupied: [[u64; WORDS]; LEVELS],
+    /// Per level, bit `w` set when `occupied[level][w]` is not zero: the first non-empty
+    /// bucket is two `trailing_zeros`, not a scan.
+    words: [u32; LEVELS],
+    /// Bit `l` set when level `l` has a non-empty bucket.
+    levels: u32,
+    /// The time every bucket is relative to.
     last_ns: u64,
-    /// Bit b set when bucket b is non-empty: the first non-empty bucket is one
-    /// `trailing_zeros`, not a scan.
-    occupied: u128,
-    /// The smallest time in each bucket (u64::MAX when empty), kept on every push so a
-    /// split needs one pass over the bucket, not two.
-    mins: [u64; BUCKETS],
     len: usize,
     pushed: u64,
 }
@@ -55,27 +101,21 @@ impl<E: Copy> Default for EventQueue<E> {
     }
 }
 
-#[inline]
-fn bucket_of(time_ns: u64, last_ns: u64) -> usize {
-    64 - (time_ns ^ last_ns).leading_zeros() as usize
-}
-
 impl<E: Copy> EventQueue<E> {
     pub fn new() -> Self {
         Self::with_capacity(0)
     }
 
-    /// `capacity` pre-sizes bucket 0 (the others grow on demand and keep their
-    /// allocations).
+    /// `capacity` pre-sizes the node pool.
     pub fn with_capacity(capacity: usize) -> Self {
-        let mut buckets: [Vec<Entry<E>>; BUCKETS] = std::array::from_fn(|_| Vec::new());
-        buckets[0].reserve(capacity.min(1 << 16));
         EventQueue {
-            buckets,
-            head0: 0,
+            nodes: Vec::with_capacity(capacity),
+            free: NIL,
+            buckets: vec![EMPTY; LEVELS * DIGITS].into_boxed_slice(),
+            occupied: [[0; WORDS]; LEVELS],
+            words: [0; LEVELS],
+            levels: 0,
             last_ns: 0,
-            occupied: 0,
-            mins: [u64::MAX; BUCKETS],
             len: 0,
             pushed: 0,
         }
@@ -102,7 +142,24 @@ impl<E: Copy> EventQueue<E> {
         if time_ns < self.last_ns {
             self.rebase(time_ns);
         }
-        self.put(bucket_of(time_ns, self.last_ns), Entry { time_ns, event });
+        let node = Node {
+            time_ns,
+            next: NIL,
+            event,
+        };
+        let n = if self.free != NIL {
+            let n = self.free;
+            self.free = self.nodes[n as usize].next;
+            self.nodes[n as usize] = node;
+            n
+        } else {
+            let n = u32::try_from(self.nodes.len()).expect("fewer than 2^32 pending events");
+            assert!(n != NIL, "fewer than 2^32 - 1 pending events");
+            self.nodes.push(node);
+            n
+        };
+        let (level, digit) = bucket_of(time_ns, self.last_ns);
+        self.append(level, digit, n);
         self.len += 1;
     }
 
@@ -112,84 +169,148 @@ impl<E: Copy> EventQueue<E> {
         if self.len == 0 {
             return None;
         }
-        self.promote_min();
-        Some(SimTime::from_ns(self.last_ns))
+        let digit = self.first_level0_digit();
+        let n = self.buckets[digit].head;
+        Some(SimTime::from_ns(self.nodes[n as usize].time_ns))
     }
 
     /// Removes and returns the earliest event (FIFO among equal times).
     #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
+        self.pop_until(SimTime::MAX)
+    }
+
+    /// Removes and returns the earliest event if it is at or before `limit` (one lookup
+    /// of the minimum where `peek_time` then `pop` would take two).
+    #[inline]
+    pub fn pop_until(&mut self, limit: SimTime) -> Option<(SimTime, E)> {
         if self.len == 0 {
             return None;
         }
-        self.promote_min();
-        let bucket0 = &mut self.buckets[0];
-        if bucket0.len() == 1 {
-            // The common case when times are distinct: no read cursor to maintain.
-            let e = bucket0.pop().expect("len is 1");
-            self.occupied &= !1;
-            self.len -= 1;
-            return Some((SimTime::from_ns(e.time_ns), e.event));
-        }
-        let e = bucket0[self.head0];
-        self.head0 += 1;
-        if self.head0 == bucket0.len() {
-            bucket0.clear();
-            self.head0 = 0;
-            self.occupied &= !1;
+        let digit = self.first_level0_digit();
+        let n = self.buckets[digit].head;
+        let node = &mut self.nodes[n as usize];
+        if node.time_ns > limit.as_ns() {
+            return None;
         }
         self.len -= 1;
-        Some((SimTime::from_ns(e.time_ns), e.event))
+        let (time_ns, event, next) = (node.time_ns, node.event, node.next);
+        node.next = self.free;
+        self.free = n;
+        let bucket = &mut self.buckets[digit];
+        bucket.head = next;
+        if next == NIL {
+            bucket.tail = NIL;
+            self.clear_bit(0, digit);
+        }
+        Some((SimTime::from_ns(time_ns), event))
     }
 
-    /// Makes bucket 0 hold the minimum: splits the first non-empty bucket against its own
-    /// minimum, which becomes `last_ns`.
+    /// The digit of the first non-empty level-0 bucket, redistributing higher levels
+    /// until there is one (`len > 0`).
     #[inline]
-    fn promote_min(&mut self) {
-        if self.occupied & 1 != 0 {
-            return;
+    fn first_level0_digit(&mut self) -> usize {
+        if self.levels & 1 == 0 {
+            self.refill_level0();
         }
-        debug_assert!(self.occupied != 0, "len > 0 means some bucket is non-empty");
-        let b = self.occupied.trailing_zeros() as usize;
-        self.occupied &= !(1u128 << b);
-        let mut moving = std::mem::take(&mut self.buckets[b]);
-        let min_ns = std::mem::replace(&mut self.mins[b], u64::MAX);
-        debug_assert_eq!(Some(min_ns), moving.iter().map(|e| e.time_ns).min());
-        self.last_ns = min_ns;
-        for &e in &moving {
-            let nb = bucket_of(e.time_ns, min_ns);
-            debug_assert!(nb < b, "radix heap elements only move down");
-            self.put(nb, e);
+        self.first_set(0)
+    }
+
+    /// Redistributes the first bucket of the lowest non-empty level until level 0 has an
+    /// element.
+    #[inline(never)]
+    fn refill_level0(&mut self) {
+        while self.levels & 1 == 0 {
+            debug_assert!(self.levels != 0, "len > 0 means some bucket is non-empty");
+            let level = self.levels.trailing_zeros() as usize;
+            let digit = self.first_set(level);
+            self.clear_bit(level, digit);
+            let shift = level as u32 * DIGIT_BITS;
+            // The bucket's base: `last_ns`'s digits above this level, then this digit,
+            // then zeros. Every element of the bucket is at or after it, and it is after
+            // every time already popped (they share `last_ns`'s digit at this level,
+            // which is lower).
+            let above_shift = shift + DIGIT_BITS;
+            let above = if above_shift >= 64 {
+                0
+            } else {
+                (self.last_ns >> above_shift) << above_shift
+            };
+            let base = above | ((digit as u64) << shift);
+            debug_assert!(base > self.last_ns);
+            self.last_ns = base;
+            let list = std::mem::replace(&mut self.buckets[level * DIGITS + digit], EMPTY);
+            let mut n = list.head;
+            while n != NIL {
+                let node = &mut self.nodes[n as usize];
+                let next = node.next;
+                node.next = NIL;
+                let (l, d) = bucket_of(node.time_ns, base);
+                debug_assert!(l < level, "radix heap elements only move down");
+                self.append(l, d, n);
+                n = next;
+            }
         }
-        moving.clear();
-        // Keep the allocation for the next time this bucket fills.
-        self.buckets[b] = moving;
     }
 
     /// Rebuckets every element against a new, lower reference time (see the module doc).
     #[cold]
     fn rebase(&mut self, time_ns: u64) {
-        // Equal times share a bucket, so walking each bucket front to back keeps their
+        // Equal times share a bucket, so walking each bucket head to tail keeps their
         // relative order; order across different times does not matter.
-        let mut all: Vec<Entry<E>> = Vec::with_capacity(self.len);
-        all.extend(self.buckets[0].drain(..).skip(self.head0));
-        for b in &mut self.buckets[1..] {
-            all.append(b);
+        let mut all: Vec<u32> = Vec::with_capacity(self.len);
+        for list in self.buckets.iter_mut() {
+            let mut n = list.head;
+            while n != NIL {
+                all.push(n);
+                n = self.nodes[n as usize].next;
+            }
+            *list = EMPTY;
         }
-        self.head0 = 0;
-        self.occupied = 0;
-        self.mins = [u64::MAX; BUCKETS];
+        self.occupied = [[0; WORDS]; LEVELS];
+        self.words = [0; LEVELS];
+        self.levels = 0;
         self.last_ns = time_ns;
-        for e in all {
-            self.put(bucket_of(e.time_ns, time_ns), e);
+        for n in all {
+            self.nodes[n as usize].next = NIL;
+            let (l, d) = bucket_of(self.nodes[n as usize].time_ns, time_ns);
+            self.append(l, d, n);
         }
     }
 
+    /// Appends node `n` (its `next` is NIL) to bucket (`level`, `digit`).
     #[inline]
-    fn put(&mut self, bucket: usize, e: Entry<E>) {
-        self.occupied |= 1u128 << bucket;
-        self.mins[bucket] = self.mins[bucket].min(e.time_ns);
-        self.buckets[bucket].push(e);
+    fn append(&mut self, level: usize, digit: usize, n: u32) {
+        let list = &mut self.buckets[level * DIGITS + digit];
+        if list.tail == NIL {
+            list.head = n;
+            self.occupied[level][digit / 64] |= 1u64 << (digit % 64);
+            self.words[level] |= 1 << (digit / 64);
+            self.levels |= 1 << level;
+        } else {
+            self.nodes[list.tail as usize].next = n;
+        }
+        list.tail = n;
+    }
+
+    #[inline]
+    fn clear_bit(&mut self, level: usize, digit: usize) {
+        let word = &mut self.occupied[level][digit / 64];
+        *word &= !(1u64 << (digit % 64));
+        if *word == 0 {
+            self.words[level] &= !(1 << (digit / 64));
+            if self.words[level] == 0 {
+                self.levels &= !(1 << level);
+            }
+        }
+    }
+
+    /// The first non-empty bucket of `level` (which has one).
+    #[inline]
+    fn first_set(&self, level: usize) -> usize {
+        debug_assert!(self.words[level] != 0, "first_set on an empty level");
+        let w = self.words[level].trailing_zeros() as usize;
+        w * 64 + self.occupied[level][w].trailing_zeros() as usize
     }
 }
 

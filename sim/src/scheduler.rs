@@ -116,7 +116,13 @@ impl<E: Copy> Scheduler<E> {
     /// Removes the next event and advances the clock to it.
     #[inline]
     pub fn pop(&mut self) -> Option<E> {
-        let (time, event) = self.queue.pop()?;
+        self.pop_until(SimTime::MAX)
+    }
+
+    /// Like `pop`, for an event at or before `limit` only.
+    #[inline]
+    fn pop_until(&mut self, limit: SimTime) -> Option<E> {
+        let (time, event) = self.queue.pop_until(limit)?;
         debug_assert!(
             time >= self.now,
             "queue returned {time} before now {}",
@@ -137,11 +143,7 @@ impl<E: Copy> Scheduler<E> {
     pub fn run<M: Model<Event = E>>(&mut self, model: &mut M, limit: RunLimit) -> RunOutcome {
         match limit {
             RunLimit::Until(end) => {
-                while let Some(t) = self.queue.peek_time() {
-                    if t > end {
-                        break;
-                    }
-                    let event = self.pop().expect("peeked");
+                while let Some(event) = self.pop_until(end) {
                     model.handle(self, event);
                 }
                 if end > self.now {
