@@ -307,24 +307,37 @@ impl Keyspace {
             .is_some_and(|e| e.key.equals(key))
     }
 
-    fn place(slots: &mut [Slot], ctrl: &mut [u8], entry: Entry) -> usize {
-        let hash = hash_bytes(entry.key.as_bytes());
+    /// Stores `entry`, whose key hashes to `hash`, in the first empty slot from its home.
+    #[inline(always)]
+    fn place(slots: &mut [Slot], ctrl: &mut [u8], hash: u64, entry: Entry) -> usize {
         let i = first_empty(ctrl, home(hash, slots.len()));
         slots[i].0 = Some(entry);
         ctrl[i] = tag(hash);
         i
     }
 
+    /// Rebuilds the table at `capacity`, placing the entries in their old slot order (the
+    /// order decides which of two colliding keys comes first, so it is part of the layout).
+    #[cold]
+    #[inline(never)]
     fn grow_to(&mut self, capacity: usize) {
-        let old = std::mem::replace(&mut self.slots, vec![Slot::default(); capacity]);
-        self.ctrl = vec![0; capacity];
-        for slot in old {
-            if let Some(entry) = slot.0 {
-                Self::place(&mut self.slots, &mut self.ctrl, entry);
+        let mut slots = Vec::with_capacity(capacity);
+        slots.resize_with(capacity, Slot::default);
+        let mut old_slots = std::mem::replace(&mut self.slots, slots);
+        let old_ctrl = std::mem::replace(&mut self.ctrl, vec![0; capacity]);
+        for (slot, &c) in old_slots.iter_mut().zip(&old_ctrl) {
+            // The control byte says which slots to move without reading the others.
+            if c == 0 {
+                continue;
+            }
+            if let Some(entry) = slot.0.take() {
+                let hash = hash_bytes(entry.key.as_bytes());
+                Self::place(&mut self.slots, &mut self.ctrl, hash, entry);
             }
         }
     }
 
+    #[inline]
     fn ensure_room(&mut self, additional: usize) {
         let needed = self.len + additional;
         let mut capacity = self.slots.len();
@@ -343,6 +356,7 @@ impl Keyspace {
         Self::place(
             &mut self.slots,
             &mut self.ctrl,
+            hash_bytes(key),
             Entry {
                 key: Key::new(key),
                 value,
