@@ -94,13 +94,8 @@ pub(crate) struct Prefilled {
     pub(crate) lru: u32,
 }
 
-fn decimal_digits(mut n: u64) -> u64 {
-    let mut digits = 1;
-    while n >= 10 {
-        n /= 10;
-        digits += 1;
-    }
-    digits
+fn decimal_digits(n: u64) -> u64 {
+    n.checked_ilog10().map_or(1, |log| u64::from(log) + 1)
 }
 
 impl Prefilled {
@@ -412,4 +407,27 @@ pub(crate) fn add_range(
     db.prefilled_live_keys += range.live_defaults();
     db.prefilled.push(range);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decimal_digits;
+
+    #[test]
+    fn decimal_digits_match_formatting() {
+        for n in [
+            0,
+            1,
+            9,
+            10,
+            99,
+            100,
+            999_999,
+            1_000_000,
+            u64::MAX / 10,
+            u64::MAX,
+        ] {
+            assert_eq!(decimal_digits(n), n.to_string().len() as u64, "{n}");
+        }
+    }
 }
