@@ -285,6 +285,16 @@ fn command_keys<'a, 'b>(
 
 /// Cluster redirection (Redis's getNodeByQuery): CROSSSLOT, MOVED, ASK, CLUSTERDOWN.
 fn cluster_redirect(ctx: &mut Ctx<'_>, spec: &CommandSpec, argv: &[Arg<'_>]) -> Option<Reply> {
+    // The simulator's hot path, answered as the general walk below would: one key, in a
+    // slot this node owns, and no key with an expiry (so no lookup is due).
+    if spec.first_key == 1 && spec.last_key == 1 && ctx.db.keyspace.expires.is_empty() {
+        if let (Some(Arg::Bytes(key)), Some(table)) = (argv.get(1), ctx.db.slots.as_deref()) {
+            if matches!(table.state(key_hash_slot(key)), SlotState::Owned) {
+                ctx.session.asking = false;
+                return None;
+            }
+        }
+    }
     let mut slot: Option<u16> = None;
     let mut missing_keys = 0;
     let mut total_keys = 0;
