@@ -4,7 +4,8 @@
 //! RNG, so the same calls give the same replies and state in any process.
 //!
 //! Invariants: `dataset_bytes` equals the sum of `entry_bytes` over stored entries;
-//! a key is logically present iff it is stored (and not expired at the caller's `now`)
+//! `prefilled_default_bytes` and `prefilled_live_keys` equal the sums of the ranges'
+//! `default_bytes` and `live_defaults()`; a key is logically present iff it is stored (and not expired at the caller's `now`)
 //! or it is an unoverridden member of a prefilled range; `dbsize()` counts both.
 
 use crate::blob::{Arg, Blob};
@@ -59,6 +60,11 @@ pub struct Db {
     pub(crate) config: Config,
     pub(crate) keyspace: Keyspace,
     pub(crate) prefilled: Vec<Prefilled>,
+    /// Sum of `default_bytes` over `prefilled`, and of their keys still at their
+    /// default: kept as totals because `used_memory` is checked before every command
+    /// under maxmemory.
+    pub(crate) prefilled_default_bytes: u64,
+    pub(crate) prefilled_live_keys: u64,
     /// Sum of `entry_bytes` over stored entries.
     pub(crate) dataset_bytes: u64,
     pub(crate) stats: Stats,
@@ -84,6 +90,8 @@ impl Db {
             config,
             keyspace: Keyspace::default(),
             prefilled: Vec::new(),
+            prefilled_default_bytes: 0,
+            prefilled_live_keys: 0,
             dataset_bytes: 0,
             stats: Stats::default(),
             eviction_pool: EvictionPool::default(),
@@ -145,28 +153,25 @@ impl Db {
 
     /// `used_memory` as INFO memory reports it: baseline + keys and values in their
     /// Redis encodings and jemalloc classes + the dict bucket arrays.
+    #[inline]
     pub fn used_memory(&self) -> u64 {
         self.config.baseline_used_memory_bytes + self.dataset_used_memory()
     }
 
     /// `used_memory` minus the empty server's baseline.
+    #[inline]
     pub fn dataset_used_memory(&self) -> u64 {
-        let prefilled_bytes: u64 = self.prefilled.iter().map(|p| p.default_bytes).sum();
         self.dataset_bytes
-            + prefilled_bytes
+            + self.prefilled_default_bytes
             + mem::dict_buckets_bytes(self.dbsize())
             + mem::dict_buckets_bytes(self.keyspace.expires.len() as u64)
     }
 
     /// Keys in the database, counting expired keys not yet reclaimed (as DBSIZE does)
     /// and untouched keys of prefilled ranges.
+    #[inline]
     pub fn dbsize(&self) -> u64 {
-        self.keyspace.len() as u64
-            + self
-                .prefilled
-                .iter()
-                .map(|p| p.live_defaults())
-                .sum::<u64>()
+        self.keyspace.len() as u64 + self.prefilled_live_keys
     }
 
     /// Keys that carry an expiry (INFO keyspace's `expires`), expired ones not yet
@@ -266,11 +271,11 @@ impl Db {
 
     /// Stores a prefilled range's default key, charging it as a stored entry.
     pub(crate) fn materialize(&mut self, range: usize, index: u64, key: &[u8]) -> usize {
-        let (value, lru, default_bytes) = self.prefilled[range].take_default(index);
+        let value = self.prefilled[range].default_value(index);
+        let lru = self.prefilled[range].lru;
+        crate::prefill::override_default(self, range, index);
         let pos = self.keyspace.insert_new(key, value, lru);
-        let bytes = Self::entry_bytes(self.keyspace.entry(pos));
-        self.prefilled[range].default_bytes -= default_bytes;
-        self.dataset_bytes += bytes;
+        self.dataset_bytes += Self::entry_bytes(self.keyspace.entry(pos));
         pos
     }
 
@@ -379,6 +384,8 @@ impl Db {
     pub(crate) fn flush(&mut self) {
         self.keyspace.clear();
         self.prefilled.clear();
+        self.prefilled_default_bytes = 0;
+        self.prefilled_live_keys = 0;
         self.dataset_bytes = 0;
         self.eviction_pool = EvictionPool::default();
         self.expire_cursor = 0;
@@ -387,7 +394,14 @@ impl Db {
 
     /// Frees memory per the policy until under `maxmemory`; false when it cannot
     /// (noeviction, or nothing left to evict), which makes write commands answer OOM.
+    /// Checked before every command: the common case, under the limit, is one
+    /// comparison of O(1) totals and no call.
+    #[inline]
     pub(crate) fn perform_evictions(&mut self, now_ms: u64, rng: &mut dyn RngCore) -> bool {
+        let limit = self.config.maxmemory_bytes;
+        if limit == 0 || self.used_memory() <= limit {
+            return true;
+        }
         crate::evict::perform_evictions(self, now_ms, rng)
     }
 

@@ -213,6 +213,9 @@ fn choose_victim(db: &mut Db, now_ms: u64, rng: &mut dyn RngCore) -> Option<Vec<
     }
 }
 
+/// The eviction loop, entered when used_memory is over the limit (see
+/// [`Db::perform_evictions`] for the check).
+#[cold]
 pub(crate) fn perform_evictions(db: &mut Db, now_ms: u64, rng: &mut dyn RngCore) -> bool {
     let limit = db.config.maxmemory_bytes;
     if limit == 0 {

@@ -94,13 +94,8 @@ pub(crate) struct Prefilled {
     pub(crate) lru: u32,
 }
 
-fn decimal_digits(mut n: u64) -> u64 {
-    let mut digits = 1;
-    while n >= 10 {
-        n /= 10;
-        digits += 1;
-    }
-    digits
+fn decimal_digits(n: u64) -> u64 {
+    n.checked_ilog10().map_or(1, |log| u64::from(log) + 1)
 }
 
 impl Prefilled {
@@ -198,18 +193,21 @@ impl Prefilled {
             + mem::sds_bytes(key_len)
             + mem::string_object_bytes(self.value_len(index))
     }
+}
 
-    /// Overrides key `index` for storing: returns its default value, LRU metadata and
-    /// the default bytes it stops costing.
-    pub(crate) fn take_default(&mut self, index: u64) -> (Value, u32, u64) {
-        let offset = index - self.spec.first_index;
-        self.set_overridden(offset);
-        (
-            self.default_value(index),
-            self.lru,
-            self.default_entry_bytes(index),
-        )
+/// Overrides key `index` of range `range` (about to be stored, or deleted): if it was at
+/// its default, its default bytes stop counting, in the range and in the Db's totals.
+/// Returns whether it was at its default.
+pub(crate) fn override_default(db: &mut Db, range: usize, index: u64) -> bool {
+    let r = &mut db.prefilled[range];
+    if !r.set_overridden(index - r.spec.first_index) {
+        return false;
     }
+    let bytes = r.default_entry_bytes(index);
+    r.default_bytes -= bytes;
+    db.prefilled_default_bytes -= bytes;
+    db.prefilled_live_keys -= 1;
+    true
 }
 
 /// The (range, index) of a key still at its default, if any.
@@ -251,7 +249,8 @@ fn parse_index(digits: &[u8]) -> Option<u64> {
 /// Called when `key` is stored directly: if it belongs to a range and was at its
 /// default, the default stops counting.
 pub(crate) fn mark_overridden(db: &mut Db, key: &[u8]) {
-    for range in &mut db.prefilled {
+    for r in 0..db.prefilled.len() {
+        let range = &db.prefilled[r];
         let Some(rest) = key.strip_prefix(range.spec.prefix.as_slice()) else {
             continue;
         };
@@ -262,20 +261,13 @@ pub(crate) fn mark_overridden(db: &mut Db, key: &[u8]) {
         if index < first || index - first >= range.spec.count {
             continue;
         }
-        let bytes = range.default_entry_bytes(index);
-        if range.set_overridden(index - first) {
-            range.default_bytes -= bytes;
-        }
+        override_default(db, r, index);
     }
 }
 
 /// Deletes a key still at its default.
 pub(crate) fn delete_default(db: &mut Db, range: usize, index: u64) {
-    let r = &mut db.prefilled[range];
-    let bytes = r.default_entry_bytes(index);
-    if r.set_overridden(index - r.spec.first_index) {
-        r.default_bytes -= bytes;
-    }
+    override_default(db, range, index);
 }
 
 impl Db {
@@ -411,6 +403,31 @@ pub(crate) fn add_range(
             }
         }
     }
+    db.prefilled_default_bytes += range.default_bytes;
+    db.prefilled_live_keys += range.live_defaults();
     db.prefilled.push(range);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decimal_digits;
+
+    #[test]
+    fn decimal_digits_match_formatting() {
+        for n in [
+            0,
+            1,
+            9,
+            10,
+            99,
+            100,
+            999_999,
+            1_000_000,
+            u64::MAX / 10,
+            u64::MAX,
+        ] {
+            assert_eq!(decimal_digits(n), n.to_string().len() as u64, "{n}");
+        }
+    }
 }
