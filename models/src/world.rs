@@ -356,10 +356,14 @@ impl World {
                 };
                 // Each shard holds only the keys placed on it.
                 let first = p.key_minimum;
+                let mut key = Vec::new();
                 let filled = if router.shards() > 1 {
-                    db.prefill_where(range, |index, key| match &prefill_owners {
+                    db.prefill_where(range, |index| match &prefill_owners {
                         Some(owners) => owners[(index - first) as usize] == shard as u16,
-                        None => router.shard_of(key, index) == shard,
+                        None => {
+                            format_key(&p.key_prefix, index, &mut key);
+                            router.shard_of(&key, index) == shard
+                        }
                     })
                 } else {
                     db.prefill(range)

@@ -12,7 +12,6 @@ use crate::db::Db;
 use crate::hashing::mix64;
 use crate::mem;
 use crate::value::Value;
-use std::io::Write;
 
 /// How long each value of a range is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -271,25 +270,28 @@ pub(crate) fn delete_default(db: &mut Db, range: usize, index: u64) {
 }
 
 impl Db {
-    /// Like [`Db::prefill`], keeping only the keys for which `keep(index, key)` holds;
-    /// the others count as deleted (absent, costing no memory). A cluster node keeps the
-    /// keys of its own slots, so a range spread over shards is held once across them.
+    /// Like [`Db::prefill`], keeping only the keys for which `keep(index)` holds (the
+    /// key of index `i` is the range's prefix followed by `i` in decimal); the others
+    /// count as deleted (absent, costing no memory). A cluster node keeps the keys of its
+    /// own slots, so a range spread over shards is held once across them. The filter
+    /// takes the index, not the key, so that a caller that already knows each index's
+    /// owner (a table built once for all nodes) costs no key formatting per node.
     pub fn prefill_where(
         &mut self,
         range: PrefillRange,
-        keep: impl Fn(u64, &[u8]) -> bool,
+        mut keep: impl FnMut(u64) -> bool,
     ) -> Result<(), PrefillError> {
-        add_range(self, range, Some(&keep))
+        add_range(self, range, Some(&mut keep))
     }
 }
 
-/// Which keys of a range a Db keeps: `keep(index, key)`.
-pub(crate) type KeepFilter<'a> = &'a dyn Fn(u64, &[u8]) -> bool;
+/// Which keys of a range a Db keeps: `keep(index)`.
+pub(crate) type KeepFilter<'a> = &'a mut dyn FnMut(u64) -> bool;
 
 pub(crate) fn add_range(
     db: &mut Db,
     spec: PrefillRange,
-    keep: Option<KeepFilter<'_>>,
+    mut keep: Option<KeepFilter<'_>>,
 ) -> Result<(), PrefillError> {
     spec.first_index
         .checked_add(spec.count)
@@ -332,7 +334,7 @@ pub(crate) fn add_range(
         for i in 0..spec.count {
             let index = spec.first_index + i;
             let key = range.key_of(index);
-            if keep.is_some_and(|k| !k(index, &key)) || db.keyspace.find(&key).is_some() {
+            if keep.as_mut().is_some_and(|k| !k(index)) || db.keyspace.find(&key).is_some() {
                 continue;
             }
             let value = range.default_value(index);
@@ -388,14 +390,8 @@ pub(crate) fn add_range(
     }
     // Keys the caller does not keep count as deleted: overridden, and not stored.
     if let Some(keep) = keep {
-        // One key buffer for the whole walk: a range may hold hundreds of millions.
-        let mut key = range.spec.prefix.clone();
-        let prefix_len = key.len();
         for index in first..first + range.spec.count {
-            key.truncate(prefix_len);
-            // Writing to a Vec cannot fail.
-            let _ = write!(key, "{index}");
-            if !keep(index, &key) {
+            if !keep(index) {
                 let b = range.default_entry_bytes(index);
                 if range.set_overridden(index - first) {
                     range.default_bytes -= b;

@@ -247,8 +247,7 @@ fn fixed_size_range_costs_what_its_keys_cost() {
 fn sparse_range_still_samples_live_keys() {
     let mut db = Db::new(Config::default());
     let range = PrefillRange::fixed("memtier-", 100_000, 100, 3);
-    db.prefill_where(range, |index, _| index % 5000 == 7)
-        .unwrap();
+    db.prefill_where(range, |index| index % 5000 == 7).unwrap();
     assert_eq!(db.dbsize(), 20);
     let mut session = Session::new(1);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
