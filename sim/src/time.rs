@@ -136,12 +136,20 @@ pub(crate) fn div_ceil_u128(num: u128, den: u128) -> u64 {
     if let (Ok(n), Ok(d)) = (u64::try_from(num), u64::try_from(den)) {
         return n.div_ceil(d);
     }
-    let q = num.div_ceil(den);
-    u64::try_from(q).unwrap_or_else(|_| panic!("duration overflow: {num} / {den} ns"))
+    match u64::try_from(num.div_ceil(den)) {
+        Ok(q) => q,
+        Err(_) => quotient_overflowed(num, den),
+    }
 }
 
 // The panics of the inlined arithmetic above, kept out of line so the hot paths that
 // inline it carry no formatting code.
+
+#[cold]
+#[inline(never)]
+fn quotient_overflowed(num: u128, den: u128) -> ! {
+    panic!("duration overflow: {num} / {den} ns")
+}
 
 #[cold]
 #[inline(never)]
