@@ -372,7 +372,10 @@ impl Network {
     ) {
         let now = sched.now();
         let f = &mut self.flows[flow.0 as usize];
-        let framing = *self.nics[f.src.0 as usize].egress.framing();
+        let wire = self.nics[f.src.0 as usize]
+            .egress
+            .framing()
+            .wire_bytes(payload_bytes);
         let seq = f.next_seq;
         f.next_seq += 1;
         f.unacked_payload_bytes += payload_bytes;
@@ -402,11 +405,20 @@ impl Network {
             });
             f.tail_loss_pending = !cold.tail_losses.is_empty();
         }
+        // The window has room and nothing waits before it: straight to the NIC. (Decided
+        // before the message is stored, which changes nothing the decision reads, so the
+        // message is written once in its final state.)
+        let straight = f.send_buffer.is_empty()
+            && f.acks.len() < ACKS_BATCH
+            && (f.inflight_wire_bytes == 0 || f.inflight_wire_bytes + wire <= f.window_bytes);
+        if straight {
+            f.inflight_wire_bytes += wire;
+        }
         let m = self.msgs.insert(Msg {
             flow,
             token,
             payload_bytes,
-            wire_bytes: framing.wire_bytes(payload_bytes),
+            wire_bytes: wire,
             seq,
             sent_at: now,
             timeouts: 0,
@@ -414,22 +426,18 @@ impl Network {
             retransmit_by_timeout: false,
             retransmitted: false,
             link_dropped: false,
-            state: MsgState::SendBuffered,
+            state: if straight {
+                MsgState::EgressQueued
+            } else {
+                MsgState::SendBuffered
+            },
         });
         let m = u32::try_from(m).expect("fewer than 2^32 messages in flight");
-        let f = &mut self.flows[flow.0 as usize];
-        let wire = self.msgs[m as usize].wire_bytes;
-        if f.send_buffer.is_empty()
-            && f.acks.len() < ACKS_BATCH
-            && (f.inflight_wire_bytes == 0 || f.inflight_wire_bytes + wire <= f.window_bytes)
-        {
-            // The window has room and nothing waits before it: straight to the NIC.
-            f.inflight_wire_bytes += wire;
-            self.msgs[m as usize].state = MsgState::EgressQueued;
+        if straight {
             self.offer_egress(sched, m);
             return;
         }
-        f.send_buffer.push_back(m);
+        self.flows[flow.0 as usize].send_buffer.push_back(m);
         self.pump(sched, flow);
     }
 
@@ -486,6 +494,7 @@ impl Network {
     }
 
     /// A sender with buffered data waits for its next acknowledgement.
+    #[inline]
     fn arm_ack<E: From<NetEvent> + Copy>(&mut self, sched: &mut Scheduler<E>, flow: FlowId) {
         let f = &mut self.flows[flow.0 as usize];
         if !f.send_buffer.is_empty() && !f.ack_event_pending {
@@ -543,8 +552,7 @@ impl Network {
                 }
             }
             NetEvent::Received { msg } => {
-                let flow = self.msgs[msg as usize].flow;
-                self.receive(now, msg, delivered);
+                let flow = self.receive(now, msg, delivered);
                 self.arm_ack(sched, flow);
             }
             NetEvent::Ack { flow } => {
@@ -682,14 +690,15 @@ impl Network {
     }
 
     /// In-order delivery: hold a message until every earlier one of its flow arrived.
-    fn receive(&mut self, now: SimTime, msg: u32, delivered: &mut Vec<Delivery>) {
+    /// Returns the message's flow.
+    fn receive(&mut self, now: SimTime, msg: u32, delivered: &mut Vec<Delivery>) -> FlowId {
         let m = &mut self.msgs[msg as usize];
         let f = &mut self.flows[m.flow.0 as usize];
         if m.seq != f.next_deliver_seq {
             m.state = MsgState::Held;
             self.cold[m.flow.0 as usize].held.insert(m.seq, msg);
             f.holding = true;
-            return;
+            return m.flow;
         }
         let flow = m.flow.0 as usize;
         let mut next = Some(msg);
@@ -714,6 +723,7 @@ impl Network {
                 None
             };
         }
+        FlowId(flow as u32)
     }
 
     /// The byte accounting, computed from the messages' states (a checker independent

@@ -88,11 +88,19 @@ pub struct CounterSeries {
 }
 
 impl CounterSeries {
+    #[inline]
     pub fn add(&mut self, now: SimTime, v: u64) {
         let i = now.whole_secs() as usize;
-        if self.per_s.len() <= i {
-            self.per_s.resize(i + 1, 0);
+        match self.per_s.get_mut(i) {
+            Some(count) => *count += v,
+            None => self.grow_and_add(i, v),
         }
+    }
+
+    /// The first add of a second past the end: kept out of line so `add` inlines.
+    #[inline(never)]
+    fn grow_and_add(&mut self, i: usize, v: u64) {
+        self.per_s.resize(i + 1, 0);
         self.per_s[i] += v;
     }
 
@@ -158,13 +166,33 @@ pub struct BusySeries {
 }
 
 impl BusySeries {
+    /// Adds the busy interval [start, end) (nothing if empty).
+    #[inline]
     pub fn add(&mut self, start: SimTime, end: SimTime) {
-        if end <= start {
+        let (start_ns, end_ns) = (start.as_ns(), end.as_ns());
+        if end_ns <= start_ns {
             return;
         }
-        self.total_ns += (end - start).as_ns();
-        let mut t = start.as_ns();
-        let end = end.as_ns();
+        // Nearly every interval (a NIC chunk, a CPU job) lies inside one second whose
+        // bucket exists already: add it without the splitting loop, which stays out of
+        // line so that this path inlines into its hot callers.
+        let i = (start_ns / NS_PER_S) as usize;
+        if end_ns <= (i as u64 + 1) * NS_PER_S {
+            if let Some(bucket) = self.busy_ns_per_s.get_mut(i) {
+                *bucket += end_ns - start_ns;
+                self.total_ns += end_ns - start_ns;
+                return;
+            }
+        }
+        self.add_split(start_ns, end_ns);
+    }
+
+    /// Adds [start_ns, end_ns) (not empty), split at second boundaries.
+    #[inline(never)]
+    fn add_split(&mut self, start_ns: u64, end_ns: u64) {
+        self.total_ns += end_ns - start_ns;
+        let mut t = start_ns;
+        let end = end_ns;
         while t < end {
             let i = (t / NS_PER_S) as usize;
             let boundary = (i as u64 + 1) * NS_PER_S;

@@ -42,10 +42,11 @@ impl SimTime {
         self.0 / NS_PER_S
     }
     /// The span from `earlier` to `self`; panics if `earlier` is later (a broken invariant).
+    #[inline]
     pub fn since(self, earlier: SimTime) -> SimDuration {
         match self.0.checked_sub(earlier.0) {
             Some(d) => SimDuration(d),
-            None => panic!("time went backwards: {self} is before {earlier}"),
+            None => went_backwards(self, earlier),
         }
     }
     /// The span from `earlier` to `self`, or zero if `earlier` is later.
@@ -92,6 +93,7 @@ impl SimDuration {
 
     /// The time to move `bits` at `bits_per_s`, rounded up to the next nanosecond so that
     /// a transfer never finishes before the rate allows. Panics on a zero rate.
+    #[inline]
     pub fn for_bits_at(bits: u64, bits_per_s: u64) -> SimDuration {
         assert!(
             bits_per_s > 0,
@@ -104,6 +106,7 @@ impl SimDuration {
     }
 
     /// The time to move `bytes` at `bits_per_s`, rounded up (see [`Self::for_bits_at`]).
+    #[inline]
     pub fn for_bytes_at(bytes: u64, bits_per_s: u64) -> SimDuration {
         Self::for_bits_at(
             bytes.checked_mul(8).expect("byte count overflows bits"),
@@ -112,6 +115,7 @@ impl SimDuration {
     }
 
     /// The time for `count` events at `per_s` events per second, rounded up.
+    #[inline]
     pub fn for_count_at(count: u64, per_s: u64) -> SimDuration {
         Self::for_bits_at(count, per_s)
     }
@@ -124,22 +128,54 @@ impl SimDuration {
     }
 }
 
+/// `num / den` rounded up, as u64; panics when the quotient does not fit (a duration
+/// overflow). Divides in u64 when both operands fit, as they do for any chunk or job the
+/// simulator sees: the same quotient without a 128-bit division's call and remainder.
+#[inline]
 pub(crate) fn div_ceil_u128(num: u128, den: u128) -> u64 {
-    let q = num.div_ceil(den);
-    u64::try_from(q).unwrap_or_else(|_| panic!("duration overflow: {num} / {den} ns"))
+    if let (Ok(n), Ok(d)) = (u64::try_from(num), u64::try_from(den)) {
+        return n.div_ceil(d);
+    }
+    match u64::try_from(num.div_ceil(den)) {
+        Ok(q) => q,
+        Err(_) => quotient_overflowed(num, den),
+    }
+}
+
+// The panics of the inlined arithmetic above, kept out of line so the hot paths that
+// inline it carry no formatting code.
+
+#[cold]
+#[inline(never)]
+fn quotient_overflowed(num: u128, den: u128) -> ! {
+    panic!("duration overflow: {num} / {den} ns")
+}
+
+#[cold]
+#[inline(never)]
+fn went_backwards(later: SimTime, earlier: SimTime) -> ! {
+    panic!("time went backwards: {later} is before {earlier}")
+}
+
+#[cold]
+#[inline(never)]
+fn overflowed(what: &str, a: impl fmt::Display, b: SimDuration) -> ! {
+    panic!("{what} overflow: {a} + {b}")
 }
 
 impl Add<SimDuration> for SimTime {
     type Output = SimTime;
+    #[inline]
     fn add(self, d: SimDuration) -> SimTime {
         match self.0.checked_add(d.0) {
             Some(t) => SimTime(t),
-            None => panic!("time overflow: {self} + {d}"),
+            None => overflowed("time", self, d),
         }
     }
 }
 
 impl AddAssign<SimDuration> for SimTime {
+    #[inline]
     fn add_assign(&mut self, d: SimDuration) {
         *self = *self + d;
     }
@@ -147,6 +183,7 @@ impl AddAssign<SimDuration> for SimTime {
 
 impl Sub<SimTime> for SimTime {
     type Output = SimDuration;
+    #[inline]
     fn sub(self, earlier: SimTime) -> SimDuration {
         self.since(earlier)
     }
@@ -154,15 +191,17 @@ impl Sub<SimTime> for SimTime {
 
 impl Add for SimDuration {
     type Output = SimDuration;
+    #[inline]
     fn add(self, d: SimDuration) -> SimDuration {
         match self.0.checked_add(d.0) {
             Some(t) => SimDuration(t),
-            None => panic!("duration overflow: {self} + {d}"),
+            None => overflowed("duration", self, d),
         }
     }
 }
 
 impl AddAssign for SimDuration {
+    #[inline]
     fn add_assign(&mut self, d: SimDuration) {
         *self = *self + d;
     }
@@ -233,6 +272,23 @@ mod tests {
         // The inverse rounds down: 266,667 ns at 0.75 Gbps carry 200,000 bits (floor).
         assert_eq!(SimDuration::from_ns(266_667).bits_at(750_000_000), 200_000);
         assert_eq!(SimDuration::from_ns(266_666).bits_at(750_000_000), 199_999);
+    }
+
+    #[test]
+    fn narrow_and_wide_division_agree() {
+        let big = u64::MAX as u128;
+        let cases = [
+            (0, 1),
+            (1, 1),
+            (7, 2),
+            (big, 3),
+            (big + 1, 2),
+            (big * 5, big),
+        ];
+        for (num, den) in cases {
+            let wide = u64::try_from(num.div_ceil(den)).unwrap();
+            assert_eq!(div_ceil_u128(num, den), wide, "{num} / {den}");
+        }
     }
 
     #[test]

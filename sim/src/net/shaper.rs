@@ -21,6 +21,10 @@ use crate::stats::{BusySeries, CounterSeries};
 use crate::time::{div_ceil_u128, SimDuration, SimTime, NS_PER_S};
 use std::collections::VecDeque;
 
+/// Nanobits (bits x 10^9) in one byte: a byte count times this, divided by a rate in
+/// bits/s, is a duration in ns.
+const NANOBITS_PER_BYTE: u64 = 8 * NS_PER_S;
+
 /// How messages become packets on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Framing {
@@ -35,21 +39,31 @@ pub struct Framing {
 
 impl Framing {
     /// The TCP payload of a full packet.
+    #[inline]
     pub fn mss_bytes(&self) -> u64 {
         (self.mtu_bytes - self.tcp_ip_header_bytes) as u64
     }
 
     /// Packets needed for `payload_bytes` (at least one: an empty message is still sent).
+    #[inline]
     pub fn packets(&self, payload_bytes: u64) -> u64 {
-        payload_bytes.div_ceil(self.mss_bytes()).max(1)
+        let mss = self.mss_bytes();
+        // Most messages fit one packet: a compare instead of a division.
+        if payload_bytes <= mss {
+            1
+        } else {
+            payload_bytes.div_ceil(mss)
+        }
     }
 
     /// Header bytes per packet on the wire.
+    #[inline]
     pub fn header_bytes(&self) -> u64 {
         (self.tcp_ip_header_bytes + self.link_header_bytes) as u64
     }
 
     /// Bytes on the wire for `payload_bytes`, headers included.
+    #[inline]
     pub fn wire_bytes(&self, payload_bytes: u64) -> u64 {
         payload_bytes + self.packets(payload_bytes) * self.header_bytes()
     }
@@ -189,6 +203,11 @@ pub struct Shaper {
     quantum_bytes: u64,
     credits_nanobits: u128,
     capacity_nanobits: u128,
+    /// (burst - baseline) x 8 x 10^9 = burst x spend_quot + spend_rem: the credits a
+    /// chunk of w wire bytes spends at burst are exactly w x spend_quot +
+    /// ceil(w x spend_rem / burst) nanobits, which [`Self::burst_spend`] computes in u64.
+    spend_quot: u64,
+    spend_rem: u64,
     /// Credits are exact as of this instant (the end of the last chunk, or a refill).
     clock: SimTime,
     /// The end of the chunk in service (<= now when idle).
@@ -219,7 +238,13 @@ impl Shaper {
         }
         let packet_wire = framing.mss_bytes() + framing.header_bytes();
         let chunk_packets = (cfg.chunk_bytes / packet_wire).max(1);
+        let extra_nanobits_per_byte =
+            (cfg.burst_bits_per_s - cfg.baseline_bits_per_s) as u128 * NANOBITS_PER_BYTE as u128;
+        let burst = cfg.burst_bits_per_s as u128;
         Shaper {
+            // The quotient is below 8 x 10^9 (extra < burst) and the remainder below burst.
+            spend_quot: (extra_nanobits_per_byte / burst) as u64,
+            spend_rem: (extra_nanobits_per_byte % burst) as u64,
             chunk_packets,
             quantum_bytes: cfg.chunk_bytes.max(chunk_packets * packet_wire),
             credits_nanobits: cfg.initial_credit_bits as u128 * NS_PER_S as u128,
@@ -473,10 +498,13 @@ impl Shaper {
         c: Chunk,
         out: &mut ShaperOutput,
     ) {
-        let duration = self.serve(now, c.wire, c.packets);
+        let need_nanobits = c.wire as u128 * NANOBITS_PER_BYTE as u128;
+        let duration = self.serve(now, need_nanobits, c.wire, c.packets);
         let end = now + duration;
         if let Some(cap) = self.cfg.flow_cap_bits_per_s {
-            let eligible_at = now + SimDuration::for_bytes_at(c.wire, cap);
+            // As SimDuration::for_bytes_at(c.wire, cap), from the product already made.
+            let cap_ns = div_ceil_u128(need_nanobits, cap as u128);
+            let eligible_at = now + SimDuration::from_ns(cap_ns);
             self.flows[flow.0 as usize].eligible_at = eligible_at;
             self.all_eligible_at = self.all_eligible_at.max(eligible_at);
         }
@@ -496,13 +524,13 @@ impl Shaper {
         }
     }
 
-    /// Serves `wire_bytes` in `packets` starting at `now` (idle until then): returns the
-    /// duration and updates the credits.
-    fn serve(&mut self, now: SimTime, wire_bytes: u64, packets: u64) -> SimDuration {
+    /// Serves `wire_bytes` (`need` nanobits) in `packets` starting at `now` (idle until
+    /// then): returns the duration and updates the credits.
+    #[inline]
+    fn serve(&mut self, now: SimTime, need: u128, wire_bytes: u64, packets: u64) -> SimDuration {
         self.refill(now);
         let baseline = self.cfg.baseline_bits_per_s as u128;
         let burst = self.cfg.burst_bits_per_s as u128;
-        let need = wire_bytes as u128 * 8 * NS_PER_S as u128;
         let extra = burst - baseline;
         let mut duration_ns = if extra == 0 || self.credits_nanobits == 0 {
             div_ceil_u128(need, baseline)
@@ -510,7 +538,7 @@ impl Shaper {
             let at_burst_ns = div_ceil_u128(need, burst);
             // Spend for the exact (unrounded) time at burst: extra x need / burst. Charging
             // the rounded-up duration would bias depletion early by up to a bit a chunk.
-            let spend = (extra * need).div_ceil(burst);
+            let spend = self.burst_spend(wire_bytes, need);
             if spend <= self.credits_nanobits {
                 self.credits_nanobits -= spend;
                 at_burst_ns
@@ -543,6 +571,26 @@ impl Shaper {
         SimDuration::from_ns(duration_ns)
     }
 
+    /// The credits serving `wire_bytes` (`need` nanobits) at burst spends: extra x need /
+    /// burst, rounded up. Since extra x need = burst x (wire x spend_quot) + wire x
+    /// spend_rem, that is wire x spend_quot + ceil(wire x spend_rem / burst): the same
+    /// integer in u64 arithmetic whenever the products fit (chunks below megabytes),
+    /// instead of a 128-bit product and division per chunk.
+    #[inline]
+    fn burst_spend(&self, wire_bytes: u64, need: u128) -> u128 {
+        let burst = self.cfg.burst_bits_per_s;
+        match (
+            wire_bytes.checked_mul(self.spend_quot),
+            wire_bytes.checked_mul(self.spend_rem),
+        ) {
+            (Some(whole), Some(rem)) => whole as u128 + rem.div_ceil(burst) as u128,
+            _ => {
+                let extra = (burst - self.cfg.baseline_bits_per_s) as u128;
+                (extra * need).div_ceil(burst as u128)
+            }
+        }
+    }
+
     /// Earns credits at the baseline for the idle time since the last chunk.
     fn refill(&mut self, now: SimTime) {
         if now > self.clock {
@@ -551,6 +599,64 @@ impl Shaper {
                 + self.cfg.baseline_bits_per_s as u128 * idle)
                 .min(self.capacity_nanobits);
             self.clock = now;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shaper(baseline_bits_per_s: u64, burst_bits_per_s: u64) -> Shaper {
+        let framing = Framing {
+            mtu_bytes: 9001,
+            tcp_ip_header_bytes: 52,
+            link_header_bytes: 18,
+        };
+        Shaper::new(
+            ShaperConfig {
+                baseline_bits_per_s,
+                burst_bits_per_s,
+                credit_capacity_bits: 1 << 40,
+                initial_credit_bits: 1 << 40,
+                ..ShaperConfig::unlimited()
+            },
+            framing,
+        )
+    }
+
+    #[test]
+    fn burst_spend_equals_the_wide_formula() {
+        let rates = [
+            (1, 2),
+            (937_000_000, 12_500_000_000),
+            (750_000_000, 10_000_000_000),
+            (3_000_000_001, 7_777_777_777),
+            (1_000_000_000, 1_000_000_001),
+            (1, u64::MAX / 2),
+            (u64::MAX / 3, u64::MAX),
+        ];
+        let wires = [0, 1, 7, 152, 1_500, 9_071, 65_536, 1 << 24, 1 << 30];
+        for (baseline, burst) in rates {
+            let s = shaper(baseline, burst);
+            for wire in wires {
+                let need = wire as u128 * NANOBITS_PER_BYTE as u128;
+                let wide = ((burst - baseline) as u128 * need).div_ceil(burst as u128);
+                assert_eq!(s.burst_spend(wire, need), wide, "{baseline} {burst} {wire}");
+            }
+        }
+    }
+
+    #[test]
+    fn packets_round_up_and_count_empty_messages() {
+        let f = Framing {
+            mtu_bytes: 1500,
+            tcp_ip_header_bytes: 40,
+            link_header_bytes: 14,
+        };
+        let cases = [(0, 1), (1, 1), (1460, 1), (1461, 2), (2920, 2), (2921, 3)];
+        for (payload, packets) in cases {
+            assert_eq!(f.packets(payload), packets, "{payload}");
         }
     }
 }
