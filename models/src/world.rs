@@ -137,9 +137,9 @@ struct Conn {
     rep_flow: FlowId,
     session: Session,
     /// Requests that reached the node and wait to be read, in arrival order.
-    waiting: Vec<u32>,
+    waiting: ReqList,
     /// The batch being processed.
-    batch: Vec<u32>,
+    batch: ReqList,
     /// A job for this connection is queued or running.
     busy: bool,
     io_thread: u32,
@@ -161,9 +161,49 @@ struct Client {
     arrivals: Option<ArrivalGen>,
 }
 
+/// Requests in order, linked through [`Req::next`]: a connection's waiting requests and
+/// its batch. Links in the requests themselves, not a vector per connection, because a
+/// request is touched anyway and ten thousand connections' vectors would each be one
+/// more cold cache line per request.
+#[derive(Clone, Copy, Debug)]
+struct ReqList {
+    head: u32,
+    tail: u32,
+    len: u32,
+}
+
+/// The end of a [`ReqList`].
+const NO_REQ: u32 = u32::MAX;
+
+impl ReqList {
+    const EMPTY: ReqList = ReqList {
+        head: NO_REQ,
+        tail: NO_REQ,
+        len: 0,
+    };
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Appends `req` (not in any list).
+    fn push_back(&mut self, reqs: &mut Slab<Req>, req: u32) {
+        reqs[req as usize].next = NO_REQ;
+        if self.tail == NO_REQ {
+            self.head = req;
+        } else {
+            reqs[self.tail as usize].next = req;
+        }
+        self.tail = req;
+        self.len += 1;
+    }
+}
+
 /// A request in flight.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Req {
+    /// The next request of the connection list it is in (waiting or batch).
+    next: u32,
     pub client: u32,
     pub conn: u32,
     pub kind: OpKind,
@@ -432,8 +472,8 @@ impl World {
                         req_flow,
                         rep_flow,
                         session: Session::new(conn as u64 + 1),
-                        waiting: Vec::new(),
-                        batch: Vec::new(),
+                        waiting: ReqList::EMPTY,
+                        batch: ReqList::EMPTY,
                         busy: false,
                         io_thread,
                     });
@@ -577,6 +617,7 @@ impl World {
         let shard = self.router.shard_of(&self.key_buf, op.key_index);
         let conn = first_conn + shard;
         let req = self.reqs.insert(Req {
+            next: NO_REQ,
             client: c,
             conn,
             kind: op.kind,
@@ -621,7 +662,7 @@ impl World {
         r.received = now;
         let conn = r.conn;
         let cn = &mut self.conns[conn as usize];
-        cn.waiting.push(req);
+        cn.waiting.push_back(&mut self.reqs, req);
         if !cn.busy {
             cn.busy = true;
             let (node, io) = (cn.node, cn.io_thread);
@@ -669,7 +710,7 @@ impl World {
                 let request_bytes = self.take_batch(conn);
                 let reply_bytes = self.execute_batch(now, node, conn);
                 self.cost.batch(
-                    self.conns[conn as usize].batch.len() as u64,
+                    self.conns[conn as usize].batch.len as u64,
                     request_bytes,
                     reply_bytes,
                 )
@@ -681,14 +722,16 @@ impl World {
             Job::Exec { conn } => {
                 self.execute_batch(now, node, conn);
                 self.cost
-                    .execute(self.conns[conn as usize].batch.len() as u64)
+                    .execute(self.conns[conn as usize].batch.len as u64)
             }
             Job::Write { conn } => {
-                let bytes = self.conns[conn as usize]
-                    .batch
-                    .iter()
-                    .map(|&r| self.reqs[r as usize].reply_bytes)
-                    .sum();
+                let mut bytes = 0;
+                let mut req = self.conns[conn as usize].batch.head;
+                while req != NO_REQ {
+                    let r = &self.reqs[req as usize];
+                    bytes += r.reply_bytes;
+                    req = r.next;
+                }
                 self.cost.write(bytes)
             }
         }
@@ -698,13 +741,15 @@ impl World {
     fn take_batch(&mut self, conn: u32) -> u64 {
         let cn = &mut self.conns[conn as usize];
         debug_assert!(cn.batch.is_empty(), "one batch per connection at a time");
-        // The batch is empty, so swapping moves the waiting requests without copying
-        // them and leaves `waiting` empty with the batch's old allocation.
-        std::mem::swap(&mut cn.batch, &mut cn.waiting);
-        cn.batch
-            .iter()
-            .map(|&r| self.reqs[r as usize].request_bytes)
-            .sum()
+        cn.batch = std::mem::replace(&mut cn.waiting, ReqList::EMPTY);
+        let mut bytes = 0;
+        let mut req = cn.batch.head;
+        while req != NO_REQ {
+            let r = &self.reqs[req as usize];
+            bytes += r.request_bytes;
+            req = r.next;
+        }
+        bytes
     }
 
     /// Executes the batch's commands on the node's Db; returns the replies' bytes.
@@ -713,8 +758,10 @@ impl World {
         let n = &mut self.nodes[node as usize];
         let cn = &mut self.conns[conn as usize];
         let mut total = 0;
-        for &req in &cn.batch {
+        let mut req = cn.batch.head;
+        while req != NO_REQ {
             let r = &mut self.reqs[req as usize];
+            req = r.next;
             format_key(
                 &self.config.clients.workload.key_prefix,
                 r.key_index,
@@ -749,16 +796,17 @@ impl World {
             Job::Full { conn } | Job::Write { conn } => {
                 let cn = &mut self.conns[conn as usize];
                 let rep_flow = cn.rep_flow;
-                let batch = std::mem::take(&mut cn.batch);
-                for &req in &batch {
+                let batch = std::mem::replace(&mut cn.batch, ReqList::EMPTY);
+                let mut req = batch.head;
+                while req != NO_REQ {
                     let r = &mut self.reqs[req as usize];
                     r.cpu_end = now;
                     let bytes = r.reply_bytes;
+                    let next = r.next;
                     self.net.send(sched, rep_flow, bytes, req as u64);
+                    req = next;
                 }
                 let cn = &mut self.conns[conn as usize];
-                cn.batch = batch;
-                cn.batch.clear();
                 cn.busy = false;
                 if !cn.waiting.is_empty() {
                     cn.busy = true;
