@@ -21,7 +21,8 @@ static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 /// nothing iterates in address order.)
 #[cfg(target_os = "linux")]
 #[allow(non_upper_case_globals)]
-// jemalloc reads its options from this symbol; naming a symbol is what makes the lint
+// jemalloc reads its options (a C string) from this symbol, declared as the
+// tikv-jemallocator documentation does; naming a symbol is what makes the lint
 // call it unsafe (a clash with another symbol of that name would be UB: none exists).
 #[allow(unsafe_code)]
 #[export_name = "_rjem_malloc_conf"]

@@ -258,14 +258,22 @@ impl<E: Copy> EventQueue<E> {
     fn rebase(&mut self, time_ns: u64) {
         // Equal times share a bucket, so walking each bucket head to tail keeps their
         // relative order; order across different times does not matter.
+        // Only the buckets the bitmaps mark non-empty are walked.
         let mut all: Vec<u32> = Vec::with_capacity(self.len);
-        for list in self.buckets.iter_mut() {
-            let mut n = list.head;
-            while n != NIL {
-                all.push(n);
-                n = self.nodes[n as usize].next;
+        for level in 0..LEVELS {
+            for (w, &word) in self.occupied[level].iter().enumerate() {
+                let mut bits = word;
+                while bits != 0 {
+                    let digit = w * 64 + bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    let list = std::mem::replace(&mut self.buckets[level * DIGITS + digit], EMPTY);
+                    let mut n = list.head;
+                    while n != NIL {
+                        all.push(n);
+                        n = self.nodes[n as usize].next;
+                    }
+                }
             }
-            *list = EMPTY;
         }
         self.occupied = [[0; WORDS]; LEVELS];
         self.words = [0; LEVELS];

@@ -49,7 +49,9 @@ impl CommandStats {
     }
 }
 
-/// Where requests' time went, one histogram per component.
+/// Where requests' time went, one histogram per component. Like
+/// `CommandStats::latency_intended`, the histograms are complete only after
+/// `Metrics::finish` (which `World::run` calls before any report reads them).
 #[derive(Clone, Debug, Default)]
 pub struct Breakdown {
     pub client_queue: LatencyHistogram,

@@ -118,6 +118,9 @@ fn run_until_sets_the_clock_and_leaves_later_events() {
 enum QueueOp {
     /// Push at (last popped time + delta).
     Push(u64),
+    /// Push before the last popped time (the queue itself allows it; the scheduler
+    /// refuses it one level up).
+    PushBefore(u64),
     /// Push at the `k`-th multiple of 2^(8 x level) after the last popped time: exactly
     /// on the boundary of a bucket of that level.
     PushAligned {
@@ -141,12 +144,14 @@ fn spread_offset() -> impl Strategy<Value = u64> {
         0u64..20_000_000,
         0u64..(1 << 42),
         0u64..(1 << 62),
+        (u64::MAX - 3)..=u64::MAX,
     ]
 }
 
 fn queue_op() -> impl Strategy<Value = QueueOp> {
     prop_oneof![
         4 => spread_offset().prop_map(QueueOp::Push),
+        1 => (1u64..1_000).prop_map(QueueOp::PushBefore),
         1 => (1u64..4, 1u32..4).prop_map(|(k, level)| QueueOp::PushAligned { k, level }),
         3 => Just(QueueOp::Pop),
         1 => spread_offset().prop_map(QueueOp::PopUntil),
@@ -156,7 +161,8 @@ fn queue_op() -> impl Strategy<Value = QueueOp> {
 
 proptest! {
     /// The event queue, under any interleaving of pushes (at times spread over every
-    /// digit level, including below a time a peek already looked at), pops, bounded pops
+    /// digit level up to the clock's last value, including below a time a peek already
+    /// looked at and below the last popped time), pops, bounded pops
     /// and peeks, returns exactly what a stable sort of the pushed events by time would:
     /// the earliest time first, equal times in push order, nothing lost or duplicated,
     /// and a bounded pop returns nothing exactly when the earliest time is past its bound.
@@ -169,11 +175,12 @@ proptest! {
         let mut now = 0u64;
         for op in ops {
             match op {
-                QueueOp::Push(_) | QueueOp::PushAligned { .. } => {
+                QueueOp::Push(_) | QueueOp::PushAligned { .. } | QueueOp::PushBefore(_) => {
                     let t = match op {
+                        QueueOp::PushBefore(delta) => now.saturating_sub(delta),
                         QueueOp::PushAligned { k, level } => {
                             let shift = 8 * level;
-                            ((now >> shift) + k) << shift
+                            ((now >> shift).saturating_add(k)).saturating_mul(1 << shift)
                         }
                         QueueOp::Push(delta) => now.saturating_add(delta),
                         _ => unreachable!(),
