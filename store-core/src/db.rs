@@ -167,6 +167,14 @@ impl Db {
             + mem::dict_buckets_bytes(self.keyspace.expires.len() as u64)
     }
 
+    /// Starts loading what a lookup of `key` will read first, for a caller that knows
+    /// a command's key ahead of running it (the simulator, one job ahead). A hint: no
+    /// effect on any result.
+    #[inline]
+    pub fn prefetch_key(&self, key: &[u8]) {
+        self.keyspace.prefetch(key);
+    }
+
     /// Keys in the database, counting expired keys not yet reclaimed (as DBSIZE does)
     /// and untouched keys of prefilled ranges.
     #[inline]
