@@ -701,6 +701,10 @@ impl World {
         t.current = Some(job);
         let end = t.cpu.submit(now, work, n.credits.as_mut());
         sched.schedule_at(end, Ev::JobDone { node, thread });
+        if let Job::Full { conn } | Job::Write { conn } = job {
+            // Its replies are sent when the job ends.
+            self.net.prefetch_flow(self.conns[conn as usize].rep_flow);
+        }
         self.prefetch_next(node, thread);
     }
 
@@ -721,7 +725,9 @@ impl World {
                 key_index,
                 &mut self.key_buf,
             );
-            n.db.prefetch_key(&self.key_buf);
+            for line in n.db.lookup_lines(&self.key_buf).into_iter().flatten() {
+                sim::hint::prefetch(line);
+            }
         }
     }
 

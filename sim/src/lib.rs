@@ -7,6 +7,7 @@
 //! in insertion order; every component draws from its own seeded stream; nothing
 //! iterated is a std `HashMap`; no wall clock, no OS entropy (clippy.toml enforces both).
 
+pub mod hint;
 pub mod host;
 pub mod net;
 pub mod queue;

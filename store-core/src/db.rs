@@ -167,12 +167,12 @@ impl Db {
             + mem::dict_buckets_bytes(self.keyspace.expires.len() as u64)
     }
 
-    /// Starts loading what a lookup of `key` will read first, for a caller that knows
-    /// a command's key ahead of running it (the simulator, one job ahead). A hint: no
-    /// effect on any result.
+    /// The memory a lookup of `key` reads first, for a caller that knows a command's
+    /// key ahead of running it and wants those lines in cache by then (the simulator
+    /// prefetches them one job ahead). Reading the addresses changes nothing.
     #[inline]
-    pub fn prefetch_key(&self, key: &[u8]) {
-        self.keyspace.prefetch(key);
+    pub fn lookup_lines(&self, key: &[u8]) -> Option<[*const u8; 2]> {
+        self.keyspace.lookup_lines(key)
     }
 
     /// Keys in the database, counting expired keys not yet reclaimed (as DBSIZE does)

@@ -246,17 +246,16 @@ impl Keyspace {
         self.slots.iter().filter_map(|s| s.0.as_ref())
     }
 
-    /// Asks the CPU to start loading the cache lines a lookup of `key` reads first (its
-    /// home control bytes and slot). A hint: no effect on any result.
+    /// The addresses a lookup of `key` reads first (its home control bytes and slot),
+    /// for a caller that wants them in cache before the lookup.
     #[inline]
-    pub fn prefetch(&self, key: &[u8]) {
+    pub fn lookup_lines(&self, key: &[u8]) -> Option<[*const u8; 2]> {
         let capacity = self.slots.len();
         if capacity == 0 {
-            return;
+            return None;
         }
         let i = home(hash_bytes(key), capacity);
-        prefetch_line(self.ctrl[i..].as_ptr());
-        prefetch_line(self.slots[i..].as_ptr());
+        Some([self.ctrl[i..].as_ptr(), self.slots[i..].as_ptr().cast()])
     }
 
     /// Position of `key`, if present.
@@ -458,21 +457,6 @@ impl Keyspace {
     pub fn reserve(&mut self, additional: usize) {
         self.ensure_room(additional);
     }
-}
-
-/// A hint to load the cache line holding `p` (a no-op where no prefetch instruction is
-/// available). `p` always points into a live allocation here.
-#[inline(always)]
-fn prefetch_line<T>(p: *const T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch only hints the cache; it never faults and reads nothing the
-    // program can observe, whatever the address. SSE, which it needs, is part of x86_64.
-    #[allow(unsafe_code)]
-    unsafe {
-        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p.cast());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
 }
 
 #[cfg(test)]
