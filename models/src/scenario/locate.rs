@@ -220,30 +220,12 @@ fn find_field(tokens: &[(Tok, Position)], mut i: usize, name: &str) -> Option<us
     if let Some((Tok::Ident(_), _)) = tokens.get(i) {
         i += 1;
     }
-    if tokens.get(i)?.0 != Tok::Open('(') {
-        return None;
-    }
-    i += 1;
-    loop {
-        match &tokens.get(i)?.0 {
-            Tok::Close(_) => return None,
-            Tok::Comma => i += 1,
-            Tok::Ident(field) => {
-                if tokens.get(i + 1)?.0 != Tok::Colon {
-                    return None;
-                }
-                if field == name {
-                    return Some(i + 2);
-                }
-                let next = skip_value(tokens, i + 2);
-                if next <= i {
-                    return None;
-                }
-                i = next;
-            }
-            _ => return None,
-        }
-    }
+    find_entry(
+        tokens,
+        i,
+        '(',
+        |t| matches!(t, Tok::Ident(field) if field == name),
+    )
 }
 
 /// Inside a list `[ a, b, ... ]` starting at `i`, the index where element `n` starts.
@@ -272,22 +254,40 @@ fn find_index(tokens: &[(Tok, Position)], mut i: usize, n: usize) -> Option<usiz
     }
 }
 
-/// Inside a map `{ "k": v, ... }` starting at `i`, the index where key `key`'s entry
-/// starts (its key, which is where a reader looks for it).
-fn find_key(tokens: &[(Tok, Position)], mut i: usize, key: &str) -> Option<usize> {
-    if tokens.get(i)?.0 != Tok::Open('{') {
+/// Inside a map `{ "k": v, ... }` starting at `i`, the index where key `key`'s value
+/// starts.
+fn find_key(tokens: &[(Tok, Position)], i: usize, key: &str) -> Option<usize> {
+    find_entry(tokens, i, '{', |t| matches!(t, Tok::Str(k) if k == key))
+}
+
+/// Inside `open` ... of `label: value` entries (a struct's fields or a map's entries)
+/// starting at `i`, the index where the value of the entry whose label `is_wanted`
+/// starts. Labels of the other kind (a string in a struct, a name in a map) end the
+/// search, as a parser would reject them.
+fn find_entry(
+    tokens: &[(Tok, Position)],
+    mut i: usize,
+    open: char,
+    is_wanted: impl Fn(&Tok) -> bool,
+) -> Option<usize> {
+    if tokens.get(i)?.0 != Tok::Open(open) {
         return None;
     }
+    let label_kind = |t: &Tok| match open {
+        '(' => matches!(t, Tok::Ident(_)),
+        _ => matches!(t, Tok::Str(_)),
+    };
     i += 1;
     loop {
-        match &tokens.get(i)?.0 {
+        let t = &tokens.get(i)?.0;
+        match t {
             Tok::Close(_) => return None,
             Tok::Comma => i += 1,
-            Tok::Str(k) => {
+            _ if label_kind(t) => {
                 if tokens.get(i + 1)?.0 != Tok::Colon {
                     return None;
                 }
-                if k == key {
+                if is_wanted(t) {
                     return Some(i + 2);
                 }
                 let next = skip_value(tokens, i + 2);
