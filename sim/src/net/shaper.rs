@@ -147,7 +147,8 @@ struct Queued {
 #[derive(Clone, Debug, Default)]
 struct FlowQueue {
     msgs: VecDeque<Queued>,
-    /// Earliest start of this flow's next chunk under the per-flow cap.
+    /// Earliest start of this flow's next chunk under the per-flow cap, unless this is
+    /// the shaper's `latest_flow` (see [`Shaper::eligible_at`]).
     eligible_at: SimTime,
     in_ring: bool,
     dequeued_wire_bytes: u64,
@@ -220,6 +221,13 @@ pub struct Shaper {
     /// the fast path need not read the flow's own entry (a cache miss per message with
     /// tens of thousands of flows).
     all_eligible_at: SimTime,
+    /// The flow of the latest chunk and its `eligible_at`, kept here rather than in the
+    /// flow's entry: a chunk start writes no flow entry (a cache miss per message with
+    /// tens of thousands of flows) unless the previous chunk's flow is still held back
+    /// at that time. A flow's entry is stale only when its true time has passed, and a
+    /// past time decides nothing, so reads see the same answers.
+    latest_flow: LocalFlow,
+    latest_eligible_at: SimTime,
     wake_pending: bool,
     /// When credits first reached zero, if they have.
     depleted_at: Option<SimTime>,
@@ -257,6 +265,8 @@ impl Shaper {
             ring: VecDeque::new(),
             queued_wire_bytes: 0,
             all_eligible_at: SimTime::ZERO,
+            latest_flow: LocalFlow(u32::MAX),
+            latest_eligible_at: SimTime::ZERO,
             wake_pending: false,
             depleted_at: if cfg.initial_credit_bits == 0
                 && cfg.burst_bits_per_s > cfg.baseline_bits_per_s
@@ -359,7 +369,7 @@ impl Shaper {
             self.counters.bw_allowance_exceeded += packets;
             self.bw_allowance_exceeded_per_s.add(now, packets);
         } else if packets <= self.chunk_packets
-            && (now >= self.all_eligible_at || self.flows[flow.0 as usize].eligible_at <= now)
+            && (now >= self.all_eligible_at || self.eligible_at(flow) <= now)
         {
             // Idle shaper, nothing queued, one chunk: serve it at once. This is exactly
             // what queueing then picking would do (the flow's turn starts and ends with
@@ -387,6 +397,17 @@ impl Shaper {
         }
         self.try_start(now, out);
         true
+    }
+
+    /// Earliest start of `flow`'s next chunk under the per-flow cap (exact when in the
+    /// future; possibly an earlier past time otherwise).
+    #[inline]
+    fn eligible_at(&self, flow: LocalFlow) -> SimTime {
+        if flow == self.latest_flow {
+            self.latest_eligible_at
+        } else {
+            self.flows[flow.0 as usize].eligible_at
+        }
     }
 
     /// Called at a time the shaper asked for in `wake_at`.
@@ -422,9 +443,10 @@ impl Shaper {
         // always find a flow to serve unless every flow is held back by its cap.
         for _ in 0..2 * self.ring.len() {
             let flow = *self.ring.front().expect("loop bounded by ring length");
+            let eligible_at = self.eligible_at(flow);
             let fq = &mut self.flows[flow.0 as usize];
-            if fq.eligible_at > now {
-                earliest_eligible = earliest_eligible.min(fq.eligible_at);
+            if eligible_at > now {
+                earliest_eligible = earliest_eligible.min(eligible_at);
                 self.ring.rotate_left(1);
                 continue;
             }
@@ -505,7 +527,12 @@ impl Shaper {
             // As SimDuration::for_bytes_at(c.wire, cap), from the product already made.
             let cap_ns = div_ceil_u128(need_nanobits, cap as u128);
             let eligible_at = now + SimDuration::from_ns(cap_ns);
-            self.flows[flow.0 as usize].eligible_at = eligible_at;
+            let latest = self.latest_flow;
+            if latest != flow && self.latest_eligible_at > now {
+                self.flows[latest.0 as usize].eligible_at = self.latest_eligible_at;
+            }
+            self.latest_flow = flow;
+            self.latest_eligible_at = eligible_at;
             self.all_eligible_at = self.all_eligible_at.max(eligible_at);
         }
         self.busy_until = end;
