@@ -20,20 +20,17 @@
 //! The model's event type wraps [`NetEvent`] (`E: From<NetEvent>`); the model hands each
 //! back to [`Network::handle`], which appends completed deliveries to a vector.
 
+mod acks;
 pub mod shaper;
 
+use acks::AckQueue;
 pub use shaper::{Framing, LocalFlow, Shaper, ShaperConfig, ShaperCounters, ShaperOutput};
 
 use crate::rng::{below, Ratio, RngStreams, SimRng};
 use crate::scheduler::Scheduler;
 use crate::time::{SimDuration, SimTime};
 use slab::Slab;
-use std::collections::BTreeMap;
-
-/// Acknowledgements kept before they are taken in even though the window has room.
-/// Small, because every flow keeps its own: with tens of thousands of connections a
-/// batch of 64 spread the pending acknowledgements over 20 MB, a cache miss per reply.
-const ACKS_BATCH: usize = 4;
+use std::collections::{BTreeMap, VecDeque};
 
 /// The smallest retransmission timeout (Linux's TCP_RTO_MIN).
 pub const RTO_MIN: SimDuration = SimDuration::from_ms(200);
@@ -168,38 +165,45 @@ struct Msg {
     state: MsgState,
 }
 
+/// What every message of a flow touches, in two cache lines: the sender's line, and
+/// the receiver's with the acknowledgements on their way back. Cold state lives in
+/// [`FlowCold`]: with tens of thousands of connections, the flow table's cache
+/// footprint is what a message costs.
 #[derive(Debug)]
-/// What every message of a flow touches. Kept small (cold state lives in [`FlowCold`]):
-/// with tens of thousands of connections, the flow table's cache footprint is what a
-/// message costs.
+#[repr(C, align(64))]
 struct Flow {
+    // The sender's line.
     src: NicId,
-    dst: NicId,
     egress_local: LocalFlow,
-    ingress_local: LocalFlow,
     latency: SimDuration,
-    max_window_bytes: u64,
     next_seq: u64,
-    next_deliver_seq: u64,
-    last_arrival: SimTime,
     unacked_payload_bytes: u64,
+    inflight_wire_bytes: u64,
+    /// Congestion window, in wire bytes.
+    window_bytes: u64,
+    last_arrival: SimTime,
     /// The link draws randomness (jitter or fault rules): see `FlowCold::rng`.
     randomized: bool,
     /// Messages are held for reordering (`FlowCold::held` is not empty).
     holding: bool,
     /// Some lost message waits for later data (`FlowCold::tail_losses` is not empty).
     tail_loss_pending: bool,
-    /// Congestion window and slow-start threshold, in wire bytes.
-    window_bytes: u64,
-    ssthresh_bytes: u64,
-    inflight_wire_bytes: u64,
-    send_buffer: std::collections::VecDeque<u32>,
-    /// Acknowledgements on their way back: (arrival at the sender, wire bytes).
-    acks: std::collections::VecDeque<(SimTime, u64)>,
     ack_event_pending: bool,
+    /// Messages wait for room in the window (`FlowCold::send_buffer` is not empty).
+    buffering: bool,
+    /// The window is at its maximum, where acknowledgements cannot grow it: taking them
+    /// in needs nothing from `FlowCold`.
+    window_at_max: bool,
+    // The receiver's line.
+    dst: NicId,
+    ingress_local: LocalFlow,
+    next_deliver_seq: u64,
+    acks: AckQueue,
 }
 
-/// What only loss, reordering, randomness and reports touch.
+const _: () = assert!(std::mem::size_of::<Flow>() == 128, "a flow is two cache lines");
+
+/// What only loss, reordering, a full window, randomness and reports touch.
 #[derive(Debug)]
 struct FlowCold {
     link: LinkConfig,
@@ -210,6 +214,10 @@ struct FlowCold {
     /// Lost messages with no later data yet: waiting for their timeout, or for new data
     /// whose duplicate acknowledgements trigger a fast retransmit.
     tail_losses: Vec<u32>,
+    /// Messages waiting for room in the window, in order.
+    send_buffer: VecDeque<u32>,
+    /// Slow-start threshold, in wire bytes.
+    ssthresh_bytes: u64,
     stats: FlowStats,
 }
 
@@ -304,30 +312,31 @@ impl Network {
         );
         self.flows.push(Flow {
             src,
-            dst,
             egress_local,
-            ingress_local,
             latency: link.latency,
-            max_window_bytes: link.max_window_bytes,
             next_seq: 0,
-            next_deliver_seq: 0,
-            last_arrival: SimTime::ZERO,
             unacked_payload_bytes: 0,
+            inflight_wire_bytes: 0,
+            window_bytes: link.max_window_bytes,
+            last_arrival: SimTime::ZERO,
             randomized: needs_rng,
             holding: false,
             tail_loss_pending: false,
-            window_bytes: link.max_window_bytes,
-            ssthresh_bytes: link.max_window_bytes,
-            inflight_wire_bytes: 0,
-            send_buffer: std::collections::VecDeque::new(),
-            acks: std::collections::VecDeque::new(),
             ack_event_pending: false,
+            buffering: false,
+            window_at_max: true,
+            dst,
+            ingress_local,
+            next_deliver_seq: 0,
+            acks: AckQueue::default(),
         });
         self.cold.push(FlowCold {
             rng: needs_rng.then(|| self.streams.stream("net.flow", id.0 as u64)),
+            ssthresh_bytes: link.max_window_bytes,
             link,
             held: BTreeMap::new(),
             tail_losses: Vec::new(),
+            send_buffer: VecDeque::new(),
             stats: FlowStats::default(),
         });
         id
@@ -423,8 +432,7 @@ impl Network {
         // The window has room and nothing waits before it: straight to the NIC. (Decided
         // before the message is stored, which changes nothing the decision reads, so the
         // message is written once in its final state.)
-        let straight = f.send_buffer.is_empty()
-            && f.acks.len() < ACKS_BATCH
+        let straight = !f.buffering
             && (f.inflight_wire_bytes == 0 || f.inflight_wire_bytes + wire <= f.window_bytes);
         if straight {
             f.inflight_wire_bytes += wire;
@@ -452,7 +460,8 @@ impl Network {
             self.offer_egress(sched, m);
             return;
         }
-        self.flows[flow.0 as usize].send_buffer.push_back(m);
+        self.flows[flow.0 as usize].buffering = true;
+        self.cold[flow.0 as usize].send_buffer.push_back(m);
         self.pump(sched, flow);
     }
 
@@ -461,27 +470,25 @@ impl Network {
     /// flight, so a message larger than the window still goes).
     fn pump<E: From<NetEvent> + Copy>(&mut self, sched: &mut Scheduler<E>, flow: FlowId) {
         let now = sched.now();
-        // Acknowledgements are taken in lazily: only when the window would block, or
-        // when enough have piled up to bound their memory. The window only matters when
-        // it is full or halved by a loss (which takes them in first), and growth depends
-        // only on the order acknowledgements are taken in, so this changes no decision.
-        if self.flows[flow.0 as usize].acks.len() >= ACKS_BATCH {
-            self.take_acks(now, flow);
-        }
+        // Acknowledgements are taken in lazily: only when the window would block, when
+        // a loss halves it (taking them in first), or when the inline queue is full.
+        // Growth depends only on the order they are taken in, so this changes no
+        // decision.
         loop {
             let f = &mut self.flows[flow.0 as usize];
-            let Some(&m) = f.send_buffer.front() else {
+            let Some(&m) = self.cold[flow.0 as usize].send_buffer.front() else {
+                f.buffering = false;
                 break;
             };
             let wire = self.msgs[m as usize].wire_bytes;
             if f.inflight_wire_bytes > 0 && f.inflight_wire_bytes + wire > f.window_bytes {
-                if f.acks.front().is_some_and(|&(at, _)| at <= now) {
+                if f.acks.front().is_some_and(|(at, _)| at <= now) {
                     self.take_acks(now, flow);
                     continue;
                 }
                 break;
             }
-            f.send_buffer.pop_front();
+            self.cold[flow.0 as usize].send_buffer.pop_front();
             f.inflight_wire_bytes += wire;
             self.msgs[m as usize].state = MsgState::EgressQueued;
             self.offer_egress(sched, m);
@@ -492,20 +499,26 @@ impl Network {
     /// Takes in the acknowledgements that have arrived by `now`.
     fn take_acks(&mut self, now: SimTime, flow: FlowId) {
         let f = &mut self.flows[flow.0 as usize];
-        let mss = self.nics[f.src.0 as usize].egress.framing().mss_bytes();
-        while let Some(&(at, wire)) = f.acks.front() {
+        while let Some((at, wire)) = f.acks.front() {
             if at > now {
                 break;
             }
             f.acks.pop_front();
             f.inflight_wire_bytes -= wire;
+            if f.window_at_max {
+                continue;
+            }
             // Reno: exponential growth below the threshold, one MSS a window above it.
-            let growth = if f.window_bytes < f.ssthresh_bytes {
+            let cold = &self.cold[flow.0 as usize];
+            let growth = if f.window_bytes < cold.ssthresh_bytes {
                 wire
             } else {
+                let mss = self.nics[f.src.0 as usize].egress.framing().mss_bytes();
                 (mss * wire / f.window_bytes).max(1)
             };
-            f.window_bytes = (f.window_bytes + growth).min(f.max_window_bytes);
+            let max = cold.link.max_window_bytes;
+            f.window_bytes = (f.window_bytes + growth).min(max);
+            f.window_at_max = f.window_bytes == max;
         }
     }
 
@@ -513,8 +526,8 @@ impl Network {
     #[inline]
     fn arm_ack<E: From<NetEvent> + Copy>(&mut self, sched: &mut Scheduler<E>, flow: FlowId) {
         let f = &mut self.flows[flow.0 as usize];
-        if !f.send_buffer.is_empty() && !f.ack_event_pending {
-            if let Some(&(at, _)) = f.acks.front() {
+        if f.buffering && !f.ack_event_pending {
+            if let Some((at, _)) = f.acks.front() {
                 f.ack_event_pending = true;
                 sched.schedule_at(at.max(sched.now()), E::from(NetEvent::Ack { flow }));
             }
@@ -679,7 +692,8 @@ impl Network {
             .framing()
             .wire_bytes(self.nics[f.src.0 as usize].egress.framing().mss_bytes());
         f.window_bytes = (f.window_bytes / 2).max(floor);
-        f.ssthresh_bytes = f.window_bytes;
+        f.window_at_max = f.window_bytes == cold.link.max_window_bytes;
+        cold.ssthresh_bytes = f.window_bytes;
         if f.next_seq > m.seq + 1 && !m.retransmitted {
             // Later data is already on its way: duplicate acks arrive about one RTT on.
             m.retransmit_by_timeout = false;
@@ -724,11 +738,16 @@ impl Network {
         let flow = m.flow.0 as usize;
         let mut next = Some(msg);
         while let Some(id) = next {
+            if self.flows[flow].acks.inline_full() {
+                // Make room by taking in those that have arrived, rather than spill.
+                self.take_acks(now, FlowId(flow as u32));
+            }
+            let f = &mut self.flows[flow];
             let m = self.msgs.remove(id as usize);
             self.delivered_wire_bytes += m.wire_bytes;
             f.next_deliver_seq += 1;
             f.unacked_payload_bytes -= m.payload_bytes;
-            f.acks.push_back((now + f.latency, m.wire_bytes));
+            f.acks.push_back(now + f.latency, m.wire_bytes);
             delivered.push(Delivery {
                 flow: m.flow,
                 token: m.token,
