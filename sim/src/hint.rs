@@ -16,3 +16,15 @@ pub fn prefetch(p: *const u8) {
     #[cfg(not(target_arch = "x86_64"))]
     let _ = p;
 }
+
+/// Asks the CPU to load every cache line of `value`.
+#[inline(always)]
+pub fn prefetch_all<T>(value: &T) {
+    let p: *const T = value;
+    let p = p.cast::<u8>();
+    let mut offset = 0;
+    while offset < std::mem::size_of::<T>() {
+        prefetch(p.wrapping_add(offset));
+        offset += 64;
+    }
+}

@@ -367,16 +367,13 @@ impl Network {
         self.flows[flow.0 as usize].unacked_payload_bytes
     }
 
-    /// Starts loading the lines a send on `flow` reads first, for a caller that knows a
-    /// send is coming (a node, one job ahead of its replies). A hint: no effect on any
+    /// Starts loading the lines a send on `flow` reads, for a caller that knows a send
+    /// is coming (a node, one job ahead of its replies). A hint: no effect on any
     /// result.
     #[inline]
     pub fn prefetch_flow(&self, flow: FlowId) {
         if let Some(f) = self.flows.get(flow.0 as usize) {
-            let p: *const Flow = f;
-            crate::hint::prefetch(p.cast::<u8>());
-            crate::hint::prefetch(p.cast::<u8>().wrapping_add(64));
-            crate::hint::prefetch(p.cast::<u8>().wrapping_add(128));
+            crate::hint::prefetch_all(f);
         }
     }
 
