@@ -130,20 +130,24 @@ pub struct Node {
     rng: SimRng,
 }
 
-/// One connection of a client to one node.
+/// One connection of a client to one node: one cache line, since a request touches
+/// its connection's (one of ten thousand) at each step on the node. Its two flows are
+/// not stored: they are the flows numbered 2 x conn and 2 x conn + 1 (see
+/// [`World::req_flow`]).
+#[repr(align(64))]
 struct Conn {
-    node: u32,
-    req_flow: FlowId,
-    rep_flow: FlowId,
     session: Session,
     /// Requests that reached the node and wait to be read, in arrival order.
     waiting: ReqList,
     /// The batch being processed.
     batch: ReqList,
+    node: u32,
+    io_thread: u16,
     /// A job for this connection is queued or running.
     busy: bool,
-    io_thread: u32,
 }
+
+const _: () = assert!(std::mem::size_of::<Conn>() == 64, "a connection is one cache line");
 
 /// A memtier client: one request generator and pipeline, with a connection per shard.
 struct Client {
@@ -456,9 +460,10 @@ impl World {
                     let conn = conns.len() as u32;
                     let req_flow = net.open_flow(cnic, node.nic, link.clone());
                     let rep_flow = net.open_flow(node.nic, cnic, link.clone());
-                    debug_assert_eq!(
-                        (req_flow.0 as usize, rep_flow.0 as usize),
-                        (flow_roles.len(), flow_roles.len() + 1)
+                    assert_eq!(
+                        (req_flow, rep_flow),
+                        (Self::req_flow(conn), Self::rep_flow(conn)),
+                        "a connection's flows are numbered from its index"
                     );
                     flow_roles.push(FlowRole::Request);
                     flow_roles.push(FlowRole::Reply);
@@ -469,13 +474,11 @@ impl World {
                     };
                     conns.push(Conn {
                         node: node.shard,
-                        req_flow,
-                        rep_flow,
                         session: Session::new(conn as u64 + 1),
                         waiting: ReqList::EMPTY,
                         batch: ReqList::EMPTY,
                         busy: false,
-                        io_thread,
+                        io_thread: u16::try_from(io_thread).expect("at most 128 threads"),
                     });
                 }
                 let arrivals = w
@@ -560,6 +563,19 @@ impl World {
             .collect()
     }
 
+    /// The flow connection `conn`'s requests travel on (opened in this order by
+    /// [`World::build`], which checks it).
+    #[inline]
+    fn req_flow(conn: u32) -> FlowId {
+        FlowId(2 * conn)
+    }
+
+    /// The flow connection `conn`'s replies travel on.
+    #[inline]
+    fn rep_flow(conn: u32) -> FlowId {
+        FlowId(2 * conn + 1)
+    }
+
     fn now_ms(now: SimTime) -> u64 {
         EPOCH_UNIX_MS + now.as_ns() / 1_000_000
     }
@@ -637,8 +653,8 @@ impl World {
         let r = &mut self.reqs[req];
         let request_bytes = with_argv(r, &self.key_buf, &mut self.argv_buf, encoded_request_len);
         r.request_bytes = request_bytes;
-        let flow = self.conns[conn as usize].req_flow;
-        self.net.send(sched, flow, request_bytes, req as u64);
+        self.net
+            .send(sched, Self::req_flow(conn), request_bytes, req as u64);
     }
 
     fn complete(&mut self, sched: &mut Scheduler<Ev>, req: u32) {
@@ -665,7 +681,7 @@ impl World {
         cn.waiting.push_back(&mut self.reqs, req);
         if !cn.busy {
             cn.busy = true;
-            let (node, io) = (cn.node, cn.io_thread);
+            let (node, io) = (cn.node, cn.io_thread as u32);
             let job = if self.nodes[node as usize].threads.len() > 1 {
                 Job::Read { conn }
             } else {
@@ -703,7 +719,7 @@ impl World {
         sched.schedule_at(end, Ev::JobDone { node, thread });
         if let Job::Full { conn } | Job::Write { conn } = job {
             // Its replies are sent when the job ends.
-            self.net.prefetch_flow(self.conns[conn as usize].rep_flow);
+            self.net.prefetch_flow(Self::rep_flow(conn));
         }
         self.prefetch_next(node, thread);
     }
@@ -818,12 +834,12 @@ impl World {
         match job {
             Job::Read { conn } => self.enqueue(sched, node, 0, Job::Exec { conn }),
             Job::Exec { conn } => {
-                let io = self.conns[conn as usize].io_thread;
+                let io = self.conns[conn as usize].io_thread as u32;
                 self.enqueue(sched, node, io, Job::Write { conn });
             }
             Job::Full { conn } | Job::Write { conn } => {
                 let cn = &mut self.conns[conn as usize];
-                let rep_flow = cn.rep_flow;
+                let rep_flow = Self::rep_flow(conn);
                 let batch = std::mem::replace(&mut cn.batch, ReqList::EMPTY);
                 let mut req = batch.head;
                 while req != NO_REQ {
@@ -838,7 +854,7 @@ impl World {
                 cn.busy = false;
                 if !cn.waiting.is_empty() {
                     cn.busy = true;
-                    let io = cn.io_thread;
+                    let io = cn.io_thread as u32;
                     let job = if self.nodes[node as usize].threads.len() > 1 {
                         Job::Read { conn }
                     } else {
