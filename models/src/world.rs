@@ -147,7 +147,10 @@ struct Conn {
     busy: bool,
 }
 
-const _: () = assert!(std::mem::size_of::<Conn>() == 64, "a connection is one cache line");
+const _: () = assert!(
+    std::mem::size_of::<Conn>() == 64,
+    "a connection is one cache line"
+);
 
 /// A memtier client: one request generator and pipeline, with a connection per shard.
 struct Client {

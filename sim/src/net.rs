@@ -201,7 +201,10 @@ struct Flow {
     acks: AckQueue,
 }
 
-const _: () = assert!(std::mem::size_of::<Flow>() == 128, "a flow is two cache lines");
+const _: () = assert!(
+    std::mem::size_of::<Flow>() == 128,
+    "a flow is two cache lines"
+);
 
 /// What only loss, reordering, a full window, randomness and reports touch.
 #[derive(Debug)]
