@@ -175,6 +175,37 @@ impl<E: Copy> EventQueue<E> {
     }
 
     /// Removes and returns the earliest event (FIFO among equal times).
+    /// True only if every pending event is strictly later than `time` (always when none
+    /// is pending). Decided without reorganizing anything, from the lower bound of the
+    /// earliest non-empty bucket, so it may answer false when the earliest event is in
+    /// fact later but shares a coarse bucket's range with `time`.
+    #[inline]
+    pub fn all_later_than(&self, time: SimTime) -> bool {
+        if self.len == 0 {
+            return true;
+        }
+        let level = self.levels.trailing_zeros();
+        let digit = self.first_set(level as usize) as u64;
+        let shift = level * DIGIT_BITS;
+        let above_shift = shift + DIGIT_BITS;
+        let above = if above_shift >= 64 {
+            0
+        } else {
+            (self.last_ns >> above_shift) << above_shift
+        };
+        // Every event of bucket (level, digit) is at or after this time, and every other
+        // bucket's events are later still (the radix heap's order).
+        let bucket_start_ns = above | (digit << shift);
+        time.as_ns() < bucket_start_ns
+    }
+
+    /// Counts an event as pushed and popped at once (see
+    /// [`crate::Scheduler::run_next_at`]), so counts stay those of a push and a pop.
+    #[inline]
+    pub(crate) fn count_pass_through(&mut self) {
+        self.pushed += 1;
+    }
+
     #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
         self.pop_until(SimTime::MAX)

@@ -43,6 +43,9 @@ pub enum RunOutcome {
 #[derive(Debug)]
 pub struct Scheduler<E> {
     now: SimTime,
+    /// The latest time the current `run` may reach (an event-count run: none may be
+    /// taken by `run_next_at`, which would bypass the count).
+    pass_through_limit: Option<SimTime>,
     queue: EventQueue<E>,
     events_run: u64,
     /// Folded only when enabled: the digest costs two multiplies an event.
@@ -63,6 +66,7 @@ impl<E: Copy> Scheduler<E> {
     pub fn with_capacity(capacity: usize) -> Self {
         Scheduler {
             now: SimTime::ZERO,
+            pass_through_limit: None,
             queue: EventQueue::with_capacity(capacity),
             events_run: 0,
             trace: None,
@@ -106,6 +110,32 @@ impl<E: Copy> Scheduler<E> {
         self.queue.push(at, event);
     }
 
+    /// For a model about to schedule an event at `at` that it would handle itself: when
+    /// that event would run next anyway (every pending event is strictly later, and the
+    /// current run reaches `at`), advances the clock to `at`, counts the event as
+    /// scheduled and run, and returns true; the caller then handles it at once, with no
+    /// trip through the queue. Otherwise returns false and the caller schedules it.
+    /// Either way the events run in the same order at the same times.
+    #[inline]
+    pub fn run_next_at(&mut self, at: SimTime) -> bool {
+        let Some(limit) = self.pass_through_limit else {
+            return false;
+        };
+        if at < self.now || at > limit || !self.queue.all_later_than(at) {
+            return false;
+        }
+        self.queue.count_pass_through();
+        self.now = at;
+        self.events_run += 1;
+        if let Some(trace) = &mut self.trace {
+            trace.fold(
+                at.as_ns(),
+                self.queue.pushed() ^ (self.queue.len() as u64) << 32,
+            );
+        }
+        true
+    }
+
     /// Schedules `event` after `delay`.
     #[inline]
     pub fn schedule_in(&mut self, delay: SimDuration, event: E) {
@@ -143,9 +173,11 @@ impl<E: Copy> Scheduler<E> {
     pub fn run<M: Model<Event = E>>(&mut self, model: &mut M, limit: RunLimit) -> RunOutcome {
         match limit {
             RunLimit::Until(end) => {
+                self.pass_through_limit = Some(end);
                 while let Some(event) = self.pop_until(end) {
                     model.handle(self, event);
                 }
+                self.pass_through_limit = None;
                 if end > self.now {
                     self.now = end;
                 }
@@ -161,9 +193,11 @@ impl<E: Copy> Scheduler<E> {
                 RunOutcome::ReachedEventCount
             }
             RunLimit::Empty => {
+                self.pass_through_limit = Some(SimTime::MAX);
                 while let Some(event) = self.pop() {
                     model.handle(self, event);
                 }
+                self.pass_through_limit = None;
                 RunOutcome::QueueEmpty
             }
         }

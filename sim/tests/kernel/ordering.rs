@@ -131,6 +131,8 @@ enum QueueOp {
     /// Pop only an event at or before (last popped time + delta).
     PopUntil(u64),
     Peek,
+    /// Ask whether every pending event is later than (last popped time + delta).
+    AllLaterThan(u64),
 }
 
 /// Offsets at every scale the queue's digit levels distinguish: equal times, within one
@@ -156,6 +158,7 @@ fn queue_op() -> impl Strategy<Value = QueueOp> {
         3 => Just(QueueOp::Pop),
         1 => spread_offset().prop_map(QueueOp::PopUntil),
         1 => Just(QueueOp::Peek),
+        1 => spread_offset().prop_map(QueueOp::AllLaterThan),
     ]
 }
 
@@ -166,6 +169,8 @@ proptest! {
     /// and peeks, returns exactly what a stable sort of the pushed events by time would:
     /// the earliest time first, equal times in push order, nothing lost or duplicated,
     /// and a bounded pop returns nothing exactly when the earliest time is past its bound.
+    /// Asked whether every pending event is later than a time, it never says yes
+    /// wrongly, and always says yes when nothing is pending.
     #[test]
     fn event_queue_matches_a_stable_sort(ops in prop::collection::vec(queue_op(), 1..400)) {
         let mut queue = sim::EventQueue::new();
@@ -208,6 +213,13 @@ proptest! {
                     let expected = pending.first().map(|&(t, _)| SimTime::from_ns(t));
                     prop_assert_eq!(queue.peek_time(), expected);
                 }
+                QueueOp::AllLaterThan(delta) => {
+                    let time = now.saturating_add(delta);
+                    let truth = pending.first().is_none_or(|&(t, _)| t > time);
+                    let answer = queue.all_later_than(SimTime::from_ns(time));
+                    prop_assert!(!answer || truth, "said all later than {} with {:?} pending", time, pending.first());
+                    prop_assert!(answer || !pending.is_empty(), "said no with nothing pending");
+                }
             }
             prop_assert_eq!(queue.len(), pending.len());
         }
@@ -217,4 +229,110 @@ proptest! {
         }
         prop_assert!(queue.is_empty());
     }
+}
+
+/// A model whose events spawn follow-ups, each either scheduled or, when `pass_through`
+/// allows, run at once through `Scheduler::run_next_at`.
+struct Spawner {
+    pass_through: bool,
+    offsets: Vec<u64>,
+    cursor: usize,
+    next_id: u64,
+    log: Vec<(SimTime, u64)>,
+    budget: u32,
+}
+
+impl Spawner {
+    fn run_event(&mut self, sched: &mut Scheduler<u64>, id: u64) {
+        self.log.push((sched.now(), id));
+        let mut follow_up = None;
+        for _ in 0..2 {
+            if self.budget == 0 {
+                break;
+            }
+            self.budget -= 1;
+            let offset = self.offsets[self.cursor % self.offsets.len()];
+            self.cursor += 1;
+            let child = self.next_id;
+            self.next_id += 1;
+            let at = sched.now() + SimDuration::from_ns(offset);
+            // Only the last thing an event does may pass through: anything scheduled
+            // after it would otherwise be reordered.
+            if let Some((t, c)) = follow_up.replace((at, child)) {
+                sched.schedule_at(t, c);
+            }
+        }
+        if let Some((at, child)) = follow_up {
+            if self.pass_through && sched.run_next_at(at) {
+                self.run_event(sched, child);
+            } else {
+                sched.schedule_at(at, child);
+            }
+        }
+    }
+}
+
+impl Model for Spawner {
+    type Event = u64;
+    fn handle(&mut self, sched: &mut Scheduler<u64>, id: u64) {
+        self.run_event(sched, id);
+    }
+}
+
+proptest! {
+    /// Running an event at once through `run_next_at` is invisible: the same events run
+    /// at the same times in the same order, the event count and the trace digest are
+    /// those of scheduling it, and a run stops at its time limit either way.
+    #[test]
+    fn passing_through_the_queue_changes_nothing(
+        initial in prop::collection::vec(0u64..300, 1..20),
+        offsets in prop::collection::vec(prop_oneof![Just(0u64), 0u64..4, 0u64..500, 0u64..100_000], 1..20),
+        stop in 0u64..200_000,
+    ) {
+        let mut outcomes = Vec::new();
+        for pass_through in [false, true] {
+            let mut sched = Scheduler::new();
+            sched.enable_trace_digest();
+            let mut model = Spawner { pass_through, offsets: offsets.clone(), cursor: 0, next_id: 0, log: Vec::new(), budget: 300 };
+            for &t in &initial {
+                let id = model.next_id;
+                model.next_id += 1;
+                sched.schedule_at(SimTime::from_ns(t), id);
+            }
+            sched.run(&mut model, RunLimit::Until(SimTime::from_ns(stop)));
+            let first = (model.log.clone(), sched.events_run(), sched.trace_digest(), sched.now(), sched.pending());
+            sched.run(&mut model, RunLimit::Empty);
+            outcomes.push((first, model.log, sched.events_run(), sched.trace_digest()));
+        }
+        prop_assert_eq!(&outcomes[0], &outcomes[1]);
+    }
+}
+
+#[test]
+fn run_next_at_declines_outside_a_timed_run_and_before_pending_events() {
+    let mut sched: Scheduler<u64> = Scheduler::new();
+    // Outside `run`, and in an event-count run, nothing may pass through.
+    assert!(!sched.run_next_at(SimTime::from_ns(5)));
+    sched.schedule_at(SimTime::from_ns(10), 1);
+    struct Probe(Vec<(u64, bool, bool, bool)>);
+    impl Model for Probe {
+        type Event = u64;
+        fn handle(&mut self, sched: &mut Scheduler<u64>, id: u64) {
+            if id != 1 {
+                return;
+            }
+            let now = sched.now().as_ns();
+            // Pending: 20. At the pending time (not strictly before) and past the
+            // run's end (25) it declines; strictly before it accepts.
+            let at_pending = sched.run_next_at(SimTime::from_ns(20));
+            let past_end = sched.run_next_at(SimTime::from_ns(30));
+            let before = sched.run_next_at(SimTime::from_ns(15));
+            self.0.push((now + id, at_pending, past_end, before));
+        }
+    }
+    sched.schedule_at(SimTime::from_ns(20), 2);
+    let mut probe = Probe(Vec::new());
+    sched.run(&mut probe, RunLimit::Until(SimTime::from_ns(25)));
+    assert_eq!(probe.0[0], (11, false, false, true));
+    assert_eq!(sched.events_run(), 3, "the pass-through counts as an event");
 }
