@@ -6,6 +6,9 @@
 //! outright (no lock), executes each connection's pipelined commands in arrival order
 //! and writes their replies in that order, and runs Redis's hz=10 active expire cycle
 //! between events. SIGINT or SIGTERM stops it cleanly between events (exit status 0).
+//! With `--manual-clock`, time stands still until a client moves it with
+//! `DEBUG ADVANCE-CLOCK <ms>`, which also runs the expire cycles that fall due: a
+//! deterministic clock for tests of expiry over a real socket.
 //! Invariants: replies on a connection are in request order; a protocol error gets
 //! Redis's error reply and closes only that connection, after the replies to the
 //! commands before it; only loopback addresses are ever bound.
@@ -39,12 +42,77 @@ pub struct ServeArgs {
     /// Seed of the store's random choices (SPOP, RANDOMKEY, eviction sampling).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Stop the clock at this Unix time in ms: it moves only when a client sends
+    /// `DEBUG ADVANCE-CLOCK <ms>`, which runs the active expire cycles that fall due on
+    /// the way (for deterministic tests of expiry).
+    #[arg(long, value_name = "UNIX_MS")]
+    pub manual_clock: Option<u64>,
+}
+
+/// Where the server's time comes from, and when its next expire cycle is due.
+enum Clock {
+    /// The system clock.
+    Real { next_cron_ms: u64 },
+    /// Still at `now_ms` until `DEBUG ADVANCE-CLOCK`.
+    Manual { now_ms: u64, next_cron_ms: u64 },
+}
+
+impl Clock {
+    fn now_ms(&self) -> u64 {
+        match self {
+            Clock::Real { .. } => unix_now_ms(),
+            Clock::Manual { now_ms, .. } => *now_ms,
+        }
+    }
+
+    /// Runs the expire cycle if it is due on the real clock, and says how long the
+    /// event loop may wait for the next one (forever on a manual clock).
+    fn run_due_cron(&mut self, db: &mut Db, rng: &mut ChaCha8Rng) -> Option<Duration> {
+        match self {
+            Clock::Real { next_cron_ms } => {
+                let now_ms = unix_now_ms();
+                if now_ms >= *next_cron_ms {
+                    db.active_expire_cycle(now_ms, rng);
+                    *next_cron_ms = now_ms + CRON_PERIOD_MS;
+                }
+                Some(Duration::from_millis(next_cron_ms.saturating_sub(now_ms)))
+            }
+            Clock::Manual { .. } => None,
+        }
+    }
+
+    /// `DEBUG ADVANCE-CLOCK ms`: moves a manual clock on by `ms`, running each expire
+    /// cycle due on the way at its own time. The reply's bytes.
+    fn advance(&mut self, ms: &[u8], db: &mut Db, rng: &mut ChaCha8Rng) -> &'static [u8] {
+        let Clock::Manual {
+            now_ms,
+            next_cron_ms,
+        } = self
+        else {
+            return b"-ERR DEBUG ADVANCE-CLOCK needs kvsim serve --manual-clock\r\n";
+        };
+        let Some(target) = std::str::from_utf8(ms)
+            .ok()
+            .and_then(|ms| ms.parse::<u64>().ok())
+            .and_then(|ms| now_ms.checked_add(ms))
+        else {
+            return b"-ERR value is not an integer or out of range\r\n";
+        };
+        while *next_cron_ms <= target {
+            *now_ms = *next_cron_ms;
+            db.active_expire_cycle(*now_ms, rng);
+            *next_cron_ms += CRON_PERIOD_MS;
+        }
+        *now_ms = target;
+        b"+OK\r\n"
+    }
 }
 
 /// The listening socket's token; connections use their slot index + 1.
 const LISTENER: Token = Token(0);
 /// Redis's `hz`: active expire cycles per second.
 const HZ: u64 = 10;
+const CRON_PERIOD_MS: u64 = 1000 / HZ;
 /// Bytes asked of the kernel per read (Redis's PROTO_IOBUF_LEN).
 const READ_CHUNK_BYTES: usize = 16 * 1024;
 /// While a client leaves this many reply bytes unread, its further requests wait in the
@@ -132,8 +200,15 @@ fn run(args: &ServeArgs) -> std::io::Result<()> {
     let mut conns: Vec<Option<Conn>> = Vec::new();
     let mut free_slots: Vec<usize> = Vec::new();
     let mut next_client_id: u64 = 1;
-    let cron_period_ms = 1000 / HZ;
-    let mut next_cron_ms = unix_now_ms() + cron_period_ms;
+    let mut clock = match args.manual_clock {
+        Some(now_ms) => Clock::Manual {
+            now_ms,
+            next_cron_ms: now_ms + CRON_PERIOD_MS,
+        },
+        None => Clock::Real {
+            next_cron_ms: unix_now_ms() + CRON_PERIOD_MS,
+        },
+    };
     let mut read_buf = vec![0u8; READ_CHUNK_BYTES];
     // SIGINT and SIGTERM set this flag; a signal also interrupts the poll, so the loop
     // sees it at once and stops between events, never in the middle of a command.
@@ -143,13 +218,8 @@ fn run(args: &ServeArgs) -> std::io::Result<()> {
     }
 
     while !stop.load(Ordering::Relaxed) {
-        let now_ms = unix_now_ms();
-        if now_ms >= next_cron_ms {
-            db.active_expire_cycle(now_ms, &mut rng);
-            next_cron_ms = now_ms + cron_period_ms;
-        }
-        let timeout = Duration::from_millis(next_cron_ms.saturating_sub(now_ms));
-        match poll.poll(&mut events, Some(timeout)) {
+        let timeout = clock.run_due_cron(&mut db, &mut rng);
+        match poll.poll(&mut events, timeout) {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
@@ -174,7 +244,14 @@ fn run(args: &ServeArgs) -> std::io::Result<()> {
             }
             // Also on a writable event: input paused behind unread replies resumes here.
             let peer_closed = event.is_read_closed() || event.is_error();
-            read_and_execute(conn, &mut db, &mut rng, &mut read_buf, peer_closed);
+            read_and_execute(
+                conn,
+                &mut db,
+                &mut rng,
+                &mut clock,
+                &mut read_buf,
+                peer_closed,
+            );
             let finished =
                 conn.dead || (conn.close_after_reply && conn.out_pos == conn.output.len());
             if finished {
@@ -269,10 +346,11 @@ fn read_and_execute(
     conn: &mut Conn,
     db: &mut Db,
     rng: &mut ChaCha8Rng,
+    clock: &mut Clock,
     read_buf: &mut [u8],
     peer_closed: bool,
 ) {
-    execute_buffered(conn, db, rng, unix_now_ms());
+    execute_buffered(conn, db, rng, clock);
     flush(conn);
     while !conn.dead && !conn.close_after_reply {
         if conn.output.len() - conn.out_pos >= OUTPUT_PAUSE_BYTES {
@@ -283,7 +361,7 @@ fn read_and_execute(
             Ok(0) => conn.dead = true,
             Ok(n) => {
                 conn.input.extend_from_slice(&read_buf[..n]);
-                execute_buffered(conn, db, rng, unix_now_ms());
+                execute_buffered(conn, db, rng, clock);
                 flush(conn);
                 if n < read_buf.len() && !peer_closed {
                     return;
@@ -297,7 +375,7 @@ fn read_and_execute(
 }
 
 /// Executes every complete request in the input buffer, in order, appending replies.
-fn execute_buffered(conn: &mut Conn, db: &mut Db, rng: &mut ChaCha8Rng, now_ms: u64) {
+fn execute_buffered(conn: &mut Conn, db: &mut Db, rng: &mut ChaCha8Rng, clock: &mut Clock) {
     while !conn.close_after_reply && conn.output.len() - conn.out_pos < OUTPUT_PAUSE_BYTES {
         let input = &conn.input[conn.in_pos..];
         match conn.parser.parse(input) {
@@ -305,11 +383,22 @@ fn execute_buffered(conn: &mut Conn, db: &mut Db, rng: &mut ChaCha8Rng, now_ms: 
                 if conn.parser.argc() > 0 {
                     let argv: Vec<Arg<'_>> = conn.parser.args(input).map(Arg::Bytes).collect();
                     let name = conn.parser.arg(input, 0).unwrap_or_default();
+                    let advance_clock = conn.parser.argc() == 3
+                        && name.eq_ignore_ascii_case(b"debug")
+                        && conn
+                            .parser
+                            .arg(input, 1)
+                            .is_some_and(|a| a.eq_ignore_ascii_case(b"advance-clock"));
                     if name.eq_ignore_ascii_case(b"quit") {
                         // Redis 7.0 answers QUIT before the command table: +OK, then close.
                         conn.output.extend_from_slice(b"+OK\r\n");
                         conn.close_after_reply = true;
+                    } else if advance_clock {
+                        let ms = conn.parser.arg(input, 2).unwrap_or_default();
+                        let reply = clock.advance(ms, db, rng);
+                        conn.output.extend_from_slice(reply);
                     } else {
+                        let now_ms = clock.now_ms();
                         let reply = db.execute(&mut conn.session, &argv, now_ms, rng);
                         let protocol = Protocol::from_version(i64::from(conn.session.protocol()))
                             .unwrap_or_default();

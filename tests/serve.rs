@@ -187,33 +187,50 @@ fn cluster_mode_owns_all_slots() {
     );
 }
 
-/// The server runs active expiry on its own (hz=10): a key with a short TTL that nobody
-/// touches leaves DBSIZE (which counts expired keys not yet reclaimed). Polled a bounded
-/// number of times.
+/// The server runs Redis's active expire cycle ten times a second of its clock: a key
+/// with a short TTL that nobody touches leaves DBSIZE (which counts expired keys not yet
+/// reclaimed) at the first cycle after it expires, not before. On a manual clock, so the
+/// test controls time instead of waiting for it.
 #[test]
 fn active_expiry_reclaims_untouched_keys() {
-    let kvsim = start_kvsim(&[]);
+    let start_ms = "1767225600000";
+    let kvsim = start_kvsim(&["--manual-clock", start_ms]);
     let mut client = Client::connect(kvsim.port).unwrap();
+    let ok = Frame::Simple(b"OK".to_vec());
     assert_eq!(
         client.call(&["SET", "short", "v", "PX", "100"]).unwrap(),
-        Frame::Simple(b"OK".to_vec())
+        ok
     );
-    client.call(&["SET", "long", "v"]).unwrap();
-    // What is under test is the server's own real-clock behaviour (a 100 ms expiry,
-    // reclaimed by the 10 Hz active cycle with no client touching the key), so this
-    // test must let real time pass: bounded polls, 3 s at most.
-    let mut dbsize = Frame::Null;
-    for _ in 0..150 {
-        dbsize = client.call(&["DBSIZE"]).unwrap();
-        if dbsize == Frame::Integer(1) {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    assert_eq!(client.call(&["SET", "long", "v"]).unwrap(), ok);
+    // t = 150 ms: expired at 100 ms, but the cycle at 100 ms ran when it was not yet
+    // past its expiry (Redis expires strictly after), and no cycle has run since.
+    assert_eq!(client.call(&["DEBUG", "ADVANCE-CLOCK", "150"]).unwrap(), ok);
+    assert_eq!(client.call(&["DBSIZE"]).unwrap(), Frame::Integer(2));
+    // t = 210 ms: the cycle at 200 ms reclaimed it.
+    assert_eq!(client.call(&["DEBUG", "ADVANCE-CLOCK", "60"]).unwrap(), ok);
+    assert_eq!(client.call(&["DBSIZE"]).unwrap(), Frame::Integer(1));
+    assert_eq!(client.call(&["PTTL", "long"]).unwrap(), Frame::Integer(-1));
+}
+
+/// DEBUG ADVANCE-CLOCK is refused on the real clock and with a bad amount, with
+/// Redis-style errors, and the connection stays usable.
+#[test]
+fn advance_clock_needs_a_manual_clock_and_a_number() {
+    let real = start_kvsim(&[]);
+    let mut client = Client::connect(real.port).unwrap();
     assert_eq!(
-        dbsize,
-        Frame::Integer(1),
-        "the expired key is reclaimed within 3 s"
+        client.call(&["DEBUG", "ADVANCE-CLOCK", "10"]).unwrap(),
+        Frame::Error(b"ERR DEBUG ADVANCE-CLOCK needs kvsim serve --manual-clock".to_vec())
+    );
+    let manual = start_kvsim(&["--manual-clock", "0"]);
+    let mut client = Client::connect(manual.port).unwrap();
+    assert_eq!(
+        client.call(&["DEBUG", "ADVANCE-CLOCK", "-5"]).unwrap(),
+        Frame::Error(b"ERR value is not an integer or out of range".to_vec())
+    );
+    assert_eq!(
+        client.call(&["PING"]).unwrap(),
+        Frame::Simple(b"PONG".to_vec())
     );
 }
 
