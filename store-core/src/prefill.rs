@@ -400,59 +400,14 @@ pub(crate) fn add_range(
         }
     }
     db.prefilled_default_bytes += range.default_bytes;
-    let live = range.live_defaults();
-    db.prefilled_live_keys += live;
-    // Room for the keys a workload will materialize, up to a bound: growing the table
-    // while serving rehashes every stored key a few times, but a range of a hundred
-    // million keys must not cost its table up front.
-    db.keyspace
-        .reserve(usize::try_from(live.min(LAZY_RESERVE_MAX_KEYS)).unwrap_or(0));
+    db.prefilled_live_keys += range.live_defaults();
     db.prefilled.push(range);
     Ok(())
 }
 
-/// The most keys a lazily prefilled range reserves table room for (64 MiB of slots).
-const LAZY_RESERVE_MAX_KEYS: u64 = 1 << 20;
-
 #[cfg(test)]
 mod tests {
-    use super::{decimal_digits, PrefillRange, LAZY_RESERVE_MAX_KEYS};
-    use crate::{Config, Db};
-
-    /// A lazy range reserves table room for its keys, so materializing them while
-    /// serving never regrows the table, but only up to a bound, so a huge range stays
-    /// cheap until touched.
-    #[test]
-    fn lazy_ranges_reserve_room_up_to_a_bound() {
-        let mut small = Db::new(Config::default());
-        small
-            .prefill(PrefillRange::fixed("k", 10_000, 100, 1))
-            .unwrap();
-        let reserved = small.keyspace.slot_count();
-        assert!(reserved >= 10_000, "room for every key: {reserved}");
-        let mut session = crate::Session::new(1);
-        let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(7);
-        for i in 0..10_000u64 {
-            let key = format!("k{i}");
-            let argv = [
-                crate::Arg::Bytes(b"SET"),
-                crate::Arg::Bytes(key.as_bytes()),
-                crate::Arg::Bytes(b"v"),
-            ];
-            small.execute(&mut session, &argv, 0, &mut rng);
-        }
-        assert_eq!(small.keyspace.len(), 10_000, "every key stored");
-        assert_eq!(small.keyspace.slot_count(), reserved, "no regrowth");
-
-        let mut huge = Db::new(Config::default());
-        huge.prefill(PrefillRange::fixed("k", 100_000_000, 100, 1))
-            .unwrap();
-        let slots = huge.keyspace.slot_count() as u64;
-        assert!(
-            slots < 2 * LAZY_RESERVE_MAX_KEYS,
-            "a huge range reserves a bounded table: {slots} slots"
-        );
-    }
+    use super::decimal_digits;
 
     #[test]
     fn decimal_digits_match_formatting() {
