@@ -91,17 +91,27 @@ impl Clock {
         else {
             return b"-ERR DEBUG ADVANCE-CLOCK needs kvsim serve --manual-clock\r\n";
         };
-        let Some(target) = std::str::from_utf8(ms)
+        let Some(step_ms) = std::str::from_utf8(ms)
             .ok()
             .and_then(|ms| ms.parse::<u64>().ok())
-            .and_then(|ms| now_ms.checked_add(ms))
         else {
             return b"-ERR value is not an integer or out of range\r\n";
+        };
+        // Bounded so that one call runs a bounded number of cycles (36,000) and the
+        // server stays responsive.
+        if step_ms > MAX_ADVANCE_MS {
+            return b"-ERR DEBUG ADVANCE-CLOCK moves at most 3600000 ms at a time\r\n";
+        }
+        let Some(target) = now_ms.checked_add(step_ms) else {
+            return b"-ERR the clock would pass the largest Unix time in ms\r\n";
         };
         while *next_cron_ms <= target {
             *now_ms = *next_cron_ms;
             db.active_expire_cycle(*now_ms, rng);
-            *next_cron_ms += CRON_PERIOD_MS;
+            match next_cron_ms.checked_add(CRON_PERIOD_MS) {
+                Some(next) => *next_cron_ms = next,
+                None => break,
+            }
         }
         *now_ms = target;
         b"+OK\r\n"
@@ -113,6 +123,8 @@ const LISTENER: Token = Token(0);
 /// Redis's `hz`: active expire cycles per second.
 const HZ: u64 = 10;
 const CRON_PERIOD_MS: u64 = 1000 / HZ;
+/// The most one `DEBUG ADVANCE-CLOCK` moves a manual clock: an hour.
+const MAX_ADVANCE_MS: u64 = 3_600_000;
 /// Bytes asked of the kernel per read (Redis's PROTO_IOBUF_LEN).
 const READ_CHUNK_BYTES: usize = 16 * 1024;
 /// While a client leaves this many reply bytes unread, its further requests wait in the
@@ -203,7 +215,7 @@ fn run(args: &ServeArgs) -> std::io::Result<()> {
     let mut clock = match args.manual_clock {
         Some(now_ms) => Clock::Manual {
             now_ms,
-            next_cron_ms: now_ms + CRON_PERIOD_MS,
+            next_cron_ms: now_ms.saturating_add(CRON_PERIOD_MS),
         },
         None => Clock::Real {
             next_cron_ms: unix_now_ms() + CRON_PERIOD_MS,

@@ -212,8 +212,9 @@ fn active_expiry_reclaims_untouched_keys() {
     assert_eq!(client.call(&["PTTL", "long"]).unwrap(), Frame::Integer(-1));
 }
 
-/// DEBUG ADVANCE-CLOCK is refused on the real clock and with a bad amount, with
-/// Redis-style errors, and the connection stays usable.
+/// DEBUG ADVANCE-CLOCK is refused on the real clock, with a bad amount, past an hour
+/// at a time and past the end of the clock, with Redis-style errors, and the
+/// connection stays usable.
 #[test]
 fn advance_clock_needs_a_manual_clock_and_a_number() {
     let real = start_kvsim(&[]);
@@ -227,6 +228,23 @@ fn advance_clock_needs_a_manual_clock_and_a_number() {
     assert_eq!(
         client.call(&["DEBUG", "ADVANCE-CLOCK", "-5"]).unwrap(),
         Frame::Error(b"ERR value is not an integer or out of range".to_vec())
+    );
+    // A huge step would run billions of cycles: refused, not a hung server.
+    assert_eq!(
+        client
+            .call(&["DEBUG", "ADVANCE-CLOCK", "18446744073709551615"])
+            .unwrap(),
+        Frame::Error(b"ERR DEBUG ADVANCE-CLOCK moves at most 3600000 ms at a time".to_vec())
+    );
+    let near_the_end = start_kvsim(&["--manual-clock", "18446744073709551600"]);
+    let mut end_client = Client::connect(near_the_end.port).unwrap();
+    assert_eq!(
+        end_client.call(&["DEBUG", "ADVANCE-CLOCK", "100"]).unwrap(),
+        Frame::Error(b"ERR the clock would pass the largest Unix time in ms".to_vec())
+    );
+    assert_eq!(
+        end_client.call(&["DEBUG", "ADVANCE-CLOCK", "15"]).unwrap(),
+        Frame::Simple(b"OK".to_vec())
     );
     assert_eq!(
         client.call(&["PING"]).unwrap(),
