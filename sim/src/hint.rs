@@ -17,7 +17,8 @@ pub fn prefetch(p: *const u8) {
     let _ = p;
 }
 
-/// Asks the CPU to load every cache line of `value`.
+/// Asks the CPU to load the cache lines of `value`: every one when `T` is aligned to
+/// a line, else one per 64 bytes from its start (which may miss the last).
 #[inline(always)]
 pub fn prefetch_all<T>(value: &T) {
     let p: *const T = value;

@@ -270,6 +270,8 @@ pub struct Network {
     offered_wire_bytes: u64,
     delivered_wire_bytes: u64,
     dropped_wire_bytes: u64,
+    /// See [`Network::set_eager_acks`].
+    eager_acks: bool,
 }
 
 impl Network {
@@ -284,6 +286,7 @@ impl Network {
             offered_wire_bytes: 0,
             delivered_wire_bytes: 0,
             dropped_wire_bytes: 0,
+            eager_acks: false,
         }
     }
 
@@ -370,6 +373,19 @@ impl Network {
         self.flows[flow.0 as usize].unacked_payload_bytes
     }
 
+    /// Acknowledgements of `flow` held on the heap rather than inline: at most those
+    /// still on their way back (a check of memory, not of behaviour).
+    pub fn acks_spilled(&self, flow: FlowId) -> usize {
+        self.flows[flow.0 as usize].acks.spilled()
+    }
+
+    /// Takes acknowledgements in at every chance (each send and delivery) instead of
+    /// lazily. Results never depend on it; this exists so that tests can check they
+    /// do not.
+    pub fn set_eager_acks(&mut self, eager: bool) {
+        self.eager_acks = eager;
+    }
+
     /// Starts loading the lines a send on `flow` reads, for a caller that knows a send
     /// is coming (a node, one job ahead of its replies). A hint: no effect on any
     /// result.
@@ -395,6 +411,9 @@ impl Network {
         token: u64,
     ) {
         let now = sched.now();
+        if self.eager_acks {
+            self.take_acks(now, flow);
+        }
         let f = &mut self.flows[flow.0 as usize];
         let wire = self.nics[f.src.0 as usize]
             .egress
@@ -471,9 +490,10 @@ impl Network {
     fn pump<E: From<NetEvent> + Copy>(&mut self, sched: &mut Scheduler<E>, flow: FlowId) {
         let now = sched.now();
         // Acknowledgements are taken in lazily: only when the window would block, when
-        // a loss halves it (taking them in first), or when the inline queue is full.
-        // Growth depends only on the order they are taken in, so this changes no
-        // decision.
+        // a loss halves it (taking them in first), or when a delivery would spill them
+        // to the heap. Intake only grows the window (a loss never sets it above its
+        // maximum), and growth depends only on the order of intake, so this changes no
+        // decision; a test compares it with intake at every chance.
         loop {
             let f = &mut self.flows[flow.0 as usize];
             let Some(&m) = self.cold[flow.0 as usize].send_buffer.front() else {
@@ -535,6 +555,10 @@ impl Network {
     }
 
     /// Handles one of the network's events; deliveries are appended to `delivered`.
+    /// The clock may have moved when it returns: a message that finishes passing its
+    /// receiving NIC before anything else is due is received within the same call
+    /// (see [`Scheduler::run_next_at`]), so deliveries can follow an `Arrive` or an
+    /// `IngressWake`, and the caller must read `sched.now()` after the call.
     pub fn handle<E: From<NetEvent> + Copy>(
         &mut self,
         sched: &mut Scheduler<E>,
@@ -575,6 +599,7 @@ impl Network {
                     payload,
                     &mut self.out,
                 );
+                debug_assert!(accepted || self.out.finished.is_empty());
                 self.after_ingress(sched, dst, delivered);
                 if !accepted {
                     self.lost(sched, msg);
@@ -708,7 +733,12 @@ impl Network {
             .egress
             .framing()
             .wire_bytes(self.nics[f.src.0 as usize].egress.framing().mss_bytes());
-        f.window_bytes = (f.window_bytes / 2).max(floor);
+        // Never above the maximum, which intake would otherwise cut back to: the
+        // window must not shrink on intake, or when acknowledgements are taken in
+        // would change decisions.
+        f.window_bytes = (f.window_bytes / 2)
+            .max(floor)
+            .min(cold.link.max_window_bytes);
         f.window_at_max = f.window_bytes == cold.link.max_window_bytes;
         cold.ssthresh_bytes = f.window_bytes;
         if f.next_seq > m.seq + 1 && !m.retransmitted {
@@ -755,8 +785,9 @@ impl Network {
         let flow = m.flow.0 as usize;
         let mut next = Some(msg);
         while let Some(id) = next {
-            if self.flows[flow].acks.inline_full() {
-                // Make room by taking in those that have arrived, rather than spill.
+            if self.eager_acks || self.flows[flow].acks.would_spill() {
+                // Make room by taking in those that have arrived, rather than spill:
+                // only acknowledgements still in the air may wait on the heap.
                 self.take_acks(now, FlowId(flow as u32));
             }
             let f = &mut self.flows[flow];

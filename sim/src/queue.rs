@@ -174,7 +174,6 @@ impl<E: Copy> EventQueue<E> {
         Some(SimTime::from_ns(self.nodes[n as usize].time_ns))
     }
 
-    /// Removes and returns the earliest event (FIFO among equal times).
     /// True only if every pending event is strictly later than `time` (always when none
     /// is pending). Decided without reorganizing anything, from the lower bound of the
     /// earliest non-empty bucket, so it may answer false when the earliest event is in
@@ -206,6 +205,7 @@ impl<E: Copy> EventQueue<E> {
         self.pushed += 1;
     }
 
+    /// Removes and returns the earliest event (FIFO among equal times).
     #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
         self.pop_until(SimTime::MAX)

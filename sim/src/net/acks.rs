@@ -38,17 +38,27 @@ impl AckQueue {
         self.len() == 0
     }
 
-    /// Whether the inline part is full (a push would spill).
+    /// Whether a push would spill: the inline part is full, or older entries have
+    /// spilled already (a push must then follow them).
     #[inline]
-    pub(crate) fn inline_full(&self) -> bool {
-        self.len as usize == INLINE_ACKS
+    pub(crate) fn would_spill(&self) -> bool {
+        self.len as usize == INLINE_ACKS || self.spilling()
+    }
+
+    #[inline]
+    fn spilling(&self) -> bool {
+        self.spill.as_ref().is_some_and(|s| !s.is_empty())
+    }
+
+    /// Entries on the heap (for checks of how far the spill grows).
+    pub(crate) fn spilled(&self) -> usize {
+        self.spill.as_ref().map_or(0, |s| s.len())
     }
 
     #[inline]
     pub(crate) fn push_back(&mut self, at: SimTime, wire_bytes: u64) {
-        let spilling = self.spill.as_ref().is_some_and(|s| !s.is_empty());
         match u32::try_from(wire_bytes) {
-            Ok(wire) if !spilling && !self.inline_full() => {
+            Ok(wire) if !self.would_spill() => {
                 let i = (self.head as usize + self.len as usize) % INLINE_ACKS;
                 self.at[i] = at;
                 self.wire[i] = wire;

@@ -335,4 +335,19 @@ fn run_next_at_declines_outside_a_timed_run_and_before_pending_events() {
     sched.run(&mut probe, RunLimit::Until(SimTime::from_ns(25)));
     assert_eq!(probe.0[0], (11, false, false, true));
     assert_eq!(sched.events_run(), 3, "the pass-through counts as an event");
+
+    // An event-count run declines too: a pass-through would escape the count.
+    struct Asks(Vec<bool>);
+    impl Model for Asks {
+        type Event = u64;
+        fn handle(&mut self, sched: &mut Scheduler<u64>, _: u64) {
+            let soon = sched.now() + SimDuration::from_ns(1);
+            self.0.push(sched.run_next_at(soon));
+        }
+    }
+    let mut sched: Scheduler<u64> = Scheduler::new();
+    sched.schedule_at(SimTime::from_ns(5), 1);
+    let mut asks = Asks(Vec::new());
+    sched.run(&mut asks, RunLimit::Events(1));
+    assert_eq!((asks.0, sched.events_run()), (vec![false], 1));
 }
