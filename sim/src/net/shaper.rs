@@ -555,6 +555,13 @@ impl Shaper {
     /// then): returns the duration and updates the credits.
     #[inline]
     fn serve(&mut self, now: SimTime, need: u128, wire_bytes: u64, packets: u64) -> SimDuration {
+        if self.capacity_nanobits == 0 && self.cfg.pps_limit.is_none() {
+            // No credit bucket (so no burst above the baseline) and no packet allowance:
+            // the baseline alone sets the duration, and credits stay at zero.
+            let duration_ns = div_ceil_u128(need, self.cfg.baseline_bits_per_s as u128);
+            self.clock = now + SimDuration::from_ns(duration_ns);
+            return SimDuration::from_ns(duration_ns);
+        }
         self.refill(now);
         let baseline = self.cfg.baseline_bits_per_s as u128;
         let burst = self.cfg.burst_bits_per_s as u128;
@@ -672,6 +679,55 @@ mod tests {
                 assert_eq!(s.burst_spend(wire, need), wide, "{baseline} {burst} {wire}");
             }
         }
+    }
+
+    /// A shaper with no credit bucket and no packet allowance takes a shortcut in
+    /// `serve`; one that must take the full path (an allowance too large to bind) serves
+    /// the same messages at the same times.
+    #[test]
+    fn credit_free_shortcut_matches_the_full_path() {
+        let framing = Framing {
+            mtu_bytes: 1500,
+            tcp_ip_header_bytes: 40,
+            link_header_bytes: 18,
+        };
+        let config = ShaperConfig {
+            baseline_bits_per_s: 3_000_000_007,
+            burst_bits_per_s: 3_000_000_007,
+            credit_capacity_bits: 0,
+            initial_credit_bits: 0,
+            flow_cap_bits_per_s: Some(1_000_000_003),
+            chunk_bytes: 16_384,
+            ..ShaperConfig::unlimited()
+        };
+        let mut fast = Shaper::new(config, framing);
+        let mut full = Shaper::new(
+            ShaperConfig {
+                pps_limit: Some(u64::MAX / 4),
+                ..config
+            },
+            framing,
+        );
+        let flows: Vec<_> = (0..3).map(|_| (fast.add_flow(), full.add_flow())).collect();
+        let mut finished = [Vec::new(), Vec::new()];
+        let mut wakes: [Option<SimTime>; 2] = [None, None];
+        for step in 0..300u64 {
+            let now = SimTime::from_ns(step * 977);
+            for (i, s) in [&mut fast, &mut full].into_iter().enumerate() {
+                let mut out = ShaperOutput::default();
+                if wakes[i].is_some_and(|w| w <= now) {
+                    wakes[i] = None;
+                    s.wake(now, &mut out);
+                }
+                let (a, b) = flows[(step % 3) as usize];
+                let flow = if i == 0 { a } else { b };
+                s.offer(now, flow, step as u32, 1 + step * 131 % 40_000, &mut out);
+                finished[i].extend(out.finished);
+                wakes[i] = wakes[i].or(out.wake_at);
+            }
+        }
+        assert!(!finished[0].is_empty());
+        assert_eq!(finished[0], finished[1]);
     }
 
     #[test]
