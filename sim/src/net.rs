@@ -605,10 +605,7 @@ impl Network {
                     self.lost(sched, msg);
                 }
             }
-            NetEvent::Received { msg } => {
-                let flow = self.receive(now, msg, delivered);
-                self.arm_ack(sched, flow);
-            }
+            NetEvent::Received { msg } => self.received(sched, msg, delivered),
             NetEvent::Ack { flow } => {
                 self.flows[flow.0 as usize].ack_event_pending = false;
                 self.pump(sched, flow);
@@ -700,9 +697,7 @@ impl Network {
         }
         if let [(msg, done_at)] = self.out.finished[..] {
             if sched.run_next_at(done_at) {
-                self.msgs[msg as usize].state = MsgState::IngressService;
-                let flow = self.receive(done_at, msg, delivered);
-                self.arm_ack(sched, flow);
+                self.received(sched, msg, delivered);
                 return;
             }
         }
@@ -769,6 +764,18 @@ impl Network {
                 }),
             );
         }
+    }
+
+    /// A message has passed its receiving NIC (now): deliver it in order, and wake its
+    /// sender if acknowledgements are what it waits for.
+    fn received<E: From<NetEvent> + Copy>(
+        &mut self,
+        sched: &mut Scheduler<E>,
+        msg: u32,
+        delivered: &mut Vec<Delivery>,
+    ) {
+        let flow = self.receive(sched.now(), msg, delivered);
+        self.arm_ack(sched, flow);
     }
 
     /// In-order delivery: hold a message until every earlier one of its flow arrived.

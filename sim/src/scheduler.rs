@@ -133,15 +133,22 @@ impl<E: Copy> Scheduler<E> {
             return false;
         }
         self.queue.count_pass_through();
-        self.now = at;
+        self.start_event_at(at);
+        true
+    }
+
+    /// The clock moves to an event about to run (taken from the queue or passed
+    /// through it): counted, and folded into the trace digest.
+    #[inline]
+    fn start_event_at(&mut self, time: SimTime) {
+        self.now = time;
         self.events_run += 1;
         if let Some(trace) = &mut self.trace {
             trace.fold(
-                at.as_ns(),
+                time.as_ns(),
                 self.queue.pushed() ^ (self.queue.len() as u64) << 32,
             );
         }
-        true
     }
 
     /// Turns `run_next_at` off (it then always declines) or back on. Results never
@@ -172,14 +179,7 @@ impl<E: Copy> Scheduler<E> {
             "queue returned {time} before now {}",
             self.now
         );
-        self.now = time;
-        self.events_run += 1;
-        if let Some(trace) = &mut self.trace {
-            trace.fold(
-                time.as_ns(),
-                self.queue.pushed() ^ (self.queue.len() as u64) << 32,
-            );
-        }
+        self.start_event_at(time);
         Some(event)
     }
 
