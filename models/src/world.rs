@@ -244,7 +244,6 @@ pub struct World {
     pub cost: CostModel,
     clients: Vec<Client>,
     conns: Vec<Conn>,
-    flow_roles: Vec<FlowRole>,
     reqs: Slab<Req>,
     pub metrics: Metrics,
     deliveries: Vec<Delivery>,
@@ -454,7 +453,6 @@ impl World {
         let total_clients = config.clients.connections_total();
         let mut clients = Vec::new();
         let mut conns = Vec::new();
-        let mut flow_roles = Vec::new();
         for (host, &cnic) in client_nics.iter().enumerate() {
             for i in 0..per_host {
                 let client_index = host as u32 * per_host + i;
@@ -468,8 +466,6 @@ impl World {
                         (Self::req_flow(conn), Self::rep_flow(conn)),
                         "a connection's flows are numbered from its index"
                     );
-                    flow_roles.push(FlowRole::Request);
-                    flow_roles.push(FlowRole::Reply);
                     let io_thread = if io_threads > 1 {
                         1 + conn % (io_threads as u32 - 1)
                     } else {
@@ -519,7 +515,6 @@ impl World {
             cost,
             clients,
             conns,
-            flow_roles,
             reqs: Slab::new(),
             metrics,
             deliveries: Vec::new(),
@@ -577,6 +572,16 @@ impl World {
     #[inline]
     fn rep_flow(conn: u32) -> FlowId {
         FlowId(2 * conn + 1)
+    }
+
+    /// What `flow` carries, from the same numbering.
+    #[inline]
+    fn flow_role(flow: FlowId) -> FlowRole {
+        if flow.0 % 2 == 0 {
+            FlowRole::Request
+        } else {
+            FlowRole::Reply
+        }
     }
 
     fn now_ms(now: SimTime) -> u64 {
@@ -881,7 +886,7 @@ impl Model for World {
                 deliveries.clear();
                 self.net.handle(sched, e, &mut deliveries);
                 for d in &deliveries {
-                    match self.flow_roles[d.flow.0 as usize] {
+                    match Self::flow_role(d.flow) {
                         FlowRole::Request => self.arrive_at_node(sched, d.token as u32),
                         FlowRole::Reply => self.complete(sched, d.token as u32),
                     }
