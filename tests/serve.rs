@@ -204,12 +204,17 @@ fn active_expiry_reclaims_untouched_keys() {
     assert_eq!(client.call(&["SET", "long", "v"]).unwrap(), ok);
     // t = 150 ms: expired at 100 ms, but the cycle at 100 ms ran when it was not yet
     // past its expiry (Redis expires strictly after), and no cycle has run since.
-    assert_eq!(client.call(&["DEBUG", "ADVANCE-CLOCK", "150"]).unwrap(), ok);
+    assert_eq!(advance(&mut client, "150"), ok);
     assert_eq!(client.call(&["DBSIZE"]).unwrap(), Frame::Integer(2));
     // t = 210 ms: the cycle at 200 ms reclaimed it.
-    assert_eq!(client.call(&["DEBUG", "ADVANCE-CLOCK", "60"]).unwrap(), ok);
+    assert_eq!(advance(&mut client, "60"), ok);
     assert_eq!(client.call(&["DBSIZE"]).unwrap(), Frame::Integer(1));
     assert_eq!(client.call(&["PTTL", "long"]).unwrap(), Frame::Integer(-1));
+}
+
+/// Sends `DEBUG ADVANCE-CLOCK ms` and returns the reply.
+fn advance(client: &mut Client, ms: &str) -> Frame {
+    client.call(&["DEBUG", "ADVANCE-CLOCK", ms]).unwrap()
 }
 
 /// DEBUG ADVANCE-CLOCK is refused on the real clock, with a bad amount, past an hour
@@ -220,30 +225,28 @@ fn advance_clock_needs_a_manual_clock_and_a_number() {
     let real = start_kvsim(&[]);
     let mut client = Client::connect(real.port).unwrap();
     assert_eq!(
-        client.call(&["DEBUG", "ADVANCE-CLOCK", "10"]).unwrap(),
+        advance(&mut client, "10"),
         Frame::Error(b"ERR DEBUG ADVANCE-CLOCK needs kvsim serve --manual-clock".to_vec())
     );
     let manual = start_kvsim(&["--manual-clock", "0"]);
     let mut client = Client::connect(manual.port).unwrap();
     assert_eq!(
-        client.call(&["DEBUG", "ADVANCE-CLOCK", "-5"]).unwrap(),
+        advance(&mut client, "-5"),
         Frame::Error(b"ERR value is not an integer or out of range".to_vec())
     );
     // A huge step would run billions of cycles: refused, not a hung server.
     assert_eq!(
-        client
-            .call(&["DEBUG", "ADVANCE-CLOCK", "18446744073709551615"])
-            .unwrap(),
+        advance(&mut client, "18446744073709551615"),
         Frame::Error(b"ERR DEBUG ADVANCE-CLOCK moves at most 3600000 ms at a time".to_vec())
     );
     let near_the_end = start_kvsim(&["--manual-clock", "18446744073709551600"]);
     let mut end_client = Client::connect(near_the_end.port).unwrap();
     assert_eq!(
-        end_client.call(&["DEBUG", "ADVANCE-CLOCK", "100"]).unwrap(),
+        advance(&mut end_client, "100"),
         Frame::Error(b"ERR the clock would pass the largest Unix time in ms".to_vec())
     );
     assert_eq!(
-        end_client.call(&["DEBUG", "ADVANCE-CLOCK", "15"]).unwrap(),
+        advance(&mut end_client, "15"),
         Frame::Simple(b"OK".to_vec())
     );
     assert_eq!(
