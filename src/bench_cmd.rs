@@ -5,9 +5,8 @@
 //! never enter a report.
 #![allow(clippy::disallowed_methods)] // Instant::now: timing the simulator is the job
 
-use models::report::variant_report;
+use models::run::run_variant;
 use models::scenario::load_str;
-use models::world::simulate;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -63,10 +62,10 @@ pub fn bench(args: &BenchArgs) -> ExitCode {
         reset_peak_rss();
         let start = Instant::now();
         let cpu_start = cpu_seconds();
-        let world = match simulate(&v.config) {
-            Ok(w) => w,
+        let run = match run_variant(v) {
+            Ok(run) => run,
             Err(e) => {
-                eprintln!("kvsim bench: variant {}: {e}", v.name);
+                eprintln!("kvsim bench: {e}");
                 return ExitCode::from(1);
             }
         };
@@ -75,10 +74,9 @@ pub fn bench(args: &BenchArgs) -> ExitCode {
             (Some(a), Some(b)) => b - a,
             _ => wall_s,
         };
-        let requests = world.metrics.completed_total;
-        let events = world.metrics.events;
-        let report = variant_report(&world);
-        let keys: u64 = report.nodes.iter().map(|n| n.keys).sum();
+        let requests = run.result.simulation.requests_completed_total;
+        let events = run.result.simulation.events;
+        let keys: u64 = run.result.hosts.iter().map(|h| h.keys).sum();
         println!(
             "variant={} simulated_requests={requests} wall_s={wall_s:.3} cpu_s={cpu_s:.3} requests_per_s={:.0} requests_per_cpu_s={:.0} events_per_cpu_s={:.0} keys_at_end={keys} peak_rss_mb={}",
             v.name,

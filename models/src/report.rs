@@ -2,20 +2,20 @@
 //! to JSON (the machine interface), CSV (the per-second series) and text (for people,
 //! snapshot-tested). JSON keys inside `ALL STATS` follow memtier_benchmark's names,
 //! shape and units (latencies in ms, KB/sec) so memtier tooling reads them; every other
-//! name carries its unit last. Invariant: a report holds no wall time, no machine path
-//! and nothing hash-ordered, so the same scenario and seed give byte-identical output.
+//! name carries its unit last. A variant's report is rendered from its `RunResult`
+//! alone. Invariant: a report holds no wall time, no machine path and nothing
+//! hash-ordered, so the same scenario and seed give byte-identical output.
 
 mod findings;
 pub mod plot;
 mod text;
 
-pub use findings::{Finding, Resource};
+pub use crate::world::results::ResourceKind as Resource;
+pub use findings::Finding;
 
-use crate::placement::exact_shard_loads;
 use crate::scenario::resolve::RunConfig;
 use crate::scenario::Scenario;
-use crate::world::metrics::CommandStats;
-use crate::world::World;
+use crate::world::results::{CommandResult, HostResult, RunResult};
 use indexmap::IndexMap;
 use serde::Serialize;
 use sim::stats::LatencyHistogram;
@@ -202,7 +202,7 @@ pub(crate) fn round3(x: f64) -> f64 {
     }
 }
 
-fn memtier(stats: &CommandStats, seconds: f64, hist: &LatencyHistogram) -> MemtierStats {
+fn memtier(stats: &CommandResult, seconds: f64, hist: &LatencyHistogram) -> MemtierStats {
     let mut pct = IndexMap::new();
     for (label, p) in [("p50.00", 50.0), ("p99.00", 99.0), ("p99.90", 99.9)] {
         pct.insert(label.to_string(), ms(hist.percentile_ns(p) as f64));
@@ -229,32 +229,14 @@ fn memtier(stats: &CommandStats, seconds: f64, hist: &LatencyHistogram) -> Memti
     }
 }
 
-fn combined(a: &CommandStats, b: &CommandStats) -> CommandStats {
-    let mut latency = a.latency.clone();
-    latency.merge(&b.latency);
-    let mut latency_intended = a.latency_intended.clone();
-    latency_intended.merge(&b.latency_intended);
-    CommandStats {
-        count: a.count + b.count,
-        hits: a.hits + b.hits,
-        misses: a.misses + b.misses,
-        request_bytes: a.request_bytes + b.request_bytes,
-        reply_bytes: a.reply_bytes + b.reply_bytes,
-        latency,
-        latency_intended,
-        ..CommandStats::default()
-    }
-}
-
-/// The report of one variant's finished world.
-pub fn variant_report(world: &World) -> VariantReport {
-    let config = &world.config;
-    let m = &world.metrics;
-    let measured_s = window_seconds(world);
-    let totals = combined(&m.sets, &m.gets);
+/// The report of one variant's run.
+pub fn variant_report(result: &RunResult) -> VariantReport {
+    let config = &result.config;
+    let measured_s = result.window_seconds();
+    let totals = result.sets.combined(&result.gets);
     let all_stats = AllStats {
-        sets: memtier(&m.sets, measured_s, &m.sets.latency),
-        gets: memtier(&m.gets, measured_s, &m.gets.latency),
+        sets: memtier(&result.sets, measured_s, &result.sets.latency),
+        gets: memtier(&result.gets, measured_s, &result.gets.latency),
         totals: memtier(&totals, measured_s, &totals.latency),
     };
     let li = &totals.latency_intended;
@@ -264,7 +246,7 @@ pub fn variant_report(world: &World) -> VariantReport {
         latency_ms_p99: ms(li.percentile_ns(99.0) as f64),
         latency_ms_p999: ms(li.percentile_ns(99.9) as f64),
     };
-    let b = &m.breakdown;
+    let b = &result.breakdown;
     let latency_breakdown = [
         ("client queue", &b.client_queue),
         ("NIC queues and serialization", &b.network_queues),
@@ -284,53 +266,26 @@ pub fn variant_report(world: &World) -> VariantReport {
     })
     .collect();
 
-    let window = findings::Window::of(config, m.window_end);
-    let nodes: Vec<NodeReport> = world
-        .nodes
-        .iter()
-        .enumerate()
-        .map(|(i, n)| {
-            let fin = &m.nodes_final[i];
-            NodeReport {
-                role: "primary".into(),
-                shard: n.shard,
-                ops: m.shard_ops[i],
-                cpu_utilization: fin
-                    .thread_busy
-                    .iter()
-                    .map(|b| round3(window.mean_busy(b)))
-                    .collect(),
-                used_memory_bytes: fin.used_memory_bytes,
-                keys: fin.keys,
-                ..nic_report(
-                    n.name.clone(),
-                    &config.cluster.instance.name,
-                    &world.net,
-                    n.nic,
-                    m.end,
-                )
-            }
-        })
-        .collect();
-    let client_hosts: Vec<NodeReport> = world
-        .client_nics
-        .iter()
-        .enumerate()
-        .map(|(i, &id)| {
-            nic_report(
-                format!("client-{i}"),
-                &config.clients.instance.name,
-                &world.net,
-                id,
-                m.end,
-            )
-        })
-        .collect();
+    let window = findings::Window::of(config, result.window_end_ns);
+    let mut nodes = Vec::new();
+    let mut client_hosts = Vec::new();
+    for (i, host) in result.hosts.iter().enumerate() {
+        let cpu_utilization = result
+            .resources_of(i)
+            .filter(|r| r.kind == Resource::Cpu)
+            .map(|r| round3(window.mean_utilization(r)))
+            .collect();
+        let row = host_report(host, cpu_utilization);
+        match host.role {
+            crate::world::results::HostRole::Primary => nodes.push(row),
+            crate::world::results::HostRole::Client => client_hosts.push(row),
+        }
+    }
 
-    let exact = exact_shard_loads(config, &world.router);
-    let total_ops: u64 = m.shard_ops.iter().sum();
-    let per_shard: Vec<ShardLoad> = m
-        .shard_ops
+    let exact = &result.shards.share_exact;
+    let shard_ops = &result.shards.ops;
+    let total_ops: u64 = shard_ops.iter().sum();
+    let per_shard: Vec<ShardLoad> = shard_ops
         .iter()
         .enumerate()
         .map(|(i, &ops)| ShardLoad {
@@ -349,23 +304,20 @@ pub fn variant_report(world: &World) -> VariantReport {
             0.0
         }
     };
-    let measured: Vec<f64> = m.shard_ops.iter().map(|&o| o as f64).collect();
+    let measured: Vec<f64> = shard_ops.iter().map(|&o| o as f64).collect();
     let shards = ShardsReport {
-        placement: match world.router.placement() {
-            crate::scenario::spec::Placement::Crc16 => "crc16".into(),
-            crate::scenario::spec::Placement::RankModulo => "rank_modulo".into(),
-        },
+        placement: result.shards.placement.clone(),
         load_ratio_measured: ratio(&measured),
-        load_ratio_exact: ratio(&exact),
+        load_ratio_exact: ratio(exact),
         per_shard,
     };
 
-    let findings = findings::findings(world, &window);
-    let timeseries = timeseries(world);
+    let findings = findings::findings(result, &window);
+    let timeseries = timeseries(result);
     VariantReport {
         name: config.variant_name.clone(),
         config: config.clone(),
-        cpu_cost: world.cost,
+        cpu_cost: result.cpu_cost,
         all_stats,
         latency_intended,
         latency_breakdown,
@@ -375,50 +327,37 @@ pub fn variant_report(world: &World) -> VariantReport {
         findings,
         timeseries,
         simulation: SimulationInfo {
-            events: m.events,
+            events: result.simulation.events,
             requests_completed: totals.count,
-            errors: m.errors,
-            client_queue_overflows: m.client_queue_overflows,
+            errors: result.simulation.errors,
+            client_queue_overflows: result.simulation.client_queue_overflows,
         },
     }
 }
 
-/// A host's report from its NIC alone (a client host; servers add their engine's figures).
-fn nic_report(
-    name: String,
-    instance: &str,
-    net: &sim::net::Network,
-    id: sim::net::NicId,
-    end: sim::SimTime,
-) -> NodeReport {
-    let nic = net.nic(id);
+/// A host's row: its NIC figures over the whole run, and (for a node) its engine's.
+fn host_report(host: &HostResult, cpu_utilization: Vec<f64>) -> NodeReport {
+    let (e, i) = (&host.egress, &host.ingress);
     NodeReport {
-        name,
-        role: "client".into(),
-        shard: 0,
-        instance: instance.to_string(),
-        ops: 0,
-        cpu_utilization: Vec::new(),
-        net_in_bytes: nic.ingress.counters.wire_bytes,
-        net_out_bytes: nic.egress.counters.wire_bytes,
-        bw_in_allowance_exceeded: nic.ingress.counters.bw_allowance_exceeded,
-        bw_out_allowance_exceeded: nic.egress.counters.bw_allowance_exceeded,
-        pps_allowance_exceeded: nic.egress.counters.pps_allowance_exceeded
-            + nic.ingress.counters.pps_allowance_exceeded,
-        net_credits_end: nic.egress.credits_bits(end),
-        net_credits_in_end_bits: nic.ingress.credits_bits(end),
-        net_credits_depleted_at_ms: nic.egress.depleted_at().map(|t| ms(t.as_ns() as f64)),
-        drops: nic.egress.counters.dropped_messages + nic.ingress.counters.dropped_messages,
-        retransmits: net.retransmits_from(id),
-        used_memory_bytes: 0,
-        keys: 0,
+        name: host.name.clone(),
+        role: host.role.label().into(),
+        shard: host.shard,
+        instance: host.instance.clone(),
+        ops: host.ops,
+        cpu_utilization,
+        net_in_bytes: i.wire_bytes,
+        net_out_bytes: e.wire_bytes,
+        bw_in_allowance_exceeded: i.bw_allowance_exceeded,
+        bw_out_allowance_exceeded: e.bw_allowance_exceeded,
+        pps_allowance_exceeded: e.pps_allowance_exceeded + i.pps_allowance_exceeded,
+        net_credits_end: e.credits_end_bits,
+        net_credits_in_end_bits: i.credits_end_bits,
+        net_credits_depleted_at_ms: e.credits_depleted_at_ns.map(|t| ms(t as f64)),
+        drops: e.dropped_messages + i.dropped_messages,
+        retransmits: host.retransmits,
+        used_memory_bytes: host.used_memory_bytes,
+        keys: host.keys,
     }
-}
-
-/// Length of the measured window in seconds (see `Metrics::window_end`).
-pub(crate) fn window_seconds(world: &World) -> f64 {
-    let from = world.config.warmup_ns;
-    (world.metrics.window_end.as_ns().max(from) - from).max(1) as f64 / 1e9
 }
 
 fn round6(x: f64) -> f64 {
@@ -429,10 +368,10 @@ fn round6(x: f64) -> f64 {
     }
 }
 
-fn timeseries(world: &World) -> TimeSeries {
-    let config = &world.config;
-    let m = &world.metrics;
-    let seconds = config.duration_ns.div_ceil(1_000_000_000) as usize;
+fn timeseries(result: &RunResult) -> TimeSeries {
+    let config = &result.config;
+    let seconds = result.seconds();
+    let at = |v: &[u64], s: usize| v.get(s).copied().unwrap_or(0);
     // A total (or utilization) over each second, from a per-second lookup.
     let per_s = |name: &str, node: Option<&str>, value: &dyn Fn(usize) -> f64| Series {
         gauge: false,
@@ -448,38 +387,46 @@ fn timeseries(world: &World) -> TimeSeries {
         values: samples.iter().take(seconds).map(|&v| v as f64).collect(),
     };
     let mut series = vec![
-        per_s("ops_per_s", None, &|s| m.ops_per_s.get(s) as f64),
+        per_s("ops_per_s", None, &|s| at(&result.ops_per_s, s) as f64),
         per_s("latency_ms_p99", None, &|s| {
-            m.latency_per_s
+            result
+                .latency_per_s
                 .get(s)
                 .map(|h| ms(h.percentile_ns(99.0) as f64))
                 .unwrap_or(0.0)
         }),
     ];
-    for (i, n) in world.nodes.iter().enumerate() {
-        let nic = world.net.nic(n.nic);
-        let node = n.name.as_str();
-        let g = &m.node_gauges[i];
+    for (i, host) in result.hosts.iter().enumerate() {
+        if host.role != crate::world::results::HostRole::Primary {
+            continue;
+        }
+        let node = host.name.as_str();
+        let (e, g) = (&host.egress, &host.ingress);
         series.push(per_s("net_out_bits_per_s", Some(node), &|s| {
-            (nic.egress.wire_bytes_per_s.get(s) * 8) as f64
+            (at(&e.wire_bytes_per_s, s) * 8) as f64
         }));
         series.push(per_s("net_in_bits_per_s", Some(node), &|s| {
-            (nic.ingress.wire_bytes_per_s.get(s) * 8) as f64
+            (at(&g.wire_bytes_per_s, s) * 8) as f64
         }));
-        series.push(gauge("net_credits_bits", node, &g.egress_credits_bits));
-        series.push(gauge("net_credits_in_bits", node, &g.ingress_credits_bits));
-        series.push(gauge("used_memory_bytes", node, &g.used_memory_bytes));
+        series.push(gauge("net_credits_bits", node, &e.credits_bits_at_s));
+        series.push(gauge("net_credits_in_bits", node, &g.credits_bits_at_s));
+        series.push(gauge(
+            "used_memory_bytes",
+            node,
+            &host.used_memory_bytes_at_s,
+        ));
         series.push(per_s("bw_out_allowance_exceeded_per_s", Some(node), &|s| {
-            nic.egress.bw_allowance_exceeded_per_s.get(s) as f64
+            at(&e.bw_allowance_exceeded_per_s, s) as f64
         }));
         series.push(per_s("drops_per_s", Some(node), &|s| {
-            (nic.egress.drops_per_s.get(s) + nic.ingress.drops_per_s.get(s)) as f64
+            (at(&e.drops_per_s, s) + at(&g.drops_per_s, s)) as f64
         }));
-        for (t, busy) in m.nodes_final[i].thread_busy.iter().enumerate() {
+        for r in result.resources_of(i).filter(|r| r.kind == Resource::Cpu) {
+            let t = r.thread.unwrap_or(0);
             series.push(per_s(
                 &format!("cpu_utilization_thread{t}"),
                 Some(node),
-                &|s| round3(busy.utilization(s)),
+                &|s| round3(r.utilization(s)),
             ));
         }
     }

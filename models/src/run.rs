@@ -3,9 +3,9 @@
 //! same whatever the number of threads (each world is single-threaded and a pure
 //! function of its configuration).
 
-use crate::report::{build_report, variant_report, Report};
+use crate::report::{build_report, variant_report, Report, VariantReport};
 use crate::scenario::{ResolvedVariant, Scenario};
-use crate::world::simulate;
+use crate::world::{simulate, RunResult};
 use rayon::prelude::*;
 
 /// Why a run failed (the scenario was valid; this is a runtime failure).
@@ -32,6 +32,23 @@ pub fn variants_with_seed(scenario: &Scenario, seed: Option<u64>) -> Vec<Resolve
     variants
 }
 
+/// One variant, simulated and reported.
+pub struct VariantRun {
+    pub result: RunResult,
+    pub report: VariantReport,
+}
+
+/// Simulates one variant and renders its report: the one place where the two meet.
+pub fn run_variant(v: &ResolvedVariant) -> Result<VariantRun, RunError> {
+    let result = simulate(&v.config).map_err(|message| RunError::Variant {
+        variant: v.name.clone(),
+        seed: v.config.seed,
+        message,
+    })?;
+    let report = variant_report(&result);
+    Ok(VariantRun { result, report })
+}
+
 /// Runs every variant on `jobs` threads (1 runs them in turn on this thread) and
 /// assembles the report; `on_variant_done` is called once per finished variant, in
 /// whatever order they finish (for progress display only).
@@ -43,14 +60,9 @@ pub fn run_scenario(
 ) -> Result<Report, RunError> {
     let variants = variants_with_seed(scenario, seed);
     let one = |v: &ResolvedVariant| {
-        let world = simulate(&v.config).map_err(|message| RunError::Variant {
-            variant: v.name.clone(),
-            seed: v.config.seed,
-            message,
-        })?;
-        let report = variant_report(&world);
+        let run = run_variant(v)?;
         on_variant_done(&v.name);
-        Ok(report)
+        Ok(run.report)
     };
     let reports: Result<Vec<_>, RunError> = if jobs <= 1 {
         variants.iter().map(one).collect()

@@ -306,8 +306,24 @@ impl Network {
         &self.nics
     }
 
-    /// Opens a one-way flow from `src` to `dst` (a connection is two flows).
+    /// Opens a one-way flow from `src` to `dst` (a connection is two flows); its random
+    /// stream is labelled by its id.
     pub fn open_flow(&mut self, src: NicId, dst: NicId, link: LinkConfig) -> FlowId {
+        let id = self.flows.len() as u64;
+        self.open_flow_labelled(src, dst, link, "net.flow", id)
+    }
+
+    /// Opens a one-way flow whose random stream (jitter, fault rules) is
+    /// `(label, index)`: a caller that numbers its flows itself keeps their draws
+    /// independent of how many other flows were opened before them.
+    pub fn open_flow_labelled(
+        &mut self,
+        src: NicId,
+        dst: NicId,
+        link: LinkConfig,
+        label: &'static str,
+        index: u64,
+    ) -> FlowId {
         let id = FlowId(self.flows.len() as u32);
         let egress_local = self.nics[src.0 as usize].egress.add_flow();
         let ingress_local = self.nics[dst.0 as usize].ingress.add_flow();
@@ -337,7 +353,7 @@ impl Network {
             acks: AckQueue::default(),
         });
         self.cold.push(FlowCold {
-            rng: needs_rng.then(|| self.streams.stream("net.flow", id.0 as u64)),
+            rng: needs_rng.then(|| self.streams.stream(label, index)),
             ssthresh_bytes: link.max_window_bytes,
             link,
             held: BTreeMap::new(),

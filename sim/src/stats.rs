@@ -1,13 +1,20 @@
 //! Statistics: HDR latency histograms, and per-second time series of counters, gauges
 //! and busy time. Invariant: a series' bucket i covers simulated time [i s, (i + 1) s),
-//! and busy time split across buckets sums to the busy time recorded.
+//! and busy time split across buckets sums to the busy time recorded; a histogram
+//! serializes (as HdrHistogram's compressed V2 encoding in base64, the form HdrHistogram
+//! log tools read) and reads back with the same counts, so every figure it gives is the
+//! same.
 
 use crate::time::{SimDuration, SimTime, NS_PER_S};
+use base64::Engine as _;
+use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
 use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
 
 /// A latency histogram in nanoseconds, 3 significant figures, from 1 ns to 1 hour
 /// (values beyond are clamped to the top and counted in `clamped`).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(into = "EncodedHistogram", try_from = "EncodedHistogram")]
 pub struct LatencyHistogram {
     hist: Histogram<u64>,
     clamped: u64,
@@ -78,6 +85,46 @@ impl LatencyHistogram {
 
     pub fn inner(&self) -> &Histogram<u64> {
         &self.hist
+    }
+}
+
+/// A [`LatencyHistogram`] as it is serialized.
+#[derive(Serialize, Deserialize)]
+struct EncodedHistogram {
+    /// HdrHistogram's V2 encoding with DEFLATE, in standard base64.
+    hdr: String,
+    clamped: u64,
+}
+
+impl From<LatencyHistogram> for EncodedHistogram {
+    fn from(h: LatencyHistogram) -> EncodedHistogram {
+        let mut bytes = Vec::new();
+        V2DeflateSerializer::new()
+            .serialize(&h.hist, &mut bytes)
+            .expect("a histogram encodes into memory");
+        EncodedHistogram {
+            hdr: base64::engine::general_purpose::STANDARD.encode(bytes),
+            clamped: h.clamped,
+        }
+    }
+}
+
+impl TryFrom<EncodedHistogram> for LatencyHistogram {
+    type Error = String;
+
+    fn try_from(e: EncodedHistogram) -> Result<LatencyHistogram, String> {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(e.hdr.as_bytes())
+            .map_err(|err| format!("histogram: not base64: {err}"))?;
+        let decoded: Histogram<u64> = Deserializer::new()
+            .deserialize(&mut bytes.as_slice())
+            .map_err(|err| format!("histogram: not an HdrHistogram V2 encoding: {err:?}"))?;
+        let mut h = LatencyHistogram::new();
+        h.hist
+            .add(&decoded)
+            .map_err(|err| format!("histogram: outside 1 ns to 1 hour: {err:?}"))?;
+        h.clamped = e.clamped;
+        Ok(h)
     }
 }
 
@@ -205,6 +252,11 @@ impl BusySeries {
         }
     }
 
+    /// Busy ns of every second recorded so far.
+    pub fn busy_ns_per_s(&self) -> &[u64] {
+        &self.busy_ns_per_s
+    }
+
     /// Busy ns in second `i`.
     pub fn busy_ns(&self, i: usize) -> u64 {
         self.busy_ns_per_s.get(i).copied().unwrap_or(0)
@@ -231,6 +283,38 @@ impl BusySeries {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_histogram_reads_back_with_every_figure_the_same() {
+        let mut h = LatencyHistogram::new();
+        for ns in [1, 7, 999, 1_000, 123_456, 9_999_999, 2 * HIST_MAX_NS] {
+            h.record_n(SimDuration::from_ns(ns), ns % 5 + 1);
+        }
+        let json = serde_json::to_string(&h).expect("a histogram serializes");
+        let back: LatencyHistogram = serde_json::from_str(&json).expect("and reads back");
+        assert_eq!(back, h);
+        assert_eq!(back.clamped(), 1);
+        for p in [0.0, 50.0, 99.0, 99.9, 100.0] {
+            assert_eq!(back.percentile_ns(p), h.percentile_ns(p));
+        }
+        assert_eq!(back.mean_ns(), h.mean_ns());
+        assert_eq!(back.max_ns(), h.max_ns());
+        assert!(
+            json.contains("\"hdr\":\"HIST"),
+            "HdrHistogram's own encoding: {json}"
+        );
+    }
+
+    #[test]
+    fn a_damaged_histogram_is_refused_not_misread() {
+        for bad in [
+            r#"{"hdr":"not base64!","clamped":0}"#,
+            r#"{"hdr":"AAAA","clamped":0}"#,
+        ] {
+            let err = serde_json::from_str::<LatencyHistogram>(bad).expect_err(bad);
+            assert!(err.to_string().contains("histogram"), "{err}");
+        }
+    }
 
     #[test]
     fn busy_time_splits_at_second_boundaries() {

@@ -2,15 +2,15 @@
 //! at its currently allowed rate, packets per second where an allowance is known) the
 //! per-second utilization after warm-up is computed; a resource binds when it is at or
 //! above 0.9 for three consecutive seconds, its onset the first of them; the binding
-//! resource is the most utilized of those (mean over the measured window). Invariant:
+//! resource is the most utilized of those (mean over the measured window). The
+//! candidates are exactly the entries of the result's resource registry. Invariant:
 //! findings come only from this rule, in a fixed order (binding first, then by mean
 //! utilization, ties by node and resource name).
 
-use super::round3;
+use super::{round3, Resource};
 use crate::scenario::resolve::RunConfig;
-use crate::world::World;
+use crate::world::results::{ResourceResult, RunResult};
 use serde::Serialize;
-use sim::stats::BusySeries;
 
 /// The threshold of the rule.
 pub const BINDING_UTILIZATION: f64 = 0.9;
@@ -25,11 +25,11 @@ pub struct Window {
 }
 
 impl Window {
-    /// Whole seconds from the end of warm-up to `window_end`.
-    pub fn of(config: &RunConfig, window_end: sim::SimTime) -> Window {
+    /// Whole seconds from the end of warm-up to `window_end_ns`.
+    pub fn of(config: &RunConfig, window_end_ns: u64) -> Window {
         Window {
             first_s: config.warmup_ns.div_ceil(1_000_000_000) as usize,
-            end_s: window_end.whole_secs() as usize,
+            end_s: (window_end_ns / 1_000_000_000) as usize,
         }
     }
 
@@ -37,13 +37,9 @@ impl Window {
         self.first_s..self.end_s.max(self.first_s)
     }
 
-    pub fn mean_busy(&self, busy: &BusySeries) -> f64 {
-        mean(
-            &self
-                .seconds()
-                .map(|s| busy.utilization(s))
-                .collect::<Vec<_>>(),
-        )
+    /// The resource's mean utilization over the window's seconds.
+    pub fn mean_utilization(&self, r: &ResourceResult) -> f64 {
+        mean(&self.seconds().map(|s| r.utilization(s)).collect::<Vec<_>>())
     }
 }
 
@@ -52,28 +48,6 @@ fn mean(v: &[f64]) -> f64 {
         0.0
     } else {
         v.iter().sum::<f64>() / v.len() as f64
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Resource {
-    Cpu,
-    NicOut,
-    NicIn,
-    PpsOut,
-    PpsIn,
-}
-
-impl Resource {
-    fn describe(self) -> &'static str {
-        match self {
-            Resource::Cpu => "CPU thread",
-            Resource::NicOut => "NIC egress (at its allowed rate)",
-            Resource::NicIn => "NIC ingress (at its allowed rate)",
-            Resource::PpsOut => "packets/s out (of the pps allowance)",
-            Resource::PpsIn => "packets/s in (of the pps allowance)",
-        }
     }
 }
 
@@ -132,36 +106,20 @@ fn onset(per_s: &[f64], window: &Window) -> Option<usize> {
         .map(|w| w[0])
 }
 
-/// The findings of a finished world.
-pub fn findings(world: &World, window: &Window) -> Vec<Finding> {
-    let config = &world.config;
-    let seconds = config.duration_ns.div_ceil(1_000_000_000) as usize;
-    let measured_s = super::window_seconds(world);
-    let mut candidates = Vec::new();
-    let busy_per_s = |b: &BusySeries| (0..seconds).map(|s| b.utilization(s)).collect::<Vec<_>>();
-    for (i, n) in world.nodes.iter().enumerate() {
-        let ops = world.metrics.shard_ops[i] as f64 / measured_s;
-        for (t, busy) in world.metrics.nodes_final[i].thread_busy.iter().enumerate() {
-            candidates.push(Candidate {
-                resource: Resource::Cpu,
-                thread: Some(t as u32),
-                node: n.name.clone(),
-                per_s: busy_per_s(busy),
-                node_ops_per_s: ops,
-            });
+/// The findings of a run: every registered resource is a candidate.
+pub fn findings(result: &RunResult, window: &Window) -> Vec<Finding> {
+    let seconds = result.seconds();
+    let measured_s = result.window_seconds();
+    let candidates = result.resources.iter().map(|r| {
+        let host = &result.hosts[r.host as usize];
+        Candidate {
+            resource: r.kind,
+            thread: r.thread,
+            node: host.name.clone(),
+            per_s: (0..seconds).map(|s| r.utilization(s)).collect(),
+            node_ops_per_s: host.ops as f64 / measured_s,
         }
-        let nic = world.net.nic(n.nic);
-        push_nic(&mut candidates, &n.name, nic, seconds, ops);
-    }
-    for (i, &id) in world.client_nics.iter().enumerate() {
-        push_nic(
-            &mut candidates,
-            &format!("client-{i}"),
-            world.net.nic(id),
-            seconds,
-            0.0,
-        );
-    }
+    });
     let mut found: Vec<Finding> = candidates
         .into_iter()
         .filter_map(|c| {
@@ -199,40 +157,4 @@ pub fn findings(world: &World, window: &Window) -> Vec<Finding> {
         first.binding = true;
     }
     found
-}
-
-fn push_nic(
-    candidates: &mut Vec<Candidate>,
-    node: &str,
-    nic: &sim::net::Nic,
-    seconds: usize,
-    ops: f64,
-) {
-    for (resource, shaper) in [
-        (Resource::NicOut, &nic.egress),
-        (Resource::NicIn, &nic.ingress),
-    ] {
-        candidates.push(Candidate {
-            resource,
-            thread: None,
-            node: node.to_string(),
-            per_s: (0..seconds).map(|s| shaper.busy.utilization(s)).collect(),
-            node_ops_per_s: ops,
-        });
-        if let Some(pps) = shaper.config().pps_limit {
-            candidates.push(Candidate {
-                resource: if resource == Resource::NicOut {
-                    Resource::PpsOut
-                } else {
-                    Resource::PpsIn
-                },
-                thread: None,
-                node: node.to_string(),
-                per_s: (0..seconds)
-                    .map(|s| shaper.packets_per_s.get(s) as f64 / pps as f64)
-                    .collect(),
-                node_ops_per_s: ops,
-            });
-        }
-    }
 }

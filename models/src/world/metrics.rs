@@ -1,15 +1,18 @@
 //! What a world measures while it runs: latency histograms per command (from the actual
 //! send, as memtier measures, and from the intended send), where each request's time
-//! went, per-shard load, and per-second series. Invariant: only requests completed in
-//! the measured window [warm-up, end) enter the totals; the per-second series cover
-//! the whole run, so the warm-up can be seen.
+//! went, per-shard load, traffic per flow kind, and per-second series. Components record
+//! into it through their context; `World::finish` turns it into plain results.
+//! Invariant: only requests completed in the measured window [warm-up, end) enter the
+//! totals; the per-second series cover the whole run, so the warm-up can be seen.
 
-use super::Req;
+use super::flows::FlowKind;
+use super::requests::Req;
+use super::results::{BreakdownResult, CommandResult, FlowKindTotals};
 use crate::scenario::resolve::RunConfig;
 use crate::workload::generator::OpKind;
 use sim::net::{Network, NicId};
 
-use sim::stats::{BusySeries, CounterSeries, LatencyHistogram};
+use sim::stats::{CounterSeries, LatencyHistogram};
 use sim::{SimDuration, SimTime};
 
 /// Totals of one command type.
@@ -42,16 +45,25 @@ impl CommandStats {
         }
     }
 
-    fn finish(&mut self) {
+    fn finish(mut self) -> CommandResult {
         if !self.intended_diverged {
             self.latency_intended = self.latency.clone();
+        }
+        CommandResult {
+            count: self.count,
+            hits: self.hits,
+            misses: self.misses,
+            request_bytes: self.request_bytes,
+            reply_bytes: self.reply_bytes,
+            latency: self.latency,
+            latency_intended: self.latency_intended,
         }
     }
 }
 
 /// Where requests' time went, one histogram per component. Like
 /// `CommandStats::latency_intended`, the histograms are complete only after
-/// `Metrics::finish` (which `World::run` calls before any report reads them).
+/// `Metrics::finish`.
 #[derive(Clone, Debug, Default)]
 pub struct Breakdown {
     pub client_queue: LatencyHistogram,
@@ -95,7 +107,7 @@ impl Run {
     }
 }
 
-/// Per-second gauges of one node.
+/// Per-second gauges of one node, sampled at the start of each second.
 #[derive(Clone, Debug, Default)]
 pub struct NodeGauges {
     pub egress_credits_bits: Vec<u64>,
@@ -103,12 +115,11 @@ pub struct NodeGauges {
     pub used_memory_bytes: Vec<u64>,
 }
 
-/// Final per-node figures, taken at the end of the run.
-#[derive(Clone, Debug, Default)]
-pub struct NodeFinal {
-    pub used_memory_bytes: u64,
-    pub keys: u64,
-    pub thread_busy: Vec<BusySeries>,
+/// Messages and payload bytes delivered on one kind of flow.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FlowKindCounts {
+    pub messages_delivered: u64,
+    pub payload_bytes_delivered: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -120,23 +131,20 @@ pub struct Metrics {
     pub ops_per_s: CounterSeries,
     pub latency_per_s: Vec<LatencyHistogram>,
     pub node_gauges: Vec<NodeGauges>,
-    pub nodes_final: Vec<NodeFinal>,
+    pub flow_kinds: [FlowKindCounts; FlowKind::COUNT],
     pub errors: u64,
     pub client_queue_overflows: u64,
-    pub events: u64,
-    pub client_hosts: usize,
-    pub end: SimTime,
+    /// The start of the measured window (the end of warm-up).
+    pub measure_from: SimTime,
+    /// One-way propagation, the constant part of a request's network time.
+    pub propagation: SimDuration,
     /// Requests completed over the whole run, warm-up included.
     pub completed_total: u64,
     pub last_completion: SimTime,
-    /// The end of the measured window: the run's end, or, when every client was given a
-    /// request count and all of them completed, the last completion (memtier and
-    /// redis-benchmark divide by the time the requests took, not by a fixed duration).
-    pub window_end: SimTime,
 }
 
 impl Metrics {
-    pub fn new(config: &RunConfig, nodes: usize, client_hosts: usize) -> Metrics {
+    pub fn new(config: &RunConfig, nodes: usize) -> Metrics {
         let seconds = config.duration_ns.div_ceil(1_000_000_000) as usize;
         Metrics {
             sets: CommandStats::default(),
@@ -146,19 +154,32 @@ impl Metrics {
             ops_per_s: CounterSeries::default(),
             latency_per_s: (0..seconds).map(|_| LatencyHistogram::new()).collect(),
             node_gauges: vec![NodeGauges::default(); nodes],
-            nodes_final: Vec::new(),
+            flow_kinds: [FlowKindCounts::default(); FlowKind::COUNT],
             errors: 0,
             client_queue_overflows: 0,
-            events: 0,
-            client_hosts,
-            end: SimTime::ZERO,
+            measure_from: SimTime::from_ns(config.warmup_ns),
+            propagation: SimDuration::from_ns(config.network.latency_ns),
             completed_total: 0,
             last_completion: SimTime::ZERO,
-            window_end: SimTime::ZERO,
         }
     }
 
-    pub(crate) fn record_request(&mut self, now: SimTime, r: &Req, propagation: SimDuration) {
+    /// A request's reply has been received at `now`.
+    #[inline]
+    pub(crate) fn record_completion(&mut self, now: SimTime, r: &Req) {
+        if now >= self.measure_from {
+            self.record_request(now, r);
+        }
+        self.completed_total += 1;
+        self.last_completion = now;
+        self.ops_per_s.add(now, 1);
+        if let Some(h) = self.latency_per_s.get_mut(now.whole_secs() as usize) {
+            h.record(now - r.sent);
+        }
+    }
+
+    fn record_request(&mut self, now: SimTime, r: &Req) {
+        let propagation = self.propagation;
         let stats = match r.kind {
             OpKind::Set => &mut self.sets,
             OpKind::Get => &mut self.gets,
@@ -187,37 +208,56 @@ impl Metrics {
             .record(&mut b.service, r.cpu_end - r.cpu_start);
     }
 
-    pub(crate) fn record_completion_series(&mut self, now: SimTime, r: &Req) {
-        self.completed_total += 1;
-        self.last_completion = now;
-        self.ops_per_s.add(now, 1);
-        if let Some(h) = self.latency_per_s.get_mut(now.whole_secs() as usize) {
-            h.record(now - r.sent);
-        }
-    }
-
-    pub fn sample(&mut self, now: SimTime, net: &Network, used_memory: &[u64]) {
+    /// Samples every node's gauges at `now`; `nics[i]` and `used_memory[i]` are node i's.
+    pub fn sample(&mut self, now: SimTime, net: &Network, nics: &[NicId], used_memory: &[u64]) {
         for (i, g) in self.node_gauges.iter_mut().enumerate() {
-            let nic = net.nic(NicId(i as u32));
+            let nic = net.nic(nics[i]);
             g.egress_credits_bits.push(nic.egress.credits_bits(now));
             g.ingress_credits_bits.push(nic.ingress.credits_bits(now));
             g.used_memory_bytes.push(used_memory[i]);
         }
     }
 
-    /// Closes the run at `end`; `expected_requests` is the total of a request-count run.
-    pub fn finish(&mut self, end: SimTime, expected_requests: Option<u64>, nodes: Vec<NodeFinal>) {
-        self.end = end;
-        self.window_end = match expected_requests {
+    /// The end of the measured window: the run's end, or, when every client was given
+    /// a request count (`expected_requests` in all) and all of them completed, the last
+    /// completion (memtier and redis-benchmark divide by the time the requests took,
+    /// not by a fixed duration).
+    pub fn window_end(&self, end: SimTime, expected_requests: Option<u64>) -> SimTime {
+        match expected_requests {
             Some(n) if self.completed_total == n && n > 0 => self.last_completion,
             _ => end,
-        };
-        self.nodes_final = nodes;
-        self.sets.finish();
-        self.gets.finish();
-        let b = &mut self.breakdown;
+        }
+    }
+
+    /// The per-command totals and the time breakdown, complete.
+    pub fn finish(self) -> (CommandResult, CommandResult, BreakdownResult) {
+        let mut b = self.breakdown;
         b.client_queue_run.flush(&mut b.client_queue);
         b.propagation_run.flush(&mut b.propagation);
         b.service_run.flush(&mut b.service);
+        (
+            self.sets.finish(),
+            self.gets.finish(),
+            BreakdownResult {
+                client_queue: b.client_queue,
+                network_queues: b.network_queues,
+                propagation: b.propagation,
+                cpu_queue: b.cpu_queue,
+                service: b.service,
+            },
+        )
+    }
+
+    /// Traffic per flow kind, in kind order.
+    pub fn flow_kind_totals(&self) -> Vec<FlowKindTotals> {
+        FlowKind::ALL
+            .iter()
+            .zip(&self.flow_kinds)
+            .map(|(&kind, c)| FlowKindTotals {
+                kind,
+                messages_delivered: c.messages_delivered,
+                payload_bytes_delivered: c.payload_bytes_delivered,
+            })
+            .collect()
     }
 }

@@ -180,6 +180,9 @@ pub struct ShaperOutput {
 /// Counters named after the ENA driver's where one exists.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ShaperCounters {
+    /// Wire bytes of every message offered (accepted or dropped): at every instant,
+    /// offered = served (`wire_bytes`, counted when a chunk starts) + queued + dropped.
+    pub offered_wire_bytes: u64,
     pub messages: u64,
     pub payload_bytes: u64,
     pub wire_bytes: u64,
@@ -355,6 +358,7 @@ impl Shaper {
     ) -> bool {
         let packets = self.framing.packets(payload_bytes);
         let wire = payload_bytes + packets * self.framing.header_bytes();
+        self.counters.offered_wire_bytes += wire;
         let must_wait = self.busy_until > now || !self.ring.is_empty();
         if must_wait && self.queued_wire_bytes.saturating_add(wire) > self.cfg.queue_capacity_bytes
         {

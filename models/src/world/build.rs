@@ -1,0 +1,370 @@
+//! Building a world from a `RunConfig`: the network (one NIC per node and per client
+//! host), the nodes with their stores prefilled, the engine's threads and connection
+//! ends, the clients, and the flows of every kind, opened in the order their ids were
+//! reserved. One block per component; a new mechanism adds its own. Invariant: the
+//! build reads only the `RunConfig` and the seed, so the same configuration builds the
+//! same world.
+
+use super::client::{Client, Clients};
+use super::engine::{Conn, Engine, Thread};
+use super::flows::{FlowKind, FlowMap};
+use super::node::{Node, Nodes};
+use super::requests::ReqList;
+use super::sampler::Sampler;
+use super::{Ev, Metrics, World, EPOCH_UNIX_MS};
+use crate::engine::CostModel;
+use crate::placement::Router;
+use crate::scenario::resolve::{CreditLevel, RunConfig};
+use crate::scenario::spec::{ClusterMode, Engine as EngineName, Placement};
+use crate::workload::arrivals::ArrivalGen;
+use crate::workload::generator::{format_key, RateBudget};
+use sim::host::{CpuCreditConfig, CpuCredits};
+use sim::net::{Framing, LinkConfig, Network, NicConfig, NicId, ShaperConfig};
+use sim::{RngStreams, Scheduler, SimDuration, SimTime};
+use slab::Slab;
+use std::collections::VecDeque;
+use store_core::{Db, Session};
+
+/// Per-flow rate cap outside a cluster placement group (FACTS.md section 1: AWS EC2
+/// network bandwidth page).
+pub const SINGLE_FLOW_CAP_BITS_PER_S: u64 = 5_000_000_000;
+
+/// The shaper queue when the catalog gives none: 50 ms at the baseline rate, at least
+/// 256 KiB. AWS says only that excess traffic is "queued and then dropped"; 50 ms is the
+/// latency bound of the tc tbf shaper the lab measurement used. Ours, not AWS's.
+pub fn default_queue_bytes(baseline_bits_per_s: u64) -> u64 {
+    (baseline_bits_per_s / 8 / 20).max(256 * 1024)
+}
+
+/// Wire bytes one shaper turn serves: one TSO-sized segment.
+const CHUNK_BYTES: u64 = 65_536;
+
+/// Ranges up to this many keys get a table of their keys' shards (2 bytes a key).
+const PREFILL_OWNER_TABLE_MAX_KEYS: u64 = 1 << 25;
+
+fn shaper(spec: &crate::catalog::InstanceSpec, credits: CreditLevel) -> ShaperConfig {
+    let burst = spec
+        .burst_bits_per_s
+        .unwrap_or(spec.baseline_bits_per_s)
+        .max(spec.baseline_bits_per_s);
+    let capacity = if burst > spec.baseline_bits_per_s {
+        spec.net_credit_capacity_bits.unwrap_or(0)
+    } else {
+        0
+    };
+    ShaperConfig {
+        baseline_bits_per_s: spec.baseline_bits_per_s,
+        burst_bits_per_s: burst,
+        credit_capacity_bits: capacity,
+        initial_credit_bits: credits.of_capacity(capacity),
+        queue_capacity_bytes: spec
+            .queue_limit_bytes
+            .unwrap_or_else(|| default_queue_bytes(spec.baseline_bits_per_s)),
+        pps_limit: spec.pps_limit_per_s,
+        flow_cap_bits_per_s: Some(SINGLE_FLOW_CAP_BITS_PER_S),
+        chunk_bytes: CHUNK_BYTES,
+    }
+}
+
+fn store_policy(p: crate::scenario::spec::EvictionPolicy) -> store_core::EvictionPolicy {
+    use crate::scenario::spec::EvictionPolicy as S;
+    use store_core::EvictionPolicy as D;
+    match p {
+        S::Noeviction => D::NoEviction,
+        S::AllkeysLru => D::AllKeysLru,
+        S::AllkeysLfu => D::AllKeysLfu,
+        S::AllkeysRandom => D::AllKeysRandom,
+        S::VolatileLru => D::VolatileLru,
+        S::VolatileLfu => D::VolatileLfu,
+        S::VolatileRandom => D::VolatileRandom,
+        S::VolatileTtl => D::VolatileTtl,
+    }
+}
+
+/// The shard of every prefilled key, in index order, when there are several shards and
+/// the range is small enough for a table: each node keeps only its own keys, and without
+/// the table every node would hash every key of the range again.
+fn prefill_owners(config: &RunConfig, router: &Router) -> Option<Vec<u16>> {
+    let p = &config.prefill;
+    if router.shards() <= 1 || p.key_count == 0 || p.key_count > PREFILL_OWNER_TABLE_MAX_KEYS {
+        return None;
+    }
+    let mut key = Vec::with_capacity(p.key_prefix.len() + 20);
+    let owners = (p.key_minimum..p.key_minimum + p.key_count)
+        .map(|index| {
+            format_key(&p.key_prefix, index, &mut key);
+            router.shard_of(&key, index) as u16
+        })
+        .collect();
+    Some(owners)
+}
+
+/// A node's store: its maxmemory and policy, the slots it owns, its share of the
+/// prefilled keys.
+fn node_db(
+    config: &RunConfig,
+    router: &Router,
+    owners: &Option<Vec<u16>>,
+    shard: u32,
+) -> Result<Db, String> {
+    let db_config = store_core::Config {
+        maxmemory_bytes: config.cluster.node.maxmemory_bytes,
+        maxmemory_policy: store_policy(config.cluster.node.maxmemory_policy),
+        ..store_core::Config::default()
+    };
+    let mut db = Db::new(db_config);
+    if config.cluster.mode == ClusterMode::Cluster && router.placement() == Placement::Crc16 {
+        db.set_owned_slots(router.slots_of(shard));
+    }
+    let p = &config.prefill;
+    if p.key_count > 0 {
+        let range = store_core::PrefillRange {
+            prefix: p.key_prefix.as_bytes().to_vec(),
+            first_index: p.key_minimum,
+            count: p.key_count,
+            value_size: store_core::ValueSize::Fixed(p.value_bytes as u64),
+            seed: config.seed,
+            created_at_ms: EPOCH_UNIX_MS,
+            materialize: false,
+        };
+        // Each shard holds only the keys placed on it.
+        let first = p.key_minimum;
+        let mut key = Vec::new();
+        let filled = if router.shards() > 1 {
+            db.prefill_where(range, |index| match owners {
+                Some(owners) => owners[(index - first) as usize] == shard as u16,
+                None => {
+                    format_key(&p.key_prefix, index, &mut key);
+                    router.shard_of(&key, index) == shard
+                }
+            })
+        } else {
+            db.prefill(range)
+        };
+        filled.map_err(|e| format!("prefill of node {shard}: {e}"))?;
+    }
+    Ok(db)
+}
+
+impl World {
+    /// Builds the world of `config`; the clients start at t = 0.
+    pub fn build(config: &RunConfig, sched: &mut Scheduler<Ev>) -> Result<World, String> {
+        World::build_with(
+            config,
+            sched,
+            #[cfg(test)]
+            super::TestExtras::default(),
+        )
+    }
+
+    /// [`World::build`], with what tests add (a probe, link fault rules).
+    pub(crate) fn build_with(
+        config: &RunConfig,
+        sched: &mut Scheduler<Ev>,
+        #[cfg(test)] extras: super::TestExtras,
+    ) -> Result<World, String> {
+        #[cfg(test)]
+        let probe = extras.probe;
+        let streams = RngStreams::new(config.seed);
+        let mut net = Network::new(streams);
+        let n = &config.network;
+        let framing = Framing {
+            mtu_bytes: n.mtu_bytes,
+            tcp_ip_header_bytes: n.ip_tcp_header_bytes,
+            link_header_bytes: n.link_header_bytes,
+        };
+        #[allow(unused_mut)] // tests may add fault rules
+        let mut link = LinkConfig {
+            latency: SimDuration::from_ns(n.latency_ns),
+            jitter: SimDuration::from_ns(n.jitter_ns),
+            ..LinkConfig::default()
+        };
+        #[cfg(test)]
+        {
+            link.rules = extras.link_rules;
+        }
+        let router = Router::new(config);
+        let w = &config.clients.workload;
+
+        // Nodes: one per shard, each on its own NIC.
+        let server = &config.cluster.instance.spec;
+        let engine_name = match config.cluster.engine {
+            EngineName::Redis => "redis",
+            EngineName::Valkey => "valkey",
+        };
+        let owners = prefill_owners(config, &router);
+        let mut nodes = Vec::new();
+        for shard in 0..router.shards() {
+            let server_shaper = shaper(server, config.net_credits_at_start);
+            let nic = net.add_nic(NicConfig {
+                egress: server_shaper,
+                ingress: server_shaper,
+                framing,
+            });
+            let credits = server.cpu_credits.map(|c| {
+                let max = c.max_credits as u64;
+                CpuCredits::new(CpuCreditConfig {
+                    earned_per_hour: c.earn_per_hour as u64,
+                    max_balance: max,
+                    initial_balance: config.cpu_credits_at_start.of_capacity(max),
+                    baseline_percent: (c.baseline_permille_per_vcpu as u64 / 10).clamp(1, 100),
+                })
+            });
+            nodes.push(Node {
+                name: format!("{engine_name}-{shard}"),
+                shard,
+                nic,
+                db: node_db(config, &router, &owners, shard)?,
+                credits,
+                rng: streams.stream("node", shard as u64),
+            });
+        }
+        drop(owners);
+
+        // Client hosts: one NIC each, always starting with full credits.
+        let client_shaper = shaper(&config.clients.instance.spec, CreditLevel::Full);
+        let client_nics: Vec<NicId> = (0..config.clients.hosts)
+            .map(|_| {
+                net.add_nic(NicConfig {
+                    egress: client_shaper,
+                    ingress: client_shaper,
+                    framing,
+                })
+            })
+            .collect();
+
+        // Clients, each with a connection to every node; the engine holds the nodes'
+        // ends. Connection c of host h's client i is h * per_host * nodes + i * nodes + s.
+        let io_threads = config.cluster.node.io_threads.max(1) as usize;
+        let per_host = w.connections_per_host();
+        let total_clients = config.clients.connections_total();
+        let mut clients = Vec::new();
+        let mut conns = Vec::new();
+        let mut conn_ends: Vec<(NicId, NicId)> = Vec::new();
+        for (host, &cnic) in client_nics.iter().enumerate() {
+            for i in 0..per_host {
+                let client_index = host as u32 * per_host + i;
+                let first_conn = conns.len() as u32;
+                for node in &nodes {
+                    let conn = conns.len() as u32;
+                    conn_ends.push((cnic, node.nic));
+                    let io_thread = if io_threads > 1 {
+                        1 + conn % (io_threads as u32 - 1)
+                    } else {
+                        0
+                    };
+                    conns.push(Conn {
+                        node: node.shard,
+                        session: Session::new(conn as u64 + 1),
+                        waiting: ReqList::EMPTY,
+                        batch: ReqList::EMPTY,
+                        busy: false,
+                        io_thread: u16::try_from(io_thread).expect("at most 128 threads"),
+                    });
+                }
+                clients.push(Client {
+                    gen: w.generator(i),
+                    rng: streams.stream("client", client_index as u64),
+                    first_conn,
+                    outstanding: 0,
+                    sent: 0,
+                    budget: w.rate_limit.map(RateBudget::new),
+                    budget_at: SimTime::ZERO,
+                    backlog: VecDeque::new(),
+                    arrivals: w
+                        .open_loop
+                        .as_ref()
+                        .map(|ol| ArrivalGen::new(ol, client_index, total_clients)),
+                });
+            }
+        }
+
+        // Flows, kind by kind: every connection's request flow, then its reply flow.
+        let conn_count = u32::try_from(conns.len()).expect("fewer than 2^32 connections");
+        let mut counts = [0u32; FlowKind::COUNT];
+        counts[FlowKind::ClientRequest as usize] = conn_count;
+        counts[FlowKind::ClientReply as usize] = conn_count;
+        #[cfg(test)]
+        {
+            counts[FlowKind::Probe as usize] = u32::from(probe.is_some());
+        }
+        let flows = FlowMap::reserve(counts);
+        for (c, &(cnic, snic)) in conn_ends.iter().enumerate() {
+            flows.open(
+                &mut net,
+                FlowKind::ClientRequest,
+                c as u32,
+                cnic,
+                snic,
+                link.clone(),
+            );
+        }
+        for (c, &(cnic, snic)) in conn_ends.iter().enumerate() {
+            flows.open(
+                &mut net,
+                FlowKind::ClientReply,
+                c as u32,
+                snic,
+                cnic,
+                link.clone(),
+            );
+        }
+        let end = SimTime::from_ns(config.duration_ns);
+        #[cfg(test)]
+        let probe =
+            probe.map(|p| super::probe::Probe::build(p, &flows, &mut net, &nodes, &link, end));
+
+        let stop_sending_at = match w.test_time_ns {
+            Some(t) => SimTime::from_ns(t).min(end),
+            None => end,
+        };
+        let cost = CostModel::REDIS_DEFAULT.with_overrides(&config.cluster.cpu_cost);
+        let node_nics = nodes.iter().map(|n| n.nic).collect();
+        let world = World {
+            config: config.clone(),
+            metrics: Metrics::new(config, nodes.len()),
+            requests: Slab::new(),
+            clients: Clients {
+                clients,
+                router,
+                key_prefix: w.key_prefix.clone(),
+                pipeline: w.pipeline,
+                requests_per_connection: w.requests_per_connection,
+                queue_depth: w.open_loop.map(|o| o.queue_depth).unwrap_or(0) as usize,
+                stop_sending_at,
+                key_buf: Vec::with_capacity(64),
+                argv_buf: Vec::with_capacity(64),
+            },
+            engine: Engine::new(
+                (0..nodes.len())
+                    .map(|_| (0..io_threads).map(|_| Thread::new()).collect())
+                    .collect(),
+                conns,
+                cost,
+                w.key_prefix.clone(),
+            ),
+            nodes: Nodes {
+                nodes,
+                uses_expiry: w.expiry_range_s.is_some(),
+            },
+            sampler: Sampler { node_nics, end },
+            #[cfg(test)]
+            probe,
+            client_nics,
+            net,
+            flows,
+            deliveries: Vec::new(),
+            end,
+            #[cfg(test)]
+            replies_seen: Vec::new(),
+        };
+        world.clients.start(sched);
+        world.nodes.start(sched);
+        world.sampler.start(sched);
+        #[cfg(test)]
+        if let Some(p) = &world.probe {
+            p.start(sched);
+        }
+        Ok(world)
+    }
+}

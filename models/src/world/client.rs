@@ -1,0 +1,227 @@
+//! Clients: memtier_benchmark's connections. Each client is one request generator and
+//! pipeline with a connection to every shard (a cluster-aware client routes each key to
+//! its shard's connection), sending as its pipeline, its rate limit (memtier's
+//! `--rate-limiting` timer) or its open-loop arrival schedule allow, until its request
+//! count or the test time runs out. Invariant: a client never has more than `pipeline`
+//! requests outstanding, and every request it sends comes back to it exactly once
+//! (`on_reply`), which is where its latency is recorded.
+
+use super::flows::FlowKind;
+use super::requests::{with_argv, Req, Requests, NO_REQ};
+use super::{Ctx, Ev};
+use crate::placement::Router;
+use crate::workload::arrivals::ArrivalGen;
+use crate::workload::generator::{format_key, RateBudget, WorkloadGen};
+use sim::{SimDuration, SimRng, SimTime};
+use std::collections::VecDeque;
+use store_core::resp::encoded_request_len;
+
+/// The clients' events.
+#[derive(Clone, Copy, Debug)]
+pub enum ClientEv {
+    /// A client's connections are up: start sending.
+    Start { client: u32 },
+    /// memtier's rate-limiting timer.
+    RateTick { client: u32 },
+    /// An open-loop arrival.
+    Arrival { client: u32 },
+}
+
+impl From<ClientEv> for Ev {
+    fn from(e: ClientEv) -> Ev {
+        Ev::Client(e)
+    }
+}
+
+/// One memtier client.
+pub(crate) struct Client {
+    pub gen: WorkloadGen,
+    pub rng: SimRng,
+    /// Its connection to shard s is connection `first_conn + s`.
+    pub first_conn: u32,
+    pub outstanding: u32,
+    pub sent: u64,
+    pub budget: Option<RateBudget>,
+    /// When the current rate budget was granted (the intended send time of requests
+    /// it pays for).
+    pub budget_at: SimTime,
+    /// Open loop: intended send times waiting for a pipeline slot.
+    pub backlog: VecDeque<SimTime>,
+    pub arrivals: Option<ArrivalGen>,
+}
+
+/// Every client of the world.
+pub(crate) struct Clients {
+    pub clients: Vec<Client>,
+    /// Which shard (and so which of a client's connections) each key goes to.
+    pub router: Router,
+    pub key_prefix: String,
+    pub pipeline: u32,
+    pub requests_per_connection: Option<u64>,
+    /// Open loop: arrivals a client holds while its pipeline is full.
+    pub queue_depth: usize,
+    /// No request is sent from this time on (memtier's test time, or the run's end).
+    pub stop_sending_at: SimTime,
+    pub key_buf: Vec<u8>,
+    pub argv_buf: Vec<u8>,
+}
+
+impl Clients {
+    /// Schedules every client's start at t = 0.
+    pub fn start(&self, sched: &mut sim::Scheduler<Ev>) {
+        for client in 0..self.clients.len() as u32 {
+            sched.schedule_at(SimTime::ZERO, ClientEv::Start { client }.into());
+        }
+    }
+
+    pub fn handle(&mut self, ctx: &mut Ctx<'_>, reqs: &mut Requests, ev: ClientEv) {
+        let now = ctx.sched.now();
+        match ev {
+            ClientEv::Start { client } => {
+                let c = &mut self.clients[client as usize];
+                if let Some(budget) = &c.budget {
+                    c.budget_at = now;
+                    ctx.sched.schedule_at(
+                        now + SimDuration::from_ns(budget.interval_ns()),
+                        ClientEv::RateTick { client }.into(),
+                    );
+                }
+                if let Some(arrivals) = &mut c.arrivals {
+                    let first = arrivals.first_arrival_ns(&mut c.rng);
+                    ctx.sched.schedule_at(
+                        now + SimDuration::from_ns(first),
+                        ClientEv::Arrival { client }.into(),
+                    );
+                }
+                self.fill(ctx, reqs, client);
+            }
+            ClientEv::RateTick { client } => {
+                if now >= self.stop_sending_at {
+                    return;
+                }
+                let c = &mut self.clients[client as usize];
+                let budget = c
+                    .budget
+                    .as_mut()
+                    .expect("ticks only for rate-limited clients");
+                budget.on_tick();
+                c.budget_at = now;
+                let interval = budget.interval_ns();
+                ctx.sched.schedule_at(
+                    now + SimDuration::from_ns(interval),
+                    ClientEv::RateTick { client }.into(),
+                );
+                self.fill(ctx, reqs, client);
+            }
+            ClientEv::Arrival { client } => {
+                if now >= self.stop_sending_at {
+                    return;
+                }
+                let c = &mut self.clients[client as usize];
+                if c.backlog.len() < self.queue_depth {
+                    c.backlog.push_back(now);
+                } else if now >= ctx.metrics.measure_from {
+                    ctx.metrics.client_queue_overflows += 1;
+                }
+                let gap = c
+                    .arrivals
+                    .as_mut()
+                    .expect("arrivals only for open-loop clients")
+                    .next_gap_ns(&mut c.rng);
+                ctx.sched.schedule_at(
+                    now + SimDuration::from_ns(gap.max(1)),
+                    ClientEv::Arrival { client }.into(),
+                );
+                self.fill(ctx, reqs, client);
+            }
+        }
+    }
+
+    /// A request's reply has been received: the request is done.
+    pub fn on_reply(&mut self, ctx: &mut Ctx<'_>, reqs: &mut Requests, req: u32) {
+        let now = ctx.sched.now();
+        let r = reqs.remove(req as usize);
+        ctx.metrics.record_completion(now, &r);
+        let c = r.client;
+        self.clients[c as usize].outstanding -= 1;
+        self.fill(ctx, reqs, c);
+    }
+
+    fn can_send(&self, c: u32, now: SimTime) -> bool {
+        let client = &self.clients[c as usize];
+        if now >= self.stop_sending_at {
+            return false;
+        }
+        if let Some(limit) = self.requests_per_connection {
+            if client.sent >= limit {
+                return false;
+            }
+        }
+        client.outstanding < self.pipeline
+    }
+
+    /// Sends as many requests as the pipeline, the rate budget and (open loop) the
+    /// backlog allow.
+    fn fill(&mut self, ctx: &mut Ctx<'_>, reqs: &mut Requests, c: u32) {
+        let now = ctx.sched.now();
+        while self.can_send(c, now) {
+            let client = &mut self.clients[c as usize];
+            let intended = if client.arrivals.is_some() {
+                match client.backlog.pop_front() {
+                    Some(t) => t,
+                    None => return,
+                }
+            } else if let Some(budget) = &mut client.budget {
+                if !budget.try_take() {
+                    return;
+                }
+                client.budget_at
+            } else {
+                now
+            };
+            self.send_request(ctx, reqs, c, intended);
+        }
+    }
+
+    fn send_request(&mut self, ctx: &mut Ctx<'_>, reqs: &mut Requests, c: u32, intended: SimTime) {
+        let now = ctx.sched.now();
+        let client = &mut self.clients[c as usize];
+        let op = client.gen.next(&mut client.rng);
+        client.outstanding += 1;
+        client.sent += 1;
+        let first_conn = client.first_conn;
+        format_key(&self.key_prefix, op.key_index, &mut self.key_buf);
+        let shard = self.router.shard_of(&self.key_buf, op.key_index);
+        let conn = first_conn + shard;
+        let req = reqs.insert(Req {
+            next: NO_REQ,
+            client: c,
+            conn,
+            kind: op.kind,
+            key_index: op.key_index,
+            value_len: op.value_len,
+            expiry_s: op.expiry_s,
+            shard,
+            request_bytes: 0,
+            reply_bytes: 0,
+            hit: false,
+            intended,
+            sent: now,
+            received: now,
+            cpu_start: now,
+            cpu_end: now,
+            #[cfg(test)]
+            seq: self.clients[c as usize].sent - 1,
+        });
+        let r = &mut reqs[req];
+        let request_bytes = with_argv(r, &self.key_buf, &mut self.argv_buf, encoded_request_len);
+        r.request_bytes = request_bytes;
+        let flow = ctx.flows.flow(FlowKind::ClientRequest, conn);
+        ctx.net.send(ctx.sched, flow, request_bytes, req as u64);
+    }
+
+    /// Requests sent over the whole run, by every client.
+    pub fn sent_total(&self) -> u64 {
+        self.clients.iter().map(|c| c.sent).sum()
+    }
+}

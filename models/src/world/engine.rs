@@ -1,0 +1,353 @@
+//! The engine: Redis's (and Valkey's) request pipeline on a node's threads, and its CPU
+//! cost. A connection's waiting requests are read as one batch when a thread is free
+//! (FIFO across connections, like Redis's event loop). Without I/O threads one thread
+//! does the whole batch (a `Full` job); with them, an I/O thread reads and parses
+//! (`Read`), the main thread executes (`Exec`) and the I/O thread writes the replies
+//! (`Write`), as Redis's io-threads and ElastiCache's enhanced I/O do. Each job costs CPU
+//! per [`CostModel`]; a batch's replies leave on the connection's reply flow when its
+//! last job ends.
+//!
+//! Invariant: each connection has at most one batch in progress (`busy`), so replies
+//! leave in request order; a thread runs one job at a time, in the order queued.
+
+use super::flows::FlowKind;
+use super::node::Nodes;
+use super::requests::{with_argv, ReqList, Requests, NO_REQ};
+use super::{Ctx, Ev};
+use crate::engine::CostModel;
+use crate::workload::generator::format_key;
+use sim::host::CpuThread;
+use sim::{SimDuration, SimTime};
+use std::collections::VecDeque;
+use store_core::resp::{encoded_len, Protocol};
+use store_core::{Reply, Session};
+
+/// The engine's events.
+#[derive(Clone, Copy, Debug)]
+pub enum EngineEv {
+    /// A node thread finished its current job.
+    JobDone { node: u32, thread: u32 },
+}
+
+impl From<EngineEv> for Ev {
+    fn from(e: EngineEv) -> Ev {
+        Ev::Engine(e)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Job {
+    /// Read, execute and write a connection's batch (a thread without I/O helpers).
+    Full { conn: u32 },
+    /// I/O thread: read and parse the connection's waiting requests.
+    Read { conn: u32 },
+    /// Main thread: execute the connection's batch.
+    Exec { conn: u32 },
+    /// I/O thread: write the batch's replies.
+    Write { conn: u32 },
+}
+
+pub(crate) struct Thread {
+    pub cpu: CpuThread,
+    queue: VecDeque<Job>,
+    current: Option<Job>,
+}
+
+impl Thread {
+    pub fn new() -> Thread {
+        Thread {
+            cpu: CpuThread::new(),
+            queue: VecDeque::new(),
+            current: None,
+        }
+    }
+}
+
+/// A node's end of one client connection: one cache line, since a request touches its
+/// connection's (one of ten thousand) at each step on the node.
+#[repr(align(64))]
+pub(crate) struct Conn {
+    pub session: Session,
+    /// Requests that reached the node and wait to be read, in arrival order.
+    pub waiting: ReqList,
+    /// The batch being processed.
+    pub batch: ReqList,
+    pub node: u32,
+    pub io_thread: u16,
+    /// A job for this connection is queued or running.
+    pub busy: bool,
+}
+
+const _: () = assert!(
+    std::mem::size_of::<Conn>() == 64,
+    "a connection is one cache line"
+);
+
+/// The engine of every node: its threads and its ends of the client connections.
+pub(crate) struct Engine {
+    /// `threads[node][0]` is the node's main thread; the rest are I/O threads.
+    pub threads: Vec<Vec<Thread>>,
+    /// Connection c is the client connection whose flows are index c of the client
+    /// request and reply kinds.
+    pub conns: Vec<Conn>,
+    pub cost: CostModel,
+    pub key_prefix: String,
+    key_buf: Vec<u8>,
+    argv_buf: Vec<u8>,
+}
+
+impl Engine {
+    pub fn new(
+        threads: Vec<Vec<Thread>>,
+        conns: Vec<Conn>,
+        cost: CostModel,
+        key_prefix: String,
+    ) -> Engine {
+        Engine {
+            threads,
+            conns,
+            cost,
+            key_prefix,
+            key_buf: Vec::with_capacity(64),
+            argv_buf: Vec::with_capacity(64),
+        }
+    }
+
+    /// A request has reached its node.
+    pub fn on_request(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        nodes: &mut Nodes,
+        reqs: &mut Requests,
+        req: u32,
+    ) {
+        let now = ctx.sched.now();
+        let r = &mut reqs[req as usize];
+        r.received = now;
+        let conn = r.conn;
+        let cn = &mut self.conns[conn as usize];
+        cn.waiting.push_back(reqs, req);
+        if !cn.busy {
+            cn.busy = true;
+            let (node, io) = (cn.node, cn.io_thread as u32);
+            let job = self.first_job(node, conn);
+            self.enqueue(ctx, nodes, reqs, node, io, job);
+        }
+    }
+
+    pub fn handle(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        nodes: &mut Nodes,
+        reqs: &mut Requests,
+        ev: EngineEv,
+    ) {
+        match ev {
+            EngineEv::JobDone { node, thread } => self.job_done(ctx, nodes, reqs, node, thread),
+        }
+    }
+
+    /// The job that starts a connection's next batch.
+    fn first_job(&self, node: u32, conn: u32) -> Job {
+        if self.threads[node as usize].len() > 1 {
+            Job::Read { conn }
+        } else {
+            Job::Full { conn }
+        }
+    }
+
+    fn enqueue(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        nodes: &mut Nodes,
+        reqs: &mut Requests,
+        node: u32,
+        thread: u32,
+        job: Job,
+    ) {
+        self.threads[node as usize][thread as usize]
+            .queue
+            .push_back(job);
+        self.kick(ctx, nodes, reqs, node, thread);
+    }
+
+    /// Starts the thread's next job if it is idle.
+    fn kick(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        nodes: &mut Nodes,
+        reqs: &mut Requests,
+        node: u32,
+        thread: u32,
+    ) {
+        let now = ctx.sched.now();
+        let t = &mut self.threads[node as usize][thread as usize];
+        if t.current.is_some() {
+            return;
+        }
+        let Some(job) = t.queue.pop_front() else {
+            return;
+        };
+        let work = self.start_job(ctx, nodes, reqs, now, node, job);
+        let n = &mut nodes.nodes[node as usize];
+        let t = &mut self.threads[node as usize][thread as usize];
+        t.current = Some(job);
+        let end = t.cpu.submit(now, work, n.credits.as_mut());
+        ctx.sched
+            .schedule_at(end, EngineEv::JobDone { node, thread }.into());
+        if let Job::Full { conn } | Job::Write { conn } = job {
+            // Its replies are sent when the job ends.
+            ctx.net
+                .prefetch_flow(ctx.flows.flow(FlowKind::ClientReply, conn));
+        }
+        self.prefetch_next(nodes, reqs, node, thread);
+    }
+
+    /// Starts loading the keyspace lines the thread's next command will read: a random
+    /// key of a large keyspace misses every cache level, and the next job is known a
+    /// whole job ahead. A hint only; it changes no result.
+    fn prefetch_next(&mut self, nodes: &Nodes, reqs: &Requests, node: u32, thread: u32) {
+        let req = match self.threads[node as usize][thread as usize].queue.front() {
+            Some(Job::Full { conn }) => self.conns[*conn as usize].waiting.head,
+            Some(Job::Exec { conn }) => self.conns[*conn as usize].batch.head,
+            _ => NO_REQ,
+        };
+        if req != NO_REQ {
+            let key_index = reqs[req as usize].key_index;
+            format_key(&self.key_prefix, key_index, &mut self.key_buf);
+            let db = &nodes.nodes[node as usize].db;
+            for line in db.lookup_lines(&self.key_buf).into_iter().flatten() {
+                sim::hint::prefetch(line);
+            }
+        }
+    }
+
+    /// What a job does when it starts, and its CPU cost.
+    fn start_job(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        nodes: &mut Nodes,
+        reqs: &mut Requests,
+        now: SimTime,
+        node: u32,
+        job: Job,
+    ) -> SimDuration {
+        match job {
+            Job::Full { conn } => {
+                let request_bytes = self.take_batch(reqs, conn);
+                let reply_bytes = self.execute_batch(ctx, nodes, reqs, now, node, conn);
+                self.cost.batch(
+                    self.conns[conn as usize].batch.len as u64,
+                    request_bytes,
+                    reply_bytes,
+                )
+            }
+            Job::Read { conn } => {
+                let request_bytes = self.take_batch(reqs, conn);
+                self.cost.read(request_bytes)
+            }
+            Job::Exec { conn } => {
+                self.execute_batch(ctx, nodes, reqs, now, node, conn);
+                self.cost
+                    .execute(self.conns[conn as usize].batch.len as u64)
+            }
+            Job::Write { conn } => {
+                let bytes = self.conns[conn as usize].batch.sum(reqs, |r| r.reply_bytes);
+                self.cost.write(bytes)
+            }
+        }
+    }
+
+    /// Moves the connection's waiting requests into its batch; returns their bytes.
+    fn take_batch(&mut self, reqs: &Requests, conn: u32) -> u64 {
+        let cn = &mut self.conns[conn as usize];
+        debug_assert!(cn.batch.is_empty(), "one batch per connection at a time");
+        cn.batch = std::mem::replace(&mut cn.waiting, ReqList::EMPTY);
+        cn.batch.sum(reqs, |r| r.request_bytes)
+    }
+
+    /// Executes the batch's commands on the node's Db; returns the replies' bytes.
+    fn execute_batch(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        nodes: &mut Nodes,
+        reqs: &mut Requests,
+        now: SimTime,
+        node: u32,
+        conn: u32,
+    ) -> u64 {
+        let n = &mut nodes.nodes[node as usize];
+        let cn = &mut self.conns[conn as usize];
+        let mut total = 0;
+        let mut req = cn.batch.head;
+        while req != NO_REQ {
+            let r = &mut reqs[req as usize];
+            req = r.next;
+            format_key(&self.key_prefix, r.key_index, &mut self.key_buf);
+            let reply = with_argv(r, &self.key_buf, &mut self.argv_buf, |argv| {
+                n.execute(&mut cn.session, argv, now)
+            });
+            r.hit = matches!(reply, Reply::Bulk(_));
+            if reply.is_error() {
+                ctx.metrics.errors += 1;
+            }
+            r.reply_bytes = encoded_len(&reply, Protocol::Resp2);
+            r.cpu_start = now;
+            total += r.reply_bytes;
+        }
+        total
+    }
+
+    fn job_done(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        nodes: &mut Nodes,
+        reqs: &mut Requests,
+        node: u32,
+        thread: u32,
+    ) {
+        let now = ctx.sched.now();
+        let job = self.threads[node as usize][thread as usize]
+            .current
+            .take()
+            .expect("a job was running");
+        match job {
+            Job::Read { conn } => self.enqueue(ctx, nodes, reqs, node, 0, Job::Exec { conn }),
+            Job::Exec { conn } => {
+                let io = self.conns[conn as usize].io_thread as u32;
+                self.enqueue(ctx, nodes, reqs, node, io, Job::Write { conn });
+            }
+            Job::Full { conn } | Job::Write { conn } => {
+                let reply_flow = ctx.flows.flow(FlowKind::ClientReply, conn);
+                let cn = &mut self.conns[conn as usize];
+                let batch = std::mem::replace(&mut cn.batch, ReqList::EMPTY);
+                let mut req = batch.head;
+                while req != NO_REQ {
+                    let r = &mut reqs[req as usize];
+                    r.cpu_end = now;
+                    let bytes = r.reply_bytes;
+                    let next = r.next;
+                    ctx.net.send(ctx.sched, reply_flow, bytes, req as u64);
+                    req = next;
+                }
+                let cn = &mut self.conns[conn as usize];
+                cn.busy = false;
+                if !cn.waiting.is_empty() {
+                    cn.busy = true;
+                    let io = cn.io_thread as u32;
+                    let job = self.first_job(node, conn);
+                    self.enqueue(ctx, nodes, reqs, node, io, job);
+                }
+            }
+        }
+        self.kick(ctx, nodes, reqs, node, thread);
+    }
+
+    /// Requests in connection lists, for checks: (waiting, in a batch).
+    #[cfg(test)]
+    pub fn queued_requests(&self) -> (u64, u64) {
+        self.conns.iter().fold((0, 0), |(w, b), c| {
+            (w + c.waiting.len as u64, b + c.batch.len as u64)
+        })
+    }
+}

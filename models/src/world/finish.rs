@@ -1,0 +1,170 @@
+//! The end of a run: [`World::finish`] takes the world apart into a [`RunResult`],
+//! registering every resource (each node's CPU threads, every NIC direction and its
+//! packet allowance) in one registry, host by host. Invariant: everything a report
+//! shows comes from here; once finished, the world is gone.
+
+use super::results::{
+    HostResult, HostRole, NicDirectionResult, ResourceKind, ResourceResult, RunResult,
+    ShardsResult, SimulationTotals,
+};
+use super::World;
+use crate::placement::exact_shard_loads;
+use crate::scenario::spec::Placement;
+use sim::net::{Network, NicId, Shaper};
+use sim::SimTime;
+
+/// One NIC direction's totals and series; `credits_at_s` are the sampled gauges.
+fn nic_direction(shaper: &Shaper, end: SimTime, credits_at_s: Vec<u64>) -> NicDirectionResult {
+    NicDirectionResult {
+        wire_bytes: shaper.counters.wire_bytes,
+        dropped_messages: shaper.counters.dropped_messages,
+        bw_allowance_exceeded: shaper.counters.bw_allowance_exceeded,
+        pps_allowance_exceeded: shaper.counters.pps_allowance_exceeded,
+        credits_end_bits: shaper.credits_bits(end),
+        credits_depleted_at_ns: shaper.depleted_at().map(|t| t.as_ns()),
+        wire_bytes_per_s: shaper.wire_bytes_per_s.values().to_vec(),
+        drops_per_s: shaper.drops_per_s.values().to_vec(),
+        bw_allowance_exceeded_per_s: shaper.bw_allowance_exceeded_per_s.values().to_vec(),
+        credits_bits_at_s: credits_at_s,
+    }
+}
+
+/// Registers a NIC's resources: egress, packets out, ingress, packets in (the packet
+/// allowances only where the instance has one).
+fn register_nic(resources: &mut Vec<ResourceResult>, host: u32, net: &Network, nic: NicId) {
+    let nic = net.nic(nic);
+    for (busy_kind, pps_kind, shaper) in [
+        (ResourceKind::NicOut, ResourceKind::PpsOut, &nic.egress),
+        (ResourceKind::NicIn, ResourceKind::PpsIn, &nic.ingress),
+    ] {
+        resources.push(ResourceResult::busy(
+            host,
+            busy_kind,
+            None,
+            shaper.busy.busy_ns_per_s(),
+        ));
+        if let Some(pps) = shaper.config().pps_limit {
+            resources.push(ResourceResult {
+                host,
+                kind: pps_kind,
+                thread: None,
+                used_per_s: shaper.packets_per_s.values().to_vec(),
+                capacity_per_s: pps,
+            });
+        }
+    }
+}
+
+impl World {
+    /// Ends the run: every figure a report needs, as plain data. `events` is the
+    /// number of events the scheduler ran.
+    pub fn finish(self, events: u64) -> RunResult {
+        let World {
+            config,
+            net,
+            mut metrics,
+            requests,
+            client_nics,
+            clients,
+            nodes,
+            engine,
+            end,
+            ..
+        } = self;
+        let expected = config
+            .clients
+            .workload
+            .requests_per_connection
+            .map(|n| n * clients.clients.len() as u64);
+        let window_end = metrics.window_end(end, expected);
+        let share_exact = exact_shard_loads(&config, &clients.router);
+        let placement = match clients.router.placement() {
+            Placement::Crc16 => "crc16",
+            Placement::RankModulo => "rank_modulo",
+        };
+
+        let mut hosts = Vec::new();
+        let mut resources = Vec::new();
+        for (i, n) in nodes.nodes.iter().enumerate() {
+            let host = hosts.len() as u32;
+            let gauges = &metrics.node_gauges[i];
+            let nic = net.nic(n.nic);
+            hosts.push(HostResult {
+                name: n.name.clone(),
+                role: HostRole::Primary,
+                shard: n.shard,
+                instance: config.cluster.instance.name.clone(),
+                ops: metrics.shard_ops[i],
+                used_memory_bytes: n.db.used_memory(),
+                keys: n.db.dbsize(),
+                used_memory_bytes_at_s: gauges.used_memory_bytes.clone(),
+                egress: nic_direction(&nic.egress, end, gauges.egress_credits_bits.clone()),
+                ingress: nic_direction(&nic.ingress, end, gauges.ingress_credits_bits.clone()),
+                retransmits: net.retransmits_from(n.nic),
+            });
+            for (t, thread) in engine.threads[i].iter().enumerate() {
+                resources.push(ResourceResult::busy(
+                    host,
+                    ResourceKind::Cpu,
+                    Some(t as u32),
+                    thread.cpu.busy.busy_ns_per_s(),
+                ));
+            }
+            register_nic(&mut resources, host, &net, n.nic);
+        }
+        for (i, &id) in client_nics.iter().enumerate() {
+            let host = hosts.len() as u32;
+            let nic = net.nic(id);
+            hosts.push(HostResult {
+                name: format!("client-{i}"),
+                role: HostRole::Client,
+                shard: 0,
+                instance: config.clients.instance.name.clone(),
+                ops: 0,
+                used_memory_bytes: 0,
+                keys: 0,
+                used_memory_bytes_at_s: Vec::new(),
+                egress: nic_direction(&nic.egress, end, Vec::new()),
+                ingress: nic_direction(&nic.ingress, end, Vec::new()),
+                retransmits: net.retransmits_from(id),
+            });
+            register_nic(&mut resources, host, &net, id);
+        }
+
+        let requests_sent = clients.sent_total();
+        let flows = metrics.flow_kind_totals();
+        let shard_ops = std::mem::take(&mut metrics.shard_ops);
+        let ops_per_s = metrics.ops_per_s.values().to_vec();
+        let simulation = SimulationTotals {
+            events,
+            requests_sent,
+            requests_completed_total: metrics.completed_total,
+            requests_in_flight: requests.len() as u64,
+            errors: metrics.errors,
+            client_queue_overflows: metrics.client_queue_overflows,
+        };
+        let cpu_cost = engine.cost;
+        let latency_per_s = std::mem::take(&mut metrics.latency_per_s);
+        let (sets, gets, breakdown) = metrics.finish();
+        RunResult {
+            cpu_cost,
+            end_ns: end.as_ns(),
+            window_end_ns: window_end.as_ns(),
+            sets,
+            gets,
+            breakdown,
+            ops_per_s,
+            latency_per_s,
+            hosts,
+            resources,
+            shards: ShardsResult {
+                placement: placement.to_string(),
+                ops: shard_ops,
+                share_exact,
+            },
+            flows,
+            simulation,
+            config,
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! Flows by kind. Every flow of the world carries one kind of traffic (a client
+//! connection's requests, its replies; replication streams and cluster-bus links are the
+//! kinds to come), and each kind owns a contiguous range of flow ids reserved when the
+//! world is built. A delivery finds its kind by comparing its flow id with the ranges'
+//! bounds (no table lookup per message), and its index within the kind by subtracting the
+//! range's start. Each kind has its own message table, which a delivery's token indexes:
+//! a client request's token is its slot in the request table, a bus message will not be
+//! a request. A flow torn down and reopened later keeps its id and is reset in place.
+//!
+//! Invariant: the ranges are disjoint, in the order of [`FlowKind`], and together cover
+//! every flow the network has; flow `index` of a kind is `start + index`, and its random
+//! stream is labelled by its kind and index, so adding a kind or a flow never changes
+//! another flow's draws.
+
+use serde::{Deserialize, Serialize};
+use sim::net::{FlowId, LinkConfig, Network, NicId};
+
+/// What a flow carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlowKind {
+    /// A client connection's requests, client to node.
+    ClientRequest,
+    /// A client connection's replies, node to client.
+    ClientReply,
+    /// The test probe's messages between two nodes (see `world::probe`).
+    #[cfg(test)]
+    Probe,
+}
+
+impl FlowKind {
+    /// Every kind, in id order.
+    pub const ALL: &'static [FlowKind] = &[
+        FlowKind::ClientRequest,
+        FlowKind::ClientReply,
+        #[cfg(test)]
+        FlowKind::Probe,
+    ];
+
+    /// The number of kinds.
+    pub const COUNT: usize = FlowKind::ALL.len();
+
+    /// The label of the kind's random streams and of its totals in results.
+    pub fn label(self) -> &'static str {
+        match self {
+            FlowKind::ClientRequest => "client_request",
+            FlowKind::ClientReply => "client_reply",
+            #[cfg(test)]
+            FlowKind::Probe => "probe",
+        }
+    }
+
+    fn stream_label(self) -> &'static str {
+        match self {
+            FlowKind::ClientRequest => "net.flow.client_request",
+            FlowKind::ClientReply => "net.flow.client_reply",
+            #[cfg(test)]
+            FlowKind::Probe => "net.flow.probe",
+        }
+    }
+}
+
+/// The flow-id ranges of every kind.
+#[derive(Clone, Debug)]
+pub struct FlowMap {
+    /// `starts[k]` is the first id of kind k; `starts[COUNT]` is one past the last flow.
+    starts: [u32; FlowKind::COUNT + 1],
+}
+
+impl FlowMap {
+    /// Reserves `counts[k]` flows for each kind k, in kind order.
+    pub fn reserve(counts: [u32; FlowKind::COUNT]) -> FlowMap {
+        let mut starts = [0u32; FlowKind::COUNT + 1];
+        for (k, &n) in counts.iter().enumerate() {
+            starts[k + 1] = starts[k]
+                .checked_add(n)
+                .expect("fewer than 2^32 flows in a world");
+        }
+        FlowMap { starts }
+    }
+
+    /// Flows reserved for `kind`.
+    pub fn count(&self, kind: FlowKind) -> u32 {
+        self.starts[kind as usize + 1] - self.starts[kind as usize]
+    }
+
+    /// Every flow reserved.
+    pub fn total(&self) -> u32 {
+        self.starts[FlowKind::COUNT]
+    }
+
+    /// Flow `index` of `kind`.
+    #[inline]
+    pub fn flow(&self, kind: FlowKind, index: u32) -> FlowId {
+        debug_assert!(
+            index < self.count(kind),
+            "flow {index} of {kind:?} reserved"
+        );
+        FlowId(self.starts[kind as usize] + index)
+    }
+
+    /// The kind of `flow` and its index within the kind.
+    #[inline]
+    pub fn locate(&self, flow: FlowId) -> (FlowKind, u32) {
+        // Kinds are few; the last range whose start is at or below the id holds it.
+        let mut k = FlowKind::COUNT - 1;
+        while self.starts[k] > flow.0 {
+            k -= 1;
+        }
+        (FlowKind::ALL[k], flow.0 - self.starts[k])
+    }
+
+    /// Opens flow `index` of `kind` from `src` to `dst`. Flows must be opened in id
+    /// order (kind by kind, index by index), which this checks: the reservation is
+    /// the numbering.
+    pub fn open(
+        &self,
+        net: &mut Network,
+        kind: FlowKind,
+        index: u32,
+        src: NicId,
+        dst: NicId,
+        link: LinkConfig,
+    ) -> FlowId {
+        let want = self.flow(kind, index);
+        let got = net.open_flow_labelled(src, dst, link, kind.stream_label(), index as u64);
+        assert_eq!(
+            got, want,
+            "flows are opened in the order they were reserved"
+        );
+        got
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_flow_is_located_in_its_kind_at_its_index() {
+        let mut counts = [0u32; FlowKind::COUNT];
+        for (k, c) in counts.iter_mut().enumerate() {
+            *c = 3 + 2 * k as u32;
+        }
+        let map = FlowMap::reserve(counts);
+        let mut id = 0;
+        for &kind in FlowKind::ALL {
+            for index in 0..map.count(kind) {
+                assert_eq!(map.flow(kind, index), FlowId(id));
+                assert_eq!(map.locate(FlowId(id)), (kind, index));
+                id += 1;
+            }
+        }
+        assert_eq!(map.total(), id);
+    }
+
+    #[test]
+    fn an_empty_kind_owns_no_id() {
+        let mut counts = [4u32; FlowKind::COUNT];
+        counts[FlowKind::ClientReply as usize] = 0;
+        let map = FlowMap::reserve(counts);
+        assert_eq!(map.locate(FlowId(3)), (FlowKind::ClientRequest, 3));
+        assert_ne!(map.locate(FlowId(4)).0, FlowKind::ClientReply);
+    }
+}

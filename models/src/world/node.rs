@@ -1,0 +1,85 @@
+//! Server nodes: one shard's primary each, a store-core `Db` on an instance's NIC and
+//! CPU credits. A node owns its store and its random stream (eviction sampling, active
+//! expiry) and runs Redis's active expire cycle at the default hz when the workload sets
+//! expiries. Invariant: every command a node executes runs on its own `Db`, at the
+//! simulated time in Unix milliseconds ([`EPOCH_UNIX_MS`](super::EPOCH_UNIX_MS) plus
+//! the clock).
+
+use super::{Ctx, Ev};
+use sim::host::CpuCredits;
+use sim::net::NicId;
+use sim::{SimDuration, SimRng, SimTime};
+use store_core::{Arg, Db, Reply, Session};
+
+/// Active expiry runs at Redis's default hz (10 times a second).
+const EXPIRE_PERIOD: SimDuration = SimDuration::from_ms(100);
+
+/// The nodes' own events.
+#[derive(Clone, Copy, Debug)]
+pub enum NodeEv {
+    ExpireCycle { node: u32 },
+}
+
+impl From<NodeEv> for Ev {
+    fn from(e: NodeEv) -> Ev {
+        Ev::Node(e)
+    }
+}
+
+/// A server node: one shard's primary.
+pub(crate) struct Node {
+    pub name: String,
+    pub shard: u32,
+    pub nic: NicId,
+    pub db: Db,
+    /// The instance's CPU credits (burstable types).
+    pub credits: Option<CpuCredits>,
+    pub rng: SimRng,
+}
+
+impl Node {
+    /// Executes one command on the node's store at `now`.
+    #[inline]
+    pub fn execute(&mut self, session: &mut Session, argv: &[Arg<'_>], now: SimTime) -> Reply {
+        self.db
+            .execute(session, argv, super::now_unix_ms(now), &mut self.rng)
+    }
+}
+
+/// Every node of the world.
+pub(crate) struct Nodes {
+    pub nodes: Vec<Node>,
+    /// The workload sets expiries, so the active expire cycle runs.
+    pub uses_expiry: bool,
+}
+
+impl Nodes {
+    /// Schedules the first expire cycle of every node (when the workload sets expiries).
+    pub fn start(&self, sched: &mut sim::Scheduler<Ev>) {
+        if self.uses_expiry {
+            for node in 0..self.nodes.len() as u32 {
+                sched.schedule_at(
+                    SimTime::ZERO + EXPIRE_PERIOD,
+                    NodeEv::ExpireCycle { node }.into(),
+                );
+            }
+        }
+    }
+
+    pub fn handle(&mut self, ctx: &mut Ctx<'_>, ev: NodeEv) {
+        let now = ctx.sched.now();
+        match ev {
+            NodeEv::ExpireCycle { node } => {
+                let n = &mut self.nodes[node as usize];
+                n.db.active_expire_cycle(super::now_unix_ms(now), &mut n.rng);
+                ctx.sched
+                    .schedule_at(now + EXPIRE_PERIOD, NodeEv::ExpireCycle { node }.into());
+            }
+        }
+    }
+
+    /// Each node's memory in use now.
+    pub fn used_memory_bytes(&self) -> Vec<u64> {
+        self.nodes.iter().map(|n| n.db.used_memory()).collect()
+    }
+}

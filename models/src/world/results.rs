@@ -1,0 +1,269 @@
+//! The results boundary: what a finished world leaves behind, as plain data. A
+//! [`RunResult`] holds the resolved configuration, per-command totals and HDR histograms,
+//! where requests' time went, per-second series, every host's figures, the shard loads,
+//! and one registry of resources (each CPU thread, each NIC direction, packets per second
+//! where an allowance is known) whose per-second use the findings, the node table and
+//! the time series all read. Reports are rendered from a `RunResult` alone, never from a
+//! live world.
+//!
+//! Invariant: a `RunResult` serializes and reads back losslessly (histograms included,
+//! in HdrHistogram's V2 interchange encoding), so results can be stored, compared by
+//! [`RunResult::digest`] and merged across seeds and machines; nothing in it depends on
+//! the machine, the wall clock or hash order.
+
+use super::flows::FlowKind;
+use crate::engine::CostModel;
+use crate::scenario::resolve::RunConfig;
+use serde::{Deserialize, Serialize};
+use sim::stats::LatencyHistogram;
+use sim::time::NS_PER_S;
+
+/// Everything one variant's run produced.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    pub config: RunConfig,
+    /// The engine's CPU cost model after the scenario's overrides.
+    pub cpu_cost: CostModel,
+    /// The simulated end of the run.
+    pub end_ns: u64,
+    /// The end of the measured window (see `Metrics::window_end`); it starts at the
+    /// end of warm-up.
+    pub window_end_ns: u64,
+    pub sets: CommandResult,
+    pub gets: CommandResult,
+    pub breakdown: BreakdownResult,
+    /// Requests completed in each second, warm-up included.
+    pub ops_per_s: Vec<u64>,
+    /// Latency (from the actual send) of the requests completed in each second.
+    pub latency_per_s: Vec<LatencyHistogram>,
+    /// Server nodes first (node i is shard i's primary), then client hosts.
+    pub hosts: Vec<HostResult>,
+    /// The resource registry, host by host in `hosts` order: each host's CPU threads
+    /// (main first), then NIC egress, packets out, NIC ingress, packets in.
+    pub resources: Vec<ResourceResult>,
+    pub shards: ShardsResult,
+    /// Traffic per flow kind, in kind order.
+    pub flows: Vec<FlowKindTotals>,
+    pub simulation: SimulationTotals,
+}
+
+/// Totals of one command type over the measured window.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CommandResult {
+    pub count: u64,
+    pub hits: u64,
+    pub misses: u64,
+    pub request_bytes: u64,
+    pub reply_bytes: u64,
+    /// From the actual send (memtier's measure).
+    pub latency: LatencyHistogram,
+    /// From the intended send (no coordinated omission).
+    pub latency_intended: LatencyHistogram,
+}
+
+impl CommandResult {
+    /// The totals of `self` and `other` together.
+    pub fn combined(&self, other: &CommandResult) -> CommandResult {
+        let mut latency = self.latency.clone();
+        latency.merge(&other.latency);
+        let mut latency_intended = self.latency_intended.clone();
+        latency_intended.merge(&other.latency_intended);
+        CommandResult {
+            count: self.count + other.count,
+            hits: self.hits + other.hits,
+            misses: self.misses + other.misses,
+            request_bytes: self.request_bytes + other.request_bytes,
+            reply_bytes: self.reply_bytes + other.reply_bytes,
+            latency,
+            latency_intended,
+        }
+    }
+}
+
+/// Where the measured requests' time went, one histogram per component.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BreakdownResult {
+    pub client_queue: LatencyHistogram,
+    pub network_queues: LatencyHistogram,
+    pub propagation: LatencyHistogram,
+    pub cpu_queue: LatencyHistogram,
+    pub service: LatencyHistogram,
+}
+
+/// What a host is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HostRole {
+    Primary,
+    Client,
+}
+
+impl HostRole {
+    pub fn label(self) -> &'static str {
+        match self {
+            HostRole::Primary => "primary",
+            HostRole::Client => "client",
+        }
+    }
+}
+
+/// One host's figures: a server node or a client host.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HostResult {
+    pub name: String,
+    pub role: HostRole,
+    /// The shard a node serves (0 for client hosts).
+    pub shard: u32,
+    pub instance: String,
+    /// Requests this node served that completed in the measured window (0 for clients).
+    pub ops: u64,
+    pub used_memory_bytes: u64,
+    pub keys: u64,
+    /// Memory in use at the start of each second (server nodes only).
+    pub used_memory_bytes_at_s: Vec<u64>,
+    pub egress: NicDirectionResult,
+    pub ingress: NicDirectionResult,
+    /// Retransmissions of the flows this host sends on.
+    pub retransmits: u64,
+}
+
+/// One direction of a NIC over the whole run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NicDirectionResult {
+    pub wire_bytes: u64,
+    pub dropped_messages: u64,
+    pub bw_allowance_exceeded: u64,
+    pub pps_allowance_exceeded: u64,
+    pub credits_end_bits: u64,
+    pub credits_depleted_at_ns: Option<u64>,
+    pub wire_bytes_per_s: Vec<u64>,
+    pub drops_per_s: Vec<u64>,
+    pub bw_allowance_exceeded_per_s: Vec<u64>,
+    /// Credits at the start of each second (server nodes only).
+    pub credits_bits_at_s: Vec<u64>,
+}
+
+/// A kind of resource in the registry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResourceKind {
+    Cpu,
+    NicOut,
+    NicIn,
+    PpsOut,
+    PpsIn,
+}
+
+impl ResourceKind {
+    pub fn describe(self) -> &'static str {
+        match self {
+            ResourceKind::Cpu => "CPU thread",
+            ResourceKind::NicOut => "NIC egress (at its allowed rate)",
+            ResourceKind::NicIn => "NIC ingress (at its allowed rate)",
+            ResourceKind::PpsOut => "packets/s out (of the pps allowance)",
+            ResourceKind::PpsIn => "packets/s in (of the pps allowance)",
+        }
+    }
+}
+
+/// One resource of the registry: how much of it was used in each second.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResourceResult {
+    /// Index into [`RunResult::hosts`].
+    pub host: u32,
+    pub kind: ResourceKind,
+    /// The CPU thread (0 = main), for CPU resources.
+    pub thread: Option<u32>,
+    /// Use in each second, in the unit of `capacity_per_s` (busy ns for a CPU thread
+    /// or a NIC direction at its allowed rate; packets for a pps allowance).
+    pub used_per_s: Vec<u64>,
+    /// What one second offers at 100%.
+    pub capacity_per_s: u64,
+}
+
+impl ResourceResult {
+    /// Utilization of second `s`, 0 past the end of the series.
+    pub fn utilization(&self, s: usize) -> f64 {
+        self.used_per_s.get(s).copied().unwrap_or(0) as f64 / self.capacity_per_s as f64
+    }
+
+    /// A busy-time resource (CPU thread, NIC direction) from its busy ns per second.
+    pub fn busy(host: u32, kind: ResourceKind, thread: Option<u32>, busy: &[u64]) -> Self {
+        ResourceResult {
+            host,
+            kind,
+            thread,
+            used_per_s: busy.to_vec(),
+            capacity_per_s: NS_PER_S,
+        }
+    }
+}
+
+/// Load per shard.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ShardsResult {
+    /// "crc16" or "rank_modulo".
+    pub placement: String,
+    /// Requests per shard completed in the measured window.
+    pub ops: Vec<u64>,
+    /// Each shard's expected share of requests, from the key distribution and the
+    /// placement (no sampling).
+    pub share_exact: Vec<f64>,
+}
+
+/// Messages and payload bytes delivered on one kind of flow over the whole run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlowKindTotals {
+    pub kind: FlowKind,
+    pub messages_delivered: u64,
+    pub payload_bytes_delivered: u64,
+}
+
+/// Counts about the run itself.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimulationTotals {
+    pub events: u64,
+    /// Requests sent by clients over the whole run.
+    pub requests_sent: u64,
+    /// Requests completed over the whole run, warm-up included.
+    pub requests_completed_total: u64,
+    /// Requests sent and not completed when the run ended.
+    pub requests_in_flight: u64,
+    pub errors: u64,
+    pub client_queue_overflows: u64,
+}
+
+impl RunResult {
+    /// Lossless JSON of the whole result.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("results serialize")
+    }
+
+    /// Reads back what [`RunResult::to_json`] wrote.
+    pub fn from_json(text: &str) -> Result<RunResult, String> {
+        serde_json::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Hex SHA-256 of the JSON: equal for equal results.
+    pub fn digest(&self) -> String {
+        crate::catalog::sha256_hex(self.to_json().as_bytes())
+    }
+
+    /// The length of the measured window in seconds (at least 1 ns).
+    pub fn window_seconds(&self) -> f64 {
+        let from = self.config.warmup_ns;
+        (self.window_end_ns.max(from) - from).max(1) as f64 / 1e9
+    }
+
+    /// Whole seconds the run covers (the last may be partial).
+    pub fn seconds(&self) -> usize {
+        self.config.duration_ns.div_ceil(NS_PER_S) as usize
+    }
+
+    /// The registry entries of host `host`, in registry order.
+    pub fn resources_of(&self, host: usize) -> impl Iterator<Item = &ResourceResult> {
+        self.resources
+            .iter()
+            .filter(move |r| r.host as usize == host)
+    }
+}

@@ -1,0 +1,124 @@
+//! Tests of the world's component seams: a mechanism added as a component (the probe)
+//! carries its own traffic on its own flow kind, and that traffic shows in the results
+//! and on the NICs it crosses.
+
+use super::probe::ProbeConfig;
+use super::{Ev, RunResult, World};
+use crate::scenario::load_str;
+use crate::scenario::resolve::RunConfig;
+use sim::{Scheduler, SimDuration};
+
+/// Two shards, a fixed number of requests per connection (so client traffic is the same
+/// whatever else shares the NICs), 2 s.
+fn two_shards() -> RunConfig {
+    let text = r#"(
+        name: "probe", description: "two shards", seed: 5, duration_s: 2,
+        cluster: (engine: redis, mode: cluster, shards: 2, instance: "cache.r7g.large"),
+        clients: (workload: (ratio: "1:4", key_maximum: 2000, data_size: 300,
+                             clients: 4, threads: 1, requests: 200)),
+    )"#;
+    let scenario = load_str(text, "probe.ron").expect("the test scenario loads");
+    scenario.resolved_variants()[0].config.clone()
+}
+
+fn run(config: &RunConfig, probe: Option<ProbeConfig>) -> (RunResult, Option<Vec<u64>>, u64) {
+    let mut sched: Scheduler<Ev> = Scheduler::with_capacity(1024);
+    let extras = super::TestExtras {
+        probe,
+        ..Default::default()
+    };
+    let mut world = World::build_with(config, &mut sched, extras).expect("the world builds");
+    world.run(&mut sched);
+    let delivered = world.probe.as_ref().map(|p| p.delivered.clone());
+    let sent = world.probe.as_ref().map_or(0, |p| p.sent());
+    (world.finish(sched.events_run()), delivered, sent)
+}
+
+#[test]
+fn a_probe_component_adds_its_own_traffic_and_nothing_else() {
+    let config = two_shards();
+    let probe = ProbeConfig {
+        from_node: 0,
+        to_node: 1,
+        period: SimDuration::from_ms(100),
+        payload_bytes: 20_000,
+    };
+    let (plain, _, _) = run(&config, None);
+    let (probed, delivered, sent) = run(&config, Some(probe));
+    let delivered = delivered.expect("the probe ran");
+
+    // A message every 100 ms of a 2 s run, the last at 1.9 s: 19, each delivered once,
+    // in order.
+    assert_eq!(sent, 19);
+    assert_eq!(delivered, (0..19).collect::<Vec<u64>>());
+
+    // The results count them under the probe's kind, apart from client traffic.
+    let kind = |r: &RunResult, k: super::flows::FlowKind| {
+        r.flows
+            .iter()
+            .find(|f| f.kind == k)
+            .cloned()
+            .expect("every kind is listed")
+    };
+    let p = kind(&probed, super::flows::FlowKind::Probe);
+    assert_eq!(
+        (p.messages_delivered, p.payload_bytes_delivered),
+        (19, 19 * 20_000)
+    );
+    assert_eq!(
+        kind(&plain, super::flows::FlowKind::Probe).messages_delivered,
+        0
+    );
+    for k in [
+        super::flows::FlowKind::ClientRequest,
+        super::flows::FlowKind::ClientReply,
+    ] {
+        assert_eq!(
+            kind(&plain, k),
+            kind(&probed, k),
+            "{k:?} traffic is unchanged"
+        );
+    }
+
+    // Their bytes cross node 0's egress and node 1's ingress, framed into packets.
+    let n = &config.network;
+    let mss = u64::from(n.mtu_bytes - n.ip_tcp_header_bytes);
+    let packets = 20_000u64.div_ceil(mss);
+    let wire = 20_000 + packets * u64::from(n.ip_tcp_header_bytes + n.link_header_bytes);
+    assert_eq!(
+        probed.hosts[0].egress.wire_bytes - plain.hosts[0].egress.wire_bytes,
+        19 * wire
+    );
+    assert_eq!(
+        probed.hosts[1].ingress.wire_bytes - plain.hosts[1].ingress.wire_bytes,
+        19 * wire
+    );
+    assert_eq!(probed.hosts[0].ingress, plain.hosts[0].ingress);
+    assert_eq!(
+        probed.hosts[1].egress.wire_bytes,
+        plain.hosts[1].egress.wire_bytes
+    );
+    assert_eq!(
+        probed.sets.count + probed.gets.count,
+        plain.sets.count + plain.gets.count
+    );
+}
+
+#[test]
+fn a_run_result_reads_back_losslessly_and_renders_the_same_report() {
+    let result = run(&two_shards(), None).0;
+    let json = result.to_json();
+    let back = RunResult::from_json(&json).expect("a result reads back");
+    assert_eq!(back, result);
+    assert_eq!(back.to_json(), json);
+    let a = crate::report::variant_report(&result);
+    let b = crate::report::variant_report(&back);
+    assert_eq!(
+        serde_json::to_string(&a).expect("reports serialize"),
+        serde_json::to_string(&b).expect("reports serialize")
+    );
+    assert!(
+        result.sets.count + result.gets.count > 0,
+        "the run measured requests"
+    );
+}
