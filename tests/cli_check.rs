@@ -449,3 +449,50 @@ fn the_readme_example_scenario_passes_check() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).ends_with(": 1 variant\n"));
 }
+
+/// A mechanism the world does not model yet is refused by `check` and by `run` (exit 2,
+/// naming the field), never run as if it were not there.
+#[test]
+fn replicas_are_refused_until_replication_is_modelled() {
+    let scenario = valid_with(
+        "        shards: 3,\n",
+        "        shards: 3,\n        replicas_per_shard: 2,\n",
+    );
+    let fragments = [
+        "replicas.ron:12:29:",
+        "cluster.replicas_per_shard",
+        "not modelled yet",
+    ];
+    check_rejects("replicas.ron", &scenario, &fragments);
+    let path = scratch("replicas-run.ron", &scenario);
+    let out = kvsim(&["run", path.to_str().unwrap(), "--format", "json"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(out.stdout.is_empty(), "no report for a refused scenario");
+    for f in ["cluster.replicas_per_shard", "not modelled yet"] {
+        assert!(stderr.contains(f), "missing {f:?} in: {stderr}");
+    }
+    // In a variant's patch the path points into the patch.
+    let patched = valid_with(
+        "    seed: 3,\n",
+        "    seed: 3,\n    variants: [(name: \"r\", patch: (cluster: (replicas_per_shard: 1)))],\n",
+    );
+    check_rejects(
+        "replicas-variant.ron",
+        &patched,
+        &[
+            "variants[0].patch.cluster.replicas_per_shard",
+            "not modelled yet",
+        ],
+    );
+    // Zero replicas is what the world models.
+    let zero = valid_with(
+        "        shards: 3,\n",
+        "        shards: 3,\n        replicas_per_shard: 0,\n",
+    );
+    let path = scratch("replicas-zero.ron", &zero);
+    assert_eq!(
+        kvsim(&["check", path.to_str().unwrap()]).status.code(),
+        Some(0)
+    );
+}

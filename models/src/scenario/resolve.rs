@@ -565,6 +565,17 @@ fn resolve_cluster(
             format!("expected 0..=5 (ElastiCache's limit), got {replicas_per_shard}"),
         ));
     }
+    // A setting the world would not read gives a confident wrong answer: refused until
+    // replication is modelled.
+    if replicas_per_shard > 0 {
+        return Err(fe(
+            "replicas_per_shard",
+            format!(
+                "replicas are not modelled yet: expected 0, got {replicas_per_shard} \
+                 (a run would report a cluster without them)"
+            ),
+        ));
+    }
     let name = c.instance.as_deref().ok_or_else(|| {
         fe(
             "instance",
