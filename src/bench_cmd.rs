@@ -5,8 +5,8 @@
 //! never enter a report.
 #![allow(clippy::disallowed_methods)] // Instant::now: timing the simulator is the job
 
-use models::run::run_variant;
 use models::scenario::load_str;
+use models::world::simulate;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -62,10 +62,11 @@ pub fn bench(args: &BenchArgs) -> ExitCode {
         reset_peak_rss();
         let start = Instant::now();
         let cpu_start = cpu_seconds();
-        let run = match run_variant(v) {
-            Ok(run) => run,
+        // The simulation alone is timed: building, running and finishing the world.
+        let result = match simulate(&v.config) {
+            Ok(result) => result,
             Err(e) => {
-                eprintln!("kvsim bench: {e}");
+                eprintln!("kvsim bench: variant {}: {e}", v.name);
                 return ExitCode::from(1);
             }
         };
@@ -74,9 +75,9 @@ pub fn bench(args: &BenchArgs) -> ExitCode {
             (Some(a), Some(b)) => b - a,
             _ => wall_s,
         };
-        let requests = run.result.simulation.requests_completed_total;
-        let events = run.result.simulation.events;
-        let keys: u64 = run.result.hosts.iter().map(|h| h.keys).sum();
+        let requests = result.simulation.requests_completed_total;
+        let events = result.simulation.events;
+        let keys: u64 = result.hosts.iter().map(|h| h.keys).sum();
         println!(
             "variant={} simulated_requests={requests} wall_s={wall_s:.3} cpu_s={cpu_s:.3} requests_per_s={:.0} requests_per_cpu_s={:.0} events_per_cpu_s={:.0} keys_at_end={keys} peak_rss_mb={}",
             v.name,

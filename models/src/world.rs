@@ -207,7 +207,15 @@ impl Model for World {
                 };
                 nodes.handle(&mut ctx, e);
             }
-            Ev::Sample => sampler.sample(sched, net, metrics, nodes),
+            Ev::Sample => {
+                let mut ctx = Ctx {
+                    sched,
+                    net,
+                    flows,
+                    metrics,
+                };
+                sampler.sample(&mut ctx, nodes);
+            }
             #[cfg(test)]
             Ev::Probe(e) => {
                 let mut ctx = Ctx {

@@ -1,13 +1,12 @@
 //! Statistics: HDR latency histograms, and per-second time series of counters, gauges
 //! and busy time. Invariant: a series' bucket i covers simulated time [i s, (i + 1) s),
 //! and busy time split across buckets sums to the busy time recorded; a histogram
-//! serializes (as HdrHistogram's compressed V2 encoding in base64, the form HdrHistogram
-//! log tools read) and reads back with the same counts, so every figure it gives is the
-//! same.
+//! serializes (as HdrHistogram's V2 encoding in base64, a form HdrHistogram tools read)
+//! and reads back with the same counts, so every figure it gives is the same.
 
 use crate::time::{SimDuration, SimTime, NS_PER_S};
 use base64::Engine as _;
-use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
+use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
@@ -91,7 +90,9 @@ impl LatencyHistogram {
 /// A [`LatencyHistogram`] as it is serialized.
 #[derive(Serialize, Deserialize)]
 struct EncodedHistogram {
-    /// HdrHistogram's V2 encoding with DEFLATE, in standard base64.
+    /// HdrHistogram's V2 encoding, in standard base64. Uncompressed: its bytes are a
+    /// function of the counts alone, whereas a compressor's output may change with its
+    /// version, and results are compared by digest.
     hdr: String,
     clamped: u64,
 }
@@ -99,7 +100,7 @@ struct EncodedHistogram {
 impl From<LatencyHistogram> for EncodedHistogram {
     fn from(h: LatencyHistogram) -> EncodedHistogram {
         let mut bytes = Vec::new();
-        V2DeflateSerializer::new()
+        V2Serializer::new()
             .serialize(&h.hist, &mut bytes)
             .expect("a histogram encodes into memory");
         EncodedHistogram {

@@ -559,14 +559,8 @@ fn resolve_cluster(
         ));
     }
     let replicas_per_shard = c.replicas_per_shard.unwrap_or(defaults::REPLICAS_PER_SHARD);
-    if replicas_per_shard > 5 {
-        return Err(fe(
-            "replicas_per_shard",
-            format!("expected 0..=5 (ElastiCache's limit), got {replicas_per_shard}"),
-        ));
-    }
     // A setting the world would not read gives a confident wrong answer: refused until
-    // replication is modelled.
+    // replication is modelled (which brings back ElastiCache's limit of 5).
     if replicas_per_shard > 0 {
         return Err(fe(
             "replicas_per_shard",

@@ -276,6 +276,7 @@ impl Engine {
         node: u32,
         conn: u32,
     ) -> u64 {
+        let now_ms = super::now_unix_ms(now);
         let n = &mut nodes.nodes[node as usize];
         let cn = &mut self.conns[conn as usize];
         let mut total = 0;
@@ -285,7 +286,7 @@ impl Engine {
             req = r.next;
             format_key(&self.key_prefix, r.key_index, &mut self.key_buf);
             let reply = with_argv(r, &self.key_buf, &mut self.argv_buf, |argv| {
-                n.execute(&mut cn.session, argv, now)
+                n.execute(&mut cn.session, argv, now_ms)
             });
             r.hit = matches!(reply, Reply::Bulk(_));
             if reply.is_error() {

@@ -40,22 +40,17 @@ impl FlowKind {
     /// The number of kinds.
     pub const COUNT: usize = FlowKind::ALL.len();
 
-    /// The label of the kind's random streams and of its totals in results.
-    pub fn label(self) -> &'static str {
+    /// The label and index of the random stream (jitter, fault rules) of flow `index`
+    /// of this kind. Client flows keep the streams they had when a connection's two
+    /// flows were numbered 2c and 2c + 1 in one sequence, so a scenario with jitter
+    /// replays as it did before kinds existed; later kinds take labels of their own.
+    fn stream(self, index: u32) -> (&'static str, u64) {
+        let index = u64::from(index);
         match self {
-            FlowKind::ClientRequest => "client_request",
-            FlowKind::ClientReply => "client_reply",
+            FlowKind::ClientRequest => ("net.flow", 2 * index),
+            FlowKind::ClientReply => ("net.flow", 2 * index + 1),
             #[cfg(test)]
-            FlowKind::Probe => "probe",
-        }
-    }
-
-    fn stream_label(self) -> &'static str {
-        match self {
-            FlowKind::ClientRequest => "net.flow.client_request",
-            FlowKind::ClientReply => "net.flow.client_reply",
-            #[cfg(test)]
-            FlowKind::Probe => "net.flow.probe",
+            FlowKind::Probe => ("net.flow.probe", index),
         }
     }
 }
@@ -102,10 +97,12 @@ impl FlowMap {
     /// The kind of `flow` and its index within the kind.
     #[inline]
     pub fn locate(&self, flow: FlowId) -> (FlowKind, u32) {
-        // Kinds are few; the last range whose start is at or below the id holds it.
-        let mut k = FlowKind::COUNT - 1;
-        while self.starts[k] > flow.0 {
-            k -= 1;
+        debug_assert!(flow.0 < self.total(), "{flow:?} was reserved");
+        // Kinds are few: a comparison with each later range's start, in a loop whose
+        // bounds the compiler sees, so it unrolls with no bounds checks.
+        let mut k = 0;
+        while k + 1 < FlowKind::COUNT && flow.0 >= self.starts[k + 1] {
+            k += 1;
         }
         (FlowKind::ALL[k], flow.0 - self.starts[k])
     }
@@ -123,7 +120,8 @@ impl FlowMap {
         link: LinkConfig,
     ) -> FlowId {
         let want = self.flow(kind, index);
-        let got = net.open_flow_labelled(src, dst, link, kind.stream_label(), index as u64);
+        let (label, stream) = kind.stream(index);
+        let got = net.open_flow_labelled(src, dst, link, label, stream);
         assert_eq!(
             got, want,
             "flows are opened in the order they were reserved"

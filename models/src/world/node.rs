@@ -38,11 +38,11 @@ pub(crate) struct Node {
 }
 
 impl Node {
-    /// Executes one command on the node's store at `now`.
+    /// Executes one command on the node's store at `now_unix_ms` (see
+    /// [`now_unix_ms`](super::now_unix_ms)).
     #[inline]
-    pub fn execute(&mut self, session: &mut Session, argv: &[Arg<'_>], now: SimTime) -> Reply {
-        self.db
-            .execute(session, argv, super::now_unix_ms(now), &mut self.rng)
+    pub fn execute(&mut self, session: &mut Session, argv: &[Arg<'_>], now_unix_ms: u64) -> Reply {
+        self.db.execute(session, argv, now_unix_ms, &mut self.rng)
     }
 }
 

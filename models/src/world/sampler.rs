@@ -4,8 +4,8 @@
 //! covers (the last sample no later than the run's end).
 
 use super::node::Nodes;
-use super::{Ev, Metrics};
-use sim::net::{Network, NicId};
+use super::{Ctx, Ev};
+use sim::net::NicId;
 use sim::{Scheduler, SimTime};
 
 pub(crate) struct Sampler {
@@ -20,18 +20,13 @@ impl Sampler {
         sched.schedule_at(SimTime::ZERO, Ev::Sample);
     }
 
-    pub fn sample(
-        &mut self,
-        sched: &mut Scheduler<Ev>,
-        net: &Network,
-        metrics: &mut Metrics,
-        nodes: &Nodes,
-    ) {
-        let now = sched.now();
-        metrics.sample(now, net, &self.node_nics, &nodes.used_memory_bytes());
+    pub fn sample(&mut self, ctx: &mut Ctx<'_>, nodes: &Nodes) {
+        let now = ctx.sched.now();
+        ctx.metrics
+            .sample(now, ctx.net, &self.node_nics, &nodes.used_memory_bytes());
         let next = SimTime::from_secs(now.whole_secs() + 1);
         if next <= self.end {
-            sched.schedule_at(next, Ev::Sample);
+            ctx.sched.schedule_at(next, Ev::Sample);
         }
     }
 }
