@@ -2,10 +2,11 @@
 //! prints its report as text, JSON or CSV, optionally writing every format to a folder.
 //! Progress goes to stderr, and only when stderr is a terminal.
 
+use crate::output::emit;
+use crate::scenario_cmds::load_scenario_arg;
 use indicatif::{ProgressBar, ProgressStyle};
 use models::run::run_scenario;
-use models::scenario::{self, bundled, Scenario};
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -45,6 +46,13 @@ pub fn run(args: &RunArgs) -> ExitCode {
         Ok(s) => s,
         Err(code) => return code,
     };
+    // A folder that cannot take the results is bad input, found before any simulating.
+    if let Some(dir) = &args.out {
+        if let Err(e) = prepare_out(dir) {
+            eprintln!("error: --out {}: {e}", dir.display());
+            return ExitCode::from(2);
+        }
+    }
     let jobs = args
         .jobs
         .unwrap_or_else(|| {
@@ -114,11 +122,11 @@ pub fn run(args: &RunArgs) -> ExitCode {
             ("timeseries.csv".to_string(), report.to_csv()),
         ]
         .into_iter()
-        .chain(plots);
-        if let Err(e) = std::fs::create_dir_all(dir) {
-            eprintln!("kvsim run: cannot create {}: {e}", dir.display());
-            return ExitCode::from(1);
-        }
+        .chain(
+            plots
+                .into_iter()
+                .map(|(name, svg)| (format!("{PLOTS_DIR}/{name}"), svg)),
+        );
         for (name, body) in files {
             let path = dir.join(&name);
             if let Err(e) = std::fs::write(&path, body) {
@@ -132,33 +140,28 @@ pub fn run(args: &RunArgs) -> ExitCode {
         Format::Json => report.to_json(),
         Format::Csv => report.to_csv(),
     };
-    let mut out = std::io::stdout().lock();
-    if out
-        .write_all(body.as_bytes())
-        .and_then(|_| out.flush())
-        .is_err()
-    {
-        // A closed pipe (kvsim run | head) is not a failure of the run.
-        return ExitCode::SUCCESS;
-    }
-    ExitCode::SUCCESS
+    emit(&body)
 }
 
-/// Loads what `kvsim run` was given: a file path, else a bundled scenario's name, else
-/// (nothing given) the embedded default. Bad input prints why and yields exit status 2.
-fn load_scenario_arg(arg: Option<&Path>) -> Result<Scenario, ExitCode> {
-    let loaded = match arg {
-        None => bundled::default_scenario(),
-        Some(p) if !p.exists() && p.components().count() == 1 => {
-            match bundled::find(&p.to_string_lossy()) {
-                Some(s) => s,
-                None => scenario::load_file(p),
-            }
+/// The subfolder of `--out` that holds the plots: kvsim's own, emptied at each run so
+/// that a reused folder never shows a previous run's charts.
+const PLOTS_DIR: &str = "plots";
+
+/// Makes `dir` ready for a run's files before the run: created if missing, refused if
+/// it is not a writable folder, and its plots folder emptied.
+fn prepare_out(dir: &Path) -> Result<(), String> {
+    if dir.exists() && !dir.is_dir() {
+        return Err("is not a folder".into());
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create it: {e}"))?;
+    let plots = dir.join(PLOTS_DIR);
+    if plots.exists() {
+        if !plots.is_dir() {
+            return Err(format!("{} is not a folder", plots.display()));
         }
-        Some(p) => scenario::load_file(p),
-    };
-    loaded.map_err(|e| {
-        eprintln!("error: {e}");
-        ExitCode::from(2)
-    })
+        std::fs::remove_dir_all(&plots)
+            .map_err(|e| format!("cannot empty {}: {e}", plots.display()))?;
+    }
+    std::fs::create_dir(&plots).map_err(|e| format!("cannot write in it: {e}"))?;
+    Ok(())
 }

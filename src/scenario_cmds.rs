@@ -3,14 +3,16 @@
 //! `models`. Exit status: 0 success, 2 bad input (the scenario or an argument), as the
 //! crate documents.
 
+use crate::output::emit;
 use models::catalog::Catalog;
-use models::scenario::{self, bundled};
-use std::path::PathBuf;
+use models::scenario::{self, bundled, Scenario};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]
 pub struct CheckArgs {
-    /// The scenario file (RON).
+    /// The scenario file (RON), or the name of a bundled scenario (see `kvsim list`).
     pub file: PathBuf,
     /// Also print every variant's fully resolved configuration (RON).
     #[arg(long)]
@@ -38,33 +40,51 @@ pub struct CatalogArgs {
 /// Exit status for a scenario that cannot be used.
 const BAD_INPUT: u8 = 2;
 
+/// Loads a scenario named on the command line: a file path, else a bundled scenario's
+/// name, else (nothing given) the embedded default. Bad input prints why and yields exit
+/// status 2. `run` and `check` take the same names.
+pub fn load_scenario_arg(arg: Option<&Path>) -> Result<Scenario, ExitCode> {
+    let loaded = match arg {
+        None => bundled::default_scenario(),
+        Some(p) if !p.exists() && p.components().count() == 1 => {
+            match bundled::find(&p.to_string_lossy()) {
+                Some(s) => s,
+                None => scenario::load_file(p),
+            }
+        }
+        Some(p) => scenario::load_file(p),
+    };
+    loaded.map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(BAD_INPUT)
+    })
+}
+
 pub fn check(args: &CheckArgs) -> ExitCode {
-    match scenario::load_file(&args.file) {
-        Ok(s) => {
-            let n = s.resolved_variants().len();
-            println!(
-                "ok: {}: {n} variant{}",
-                args.file.display(),
-                if n == 1 { "" } else { "s" }
-            );
-            if args.resolved {
-                for v in s.resolved_variants() {
-                    match v.to_ron_pretty() {
-                        Ok(text) => println!("// variant {}\n{text}", v.name),
-                        Err(e) => {
-                            eprintln!("error: cannot print variant {}: {e}", v.name);
-                            return ExitCode::from(1);
-                        }
-                    }
+    let s = match load_scenario_arg(Some(&args.file)) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let n = s.resolved_variants().len();
+    let mut text = format!(
+        "ok: {}: {n} variant{}\n",
+        args.file.display(),
+        if n == 1 { "" } else { "s" }
+    );
+    if args.resolved {
+        for v in s.resolved_variants() {
+            match v.to_ron_pretty() {
+                Ok(ron) => {
+                    let _ = writeln!(text, "// variant {}\n{ron}", v.name);
+                }
+                Err(e) => {
+                    eprintln!("error: cannot print variant {}: {e}", v.name);
+                    return ExitCode::from(1);
                 }
             }
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(BAD_INPUT)
         }
     }
+    emit(&text)
 }
 
 pub fn list() -> ExitCode {
@@ -74,19 +94,27 @@ pub fn list() -> ExitCode {
         .map(|(f, _)| f.trim_end_matches(".ron").len())
         .max()
         .unwrap_or(0);
-    let mut status = ExitCode::SUCCESS;
+    let mut text = String::new();
+    let mut failed = false;
     for (file, loaded) in all {
         let name = file.trim_end_matches(".ron");
         match loaded {
-            Ok(s) => println!("{name:<width$}  {}", s.summary()),
+            Ok(s) => {
+                let _ = writeln!(text, "{name:<width$}  {}", s.summary());
+            }
             Err(e) => {
                 // A bundled scenario that does not load is a build defect, not bad input.
                 eprintln!("error: bundled scenario {file}: {e}");
-                status = ExitCode::from(1);
+                failed = true;
             }
         }
     }
-    status
+    let status = emit(&text);
+    if failed {
+        ExitCode::from(1)
+    } else {
+        status
+    }
 }
 
 pub fn catalog(args: &CatalogArgs) -> ExitCode {
@@ -99,10 +127,7 @@ pub fn catalog(args: &CatalogArgs) -> ExitCode {
             .map_err(|e| e.to_string()),
     };
     match text {
-        Ok(t) => {
-            print!("{t}");
-            ExitCode::SUCCESS
-        }
+        Ok(t) => emit(&t),
         Err(e) => {
             eprintln!("error: cannot print the catalog: {e}");
             ExitCode::from(1)

@@ -496,3 +496,14 @@ fn replicas_are_refused_until_replication_is_modelled() {
         Some(0)
     );
 }
+
+/// `check` takes the bundled names that `run` takes.
+#[test]
+fn check_accepts_a_bundled_name() {
+    let out = kvsim(&["check", "zipf-hot-shards"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("ok: zipf-hot-shards: 4 variants"));
+    let out = kvsim(&["check", "no-such-bundled-scenario"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("no-such-bundled-scenario"));
+}

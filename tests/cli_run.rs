@@ -153,7 +153,7 @@ fn plots_are_svg_and_identical_across_runs() {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
     let svg = |dir: &std::path::Path| {
-        let mut files: Vec<_> = std::fs::read_dir(dir)
+        let mut files: Vec<_> = std::fs::read_dir(dir.join("plots"))
             .expect("out dir")
             .map(|e| e.expect("entry").path())
             .filter(|p| p.extension().is_some_and(|x| x == "svg"))
@@ -183,4 +183,78 @@ fn plots_are_svg_and_identical_across_runs() {
 fn plots_without_out_is_bad_input() {
     let o = kvsim(&["run", "--plots"]);
     assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn a_reused_out_folder_keeps_no_previous_plots() {
+    let dir = std::env::temp_dir().join(format!("kvsim-run-reuse-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let d = dir.to_str().expect("UTF-8");
+    let o = kvsim(&["run", "lab-tbf-100mbit", "--out", d, "--plots"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(dir.join("plots/full-bucket-ops_per_s.svg").exists());
+    // The same folder for a scenario with other variants: only its own plots remain.
+    let o = kvsim(&["run", "m6g-25kb-get", "--out", d, "--plots"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let names: Vec<String> = std::fs::read_dir(dir.join("plots"))
+        .expect("plots")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!names.is_empty());
+    assert!(
+        names.iter().all(|n| !n.starts_with("full-bucket-")),
+        "a previous run's plots remain: {names:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn an_out_that_is_not_a_folder_is_bad_input_before_the_run() {
+    let file = std::env::temp_dir().join(format!("kvsim-run-out-file-{}", std::process::id()));
+    std::fs::write(&file, "not a folder").expect("scratch file");
+    let o = kvsim(&[
+        "run",
+        "t4g-burst-depletion",
+        "--out",
+        file.to_str().expect("UTF-8"),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("is not a folder"), "{err}");
+    assert!(o.stdout.is_empty(), "nothing ran");
+    let _ = std::fs::remove_file(&file);
+}
+
+/// Every command ends quietly when its reader closes the pipe early, as `head` does.
+#[test]
+fn a_closed_pipe_is_not_a_failure() {
+    use std::io::Read;
+    use std::process::Stdio;
+    for args in [
+        &["list"][..],
+        &["catalog"],
+        &["catalog", "--format", "json"],
+        &["check", "--resolved", "zipf-hot-shards"],
+        &["run", "lab-tbf-100mbit", "--format", "csv"],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kvsim"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("kvsim starts");
+        // Close the pipe before the command has started writing (it is still starting),
+        // so its first write meets a closed pipe, whatever the output's size.
+        drop(child.stdout.take().expect("piped stdout"));
+        let mut stderr = String::new();
+        child
+            .stderr
+            .take()
+            .expect("piped stderr")
+            .read_to_string(&mut stderr)
+            .expect("stderr");
+        let status = child.wait().expect("kvsim exits");
+        assert_eq!(status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
 }
