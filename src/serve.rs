@@ -245,6 +245,7 @@ fn run(args: &ServeArgs) -> std::io::Result<()> {
                     &mut free_slots,
                     &mut next_client_id,
                 );
+                db.set_connected_clients((conns.len() - free_slots.len()) as u64);
                 continue;
             }
             let slot = event.token().0 - 1;
@@ -271,6 +272,7 @@ fn run(args: &ServeArgs) -> std::io::Result<()> {
                     let _ = poll.registry().deregister(&mut conn.stream);
                 }
                 free_slots.push(slot);
+                db.set_connected_clients((conns.len() - free_slots.len()) as u64);
                 continue;
             }
             let pending = conn.out_pos < conn.output.len();
@@ -401,7 +403,14 @@ fn execute_buffered(conn: &mut Conn, db: &mut Db, rng: &mut ChaCha8Rng, clock: &
                             .parser
                             .arg(input, 1)
                             .is_some_and(|a| a.eq_ignore_ascii_case(b"advance-clock"));
-                    if name.eq_ignore_ascii_case(b"quit") {
+                    if name.eq_ignore_ascii_case(b"post") || name.eq_ignore_ascii_case(b"host:") {
+                        // Redis 7.0's guard against cross-protocol scripting (an HTTP
+                        // request sent to the port): the connection is closed at once,
+                        // replies not yet written included, and nothing after it runs.
+                        conn.output.truncate(conn.out_pos);
+                        conn.dead = true;
+                        return;
+                    } else if name.eq_ignore_ascii_case(b"quit") {
                         // Redis 7.0 answers QUIT before the command table: +OK, then close.
                         conn.output.extend_from_slice(b"+OK\r\n");
                         conn.close_after_reply = true;

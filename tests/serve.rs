@@ -54,6 +54,10 @@ fn protocol_errors_match_redis_and_close_the_connection() {
         b"ECHO \"\\x41\\x4a\\n\\t\" 'it\\'s'\r\nECHO a b\r\n".to_vec(),
         b"QUIT\r\nPING\r\n".to_vec(),
         b"quit extra args\r\n".to_vec(),
+        // Cross-protocol scripting: an HTTP request sent to the port.
+        b"PING\r\nPOST / HTTP/1.1\r\nHost: localhost\r\n\r\n".to_vec(),
+        b"Host: localhost\r\nPING\r\n".to_vec(),
+        b"*1\r\n$4\r\npost\r\n*1\r\n$4\r\nPING\r\n".to_vec(),
     ];
     // Every exchange that leaves its connection open waits out the read timeout, so
     // they all run at once.
@@ -85,6 +89,44 @@ fn protocol_errors_match_redis_and_close_the_connection() {
         }
     }
     assert!(report.is_empty(), "{}", report.join("\n"));
+}
+
+/// INFO's connected_clients counts the connections the server has open.
+#[test]
+fn info_counts_the_connected_clients() {
+    let kvsim = start_kvsim(&[]);
+    let connected = |client: &mut Client| -> String {
+        let Frame::Bulk(info) = client.call(&["INFO", "clients"]).expect("INFO") else {
+            panic!("INFO answers a bulk string");
+        };
+        let info = String::from_utf8(info).expect("UTF-8");
+        let line = info
+            .lines()
+            .find(|l| l.starts_with("connected_clients:"))
+            .expect("connected_clients");
+        line.to_string()
+    };
+    let mut first = Client::connect(kvsim.port).unwrap();
+    assert_eq!(connected(&mut first), "connected_clients:1");
+    let mut others: Vec<Client> = (0..3)
+        .map(|_| Client::connect(kvsim.port).unwrap())
+        .collect();
+    // Each is served (and so accepted) before the count is read.
+    for c in &mut others {
+        c.call(&["PING"]).unwrap();
+    }
+    assert_eq!(connected(&mut first), "connected_clients:4");
+    drop(others.pop());
+    // The close is seen when its event is handled; a PING on each survivor after it
+    // orders nothing, so ask until the count settles (bounded).
+    let mut seen = String::new();
+    for _ in 0..200 {
+        seen = connected(&mut first);
+        if seen == "connected_clients:3" {
+            break;
+        }
+    }
+    assert_eq!(seen, "connected_clients:3");
 }
 
 /// A protocol error closes only the connection that sent it.

@@ -74,6 +74,9 @@ pub struct Db {
     /// INFO keyspace's avg_ttl: a moving average of the TTLs the active cycle samples.
     pub(crate) avg_ttl_ms: u64,
     pub(crate) slots: Option<Box<SlotTable>>,
+    /// Clients connected to the server this store runs in (INFO's
+    /// `connected_clients`): the store serves no sockets, so its caller says.
+    pub(crate) connected_clients: u64,
 }
 
 /// Redis's LRU clock: seconds, 24 bits.
@@ -98,11 +101,18 @@ impl Db {
             expire_cursor: 0,
             avg_ttl_ms: 0,
             slots,
+            connected_clients: 1,
         }
     }
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Tells the store how many clients its server has connected, for INFO's
+    /// `connected_clients` (1, the asking client, until told otherwise).
+    pub fn set_connected_clients(&mut self, clients: u64) {
+        self.connected_clients = clients;
     }
 
     /// Replaces the settings (as CONFIG SET would, one at a time).

@@ -484,7 +484,10 @@ pub(crate) fn info(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
         ));
     }
     if include("clients") {
-        sections.push("# Clients\r\nconnected_clients:1\r\nblocked_clients:0\r\n".to_string());
+        sections.push(format!(
+            "# Clients\r\nconnected_clients:{}\r\nblocked_clients:0\r\n",
+            db.connected_clients
+        ));
     }
     if include("memory") {
         let used = db.used_memory();
