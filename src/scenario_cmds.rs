@@ -66,10 +66,17 @@ pub fn check(args: &CheckArgs) -> ExitCode {
         Err(code) => return code,
     };
     let n = s.resolved_variants().len();
+    let names: Vec<&str> = s
+        .resolved_variants()
+        .iter()
+        .map(|v| v.name.as_str())
+        .collect();
+    // Say what `run` will run: with variants, the base runs only through them.
     let mut text = format!(
-        "ok: {}: {n} variant{}\n",
+        "ok: {}: {n} variant{}: {}\n",
         args.file.display(),
-        if n == 1 { "" } else { "s" }
+        if n == 1 { "" } else { "s" },
+        names.join(", ")
     );
     if args.resolved {
         for v in s.resolved_variants() {

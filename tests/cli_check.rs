@@ -103,7 +103,13 @@ fn every_bundled_scenario_passes_check() {
         );
         let expected_prefix = format!("ok: {}: ", path.display());
         assert!(stdout.starts_with(&expected_prefix), "{stdout}");
-        assert!(stdout.trim_end().ends_with("variants") || stdout.trim_end().ends_with("variant"));
+        let scenario = models::scenario::load_file(&path).expect("bundled scenarios load");
+        let names: Vec<&str> = scenario
+            .resolved_variants()
+            .iter()
+            .map(|v| v.name.as_str())
+            .collect();
+        assert!(stdout.trim_end().ends_with(&names.join(", ")), "{stdout}");
         assert_eq!(stdout.lines().count(), 1, "{stdout}");
     }
     assert_eq!(n, 5, "the five experiments of issue 4");
@@ -116,7 +122,7 @@ fn valid_scenario_reports_its_variant_count() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(
         text(&out.stdout),
-        format!("ok: {}: 1 variant\n", path.display())
+        format!("ok: {}: 1 variant: base\n", path.display())
     );
     let out = kvsim(&["check", "--resolved", path.to_str().unwrap()]);
     let stdout = text(&out.stdout);
@@ -447,7 +453,27 @@ fn the_readme_example_scenario_passes_check() {
     let path = scratch("readme-example.ron", &example);
     let out = kvsim(&["check", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).ends_with(": 1 variant\n"));
+    assert!(
+        text(&out.stdout).ends_with(": 2 variants: 3-shards, 6-shards\n"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+/// The base of a scenario with variants is validated although only its variants run:
+/// a patch must not hide a bad base value.
+#[test]
+fn a_bad_base_is_refused_even_when_every_variant_patches_it() {
+    let text = valid_with("        shards: 3,\n", "        shards: 0,\n").replacen(
+        "    seed: 3,\n",
+        "    seed: 3,\n    variants: [(name: \"fixed\", patch: (cluster: (shards: 3)))],\n",
+        1,
+    );
+    check_rejects(
+        "bad-base.ron",
+        &text,
+        &["cluster.shards", "expected at least 1 shard"],
+    );
 }
 
 /// A mechanism the world does not model yet is refused by `check` and by `run` (exit 2,

@@ -276,6 +276,12 @@ fn resolve_variants(
             "expected at least one variant; omit the field for a single run",
         ));
     }
+    // The base must stand on its own even though only its variants run: a variant's
+    // patch may hide a bad base value (shards: 0 patched to 3) that the next edit of
+    // the patch would expose.
+    let mut base = spec.clone();
+    base.variants = None;
+    resolve::resolve(&base, BASE_VARIANT, catalog)?;
     let mut out: Vec<ResolvedVariant> = Vec::with_capacity(list.len());
     for (i, v) in list.iter().enumerate() {
         let at = format!("variants[{i}]");
