@@ -157,6 +157,19 @@ fn t4g_credits_deplete_at_the_closed_form_time() {
         (late / spec.baseline_bits_per_s as f64 - 1.0).abs() < 0.01,
         "second 45 carried {late} bit/s"
     );
+    // The NIC binds in two regimes; the ceiling a sustained load meets is the baseline's
+    // (about 635 ops/s of 25 KB replies), not the burst's.
+    let f = &v.findings[0];
+    assert_eq!(format!("{:?}", f.resource), "NicOut");
+    assert_eq!(f.regimes.len(), 2, "{:?}", f.regimes);
+    let at_baseline = spec.baseline_bits_per_s as f64 / wire_bits;
+    assert!(
+        (f.ceiling_ops_per_s / at_baseline - 1.0).abs() < 0.02,
+        "ceiling {} vs the baseline's {at_baseline:.0} ops/s",
+        f.ceiling_ops_per_s
+    );
+    assert_eq!(f.regimes[1].from_s, f.regimes[0].to_s);
+    assert!(f.regimes[0].ceiling_ops_per_s > 20.0 * f.ceiling_ops_per_s);
     let bursty = variant(r, "bursty-empty-credits");
     let five_minute_average = bursty.nodes[0].net_out_bytes as f64 * 8.0 / 300.0;
     assert!(five_minute_average < spec.baseline_bits_per_s as f64 / 10.0);

@@ -173,8 +173,22 @@ pub struct VariantReport {
     pub client_hosts: Vec<NodeReport>,
     pub shards: ShardsReport,
     pub findings: Vec<Finding>,
+    /// The whole seconds the findings rule judged, and how many consecutive ones at or
+    /// above 90% make a resource bind (0: the window is too short to judge).
+    pub findings_window: FindingsWindow,
+    /// The load the clients were asked to offer (open loop, or rate-limited), averaged
+    /// over the measured window like `ALL STATS`, beside what was served; `None` for a
+    /// closed loop, which offers what it is answered.
+    pub offered_ops_per_s: Option<f64>,
     pub timeseries: TimeSeries,
     pub simulation: SimulationInfo,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FindingsWindow {
+    pub first_s: u64,
+    pub end_s: u64,
+    pub binding_seconds: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -313,6 +327,29 @@ pub fn variant_report(result: &RunResult) -> VariantReport {
     };
 
     let findings = findings::findings(result, &window);
+    let findings_window = FindingsWindow {
+        first_s: window.first_s as u64,
+        end_s: window.end_s.max(window.first_s) as u64,
+        binding_seconds: window.binding_seconds() as u64,
+    };
+    let w = &config.clients.workload;
+    let connections = f64::from(config.clients.connections_total());
+    // The clients' target rate, averaged over the measured window: they offer it only
+    // until the test time ends.
+    let sending_ns = w
+        .test_time_ns
+        .unwrap_or(config.duration_ns)
+        .min(result.window_end_ns)
+        .saturating_sub(config.warmup_ns);
+    let sending_share = sending_ns as f64 / 1e9 / measured_s;
+    let offered_ops_per_s = match (&w.open_loop, &w.rate_limit) {
+        (Some(o), _) => Some(o.rate_rps as f64),
+        (None, Some(r)) => {
+            Some(connections * f64::from(r.requests_per_interval) * 1e9 / r.interval_ns as f64)
+        }
+        (None, None) => None,
+    }
+    .map(|rate| round3(rate * sending_share.min(1.0)));
     let timeseries = timeseries(result);
     VariantReport {
         name: config.variant_name.clone(),
@@ -325,6 +362,8 @@ pub fn variant_report(result: &RunResult) -> VariantReport {
         client_hosts,
         shards,
         findings,
+        findings_window,
+        offered_ops_per_s,
         timeseries,
         simulation: SimulationInfo {
             events: result.simulation.events,

@@ -1,15 +1,23 @@
 //! Findings by a stated rule. For every resource (each CPU thread, each NIC direction
 //! at its currently allowed rate, packets per second where an allowance is known) the
 //! per-second utilization after warm-up is computed; a resource binds when it is at or
-//! above 0.9 for three consecutive seconds, its onset the first of them; the binding
-//! resource is the most utilized of those (mean over the measured window). The
-//! candidates are exactly the entries of the result's resource registry. Invariant:
-//! findings come only from this rule, in a fixed order (binding first, then by mean
-//! utilization, ties by node and resource name).
+//! above 0.9 for three consecutive whole seconds (every whole second of a measured
+//! window shorter than three; a window with no whole second is too short to judge), its
+//! onset the first of them; the binding resource is the most utilized of those (mean
+//! over the measured window). The candidates are exactly the entries of the result's
+//! resource registry.
+//!
+//! A NIC that bursts serves at two allowed rates: while credits last and after they
+//! are spent. Its seconds are split into regimes (stretches at one rate, each second
+//! classed by whether most of its bytes went at the baseline because the credits were
+//! spent), and what the resource would carry at 100% is computed per regime; the
+//! finding's ceiling is that of the last regime, the one a sustained load meets.
+//! Invariant: findings come only from this rule, in a fixed order (binding first, then
+//! by mean utilization, ties by node and resource name).
 
 use super::{round3, Resource};
 use crate::scenario::resolve::RunConfig;
-use crate::world::results::{ResourceResult, RunResult};
+use crate::world::results::{NicDirectionResult, ResourceResult, RunResult};
 use serde::Serialize;
 
 /// The threshold of the rule.
@@ -37,6 +45,17 @@ impl Window {
         self.first_s..self.end_s.max(self.first_s)
     }
 
+    /// Whole seconds in the window.
+    pub fn len(&self) -> usize {
+        self.seconds().len()
+    }
+
+    /// Consecutive seconds at or above the threshold that make a resource bind: three,
+    /// or every whole second of a shorter window (0: too short to judge).
+    pub fn binding_seconds(&self) -> usize {
+        BINDING_SECONDS.min(self.len())
+    }
+
     /// The resource's mean utilization over the window's seconds.
     pub fn mean_utilization(&self, r: &ResourceResult) -> f64 {
         mean(&self.seconds().map(|s| r.utilization(s)).collect::<Vec<_>>())
@@ -58,14 +77,44 @@ pub struct Finding {
     /// The CPU thread (0 = main), for CPU findings.
     pub thread: Option<u32>,
     pub node: String,
-    /// The first of three consecutive seconds at or above 0.9.
+    /// The first of the consecutive seconds at or above 0.9.
     pub onset_s: u64,
     pub utilization_mean: f64,
     pub utilization_peak: f64,
     /// The most utilized resource at or above 0.9.
     pub binding: bool,
     /// The node's measured ops/s divided by the utilization: what the resource would
-    /// carry at 100% with the same mix (0 for client hosts).
+    /// carry at 100% with the same mix (0 for client hosts), in the last regime.
+    pub ceiling_ops_per_s: f64,
+    /// The stretches of the measured window at one allowed rate, in time order (one
+    /// for a resource whose capacity never changes).
+    pub regimes: Vec<Regime>,
+}
+
+/// Which allowed rate a stretch of seconds ran at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegimeKind {
+    /// The resource's capacity never changes.
+    Constant,
+    /// A NIC with credits left: its burst rate.
+    Burst,
+    /// A NIC whose credits are spent: its baseline rate.
+    CreditsSpent,
+}
+
+/// One stretch of the measured window at one allowed rate.
+#[derive(Clone, Debug, Serialize)]
+pub struct Regime {
+    pub regime: RegimeKind,
+    /// Whole seconds [from_s, to_s).
+    pub from_s: u64,
+    pub to_s: u64,
+    /// The rate allowed in this regime (NIC directions).
+    pub allowed_bits_per_s: Option<u64>,
+    pub utilization_mean: f64,
+    pub ops_per_s: f64,
+    /// What the resource would carry at 100% in this regime.
     pub ceiling_ops_per_s: f64,
 }
 
@@ -88,22 +137,127 @@ impl Finding {
     }
 }
 
-struct Candidate {
+struct Candidate<'a> {
     resource: Resource,
     thread: Option<u32>,
     node: String,
     per_s: Vec<f64>,
     node_ops_per_s: f64,
+    /// The node's measured requests per second.
+    node_ops_by_s: &'a [u64],
+    /// The NIC direction, for NIC resources.
+    nic: Option<&'a NicDirectionResult>,
 }
 
 fn onset(per_s: &[f64], window: &Window) -> Option<usize> {
+    let need = window.binding_seconds();
+    if need == 0 {
+        return None;
+    }
     let s: Vec<usize> = window.seconds().collect();
-    s.windows(BINDING_SECONDS)
+    s.windows(need)
         .find(|w| {
             w.iter()
                 .all(|&i| per_s.get(i).copied().unwrap_or(0.0) >= BINDING_UTILIZATION)
         })
         .map(|w| w[0])
+}
+
+/// The regime of each second of the window for a NIC direction (None: no bursting).
+fn nic_regimes(nic: &NicDirectionResult, window: &Window) -> Option<Vec<RegimeKind>> {
+    if nic.burst_bits_per_s <= nic.baseline_bits_per_s {
+        return None;
+    }
+    let at = |v: &[u64], s: usize| v.get(s).copied().unwrap_or(0);
+    let mut last = RegimeKind::Burst;
+    Some(
+        window
+            .seconds()
+            .map(|s| {
+                let (wire, throttled) = (
+                    at(&nic.wire_bytes_per_s, s),
+                    at(&nic.throttled_wire_bytes_per_s, s),
+                );
+                // A second that served nothing keeps the regime before it.
+                if wire > 0 {
+                    last = if 2 * throttled >= wire {
+                        RegimeKind::CreditsSpent
+                    } else {
+                        RegimeKind::Burst
+                    };
+                }
+                last
+            })
+            .collect(),
+    )
+}
+
+impl Candidate<'_> {
+    /// The regimes of the window, each with what the resource would carry at 100%.
+    fn regimes(&self, window: &Window, utilization_mean: f64) -> Vec<Regime> {
+        let ceiling = |ops: f64, util: f64| round3(if util > 0.0 { ops / util } else { 0.0 });
+        let labels = self.nic.and_then(|nic| nic_regimes(nic, window));
+        let whole = |kind: RegimeKind, allowed: Option<u64>| Regime {
+            regime: kind,
+            from_s: window.first_s as u64,
+            to_s: window.seconds().end as u64,
+            allowed_bits_per_s: allowed,
+            utilization_mean: round3(utilization_mean),
+            ops_per_s: round3(self.node_ops_per_s),
+            ceiling_ops_per_s: ceiling(self.node_ops_per_s, utilization_mean),
+        };
+        let allowed = |kind: RegimeKind| {
+            self.nic.map(|n| match kind {
+                RegimeKind::Burst => n.burst_bits_per_s,
+                _ => n.baseline_bits_per_s,
+            })
+        };
+        let Some(labels) = labels else {
+            return vec![whole(RegimeKind::Constant, allowed(RegimeKind::Constant))];
+        };
+        let seconds: Vec<usize> = window.seconds().collect();
+        let mut regimes = Vec::new();
+        let mut i = 0;
+        while i < labels.len() {
+            let kind = labels[i];
+            let mut j = i;
+            while j < labels.len() && labels[j] == kind {
+                j += 1;
+            }
+            regimes.push((kind, i, j));
+            i = j;
+        }
+        if regimes.len() <= 1 {
+            let kind = regimes.first().map_or(RegimeKind::Burst, |r| r.0);
+            return vec![whole(kind, allowed(kind))];
+        }
+        regimes
+            .into_iter()
+            .map(|(kind, i, j)| {
+                let span = &seconds[i..j];
+                let n = span.len() as f64;
+                let util = span
+                    .iter()
+                    .map(|&s| self.per_s.get(s).copied().unwrap_or(0.0))
+                    .sum::<f64>()
+                    / n;
+                let ops = span
+                    .iter()
+                    .map(|&s| self.node_ops_by_s.get(s).copied().unwrap_or(0) as f64)
+                    .sum::<f64>()
+                    / n;
+                Regime {
+                    regime: kind,
+                    from_s: span[0] as u64,
+                    to_s: span[span.len() - 1] as u64 + 1,
+                    allowed_bits_per_s: allowed(kind),
+                    utilization_mean: round3(util),
+                    ops_per_s: round3(ops),
+                    ceiling_ops_per_s: ceiling(ops, util),
+                }
+            })
+            .collect()
+    }
 }
 
 /// The findings of a run: every registered resource is a candidate.
@@ -118,6 +272,12 @@ pub fn findings(result: &RunResult, window: &Window) -> Vec<Finding> {
             node: host.name.clone(),
             per_s: (0..seconds).map(|s| r.utilization(s)).collect(),
             node_ops_per_s: host.ops as f64 / measured_s,
+            node_ops_by_s: &host.ops_per_s,
+            nic: match r.kind {
+                Resource::NicOut => Some(&host.egress),
+                Resource::NicIn => Some(&host.ingress),
+                _ => None,
+            },
         }
     });
     let mut found: Vec<Finding> = candidates
@@ -130,6 +290,8 @@ pub fn findings(result: &RunResult, window: &Window) -> Vec<Finding> {
                 .collect();
             let utilization_mean = mean(&measured);
             let utilization_peak = measured.iter().cloned().fold(0.0, f64::max);
+            let regimes = c.regimes(window, utilization_mean);
+            let ceiling_ops_per_s = regimes.last().map_or(0.0, |r| r.ceiling_ops_per_s);
             Some(Finding {
                 resource: c.resource,
                 thread: c.thread,
@@ -138,11 +300,8 @@ pub fn findings(result: &RunResult, window: &Window) -> Vec<Finding> {
                 utilization_mean: round3(utilization_mean),
                 utilization_peak: round3(utilization_peak),
                 binding: false,
-                ceiling_ops_per_s: round3(if utilization_mean > 0.0 {
-                    c.node_ops_per_s / utilization_mean
-                } else {
-                    0.0
-                }),
+                ceiling_ops_per_s,
+                regimes,
             })
         })
         .collect();

@@ -250,25 +250,94 @@ fn variant(o: &mut String, v: &VariantReport) {
         }
     }
     if c.report.shows(ReportSection::Findings) {
+        findings(o, v);
+    }
+}
+
+/// A rate in Gbps with at most three decimals.
+fn gbps(bits_per_s: u64) -> String {
+    let s = format!("{:.3}", bits_per_s as f64 / 1e9);
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    format!("{s} Gbps")
+}
+
+fn findings(o: &mut String, v: &VariantReport) {
+    let fw = &v.findings_window;
+    let rule = match fw.binding_seconds {
+        3 => "3 consecutive seconds".to_string(),
+        1 => "its only whole second".to_string(),
+        n => format!("all {n} whole seconds"),
+    };
+    let _ = writeln!(
+        o,
+        "\nfindings (rule: a resource binds at >= 90% utilization for {rule} after warm-up; the most utilized binds)"
+    );
+    let served = v.all_stats.totals.ops_per_sec;
+    if fw.binding_seconds == 0 {
         let _ = writeln!(
             o,
-            "\nfindings (rule: a resource binds at >= 90% utilization for 3 consecutive seconds after warm-up; the most utilized binds)"
+            "  the measured window has no whole second after warm-up: too short to judge"
         );
-        if v.findings.is_empty() {
-            let _ = writeln!(o, "  no resource at >= 90%: the offered load or the client concurrency limits throughput");
-        }
-        for f in &v.findings {
-            let tag = if f.binding { "BINDING" } else { "also   " };
-            let ceiling = if f.ceiling_ops_per_s > 0.0 {
-                format!(
-                    "; at 100% it would carry about {:.0} ops/s",
-                    f.ceiling_ops_per_s
-                )
-            } else {
-                String::new()
-            };
-            let _ = writeln!(o, "  {tag} {}{ceiling}", f.summary());
-        }
+    } else if v.findings.is_empty() {
+        let w = &v.config.clients.workload;
+        let drops: u64 = v.nodes.iter().chain(&v.client_hosts).map(|n| n.drops).sum();
+        let retransmits: u64 = v
+            .nodes
+            .iter()
+            .chain(&v.client_hosts)
+            .map(|n| n.retransmits)
+            .sum();
+        let why = match v.offered_ops_per_s {
+            // Served within 5% of the offer: the load, not the system, set the rate.
+            Some(offered) if served >= 0.95 * offered => format!(
+                "offered {offered:.0} ops/s, served {served:.0} ops/s: the offered load limits throughput"
+            ),
+            Some(offered) => format!(
+                "served {served:.0} of {offered:.0} ops/s offered: the client concurrency ({} connection(s) x pipeline {}) or losses ({drops} drop(s), {retransmits} retransmission(s)) held the rest back",
+                v.config.clients.connections_total(),
+                w.pipeline
+            ),
+            None => format!(
+                "a closed loop of {} connection(s) x pipeline {} served {served:.0} ops/s: the client concurrency limits throughput",
+                v.config.clients.connections_total(),
+                w.pipeline
+            ),
+        };
+        let _ = writeln!(o, "  no resource at >= 90%: {why}");
+    }
+    for f in &v.findings {
+        let tag = if f.binding { "BINDING" } else { "also   " };
+        let ceiling = match f.regimes.as_slice() {
+            [] => String::new(),
+            [_] if f.ceiling_ops_per_s > 0.0 => format!(
+                "; at 100% it would carry about {:.0} ops/s",
+                f.ceiling_ops_per_s
+            ),
+            [_] => String::new(),
+            regimes => {
+                // Latest first: the regime a sustained load meets.
+                let parts: Vec<String> = regimes
+                    .iter()
+                    .rev()
+                    .map(|r| {
+                        let rate = r.allowed_bits_per_s.map(gbps).unwrap_or_default();
+                        let what = match r.regime {
+                            super::findings::RegimeKind::CreditsSpent => {
+                                format!("with its credits spent (baseline {rate}")
+                            }
+                            super::findings::RegimeKind::Burst => format!("at burst ({rate}"),
+                            super::findings::RegimeKind::Constant => format!("({rate}"),
+                        };
+                        format!(
+                            "about {:.0} ops/s {what}, t={}s to {}s)",
+                            r.ceiling_ops_per_s, r.from_s, r.to_s
+                        )
+                    })
+                    .collect();
+                format!("; at 100% it would carry {}", parts.join(", "))
+            }
+        };
+        let _ = writeln!(o, "  {tag} {}{ceiling}", f.summary());
     }
 }
 

@@ -26,6 +26,9 @@ fn nic_direction(shaper: &Shaper, end: SimTime, credits_at_s: Vec<u64>) -> NicDi
         drops_per_s: shaper.drops_per_s.values().to_vec(),
         bw_allowance_exceeded_per_s: shaper.bw_allowance_exceeded_per_s.values().to_vec(),
         credits_bits_at_s: credits_at_s,
+        baseline_bits_per_s: shaper.config().baseline_bits_per_s,
+        burst_bits_per_s: shaper.config().burst_bits_per_s,
+        throttled_wire_bytes_per_s: shaper.throttled_wire_bytes_per_s.values().to_vec(),
     }
 }
 
@@ -95,6 +98,7 @@ impl World {
                 shard: n.shard,
                 instance: config.cluster.instance.name.clone(),
                 ops: metrics.shard_ops[i],
+                ops_per_s: metrics.shard_ops_per_s[i].values().to_vec(),
                 used_memory_bytes: n.db.used_memory(),
                 keys: n.db.dbsize(),
                 used_memory_bytes_at_s: gauges.used_memory_bytes.clone(),
@@ -121,6 +125,7 @@ impl World {
                 shard: 0,
                 instance: config.clients.instance.name.clone(),
                 ops: 0,
+                ops_per_s: Vec::new(),
                 used_memory_bytes: 0,
                 keys: 0,
                 used_memory_bytes_at_s: Vec::new(),

@@ -128,6 +128,8 @@ pub struct Metrics {
     pub gets: CommandStats,
     pub breakdown: Breakdown,
     pub shard_ops: Vec<u64>,
+    /// `shard_ops` by the second the requests completed in.
+    pub shard_ops_per_s: Vec<CounterSeries>,
     pub ops_per_s: CounterSeries,
     pub latency_per_s: Vec<LatencyHistogram>,
     pub node_gauges: Vec<NodeGauges>,
@@ -151,6 +153,7 @@ impl Metrics {
             gets: CommandStats::default(),
             breakdown: Breakdown::default(),
             shard_ops: vec![0; nodes],
+            shard_ops_per_s: vec![CounterSeries::default(); nodes],
             ops_per_s: CounterSeries::default(),
             latency_per_s: (0..seconds).map(|_| LatencyHistogram::new()).collect(),
             node_gauges: vec![NodeGauges::default(); nodes],
@@ -196,6 +199,7 @@ impl Metrics {
         stats.reply_bytes += r.reply_bytes;
         stats.record_latencies(now - r.sent, now - r.intended);
         self.shard_ops[r.shard as usize] += 1;
+        self.shard_ops_per_s[r.shard as usize].add(now, 1);
         let b = &mut self.breakdown;
         let both_ways = propagation + propagation;
         let network = (r.received - r.sent) + (now - r.cpu_end);

@@ -117,6 +117,8 @@ pub struct HostResult {
     pub instance: String,
     /// Requests this node served that completed in the measured window (0 for clients).
     pub ops: u64,
+    /// The same requests by the second they completed in.
+    pub ops_per_s: Vec<u64>,
     pub used_memory_bytes: u64,
     pub keys: u64,
     /// Memory in use at the start of each second (server nodes only).
@@ -141,6 +143,11 @@ pub struct NicDirectionResult {
     pub bw_allowance_exceeded_per_s: Vec<u64>,
     /// Credits at the start of each second (server nodes only).
     pub credits_bits_at_s: Vec<u64>,
+    /// The rate allowed forever, and while credits last (equal when it cannot burst).
+    pub baseline_bits_per_s: u64,
+    pub burst_bits_per_s: u64,
+    /// Wire bytes served at the baseline because the credits were spent, per second.
+    pub throttled_wire_bytes_per_s: Vec<u64>,
 }
 
 /// A kind of resource in the registry.

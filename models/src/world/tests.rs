@@ -122,3 +122,35 @@ fn a_run_result_reads_back_losslessly_and_renders_the_same_report() {
         "the run measured requests"
     );
 }
+
+/// A run shorter than the rule's three seconds, with a saturated main thread, names the
+/// thread: it never blames the offered load when a resource was saturated.
+#[test]
+fn a_short_run_with_a_saturated_thread_names_it() {
+    let text = r#"(
+        name: "short", description: "1.8 s at full CPU", seed: 2, duration_ms: 1800,
+        cluster: (mode: standalone, instance: "cache.r7g.large",
+                  cpu_cost: (per_command_ns: 20000)),
+        clients: (workload: (key_maximum: 1000, clients: 20, threads: 2, pipeline: 4,
+                             test_time_s: 2)),
+    )"#;
+    let scenario = load_str(text, "short.ron").expect("loads");
+    let config = &scenario.resolved_variants()[0].config;
+    let report = crate::report::variant_report(&crate::world::simulate(config).expect("runs"));
+    assert_eq!(report.findings_window.binding_seconds, 1);
+    let f = report.findings.first().expect("a finding");
+    assert!(f.binding);
+    assert_eq!(format!("{:?}", f.resource), "Cpu");
+    assert_eq!(f.thread, Some(0));
+    assert!(f.utilization_mean >= 0.9, "{}", f.utilization_mean);
+
+    // With no whole second after warm-up, the report says it cannot judge.
+    let mut tiny = config.clone();
+    tiny.duration_ns = 900_000_000;
+    tiny.clients.workload.test_time_ns = Some(900_000_000);
+    let report = crate::report::variant_report(&crate::world::simulate(&tiny).expect("runs"));
+    assert_eq!(report.findings_window.binding_seconds, 0);
+    assert!(report.findings.is_empty());
+    let text = crate::report::build_report(&scenario, vec![report]).to_text();
+    assert!(text.contains("too short to judge"), "{text}");
+}

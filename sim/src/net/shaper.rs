@@ -240,6 +240,9 @@ pub struct Shaper {
     pub packets_per_s: CounterSeries,
     pub drops_per_s: CounterSeries,
     pub bw_allowance_exceeded_per_s: CounterSeries,
+    /// Wire bytes served at the baseline rate because the credits were spent (only for
+    /// a NIC that can burst): which seconds ran in which regime.
+    pub throttled_wire_bytes_per_s: CounterSeries,
 }
 
 impl Shaper {
@@ -284,6 +287,7 @@ impl Shaper {
             packets_per_s: CounterSeries::default(),
             drops_per_s: CounterSeries::default(),
             bw_allowance_exceeded_per_s: CounterSeries::default(),
+            throttled_wire_bytes_per_s: CounterSeries::default(),
         }
     }
 
@@ -571,6 +575,9 @@ impl Shaper {
         let burst = self.cfg.burst_bits_per_s as u128;
         let extra = burst - baseline;
         let mut duration_ns = if extra == 0 || self.credits_nanobits == 0 {
+            if extra > 0 {
+                self.throttled_wire_bytes_per_s.add(now, wire_bytes);
+            }
             div_ceil_u128(need, baseline)
         } else {
             let at_burst_ns = div_ceil_u128(need, burst);
