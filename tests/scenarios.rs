@@ -245,3 +245,32 @@ fn a_different_seed_changes_measured_figures() {
     };
     assert_ne!(figures(&a), figures(&b));
 }
+
+/// The nodes table covers the measured window only, like `ALL STATS`: a node's bytes out
+/// are what its per-second series carried from the end of warm-up on (within one
+/// 64 KiB chunk, which may start on the window's first instant either side of it).
+#[test]
+fn node_counts_cover_the_measured_window() {
+    let r = report("m6g-25kb-get.ron");
+    for v in &r.variants {
+        assert!(v.config.warmup_ns > 0, "a scenario with warm-up");
+        let first = v.findings_window.first_s as usize;
+        for n in &v.nodes {
+            let series = v
+                .timeseries
+                .series
+                .iter()
+                .find(|s| s.name == "net_out_bits_per_s" && s.node.as_deref() == Some(&n.name))
+                .expect("series");
+            let in_window: f64 = series.values[first..].iter().sum::<f64>() / 8.0;
+            let whole_run: f64 = series.values.iter().sum::<f64>() / 8.0;
+            let out = n.net_out_bytes as f64;
+            assert!(
+                (out - in_window).abs() <= 65_536.0 + 58.0 * 8.0,
+                "{}: {out} bytes out in the table, {in_window} in the window's seconds",
+                v.name
+            );
+            assert!(whole_run - out > 1e6, "{}: the warm-up is left out", v.name);
+        }
+    }
+}

@@ -88,6 +88,9 @@ pub struct Component {
     pub p99_us: f64,
 }
 
+/// A node's (or client host's) row. Counts (ops, bytes, allowance exceeded, drops,
+/// retransmits) and utilizations cover the measured window; credits, memory and keys are
+/// the values at the end of the run.
 #[derive(Clone, Debug, Serialize)]
 pub struct NodeReport {
     pub name: String,
@@ -107,6 +110,8 @@ pub struct NodeReport {
     pub net_credits_in_end_bits: u64,
     pub net_credits_depleted_at_ms: Option<f64>,
     pub drops: u64,
+    /// Drops before the measured window (the row's other counts leave them out).
+    pub drops_during_warmup: u64,
     pub retransmits: u64,
     pub used_memory_bytes: u64,
     pub keys: u64,
@@ -374,9 +379,10 @@ pub fn variant_report(result: &RunResult) -> VariantReport {
     }
 }
 
-/// A host's row: its NIC figures over the whole run, and (for a node) its engine's.
+/// A host's row: every count over the measured window (from the end of warm-up to the
+/// end of the run), gauges at the end, and the drops of the warm-up on their own.
 fn host_report(host: &HostResult, cpu_utilization: Vec<f64>) -> NodeReport {
-    let (e, i) = (&host.egress, &host.ingress);
+    let (e, i) = (host.egress.in_window(), host.ingress.in_window());
     NodeReport {
         name: host.name.clone(),
         role: host.role.label().into(),
@@ -389,11 +395,13 @@ fn host_report(host: &HostResult, cpu_utilization: Vec<f64>) -> NodeReport {
         bw_in_allowance_exceeded: i.bw_allowance_exceeded,
         bw_out_allowance_exceeded: e.bw_allowance_exceeded,
         pps_allowance_exceeded: e.pps_allowance_exceeded + i.pps_allowance_exceeded,
-        net_credits_end: e.credits_end_bits,
-        net_credits_in_end_bits: i.credits_end_bits,
-        net_credits_depleted_at_ms: e.credits_depleted_at_ns.map(|t| ms(t as f64)),
+        net_credits_end: host.egress.credits_end_bits,
+        net_credits_in_end_bits: host.ingress.credits_end_bits,
+        net_credits_depleted_at_ms: host.egress.credits_depleted_at_ns.map(|t| ms(t as f64)),
         drops: e.dropped_messages + i.dropped_messages,
-        retransmits: host.retransmits,
+        drops_during_warmup: host.egress.at_window_start.dropped_messages
+            + host.ingress.at_window_start.dropped_messages,
+        retransmits: host.retransmits - host.retransmits_at_window_start,
         used_memory_bytes: host.used_memory_bytes,
         keys: host.keys,
     }

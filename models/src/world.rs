@@ -74,6 +74,9 @@ pub enum Ev {
     Node(NodeEv),
     /// Once a second: gauges (credits, memory).
     Sample,
+    /// The end of warm-up, when it is not on a whole second (a `Sample` marks it
+    /// otherwise).
+    WindowStart,
     #[cfg(test)]
     Probe(probe::ProbeEv),
 }
@@ -207,6 +210,7 @@ impl Model for World {
                 };
                 nodes.handle(&mut ctx, e);
             }
+            Ev::WindowStart => sampler.window_start(net),
             Ev::Sample => {
                 let mut ctx = Ctx {
                     sched,

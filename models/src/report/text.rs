@@ -192,7 +192,11 @@ fn variant(o: &mut String, v: &VariantReport) {
         }
     }
     if c.report.shows(ReportSection::Nodes) {
-        let _ = writeln!(o, "\nnodes");
+        let _ = writeln!(
+            o,
+            "\nnodes (counts and utilization over the measured window, from t={:.3}s; credits and memory at the end)",
+            v.config.warmup_ns as f64 / 1e9
+        );
         let _ = writeln!(
             o,
             "  {:<14} {:>10} {:>14} {:>12} {:>12} {:>10} {:>10} {:>14} {:>12} {:>7} {:>12}",

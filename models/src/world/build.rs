@@ -347,7 +347,12 @@ impl World {
                 nodes,
                 uses_expiry: w.expiry_range_s.is_some(),
             },
-            sampler: Sampler { node_nics, end },
+            sampler: Sampler {
+                node_nics,
+                end,
+                measure_from: SimTime::from_ns(config.warmup_ns),
+                at_window_start: Vec::new(),
+            },
             #[cfg(test)]
             probe,
             client_nics,

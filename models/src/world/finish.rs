@@ -4,7 +4,7 @@
 //! shows comes from here; once finished, the world is gone.
 
 use super::results::{
-    HostResult, HostRole, NicDirectionResult, ResourceKind, ResourceResult, RunResult,
+    HostResult, HostRole, NicCounts, NicDirectionResult, ResourceKind, ResourceResult, RunResult,
     ShardsResult, SimulationTotals,
 };
 use super::World;
@@ -14,8 +14,14 @@ use sim::net::{Network, NicId, Shaper};
 use sim::SimTime;
 
 /// One NIC direction's totals and series; `credits_at_s` are the sampled gauges.
-fn nic_direction(shaper: &Shaper, end: SimTime, credits_at_s: Vec<u64>) -> NicDirectionResult {
+fn nic_direction(
+    shaper: &Shaper,
+    end: SimTime,
+    credits_at_s: Vec<u64>,
+    at_window_start: NicCounts,
+) -> NicDirectionResult {
     NicDirectionResult {
+        at_window_start,
         wire_bytes: shaper.counters.wire_bytes,
         dropped_messages: shaper.counters.dropped_messages,
         bw_allowance_exceeded: shaper.counters.bw_allowance_exceeded,
@@ -71,9 +77,17 @@ impl World {
             clients,
             nodes,
             engine,
+            sampler,
             end,
             ..
         } = self;
+        let start = |nic: NicId| {
+            sampler
+                .at_window_start
+                .get(nic.0 as usize)
+                .copied()
+                .unwrap_or_default()
+        };
         let expected = config
             .clients
             .workload
@@ -102,9 +116,20 @@ impl World {
                 used_memory_bytes: n.db.used_memory(),
                 keys: n.db.dbsize(),
                 used_memory_bytes_at_s: gauges.used_memory_bytes.clone(),
-                egress: nic_direction(&nic.egress, end, gauges.egress_credits_bits.clone()),
-                ingress: nic_direction(&nic.ingress, end, gauges.ingress_credits_bits.clone()),
+                egress: nic_direction(
+                    &nic.egress,
+                    end,
+                    gauges.egress_credits_bits.clone(),
+                    start(n.nic).egress,
+                ),
+                ingress: nic_direction(
+                    &nic.ingress,
+                    end,
+                    gauges.ingress_credits_bits.clone(),
+                    start(n.nic).ingress,
+                ),
                 retransmits: net.retransmits_from(n.nic),
+                retransmits_at_window_start: start(n.nic).retransmits,
             });
             for (t, thread) in engine.threads[i].iter().enumerate() {
                 resources.push(ResourceResult::busy(
@@ -129,9 +154,10 @@ impl World {
                 used_memory_bytes: 0,
                 keys: 0,
                 used_memory_bytes_at_s: Vec::new(),
-                egress: nic_direction(&nic.egress, end, Vec::new()),
-                ingress: nic_direction(&nic.ingress, end, Vec::new()),
+                egress: nic_direction(&nic.egress, end, Vec::new(), start(id).egress),
+                ingress: nic_direction(&nic.ingress, end, Vec::new(), start(id).ingress),
                 retransmits: net.retransmits_from(id),
+                retransmits_at_window_start: start(id).retransmits,
             });
             register_nic(&mut resources, host, &net, id);
         }

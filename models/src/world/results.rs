@@ -127,11 +127,24 @@ pub struct HostResult {
     pub ingress: NicDirectionResult,
     /// Retransmissions of the flows this host sends on.
     pub retransmits: u64,
+    pub retransmits_at_window_start: u64,
+}
+
+/// A NIC direction's counters at one instant.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NicCounts {
+    pub wire_bytes: u64,
+    pub dropped_messages: u64,
+    pub bw_allowance_exceeded: u64,
+    pub pps_allowance_exceeded: u64,
 }
 
 /// One direction of a NIC over the whole run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NicDirectionResult {
+    /// The counters when the measured window began (all zero without warm-up): the
+    /// window's figures are the run's totals less these.
+    pub at_window_start: NicCounts,
     pub wire_bytes: u64,
     pub dropped_messages: u64,
     pub bw_allowance_exceeded: u64,
@@ -238,6 +251,29 @@ pub struct SimulationTotals {
     pub requests_in_flight: u64,
     pub errors: u64,
     pub client_queue_overflows: u64,
+}
+
+impl NicDirectionResult {
+    /// The counters over the whole run.
+    pub fn totals(&self) -> NicCounts {
+        NicCounts {
+            wire_bytes: self.wire_bytes,
+            dropped_messages: self.dropped_messages,
+            bw_allowance_exceeded: self.bw_allowance_exceeded,
+            pps_allowance_exceeded: self.pps_allowance_exceeded,
+        }
+    }
+
+    /// The counters over the measured window (from its start to the run's end).
+    pub fn in_window(&self) -> NicCounts {
+        let (t, s) = (self.totals(), self.at_window_start);
+        NicCounts {
+            wire_bytes: t.wire_bytes - s.wire_bytes,
+            dropped_messages: t.dropped_messages - s.dropped_messages,
+            bw_allowance_exceeded: t.bw_allowance_exceeded - s.bw_allowance_exceeded,
+            pps_allowance_exceeded: t.pps_allowance_exceeded - s.pps_allowance_exceeded,
+        }
+    }
 }
 
 impl RunResult {
