@@ -306,8 +306,28 @@ impl Network {
         &self.nics
     }
 
-    /// Opens a one-way flow from `src` to `dst` (a connection is two flows).
+    /// Opens a one-way flow from `src` to `dst` (a connection is two flows). Its random
+    /// stream (drawn from only when the link has jitter or fault rules) is named by the
+    /// flow's number: see [`Network::open_flow_labelled`] for one that is not.
     pub fn open_flow(&mut self, src: NicId, dst: NicId, link: LinkConfig) -> FlowId {
+        let index = self.flows.len() as u64;
+        self.open_flow_labelled(src, dst, link, "net.flow", index)
+    }
+
+    /// Opens a flow as [`Network::open_flow`] does, with its random stream named
+    /// (`label`, `index`) instead of by the flow's number, so that its draws do not
+    /// depend on how many flows were opened before it: a variant that opens more or
+    /// fewer flows elsewhere leaves this one's losses and delays as they were. Two flows
+    /// with the same label and index draw the same numbers; `open_flow` uses the label
+    /// "net.flow" with the flow's number.
+    pub fn open_flow_labelled(
+        &mut self,
+        src: NicId,
+        dst: NicId,
+        link: LinkConfig,
+        label: &str,
+        index: u64,
+    ) -> FlowId {
         let id = FlowId(self.flows.len() as u32);
         let egress_local = self.nics[src.0 as usize].egress.add_flow();
         let ingress_local = self.nics[dst.0 as usize].ingress.add_flow();
@@ -337,7 +357,7 @@ impl Network {
             acks: AckQueue::default(),
         });
         self.cold.push(FlowCold {
-            rng: needs_rng.then(|| self.streams.stream("net.flow", id.0 as u64)),
+            rng: needs_rng.then(|| self.streams.stream(label, index)),
             ssthresh_bytes: link.max_window_bytes,
             link,
             held: BTreeMap::new(),
