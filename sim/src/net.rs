@@ -755,7 +755,7 @@ impl Network {
                     // A reset marks the messages it discards on the wire as dropped by
                     // the link, so that their arrival costs the common path nothing.
                     if m.state == MsgState::DiscardedOnWire {
-                        self.msgs.remove(msg as usize);
+                        self.free_discarded(msg);
                         return;
                     }
                     m.link_dropped = false;
@@ -794,7 +794,7 @@ impl Network {
                     // Superseded by a fast retransmit, or its flow was reset: the
                     // timer a reset found pending frees the message.
                     if m.state == MsgState::DiscardedLost && m.generation == generation {
-                        self.msgs.remove(msg as usize);
+                        self.free_discarded(msg);
                     }
                     return;
                 }
@@ -814,6 +814,14 @@ impl Network {
                 self.offer_egress(sched, msg);
             }
         }
+    }
+
+    /// Frees a message a reset discarded, when the event it had pending runs. Out of
+    /// line: the paths that check for one must not grow for a flow never reset.
+    #[cold]
+    #[inline(never)]
+    fn free_discarded(&mut self, msg: u32) {
+        self.msgs.remove(msg as usize);
     }
 
     fn offer_egress<E: From<NetEvent> + Copy>(&mut self, sched: &mut Scheduler<E>, msg: u32) {
@@ -967,7 +975,7 @@ impl Network {
         if m.seq != f.next_deliver_seq {
             if m.state == MsgState::DiscardedInService {
                 let flow = m.flow;
-                self.msgs.remove(msg as usize);
+                self.free_discarded(msg);
                 return flow;
             }
             m.state = MsgState::Held;
