@@ -5,14 +5,22 @@
 //!
 //! A message's path: sender egress shaper -> link (propagation, jitter, fault rules) ->
 //! receiver ingress shaper -> in-order delivery. Invariants: within a flow, messages are
-//! delivered in the order they were sent, each exactly once; bytes are conserved
-//! (offered = delivered + dropped + queued + in flight, where each attempt of a
-//! retransmitted message counts as offered once); a dropped message is retransmitted
-//! about one RTT after the loss when more data follows it on its flow (fast retransmit),
-//! else after a retransmission timeout (200 ms minimum, doubling per timeout of the same
-//! message), and later messages of its flow wait for it (head-of-line blocking). Drops
-//! happen before bytes are serialized at the dropping shaper, so under sustained
-//! overload a flow's goodput settles at its share of the shaped rate.
+//! delivered in the order they were sent, each exactly once unless a reset discards it;
+//! bytes are conserved (offered = delivered + dropped + discarded + queued + in flight,
+//! where each attempt of a retransmitted message counts as offered once); a dropped
+//! message is retransmitted about one RTT after the loss when more data follows it on its
+//! flow (fast retransmit), else after a retransmission timeout (200 ms minimum, doubling
+//! per timeout of the same message), and later messages of its flow wait for it
+//! (head-of-line blocking). Drops happen before bytes are serialized at the dropping
+//! shaper, so under sustained overload a flow's goodput settles at its share of the
+//! shaped rate.
+//!
+//! A flow can be reset in place ([`Network::reset_flow`]), as a connection torn down and
+//! opened again: every message it has not delivered is discarded wherever it is and never
+//! delivered, and the flow starts over as if newly opened (the span between two resets is
+//! an epoch of the flow). Events already scheduled for it (an arrival, the end of ingress
+//! service, a retransmission timer, acknowledgements coming back) find their message
+//! marked discarded, or the flow in a state they cannot change, and do nothing.
 //!
 //! Faults and shaping are data: a link carries a list of [`LinkRule`]s tried in order,
 //! each of which may return a verdict (drop, or deliver after an extra delay).
@@ -144,7 +152,21 @@ enum MsgState {
     Held,
     /// Dropped; waiting for its retransmission.
     Lost,
+    // Its flow was reset while an event for it was pending: that event, and no other
+    // (an event for a slot freed and reused would reach the wrong message), frees it
+    // undelivered.
+    /// Was in transit: freed by its arrival.
+    DiscardedOnWire,
+    /// Was finishing its ingress service: freed when it is received.
+    DiscardedInService,
+    /// Was lost: freed by the retransmission timer pending then.
+    DiscardedLost,
 }
+
+/// The sequence number of a message discarded in ingress service: never the one its
+/// flow delivers next, so that when it is received it takes the out-of-order path,
+/// where it is recognised; the in-order path checks nothing more than it did.
+const DISCARDED_SEQ: u64 = u64::MAX;
 
 #[derive(Clone, Copy, Debug)]
 struct Msg {
@@ -221,17 +243,25 @@ struct FlowCold {
     send_buffer: VecDeque<u32>,
     /// Slow-start threshold, in wire bytes.
     ssthresh_bytes: u64,
+    /// `messages_sent` and `messages_delivered` count the epochs before the last reset
+    /// only: the current one's are the flow's sequence numbers.
     stats: FlowStats,
 }
 
 /// Per-flow transport counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FlowStats {
+    /// Messages sent, over every epoch (resets do not restart the counts).
     pub messages_sent: u64,
     pub messages_delivered: u64,
     pub drops: u64,
     pub fast_retransmits: u64,
     pub timeout_retransmits: u64,
+    /// Times the flow was reset ([`Network::reset_flow`]).
+    pub resets: u64,
+    /// Messages sent and never delivered because a reset discarded them: sent =
+    /// delivered + discarded + those still on their way.
+    pub discarded_messages: u64,
 }
 
 /// Network-wide byte accounting (wire bytes).
@@ -240,14 +270,19 @@ pub struct Conservation {
     pub offered: u64,
     pub delivered: u64,
     pub dropped: u64,
+    /// Bytes of attempts under way when their flow was reset (an attempt already
+    /// dropped is counted as dropped, and a message still in its sender's buffer was
+    /// never offered). Some may still occupy a wire: they are discarded all the same.
+    pub discarded: u64,
     pub queued: u64,
     pub in_flight: u64,
 }
 
 impl Conservation {
-    /// Whether offered = delivered + dropped + queued + in flight.
+    /// Whether offered = delivered + dropped + discarded + queued + in flight.
     pub fn holds(&self) -> bool {
-        self.offered == self.delivered + self.dropped + self.queued + self.in_flight
+        self.offered
+            == self.delivered + self.dropped + self.discarded + self.queued + self.in_flight
     }
 }
 
@@ -270,6 +305,9 @@ pub struct Network {
     offered_wire_bytes: u64,
     delivered_wire_bytes: u64,
     dropped_wire_bytes: u64,
+    discarded_wire_bytes: u64,
+    /// Messages a reset frees, kept between resets so that a reset allocates nothing.
+    reset_scratch: Vec<usize>,
     /// See [`Network::set_eager_acks`].
     eager_acks: bool,
 }
@@ -286,6 +324,8 @@ impl Network {
             offered_wire_bytes: 0,
             delivered_wire_bytes: 0,
             dropped_wire_bytes: 0,
+            discarded_wire_bytes: 0,
+            reset_scratch: Vec::new(),
             eager_acks: false,
         }
     }
@@ -306,22 +346,26 @@ impl Network {
         &self.nics
     }
 
-    /// Opens a one-way flow from `src` to `dst` (a connection is two flows); its random
-    /// stream is labelled by its id.
+    /// Opens a one-way flow from `src` to `dst` (a connection is two flows). Its random
+    /// stream (drawn from only when the link has jitter or fault rules) is named by the
+    /// flow's number: see [`Network::open_flow_labelled`] for one that is not.
     pub fn open_flow(&mut self, src: NicId, dst: NicId, link: LinkConfig) -> FlowId {
-        let id = self.flows.len() as u64;
-        self.open_flow_labelled(src, dst, link, "net.flow", id)
+        let index = self.flows.len() as u64;
+        self.open_flow_labelled(src, dst, link, "net.flow", index)
     }
 
-    /// Opens a one-way flow whose random stream (jitter, fault rules) is
-    /// `(label, index)`: a caller that numbers its flows itself keeps their draws
-    /// independent of how many other flows were opened before them.
+    /// Opens a flow as [`Network::open_flow`] does, with its random stream named
+    /// (`label`, `index`) instead of by the flow's number, so that its draws do not
+    /// depend on how many flows were opened before it: a variant that opens more or
+    /// fewer flows elsewhere leaves this one's losses and delays as they were. Two flows
+    /// with the same label and index draw the same numbers; `open_flow` uses the label
+    /// "net.flow" with the flow's number.
     pub fn open_flow_labelled(
         &mut self,
         src: NicId,
         dst: NicId,
         link: LinkConfig,
-        label: &'static str,
+        label: &str,
         index: u64,
     ) -> FlowId {
         let id = FlowId(self.flows.len() as u32);
@@ -364,12 +408,122 @@ impl Network {
         id
     }
 
+    /// Resets `flow` in place, for a connection torn down and opened again later (a
+    /// replica reconnecting, a cluster-bus link after a crash): the [`FlowId`] stays
+    /// valid with its NICs, link and shaper queues. Every message sent on it and not
+    /// yet delivered is discarded wherever it is (sender's buffer, NIC queues, the
+    /// wire, held for reordering, lost) and is never delivered; bytes already in
+    /// service at a NIC still occupy it. The flow then behaves as a newly opened one
+    /// with the same link: sequence numbers from zero, the window and slow-start
+    /// threshold at their maximum, nothing in flight or buffered. Its statistics go on
+    /// (see [`FlowStats::resets`]), and so does its random stream, so that an epoch
+    /// does not replay the losses and delays of the one before.
+    ///
+    /// A reset schedules nothing (it takes the scheduler as every call that changes a
+    /// flow does): what is pending for the flow is recognised as stale when it runs. An
+    /// `Ack` event still pending needs no mark: it only takes in the acknowledgements
+    /// that have arrived and sends what the window then allows, and it is due within
+    /// one latency of the reset, before any acknowledgement of the new epoch can arrive
+    /// (two latencies and a serialization after it), so it finds the flow as the
+    /// reset left it, or as sends since have, and changes nothing. It costs a pass
+    /// over the messages in the network unless the flow has none outstanding.
+    pub fn reset_flow<E: From<NetEvent> + Copy>(
+        &mut self,
+        _sched: &mut Scheduler<E>,
+        flow: FlowId,
+    ) {
+        let i = flow.0 as usize;
+        let f = &self.flows[i];
+        let outstanding = f.next_seq - f.next_deliver_seq;
+        let in_egress = self.nics[f.src.0 as usize]
+            .egress
+            .discard_flow(f.egress_local);
+        let in_ingress = self.nics[f.dst.0 as usize]
+            .ingress
+            .discard_flow(f.ingress_local);
+        let mut free = std::mem::take(&mut self.reset_scratch);
+        let mut found = 0;
+        let (mut egress_queued, mut ingress_queued) = (0, 0);
+        for (id, m) in self.msgs.iter_mut() {
+            if found == outstanding {
+                break;
+            }
+            if m.flow != flow {
+                continue;
+            }
+            match m.state {
+                // Left over from an earlier reset.
+                MsgState::DiscardedOnWire
+                | MsgState::DiscardedInService
+                | MsgState::DiscardedLost => continue,
+                MsgState::Transit => {
+                    self.discarded_wire_bytes += m.wire_bytes;
+                    m.state = MsgState::DiscardedOnWire;
+                    m.link_dropped = true;
+                }
+                MsgState::IngressService => {
+                    self.discarded_wire_bytes += m.wire_bytes;
+                    m.state = MsgState::DiscardedInService;
+                    m.seq = DISCARDED_SEQ;
+                }
+                MsgState::Lost => m.state = MsgState::DiscardedLost,
+                // Nothing is pending for these (the shapers no longer hold them).
+                MsgState::EgressQueued => {
+                    egress_queued += 1;
+                    self.discarded_wire_bytes += m.wire_bytes;
+                    free.push(id);
+                }
+                MsgState::IngressQueued => {
+                    ingress_queued += 1;
+                    self.discarded_wire_bytes += m.wire_bytes;
+                    free.push(id);
+                }
+                MsgState::Held => {
+                    self.discarded_wire_bytes += m.wire_bytes;
+                    free.push(id);
+                }
+                MsgState::SendBuffered => free.push(id),
+            }
+            found += 1;
+        }
+        debug_assert_eq!(found, outstanding, "every message not delivered is found");
+        debug_assert_eq!((egress_queued, ingress_queued), (in_egress, in_ingress));
+        for id in free.drain(..) {
+            self.msgs.remove(id);
+        }
+        self.reset_scratch = free;
+
+        let cold = &mut self.cold[i];
+        let f = &mut self.flows[i];
+        cold.stats.messages_sent += f.next_seq;
+        cold.stats.messages_delivered += f.next_deliver_seq;
+        cold.stats.discarded_messages += outstanding;
+        cold.stats.resets += 1;
+        cold.held.clear();
+        cold.tail_losses.clear();
+        cold.send_buffer.clear();
+        cold.ssthresh_bytes = cold.link.max_window_bytes;
+        f.next_seq = 0;
+        f.unacked_payload_bytes = 0;
+        f.inflight_wire_bytes = 0;
+        f.window_bytes = cold.link.max_window_bytes;
+        f.window_at_max = true;
+        f.last_arrival = SimTime::ZERO;
+        f.holding = false;
+        f.tail_loss_pending = false;
+        f.ack_event_pending = false;
+        f.buffering = false;
+        f.next_deliver_seq = 0;
+        f.acks.clear();
+    }
+
     pub fn flow_stats(&self, flow: FlowId) -> FlowStats {
         let f = &self.flows[flow.0 as usize];
+        let before = &self.cold[flow.0 as usize].stats;
         FlowStats {
-            messages_sent: f.next_seq,
-            messages_delivered: f.next_deliver_seq,
-            ..self.cold[flow.0 as usize].stats
+            messages_sent: before.messages_sent + f.next_seq,
+            messages_delivered: before.messages_delivered + f.next_deliver_seq,
+            ..*before
         }
     }
 
@@ -598,6 +752,12 @@ impl Network {
             NetEvent::Arrive { msg } => {
                 let m = &mut self.msgs[msg as usize];
                 if m.link_dropped {
+                    // A reset marks the messages it discards on the wire as dropped by
+                    // the link, so that their arrival costs the common path nothing.
+                    if m.state == MsgState::DiscardedOnWire {
+                        self.free_discarded(msg);
+                        return;
+                    }
                     m.link_dropped = false;
                     self.lost(sched, msg);
                     return;
@@ -631,7 +791,12 @@ impl Network {
                     return;
                 };
                 if m.generation != generation || m.state != MsgState::Lost {
-                    return; // superseded by a fast retransmit
+                    // Superseded by a fast retransmit, or its flow was reset: the
+                    // timer a reset found pending frees the message.
+                    if m.state == MsgState::DiscardedLost && m.generation == generation {
+                        self.free_discarded(msg);
+                    }
+                    return;
                 }
                 m.state = MsgState::EgressQueued;
                 m.retransmitted = true;
@@ -649,6 +814,14 @@ impl Network {
                 self.offer_egress(sched, msg);
             }
         }
+    }
+
+    /// Frees a message a reset discarded, when the event it had pending runs. Out of
+    /// line: the paths that check for one must not grow for a flow never reset.
+    #[cold]
+    #[inline(never)]
+    fn free_discarded(&mut self, msg: u32) {
+        self.msgs.remove(msg as usize);
     }
 
     fn offer_egress<E: From<NetEvent> + Copy>(&mut self, sched: &mut Scheduler<E>, msg: u32) {
@@ -800,6 +973,11 @@ impl Network {
         let m = &mut self.msgs[msg as usize];
         let f = &mut self.flows[m.flow.0 as usize];
         if m.seq != f.next_deliver_seq {
+            if m.state == MsgState::DiscardedInService {
+                let flow = m.flow;
+                self.free_discarded(msg);
+                return flow;
+            }
             m.state = MsgState::Held;
             self.cold[m.flow.0 as usize].held.insert(m.seq, msg);
             f.holding = true;
@@ -844,6 +1022,7 @@ impl Network {
             offered: self.offered_wire_bytes,
             delivered: self.delivered_wire_bytes,
             dropped: self.dropped_wire_bytes,
+            discarded: self.discarded_wire_bytes,
             ..Default::default()
         };
         for (_, m) in &self.msgs {
@@ -852,7 +1031,11 @@ impl Network {
                 MsgState::Transit | MsgState::IngressService | MsgState::Held => {
                     c.in_flight += m.wire_bytes
                 }
-                MsgState::Lost | MsgState::SendBuffered => {}
+                MsgState::Lost
+                | MsgState::SendBuffered
+                | MsgState::DiscardedOnWire
+                | MsgState::DiscardedInService
+                | MsgState::DiscardedLost => {}
             }
         }
         c
@@ -879,4 +1062,225 @@ fn apply_rules(rules: &[LinkRule], rng: &mut SimRng) -> Verdict {
         }
     }
     Verdict::Deliver { extra }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Ratio;
+    use crate::scheduler::{Model, RunLimit};
+    use std::collections::BTreeSet;
+
+    #[derive(Clone, Copy, Debug)]
+    enum Ev {
+        Net(NetEvent),
+        Send {
+            flow: FlowId,
+            token: u64,
+            payload_bytes: u64,
+        },
+        Reset,
+    }
+
+    impl From<NetEvent> for Ev {
+        fn from(e: NetEvent) -> Ev {
+            Ev::Net(e)
+        }
+    }
+
+    struct World {
+        net: Network,
+        /// The flow that is reset.
+        flow: FlowId,
+        delivered: Vec<(SimTime, FlowId, u64)>,
+        buf: Vec<Delivery>,
+        /// The reset flow's last token sent, as of its reset.
+        last_token_before_reset: Option<u64>,
+        last_token_sent: Option<u64>,
+        states_at_reset: BTreeSet<String>,
+        /// Deliveries before the reset.
+        delivered_before_reset: usize,
+    }
+
+    impl Model for World {
+        type Event = Ev;
+        fn handle(&mut self, sched: &mut Scheduler<Ev>, ev: Ev) {
+            match ev {
+                Ev::Net(e) => {
+                    self.buf.clear();
+                    self.net.handle(sched, e, &mut self.buf);
+                    let now = sched.now();
+                    self.delivered
+                        .extend(self.buf.iter().map(|d| (now, d.flow, d.token)));
+                }
+                Ev::Send {
+                    flow,
+                    token,
+                    payload_bytes,
+                } => {
+                    if flow == self.flow {
+                        self.last_token_sent = Some(token);
+                    }
+                    self.net.send(sched, flow, payload_bytes, token);
+                }
+                Ev::Reset => {
+                    for (_, m) in &self.net.msgs {
+                        if m.flow == self.flow {
+                            self.states_at_reset.insert(format!("{:?}", m.state));
+                        }
+                    }
+                    self.last_token_before_reset = self.last_token_sent;
+                    self.delivered_before_reset = self.delivered.len();
+                    self.net.reset_flow(sched, self.flow);
+                    assert!(self.net.conservation().holds());
+                }
+            }
+        }
+    }
+
+    /// What a flow's transport knows, for comparing a reset flow with a new one.
+    fn transport_state(net: &Network, flow: FlowId) -> String {
+        let f = &net.flows[flow.0 as usize];
+        let c = &net.cold[flow.0 as usize];
+        format!(
+            "{:?}",
+            (
+                (f.next_seq, f.unacked_payload_bytes, f.inflight_wire_bytes),
+                (f.window_bytes, f.window_at_max, c.ssthresh_bytes),
+                (f.last_arrival, f.holding, f.tail_loss_pending),
+                (f.ack_event_pending, f.buffering, f.next_deliver_seq),
+                (f.acks.front(), c.held.len(), c.tail_losses.len()),
+                c.send_buffer.len(),
+            )
+        )
+    }
+
+    /// Resets a busy, lossy flow at each of many instants, which between them find its
+    /// messages in every state: none sent before the reset is delivered after it, every
+    /// one sent after it is delivered in order, the reset flow's transport is that of a
+    /// newly opened flow, and once the network drains no message is left behind.
+    #[test]
+    fn a_reset_discards_messages_in_every_state() {
+        let mut seen = BTreeSet::new();
+        for k in 1..120u64 {
+            let reset_at = SimTime::from_ns(k * 83_000);
+            let shaping = |bits_per_s: u64, queue_bytes: u64| ShaperConfig {
+                baseline_bits_per_s: bits_per_s,
+                burst_bits_per_s: bits_per_s,
+                credit_capacity_bits: 0,
+                initial_credit_bits: 0,
+                queue_capacity_bytes: queue_bytes,
+                pps_limit: None,
+                flow_cap_bits_per_s: None,
+                chunk_bytes: 16_384,
+            };
+            let framing = Framing {
+                mtu_bytes: 1500,
+                tcp_ip_header_bytes: 40,
+                link_header_bytes: 18,
+            };
+            let mut net = Network::new(RngStreams::new(k));
+            let a = net.add_nic(NicConfig {
+                egress: shaping(400_000_000, 60_000),
+                ingress: ShaperConfig::unlimited(),
+                framing,
+            });
+            let b = net.add_nic(NicConfig {
+                egress: ShaperConfig::unlimited(),
+                ingress: shaping(150_000_000, 1_000_000),
+                framing,
+            });
+            let lossy = LinkConfig {
+                latency: SimDuration::from_us(100),
+                jitter: SimDuration::from_us(20),
+                rules: vec![LinkRule::Loss {
+                    probability: Ratio::new(1, 10),
+                }],
+                max_window_bytes: 100_000,
+            };
+            let flow = net.open_flow(a, b, lossy.clone());
+            let background = net.open_flow(a, b, LinkConfig::default());
+            let mut sched = Scheduler::new();
+            let sizes = [300, 5_000, 40_000, 1_200, 9_000];
+            for i in 0..200u64 {
+                sched.schedule_at(
+                    SimTime::from_us(i * 50),
+                    Ev::Send {
+                        flow,
+                        token: i,
+                        payload_bytes: sizes[i as usize % sizes.len()],
+                    },
+                );
+                if i % 4 == 0 {
+                    sched.schedule_at(
+                        SimTime::from_us(i * 50 + 7),
+                        Ev::Send {
+                            flow: background,
+                            token: i,
+                            payload_bytes: 20_000,
+                        },
+                    );
+                }
+            }
+            sched.schedule_at(reset_at, Ev::Reset);
+            let mut w = World {
+                net,
+                flow,
+                delivered: Vec::new(),
+                buf: Vec::new(),
+                last_token_before_reset: None,
+                last_token_sent: None,
+                states_at_reset: BTreeSet::new(),
+                delivered_before_reset: 0,
+            };
+            sched.run(&mut w, RunLimit::Until(reset_at));
+            // The reset has run (what follows it at its instant concerns discarded
+            // messages only): its flow's transport is a new flow's, opened alike.
+            let fresh = w.net.open_flow(a, b, lossy.clone());
+            assert_eq!(
+                transport_state(&w.net, flow),
+                transport_state(&w.net, fresh)
+            );
+            sched.run(&mut w, RunLimit::Empty);
+
+            let first_after = w.last_token_before_reset.map_or(0, |t| t + 1);
+            let after: Vec<u64> = w.delivered[w.delivered_before_reset..]
+                .iter()
+                .filter(|(_, f, _)| *f == flow)
+                .map(|(_, _, t)| *t)
+                .collect();
+            assert_eq!(
+                after,
+                (first_after..200).collect::<Vec<_>>(),
+                "reset at {reset_at}: only what was sent after it, all of it, in order"
+            );
+            let stats = w.net.flow_stats(flow);
+            assert_eq!(stats.resets, 1);
+            assert_eq!(stats.messages_sent, 200);
+            assert_eq!(
+                stats.messages_delivered + stats.discarded_messages,
+                200,
+                "{stats:?}"
+            );
+            let c = w.net.conservation();
+            assert!(c.holds() && c.queued == 0 && c.in_flight == 0, "{c:?}");
+            assert!(w.net.msgs.is_empty(), "every discarded message was freed");
+            seen.extend(w.states_at_reset);
+        }
+        let every_state = [
+            "SendBuffered",
+            "EgressQueued",
+            "Transit",
+            "IngressQueued",
+            "IngressService",
+            "Held",
+            "Lost",
+        ];
+        for state in every_state {
+            assert!(
+                seen.contains(state),
+                "no reset found a message {state}: {seen:?}"
+            );
+        }
+    }
 }

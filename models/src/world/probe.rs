@@ -18,6 +18,9 @@ pub(crate) struct ProbeConfig {
     pub to_node: u32,
     pub period: SimDuration,
     pub payload_bytes: u64,
+    /// Tear the probe's connection down and reopen it at the first tick from this time
+    /// on: its flow is reset in place.
+    pub reset_at: Option<SimDuration>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -39,6 +42,7 @@ pub(crate) struct Probe {
     sent_at: Vec<SimTime>,
     /// Tokens delivered, in delivery order.
     pub delivered: Vec<u64>,
+    was_reset: bool,
 }
 
 impl Probe {
@@ -61,6 +65,7 @@ impl Probe {
             end,
             sent_at: Vec::new(),
             delivered: Vec::new(),
+            was_reset: false,
         }
     }
 
@@ -72,6 +77,12 @@ impl Probe {
         let now = ctx.sched.now();
         match ev {
             ProbeEv::Tick => {
+                if let Some(at) = self.config.reset_at {
+                    if now >= SimTime::ZERO + at && !self.was_reset {
+                        self.was_reset = true;
+                        ctx.net.reset_flow(ctx.sched, self.flow);
+                    }
+                }
                 let token = self.sent_at.len() as u64;
                 self.sent_at.push(now);
                 ctx.net
@@ -91,6 +102,11 @@ impl Probe {
             "a probe message's token indexes the probe's own table"
         );
         self.delivered.push(d.token);
+    }
+
+    /// The probe's flow.
+    pub fn flow(&self) -> FlowId {
+        self.flow
     }
 
     /// Messages sent so far.

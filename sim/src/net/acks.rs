@@ -75,6 +75,15 @@ impl AckQueue {
             .push_back((at, wire_bytes));
     }
 
+    /// Forgets every entry, keeping the spill's allocation.
+    pub(crate) fn clear(&mut self) {
+        self.head = 0;
+        self.len = 0;
+        if let Some(spill) = &mut self.spill {
+            spill.clear();
+        }
+    }
+
     #[inline]
     pub(crate) fn front(&self) -> Option<(SimTime, u64)> {
         if self.len > 0 {

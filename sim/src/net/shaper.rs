@@ -3,8 +3,9 @@
 //! per-flow rate cap, and round-robin service of flows by chunks. Invariants: credits
 //! stay within [0, capacity]; bits served over any interval never exceed
 //! baseline x time + credits spent (plus the ns rounding of each chunk, which only ever
-//! rounds durations up); a message's bytes are queued, in service or out, never two at
-//! once; each flow's messages leave in the order they were offered.
+//! rounds durations up); a message's bytes are queued, in service, out or discarded (its
+//! flow's connection was closed), never two at once; each flow's messages leave in the
+//! order they were offered.
 //!
 //! Why finish times never need correcting: the shaper serves one chunk at a time and
 //! computes a chunk's duration when it starts, from state that is fully known then:
@@ -189,6 +190,10 @@ pub struct ShaperCounters {
     pub packets: u64,
     pub dropped_messages: u64,
     pub dropped_wire_bytes: u64,
+    /// Messages taken back by [`Shaper::discard_flow`] (neither served nor dropped),
+    /// and their wire bytes not yet started.
+    pub discarded_messages: u64,
+    pub discarded_wire_bytes: u64,
     /// Packets queued or dropped because the allowed bandwidth was exceeded (ENA:
     /// `bw_out_allowance_exceeded` / `bw_in_allowance_exceeded`).
     pub bw_allowance_exceeded: u64,
@@ -348,6 +353,30 @@ impl Shaper {
     /// Whether a chunk is in service at `now`.
     pub fn is_busy(&self, now: SimTime) -> bool {
         self.busy_until > now
+    }
+
+    /// Takes back every message of `flow` with bytes not yet started, and returns how
+    /// many: its connection was closed, so they never leave. A chunk already in service
+    /// stays on the wire (a NIC cannot recall a frame it is sending); the rest of its
+    /// message is discarded with the others. What the flow has sent still holds it back
+    /// under the per-flow cap, as it would any flow.
+    pub fn discard_flow(&mut self, flow: LocalFlow) -> usize {
+        let fq = &mut self.flows[flow.0 as usize];
+        let discarded = fq.msgs.len();
+        for q in fq.msgs.drain(..) {
+            self.queued_wire_bytes -= q.wire_left;
+            self.counters.discarded_wire_bytes += q.wire_left;
+        }
+        self.counters.discarded_messages += discarded as u64;
+        if fq.in_ring {
+            // Only the ring's front can be in the middle of its turn; whoever follows
+            // starts a turn of its own, as after any flow that runs out of data.
+            fq.in_ring = false;
+            fq.deficit_bytes = 0;
+            fq.turn_started = false;
+            self.ring.retain(|&f| f != flow);
+        }
+        discarded
     }
 
     /// Offers a message of `payload_bytes` on `flow`. Returns false when the queue
@@ -739,6 +768,174 @@ mod tests {
         }
         assert!(!finished[0].is_empty());
         assert_eq!(finished[0], finished[1]);
+    }
+
+    enum Step {
+        Offer { flow: usize, payload_bytes: u64 },
+        Discard { flow: usize },
+    }
+
+    /// Runs `steps` (at their times, in order) on a shaper with `flows` flows, waking
+    /// it whenever it asks, until it is idle: the messages finished (token, time), in
+    /// order, and the shaper. Tokens number the offers from 0.
+    fn drive(
+        cfg: ShaperConfig,
+        flows: usize,
+        steps: &[(u64, Step)],
+    ) -> (Vec<(u32, SimTime)>, Shaper) {
+        let mut s = Shaper::new(cfg, framing_1500());
+        let ids: Vec<_> = (0..flows).map(|_| s.add_flow()).collect();
+        let mut out = ShaperOutput::default();
+        let mut finished = Vec::new();
+        let mut wake: Option<SimTime> = None;
+        let mut token = 0;
+        let mut steps = steps.iter().peekable();
+        loop {
+            let next_step = steps.peek().map(|(t, _)| SimTime::from_ns(*t));
+            let now = match (next_step, wake) {
+                (None, None) => break,
+                (Some(a), Some(w)) => a.min(w),
+                (a, w) => a.or(w).expect("one is set"),
+            };
+            out.finished.clear();
+            out.wake_at = None;
+            if wake == Some(now) {
+                wake = None;
+                s.wake(now, &mut out);
+            } else {
+                match steps.next().expect("a step is due").1 {
+                    Step::Offer {
+                        flow,
+                        payload_bytes,
+                    } => {
+                        assert!(s.offer(now, ids[flow], token, payload_bytes, &mut out));
+                        token += 1;
+                    }
+                    Step::Discard { flow } => {
+                        s.discard_flow(ids[flow]);
+                    }
+                }
+            }
+            finished.extend(out.finished.iter().copied());
+            wake = wake.or(out.wake_at);
+        }
+        (finished, s)
+    }
+
+    /// A flow whose queued messages are discarded before any of their bytes start
+    /// leaves the others served exactly as if it had never offered them.
+    #[test]
+    fn discarding_a_waiting_flow_is_as_if_it_never_offered() {
+        let cfg = ShaperConfig {
+            baseline_bits_per_s: 1_000_000_000,
+            burst_bits_per_s: 1_000_000_000,
+            credit_capacity_bits: 0,
+            initial_credit_bits: 0,
+            chunk_bytes: 16_384,
+            ..ShaperConfig::unlimited()
+        };
+        let offer = |flow, payload_bytes| Step::Offer {
+            flow,
+            payload_bytes,
+        };
+        // Flow 0 starts at once; flows 1 and 2 wait behind it; flow 1 is discarded.
+        let (with, shaper) = drive(
+            cfg,
+            3,
+            &[
+                (0, offer(0, 40_000)),
+                (0, offer(1, 30_000)),
+                (0, offer(2, 5_000)),
+                (0, offer(1, 700)),
+                (0, offer(2, 20_000)),
+                (1_000, Step::Discard { flow: 1 }),
+            ],
+        );
+        let (without, _) = drive(
+            cfg,
+            3,
+            &[
+                (0, offer(0, 40_000)),
+                (0, offer(2, 5_000)),
+                (0, offer(2, 20_000)),
+            ],
+        );
+        // Same messages at the same times (tokens differ: renumber flow 2's).
+        let times = |f: &[(u32, SimTime)]| f.iter().map(|(_, t)| *t).collect::<Vec<_>>();
+        assert_eq!(with.len(), 3);
+        assert_eq!(times(&with), times(&without));
+        let wire = |p| framing_1500().wire_bytes(p);
+        assert_eq!(shaper.counters.discarded_messages, 2);
+        assert_eq!(
+            shaper.counters.discarded_wire_bytes,
+            wire(30_000) + wire(700)
+        );
+        assert_eq!(shaper.counters.messages, 3);
+        assert_eq!(shaper.queued_wire_bytes(), 0);
+    }
+
+    /// A message discarded while one of its chunks is in service: that chunk stays on
+    /// the wire to its end, the rest is never sent, and the next flow starts when the
+    /// chunk ends.
+    #[test]
+    fn discarding_a_message_in_service_keeps_its_chunk_on_the_wire() {
+        let cfg = ShaperConfig {
+            baseline_bits_per_s: 1_000_000_000,
+            burst_bits_per_s: 1_000_000_000,
+            credit_capacity_bits: 0,
+            initial_credit_bits: 0,
+            chunk_bytes: 16_384,
+            ..ShaperConfig::unlimited()
+        };
+        let (finished, shaper) = drive(
+            cfg,
+            2,
+            &[
+                (
+                    0,
+                    Step::Offer {
+                        flow: 0,
+                        payload_bytes: 100_000,
+                    },
+                ),
+                (
+                    0,
+                    Step::Offer {
+                        flow: 1,
+                        payload_bytes: 1_000,
+                    },
+                ),
+                (50_000, Step::Discard { flow: 0 }),
+            ],
+        );
+        let framing = framing_1500();
+        let chunk_packets = 16_384 / (framing.mss_bytes() + framing.header_bytes());
+        let chunk_wire = chunk_packets * (framing.mss_bytes() + framing.header_bytes());
+        let chunk_ns = SimDuration::for_bytes_at(chunk_wire, 1_000_000_000).as_ns();
+        let small_ns = SimDuration::for_bytes_at(framing.wire_bytes(1_000), 1_000_000_000).as_ns();
+        assert!(
+            chunk_ns > 50_000,
+            "the discard falls inside the first chunk"
+        );
+        assert_eq!(finished, vec![(1, SimTime::from_ns(chunk_ns + small_ns))]);
+        assert_eq!(
+            shaper.counters.wire_bytes,
+            chunk_wire + framing.wire_bytes(1_000)
+        );
+        assert_eq!(shaper.counters.discarded_messages, 1);
+        assert_eq!(
+            shaper.counters.discarded_wire_bytes,
+            framing.wire_bytes(100_000) - chunk_wire
+        );
+        assert_eq!(shaper.queued_wire_bytes(), 0);
+    }
+
+    fn framing_1500() -> Framing {
+        Framing {
+            mtu_bytes: 1500,
+            tcp_ip_header_bytes: 40,
+            link_header_bytes: 18,
+        }
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! The kernel's behaviour, one file per subject: ordering, token buckets, the network's
-//! transport, closed forms, determinism.
+//! transport and its flow resets, closed forms, determinism.
 
 mod bucket;
 mod closed_form;
 mod determinism;
 mod network;
 mod ordering;
+mod reset;
 mod support;

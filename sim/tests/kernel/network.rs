@@ -1,8 +1,11 @@
-//! The transport over shaped NICs: conservation, order, loss recovery.
+//! The transport over shaped NICs: conservation, order, loss recovery, flows' random
+//! streams.
 
 use crate::support::{framing, pair, send_at, Ev, World};
 use proptest::prelude::*;
-use sim::net::{FlowId, LinkConfig, LinkRule, NicConfig, ShaperConfig, RTO_MIN};
+use sim::net::{
+    Delivery, FlowId, LinkConfig, LinkRule, Network, NicConfig, NicId, ShaperConfig, RTO_MIN,
+};
 use sim::rng::Ratio;
 use sim::{RngStreams, RunLimit, Scheduler, SimDuration, SimTime};
 
@@ -383,4 +386,83 @@ fn data_after_a_recovered_tail_loss_is_sent_normally() {
         (1, 1, 0)
     );
     assert!(w.net.conservation().holds());
+}
+
+/// Deliveries of sixty sends on one flow of a jittery, lossy link, the flow opened by
+/// `open` after `others` flows that stay idle; its id is blanked out, as it depends on
+/// `others`.
+fn deliveries_with(
+    others: usize,
+    open: impl Fn(&mut Network, NicId, NicId, LinkConfig) -> FlowId,
+) -> Vec<(SimTime, Delivery)> {
+    let link = LinkConfig {
+        latency: SimDuration::from_us(100),
+        jitter: SimDuration::from_us(50),
+        rules: vec![
+            LinkRule::Loss {
+                probability: Ratio::new(1, 5),
+            },
+            LinkRule::Delay {
+                probability: Ratio::new(1, 3),
+                extra_ns: 25_000,
+            },
+        ],
+        ..Default::default()
+    };
+    let mut net = Network::new(RngStreams::new(23));
+    let nic = NicConfig {
+        egress: ShaperConfig::unlimited(),
+        ingress: ShaperConfig::unlimited(),
+        framing: framing(),
+    };
+    let (a, b) = (net.add_nic(nic), net.add_nic(nic));
+    for _ in 0..others {
+        net.open_flow(b, a, link.clone());
+    }
+    let flow = open(&mut net, a, b, link);
+    let mut w = World::new(net);
+    let mut sched = Scheduler::new();
+    for i in 0..60u64 {
+        send_at(&mut sched, SimTime::from_us(i * 10), flow, 2_000, i);
+    }
+    sched.run(&mut w, RunLimit::Empty);
+    assert_eq!(w.delivered.len(), 60);
+    w.delivered
+        .into_iter()
+        .map(|(t, d)| {
+            (
+                t,
+                Delivery {
+                    flow: FlowId(0),
+                    ..d
+                },
+            )
+        })
+        .collect()
+}
+
+/// A labelled flow draws the same jitter, losses and delays however many flows were
+/// opened before it, where a flow numbered by its position does not.
+#[test]
+fn a_labelled_flow_draws_the_same_whatever_was_opened_before() {
+    let labelled = |net: &mut Network, a, b, link| net.open_flow_labelled(a, b, link, "replica", 7);
+    let numbered = |net: &mut Network, a, b, link| net.open_flow(a, b, link);
+    assert_eq!(deliveries_with(0, labelled), deliveries_with(5, labelled));
+    assert_ne!(deliveries_with(0, numbered), deliveries_with(5, numbered));
+}
+
+/// `open_flow` is `open_flow_labelled` with the label "net.flow" and the flow's number,
+/// so results from before labels existed stay as they were.
+#[test]
+fn open_flow_is_labelled_by_the_flow_number() {
+    for others in [0, 3] {
+        let numbered = |net: &mut Network, a, b, link| net.open_flow(a, b, link);
+        let as_labelled = move |net: &mut Network, a, b, link| {
+            net.open_flow_labelled(a, b, link, "net.flow", others as u64)
+        };
+        assert_eq!(
+            deliveries_with(others, numbered),
+            deliveries_with(others, as_labelled)
+        );
+    }
 }
