@@ -310,6 +310,10 @@ pub struct Network {
     reset_scratch: Vec<usize>,
     /// See [`Network::set_eager_acks`].
     eager_acks: bool,
+    /// The last retransmission-timer generation handed out. Network-wide, not per
+    /// message: a message's slot is reused once it is delivered, and a timer left
+    /// pending by a superseded retransmission must never match the slot's next message.
+    last_generation: u32,
 }
 
 impl Network {
@@ -327,6 +331,7 @@ impl Network {
             discarded_wire_bytes: 0,
             reset_scratch: Vec::new(),
             eager_acks: false,
+            last_generation: 0,
         }
     }
 
@@ -598,6 +603,7 @@ impl Network {
             let rtt = f.latency + f.latency;
             let cold = &mut self.cold[flow.0 as usize];
             let msgs = &mut self.msgs;
+            let last_generation = &mut self.last_generation;
             // A lost retransmission stays with its timeout: duplicate acks cannot tell
             // the sender it was lost again.
             cold.tail_losses.retain(|&m| {
@@ -605,7 +611,8 @@ impl Network {
                 if msg.retransmitted {
                     return true;
                 }
-                msg.generation += 1;
+                *last_generation = last_generation.wrapping_add(1);
+                msg.generation = *last_generation;
                 msg.retransmit_by_timeout = false;
                 sched.schedule_at(
                     now + rtt,
@@ -907,7 +914,8 @@ impl Network {
         self.take_acks(now, flow);
         let m = &mut self.msgs[msg as usize];
         m.state = MsgState::Lost;
-        m.generation += 1;
+        self.last_generation = self.last_generation.wrapping_add(1);
+        m.generation = self.last_generation;
         self.dropped_wire_bytes += m.wire_bytes;
         let f = &mut self.flows[m.flow.0 as usize];
         let cold = &mut self.cold[m.flow.0 as usize];
