@@ -115,6 +115,11 @@ pub struct NodeReport {
     pub retransmits: u64,
     pub used_memory_bytes: u64,
     pub keys: u64,
+    /// Keys whose TTL passed and keys evicted under maxmemory, in the measured window.
+    pub expired_keys: u64,
+    pub evicted_keys: u64,
+    /// Client connections to the node (from the host, for a client host).
+    pub connections: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -404,6 +409,9 @@ fn host_report(host: &HostResult, cpu_utilization: Vec<f64>) -> NodeReport {
         retransmits: host.retransmits - host.retransmits_at_window_start,
         used_memory_bytes: host.used_memory_bytes,
         keys: host.keys,
+        expired_keys: host.expired_keys - host.expired_keys_at_window_start,
+        evicted_keys: host.evicted_keys - host.evicted_keys_at_window_start,
+        connections: host.connections,
     }
 }
 

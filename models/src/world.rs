@@ -210,7 +210,7 @@ impl Model for World {
                 };
                 nodes.handle(&mut ctx, e);
             }
-            Ev::WindowStart => sampler.window_start(net),
+            Ev::WindowStart => sampler.window_start(net, nodes),
             Ev::Sample => {
                 let mut ctx = Ctx {
                     sched,

@@ -352,6 +352,7 @@ impl World {
                 end,
                 measure_from: SimTime::from_ns(config.warmup_ns),
                 at_window_start: Vec::new(),
+                keys_at_window_start: Vec::new(),
             },
             #[cfg(test)]
             probe,

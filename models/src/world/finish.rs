@@ -81,6 +81,13 @@ impl World {
             end,
             ..
         } = self;
+        let keys_at_start = |node: usize| {
+            sampler
+                .keys_at_window_start
+                .get(node)
+                .copied()
+                .unwrap_or_default()
+        };
         let start = |nic: NicId| {
             sampler
                 .at_window_start
@@ -115,6 +122,11 @@ impl World {
                 ops_per_s: metrics.shard_ops_per_s[i].values().to_vec(),
                 used_memory_bytes: n.db.used_memory(),
                 keys: n.db.dbsize(),
+                expired_keys: n.db.stats().expired_keys,
+                evicted_keys: n.db.stats().evicted_keys,
+                expired_keys_at_window_start: keys_at_start(i).0,
+                evicted_keys_at_window_start: keys_at_start(i).1,
+                connections: engine.conns.iter().filter(|c| c.node == n.shard).count() as u64,
                 used_memory_bytes_at_s: gauges.used_memory_bytes.clone(),
                 egress: nic_direction(
                     &nic.egress,
@@ -153,6 +165,12 @@ impl World {
                 ops_per_s: Vec::new(),
                 used_memory_bytes: 0,
                 keys: 0,
+                expired_keys: 0,
+                evicted_keys: 0,
+                expired_keys_at_window_start: 0,
+                evicted_keys_at_window_start: 0,
+                connections: u64::from(config.clients.workload.connections_per_host())
+                    * nodes.nodes.len() as u64,
                 used_memory_bytes_at_s: Vec::new(),
                 egress: nic_direction(&nic.egress, end, Vec::new(), start(id).egress),
                 ingress: nic_direction(&nic.ingress, end, Vec::new(), start(id).ingress),

@@ -121,6 +121,14 @@ pub struct HostResult {
     pub ops_per_s: Vec<u64>,
     pub used_memory_bytes: u64,
     pub keys: u64,
+    /// Keys deleted because their TTL passed, and keys evicted under maxmemory, over the
+    /// whole run and at the start of the measured window (server nodes only).
+    pub expired_keys: u64,
+    pub evicted_keys: u64,
+    pub expired_keys_at_window_start: u64,
+    pub evicted_keys_at_window_start: u64,
+    /// Client connections to this node, or from this client host.
+    pub connections: u64,
     /// Memory in use at the start of each second (server nodes only).
     pub used_memory_bytes_at_s: Vec<u64>,
     pub egress: NicDirectionResult,

@@ -28,6 +28,8 @@ pub(crate) struct Sampler {
     /// Every NIC's counters when the measured window began, by NIC id (empty until
     /// then, and without warm-up).
     pub at_window_start: Vec<NicAtWindowStart>,
+    /// Each node's (expired, evicted) keys when the measured window began.
+    pub keys_at_window_start: Vec<(u64, u64)>,
 }
 
 fn counts(shaper: &Shaper) -> NicCounts {
@@ -50,8 +52,13 @@ impl Sampler {
         }
     }
 
-    /// Records every NIC's counters: the measured window starts now.
-    pub fn window_start(&mut self, net: &Network) {
+    /// Records every NIC's and node's counters: the measured window starts now.
+    pub fn window_start(&mut self, net: &Network, nodes: &Nodes) {
+        self.keys_at_window_start = nodes
+            .nodes
+            .iter()
+            .map(|n| (n.db.stats().expired_keys, n.db.stats().evicted_keys))
+            .collect();
         self.at_window_start = (0..net.nics().len() as u32)
             .map(|i| {
                 let nic = net.nic(NicId(i));
@@ -67,7 +74,7 @@ impl Sampler {
     pub fn sample(&mut self, ctx: &mut Ctx<'_>, nodes: &Nodes) {
         let now = ctx.sched.now();
         if now == self.measure_from && now > SimTime::ZERO {
-            self.window_start(ctx.net);
+            self.window_start(ctx.net, nodes);
         }
         ctx.metrics
             .sample(now, ctx.net, &self.node_nics, &nodes.used_memory_bytes());

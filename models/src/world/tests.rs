@@ -219,3 +219,36 @@ fn a_probe_connection_reset_mid_run_reuses_its_flow() {
         .all(|w| w[1] == w[0] + 1));
     assert!(world.net.conservation().holds());
 }
+
+/// The node rows carry what ElastiCache users look for: evictions (Evictions), expired
+/// keys (Reclaimed) over the measured window, and connections (CurrConnections).
+#[test]
+fn node_rows_count_evictions_expiries_and_connections() {
+    let text = r#"(
+        name: "keys", description: "tight memory, short TTLs", seed: 8, duration_s: 4,
+        warmup_s: 1,
+        cluster: (mode: cluster, shards: 2, instance: "cache.r7g.large",
+                  node: (maxmemory_bytes: 3_000_000, maxmemory_policy: allkeys_lru)),
+        clients: (workload: (ratio: "1:1", key_maximum: 50000, data_size: 500, clients: 3,
+                             threads: 2, test_time_s: 4, expiry_range: "1-2")),
+    )"#;
+    let scenario = load_str(text, "keys.ron").expect("loads");
+    let config = &scenario.resolved_variants()[0].config;
+    let result = crate::world::simulate(config).expect("runs");
+    let report = crate::report::variant_report(&result);
+    for (n, h) in report.nodes.iter().zip(&result.hosts) {
+        assert_eq!(
+            n.connections, 6,
+            "3 clients x 2 threads, one connection each to {}",
+            n.name
+        );
+        assert!(n.evicted_keys > 0, "{}: memory is tight", n.name);
+        assert!(n.expired_keys > 0, "{}: TTLs of 1-2 s in a 4 s run", n.name);
+        assert!(
+            n.evicted_keys < h.evicted_keys,
+            "{}: the warm-up's evictions are left out",
+            n.name
+        );
+    }
+    assert_eq!(report.client_hosts[0].connections, 12);
+}
