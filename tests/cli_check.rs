@@ -533,3 +533,29 @@ fn check_accepts_a_bundled_name() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("no-such-bundled-scenario"));
 }
+
+/// A file far larger than any scenario (or an endless device) is refused with exit 2
+/// after reading at most the limit, not read whole.
+#[test]
+fn an_oversized_file_is_refused_without_reading_it_whole() {
+    let out = kvsim(&["check", "/dev/zero"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("/dev/zero"), "{stderr}");
+    assert!(stderr.contains("at most 67108864 bytes"), "{stderr}");
+    let out = kvsim(&["check", "/dev/null"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an empty file is not a scenario"
+    );
+    let binary = scratch("binary.ron", "");
+    std::fs::write(&binary, [0xff, 0xfe, 0x28]).expect("write");
+    let out = kvsim(&["check", binary.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("not UTF-8"),
+        "{}",
+        text(&out.stderr)
+    );
+}

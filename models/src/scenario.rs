@@ -31,6 +31,7 @@ pub use spec::{
 
 use crate::catalog::{sha256_hex, Catalog};
 use merge::Merge;
+use std::io::Read;
 use std::path::Path;
 
 /// Name of the single variant of a scenario that lists none.
@@ -126,13 +127,35 @@ impl Scenario {
     }
 }
 
+/// The largest scenario file read: far above any real scenario (the bundled ones are a
+/// few KiB; ten thousand variants take about a MiB), far below what would strain memory.
+pub const MAX_SCENARIO_BYTES: u64 = 64 * 1024 * 1024;
+
 /// Reads and validates a scenario file against the built-in catalog.
 pub fn load_file(path: impl AsRef<Path>) -> Result<Scenario, ScenarioError> {
     let path = path.as_ref();
     let origin = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+    let io = |source| ScenarioError::Io {
         path: origin.clone(),
         source,
+    };
+    // Read at most one byte past the limit: a device or a huge file is refused without
+    // being read whole (`kvsim check /dev/urandom` must not fill the memory).
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_SCENARIO_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(io)?;
+    if bytes.len() as u64 > MAX_SCENARIO_BYTES {
+        return Err(ScenarioError::TooLarge {
+            path: origin,
+            limit_bytes: MAX_SCENARIO_BYTES,
+        });
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("not UTF-8 text ({e})"),
+        ))
     })?;
     load_str(&text, &origin)
 }

@@ -52,6 +52,9 @@ pub enum ScenarioError {
         #[source]
         source: std::io::Error,
     },
+    /// The file is larger than any scenario needs; it was not read whole.
+    #[error("{path}: a scenario file is at most {limit_bytes} bytes; this one is larger (is it a scenario?)")]
+    TooLarge { path: String, limit_bytes: u64 },
     /// RON syntax, an unknown field or a wrong type, at a position in the file.
     #[error("{origin}:{line}:{column}: {message}")]
     Parse {
