@@ -466,3 +466,59 @@ fn open_flow_is_labelled_by_the_flow_number() {
         );
     }
 }
+
+/// A retransmission timer superseded by a fast retransmit stays pending after its
+/// message is delivered and its slot freed; when it fires it must not retransmit the
+/// message that holds the slot by then. Here a tail loss (its timeout due at RTO_MIN)
+/// is fast-retransmitted once new data follows it and delivered; the slot's next
+/// message is lost as a tail too, and must wait for its own timeout, not be sent again
+/// when the old one fires. Regression: generations were counted per message, so the
+/// new message's first loss took the same generation as the old timer.
+#[test]
+fn a_superseded_timeout_never_fires_for_the_slots_next_message() {
+    let zero_queue = ShaperConfig {
+        queue_capacity_bytes: 0,
+        ..ShaperConfig::unlimited()
+    };
+    let latency = SimDuration::from_ms(1);
+    let link = LinkConfig {
+        latency,
+        ..Default::default()
+    };
+    let (mut w, f) = pair(1, zero_queue, link);
+    let mut sched = Scheduler::new();
+    // Two at once into a queue of zero bytes: token 1 is dropped at egress, a tail loss
+    // whose timeout is due at RTO_MIN.
+    send_at(&mut sched, SimTime::ZERO, f, 100, 0);
+    send_at(&mut sched, SimTime::ZERO, f, 100, 1);
+    // New data: token 1 is fast-retransmitted one RTT on and delivered with token 2, the
+    // old timeout still pending. Token 1's slot is freed first, token 2's last, and a
+    // freed slot is reused last-freed first.
+    send_at(&mut sched, SimTime::from_ms(10), f, 100, 2);
+    // Two at once again: token 3 takes token 2's slot, token 4 token 1's and is
+    // dropped, a tail loss whose own timeout is due 20 ms after the old one.
+    let resend_at = SimTime::from_ms(20);
+    send_at(&mut sched, resend_at, f, 100, 3);
+    send_at(&mut sched, resend_at, f, 100, 4);
+    sched.run(&mut w, RunLimit::Empty);
+    let tokens: Vec<u64> = w.delivered.iter().map(|(_, d)| d.token).collect();
+    assert_eq!(tokens, vec![0, 1, 2, 3, 4]);
+    // Retransmitted at its own timeout, one latency before it is delivered.
+    let (at, _) = w.delivered[4];
+    let due = resend_at + RTO_MIN + latency;
+    assert!(at >= due, "retransmitted early, at {at}");
+    assert!(
+        at < due + SimDuration::from_us(100),
+        "delivered late, at {at}"
+    );
+    let stats = w.net.flow_stats(f);
+    assert_eq!(
+        (
+            stats.drops,
+            stats.fast_retransmits,
+            stats.timeout_retransmits
+        ),
+        (2, 1, 1),
+        "{stats:?}"
+    );
+}
