@@ -148,16 +148,18 @@ impl Model for World {
             replies_seen,
             ..
         } = self;
+        if let Ev::Net(e) = ev {
+            deliveries.clear();
+            net.handle(sched, e, deliveries);
+        }
+        let mut ctx = Ctx {
+            sched,
+            net,
+            flows,
+            metrics,
+        };
         match ev {
-            Ev::Net(e) => {
-                deliveries.clear();
-                net.handle(sched, e, deliveries);
-                let mut ctx = Ctx {
-                    sched,
-                    net,
-                    flows,
-                    metrics,
-                };
+            Ev::Net(_) => {
                 for d in deliveries.iter() {
                     let (kind, _) = ctx.flows.locate(d.flow);
                     let counts = &mut ctx.metrics.flow_kinds[kind as usize];
@@ -183,56 +185,16 @@ impl Model for World {
                     }
                 }
             }
-            Ev::Client(e) => {
-                let mut ctx = Ctx {
-                    sched,
-                    net,
-                    flows,
-                    metrics,
-                };
-                clients.handle(&mut ctx, requests, e);
-            }
-            Ev::Engine(e) => {
-                let mut ctx = Ctx {
-                    sched,
-                    net,
-                    flows,
-                    metrics,
-                };
-                engine.handle(&mut ctx, nodes, requests, e);
-            }
-            Ev::Node(e) => {
-                let mut ctx = Ctx {
-                    sched,
-                    net,
-                    flows,
-                    metrics,
-                };
-                nodes.handle(&mut ctx, e);
-            }
-            Ev::WindowStart => sampler.window_start(net, nodes),
-            Ev::Sample => {
-                let mut ctx = Ctx {
-                    sched,
-                    net,
-                    flows,
-                    metrics,
-                };
-                sampler.sample(&mut ctx, nodes);
-            }
+            Ev::Client(e) => clients.handle(&mut ctx, requests, e),
+            Ev::Engine(e) => engine.handle(&mut ctx, nodes, requests, e),
+            Ev::Node(e) => nodes.handle(&mut ctx, e),
+            Ev::WindowStart => sampler.window_start(ctx.net, nodes),
+            Ev::Sample => sampler.sample(&mut ctx, nodes),
             #[cfg(test)]
-            Ev::Probe(e) => {
-                let mut ctx = Ctx {
-                    sched,
-                    net,
-                    flows,
-                    metrics,
-                };
-                probe
-                    .as_mut()
-                    .expect("probe events only with a probe")
-                    .handle(&mut ctx, e);
-            }
+            Ev::Probe(e) => probe
+                .as_mut()
+                .expect("probe events only with a probe")
+                .handle(&mut ctx, e),
         }
     }
 }
