@@ -497,7 +497,7 @@ fn resolve_network(n: NetworkSpec) -> Result<NetworkConfig, FieldError> {
     if jitter_us > latency_us {
         return Err(fe(
             "network.jitter_us",
-            format!("expected jitter_us <= latency_us ({latency_us}) so no delay is negative, got {jitter_us}"),
+            format!("expected jitter_us <= latency_us ({latency_us}), got {jitter_us}"),
         ));
     }
     let ip_tcp = n

@@ -71,7 +71,10 @@ pub struct NetworkSpec {
     /// One-way propagation delay between any two hosts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_us: Option<u64>,
-    /// Each packet's delay varies uniformly within latency_us +- jitter_us.
+    /// Extra one-way delay of each message (not each packet), drawn uniformly in
+    /// [0, jitter_us] and added to latency_us; at most latency_us. A message never
+    /// arrives before the one sent ahead of it on its flow (it waits for it instead), so
+    /// order is preserved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jitter_us: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
