@@ -38,8 +38,8 @@ pub struct ScenarioSpec {
     pub clients: Option<ClientsSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefill: Option<PrefillSpec>,
-    /// Network burst credits of every burstable NIC at t = 0 (default full, as AWS
-    /// launches instances).
+    /// Network burst credits at t = 0 of the server nodes' NICs, both directions
+    /// (default full, as AWS launches instances). Client hosts' NICs always start full.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub net_credits_at_start: Option<CreditLevel>,
     /// CPU credits of burstable (T) instances at t = 0 (default full).
