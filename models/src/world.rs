@@ -352,7 +352,7 @@ impl World {
         let n = &config.network;
         let framing = Framing {
             mtu_bytes: n.mtu_bytes,
-            tcp_ip_header_bytes: n.ip_tcp_header_bytes,
+            ip_tcp_header_bytes: n.ip_tcp_header_bytes,
             link_header_bytes: n.link_header_bytes,
         };
         let link = LinkConfig {
