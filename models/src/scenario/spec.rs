@@ -107,7 +107,7 @@ pub struct ClusterSpec {
     pub placement: Option<Placement>,
     /// Overrides of the engine's CPU cost model; unset parts keep the engine's defaults.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cpu_cost: Option<CpuCostSpec>,
+    pub cpu_cost: Option<CpuCostOverrides>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -182,10 +182,12 @@ impl EvictionPolicy {
     }
 }
 
-/// The three parts of the engine's CPU cost; see the engine model for the defaults.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Overrides of the three parts of the engine's CPU cost; `None` keeps the engine's
+/// default (see the engine model). The scenario's `cpu_cost` as written, and, merged,
+/// the resolved `ClusterConfig::cpu_cost`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename = "cpu_cost")]
-pub struct CpuCostSpec {
+pub struct CpuCostOverrides {
     /// Per read from a connection (one read may carry a whole pipeline).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub per_read_batch_ns: Option<u64>,
@@ -409,7 +411,7 @@ impl Merge for NodeSpec {
     }
 }
 
-impl Merge for CpuCostSpec {
+impl Merge for CpuCostOverrides {
     fn merge(&mut self, p: Self) {
         self.per_read_batch_ns.merge(p.per_read_batch_ns);
         self.per_command_ns.merge(p.per_command_ns);
