@@ -393,7 +393,7 @@ fn every_bundled_scenario_loads_round_trips_and_is_listed() {
         // Round trip: the pretty form parses back to the same spec and digest.
         let again =
             load_str(&s.to_ron_pretty(), file).unwrap_or_else(|e| panic!("{file} round trip: {e}"));
-        assert_eq!(again.spec(), s.spec(), "{file}");
+        assert_eq!(again.spec, s.spec, "{file}");
         assert_eq!(again.digest(), s.digest(), "{file}");
         assert_eq!(again.variants(), s.variants(), "{file}");
     }
