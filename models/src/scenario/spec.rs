@@ -96,6 +96,8 @@ pub struct ClusterSpec {
     pub mode: Option<ClusterMode>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shards: Option<u32>,
+    /// Replicas per primary (0..=5). Checked and carried into the resolved config, but
+    /// not simulated yet: no replica nodes or replication streams are built.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replicas_per_shard: Option<u32>,
     /// Instance type name (catalog or `instances`).
@@ -120,9 +122,10 @@ pub enum Engine {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", rename = "mode")]
 pub enum ClusterMode {
-    /// One primary (plus replicas), no cluster bus, clients send everything to it.
+    /// One primary, clients send everything to it.
     Standalone,
-    /// Redis Cluster: slots over shards, cluster bus between nodes, clients route by slot.
+    /// Redis Cluster: slots over shards, clients route by slot. The cluster bus between
+    /// nodes is not simulated yet.
     Cluster,
 }
 
