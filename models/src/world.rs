@@ -39,7 +39,7 @@ use store_core::{Arg, Db, Reply, Session};
 /// as the wall clock, so expiry times are realistic and identical run to run.
 pub const EPOCH_UNIX_MS: u64 = 1_767_225_600_000;
 
-/// Per-flow rate cap outside a cluster placement group (FACTS.md section 1: AWS EC2
+/// Per-flow cap outside a cluster placement group (docs/REFERENCES.md section 1: AWS EC2
 /// network bandwidth page).
 pub const SINGLE_FLOW_CAP_BITS_PER_S: u64 = 5_000_000_000;
 

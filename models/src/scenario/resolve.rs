@@ -19,8 +19,8 @@ use std::collections::BTreeMap;
 
 /// Defaults that are not memtier's, each with its reason.
 pub mod defaults {
-    /// One-way; a same-AZ round trip is on the order of 0.1 ms. Not a FACTS figure:
-    /// scenarios that care set it.
+    /// One-way; a same-AZ round trip is on the order of 0.1 ms. Ours, not a sourced
+    /// figure: scenarios that care set it.
     pub const LATENCY_US: u64 = 50;
     pub const JITTER_US: u64 = 0;
     /// AWS: instances in a VPC use jumbo frames (9001) by default; 1500 outside it.
@@ -29,7 +29,7 @@ pub mod defaults {
     pub const IP_TCP_HEADER_BYTES: u32 = 40;
     /// Ethernet header 14 + frame check sequence 4.
     pub const LINK_HEADER_BYTES: u32 = 18;
-    /// ElastiCache reserved-memory-percent default (FACTS.md section 1).
+    /// ElastiCache reserved-memory-percent default (docs/REFERENCES.md section 1).
     pub const RESERVED_MEMORY_PERCENT: u64 = 25;
     pub const CLIENT_INSTANCE: &str = "c7gn.16xlarge";
     pub const SHARDS: u32 = 1;
