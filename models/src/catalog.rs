@@ -19,7 +19,7 @@ pub const CATALOG_RON: &str = include_str!("../catalog.ron");
 
 /// Seconds of baseline traffic that fill a burstable instance's network credit bucket:
 /// capacity_bits = baseline_bits_per_s x this. Derived in `catalog.ron`'s header from
-/// the c5.xlarge / c5.2xlarge throttling measurement (FACTS.md section 1).
+/// the c5.xlarge / c5.2xlarge throttling measurement (docs/REFERENCES.md section 1).
 pub const NET_CREDIT_CAPACITY_S_OF_BASELINE: u64 = 5_672;
 
 /// One instance type as the catalog describes it. All bandwidths are per direction.
@@ -57,7 +57,8 @@ pub struct CpuCreditSpec {
     pub baseline_permille_per_vcpu: u32,
 }
 
-/// Where each figure of an entry comes from (the FACTS.md source name, or "derived: ...").
+/// Where each figure of an entry comes from (a source named in docs/REFERENCES.md, or
+/// "derived: ...").
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InstanceSources {

@@ -6,7 +6,7 @@
 //! Invariant: costs are integers (ns, and ps per byte) so CPU time is exact and the
 //! same on every platform.
 //!
-//! Default fit (FACTS.md section 4), three figures for three unknowns:
+//! Default fit (docs/REFERENCES.md section 4), three figures for three unknowns:
 //! - unpipelined GET on one Redis process, memtier -c 20 -t 4 -d 256 on m5.large:
 //!   194K/s (159K SET), about 5 us a request (the dragonfly README's Redis figure);
 //! - pipelined (-P 16) GET/SET with 100-byte values on one redis-server 7.0: 590K to

@@ -88,11 +88,6 @@ impl Scenario {
         self.spec.seed.unwrap_or_default()
     }
 
-    /// The file as parsed (base and variant patches, unmerged).
-    pub fn spec(&self) -> &ScenarioSpec {
-        &self.spec
-    }
-
     /// Every variant in the listed order (one named `base` when none are listed).
     pub fn variants(&self) -> Vec<ResolvedVariant> {
         self.variants.clone()
@@ -119,8 +114,8 @@ impl Scenario {
         &self.catalog_digest
     }
 
-    /// Pretty RON of the parsed file (what `kvsim check --print` could show; used by the
-    /// round-trip tests).
+    /// Pretty RON of the parsed file (base and variant patches, unmerged, unset fields
+    /// omitted); it parses back to the same scenario and digest.
     pub fn to_ron_pretty(&self) -> String {
         ron::ser::to_string_pretty(&self.spec, ron::ser::PrettyConfig::default())
             .unwrap_or_default()

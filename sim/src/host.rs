@@ -1,11 +1,12 @@
-//! Hosts and CPU: a host has vCPUs; each engine thread is a server with a FIFO run
-//! queue. Because service times are known when work is submitted and the queue is FIFO,
-//! a job's completion time is computed directly at submission (nothing can overtake it),
-//! so CPU work costs no events of its own. Burstable hosts (t4g-style) share a CPU
-//! credit balance: earned continuously at the baseline share of every vCPU, spent by
-//! running threads, capped at a maximum; when it is empty, threads run at the baseline
-//! share of full speed. Invariants: a thread's jobs complete in submission order; the
-//! credit balance stays within [0, maximum].
+//! Hosts' CPU: each engine thread ([`CpuThread`]) is a server with a FIFO run queue.
+//! Because service times are known when work is submitted and the queue is FIFO, a
+//! job's completion time is computed directly at submission (nothing can overtake it),
+//! so CPU work costs no events of its own. The threads of a burstable host (t4g-style)
+//! share a CPU credit balance ([`CpuCredits`], passed to each submission): earned
+//! continuously at the baseline share of every vCPU, spent by running threads, capped
+//! at a maximum; when it is empty, threads run at the baseline share of full speed.
+//! Invariants: a thread's jobs complete in submission order; the credit balance stays
+//! within [0, maximum].
 
 use crate::stats::BusySeries;
 use crate::time::{div_ceil_u128, SimDuration, SimTime, NS_PER_S};
@@ -133,29 +134,6 @@ impl CpuThread {
 
     pub fn jobs(&self) -> u64 {
         self.jobs
-    }
-}
-
-/// A host: its threads and, if burstable, its credit balance.
-#[derive(Clone, Debug)]
-pub struct Host {
-    pub vcpus: u32,
-    pub threads: Vec<CpuThread>,
-    pub credits: Option<CpuCredits>,
-}
-
-impl Host {
-    pub fn new(vcpus: u32, threads: usize, credits: Option<CpuCreditConfig>) -> Host {
-        Host {
-            vcpus,
-            threads: (0..threads).map(|_| CpuThread::new()).collect(),
-            credits: credits.map(CpuCredits::new),
-        }
-    }
-
-    /// Submits `work` to thread `t` (see [`CpuThread::submit`]).
-    pub fn submit(&mut self, t: usize, now: SimTime, work: SimDuration) -> SimTime {
-        self.threads[t].submit(now, work, self.credits.as_mut())
     }
 }
 

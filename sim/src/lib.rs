@@ -1,7 +1,7 @@
 //! The simulation kernel: integer time, a (time, sequence)-ordered event queue, seeded
-//! RNG streams, shared NICs with burst credits, hosts with CPU threads, and statistics.
-//! It knows nothing about caches, Redis or scenarios; every run is a pure function of
-//! the model and its root seed.
+//! RNG streams, shared NICs with burst credits, CPU threads with burstable credits, and
+//! statistics. It knows nothing about caches, Redis or scenarios; every run is a pure
+//! function of the model and its root seed.
 //!
 //! Determinism rules kept here: time is integer nanoseconds; events at equal times run
 //! in insertion order; every component draws from its own seeded stream; nothing

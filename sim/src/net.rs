@@ -1,7 +1,9 @@
 //! The network: NICs (an egress and an ingress [`Shaper`] each), flows between them, and
 //! the transport that makes each flow a reliable, ordered byte stream the way TCP does.
-//! Client replies, replication streams and cluster-bus messages are all flows, so they
-//! share their NICs' shapers fairly.
+//! Every message travels on a flow, and the flows crossing a NIC share its shapers
+//! fairly. A cache model has client request and reply flows today; replication streams
+//! and cluster-bus messages, once modelled, become flows of their own and share the same
+//! shapers.
 //!
 //! A message's path: sender egress shaper -> link (propagation, jitter, fault rules) ->
 //! receiver ingress shaper -> in-order delivery. Invariants: within a flow, messages are
@@ -1184,7 +1186,7 @@ mod tests {
             };
             let framing = Framing {
                 mtu_bytes: 1500,
-                tcp_ip_header_bytes: 40,
+                ip_tcp_header_bytes: 40,
                 link_header_bytes: 18,
             };
             let mut net = Network::new(RngStreams::new(k));

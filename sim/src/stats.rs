@@ -1,5 +1,5 @@
-//! Statistics: HDR latency histograms, and per-second time series of counters, gauges
-//! and busy time. Invariant: a series' bucket i covers simulated time [i s, (i + 1) s),
+//! Statistics: HDR latency histograms, and per-second time series of counters and busy
+//! time. Invariant: a series' bucket i covers simulated time [i s, (i + 1) s),
 //! and busy time split across buckets sums to the busy time recorded; a histogram
 //! serializes (as HdrHistogram's V2 encoding in base64, a form HdrHistogram tools read)
 //! and reads back with the same counts, so every figure it gives is the same.
@@ -174,36 +174,6 @@ impl CounterSeries {
     }
 }
 
-/// A per-second series of a gauge: the last value set in each second, carried forward
-/// into seconds with no update.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct GaugeSeries {
-    per_s: Vec<Option<u64>>,
-}
-
-impl GaugeSeries {
-    pub fn set(&mut self, now: SimTime, v: u64) {
-        let i = now.whole_secs() as usize;
-        if self.per_s.len() <= i {
-            self.per_s.resize(i + 1, None);
-        }
-        self.per_s[i] = Some(v);
-    }
-
-    /// Values for seconds 0..n, carrying the last set value forward (0 before the first).
-    pub fn values(&self, n: usize) -> Vec<u64> {
-        let mut last = 0;
-        (0..n)
-            .map(|i| {
-                if let Some(Some(v)) = self.per_s.get(i) {
-                    last = *v;
-                }
-                last
-            })
-            .collect()
-    }
-}
-
 /// Busy nanoseconds per second of a resource (a CPU thread, a NIC direction): the basis
 /// of utilization findings. Intervals may be recorded ahead of time (a transfer whose end
 /// is already known); they are split exactly at second boundaries.
@@ -341,13 +311,5 @@ mod tests {
         let p50 = h.percentile_ns(50.0);
         assert!((49_900..=50_100).contains(&p50), "{p50}");
         assert!(h.percentile_ns(99.0) >= 98_900);
-    }
-
-    #[test]
-    fn gauge_carries_forward() {
-        let mut g = GaugeSeries::default();
-        g.set(SimTime::from_secs(1), 5);
-        g.set(SimTime::from_secs(3), 7);
-        assert_eq!(g.values(5), vec![0, 5, 5, 7, 7]);
     }
 }

@@ -9,8 +9,9 @@
 
 use super::error::FieldError;
 use super::spec::*;
-// The world builder reads credit levels next to the RunConfig that carries them.
-pub use super::spec::CreditLevel;
+// The world builder reads credit levels next to the RunConfig that carries them, and
+// the engine the CPU cost overrides.
+pub use super::spec::{CpuCostOverrides, CreditLevel};
 use crate::catalog::{closest_names, Catalog, Instance, InstanceSources, InstanceSpec};
 use crate::workload::WorkloadConfig;
 use serde::{Deserialize, Serialize};
@@ -18,8 +19,8 @@ use std::collections::BTreeMap;
 
 /// Defaults that are not memtier's, each with its reason.
 pub mod defaults {
-    /// One-way; a same-AZ round trip is on the order of 0.1 ms. Not a FACTS figure:
-    /// scenarios that care set it.
+    /// One-way; a same-AZ round trip is on the order of 0.1 ms. Ours, not a sourced
+    /// figure: scenarios that care set it.
     pub const LATENCY_US: u64 = 50;
     pub const JITTER_US: u64 = 0;
     /// AWS: instances in a VPC use jumbo frames (9001) by default; 1500 outside it.
@@ -28,7 +29,7 @@ pub mod defaults {
     pub const IP_TCP_HEADER_BYTES: u32 = 40;
     /// Ethernet header 14 + frame check sequence 4.
     pub const LINK_HEADER_BYTES: u32 = 18;
-    /// ElastiCache reserved-memory-percent default (FACTS.md section 1).
+    /// ElastiCache reserved-memory-percent default (docs/REFERENCES.md section 1).
     pub const RESERVED_MEMORY_PERCENT: u64 = 25;
     pub const CLIENT_INSTANCE: &str = "c7gn.16xlarge";
     pub const SHARDS: u32 = 1;
@@ -101,7 +102,23 @@ pub struct ClusterConfig {
     pub instance: Instance,
     pub node: NodeConfig,
     pub placement: Placement,
+    /// Serialized with every part present (unlike the scenario, which omits unset ones),
+    /// so a report's `config` lists all three.
+    #[serde(serialize_with = "serialize_every_cpu_cost_part")]
     pub cpu_cost: CpuCostOverrides,
+}
+
+/// Writes every field of `o`, an unset one as `None` (`null` in JSON).
+fn serialize_every_cpu_cost_part<S: serde::Serializer>(
+    o: &CpuCostOverrides,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeStruct;
+    let mut st = s.serialize_struct("CpuCostOverrides", 3)?;
+    st.serialize_field("per_read_batch_ns", &o.per_read_batch_ns)?;
+    st.serialize_field("per_command_ns", &o.per_command_ns)?;
+    st.serialize_field("per_byte_ps", &o.per_byte_ps)?;
+    st.end()
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,14 +126,6 @@ pub struct NodeConfig {
     pub maxmemory_bytes: u64,
     pub maxmemory_policy: EvictionPolicy,
     pub io_threads: u32,
-}
-
-/// Parts of the CPU cost model the scenario overrides; `None` keeps the engine default.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CpuCostOverrides {
-    pub per_read_batch_ns: Option<u64>,
-    pub per_command_ns: Option<u64>,
-    pub per_byte_ps: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -497,7 +506,7 @@ fn resolve_network(n: NetworkSpec) -> Result<NetworkConfig, FieldError> {
     if jitter_us > latency_us {
         return Err(fe(
             "network.jitter_us",
-            format!("expected jitter_us <= latency_us ({latency_us}) so no delay is negative, got {jitter_us}"),
+            format!("expected jitter_us <= latency_us ({latency_us}), got {jitter_us}"),
         ));
     }
     let ip_tcp = n
@@ -617,7 +626,7 @@ fn resolve_cluster(
         Some(t) => t,
         None => defaults::IO_THREADS,
     };
-    let cpu = c.cpu_cost.clone().unwrap_or_default();
+    let cpu = c.cpu_cost.unwrap_or_default();
     for (field, v) in [
         ("per_read_batch_ns", cpu.per_read_batch_ns),
         ("per_command_ns", cpu.per_command_ns),
@@ -652,11 +661,7 @@ fn resolve_cluster(
             io_threads,
         },
         placement: c.placement.unwrap_or(Placement::Crc16),
-        cpu_cost: CpuCostOverrides {
-            per_read_batch_ns: cpu.per_read_batch_ns,
-            per_command_ns: cpu.per_command_ns,
-            per_byte_ps: cpu.per_byte_ps,
-        },
+        cpu_cost: cpu,
     })
 }
 

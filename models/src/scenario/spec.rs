@@ -38,8 +38,8 @@ pub struct ScenarioSpec {
     pub clients: Option<ClientsSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefill: Option<PrefillSpec>,
-    /// Network burst credits of every burstable NIC at t = 0 (default full, as AWS
-    /// launches instances).
+    /// Network burst credits at t = 0 of the server nodes' NICs, both directions
+    /// (default full, as AWS launches instances). Client hosts' NICs always start full.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub net_credits_at_start: Option<CreditLevel>,
     /// CPU credits of burstable (T) instances at t = 0 (default full).
@@ -71,7 +71,10 @@ pub struct NetworkSpec {
     /// One-way propagation delay between any two hosts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_us: Option<u64>,
-    /// Each packet's delay varies uniformly within latency_us +- jitter_us.
+    /// Extra one-way delay of each message (not each packet), drawn uniformly in
+    /// [0, jitter_us] and added to latency_us; at most latency_us. A message never
+    /// arrives before the one sent ahead of it on its flow (it waits for it instead), so
+    /// order is preserved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jitter_us: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -93,6 +96,8 @@ pub struct ClusterSpec {
     pub mode: Option<ClusterMode>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shards: Option<u32>,
+    /// Replicas per primary (0..=5). Checked and carried into the resolved config, but
+    /// not simulated yet: no replica nodes or replication streams are built.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replicas_per_shard: Option<u32>,
     /// Instance type name (catalog or `instances`).
@@ -104,7 +109,7 @@ pub struct ClusterSpec {
     pub placement: Option<Placement>,
     /// Overrides of the engine's CPU cost model; unset parts keep the engine's defaults.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cpu_cost: Option<CpuCostSpec>,
+    pub cpu_cost: Option<CpuCostOverrides>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -117,9 +122,10 @@ pub enum Engine {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", rename = "mode")]
 pub enum ClusterMode {
-    /// One primary (plus replicas), no cluster bus, clients send everything to it.
+    /// One primary, clients send everything to it.
     Standalone,
-    /// Redis Cluster: slots over shards, cluster bus between nodes, clients route by slot.
+    /// Redis Cluster: slots over shards, clients route by slot. The cluster bus between
+    /// nodes is not simulated yet.
     Cluster,
 }
 
@@ -179,10 +185,12 @@ impl EvictionPolicy {
     }
 }
 
-/// The three parts of the engine's CPU cost; see the engine model for the defaults.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Overrides of the three parts of the engine's CPU cost; `None` keeps the engine's
+/// default (see the engine model). The scenario's `cpu_cost` as written, and, merged,
+/// the resolved `ClusterConfig::cpu_cost`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename = "cpu_cost")]
-pub struct CpuCostSpec {
+pub struct CpuCostOverrides {
     /// Per read from a connection (one read may carry a whole pipeline).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub per_read_batch_ns: Option<u64>,
@@ -406,7 +414,7 @@ impl Merge for NodeSpec {
     }
 }
 
-impl Merge for CpuCostSpec {
+impl Merge for CpuCostOverrides {
     fn merge(&mut self, p: Self) {
         self.per_read_batch_ns.merge(p.per_read_batch_ns);
         self.per_command_ns.merge(p.per_command_ns);

@@ -170,6 +170,15 @@ fn report_cpu_cost_credits_and_node_settings_resolve() {
     assert_eq!(c.cluster.node.io_threads, 2);
     assert_eq!(c.cluster.cpu_cost.per_command_ns, Some(900));
     assert_eq!(c.cluster.cpu_cost.per_read_batch_ns, None);
+    // One type, two forms: the scenario omits unset parts (its digest input), the
+    // resolved configuration (a report's `config`) lists all three.
+    assert!(s
+        .canonical()
+        .contains("cpu_cost:Some((per_command_ns:Some(900)))"));
+    assert_eq!(
+        serde_json::to_value(&c.cluster).unwrap()["cpu_cost"].to_string(),
+        r#"{"per_read_batch_ns":null,"per_command_ns":900,"per_byte_ps":null}"#
+    );
 }
 
 #[test]
@@ -384,7 +393,7 @@ fn every_bundled_scenario_loads_round_trips_and_is_listed() {
         // Round trip: the pretty form parses back to the same spec and digest.
         let again =
             load_str(&s.to_ron_pretty(), file).unwrap_or_else(|e| panic!("{file} round trip: {e}"));
-        assert_eq!(again.spec(), s.spec(), "{file}");
+        assert_eq!(again.spec, s.spec, "{file}");
         assert_eq!(again.digest(), s.digest(), "{file}");
         assert_eq!(again.variants(), s.variants(), "{file}");
     }

@@ -25,7 +25,7 @@ use slab::Slab;
 use std::collections::VecDeque;
 use store_core::{Db, Session};
 
-/// Per-flow rate cap outside a cluster placement group (FACTS.md section 1: AWS EC2
+/// Per-flow rate cap outside a cluster placement group (docs/REFERENCES.md section 1: AWS EC2
 /// network bandwidth page).
 pub const SINGLE_FLOW_CAP_BITS_PER_S: u64 = 5_000_000_000;
 
@@ -170,7 +170,7 @@ impl World {
         let n = &config.network;
         let framing = Framing {
             mtu_bytes: n.mtu_bytes,
-            tcp_ip_header_bytes: n.ip_tcp_header_bytes,
+            ip_tcp_header_bytes: n.ip_tcp_header_bytes,
             link_header_bytes: n.link_header_bytes,
         };
         #[allow(unused_mut)] // tests may add fault rules

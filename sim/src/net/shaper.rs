@@ -33,7 +33,7 @@ pub struct Framing {
     pub mtu_bytes: u32,
     /// IP + TCP headers per packet, counted inside the MTU (40, or 52 with TCP
     /// timestamps as Linux sends by default).
-    pub tcp_ip_header_bytes: u32,
+    pub ip_tcp_header_bytes: u32,
     /// Link-layer bytes per packet outside the MTU (Ethernet header: 14; with FCS 18).
     pub link_header_bytes: u32,
 }
@@ -42,7 +42,7 @@ impl Framing {
     /// The TCP payload of a full packet.
     #[inline]
     pub fn mss_bytes(&self) -> u64 {
-        (self.mtu_bytes - self.tcp_ip_header_bytes) as u64
+        (self.mtu_bytes - self.ip_tcp_header_bytes) as u64
     }
 
     /// Packets needed for `payload_bytes` (at least one: an empty message is still sent).
@@ -60,7 +60,7 @@ impl Framing {
     /// Header bytes per packet on the wire.
     #[inline]
     pub fn header_bytes(&self) -> u64 {
-        (self.tcp_ip_header_bytes + self.link_header_bytes) as u64
+        (self.ip_tcp_header_bytes + self.link_header_bytes) as u64
     }
 
     /// Bytes on the wire for `payload_bytes`, headers included.
@@ -684,7 +684,7 @@ mod tests {
     fn shaper(baseline_bits_per_s: u64, burst_bits_per_s: u64) -> Shaper {
         let framing = Framing {
             mtu_bytes: 9001,
-            tcp_ip_header_bytes: 52,
+            ip_tcp_header_bytes: 52,
             link_header_bytes: 18,
         };
         Shaper::new(
@@ -728,7 +728,7 @@ mod tests {
     fn credit_free_shortcut_matches_the_full_path() {
         let framing = Framing {
             mtu_bytes: 1500,
-            tcp_ip_header_bytes: 40,
+            ip_tcp_header_bytes: 40,
             link_header_bytes: 18,
         };
         let config = ShaperConfig {
@@ -933,7 +933,7 @@ mod tests {
     fn framing_1500() -> Framing {
         Framing {
             mtu_bytes: 1500,
-            tcp_ip_header_bytes: 40,
+            ip_tcp_header_bytes: 40,
             link_header_bytes: 18,
         }
     }
@@ -942,7 +942,7 @@ mod tests {
     fn packets_round_up_and_count_empty_messages() {
         let f = Framing {
             mtu_bytes: 1500,
-            tcp_ip_header_bytes: 40,
+            ip_tcp_header_bytes: 40,
             link_header_bytes: 14,
         };
         let cases = [(0, 1), (1, 1), (1460, 1), (1461, 2), (2920, 2), (2921, 3)];

@@ -59,7 +59,7 @@ impl Model for World {
 pub fn framing() -> sim::net::Framing {
     sim::net::Framing {
         mtu_bytes: 1500,
-        tcp_ip_header_bytes: 40,
+        ip_tcp_header_bytes: 40,
         link_header_bytes: 18,
     }
 }
