@@ -134,14 +134,13 @@ fn every_cited_section_exists_and_nothing_cites_the_old_facts_file() {
 
 #[test]
 fn citations_are_found_across_a_comment_line_break() {
-    // Assembled, so that the scan of the repo does not read this example as a citation.
-    let text = [
-        "// figures (docs/REFERENCES.md\n// section 4), and REFERENCES.md ",
-        "section 12.\n/// See docs/REFERENCES.md for more.",
-    ]
-    .concat();
-    let text = text.as_str();
-    assert_eq!(citations(text), vec![(1, 4), (2, 12)]);
+    // Built from pieces so that the scan of this file does not read them as citations.
+    let name = ["REFERENCES", ".md"].concat();
+    let text = format!(
+        "// figures (docs/{name}\n// section 4), and {name} section 12.\n\
+         /// See docs/{name} for more."
+    );
+    assert_eq!(citations(&text), vec![(1, 4), (2, 12)]);
     assert_eq!(
         sections("# R\n\n## 1. Net\ntext\n## 4. Engines\n### 4.1 sub\n"),
         BTreeSet::from([1, 4])

@@ -275,7 +275,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn builtin_catalog_parses_and_has_every_facts_node_type() {
+    fn builtin_catalog_parses_and_has_every_referenced_node_type() {
         let c = Catalog::builtin();
         for name in [
             "cache.t4g.micro",
@@ -307,7 +307,7 @@ mod tests {
     }
 
     #[test]
-    fn figures_match_facts() {
+    fn figures_match_the_references() {
         let c = Catalog::builtin();
         let m6g = c.get("cache.m6g.large").unwrap();
         assert_eq!(m6g.baseline_bits_per_s, 750_000_000);

@@ -14,7 +14,8 @@
 //! cache, and moving an element relinks it instead of copying it; a vector per bucket
 //! would spread them over hundreds of separate allocations, each cold when next touched.
 //! Measured with `sim/examples/phold.rs` against `BinaryHeap<Reverse<(u64, u64, u32)>>`
-//! and with `kvsim bench` (figures in the README's benchmark section).
+//! and with `kvsim bench` (the PHOLD figures are in ARCHITECTURE.md's code map, under
+//! `queue`).
 //!
 //! The buckets: relative to a reference time `last_ns` (never above any queued time), an
 //! element lives at level `l`, the most significant 8-bit digit where its time differs

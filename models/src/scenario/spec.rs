@@ -96,8 +96,8 @@ pub struct ClusterSpec {
     pub mode: Option<ClusterMode>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shards: Option<u32>,
-    /// Replicas per primary (0..=5). Checked and carried into the resolved config, but
-    /// not simulated yet: no replica nodes or replication streams are built.
+    /// Replicas per primary. Only 0 is accepted until replication is modelled: a value
+    /// above 0 is refused (exit 2) rather than run as if the replicas were there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replicas_per_shard: Option<u32>,
     /// Instance type name (catalog or `instances`).
