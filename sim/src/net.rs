@@ -536,12 +536,17 @@ impl Network {
 
     /// Retransmissions (fast and by timeout) of every flow `nic` sends on.
     pub fn retransmits_from(&self, nic: NicId) -> u64 {
-        self.flows
-            .iter()
-            .zip(&self.cold)
-            .filter(|(f, _)| f.src == nic)
-            .map(|(_, c)| c.stats.fast_retransmits + c.stats.timeout_retransmits)
-            .sum()
+        self.retransmits_by_nic()[nic.0 as usize]
+    }
+
+    /// Retransmissions of every NIC's outgoing flows, by NIC id, in one pass over the
+    /// flows (a report asking NIC by NIC would pass over them once per NIC).
+    pub fn retransmits_by_nic(&self) -> Vec<u64> {
+        let mut by_nic = vec![0; self.nics.len()];
+        for (f, c) in self.flows.iter().zip(&self.cold) {
+            by_nic[f.src.0 as usize] += c.stats.fast_retransmits + c.stats.timeout_retransmits;
+        }
+        by_nic
     }
 
     /// Payload bytes sent on `flow` and not yet delivered (a socket's send buffer plus

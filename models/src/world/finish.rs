@@ -107,6 +107,12 @@ impl World {
             Placement::RankModulo => "rank_modulo",
         };
 
+        // One pass each over the flows and the connections, not one per host.
+        let retransmits = net.retransmits_by_nic();
+        let mut connections_per_node = vec![0u64; nodes.nodes.len()];
+        for c in &engine.conns {
+            connections_per_node[c.node as usize] += 1;
+        }
         let mut hosts = Vec::new();
         let mut resources = Vec::new();
         for (i, n) in nodes.nodes.iter().enumerate() {
@@ -126,7 +132,7 @@ impl World {
                 evicted_keys: n.db.stats().evicted_keys,
                 expired_keys_at_window_start: keys_at_start(i).0,
                 evicted_keys_at_window_start: keys_at_start(i).1,
-                connections: engine.conns.iter().filter(|c| c.node == n.shard).count() as u64,
+                connections: connections_per_node[i],
                 used_memory_bytes_at_s: gauges.used_memory_bytes.clone(),
                 egress: nic_direction(
                     &nic.egress,
@@ -140,7 +146,7 @@ impl World {
                     gauges.ingress_credits_bits.clone(),
                     start(n.nic).ingress,
                 ),
-                retransmits: net.retransmits_from(n.nic),
+                retransmits: retransmits[n.nic.0 as usize],
                 retransmits_at_window_start: start(n.nic).retransmits,
             });
             for (t, thread) in engine.threads[i].iter().enumerate() {
@@ -174,7 +180,7 @@ impl World {
                 used_memory_bytes_at_s: Vec::new(),
                 egress: nic_direction(&nic.egress, end, Vec::new(), start(id).egress),
                 ingress: nic_direction(&nic.ingress, end, Vec::new(), start(id).ingress),
-                retransmits: net.retransmits_from(id),
+                retransmits: retransmits[id.0 as usize],
                 retransmits_at_window_start: start(id).retransmits,
             });
             register_nic(&mut resources, host, &net, id);

@@ -59,14 +59,14 @@ impl Sampler {
             .iter()
             .map(|n| (n.db.stats().expired_keys, n.db.stats().evicted_keys))
             .collect();
-        self.at_window_start = (0..net.nics().len() as u32)
-            .map(|i| {
-                let nic = net.nic(NicId(i));
-                NicAtWindowStart {
-                    egress: counts(&nic.egress),
-                    ingress: counts(&nic.ingress),
-                    retransmits: net.retransmits_from(NicId(i)),
-                }
+        self.at_window_start = net
+            .nics()
+            .iter()
+            .zip(net.retransmits_by_nic())
+            .map(|(nic, retransmits)| NicAtWindowStart {
+                egress: counts(&nic.egress),
+                ingress: counts(&nic.ingress),
+                retransmits,
             })
             .collect();
     }
