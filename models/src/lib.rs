@@ -9,5 +9,6 @@ pub mod placement;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod units;
 pub mod workload;
 pub mod world;

@@ -149,6 +149,7 @@ const BASES: [&str; 4] = [
         clients: (workload: (ratio: "3:1", key_pattern: "S:S", key_maximum: 20000,
                              data_size_list: "200:3,900:1", pipeline: 1, clients: 4,
                              threads: 1, rate_limiting: 400, test_time_s: 1)),
+        prefill: (keys: 500, key_minimum: 10000),
     )"#,
     // CPU credits that run out: a credit is a vCPU-minute, so only a long run with
     // costly commands spends a whole bucket (here 1 credit, gone after about 60 s).

@@ -97,6 +97,30 @@ fn decimal_digits(n: u64) -> u64 {
     n.checked_ilog10().map_or(1, |log| u64::from(log) + 1)
 }
 
+/// The memory `count` keys named `prefix + decimal(index)` from `first_index` cost with
+/// values of `value_bytes` each, as `used_memory` accounts them (entry, key and value;
+/// not the dict's bucket array, which depends on the whole keyspace): what such a range
+/// adds to a store that keeps all of it. The cost depends only on a key's digit count,
+/// so this sums by band of equal digit counts, in O(20) whatever the count.
+pub fn fixed_range_bytes(prefix_len: u64, first_index: u64, count: u64, value_bytes: u64) -> u64 {
+    let value = mem::string_object_bytes(value_bytes);
+    let end = first_index.saturating_add(count);
+    let mut bytes = 0u64;
+    let mut band_start = first_index;
+    while band_start < end {
+        let digits = decimal_digits(band_start);
+        let band_end = if digits >= 20 {
+            end
+        } else {
+            10u64.pow(digits as u32).min(end)
+        };
+        let per_key = mem::DICT_ENTRY_BYTES + mem::sds_bytes(prefix_len + digits) + value;
+        bytes = bytes.saturating_add(per_key.saturating_mul(band_end - band_start));
+        band_start = band_end;
+    }
+    bytes
+}
+
 impl Prefilled {
     pub(crate) fn live_defaults(&self) -> u64 {
         self.spec.count - self.overridden_count
@@ -345,25 +369,8 @@ pub(crate) fn add_range(
     }
     let first = range.spec.first_index;
     range.default_bytes = match range.spec.value_size {
-        // Fixed sizes: the cost depends only on the key's digit count, so sum by band.
         ValueSize::Fixed(len) => {
-            let value_bytes = mem::string_object_bytes(len);
-            let end = first + range.spec.count;
-            let mut bytes = 0u64;
-            let mut band_start = first;
-            while band_start < end {
-                let digits = decimal_digits(band_start);
-                let band_end = if digits >= 20 {
-                    end
-                } else {
-                    10u64.pow(digits as u32).min(end)
-                };
-                let key_len = range.spec.prefix.len() as u64 + digits;
-                let per_key = mem::DICT_ENTRY_BYTES + mem::sds_bytes(key_len) + value_bytes;
-                bytes += per_key * (band_end - band_start);
-                band_start = band_end;
-            }
-            bytes
+            fixed_range_bytes(range.spec.prefix.len() as u64, first, range.spec.count, len)
         }
         _ => (0..range.spec.count)
             .map(|i| range.default_entry_bytes(first + i))

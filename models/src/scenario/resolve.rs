@@ -441,6 +441,7 @@ pub(crate) fn resolve(
 
     let prefill = resolve_prefill(spec.prefill.clone().unwrap_or_default(), &clients.workload)
         .map_err(|e| e.under("prefill"))?;
+    check_prefill_fits(&prefill, &cluster)?;
 
     let net_credits_at_start = check_level(spec.net_credits_at_start, "net_credits_at_start")?;
     let cpu_credits_at_start = check_level(spec.cpu_credits_at_start, "cpu_credits_at_start")?;
@@ -663,6 +664,51 @@ fn resolve_cluster(
         placement: c.placement.unwrap_or(Placement::Crc16),
         cpu_cost: cpu,
     })
+}
+
+/// Refuses a prefill that does not fit its nodes: the keys placed on an average node,
+/// as `used_memory` counts them, above `maxmemory`. Redis would load such a dataset and
+/// then answer every write with OOM (or evict most of it at once), which is not what a
+/// prefill is for. Placement spreads a range evenly to within a few percent; a node a
+/// little above its limit evicts per its policy before its first command, as Redis
+/// does after a load, and `used_memory` stays within the instance's memory because
+/// `maxmemory` is validated against it.
+fn check_prefill_fits(p: &PrefillConfig, c: &ClusterConfig) -> Result<(), FieldError> {
+    if p.key_count == 0 {
+        return Ok(());
+    }
+    let shards = u64::from(c.shards.max(1));
+    let range_bytes = store_core::prefill::fixed_range_bytes(
+        p.key_prefix.len() as u64,
+        p.key_minimum,
+        p.key_count,
+        u64::from(p.value_bytes),
+    );
+    let keys_per_node = p.key_count.div_ceil(shards);
+    let node_bytes = store_core::mem::BASELINE_USED_MEMORY_BYTES
+        .saturating_add(range_bytes / shards)
+        .saturating_add(store_core::mem::dict_buckets_bytes(keys_per_node));
+    let limit = c.node.maxmemory_bytes;
+    if node_bytes <= limit {
+        return Ok(());
+    }
+    let spread = if shards > 1 {
+        format!(" (spread over {shards} shards)")
+    } else {
+        String::new()
+    };
+    Err(fe(
+        "prefill.keys",
+        format!(
+            "{} keys of {}-byte values take about {} of used_memory a node{spread}, more \
+             than cluster.node.maxmemory_bytes allows ({}); expected fewer keys, smaller \
+             values (prefill.value_bytes), more shards, or a larger maxmemory or instance",
+            p.key_count,
+            p.value_bytes,
+            crate::units::bytes(node_bytes),
+            crate::units::bytes(limit),
+        ),
+    ))
 }
 
 fn resolve_prefill(p: PrefillSpec, w: &WorkloadConfig) -> Result<PrefillConfig, FieldError> {

@@ -150,7 +150,8 @@ fn report_cpu_cost_credits_and_node_settings_resolve() {
         cpu_credits_at_start: empty,
         cluster: (instance: "cache.t4g.small",
                   node: (maxmemory_bytes: 1000000, maxmemory_policy: allkeys_lfu, io_threads: 2),
-                  cpu_cost: (per_command_ns: 900)),"#,
+                  cpu_cost: (per_command_ns: 900)),
+        prefill: (keys: 1000),"#,
     )
     .replace(r#"cluster: (instance: "cache.r7g.large"),"#, "");
     let s = load(&text).unwrap();
@@ -524,4 +525,25 @@ mod never_panics {
             i
         }
     }
+}
+
+#[test]
+fn a_prefill_larger_than_maxmemory_is_refused_naming_the_fields() {
+    // 1M keys of 100 bytes (about 190 MiB with their entries) on one node whose
+    // maxmemory is 10 MB: Redis would load it and refuse every write.
+    let text = with(
+        r#"cluster: (instance: "cache.r7g.large", node: (maxmemory_bytes: 10000000)),
+           prefill: (keys: 1000000, value_bytes: 100),"#,
+    )
+    .replacen(r#"    cluster: (instance: "cache.r7g.large"),"#, "", 1);
+    let (path, message) = invalid(&text);
+    assert_eq!(path, "prefill.keys");
+    assert!(
+        message.contains("cluster.node.maxmemory_bytes"),
+        "{message}"
+    );
+    assert!(message.contains("9.5 MiB"), "{message}");
+    // The same keys over 40 shards fit (about 5.6 MiB a node).
+    let spread = text.replacen("node: (", "shards: 40, mode: cluster, node: (", 1);
+    assert!(load(&spread).is_ok(), "{:?}", load(&spread).err());
 }

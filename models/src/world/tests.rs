@@ -231,6 +231,7 @@ fn node_rows_count_evictions_expiries_and_connections() {
                   node: (maxmemory_bytes: 3_000_000, maxmemory_policy: allkeys_lru)),
         clients: (workload: (ratio: "1:1", key_maximum: 50000, data_size: 500, clients: 3,
                              threads: 2, test_time_s: 4, expiry_range: "1-2")),
+        prefill: (keys: 5000),
     )"#;
     let scenario = load_str(text, "keys.ron").expect("loads");
     let config = &scenario.resolved_variants()[0].config;
