@@ -120,6 +120,7 @@ pub fn run(args: &RunArgs) -> ExitCode {
             ("report.txt".to_string(), report.to_text()),
             ("report.json".to_string(), report.to_json()),
             ("timeseries.csv".to_string(), report.to_csv()),
+            ("nodes.csv".to_string(), report.nodes_csv()),
         ]
         .into_iter()
         .chain(

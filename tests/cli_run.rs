@@ -99,7 +99,39 @@ fn out_writes_every_format() {
     let csv = std::fs::read_to_string(dir.join("timeseries.csv")).expect("timeseries.csv");
     assert!(csv.starts_with("variant,second,series,node,value\n"));
     assert!(csv.contains("full-bucket,0,ops_per_s,,"));
+    // nodes.csv: the full nodes table, every JSON field a column, a row per host.
+    let nodes = std::fs::read_to_string(dir.join("nodes.csv")).expect("nodes.csv");
+    let mut lines = nodes.lines();
+    let header: Vec<&str> = lines.next().expect("a header").split(',').collect();
+    let j: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    let mut rows = 0;
+    for v in j["variants"].as_array().expect("variants") {
+        for host in v["nodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .chain(v["client_hosts"].as_array().expect("client hosts"))
+        {
+            rows += 1;
+            for key in host.as_object().expect("a node object").keys() {
+                assert!(header.contains(&key.as_str()), "nodes.csv lacks {key}");
+            }
+        }
+    }
+    assert_eq!(
+        header.len(),
+        host_fields(&j) + 1,
+        "variant + each JSON field"
+    );
+    assert_eq!(lines.count(), rows);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn host_fields(j: &serde_json::Value) -> usize {
+    j["variants"][0]["nodes"][0]
+        .as_object()
+        .expect("a node object")
+        .len()
 }
 
 #[test]

@@ -274,3 +274,40 @@ fn node_counts_cover_the_measured_window() {
         }
     }
 }
+
+/// The text report speaks in units people read: memory in MiB/GiB, credits in Gbit with
+/// the seconds of burst they buy, rates beside the baseline, "started empty" for a
+/// bucket that began empty, the offered load beside what was served, the client host's
+/// row saying what the clients did, and a long nodes table summarized with the binding
+/// and extreme rows kept.
+#[test]
+fn the_text_report_uses_units_people_read() {
+    let t4g = report("t4g-burst-depletion.ron").to_text();
+    for needle in [
+        "maxmemory 1.0 GiB volatile-lru",
+        "26.16 Gbit of credits (5.4 s at full burst; full at start)",
+        "(5.4 s at full burst; empty at start)",
+        "started empty",
+        "at 29.75 s",
+        "0.564 (0.128)",
+        "offered load (open-loop arrivals, averaged over the window): 5000.00 ops/s; served 2799.38 ops/s",
+        "client-0: 20 connection(s), 167963 replies received",
+    ] {
+        assert!(t4g.contains(needle), "t4g report lacks {needle:?}");
+    }
+    assert!(!t4g.contains("depleted"), "no 'depleted at 0.0 ms'");
+    let zipf = report("zipf-hot-shards.ron");
+    let text = zipf.to_text();
+    assert!(
+        text.contains("(showing 7 of 100 nodes: the busiest three, the median, the idlest three")
+    );
+    // The busiest node of the 100-shard crc16 variant is listed.
+    let v = &zipf.variants[0];
+    let busiest = v.nodes.iter().max_by_key(|n| n.ops).expect("nodes");
+    let section = text.split("== variant").nth(1).expect("a first variant");
+    assert!(
+        section.contains(&format!("  {} ", busiest.name)),
+        "{} hidden",
+        busiest.name
+    );
+}

@@ -102,6 +102,11 @@ pub struct NodeReport {
     pub cpu_utilization: Vec<f64>,
     pub net_in_bytes: u64,
     pub net_out_bytes: u64,
+    /// The same bytes as mean rates over the measured window, in bits per second.
+    pub net_in_bits_per_s: f64,
+    pub net_out_bits_per_s: f64,
+    /// The instance's sustained rate per direction, to read those rates against.
+    pub net_baseline_bits_per_s: u64,
     pub bw_in_allowance_exceeded: u64,
     pub bw_out_allowance_exceeded: u64,
     pub pps_allowance_exceeded: u64,
@@ -189,6 +194,9 @@ pub struct VariantReport {
     /// The load the clients were asked to offer (open loop, or rate-limited), averaged
     /// over the measured window like `ALL STATS`, beside what was served; `None` for a
     /// closed loop, which offers what it is answered.
+    /// The measured window's length, in seconds: from the end of warm-up to the end of
+    /// the run (for a request-count run, to the last reply).
+    pub measured_window_s: f64,
     pub offered_ops_per_s: Option<f64>,
     pub timeseries: TimeSeries,
     pub simulation: SimulationInfo,
@@ -299,7 +307,13 @@ pub fn variant_report(result: &RunResult) -> VariantReport {
             .filter(|r| r.kind == Resource::Cpu)
             .map(|r| round3(window.mean_utilization(r)))
             .collect();
-        let row = host_report(host, cpu_utilization);
+        let baseline = match host.role {
+            crate::world::results::HostRole::Primary => &config.cluster.instance,
+            crate::world::results::HostRole::Client => &config.clients.instance,
+        }
+        .spec
+        .baseline_bits_per_s;
+        let row = host_report(host, cpu_utilization, measured_s, baseline);
         match host.role {
             crate::world::results::HostRole::Primary => nodes.push(row),
             crate::world::results::HostRole::Client => client_hosts.push(row),
@@ -373,6 +387,7 @@ pub fn variant_report(result: &RunResult) -> VariantReport {
         shards,
         findings,
         findings_window,
+        measured_window_s: round6(measured_s),
         offered_ops_per_s,
         timeseries,
         simulation: SimulationInfo {
@@ -386,8 +401,20 @@ pub fn variant_report(result: &RunResult) -> VariantReport {
 
 /// A host's row: every count over the measured window (from the end of warm-up to the
 /// end of the run), gauges at the end, and the drops of the warm-up on their own.
-fn host_report(host: &HostResult, cpu_utilization: Vec<f64>) -> NodeReport {
+fn host_report(
+    host: &HostResult,
+    cpu_utilization: Vec<f64>,
+    measured_s: f64,
+    net_baseline_bits_per_s: u64,
+) -> NodeReport {
     let (e, i) = (host.egress.in_window(), host.ingress.in_window());
+    let rate = |bytes: u64| {
+        if measured_s > 0.0 {
+            round3(bytes as f64 * 8.0 / measured_s)
+        } else {
+            0.0
+        }
+    };
     NodeReport {
         name: host.name.clone(),
         role: host.role.label().into(),
@@ -397,6 +424,9 @@ fn host_report(host: &HostResult, cpu_utilization: Vec<f64>) -> NodeReport {
         cpu_utilization,
         net_in_bytes: i.wire_bytes,
         net_out_bytes: e.wire_bytes,
+        net_in_bits_per_s: rate(i.wire_bytes),
+        net_out_bits_per_s: rate(e.wire_bytes),
+        net_baseline_bits_per_s,
         bw_in_allowance_exceeded: i.bw_allowance_exceeded,
         bw_out_allowance_exceeded: e.bw_allowance_exceeded,
         pps_allowance_exceeded: e.pps_allowance_exceeded + i.pps_allowance_exceeded,
@@ -559,6 +589,80 @@ impl Report {
                     ])
                     .expect("in-memory CSV");
                 }
+            }
+        }
+        String::from_utf8(w.into_inner().expect("in-memory CSV")).expect("CSV of UTF-8 fields")
+    }
+
+    /// Every node and client host of every variant, one row each, with the JSON's
+    /// field names as columns (`cpu_utilization` as space-separated fractions, main
+    /// thread first; an absent depletion time as an empty field): the full table that
+    /// the text report summarizes when it is long.
+    pub fn nodes_csv(&self) -> String {
+        const COLUMNS: [&str; 26] = [
+            "variant",
+            "name",
+            "role",
+            "shard",
+            "instance",
+            "ops",
+            "cpu_utilization",
+            "net_in_bytes",
+            "net_out_bytes",
+            "net_in_bits_per_s",
+            "net_out_bits_per_s",
+            "net_baseline_bits_per_s",
+            "bw_in_allowance_exceeded",
+            "bw_out_allowance_exceeded",
+            "pps_allowance_exceeded",
+            "net_credits_end",
+            "net_credits_in_end_bits",
+            "net_credits_depleted_at_ms",
+            "drops",
+            "drops_during_warmup",
+            "retransmits",
+            "used_memory_bytes",
+            "keys",
+            "expired_keys",
+            "evicted_keys",
+            "connections",
+        ];
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(COLUMNS).expect("in-memory CSV");
+        for v in &self.variants {
+            for n in v.nodes.iter().chain(&v.client_hosts) {
+                let cpu: Vec<String> = n.cpu_utilization.iter().map(f64::to_string).collect();
+                let row = [
+                    v.name.clone(),
+                    n.name.clone(),
+                    n.role.clone(),
+                    n.shard.to_string(),
+                    n.instance.clone(),
+                    n.ops.to_string(),
+                    cpu.join(" "),
+                    n.net_in_bytes.to_string(),
+                    n.net_out_bytes.to_string(),
+                    n.net_in_bits_per_s.to_string(),
+                    n.net_out_bits_per_s.to_string(),
+                    n.net_baseline_bits_per_s.to_string(),
+                    n.bw_in_allowance_exceeded.to_string(),
+                    n.bw_out_allowance_exceeded.to_string(),
+                    n.pps_allowance_exceeded.to_string(),
+                    n.net_credits_end.to_string(),
+                    n.net_credits_in_end_bits.to_string(),
+                    n.net_credits_depleted_at_ms
+                        .map(|t| t.to_string())
+                        .unwrap_or_default(),
+                    n.drops.to_string(),
+                    n.drops_during_warmup.to_string(),
+                    n.retransmits.to_string(),
+                    n.used_memory_bytes.to_string(),
+                    n.keys.to_string(),
+                    n.expired_keys.to_string(),
+                    n.evicted_keys.to_string(),
+                    n.connections.to_string(),
+                ];
+                w.write_record(&row).expect("in-memory CSV");
             }
         }
         String::from_utf8(w.into_inner().expect("in-memory CSV")).expect("CSV of UTF-8 fields")

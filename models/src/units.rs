@@ -1,6 +1,6 @@
 //! Figures in the units people read: memory in KiB, MiB or GiB (binary, as `INFO
 //! memory`'s `used_memory_human` and the ElastiCache console show it), rates in Mbps or
-//! Gbps (decimal, as instance types are sold), credits in Gbit. Every function is pure
+//! Gbps (decimal, as instance types are sold), durations in s, ms or us. Every function is pure
 //! and total: any `u64` or finite `f64` gives a string, so a report never fails on a
 //! figure.
 
@@ -36,9 +36,17 @@ pub fn bits_per_s(bits_per_s: f64) -> String {
     }
 }
 
-/// A credit balance in Gbit (credits are bits of burst above the baseline).
-pub fn gbit(bits: u64) -> String {
-    format!("{:.1} Gbit", bits as f64 / 1e9)
+/// A duration in seconds, in the unit that keeps its digits: "459.6 s", "5.4 s",
+/// "850 ms", "12 us".
+pub fn seconds(s: f64) -> String {
+    let s = if s.is_finite() { s.max(0.0) } else { 0.0 };
+    if s >= 1.0 {
+        format!("{s:.1} s")
+    } else if s >= 1e-3 {
+        format!("{:.0} ms", s * 1e3)
+    } else {
+        format!("{:.0} us", s * 1e6)
+    }
 }
 
 #[cfg(test)]
@@ -61,6 +69,9 @@ mod tests {
         assert_eq!(bits_per_s(128e6), "128 Mbps");
         assert_eq!(bits_per_s(5e9), "5.00 Gbps");
         assert_eq!(bits_per_s(f64::NAN), "0 kbps");
-        assert_eq!(gbit(2_304_000_000_000), "2304.0 Gbit");
+        assert_eq!(seconds(459.64), "459.6 s");
+        assert_eq!(seconds(0.000_847), "847 us");
+        assert_eq!(seconds(0.2), "200 ms");
+        assert_eq!(seconds(f64::INFINITY), "0 us");
     }
 }

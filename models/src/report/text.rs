@@ -5,7 +5,7 @@
 //! decimals), so equal reports render to equal bytes.
 
 use super::{NodeReport, Report, VariantReport};
-use crate::scenario::spec::ReportSection;
+use crate::scenario::spec::{CreditLevel, ReportSection};
 use std::fmt::Write;
 
 /// Shards listed one by one up to this count; beyond it the hottest and coldest five.
@@ -76,23 +76,31 @@ fn variant(o: &mut String, v: &VariantReport) {
     };
     let _ = writeln!(
         o,
-        "cluster: {:?} {mode}, {} shard(s) x {} (io-threads {}), maxmemory {} B {}",
+        "cluster: {:?} {mode}, {} shard(s) x {} (io-threads {}), maxmemory {} {}",
         c.cluster.engine,
         c.cluster.shards,
         c.cluster.instance.name,
         c.cluster.node.io_threads,
-        c.cluster.node.maxmemory_bytes,
+        crate::units::bytes(c.cluster.node.maxmemory_bytes),
         c.cluster.node.maxmemory_policy.redis_name()
     );
     let spec = &c.cluster.instance.spec;
     let gbps = |b: u64| b as f64 / 1e9;
     let burst = match spec.burst_bits_per_s {
-        Some(b) if b > spec.baseline_bits_per_s => format!(
-            ", burst {} Gbps with {} Gbit of credits ({:?} at start)",
-            gbps(b),
-            gbps(spec.net_credit_capacity_bits.unwrap_or(0)),
-            c.net_credits_at_start
-        ),
+        Some(b) if b > spec.baseline_bits_per_s => {
+            let capacity_bits = spec.net_credit_capacity_bits.unwrap_or(0);
+            let at_start = match c.net_credits_at_start {
+                CreditLevel::Full => "full".to_string(),
+                CreditLevel::Empty => "empty".to_string(),
+                CreditLevel::Fraction(f) => format!("{:.0}% full", f * 100.0),
+            };
+            format!(
+                ", burst {} Gbps with {} Gbit of credits ({} at full burst; {at_start} at start)",
+                gbps(b),
+                gbps(capacity_bits),
+                crate::units::seconds(capacity_bits as f64 / (b - spec.baseline_bits_per_s) as f64)
+            )
+        }
         _ => String::new(),
     };
     let _ = writeln!(
@@ -170,6 +178,18 @@ fn variant(o: &mut String, v: &VariantReport) {
             "from the intended send (no coordinated omission): avg {:.3} ms, p50 {:.3} ms, p99 {:.3} ms, p99.9 {:.3} ms",
             li.latency_ms_avg, li.latency_ms_p50, li.latency_ms_p99, li.latency_ms_p999
         );
+        if let Some(offered) = v.offered_ops_per_s {
+            let how = if c.clients.workload.open_loop.is_some() {
+                "open-loop arrivals"
+            } else {
+                "rate limit"
+            };
+            let _ = writeln!(
+                o,
+                "offered load ({how}, averaged over the window): {offered:.2} ops/s; served {:.2} ops/s",
+                v.all_stats.totals.ops_per_sec
+            );
+        }
         if v.simulation.errors > 0 || v.simulation.client_queue_overflows > 0 {
             let _ = writeln!(
                 o,
@@ -192,29 +212,7 @@ fn variant(o: &mut String, v: &VariantReport) {
         }
     }
     if c.report.shows(ReportSection::Nodes) {
-        let _ = writeln!(
-            o,
-            "\nnodes (counts and utilization over the measured window, from t={:.3}s; credits and memory at the end)",
-            v.config.warmup_ns as f64 / 1e9
-        );
-        let _ = writeln!(
-            o,
-            "  {:<14} {:>10} {:>14} {:>12} {:>12} {:>10} {:>10} {:>14} {:>12} {:>7} {:>12}",
-            "name",
-            "ops",
-            "cpu util",
-            "in MB",
-            "out MB",
-            "bw_in_exc",
-            "bw_out_exc",
-            "credits end",
-            "depleted ms",
-            "drops",
-            "memory MB"
-        );
-        for n in v.nodes.iter().chain(v.client_hosts.iter()) {
-            node(o, n);
-        }
+        nodes(o, v);
     }
     if c.report.shows(ReportSection::Shards) && v.shards.per_shard.len() > 1 {
         let s = &v.shards;
@@ -345,7 +343,112 @@ fn findings(o: &mut String, v: &VariantReport) {
     }
 }
 
-fn node(o: &mut String, n: &NodeReport) {
+/// The server nodes' table (summarized when long) and the client hosts' lines.
+fn nodes(o: &mut String, v: &VariantReport) {
+    let c = &v.config;
+    let _ = writeln!(
+        o,
+        "\nnodes (counts and rates over the measured window, from t={:.3}s; credits and memory at the end)",
+        c.warmup_ns as f64 / 1e9
+    );
+    let _ = writeln!(
+        o,
+        "  {:<14} {:>10} {:>14} {:>10} {:>10} {:>17} {:>9} {:>10} {:>20} {:>15} {:>7} {:>10}",
+        "name",
+        "ops",
+        "cpu util",
+        "in MiB",
+        "out MiB",
+        "out Gbps (base)",
+        "bw_in_exc",
+        "bw_out_exc",
+        "credits end (burst)",
+        "credits ran out",
+        "drops",
+        "memory MiB"
+    );
+    let spec = &c.cluster.instance.spec;
+    // Seconds of burst a credit balance buys: credits are spent at the burst rate less
+    // the baseline, which the bucket earns back meanwhile.
+    let burst_spend_bits_per_s = spec
+        .burst_bits_per_s
+        .filter(|_| spec.is_net_burstable())
+        .map(|b| b - spec.baseline_bits_per_s);
+    let started_empty = spec
+        .net_credit_capacity_bits
+        .is_some_and(|cap| cap > 0 && c.net_credits_at_start.of_capacity(cap) == 0);
+    let shown = summarized_rows(v);
+    for &i in &shown {
+        node_row(o, &v.nodes[i], burst_spend_bits_per_s, started_empty);
+    }
+    if shown.len() < v.nodes.len() {
+        let _ = writeln!(
+            o,
+            "  (showing {} of {} nodes: the busiest three, the median, the idlest three and any a finding names; every row is in the JSON and in nodes.csv under --out)",
+            shown.len(),
+            v.nodes.len()
+        );
+    }
+    for h in &v.client_hosts {
+        let _ = writeln!(
+            o,
+            "  {}: {} connection(s), {} replies received ({:.0}/s); in {} at {} of {} baseline, out {}; bw_exc in/out {}/{}, drops {}",
+            h.name,
+            h.connections,
+            h.ops,
+            h.ops as f64 / v.measured_window_s.max(1e-9),
+            mib(h.net_in_bytes),
+            crate::units::bits_per_s(h.net_in_bits_per_s),
+            crate::units::bits_per_s(h.net_baseline_bits_per_s as f64),
+            mib(h.net_out_bytes),
+            h.bw_in_allowance_exceeded,
+            h.bw_out_allowance_exceeded,
+            h.drops
+        );
+    }
+}
+
+/// Server nodes listed one by one up to this count; beyond it a summary.
+const NODES_LISTED_IN_FULL: usize = 16;
+
+/// The rows of the nodes table, in node order: every node of a short table; of a long
+/// one, the three busiest and three idlest by ops, the median, and every node a finding
+/// names (so a binding node is never hidden).
+fn summarized_rows(v: &VariantReport) -> Vec<usize> {
+    let n = v.nodes.len();
+    if n <= NODES_LISTED_IN_FULL {
+        return (0..n).collect();
+    }
+    let mut by_ops: Vec<usize> = (0..n).collect();
+    by_ops.sort_by(|&a, &b| v.nodes[b].ops.cmp(&v.nodes[a].ops).then(a.cmp(&b)));
+    let mut rows: Vec<usize> = by_ops[..3]
+        .iter()
+        .chain(&by_ops[n - 3..])
+        .copied()
+        .chain(std::iter::once(by_ops[n / 2]))
+        .chain(
+            v.nodes
+                .iter()
+                .enumerate()
+                .filter(|(_, node)| v.findings.iter().any(|f| f.node == node.name))
+                .map(|(i, _)| i),
+        )
+        .collect();
+    rows.sort_unstable();
+    rows.dedup();
+    rows
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / 1_048_576.0)
+}
+
+fn node_row(
+    o: &mut String,
+    n: &NodeReport,
+    burst_spend_bits_per_s: Option<u64>,
+    started_empty: bool,
+) {
     let util = if n.cpu_utilization.is_empty() {
         "-".to_string()
     } else {
@@ -355,23 +458,38 @@ fn node(o: &mut String, n: &NodeReport) {
             .collect::<Vec<_>>()
             .join(" ")
     };
-    let depleted = n
-        .net_credits_depleted_at_ms
-        .map(|d| format!("{d:.1}"))
-        .unwrap_or_else(|| "-".into());
+    let credits = match burst_spend_bits_per_s {
+        Some(spend) if spend > 0 => format!(
+            "{:.2} Gbit ({})",
+            n.net_credits_end as f64 / 1e9,
+            crate::units::seconds(n.net_credits_end as f64 / spend as f64)
+        ),
+        _ => "-".into(),
+    };
+    let depleted = match n.net_credits_depleted_at_ms {
+        Some(ms) if ms == 0.0 && started_empty => "started empty".to_string(),
+        Some(ms) => format!("at {:.2} s", ms / 1e3),
+        None => "-".into(),
+    };
+    let rate = format!(
+        "{:.3} ({:.3})",
+        n.net_out_bits_per_s / 1e9,
+        n.net_baseline_bits_per_s as f64 / 1e9
+    );
     let _ = writeln!(
         o,
-        "  {:<14} {:>10} {:>14} {:>12.3} {:>12.3} {:>10} {:>10} {:>14} {:>12} {:>7} {:>12.3}",
+        "  {:<14} {:>10} {:>14} {:>10.1} {:>10.1} {:>17} {:>9} {:>10} {:>20} {:>15} {:>7} {:>10.1}",
         n.name,
         n.ops,
         util,
-        n.net_in_bytes as f64 / 1e6,
-        n.net_out_bytes as f64 / 1e6,
+        n.net_in_bytes as f64 / 1_048_576.0,
+        n.net_out_bytes as f64 / 1_048_576.0,
+        rate,
         n.bw_in_allowance_exceeded,
         n.bw_out_allowance_exceeded,
-        n.net_credits_end,
+        credits,
         depleted,
         n.drops,
-        n.used_memory_bytes as f64 / 1e6
+        n.used_memory_bytes as f64 / 1_048_576.0
     );
 }

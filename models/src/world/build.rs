@@ -268,6 +268,7 @@ impl World {
                     first_conn,
                     outstanding: 0,
                     sent: 0,
+                    replies_in_window: 0,
                     budget: w.rate_limit.map(RateBudget::new),
                     budget_at: SimTime::ZERO,
                     backlog: VecDeque::new(),

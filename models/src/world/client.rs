@@ -41,6 +41,8 @@ pub(crate) struct Client {
     pub first_conn: u32,
     pub outstanding: u32,
     pub sent: u64,
+    /// Replies received in the measured window (what its host's row reports).
+    pub replies_in_window: u64,
     pub budget: Option<RateBudget>,
     /// When the current rate budget was granted (the intended send time of requests
     /// it pays for).
@@ -143,7 +145,9 @@ impl Clients {
         let r = reqs.remove(req as usize);
         ctx.metrics.record_completion(now, &r);
         let c = r.client;
-        self.clients[c as usize].outstanding -= 1;
+        let client = &mut self.clients[c as usize];
+        client.outstanding -= 1;
+        client.replies_in_window += u64::from(now >= ctx.metrics.measure_from);
         self.fill(ctx, reqs, c);
     }
 

@@ -159,15 +159,21 @@ impl World {
             }
             register_nic(&mut resources, host, &net, n.nic);
         }
+        // Clients are built host by host, the same number on each.
+        let clients_per_host = clients.clients.len() / client_nics.len().max(1);
         for (i, &id) in client_nics.iter().enumerate() {
             let host = hosts.len() as u32;
             let nic = net.nic(id);
+            let replies: u64 = clients.clients[i * clients_per_host..(i + 1) * clients_per_host]
+                .iter()
+                .map(|c| c.replies_in_window)
+                .sum();
             hosts.push(HostResult {
                 name: format!("client-{i}"),
                 role: HostRole::Client,
                 shard: 0,
                 instance: config.clients.instance.name.clone(),
-                ops: 0,
+                ops: replies,
                 ops_per_s: Vec::new(),
                 used_memory_bytes: 0,
                 keys: 0,

@@ -115,7 +115,8 @@ pub struct HostResult {
     /// The shard a node serves (0 for client hosts).
     pub shard: u32,
     pub instance: String,
-    /// Requests this node served that completed in the measured window (0 for clients).
+    /// Requests this node served that completed in the measured window; for a client
+    /// host, the replies its clients received in that window.
     pub ops: u64,
     /// The same requests by the second they completed in.
     pub ops_per_s: Vec<u64>,
