@@ -475,8 +475,7 @@ fn timeseries(result: &RunResult) -> TimeSeries {
         per_s("ops_per_s", None, &|s| at(&result.ops_per_s, s) as f64),
         per_s("latency_ms_p99", None, &|s| {
             result
-                .latency_per_s
-                .get(s)
+                .latency_in_second(s as u64)
                 .map(|h| ms(h.percentile_ns(99.0) as f64))
                 .unwrap_or(0.0)
         }),

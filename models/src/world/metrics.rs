@@ -7,7 +7,7 @@
 
 use super::flows::FlowKind;
 use super::requests::Req;
-use super::results::{BreakdownResult, CommandResult, FlowKindTotals};
+use super::results::{BreakdownResult, CommandResult, FlowKindTotals, SecondLatency};
 use crate::scenario::resolve::RunConfig;
 use crate::workload::generator::OpKind;
 use sim::net::{Network, NicId};
@@ -131,7 +131,8 @@ pub struct Metrics {
     /// `shard_ops` by the second the requests completed in.
     pub shard_ops_per_s: Vec<CounterSeries>,
     pub ops_per_s: CounterSeries,
-    pub latency_per_s: Vec<LatencyHistogram>,
+    /// Per second with completions, in order (see `RunResult::latency_per_s`).
+    pub latency_per_s: Vec<SecondLatency>,
     pub node_gauges: Vec<NodeGauges>,
     pub flow_kinds: [FlowKindCounts; FlowKind::COUNT],
     pub errors: u64,
@@ -147,7 +148,6 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn new(config: &RunConfig, nodes: usize) -> Metrics {
-        let seconds = config.duration_ns.div_ceil(1_000_000_000) as usize;
         Metrics {
             sets: CommandStats::default(),
             gets: CommandStats::default(),
@@ -155,7 +155,7 @@ impl Metrics {
             shard_ops: vec![0; nodes],
             shard_ops_per_s: vec![CounterSeries::default(); nodes],
             ops_per_s: CounterSeries::default(),
-            latency_per_s: (0..seconds).map(|_| LatencyHistogram::new()).collect(),
+            latency_per_s: Vec::new(),
             node_gauges: vec![NodeGauges::default(); nodes],
             flow_kinds: [FlowKindCounts::default(); FlowKind::COUNT],
             errors: 0,
@@ -176,9 +176,21 @@ impl Metrics {
         self.completed_total += 1;
         self.last_completion = now;
         self.ops_per_s.add(now, 1);
-        if let Some(h) = self.latency_per_s.get_mut(now.whole_secs() as usize) {
-            h.record(now - r.sent);
+        let second = now.whole_secs();
+        match self.latency_per_s.last_mut() {
+            // Completions come in time order: only the last second can be the current.
+            Some(s) if s.second == second => s.latency.record(now - r.sent),
+            _ => self.start_second(second, now - r.sent),
         }
+    }
+
+    /// The first completion of a second: kept out of line so `record_completion`
+    /// inlines.
+    #[inline(never)]
+    fn start_second(&mut self, second: u64, latency: SimDuration) {
+        let mut h = LatencyHistogram::new();
+        h.record(latency);
+        self.latency_per_s.push(SecondLatency { second, latency: h });
     }
 
     fn record_request(&mut self, now: SimTime, r: &Req) {

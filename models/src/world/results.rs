@@ -34,8 +34,10 @@ pub struct RunResult {
     pub breakdown: BreakdownResult,
     /// Requests completed in each second, warm-up included.
     pub ops_per_s: Vec<u64>,
-    /// Latency (from the actual send) of the requests completed in each second.
-    pub latency_per_s: Vec<LatencyHistogram>,
+    /// Latency (from the actual send) of the requests completed in each second that saw
+    /// a completion, in second order: a second without any has no histogram, so an idle
+    /// stretch costs no memory.
+    pub latency_per_s: Vec<SecondLatency>,
     /// Server nodes first (node i is shard i's primary), then client hosts.
     pub hosts: Vec<HostResult>,
     /// The resource registry, host by host in `hosts` order: each host's CPU threads
@@ -137,6 +139,23 @@ pub struct HostResult {
     /// Retransmissions of the flows this host sends on.
     pub retransmits: u64,
     pub retransmits_at_window_start: u64,
+}
+
+/// The latency of the requests completed in one second.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SecondLatency {
+    pub second: u64,
+    pub latency: LatencyHistogram,
+}
+
+impl RunResult {
+    /// The latency histogram of second `second`, if any request completed in it.
+    pub fn latency_in_second(&self, second: u64) -> Option<&LatencyHistogram> {
+        self.latency_per_s
+            .binary_search_by_key(&second, |s| s.second)
+            .ok()
+            .map(|i| &self.latency_per_s[i].latency)
+    }
 }
 
 /// A NIC direction's counters at one instant.

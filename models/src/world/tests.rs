@@ -253,3 +253,33 @@ fn node_rows_count_evictions_expiries_and_connections() {
     }
     assert_eq!(report.client_hosts[0].connections, 12);
 }
+
+/// Memory per simulated second is bounded by what happens in it: a run whose clients
+/// stop after 2 s of a 600 s run keeps a latency histogram for the seconds with
+/// completions only, and its long idle tail costs none.
+#[test]
+fn an_idle_tail_keeps_no_latency_histograms() {
+    let text = r#"(
+        name: "idle", description: "2 s of traffic, then 598 s of nothing", seed: 3,
+        duration_s: 600,
+        cluster: (instance: "cache.r7g.large"),
+        clients: (workload: (key_maximum: 100, clients: 1, threads: 1, test_time_s: 2)),
+        prefill: (keys: 0),
+    )"#;
+    let scenario = load_str(text, "idle.ron").expect("loads");
+    let result = crate::world::simulate(&scenario.resolved_variants()[0].config).expect("runs");
+    let seconds: Vec<u64> = result.latency_per_s.iter().map(|s| s.second).collect();
+    // The replies to the last requests sent arrive just after 2 s.
+    assert_eq!(seconds, vec![0, 1, 2], "histograms only for the seconds with replies");
+    assert!(result.latency_in_second(1).is_some());
+    assert!(result.latency_in_second(300).is_none());
+    let report = crate::report::variant_report(&result);
+    let p99 = report
+        .timeseries
+        .series
+        .iter()
+        .find(|s| s.name == "latency_ms_p99")
+        .expect("a p99 series");
+    assert_eq!(p99.values.len(), 600);
+    assert!(p99.values[1] > 0.0 && p99.values[3..].iter().all(|&v| v == 0.0));
+}
