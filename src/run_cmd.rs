@@ -1,14 +1,20 @@
 //! `kvsim run`: runs a scenario (a file, a bundled name, or the embedded default) and
 //! prints its report as text, JSON or CSV, optionally writing every format to a folder.
-//! Progress goes to stderr, and only when stderr is a terminal.
+//! Progress goes to stderr, only when stderr is a terminal and once a run has taken a
+//! couple of seconds: one line with the variant, its simulated time, the events
+//! simulated per second and the time left.
 
 use crate::output::emit;
 use crate::scenario_cmds::load_scenario_arg;
-use indicatif::{ProgressBar, ProgressStyle};
-use models::run::run_scenario;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use models::run::{run_scenario, Progress};
+use models::scenario::Scenario;
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::Duration;
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -61,42 +67,30 @@ pub fn run(args: &RunArgs) -> ExitCode {
                 .unwrap_or(1)
         })
         .max(1);
-    let variants = scenario.resolved_variants().len() as u64;
-    let progress = if std::io::stderr().is_terminal() {
-        let bar = ProgressBar::new(variants);
-        bar.set_style(
-            ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} variants {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        bar.set_prefix(scenario.name().to_string());
-        Some(bar)
-    } else {
-        None
-    };
-    let on_done = |name: &str| {
-        if let Some(bar) = &progress {
-            bar.set_message(name.to_string());
-            bar.inc(1);
+    let progress = ProgressLine::new(&scenario);
+    let on_progress = |p: &Progress| {
+        if let Some(line) = &progress {
+            line.update(p);
         }
     };
     // A panic inside a simulation is a broken invariant (a bug), not bad input: report
     // it with what replays it (scenario and seed) and exit 1.
     let seed = args.seed.unwrap_or_else(|| scenario.seed());
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        run_scenario(&scenario, args.seed, jobs, &on_done)
+        run_scenario(&scenario, args.seed, jobs, &on_progress)
     }));
     let report = match outcome {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {
-            if let Some(bar) = &progress {
-                bar.abandon();
+            if let Some(line) = &progress {
+                line.bar.abandon();
             }
             eprintln!("kvsim run: {}: {e}", scenario.origin());
             return ExitCode::from(1);
         }
         Err(_) => {
-            if let Some(bar) = &progress {
-                bar.abandon();
+            if let Some(line) = &progress {
+                line.bar.abandon();
             }
             eprintln!(
                 "kvsim run: {}: internal error (a bug; the panic message is above); replay with --seed {seed}",
@@ -105,8 +99,8 @@ pub fn run(args: &RunArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    if let Some(bar) = &progress {
-        bar.finish_and_clear();
+    if let Some(line) = &progress {
+        line.bar.finish_and_clear();
     }
     if let Some(dir) = &args.out {
         let plots = match models::report::plot::svg_plots(&report, args.plots) {
@@ -165,4 +159,58 @@ fn prepare_out(dir: &Path) -> Result<(), String> {
     }
     std::fs::create_dir(&plots).map_err(|e| format!("cannot write in it: {e}"))?;
     Ok(())
+}
+
+/// The progress line: the share of all variants' simulated time done, the variant that
+/// last moved, events per wall-clock second, and an ETA. Hidden for the first
+/// seconds, so quick runs print nothing.
+struct ProgressLine {
+    bar: ProgressBar,
+    /// Per variant: simulated ns reached and events run.
+    reached: Mutex<BTreeMap<String, (u64, u64)>>,
+}
+
+/// Runs shorter than this never show the line.
+const PROGRESS_AFTER: Duration = Duration::from_secs(2);
+
+impl ProgressLine {
+    fn new(scenario: &Scenario) -> Option<ProgressLine> {
+        if !std::io::stderr().is_terminal() {
+            return None;
+        }
+        let variants = scenario.resolved_variants();
+        let total_ns: u64 = variants.iter().map(|v| v.config.duration_ns).sum();
+        let bar = ProgressBar::with_draw_target(Some(total_ns), ProgressDrawTarget::hidden());
+        bar.set_style(
+            ProgressStyle::with_template("{prefix} [{bar:30}] {msg}, ETA {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.set_prefix(scenario.name().to_string());
+        Some(ProgressLine {
+            bar,
+            reached: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    fn update(&self, p: &Progress) {
+        let Ok(mut reached) = self.reached.lock() else {
+            return;
+        };
+        reached.insert(p.variant.to_string(), (p.simulated_ns, p.events));
+        let simulated_ns: u64 = reached.values().map(|r| r.0).sum();
+        let events: u64 = reached.values().map(|r| r.1).sum();
+        drop(reached);
+        let elapsed = self.bar.elapsed();
+        if self.bar.is_hidden() && elapsed >= PROGRESS_AFTER {
+            self.bar.set_draw_target(ProgressDrawTarget::stderr());
+        }
+        self.bar.set_position(simulated_ns);
+        self.bar.set_message(format!(
+            "{} at {:.1} s of {:.1} s simulated, {:.2}M events/s",
+            p.variant,
+            p.simulated_ns as f64 / 1e9,
+            p.duration_ns as f64 / 1e9,
+            events as f64 / elapsed.as_secs_f64().max(1e-3) / 1e6
+        ));
+    }
 }

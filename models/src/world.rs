@@ -52,7 +52,7 @@ use node::{NodeEv, Nodes};
 use requests::Requests;
 use sampler::Sampler;
 use sim::net::{Delivery, NetEvent, Network};
-use sim::{Model, RunLimit, Scheduler, SimTime};
+use sim::{Model, RunLimit, Scheduler, SimDuration, SimTime};
 
 /// Simulated time 0 as Unix milliseconds (2026-01-01T00:00:00Z): what the stores see
 /// as the wall clock, so expiry times are realistic and identical run to run.
@@ -207,12 +207,44 @@ impl World {
     pub fn run(&mut self, sched: &mut Scheduler<Ev>) {
         sched.run(self, RunLimit::Until(self.end));
     }
+
+    /// Runs the world to its end time in stretches of `every` simulated time, calling
+    /// `observe(simulated time reached, events run so far)` after each. Stopping the
+    /// scheduler at a time and going on changes nothing it computes (a test checks the
+    /// results are identical), so an observer sees progress without changing it.
+    pub fn run_observed(
+        &mut self,
+        sched: &mut Scheduler<Ev>,
+        every: SimDuration,
+        observe: &mut dyn FnMut(SimTime, u64),
+    ) {
+        let mut reached = sched.now();
+        while reached < self.end {
+            reached = (reached + every).min(self.end);
+            sched.run(self, RunLimit::Until(reached));
+            observe(reached, sched.events_run());
+        }
+    }
 }
 
 /// Runs one variant's world to its end and returns its results.
 pub fn simulate(config: &RunConfig) -> Result<RunResult, String> {
+    simulate_observed(config, &mut |_, _| {})
+}
+
+/// Simulated time between two calls of a progress observer: short enough for a
+/// progress line to move every few wall-clock seconds on the largest worlds, long
+/// enough that stopping costs nothing measurable.
+pub const OBSERVE_EVERY: SimDuration = SimDuration::from_ns(100_000_000);
+
+/// [`simulate`], calling `observe(simulated time reached, events run so far)` every
+/// [`OBSERVE_EVERY`] of simulated time; the results are the same.
+pub fn simulate_observed(
+    config: &RunConfig,
+    observe: &mut dyn FnMut(SimTime, u64),
+) -> Result<RunResult, String> {
     let mut sched = Scheduler::with_capacity(4096);
     let mut world = World::build(config, &mut sched)?;
-    world.run(&mut sched);
+    world.run_observed(&mut sched, OBSERVE_EVERY, observe);
     Ok(world.finish(sched.events_run()))
 }

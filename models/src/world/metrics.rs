@@ -190,7 +190,8 @@ impl Metrics {
     fn start_second(&mut self, second: u64, latency: SimDuration) {
         let mut h = LatencyHistogram::new();
         h.record(latency);
-        self.latency_per_s.push(SecondLatency { second, latency: h });
+        self.latency_per_s
+            .push(SecondLatency { second, latency: h });
     }
 
     fn record_request(&mut self, now: SimTime, r: &Req) {

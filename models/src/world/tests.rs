@@ -270,7 +270,11 @@ fn an_idle_tail_keeps_no_latency_histograms() {
     let result = crate::world::simulate(&scenario.resolved_variants()[0].config).expect("runs");
     let seconds: Vec<u64> = result.latency_per_s.iter().map(|s| s.second).collect();
     // The replies to the last requests sent arrive just after 2 s.
-    assert_eq!(seconds, vec![0, 1, 2], "histograms only for the seconds with replies");
+    assert_eq!(
+        seconds,
+        vec![0, 1, 2],
+        "histograms only for the seconds with replies"
+    );
     assert!(result.latency_in_second(1).is_some());
     assert!(result.latency_in_second(300).is_none());
     let report = crate::report::variant_report(&result);
@@ -282,4 +286,39 @@ fn an_idle_tail_keeps_no_latency_histograms() {
         .expect("a p99 series");
     assert_eq!(p99.values.len(), 600);
     assert!(p99.values[1] > 0.0 && p99.values[3..].iter().all(|&v| v == 0.0));
+}
+
+/// Watching a run does not change it: stopping the scheduler every 37 ms of simulated
+/// time (off every second and warm-up boundary) to observe progress gives the same
+/// results, byte for byte, as running straight through, and the observer sees the
+/// simulated time advance to the end with the events counted so far.
+#[test]
+fn observing_progress_changes_no_result() {
+    let text = r#"(
+        name: "observed", description: "jitter, loss-free open loop, warm-up off the second",
+        seed: 11, duration_ms: 2500, warmup_ms: 700,
+        network: (latency_us: 80, jitter_us: 40),
+        cluster: (mode: cluster, shards: 3, instance: "cache.t4g.small"),
+        clients: (workload: (ratio: "1:4", key_maximum: 2000, data_size: 700, clients: 2,
+                             threads: 2, pipeline: 2,
+                             open_loop: (process: poisson, rate_rps: 3000, queue_depth: 4))),
+        prefill: (keys: 500),
+    )"#;
+    let scenario = load_str(text, "observed.ron").expect("loads");
+    let config = &scenario.resolved_variants()[0].config;
+    let straight = crate::world::simulate(config).expect("runs");
+    let mut sched = sim::Scheduler::with_capacity(64);
+    let mut world = World::build(config, &mut sched).expect("builds");
+    let mut seen = Vec::new();
+    world.run_observed(
+        &mut sched,
+        sim::SimDuration::from_ns(37_000_000),
+        &mut |t, events| seen.push((t.as_ns(), events)),
+    );
+    let observed = world.finish(sched.events_run());
+    assert_eq!(observed.digest(), straight.digest());
+    assert_eq!(seen.len(), 68, "ceil(2500 / 37) stops");
+    assert_eq!(seen.last().map(|s| s.0), Some(2_500_000_000));
+    assert!(seen.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1));
+    assert_eq!(seen.last().map(|s| s.1), Some(straight.simulation.events));
 }
