@@ -311,3 +311,35 @@ fn the_text_report_uses_units_people_read() {
         busiest.name
     );
 }
+
+/// t4g-burst-depletion's 2 s burst on empty credits (memtier --test-time=2 in a 60 s
+/// run): its rate is over the time the requests took, as memtier reports it, not over
+/// the 58 idle seconds after; that rate is the baseline over a reply's wire bytes within
+/// 1%; and the finding names the NIC egress as binding over the window's two whole
+/// seconds rather than blaming the clients.
+#[test]
+fn a_short_test_time_is_measured_over_its_own_time() {
+    let r = report("t4g-burst-depletion.ron");
+    let v = variant(r, "bursty-empty-credits");
+    assert!(
+        v.measured_window_s > 2.0 && v.measured_window_s < 2.1,
+        "{}",
+        v.measured_window_s
+    );
+    let spec = &v.config.cluster.instance.spec;
+    let wire_bits = v.config.network.wire_bytes(1 + 5 + 2 + 25_000 + 2) as f64 * 8.0;
+    let cap = spec.baseline_bits_per_s as f64 / wire_bits;
+    assert!(
+        (ops(v) - cap).abs() <= 0.01 * cap,
+        "{} ops/s, cap {cap:.1}",
+        ops(v)
+    );
+    assert_eq!(v.findings_window.binding_seconds, 2);
+    let f = v
+        .findings
+        .iter()
+        .find(|f| f.binding)
+        .expect("a binding finding");
+    assert_eq!(f.node, "redis-0");
+    assert_eq!(f.resource, models::world::results::ResourceKind::NicOut);
+}

@@ -100,7 +100,11 @@ impl World {
             .workload
             .requests_per_connection
             .map(|n| n * clients.clients.len() as u64);
-        let window_end = metrics.window_end(end, expected);
+        let sent: u64 = clients.clients.iter().map(|c| c.sent).sum();
+        // The clients stopped before the run's end: they sent their request counts, or
+        // their test time was shorter than the run.
+        let stopped_early = expected == Some(sent) || clients.stop_sending_at < end;
+        let window_end = metrics.window_end(end, stopped_early, sent);
         let share_exact = exact_shard_loads(&config, &clients.router);
         let placement = match clients.router.placement() {
             Placement::Crc16 => "crc16",

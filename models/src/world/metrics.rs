@@ -235,14 +235,16 @@ impl Metrics {
         }
     }
 
-    /// The end of the measured window: the run's end, or, when every client was given
-    /// a request count (`expected_requests` in all) and all of them completed, the last
-    /// completion (memtier and redis-benchmark divide by the time the requests took,
-    /// not by a fixed duration).
-    pub fn window_end(&self, end: SimTime, expected_requests: Option<u64>) -> SimTime {
-        match expected_requests {
-            Some(n) if self.completed_total == n && n > 0 => self.last_completion,
-            _ => end,
+    /// The end of the measured window: the run's end, or, when the clients stopped
+    /// early (`stopped_early`: they sent their request counts, or their test time ended
+    /// before the run) and all `sent` requests were answered, the last reply, as memtier
+    /// and redis-benchmark divide by the time the requests took (a `--test-time=2` run
+    /// reports its rate over about 2 s, however long the run goes on after it).
+    pub fn window_end(&self, end: SimTime, stopped_early: bool, sent: u64) -> SimTime {
+        if stopped_early && sent > 0 && self.completed_total == sent {
+            self.last_completion
+        } else {
+            end
         }
     }
 
