@@ -145,6 +145,10 @@ pub struct ShardsReport {
     /// Hottest over coldest shard, from the key distribution and placement (expected
     /// shares, no sampling).
     pub load_ratio_exact: f64,
+    /// A bound on the error of any shard's exact share: 0 when shares are summed key by
+    /// key or counted exactly, positive when a huge range of non-uniform keys was weighed
+    /// in bounded work.
+    pub share_exact_error_bound: f64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -347,6 +351,7 @@ pub fn variant_report(result: &RunResult) -> VariantReport {
         placement: result.shards.placement.clone(),
         load_ratio_measured: ratio(&measured),
         load_ratio_exact: ratio(exact),
+        share_exact_error_bound: result.shards.share_exact_error_bound,
         per_shard,
     };
 

@@ -180,6 +180,7 @@ fn figures(config: &RunConfig, base: &RunResult) -> Option<String> {
     result.end_ns = base.end_ns;
     result.shards.placement = base.shards.placement.clone();
     result.shards.share_exact = base.shards.share_exact.clone();
+    result.shards.share_exact_error_bound = base.shards.share_exact_error_bound;
     for (r, b) in result.resources.iter_mut().zip(&base.resources) {
         r.capacity_per_s = b.capacity_per_s;
     }

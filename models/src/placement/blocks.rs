@@ -17,8 +17,11 @@
 //!
 //! Invariant: [`slot_counts`] is exactly the number of keys of each slot, as
 //! `key_hash_slot(format_key(prefix, k))` over every k would count them, for any prefix
-//! (a prefix holding a complete non-empty hash tag puts every key in the tag's slot).
+//! (a prefix holding a complete non-empty hash tag puts every key in the tag's slot);
+//! [`SlotWeights`] ends with the sum, over each slot's keys, of the chord weights it was
+//! given and of their error bounds.
 
+use super::weights::Piece;
 use crate::placement::SLOTS;
 use store_core::key_hash_slot;
 
@@ -160,6 +163,66 @@ pub fn slot_counts(prefix: &str, lo: u64, hi: u64) -> Vec<u64> {
     levels.swap_remove(0)
 }
 
+/// Chord weights per slot: each block added with its chord, pushed down to keys.
+#[derive(Clone, Debug)]
+pub struct SlotWeights {
+    blocks: CrcBlocks,
+    /// Per level j and offset, sums over blocks of the chord's weight at the block's
+    /// first key, of its slope, and of the per-key error bound.
+    at_first: Vec<f64>,
+    slope: Vec<f64>,
+    error: Vec<f64>,
+}
+
+impl SlotWeights {
+    pub fn new(blocks: CrcBlocks) -> SlotWeights {
+        let cells = (MAX_FREE_DIGITS as usize + 1) * SLOTS;
+        SlotWeights {
+            blocks,
+            at_first: vec![0.0; cells],
+            slope: vec![0.0; cells],
+            error: vec![0.0; cells],
+        }
+    }
+
+    /// Adds the block of `free` free digits starting at `first`, weighed by `piece`.
+    pub fn add(&mut self, first: u64, free: u32, piece: &Piece) {
+        let cell = free as usize * SLOTS + self.blocks.offset(first, free) as usize;
+        self.at_first[cell] += piece.at_first;
+        self.slope[cell] += piece.slope;
+        self.error[cell] += piece.error_per_key;
+    }
+
+    /// Per slot: the summed chord weights of its keys, and the sum of their error bounds.
+    pub fn finish(mut self) -> (Vec<f64>, Vec<f64>) {
+        for j in (1..=MAX_FREE_DIGITS as usize).rev() {
+            // A sub-block whose first free digit is d starts d x 10^(j-1) keys into its
+            // parent: its chord starts that far along the parent's.
+            let stride = pow10(j as u32 - 1) as f64;
+            let (top, bottom) = (j * SLOTS, (j - 1) * SLOTS);
+            for offset in 0..SLOTS {
+                let (a, s, e) = (
+                    self.at_first[top + offset],
+                    self.slope[top + offset],
+                    self.error[top + offset],
+                );
+                if a == 0.0 && s == 0.0 && e == 0.0 {
+                    continue;
+                }
+                for (d, step) in self.blocks.below[j].iter().enumerate() {
+                    let cell = bottom + (offset ^ *step as usize);
+                    self.at_first[cell] += a + s * (d as f64 * stride);
+                    self.slope[cell] += s;
+                    self.error[cell] += e;
+                }
+            }
+        }
+        self.at_first.truncate(SLOTS);
+        self.error.truncate(SLOTS);
+        (self.at_first, self.error)
+    }
+}
+
 /// Keys per slot by formatting and hashing every key: the reference the block method
 /// is checked against.
 #[cfg(test)]
@@ -177,6 +240,7 @@ pub fn slot_counts_key_by_key(prefix: &str, lo: u64, hi: u64) -> Vec<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::workload::format_key;
     use proptest::prelude::*;
 
     /// Ranges that cross digit-count boundaries: around 10^m, or anywhere in u64.
@@ -266,5 +330,46 @@ mod tests {
         // A complete tag puts every key in its slot.
         let tagged = slot_counts("{user}:", 0, 10u64.pow(15));
         assert_eq!(tagged[key_hash_slot(b"user") as usize], 10u64.pow(15) + 1);
+    }
+
+    /// Chord weights pushed down to slots sum, per slot, what adding each key's chord
+    /// weight to its slot sums (the slope carried through every level), for blocks of
+    /// any width.
+    #[test]
+    fn slot_weights_sum_each_keys_chord_weight() {
+        proptest!(|(prefix in "[a-c-]{0,4}", lo in 0u64..100_000, width in 0u64..30_000,
+                    narrow in 0u32..2, a in 0.5f64..2.0, s in -1e-6f64..1e-6)| {
+            let hi = lo + width;
+            let blocks = CrcBlocks::new(&prefix);
+            prop_assume!(blocks.tagged_slot().is_none());
+            let mut sink = SlotWeights::new(blocks);
+            let mut expected = vec![0.0; SLOTS];
+            let mut key = Vec::new();
+            decimal_blocks(lo, hi, |first, most| {
+                let free = most.saturating_sub(narrow);
+                // Any chord will do: weights depending on where the block starts.
+                let piece = Piece {
+                    at_first: a + (first % 7) as f64,
+                    slope: s * (first % 3) as f64,
+                    error_per_key: 1e-3,
+                    lightest: 0.0,
+                };
+                sink.add(first, free, &piece);
+                for o in 0..10u64.pow(free) {
+                    format_key(&prefix, first + o, &mut key);
+                    expected[key_hash_slot(&key) as usize] +=
+                        piece.at_first + piece.slope * o as f64;
+                }
+                free
+            });
+            let counts = slot_counts_key_by_key(&prefix, lo, hi);
+            let (weights, errors) = sink.finish();
+            for slot in 0..SLOTS {
+                let scale = expected[slot].abs().max(1.0);
+                prop_assert!((weights[slot] - expected[slot]).abs() <= 1e-9 * scale,
+                    "slot {}: {} vs {}", slot, weights[slot], expected[slot]);
+                prop_assert!((errors[slot] - 1e-3 * counts[slot] as f64).abs() <= 1e-9 * scale);
+            }
+        });
     }
 }

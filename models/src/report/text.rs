@@ -221,6 +221,13 @@ fn variant(o: &mut String, v: &VariantReport) {
             "\nshards ({} placement): hottest/coldest {:.3} measured (request-sampled), {:.3} exact (expected from the key distribution)",
             s.placement, s.load_ratio_measured, s.load_ratio_exact
         );
+        if s.share_exact_error_bound > 0.0 {
+            let _ = writeln!(
+                o,
+                "  each exact share within {:.1e} of its true value (too many keys to sum one by one: weighed in bounded pieces)",
+                s.share_exact_error_bound
+            );
+        }
         let mut order: Vec<usize> = (0..s.per_shard.len()).collect();
         order.sort_by(|&a, &b| {
             s.per_shard[b]

@@ -105,7 +105,7 @@ impl World {
         // their test time was shorter than the run.
         let stopped_early = expected == Some(sent) || clients.stop_sending_at < end;
         let window_end = metrics.window_end(end, stopped_early, sent);
-        let share_exact = exact_shard_loads(&config, &clients.router);
+        let loads = exact_shard_loads(&config, &clients.router);
         let placement = match clients.router.placement() {
             Placement::Crc16 => "crc16",
             Placement::RankModulo => "rank_modulo",
@@ -225,7 +225,8 @@ impl World {
             shards: ShardsResult {
                 placement: placement.to_string(),
                 ops: shard_ops,
-                share_exact,
+                share_exact: loads.shares,
+                share_exact_error_bound: loads.error_bound,
             },
             flows,
             simulation,

@@ -257,6 +257,12 @@ pub struct ShardsResult {
     /// Each shard's expected share of requests, from the key distribution and the
     /// placement (no sampling).
     pub share_exact: Vec<f64>,
+    /// A bound on |share_exact - the true expected share| of any shard: 0 when shares
+    /// are summed key by key or counted exactly, positive for Zipf and Gaussian key
+    /// distributions over ranges too large for that (see `placement`). Absent from
+    /// results written before it existed, which all summed key by key.
+    #[serde(default)]
+    pub share_exact_error_bound: f64,
 }
 
 /// Messages and payload bytes delivered on one kind of flow over the whole run.

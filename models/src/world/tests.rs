@@ -322,3 +322,29 @@ fn observing_progress_changes_no_result() {
     assert!(seen.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1));
     assert_eq!(seen.last().map(|s| s.1), Some(straight.simulation.events));
 }
+
+/// A Zipf workload over 10^12 keys runs end to end (no prefill: the default one would
+/// cover the whole range, which is refused): its exact shard shares come in bounded work
+/// with their error bound, which the text report states.
+#[test]
+fn a_trillion_key_range_reports_bounded_shares() {
+    let text = r#"(
+        name: "trillion", description: "Zipf over 10^12 keys", seed: 5, duration_s: 2,
+        cluster: (mode: cluster, shards: 10, placement: crc16, instance: "cache.r7g.large"),
+        clients: (workload: (key_pattern: "Z:Z", key_zipf_exp: 1.0, key_minimum: 1,
+                             key_maximum: 1_000_000_000_000, clients: 1, threads: 1,
+                             test_time_s: 1)),
+        prefill: (keys: 0),
+    )"#;
+    let scenario = load_str(text, "trillion.ron").expect("loads");
+    let result = crate::world::simulate(&scenario.resolved_variants()[0].config).expect("runs");
+    let shares = &result.shards.share_exact;
+    assert_eq!(shares.len(), 10);
+    assert!((shares.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+    let bound = result.shards.share_exact_error_bound;
+    assert!(bound > 0.0 && bound < 1e-8, "bound {bound}");
+    let report = crate::report::variant_report(&result);
+    assert_eq!(report.shards.share_exact_error_bound, bound);
+    let text = crate::report::build_report(&scenario, vec![report]).to_text();
+    assert!(text.contains("each exact share within"), "{text}");
+}
