@@ -173,8 +173,10 @@ struct Chunk {
 pub struct ShaperOutput {
     /// (token, finish time of the message's last bit).
     pub finished: Vec<(u32, SimTime)>,
-    /// Set when the caller must call [`Shaper::wake`] at this time (never set twice for
-    /// the same pending wake).
+    /// Set when the caller must call [`Shaper::wake`] at this time: never for a time at
+    /// or after a wake still pending, so only when nothing is pending or the shaper needs
+    /// waking earlier than the pending wake. A wake that comes after an earlier one has
+    /// made it needless does nothing the shaper would not do anyway.
     pub wake_at: Option<SimTime>,
 }
 
@@ -236,7 +238,8 @@ pub struct Shaper {
     /// past time decides nothing, so reads see the same answers.
     latest_flow: LocalFlow,
     latest_eligible_at: SimTime,
-    wake_pending: bool,
+    /// The earliest wake asked for and not yet called (`SimTime::MAX` when none).
+    wake_pending_at: SimTime,
     /// When credits first reached zero, if they have.
     depleted_at: Option<SimTime>,
     pub counters: ShaperCounters,
@@ -278,7 +281,7 @@ impl Shaper {
             all_eligible_at: SimTime::ZERO,
             latest_flow: LocalFlow(u32::MAX),
             latest_eligible_at: SimTime::ZERO,
-            wake_pending: false,
+            wake_pending_at: SimTime::MAX,
             depleted_at: if cfg.initial_credit_bits == 0
                 && cfg.burst_bits_per_s > cfg.baseline_bits_per_s
             {
@@ -449,13 +452,20 @@ impl Shaper {
 
     /// Called at a time the shaper asked for in `wake_at`.
     pub fn wake(&mut self, now: SimTime, out: &mut ShaperOutput) {
-        self.wake_pending = false;
+        if now >= self.wake_pending_at {
+            self.wake_pending_at = SimTime::MAX;
+        }
         self.try_start(now, out);
     }
 
+    /// Asks to be woken at `at`, unless a wake at or before it is pending: that wake
+    /// starts what it can and asks again for what it cannot. A wake pending at a later
+    /// time does not make an earlier one needless: with every queued flow held back by
+    /// its cap until then, a flow that offers in between and sends one chunk needs its
+    /// next chunk started when that chunk ends.
     fn request_wake(&mut self, at: SimTime, out: &mut ShaperOutput) {
-        if !self.wake_pending {
-            self.wake_pending = true;
+        if at < self.wake_pending_at {
+            self.wake_pending_at = at;
             out.wake_at = Some(at);
         }
     }
@@ -763,7 +773,7 @@ mod tests {
                 let flow = if i == 0 { a } else { b };
                 s.offer(now, flow, step as u32, 1 + step * 131 % 40_000, &mut out);
                 finished[i].extend(out.finished);
-                wakes[i] = wakes[i].or(out.wake_at);
+                wakes[i] = earliest(wakes[i], out.wake_at);
             }
         }
         assert!(!finished[0].is_empty());
@@ -817,7 +827,7 @@ mod tests {
                 }
             }
             finished.extend(out.finished.iter().copied());
-            wake = wake.or(out.wake_at);
+            wake = earliest(wake, out.wake_at);
         }
         (finished, s)
     }
@@ -928,6 +938,14 @@ mod tests {
             framing.wire_bytes(100_000) - chunk_wire
         );
         assert_eq!(shaper.queued_wire_bytes(), 0);
+    }
+
+    /// The earlier of two pending wakes: the shaper needs only the earliest it asked for.
+    fn earliest(a: Option<SimTime>, b: Option<SimTime>) -> Option<SimTime> {
+        match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     fn framing_1500() -> Framing {

@@ -21,6 +21,8 @@ struct Driver {
     shares: Vec<(SimTime, Vec<u64>, Vec<bool>)>,
     /// The latest finish time of any message.
     last_finish: SimTime,
+    /// (token, finish time) of every message, in the order their last chunks started.
+    finished: Vec<(u32, SimTime)>,
 }
 
 impl Model for Driver {
@@ -71,8 +73,9 @@ impl Model for Driver {
         if let Some(at) = self.out.wake_at {
             sched.schedule_at(at, Ev::Wake);
         }
-        for &(_, done) in &self.out.finished {
+        for &(token, done) in &self.out.finished {
             self.last_finish = self.last_finish.max(done);
+            self.finished.push((token, done));
         }
     }
 }
@@ -88,6 +91,7 @@ fn driver(cfg: ShaperConfig, flows: usize) -> Driver {
         boundaries: Vec::new(),
         shares: Vec::new(),
         last_finish: SimTime::ZERO,
+        finished: Vec::new(),
     }
 }
 
@@ -302,4 +306,45 @@ fn flow_cap_limits_one_flow_but_not_the_nic() {
         two < one + one / 20,
         "two capped flows took {two} ns, one took {one} ns"
     );
+}
+
+/// A wake pending for a capped flow does not delay a flow that needs the shaper sooner.
+/// Flow 0's first chunk (15,180 wire bytes, 12,144 ns at 10 Gbps) holds it back under its
+/// 1 Gbps cap until 121,440 ns, and the shaper asks to be woken then. At 20,000 ns flow 1
+/// offers two 158-byte messages: the first starts at once (127 ns), and the second is
+/// held by flow 1's own cap only until 20,000 + 1,264 ns, not until flow 0's wake.
+#[test]
+fn a_later_pending_wake_does_not_hold_back_an_earlier_start() {
+    let cfg = ShaperConfig {
+        baseline_bits_per_s: 10_000_000_000,
+        burst_bits_per_s: 10_000_000_000,
+        credit_capacity_bits: 0,
+        initial_credit_bits: 0,
+        queue_capacity_bytes: u64::MAX,
+        pps_limit: None,
+        flow_cap_bits_per_s: Some(1_000_000_000),
+        chunk_bytes: 16_384,
+    };
+    let mut d = driver(cfg, 2);
+    let mut sched = Scheduler::new();
+    for (t, flow, payload_bytes) in [(0, 0, 20_000), (20_000, 1, 100), (20_000, 1, 100)] {
+        sched.schedule_at(
+            SimTime::from_ns(t),
+            Ev::Offer {
+                flow,
+                payload_bytes,
+            },
+        );
+    }
+    sched.run(&mut d, RunLimit::Empty);
+    let finish = |token: u32| {
+        d.finished
+            .iter()
+            .find(|(t, _)| *t == token)
+            .map(|(_, at)| at.as_ns())
+    };
+    assert_eq!(finish(1), Some(20_127));
+    assert_eq!(finish(2), Some(21_264 + 127));
+    // Flow 0's second and last chunk (5,632 wire bytes) still waits for its own cap.
+    assert_eq!(finish(0), Some(121_440 + 4_506));
 }
