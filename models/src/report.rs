@@ -107,8 +107,11 @@ pub struct NodeReport {
     pub net_out_bits_per_s: f64,
     /// The instance's sustained rate per direction, to read those rates against.
     pub net_baseline_bits_per_s: u64,
+    /// Packets the bandwidth allowance held back or dropped where the NIC's wire, at its
+    /// line rate, could have sent them (`sim::net::shaper` states the rule).
     pub bw_in_allowance_exceeded: u64,
     pub bw_out_allowance_exceeded: u64,
+    /// The same for the packet allowance, both directions.
     pub pps_allowance_exceeded: u64,
     /// Network credits left in the egress bucket at the end, in bits.
     pub net_credits_end: u64,

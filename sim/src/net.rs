@@ -1188,6 +1188,7 @@ mod tests {
                 pps_limit: None,
                 flow_cap_bits_per_s: None,
                 chunk_bytes: 16_384,
+                line_rate_bits_per_s: bits_per_s,
             };
             let framing = Framing {
                 mtu_bytes: 1500,

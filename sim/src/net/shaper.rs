@@ -15,6 +15,26 @@
 //! chunk starts, is exact. Large messages are cut into chunks, so a multi-gigabyte
 //! transfer shares the rate with client replies chunk by chunk instead of freezing them.
 //!
+//! The wire and the allowance. The allowance is what shapes the traffic: the token
+//! bucket (baseline, burst, credits), the packet allowance and the drop-tail queue. The
+//! wire is the NIC's line rate (`line_rate_bits_per_s`, at least the burst rate); it is
+//! never slower than the allowance, so it sets no finish time and only decides what
+//! `bw_allowance_exceeded` and `pps_allowance_exceeded` count. The shaper follows a
+//! virtual wire that sends the chunks the shaper starts, in the same order, at line rate,
+//! each as soon as the wire is free, its message has been offered and its flow's cap
+//! allows (the per-flow cap is a limit of its own, not the instance's allowance). A chunk
+//! that starts later under the allowance than on that wire was held back by the
+//! allowance, and its packets count: as `pps_allowance_exceeded` when the chunk before it
+//! was stretched by the packet allowance, else as `bw_allowance_exceeded`. A packet that
+//! waits behind others no longer than it would at line rate counts nothing. A message the
+//! full queue drops counts (all its packets, attributed the same way) when the wire, fed
+//! the same accepted messages through a queue of the same size, could have made room for
+//! it: when the bytes it could have sent since finishing the chunks started so far cover
+//! the overflow; otherwise the wire itself is the bottleneck and the drop counts nothing.
+//! The wire's durations round up to whole ns as the allowance's do, so while the
+//! allowance serves at the line rate (a burst at full credits, where the wire is the
+//! burst rate) nothing counts.
+//!
 //! Units: credits and in-service amounts are kept in nanobits (bits x 10^9), so that a
 //! rate in bits/s times a duration in ns is an exact integer.
 
@@ -90,6 +110,9 @@ pub struct ShaperConfig {
     pub flow_cap_bits_per_s: Option<u64>,
     /// Wire bytes served per turn of a flow (rounded to whole packets, at least one).
     pub chunk_bytes: u64,
+    /// The wire's own rate (at least the burst rate): what the allowance counters compare
+    /// the allowance with. It never sets a finish time.
+    pub line_rate_bits_per_s: u64,
 }
 
 impl ShaperConfig {
@@ -104,6 +127,7 @@ impl ShaperConfig {
             pps_limit: None,
             flow_cap_bits_per_s: None,
             chunk_bytes: 65_536,
+            line_rate_bits_per_s: 1_000_000_000_000,
         }
     }
 
@@ -116,6 +140,12 @@ impl ShaperConfig {
             return Err(format!(
                 "burst_bits_per_s ({}) must be >= baseline_bits_per_s ({})",
                 self.burst_bits_per_s, self.baseline_bits_per_s
+            ));
+        }
+        if self.line_rate_bits_per_s < self.burst_bits_per_s {
+            return Err(format!(
+                "line_rate_bits_per_s ({}) must be >= burst_bits_per_s ({})",
+                self.line_rate_bits_per_s, self.burst_bits_per_s
             ));
         }
         if self.initial_credit_bits > self.credit_capacity_bits {
@@ -139,6 +169,8 @@ pub struct LocalFlow(pub u32);
 #[derive(Clone, Copy, Debug)]
 struct Queued {
     token: u32,
+    /// When the message was offered: the earliest its chunks could start on the wire.
+    offered_at: SimTime,
     payload_left: u64,
     packets_left: u64,
     /// Wire bytes not yet started (what the queue-capacity check counts).
@@ -196,11 +228,12 @@ pub struct ShaperCounters {
     /// and their wire bytes not yet started.
     pub discarded_messages: u64,
     pub discarded_wire_bytes: u64,
-    /// Packets queued or dropped because the allowed bandwidth was exceeded (ENA:
-    /// `bw_out_allowance_exceeded` / `bw_in_allowance_exceeded`).
+    /// Packets the bandwidth allowance held back, or dropped, where the wire could have
+    /// sent them (ENA: `bw_out_allowance_exceeded` / `bw_in_allowance_exceeded`; the
+    /// module doc gives the rule).
     pub bw_allowance_exceeded: u64,
-    /// Packets delayed because the packets-per-second allowance bound (ENA:
-    /// `pps_allowance_exceeded`).
+    /// The same for packets held back behind a chunk the packets-per-second allowance
+    /// stretched (ENA: `pps_allowance_exceeded`).
     pub pps_allowance_exceeded: u64,
 }
 
@@ -242,6 +275,16 @@ pub struct Shaper {
     wake_pending_at: SimTime,
     /// When credits first reached zero, if they have.
     depleted_at: Option<SimTime>,
+    /// The virtual wire (see the module doc): when it would finish sending the chunks
+    /// started so far.
+    wire_free_at: SimTime,
+    /// ceil(8 x 10^9 x 2^32 / line rate): a chunk's time on the wire in ns is its wire
+    /// bytes times this, shifted down 32 bits (and corrected by one product), instead of
+    /// a division per chunk.
+    wire_ns_per_byte_q32: u128,
+    /// Whether the latest chunk's duration was set by the packet allowance: a chunk held
+    /// back behind it exceeded that allowance, not the bandwidth's.
+    latest_pps_bound: bool,
     pub counters: ShaperCounters,
     pub busy: BusySeries,
     pub wire_bytes_per_s: CounterSeries,
@@ -282,6 +325,10 @@ impl Shaper {
             latest_flow: LocalFlow(u32::MAX),
             latest_eligible_at: SimTime::ZERO,
             wake_pending_at: SimTime::MAX,
+            wire_free_at: SimTime::ZERO,
+            wire_ns_per_byte_q32: ((NANOBITS_PER_BYTE as u128) << 32)
+                .div_ceil(cfg.line_rate_bits_per_s as u128),
+            latest_pps_bound: false,
             depleted_at: if cfg.initial_credit_bits == 0
                 && cfg.burst_bits_per_s > cfg.baseline_bits_per_s
             {
@@ -396,19 +443,25 @@ impl Shaper {
         let wire = payload_bytes + packets * self.framing.header_bytes();
         self.counters.offered_wire_bytes += wire;
         let must_wait = self.busy_until > now || !self.ring.is_empty();
-        if must_wait && self.queued_wire_bytes.saturating_add(wire) > self.cfg.queue_capacity_bytes
-        {
+        let queued_after = self.queued_wire_bytes.saturating_add(wire);
+        if must_wait && queued_after > self.cfg.queue_capacity_bytes {
             self.counters.dropped_messages += 1;
             self.counters.dropped_wire_bytes += wire;
-            self.counters.bw_allowance_exceeded += packets;
             self.drops_per_s.add(now, 1);
-            self.bw_allowance_exceeded_per_s.add(now, packets);
+            // The wire, with a queue of the same size, would have taken the message if what
+            // it could have sent since finishing the chunks started so far covers the
+            // overflow.
+            let overflow_bytes = queued_after - self.cfg.queue_capacity_bytes;
+            if now > self.wire_free_at
+                && (now - self.wire_free_at).as_ns() as u128 * self.cfg.line_rate_bits_per_s as u128
+                    >= overflow_bytes as u128 * NANOBITS_PER_BYTE as u128
+            {
+                self.count_exceeded(now, packets);
+            }
             return false;
         }
-        if must_wait {
-            self.counters.bw_allowance_exceeded += packets;
-            self.bw_allowance_exceeded_per_s.add(now, packets);
-        } else if packets <= self.chunk_packets
+        if !must_wait
+            && packets <= self.chunk_packets
             && (now >= self.all_eligible_at || self.eligible_at(flow) <= now)
         {
             // Idle shaper, nothing queued, one chunk: serve it at once. This is exactly
@@ -420,13 +473,14 @@ impl Shaper {
                 payload: payload_bytes,
                 last: true,
             };
-            self.start_chunk(now, flow, token, chunk, out);
+            self.start_chunk(now, flow, token, chunk, now, out);
             return true;
         }
         self.queued_wire_bytes += wire;
         let f = &mut self.flows[flow.0 as usize];
         f.msgs.push_back(Queued {
             token,
+            offered_at: now,
             payload_left: payload_bytes,
             packets_left: packets,
             wire_left: wire,
@@ -529,6 +583,7 @@ impl Shaper {
         head.wire_left -= wire;
         let last_chunk = head.packets_left == 0;
         let token = head.token;
+        let offered_at = head.offered_at;
         if last_chunk {
             fq.msgs.pop_front();
         }
@@ -553,21 +608,25 @@ impl Shaper {
                 payload,
                 last: last_chunk,
             },
+            offered_at,
             out,
         );
     }
 
-    /// Puts a chunk in service at `now` (the shaper is idle): its duration, the flow's
-    /// cap, the counters, and the message's finish time if it is the last chunk.
+    /// Puts a chunk of a message offered at `offered_at` in service at `now` (the shaper
+    /// is idle): the wire's view of it, its duration, the flow's cap, the counters, and
+    /// the message's finish time if it is the last chunk.
     fn start_chunk(
         &mut self,
         now: SimTime,
         flow: LocalFlow,
         token: u32,
         c: Chunk,
+        offered_at: SimTime,
         out: &mut ShaperOutput,
     ) {
         let need_nanobits = c.wire as u128 * NANOBITS_PER_BYTE as u128;
+        self.send_on_wire(now, flow, offered_at, c, need_nanobits);
         let duration = self.serve(now, need_nanobits, c.wire, c.packets);
         let end = now + duration;
         if let Some(cap) = self.cfg.flow_cap_bits_per_s {
@@ -595,6 +654,64 @@ impl Shaper {
         }
         if !self.ring.is_empty() {
             self.request_wake(end, out);
+        }
+    }
+
+    /// The chunk on the virtual wire (see the module doc): it starts there once its
+    /// message is offered, the wire is free and its flow's cap allows; if the allowance
+    /// starts it later (`now`), its packets count as exceeding the allowance.
+    #[inline]
+    fn send_on_wire(
+        &mut self,
+        now: SimTime,
+        flow: LocalFlow,
+        offered_at: SimTime,
+        c: Chunk,
+        need_nanobits: u128,
+    ) {
+        let mut wire_start = offered_at.max(self.wire_free_at);
+        if now > wire_start
+            && self.cfg.flow_cap_bits_per_s.is_some()
+            && self.all_eligible_at > wire_start
+        {
+            // The flow's cap held it, and the wire obeys the cap too (at most `now`: the
+            // flow is eligible, or it would not have been picked).
+            wire_start = wire_start.max(self.eligible_at(flow));
+        }
+        if now > wire_start {
+            self.count_exceeded(now, c.packets);
+        }
+        self.wire_free_at = wire_start + SimDuration::from_ns(self.wire_ns(c.wire, need_nanobits));
+    }
+
+    /// `packets` held back or dropped by the allowance: the packet allowance's if it
+    /// stretched the latest chunk, else the bandwidth allowance's.
+    #[inline]
+    fn count_exceeded(&mut self, now: SimTime, packets: u64) {
+        if self.latest_pps_bound {
+            self.counters.pps_allowance_exceeded += packets;
+        } else {
+            self.counters.bw_allowance_exceeded += packets;
+            self.bw_allowance_exceeded_per_s.add(now, packets);
+        }
+    }
+
+    /// ns to send `wire_bytes` (`need` nanobits) at line rate, rounded up as
+    /// [`Self::serve`] rounds: ceil(need / line). The reciprocal's product overshoots the
+    /// exact quotient by less than one ns below 4 GiB, so one product decides between it
+    /// and one less.
+    #[inline]
+    fn wire_ns(&self, wire_bytes: u64, need: u128) -> u64 {
+        let line = self.cfg.line_rate_bits_per_s as u128;
+        if wire_bytes > u32::MAX as u64 {
+            return div_ceil_u128(need, line);
+        }
+        let approx =
+            ((wire_bytes as u128 * self.wire_ns_per_byte_q32 + u32::MAX as u128) >> 32) as u64;
+        if approx > 0 && (approx - 1) as u128 * line >= need {
+            approx - 1
+        } else {
+            approx
         }
     }
 
@@ -640,11 +757,12 @@ impl Shaper {
         if self.credits_nanobits == 0 && extra > 0 {
             self.depleted_at.get_or_insert(now);
         }
+        self.latest_pps_bound = false;
         if let Some(pps) = self.cfg.pps_limit {
             let pps_ns = SimDuration::for_count_at(packets, pps).as_ns();
             if pps_ns > duration_ns {
                 // The packet allowance binds: the bucket idles (and earns) for the rest.
-                self.counters.pps_allowance_exceeded += packets;
+                self.latest_pps_bound = true;
                 let idle = (pps_ns - duration_ns) as u128;
                 self.credits_nanobits =
                     (self.credits_nanobits + baseline * idle).min(self.capacity_nanobits);
@@ -703,6 +821,7 @@ mod tests {
                 burst_bits_per_s,
                 credit_capacity_bits: 1 << 40,
                 initial_credit_bits: 1 << 40,
+                line_rate_bits_per_s: burst_bits_per_s,
                 ..ShaperConfig::unlimited()
             },
             framing,

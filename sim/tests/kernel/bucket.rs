@@ -1,4 +1,5 @@
-//! One shaper driven directly: credits, allowance, fairness.
+//! One shaper driven directly: credits, allowance, fairness, and what the allowance
+//! counters count against the wire.
 
 use proptest::prelude::*;
 use sim::net::{LocalFlow, Shaper, ShaperConfig, ShaperOutput};
@@ -102,9 +103,10 @@ fn bucket_config() -> impl Strategy<Value = ShaperConfig> {
         0u64..50_000_000,
         0u64..=100,
         prop::option::of(1_000u64..1_000_000),
+        1u64..4,
     )
         .prop_map(
-            |(baseline, burst_x, capacity, initial_pct, pps)| ShaperConfig {
+            |(baseline, burst_x, capacity, initial_pct, pps, line_x)| ShaperConfig {
                 baseline_bits_per_s: baseline,
                 burst_bits_per_s: baseline * burst_x,
                 credit_capacity_bits: capacity,
@@ -113,8 +115,26 @@ fn bucket_config() -> impl Strategy<Value = ShaperConfig> {
                 pps_limit: pps,
                 flow_cap_bits_per_s: None,
                 chunk_bytes: 16_384,
+                line_rate_bits_per_s: baseline * burst_x * line_x,
             },
         )
+}
+
+/// Offers at the given times (ns), flows and sizes, run until every message is served.
+fn run(cfg: ShaperConfig, flows: usize, offers: &[(u64, u32, u64)]) -> Driver {
+    let mut d = driver(cfg, flows);
+    let mut sched = Scheduler::new();
+    for &(t, flow, payload_bytes) in offers {
+        sched.schedule_at(
+            SimTime::from_ns(t),
+            Ev::Offer {
+                flow,
+                payload_bytes,
+            },
+        );
+    }
+    sched.run(&mut d, RunLimit::Empty);
+    d
 }
 
 proptest! {
@@ -165,6 +185,7 @@ proptest! {
             pps_limit: None,
             flow_cap_bits_per_s: None,
             chunk_bytes: 16_384,
+            line_rate_bits_per_s: 100_000_000,
         };
         let mut d = driver(cfg, 2);
         let mut sched = Scheduler::new();
@@ -192,10 +213,108 @@ proptest! {
             }
         }
     }
+
+    /// While the allowance serves at the line rate (credits that never run out, a wire
+    /// at the burst rate, no packet allowance) no packet counts as exceeding it, however
+    /// the messages queue behind each other and whatever the flows' caps hold back.
+    #[test]
+    fn nothing_counts_while_the_allowance_serves_at_line_rate(
+        baseline in 1_000_000u64..1_000_000_000,
+        burst_x in 1u64..20,
+        cap in prop::option::of(100_000u64..2_000_000_000),
+        offers in prop::collection::vec((0u64..20_000_000, 0u32..3, 1u64..200_000), 1..80),
+    ) {
+        let cfg = ShaperConfig {
+            baseline_bits_per_s: baseline,
+            burst_bits_per_s: baseline * burst_x,
+            credit_capacity_bits: 1 << 50,
+            initial_credit_bits: 1 << 50,
+            queue_capacity_bytes: u64::MAX,
+            pps_limit: None,
+            flow_cap_bits_per_s: cap,
+            chunk_bytes: 16_384,
+            line_rate_bits_per_s: baseline * burst_x,
+        };
+        let d = run(cfg, 3, &offers);
+        prop_assert_eq!(d.shaper.counters.messages, offers.len() as u64);
+        prop_assert_eq!(d.shaper.counters.bw_allowance_exceeded, 0);
+        prop_assert_eq!(d.shaper.counters.pps_allowance_exceeded, 0);
+    }
 }
 
+/// Twenty messages offered at once at full credits, far below what the credits allow,
+/// queue behind each other on a wire whose rate is the burst rate: the allowance holds
+/// none of them back, so none counts.
 #[test]
-fn drop_tail_counts_allowance_exceeded() {
+fn a_burst_at_full_credits_on_a_burst_rate_wire_counts_nothing() {
+    let cfg = ShaperConfig {
+        baseline_bits_per_s: 1_000_000_000,
+        burst_bits_per_s: 10_000_000_000,
+        credit_capacity_bits: 1_000_000_000,
+        initial_credit_bits: 1_000_000_000,
+        queue_capacity_bytes: u64::MAX,
+        pps_limit: None,
+        flow_cap_bits_per_s: None,
+        chunk_bytes: 65_536,
+        line_rate_bits_per_s: 10_000_000_000,
+    };
+    let offers: Vec<_> = (0..20).map(|i| (0, i % 3, 4_000)).collect();
+    let d = run(cfg, 3, &offers);
+    assert_eq!(d.shaper.counters.messages, 20);
+    // They did queue: the last finishes after all 20 x 4,174 wire bytes at 10 Gbps.
+    assert_eq!(d.last_finish, SimTime::from_ns(20 * 3_340));
+    assert_eq!(d.shaper.counters.bw_allowance_exceeded, 0);
+    assert_eq!(d.shaper.counters.pps_allowance_exceeded, 0);
+    assert!(
+        d.shaper.credits_bits(d.last_finish) > 900_000_000,
+        "credits barely used"
+    );
+}
+
+/// A flow of one-packet messages at about 530 Mbps, above the 100 Mbps baseline, with
+/// the credits spent: each waits for the one before at the baseline, where the 1 Gbps
+/// wire would have sent it on arrival, so every message but the first counts.
+#[test]
+fn a_flow_above_baseline_after_credits_are_spent_counts_its_held_packets() {
+    let cfg = ShaperConfig {
+        baseline_bits_per_s: 100_000_000,
+        burst_bits_per_s: 1_000_000_000,
+        credit_capacity_bits: 1_000_000_000,
+        initial_credit_bits: 0,
+        queue_capacity_bytes: u64::MAX,
+        pps_limit: None,
+        flow_cap_bits_per_s: None,
+        chunk_bytes: 65_536,
+        line_rate_bits_per_s: 1_000_000_000,
+    };
+    // 1,058 wire bytes every 16 us; 84,640 ns each at the baseline.
+    let offers: Vec<_> = (0..10).map(|i| (i * 16_000, 0, 1_000)).collect();
+    let d = run(cfg, 1, &offers);
+    assert_eq!(d.shaper.counters.messages, 10);
+    assert_eq!(d.last_finish, SimTime::from_ns(10 * 84_640));
+    assert_eq!(d.shaper.counters.bw_allowance_exceeded, 9);
+    assert_eq!(d.shaper.counters.pps_allowance_exceeded, 0);
+    // The same flow on a NIC whose wire and allowance are both the baseline queues just
+    // as long, but behind the wire: nothing counts.
+    let flat = ShaperConfig {
+        burst_bits_per_s: 100_000_000,
+        credit_capacity_bits: 0,
+        line_rate_bits_per_s: 100_000_000,
+        ..cfg
+    };
+    let d = run(flat, 1, &offers);
+    assert_eq!(d.last_finish, SimTime::from_ns(10 * 84_640));
+    assert_eq!(d.shaper.counters.bw_allowance_exceeded, 0);
+}
+
+/// A 4,000-byte message (3 packets, 4,174 wire bytes, 4.174 ms at 8 Mbps) every
+/// millisecond into a 10,000-byte queue. At t = 3, 4, 6, 7 and 8 ms the queue holds two
+/// messages and drops the new one; m1, m2, m5 and m9 wait and are served. On an 8 Gbps
+/// wire every one of them would have left within 5 us, so the held and the dropped
+/// packets all count; on a wire as slow as the allowance the same drops are the wire's
+/// own, and nothing counts.
+#[test]
+fn a_queue_full_drop_counts_when_the_wire_had_room() {
     let cfg = ShaperConfig {
         baseline_bits_per_s: 8_000_000,
         burst_bits_per_s: 8_000_000,
@@ -205,28 +324,26 @@ fn drop_tail_counts_allowance_exceeded() {
         pps_limit: None,
         flow_cap_bits_per_s: None,
         chunk_bytes: 65_536,
+        line_rate_bits_per_s: 8_000_000_000,
     };
-    let mut d = driver(cfg, 1);
-    let mut sched = Scheduler::new();
-    for _ in 0..5 {
-        sched.schedule_at(
-            SimTime::ZERO,
-            Ev::Offer {
-                flow: 0,
-                payload_bytes: 4_000,
-            },
-        );
-    }
-    sched.run(&mut d, RunLimit::Empty);
-    // The first starts at once, the next two wait (8,232 wire bytes), the last two overflow.
-    assert_eq!(d.shaper.counters.messages, 3);
-    assert_eq!(d.shaper.counters.dropped_messages, 2);
-    // Queued: 2 messages x 3 packets; dropped: 2 x 3.
-    assert_eq!(d.shaper.counters.bw_allowance_exceeded, 12);
-    // 3 x 4,174 wire bytes at 1 MB/s.
-    assert_eq!(d.last_finish, SimTime::from_ns(12_522_000));
+    let offers: Vec<_> = (0..10).map(|i| (i * 1_000_000, 0, 4_000)).collect();
+    let d = run(cfg, 1, &offers);
+    assert_eq!(d.shaper.counters.messages, 5);
+    assert_eq!(d.shaper.counters.dropped_messages, 5);
+    assert_eq!(d.last_finish, SimTime::from_ns(5 * 4_174_000));
+    // 4 held and 5 dropped messages of 3 packets.
+    assert_eq!(d.shaper.counters.bw_allowance_exceeded, (4 + 5) * 3);
+    let slow_wire = ShaperConfig {
+        line_rate_bits_per_s: 8_000_000,
+        ..cfg
+    };
+    let d = run(slow_wire, 1, &offers);
+    assert_eq!(d.shaper.counters.dropped_messages, 5);
+    assert_eq!(d.shaper.counters.bw_allowance_exceeded, 0);
 }
 
+/// Ten 10-byte messages at once under a 1,000 pps allowance on a 10 Gbps wire: each
+/// after the first waits for the packet allowance, not for the bandwidth.
 #[test]
 fn pps_allowance_binds_for_small_packets() {
     let cfg = ShaperConfig {
@@ -238,25 +355,17 @@ fn pps_allowance_binds_for_small_packets() {
         pps_limit: Some(1_000),
         flow_cap_bits_per_s: None,
         chunk_bytes: 65_536,
+        line_rate_bits_per_s: 10_000_000_000,
     };
-    let mut d = driver(cfg, 1);
-    let mut sched = Scheduler::new();
-    for _ in 0..10 {
-        sched.schedule_at(
-            SimTime::ZERO,
-            Ev::Offer {
-                flow: 0,
-                payload_bytes: 10,
-            },
-        );
-    }
-    sched.run(&mut d, RunLimit::Empty);
+    let offers: Vec<_> = (0..10).map(|_| (0, 0, 10)).collect();
+    let d = run(cfg, 1, &offers);
     assert_eq!(
         d.last_finish,
         SimTime::from_ns(10_000_000),
         "10 packets at 1,000 pps"
     );
-    assert_eq!(d.shaper.counters.pps_allowance_exceeded, 10);
+    assert_eq!(d.shaper.counters.pps_allowance_exceeded, 9);
+    assert_eq!(d.shaper.counters.bw_allowance_exceeded, 0);
 }
 
 #[test]
@@ -270,6 +379,7 @@ fn flow_cap_limits_one_flow_but_not_the_nic() {
         pps_limit: None,
         flow_cap_bits_per_s: Some(1_000_000_000),
         chunk_bytes: 65_536,
+        line_rate_bits_per_s: 8_000_000_000,
     };
     // One flow: 100 x 1 MB at a 1 Gbps cap takes about 0.8 s.
     let mut d = driver(cfg, 2);
@@ -286,6 +396,8 @@ fn flow_cap_limits_one_flow_but_not_the_nic() {
     sched.run(&mut d, RunLimit::Empty);
     let one = d.last_finish.as_ns();
     assert!((800_000_000..860_000_000).contains(&one), "{one}");
+    // The cap is the flow's own limit, not the instance's allowance.
+    assert_eq!(d.shaper.counters.bw_allowance_exceeded, 0);
     // Two flows each at their cap finish in about the same time: the NIC has room.
     let mut d = driver(cfg, 2);
     let mut sched = Scheduler::new();
@@ -302,6 +414,7 @@ fn flow_cap_limits_one_flow_but_not_the_nic() {
     }
     sched.run(&mut d, RunLimit::Empty);
     let two = d.last_finish.as_ns();
+    assert_eq!(d.shaper.counters.bw_allowance_exceeded, 0);
     assert!(
         two < one + one / 20,
         "two capped flows took {two} ns, one took {one} ns"
@@ -324,6 +437,7 @@ fn a_later_pending_wake_does_not_hold_back_an_earlier_start() {
         pps_limit: None,
         flow_cap_bits_per_s: Some(1_000_000_000),
         chunk_bytes: 16_384,
+        line_rate_bits_per_s: 10_000_000_000,
     };
     let mut d = driver(cfg, 2);
     let mut sched = Scheduler::new();

@@ -23,6 +23,7 @@ fn burst_credits_deplete_at_the_closed_form_time() {
         pps_limit: None,
         flow_cap_bits_per_s: None,
         chunk_bytes: 65_536,
+        line_rate_bits_per_s: 5_000_000_000,
     };
     let mut net = sim::net::Network::new(RngStreams::new(1));
     let a = net.add_nic(NicConfig {

@@ -19,6 +19,7 @@ fn shaper(bits_per_s: u64, queue_bytes: u64) -> ShaperConfig {
         pps_limit: None,
         flow_cap_bits_per_s: None,
         chunk_bytes: 16_384,
+        line_rate_bits_per_s: bits_per_s * 4,
     }
 }
 

@@ -22,6 +22,7 @@ fn flat(bits_per_s: u64, queue_bytes: u64) -> ShaperConfig {
         pps_limit: None,
         flow_cap_bits_per_s: None,
         chunk_bytes: 16_384,
+        line_rate_bits_per_s: bits_per_s,
     }
 }
 
@@ -459,6 +460,7 @@ proptest! {
             pps_limit: None,
             flow_cap_bits_per_s: None,
             chunk_bytes: 16_384,
+            line_rate_bits_per_s: 400_000_000,
         };
         let nic = NicConfig { egress: shaping, ingress: shaping, framing: framing() };
         let nics: Vec<_> = (0..3).map(|_| net.add_nic(nic)).collect();
