@@ -1,11 +1,12 @@
-//! The instance catalog: vCPU, memory, network baseline and burst, burst credit capacity
-//! and CPU credits of every cloud instance type a scenario may name, each figure with
-//! the source it comes from.
+//! The instance catalog: vCPU, memory, network baseline and burst, burst credit capacity,
+//! the NIC's line rate and CPU credits of every cloud instance type a scenario may name,
+//! each figure with the source it comes from.
 //!
 //! The shipped catalog is `models/catalog.ron`, embedded at compile time so the binary
 //! needs no data files. Invariant: every entry of a parsed [`Catalog`] has passed
 //! [`InstanceSpec::validate`] (non-zero vCPU, memory and baseline; a burst rate above the
-//! baseline always comes with a credit capacity), so models may divide by these numbers.
+//! baseline always comes with a credit capacity; a line rate at least the peak rate), so
+//! models may divide by these numbers.
 //! Entries keep the file's order (an `IndexMap`), which makes listings and the digest
 //! stable.
 
@@ -34,6 +35,10 @@ pub struct InstanceSpec {
     pub burst_bits_per_s: Option<u64>,
     /// Size of the network credit bucket; `None` when the type does not burst.
     pub net_credit_capacity_bits: Option<u64>,
+    /// The NIC's own rate each direction, at least the peak (burst, else baseline) rate.
+    /// It never slows traffic: the allowance counters count a packet only when the
+    /// allowance holds it back where a wire this fast would have sent it.
+    pub line_rate_bits_per_s: u64,
     /// Burstable CPU (T types); `None` for fixed-performance types.
     #[serde(default)]
     pub cpu_credits: Option<CpuCreditSpec>,
@@ -65,6 +70,7 @@ pub struct InstanceSources {
     pub vcpu: String,
     pub memory: String,
     pub network: String,
+    pub line_rate: String,
     #[serde(default)]
     pub net_credits: Option<String>,
     #[serde(default)]
@@ -96,6 +102,13 @@ impl InstanceSpec {
                         .into(),
                 );
             }
+        }
+        if self.line_rate_bits_per_s < self.peak_bits_per_s() {
+            return Err(format!(
+                "line_rate_bits_per_s: expected at least the peak rate ({}, the burst or else the baseline), got {}",
+                self.peak_bits_per_s(),
+                self.line_rate_bits_per_s
+            ));
         }
         if self.pps_limit_per_s == Some(0) {
             return Err("pps_limit_per_s: expected a positive rate, got 0".into());
@@ -193,12 +206,13 @@ impl Catalog {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "{:<20} {:>5} {:>10} {:>13} {:>10} {:>12} {:>11}",
+            "{:<20} {:>5} {:>10} {:>13} {:>10} {:>9} {:>12} {:>11}",
             "instance",
             "vcpu",
             "memory_gib",
             "baseline_gbps",
             "burst_gbps",
+            "line_gbps",
             "credits_gbit",
             "cpu_credits"
         );
@@ -217,12 +231,13 @@ impl Catalog {
             };
             let _ = writeln!(
                 out,
-                "{:<20} {:>5} {:>10.2} {:>13} {:>10} {:>12} {:>11}",
+                "{:<20} {:>5} {:>10.2} {:>13} {:>10} {:>9} {:>12} {:>11}",
                 name,
                 s.vcpu,
                 s.memory_bytes as f64 / (1u64 << 30) as f64,
                 gbps(s.baseline_bits_per_s),
                 burst,
+                gbps(s.line_rate_bits_per_s),
                 credits,
                 cpu
             );
@@ -341,6 +356,65 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The two rules of `catalog.ron`'s header: a type rated "up to X" has X as its
+    /// line rate, a fixed-rate type the rating of its family's largest size.
+    #[test]
+    fn line_rates_follow_the_catalog_rules() {
+        let c = Catalog::builtin();
+        let family = |name: &str| {
+            let name = name.strip_prefix("cache.").unwrap_or(name);
+            name.split('.').next().expect("a family").to_string()
+        };
+        for (name, s) in &c.instances {
+            assert!(s.line_rate_bits_per_s >= s.peak_bits_per_s(), "{name}");
+            if s.is_net_burstable() {
+                assert_eq!(Some(s.line_rate_bits_per_s), s.burst_bits_per_s, "{name}");
+            } else {
+                let largest = c
+                    .instances
+                    .iter()
+                    .filter(|(n, _)| family(n) == family(name))
+                    .map(|(_, t)| t.peak_bits_per_s())
+                    .max();
+                assert_eq!(Some(s.line_rate_bits_per_s), largest, "{name}");
+            }
+            assert!(s.source.line_rate.starts_with("derived: "), "{name}");
+        }
+        assert_eq!(
+            c.get("cache.r7g.8xlarge").unwrap().line_rate_bits_per_s,
+            30_000_000_000
+        );
+        assert_eq!(
+            c.get("c7gn.16xlarge").unwrap().line_rate_bits_per_s,
+            200_000_000_000
+        );
+        assert_eq!(
+            c.get("cache.m6g.large").unwrap().line_rate_bits_per_s,
+            10_000_000_000
+        );
+    }
+
+    #[test]
+    fn a_line_rate_below_the_peak_is_refused_by_name() {
+        let mut spec = Catalog::builtin().get("cache.t4g.small").unwrap().clone();
+        spec.line_rate_bits_per_s = 4_999_999_999;
+        let e = spec.validate().unwrap_err();
+        assert!(
+            e.starts_with("line_rate_bits_per_s: expected at least the peak rate (5000000000"),
+            "{e}"
+        );
+        let text = CATALOG_RON.replacen(
+            "line_rate_bits_per_s: 5_000_000_000",
+            "line_rate_bits_per_s: 1",
+            1,
+        );
+        let e = Catalog::parse(&text).unwrap_err();
+        assert!(
+            e.starts_with("catalog: instances.\"cache.t4g.micro\".line_rate_bits_per_s:"),
+            "{e}"
+        );
     }
 
     #[test]

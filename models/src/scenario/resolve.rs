@@ -211,12 +211,16 @@ pub(crate) fn instance_table(
                 let vcpu = need(o.vcpu.map(u64::from), "vcpu")? as u32;
                 let memory_bytes = need(o.memory_bytes, "memory_bytes")?;
                 let baseline_bits_per_s = need(o.baseline_bits_per_s, "baseline_bits_per_s")?;
+                // Without a line rate the wire is the peak rate: nothing counts as
+                // exceeding the allowance while the type sends at its peak.
+                let peak = o.burst_bits_per_s.unwrap_or(0).max(baseline_bits_per_s);
                 let spec = InstanceSpec {
                     vcpu,
                     memory_bytes,
                     baseline_bits_per_s,
                     burst_bits_per_s: o.burst_bits_per_s,
                     net_credit_capacity_bits: o.net_credit_capacity_bits,
+                    line_rate_bits_per_s: o.line_rate_bits_per_s.unwrap_or(peak),
                     cpu_credits: o.cpu_credits,
                     pps_limit_per_s: o.pps_limit_per_s,
                     queue_limit_bytes: o.queue_limit_bytes,
@@ -224,6 +228,12 @@ pub(crate) fn instance_table(
                         vcpu: source.clone(),
                         memory: source.clone(),
                         network: source.clone(),
+                        line_rate: match o.line_rate_bits_per_s {
+                            Some(_) => source.clone(),
+                            None => {
+                                "derived: the peak rate (no line_rate_bits_per_s given)".to_string()
+                            }
+                        },
                         net_credits: o.net_credit_capacity_bits.map(|_| source.clone()),
                         cpu_credits: o.cpu_credits.map(|_| source.clone()),
                     },
@@ -260,6 +270,10 @@ fn apply_override(base: &mut InstanceSpec, o: &InstanceOverride, source: &str) {
     if let Some(v) = o.net_credit_capacity_bits {
         base.net_credit_capacity_bits = Some(v);
         base.source.net_credits = Some(source.to_string());
+    }
+    if let Some(v) = o.line_rate_bits_per_s {
+        base.line_rate_bits_per_s = v;
+        base.source.line_rate = source.to_string();
     }
     if let Some(v) = o.cpu_credits {
         base.cpu_credits = Some(v);

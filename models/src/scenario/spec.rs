@@ -319,6 +319,9 @@ pub struct InstanceOverride {
     pub burst_bits_per_s: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub net_credit_capacity_bits: Option<u64>,
+    /// The NIC's own rate; a custom type without one gets its peak rate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line_rate_bits_per_s: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_credits: Option<CpuCreditSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -454,6 +457,7 @@ impl Merge for InstanceOverride {
         self.burst_bits_per_s.merge(p.burst_bits_per_s);
         self.net_credit_capacity_bits
             .merge(p.net_credit_capacity_bits);
+        self.line_rate_bits_per_s.merge(p.line_rate_bits_per_s);
         self.cpu_credits.merge(p.cpu_credits);
         self.pps_limit_per_s.merge(p.pps_limit_per_s);
         self.queue_limit_bytes.merge(p.queue_limit_bytes);

@@ -266,6 +266,52 @@ fn custom_and_overridden_instances() {
 }
 
 #[test]
+fn line_rates_of_custom_and_overridden_instances() {
+    // A custom type without a line rate gets its peak rate, and says so.
+    let text = with(
+        r#"instances: {
+            "bursty": (vcpu: 2, memory_bytes: 17179869184, baseline_bits_per_s: 1000000,
+                       burst_bits_per_s: 8000000, net_credit_capacity_bits: 1000),
+            "flat": (vcpu: 2, memory_bytes: 1000000, baseline_bits_per_s: 3000000,
+                     line_rate_bits_per_s: 9000000, source: "bench notes"),
+        },
+        clients: (instance: "flat"),"#,
+    )
+    .replace(r#"instance: "cache.r7g.large""#, r#"instance: "bursty""#);
+    let s = load(&text).unwrap();
+    let c = &s.variants()[0].config;
+    assert_eq!(c.cluster.instance.spec.line_rate_bits_per_s, 8_000_000);
+    assert!(c
+        .cluster
+        .instance
+        .spec
+        .source
+        .line_rate
+        .starts_with("derived: the peak rate"));
+    assert_eq!(c.clients.instance.spec.line_rate_bits_per_s, 9_000_000);
+    assert_eq!(c.clients.instance.spec.source.line_rate, "bench notes");
+    // A line rate below the peak is refused where it is set ...
+    let (p, m) = invalid(&with(
+        r#"instances: {"cache.r7g.large": (line_rate_bits_per_s: 1000000000)},"#,
+    ));
+    assert_eq!(p, "instances[\"cache.r7g.large\"].line_rate_bits_per_s");
+    assert!(m.contains("at least the peak rate (12500000000"), "{m}");
+    // ... and so is a burst raised above the catalog's line rate without it.
+    let (p, _) = invalid(&with(
+        r#"instances: {"cache.r7g.large": (burst_bits_per_s: 20000000000)},"#,
+    ));
+    assert_eq!(p, "instances[\"cache.r7g.large\"].line_rate_bits_per_s");
+    let s = load(&with(
+        r#"instances: {"cache.r7g.large": (burst_bits_per_s: 20000000000,
+                                           line_rate_bits_per_s: 25000000000)},"#,
+    ))
+    .unwrap();
+    let spec = &s.variants()[0].config.cluster.instance.spec;
+    assert_eq!(spec.line_rate_bits_per_s, 25_000_000_000);
+    assert_eq!(spec.source.line_rate, "scenario override");
+}
+
+#[test]
 fn syntax_and_type_errors_carry_line_and_column() {
     let cases: &[(&str, usize, &str)] = &[
         ("(\n  name: \"t\",\n  bogus: 1,\n)", 3, "bogus"),

@@ -63,9 +63,7 @@ fn shaper(spec: &crate::catalog::InstanceSpec, credits: CreditLevel) -> ShaperCo
         pps_limit: spec.pps_limit_per_s,
         flow_cap_bits_per_s: Some(SINGLE_FLOW_CAP_BITS_PER_S),
         chunk_bytes: CHUNK_BYTES,
-        // Until the catalog gives each type its NIC's line rate, the wire is the peak
-        // rate: nothing counts as exceeding the allowance while a NIC sends at its peak.
-        line_rate_bits_per_s: burst,
+        line_rate_bits_per_s: spec.line_rate_bits_per_s,
     }
 }
 
