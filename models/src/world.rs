@@ -206,6 +206,7 @@ impl World {
     /// Runs the world to its end time.
     pub fn run(&mut self, sched: &mut Scheduler<Ev>) {
         sched.run(self, RunLimit::Until(self.end));
+        self.clients.release_held_arrivals(&mut self.metrics);
     }
 }
 

@@ -275,6 +275,7 @@ impl World {
                         .open_loop
                         .as_ref()
                         .map(|ol| ArrivalGen::new(ol, client_index, total_clients)),
+                    arrivals_held: None,
                 });
             }
         }

@@ -252,3 +252,66 @@ fn node_rows_count_evictions_expiries_and_connections() {
     }
     assert_eq!(report.client_hosts[0].connections, 12);
 }
+
+/// One 2 s open-loop run of 25,000-byte GETs from a cache.t4g.small with its credits
+/// spent (about 635 replies a second at its 0.128 Gbps baseline), at `rate_rps`.
+fn overloaded(process: &str, rate_rps: u64) -> (RunResult, u64, u64) {
+    let text = format!(
+        r#"(
+        name: "overload", description: "open loop above the baseline", seed: 9, duration_s: 2,
+        cluster: (instance: "cache.t4g.small"),
+        net_credits_at_start: empty,
+        clients: (workload: (ratio: "0:1", key_minimum: 1, key_maximum: 100, data_size: 25000,
+                             clients: 5, threads: 2, test_time_s: 2,
+                             open_loop: (process: {process}, rate_rps: {rate_rps}, queue_depth: 20))),
+        prefill: (keys: 100, key_minimum: 1, value_bytes: 25000),
+    )"#
+    );
+    let config = load_str(&text, "overload.ron")
+        .expect("loads")
+        .resolved_variants()[0]
+        .config
+        .clone();
+    let mut sched: Scheduler<Ev> = Scheduler::with_capacity(1024);
+    let mut world = World::build(&config, &mut sched).expect("the world builds");
+    world.run(&mut sched);
+    let sent = world.clients.sent_total();
+    let queued: u64 = world
+        .clients
+        .clients
+        .iter()
+        .map(|c| c.backlog.len() as u64)
+        .sum();
+    (world.finish(sched.events_run()), sent, queued)
+}
+
+/// An offered rate far above what the node serves costs what is served, not what is
+/// offered: at 10^9 requests a second (2 x 10^9 offered) the run takes about as many
+/// events as at four times the served rate, and every arrival is accounted for (sent,
+/// still queued, or dropped; fixed-rate arrivals are counted exactly).
+#[test]
+fn an_open_loop_far_above_capacity_costs_what_is_served() {
+    for process in ["fixed_rate", "poisson"] {
+        let (moderate, _, _) = overloaded(process, 2_500);
+        let (extreme, sent, queued) = overloaded(process, 1_000_000_000);
+        let served = |r: &RunResult| r.ops_per_s.iter().sum::<u64>();
+        assert!(served(&extreme) > 1_000, "{process}: {}", served(&extreme));
+        assert!(
+            extreme.simulation.events
+                <= moderate.simulation.events + moderate.simulation.events / 4,
+            "{process}: {} events at 10^9/s against {} at 2,500/s",
+            extreme.simulation.events,
+            moderate.simulation.events
+        );
+        let accounted = sent + queued + extreme.simulation.client_queue_overflows;
+        if process == "fixed_rate" {
+            assert_eq!(accounted, 2_000_000_000, "{process}");
+        } else {
+            // A Poisson count of mean 2 x 10^9: five standard deviations are 223,607.
+            assert!(
+                accounted.abs_diff(2_000_000_000) < 223_607,
+                "{process}: {accounted}"
+            );
+        }
+    }
+}
