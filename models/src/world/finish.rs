@@ -99,7 +99,7 @@ impl World {
             .clients
             .workload
             .requests_per_connection
-            .map(|n| n * clients.clients.len() as u64);
+            .map(|n| n.saturating_mul(clients.clients.len() as u64));
         let window_end = metrics.window_end(end, expected);
         let share_exact = exact_shard_loads(&config, &clients.router);
         let placement = match clients.router.placement() {

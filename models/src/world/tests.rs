@@ -315,3 +315,23 @@ fn an_open_loop_far_above_capacity_costs_what_is_served() {
         }
     }
 }
+
+/// A request count per connection near 2^64 does not overflow the measured window's
+/// end (the expected total, count x connections, saturates): the run ends at its time.
+#[test]
+fn a_huge_request_count_ends_the_window_at_the_run_end() {
+    let text = r#"(
+        name: "huge", description: "huge request count", seed: 1, duration_ms: 50,
+        cluster: (instance: "cache.r7g.large"),
+        clients: (workload: (key_maximum: 10, clients: 20, threads: 1,
+                             requests: 922337203685477581)),
+    )"#;
+    let config = load_str(text, "huge.ron")
+        .expect("loads")
+        .resolved_variants()[0]
+        .config
+        .clone();
+    let result = crate::world::simulate(&config).expect("runs");
+    assert_eq!(result.window_end_ns, result.end_ns);
+    assert!(result.simulation.requests_sent > 0);
+}
