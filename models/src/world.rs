@@ -42,6 +42,7 @@ mod sampler;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use build::shaper as build_shaper;
 pub use metrics::Metrics;
 pub use results::RunResult;
 
