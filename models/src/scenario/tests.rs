@@ -98,6 +98,12 @@ fn semantic_errors_name_the_field_and_the_expectation() {
         ),
         ("warmup_s: 10,", "warmup_s", "shorter than the duration"),
         (
+            // The last key fits, one past it does not: the store could not hold it.
+            "prefill: (keys: 2, key_minimum: 18446744073709551614),",
+            "prefill.keys",
+            "overflows a 64-bit key index",
+        ),
+        (
             r#"clients: (workload: (ratio: "0:0")),"#,
             "clients.workload.ratio",
             "non-zero",
