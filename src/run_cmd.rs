@@ -2,8 +2,10 @@
 //! prints its report as text, JSON or CSV, optionally writing every format to a folder.
 //! Progress goes to stderr, only when stderr is a terminal and once a run has taken a
 //! couple of seconds: one line with the variant, its simulated time, the events
-//! simulated per second and the time left.
+//! simulated per second and the time left. A run whose estimate is over its budget
+//! (`budget`) is refused, exit 2, before anything is simulated or written.
 
+use crate::budget::{estimates, over_budget, parse_budget, Budget, BudgetArg};
 use crate::output::emit;
 use crate::scenario_cmds::load_scenario_arg;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -45,6 +47,11 @@ pub struct RunArgs {
     /// is the same whatever the number.
     #[arg(long)]
     pub jobs: Option<usize>,
+    /// Raise the run budget: memory=SIZE and/or hours=H, e.g. memory=8GiB,hours=4
+    /// (default: half this machine's memory and one hour). A run whose estimate (see
+    /// `kvsim check`) is over it is refused before it starts.
+    #[arg(long, value_parser = parse_budget, value_name = "memory=SIZE,hours=H")]
+    pub budget: Option<BudgetArg>,
 }
 
 pub fn run(args: &RunArgs) -> ExitCode {
@@ -52,13 +59,6 @@ pub fn run(args: &RunArgs) -> ExitCode {
         Ok(s) => s,
         Err(code) => return code,
     };
-    // A folder that cannot take the results is bad input, found before any simulating.
-    if let Some(dir) = &args.out {
-        if let Err(e) = prepare_out(dir) {
-            eprintln!("error: --out {}: {e}", dir.display());
-            return ExitCode::from(2);
-        }
-    }
     let jobs = args
         .jobs
         .unwrap_or_else(|| {
@@ -67,6 +67,19 @@ pub fn run(args: &RunArgs) -> ExitCode {
                 .unwrap_or(1)
         })
         .max(1);
+    // A run over its budget is refused before anything is simulated or written.
+    let budget = Budget::new(args.budget);
+    if let Some(why) = over_budget(&estimates(&scenario), jobs, &budget) {
+        eprintln!("error: {}: {why}", scenario.origin());
+        return ExitCode::from(2);
+    }
+    // A folder that cannot take the results is bad input, found before any simulating.
+    if let Some(dir) = &args.out {
+        if let Err(e) = prepare_out(dir) {
+            eprintln!("error: --out {}: {e}", dir.display());
+            return ExitCode::from(2);
+        }
+    }
     let progress = ProgressLine::new(&scenario);
     let on_progress = |p: &Progress| {
         if let Some(line) = &progress {

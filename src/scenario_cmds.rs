@@ -3,6 +3,7 @@
 //! `models`. Exit status: 0 success, 2 bad input (the scenario or an argument), as the
 //! crate documents.
 
+use crate::budget::{estimate_table, estimates, over_budget, Budget};
 use crate::output::emit;
 use models::catalog::Catalog;
 use models::scenario::{self, bundled, Scenario};
@@ -78,6 +79,18 @@ pub fn check(args: &CheckArgs) -> ExitCode {
         if n == 1 { "" } else { "s" },
         names.join(", ")
     );
+    // And what it will cost, with `run`'s default threads and budget.
+    let jobs = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let estimates = estimates(&s);
+    text.push_str(&estimate_table(&estimates, jobs));
+    if let Some(why) = over_budget(&estimates, jobs, &Budget::new(None)) {
+        let _ = writeln!(
+            text,
+            "`kvsim run` refuses it with the default budget: {why}"
+        );
+    }
     if args.resolved {
         for v in s.resolved_variants() {
             match v.to_ron_pretty() {

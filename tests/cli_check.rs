@@ -109,8 +109,25 @@ fn every_bundled_scenario_passes_check() {
             .iter()
             .map(|v| v.name.as_str())
             .collect();
-        assert!(stdout.trim_end().ends_with(&names.join(", ")), "{stdout}");
-        assert_eq!(stdout.lines().count(), 1, "{stdout}");
+        let mut lines = stdout.lines();
+        let first = lines.next().unwrap_or_default();
+        assert!(first.ends_with(&names.join(", ")), "{stdout}");
+        // Then the estimate: a heading, the column names, a line per variant in the
+        // listed order, and the run's total; nothing over the default budget.
+        let rest: Vec<&str> = lines.collect();
+        assert!(rest[0].starts_with("estimate"), "{stdout}");
+        assert!(
+            rest[1].contains("requests") && rest[1].contains("peak memory"),
+            "{stdout}"
+        );
+        assert_eq!(rest.len(), 3 + names.len(), "{stdout}");
+        for (line, name) in rest[2..].iter().zip(&names) {
+            assert!(line.trim_start().starts_with(name), "{name}: {line}");
+        }
+        assert!(
+            rest[2 + names.len()].trim_start().starts_with("run ("),
+            "{stdout}"
+        );
     }
     assert_eq!(n, 5, "the five experiments of issue 4");
 }
@@ -120,9 +137,20 @@ fn valid_scenario_reports_its_variant_count() {
     let path = scratch("valid.ron", VALID);
     let out = kvsim(&["check", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
     assert_eq!(
-        text(&out.stdout),
-        format!("ok: {}: 1 variant: base\n", path.display())
+        stdout.lines().next(),
+        Some(format!("ok: {}: 1 variant: base", path.display()).as_str())
+    );
+    // memtier's 10,000 requests for each of 200 connections, done within the 5 s.
+    let base = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("base "))
+        .expect("an estimate line for the base");
+    assert!(base.contains(" 2.0M "), "{stdout}");
+    assert!(
+        base.ends_with("the request count per connection"),
+        "{stdout}"
     );
     let out = kvsim(&["check", "--resolved", path.to_str().unwrap()]);
     let stdout = text(&out.stdout);
@@ -454,7 +482,10 @@ fn the_readme_example_scenario_passes_check() {
     let out = kvsim(&["check", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(
-        text(&out.stdout).ends_with(": 2 variants: 3-shards, 6-shards\n"),
+        text(&out.stdout)
+            .lines()
+            .next()
+            .is_some_and(|l| l.ends_with(": 2 variants: 3-shards, 6-shards")),
         "{}",
         text(&out.stdout)
     );
@@ -558,4 +589,32 @@ fn an_oversized_file_is_refused_without_reading_it_whole() {
         "{}",
         text(&out.stderr)
     );
+}
+
+/// A scenario far over any machine's memory (a billion keys and a billion connections:
+/// a million clients to each of a thousand shards) is
+/// checked all the same: `check` prints its estimate and says that `run` refuses it,
+/// naming the fields that drive it; the exit status is 0, the file being valid.
+#[test]
+fn check_says_when_run_would_refuse_a_scenario() {
+    let path = scratch(
+        "huge.ron",
+        &valid_with("shards: 3,", "shards: 1000,")
+            .replacen("key_maximum: 1000,", "key_maximum: 1000000000,", 1)
+            .replacen(
+                "data_size: 100,",
+                "data_size: 100, clients: 250000, threads: 4,",
+                1,
+            ),
+    );
+    let out = kvsim(&["check", path.to_str().unwrap()]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        stdout.contains("`kvsim run` refuses it with the default budget"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("  memory: estimated peak"), "{stdout}");
+    assert!(stdout.contains("prefill.keys"), "{stdout}");
+    assert!(stdout.contains("cluster.shards"), "{stdout}");
 }

@@ -290,3 +290,67 @@ fn a_closed_pipe_is_not_a_failure() {
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
 }
+
+/// A run whose estimate is over its budget is refused with exit 2 before anything is
+/// simulated or written: the message names the budget it is over, the scenario fields
+/// that drive the estimate and the `--budget` that would let it run; a budget that
+/// covers the estimate lets the same scenario run.
+#[test]
+fn a_run_over_its_budget_is_refused_before_it_starts() {
+    let out = std::env::temp_dir().join(format!("kvsim-run-budget-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let out_arg = out.to_str().expect("UTF-8");
+    let o = kvsim(&[
+        "run",
+        "lab-tbf-100mbit",
+        "--budget",
+        "memory=1MiB",
+        "--out",
+        out_arg,
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(o.stdout.is_empty(), "nothing ran");
+    assert!(!out.exists(), "nothing was written");
+    assert!(
+        err.starts_with("error: scenarios/lab-tbf-100mbit.ron: over the budget"),
+        "{err}"
+    );
+    assert!(err.contains("  memory: estimated peak"), "{err}");
+    assert!(err.contains("budget 1.0 MiB (--budget)"), "{err}");
+    assert!(err.contains("fields "), "{err}");
+    assert!(err.contains("--budget memory="), "{err}");
+    assert!(!err.contains("  time:"), "within its time budget: {err}");
+
+    let o = kvsim(&["run", "lab-tbf-100mbit", "--budget", "hours=0.000001"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("  time: expected"), "{err}");
+    // 20 connections x 200 requests: the request count sets it.
+    assert!(err.contains("clients.workload.requests"), "{err}");
+    assert!(err.contains("--budget hours=1"), "{err}");
+    assert!(o.stdout.is_empty());
+
+    let o = kvsim(&["run", "lab-tbf-100mbit", "--budget", "memory=4GiB,hours=2"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout(&o).contains("ALL STATS"));
+}
+
+/// A `--budget` that does not parse is bad input (exit 2) and says what is expected.
+#[test]
+fn a_malformed_budget_is_bad_input() {
+    for (budget, expected) in [
+        ("8GiB", "expected memory=SIZE and/or hours=H"),
+        ("memory=8XB", "unknown unit \"XB\""),
+        ("speed=3", "unknown budget \"speed\""),
+        ("hours=-1", "expected a positive number"),
+        ("hours=soon", "expected a number of hours"),
+        ("memory=0", "expected a positive size"),
+    ] {
+        let o = kvsim(&["run", "lab-tbf-100mbit", "--budget", budget]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{budget}: {err}");
+        assert!(err.contains(expected), "{budget}: {err}");
+        assert!(o.stdout.is_empty(), "{budget}: nothing ran");
+    }
+}

@@ -343,3 +343,50 @@ fn a_short_test_time_is_measured_over_its_own_time() {
     assert_eq!(f.node, "redis-0");
     assert_eq!(f.resource, models::world::results::ResourceKind::NicOut);
 }
+
+/// Every bundled variant runs within the estimate `kvsim check` prints for it: its
+/// events, keys and `used_memory` (summed over nodes) are at most the estimate's, and
+/// so are the requests it completed (every second's, warm-up included); and the
+/// estimate is not a guess: the requests completed are at least half of it, and so is
+/// the `used_memory`.
+#[test]
+fn bundled_variants_run_within_their_estimates() {
+    for file in [
+        "lab-tbf-100mbit.ron",
+        "m6g-25kb-get.ron",
+        "r7g-family.ron",
+        "t4g-burst-depletion.ron",
+        "zipf-hot-shards.ron",
+    ] {
+        for v in &report(file).variants {
+            let e = models::estimate::estimate(&v.config);
+            let at = format!("{file} {}", v.name);
+            let completed: f64 = v
+                .timeseries
+                .series
+                .iter()
+                .find(|s| s.name == "ops_per_s" && s.node.is_none())
+                .expect("an ops series")
+                .values
+                .iter()
+                .sum();
+            let completed = completed as u64;
+            assert!(
+                completed <= e.requests,
+                "{at}: {completed} > {}",
+                e.requests
+            );
+            assert!(
+                e.requests <= 2 * completed,
+                "{at}: {} for {completed}",
+                e.requests
+            );
+            assert!(v.simulation.events <= e.events, "{at}: events");
+            let keys: u64 = v.nodes.iter().map(|n| n.keys).sum();
+            assert!(keys <= e.keys, "{at}: {keys} keys > {}", e.keys);
+            let used: u64 = v.nodes.iter().map(|n| n.used_memory_bytes).sum();
+            assert!(used <= e.store_memory_bytes, "{at}: used_memory");
+            assert!(e.store_memory_bytes <= 2 * used, "{at}: used_memory");
+        }
+    }
+}

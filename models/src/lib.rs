@@ -5,6 +5,7 @@
 
 pub mod catalog;
 pub mod engine;
+pub mod estimate;
 pub mod placement;
 pub mod report;
 pub mod run;

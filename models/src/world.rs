@@ -42,6 +42,7 @@ mod sampler;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use build::shaper as build_shaper;
 pub use metrics::Metrics;
 pub use results::RunResult;
 
@@ -206,6 +207,13 @@ impl World {
     /// Runs the world to its end time.
     pub fn run(&mut self, sched: &mut Scheduler<Ev>) {
         sched.run(self, RunLimit::Until(self.end));
+        self.at_end();
+    }
+
+    /// What the run's end settles before results are taken: open-loop arrivals held at
+    /// a full client queue count as dropped.
+    fn at_end(&mut self) {
+        self.clients.release_held_arrivals(&mut self.metrics);
     }
 
     /// Runs the world to its end time in stretches of `every` simulated time, calling
@@ -224,6 +232,7 @@ impl World {
             sched.run(self, RunLimit::Until(reached));
             observe(reached, sched.events_run());
         }
+        self.at_end();
     }
 }
 

@@ -7,7 +7,7 @@
 
 mod zipf;
 
-pub use zipf::Zipf;
+pub use zipf::{Zipf, ALIAS_MAX_RANKS};
 
 use rand::RngCore;
 use rand::SeedableRng;

@@ -728,10 +728,12 @@ fn check_prefill_fits(p: &PrefillConfig, c: &ClusterConfig) -> Result<(), FieldE
 fn resolve_prefill(p: PrefillSpec, w: &WorkloadConfig) -> Result<PrefillConfig, FieldError> {
     let key_minimum = p.key_minimum.unwrap_or(w.key_minimum);
     let key_count = p.keys.unwrap_or_else(|| w.key_count());
-    if key_count > 0 && key_minimum.checked_add(key_count - 1).is_none() {
+    // The store holds a range up to one past its last index, which must fit (as
+    // key_maximum, the last index is below 2^64 - 1).
+    if key_minimum.checked_add(key_count).is_none() {
         return Err(fe(
             "keys",
-            "key_minimum + keys overflows a 64-bit key index",
+            "key_minimum + keys overflows a 64-bit key index; expected a last key below 2^64 - 1",
         ));
     }
     if key_count > 1_000_000_000 {

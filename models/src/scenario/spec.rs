@@ -57,12 +57,32 @@ pub struct ScenarioSpec {
 }
 
 /// A named patch of the base scenario.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename = "variant")]
 pub struct VariantSpec {
     pub name: String,
     #[serde(default)]
     pub patch: ScenarioSpec,
+}
+
+/// As derived; test builds also count the copies, so that a test can hold resolution to
+/// a bounded number of copies per variant (copying the whole list once per variant made
+/// checking ten thousand variants quadratic).
+impl Clone for VariantSpec {
+    fn clone(&self) -> Self {
+        #[cfg(test)]
+        VARIANT_SPEC_CLONES.with(|c| c.set(c.get() + 1));
+        VariantSpec {
+            name: self.name.clone(),
+            patch: self.patch.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Copies of a [`VariantSpec`] made on this thread (test builds only).
+    pub(crate) static VARIANT_SPEC_CLONES: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

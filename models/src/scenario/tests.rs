@@ -98,6 +98,12 @@ fn semantic_errors_name_the_field_and_the_expectation() {
         ),
         ("warmup_s: 10,", "warmup_s", "shorter than the duration"),
         (
+            // The last key fits, one past it does not: the store could not hold it.
+            "prefill: (keys: 2, key_minimum: 18446744073709551614),",
+            "prefill.keys",
+            "overflows a 64-bit key index",
+        ),
+        (
             r#"clients: (workload: (ratio: "0:0")),"#,
             "clients.workload.ratio",
             "non-zero",
@@ -592,4 +598,55 @@ fn a_prefill_larger_than_maxmemory_is_refused_naming_the_fields() {
     // The same keys over 40 shards fit (about 5.6 MiB a node).
     let spread = text.replacen("node: (", "shards: 40, mode: cluster, node: (", 1);
     assert!(load(&spread).is_ok(), "{:?}", load(&spread).err());
+}
+
+/// A scenario with `n` variants, each patching the shard count.
+fn with_variants(n: usize) -> String {
+    let list: String = (0..n)
+        .map(|i| {
+            format!(
+                "(name: \"v{i}\", patch: (cluster: (shards: {}))),\n",
+                1 + i % 7
+            )
+        })
+        .collect();
+    MINIMAL.replacen(
+        "cluster: (instance: \"cache.r7g.large\"),",
+        &format!("cluster: (mode: cluster, instance: \"cache.r7g.large\"),\nvariants: [\n{list}],"),
+        1,
+    )
+}
+
+/// Copies of variant specs made while loading a scenario of `n` variants.
+fn variant_copies_to_load(n: usize) -> u64 {
+    let text = with_variants(n);
+    spec::VARIANT_SPEC_CLONES.with(|c| c.set(0));
+    let s = load(&text).unwrap();
+    assert_eq!(s.resolved_variants().len(), n);
+    spec::VARIANT_SPEC_CLONES.with(|c| c.get())
+}
+
+/// Checking is linear in the number of variants: resolving a variant copies the base
+/// without the variant list, so no variant's resolution copies the other variants, and
+/// the copies made per variant are the same at 1,000 and at 2,000 variants (copying the
+/// whole list per variant made 10,000 variants take a minute).
+#[test]
+fn resolution_copies_no_other_variant() {
+    let small = variant_copies_to_load(1_000);
+    let large = variant_copies_to_load(2_000);
+    assert!(small <= 1_000, "{small} copies for 1,000 variants");
+    assert!(large <= 2_000, "{large} copies for 2,000 variants");
+    assert!(large <= 2 * small + 1, "{small} then {large}: not linear");
+}
+
+/// A duplicate name is found however far apart the two variants are.
+#[test]
+fn duplicate_variant_names_are_found_anywhere_in_a_long_list() {
+    let text = with_variants(500).replacen("name: \"v499\"", "name: \"v3\"", 1);
+    let (path, message) = invalid(&text);
+    assert_eq!(path, "variants[499].name");
+    assert!(
+        message.contains("duplicate variant name \"v3\""),
+        "{message}"
+    );
 }

@@ -42,7 +42,8 @@ const CHUNK_BYTES: u64 = 65_536;
 /// Ranges up to this many keys get a table of their keys' shards (2 bytes a key).
 const PREFILL_OWNER_TABLE_MAX_KEYS: u64 = 1 << 25;
 
-fn shaper(spec: &crate::catalog::InstanceSpec, credits: CreditLevel) -> ShaperConfig {
+/// The shaping of one NIC direction of an instance (the estimate reads it too).
+pub(crate) fn shaper(spec: &crate::catalog::InstanceSpec, credits: CreditLevel) -> ShaperConfig {
     let burst = spec
         .burst_bits_per_s
         .unwrap_or(spec.baseline_bits_per_s)
@@ -277,6 +278,7 @@ impl World {
                         .open_loop
                         .as_ref()
                         .map(|ol| ArrivalGen::new(ol, client_index, total_clients)),
+                    arrivals_held: None,
                 });
             }
         }

@@ -5,6 +5,14 @@
 //! count or the test time runs out. Invariant: a client never has more than `pipeline`
 //! requests outstanding, and every request it sends comes back to it exactly once
 //! (`on_reply`), which is where its latency is recorded.
+//!
+//! An open-loop client whose queue is full drops every arrival until a reply lets it
+//! send again, so it then schedules no arrival events: it keeps the time of the next
+//! arrival and, when it next takes one from its queue (or when the run ends), counts the
+//! arrivals dropped meanwhile in one step. The work of a run is then what is served,
+//! however far the offered rate is above it; the figures are those of one event per
+//! arrival (an arrival at the very nanosecond of the reply that frees a slot counts as
+//! dropped).
 
 use super::flows::FlowKind;
 use super::requests::{with_argv, Req, Requests, NO_REQ};
@@ -50,6 +58,9 @@ pub(crate) struct Client {
     /// Open loop: intended send times waiting for a pipeline slot.
     pub backlog: VecDeque<SimTime>,
     pub arrivals: Option<ArrivalGen>,
+    /// Open loop with the queue full: the next arrival, for which no event is scheduled
+    /// (every arrival until a slot frees is dropped, and counted when it does).
+    pub arrivals_held: Option<SimTime>,
 }
 
 /// Every client of the world.
@@ -120,7 +131,8 @@ impl Clients {
                     return;
                 }
                 let c = &mut self.clients[client as usize];
-                if c.backlog.len() < self.queue_depth {
+                let full = c.backlog.len() >= self.queue_depth;
+                if !full {
                     c.backlog.push_back(now);
                 } else if now >= ctx.metrics.measure_from {
                     ctx.metrics.client_queue_overflows += 1;
@@ -130,10 +142,14 @@ impl Clients {
                     .as_mut()
                     .expect("arrivals only for open-loop clients")
                     .next_gap_ns(&mut c.rng);
-                ctx.sched.schedule_at(
-                    now + SimDuration::from_ns(gap.max(1)),
-                    ClientEv::Arrival { client }.into(),
-                );
+                let next = now + SimDuration::from_ns(gap.max(1));
+                if full {
+                    // Nothing can leave the queue before a reply: hold the arrivals.
+                    c.arrivals_held = Some(next);
+                } else {
+                    ctx.sched
+                        .schedule_at(next, ClientEv::Arrival { client }.into());
+                }
                 self.fill(ctx, reqs, client);
             }
         }
@@ -171,6 +187,10 @@ impl Clients {
         while self.can_send(c, now) {
             let client = &mut self.clients[c as usize];
             let intended = if client.arrivals.is_some() {
+                if client.arrivals_held.is_some() {
+                    self.release_arrivals(ctx, c, now);
+                }
+                let client = &mut self.clients[c as usize];
                 match client.backlog.pop_front() {
                     Some(t) => t,
                     None => return,
@@ -184,6 +204,52 @@ impl Clients {
                 now
             };
             self.send_request(ctx, reqs, c, intended);
+        }
+    }
+
+    /// Counts the arrivals a client held while its queue was full, up to `now`, as
+    /// dropped, and schedules the next one (if it falls before sending stops).
+    fn release_arrivals(&mut self, ctx: &mut Ctx<'_>, c: u32, now: SimTime) {
+        let client = &mut self.clients[c as usize];
+        let Some(next) = client.arrivals_held.take() else {
+            return;
+        };
+        let end = (now + SimDuration::from_ns(1)).min(self.stop_sending_at);
+        let (dropped, next) = client
+            .arrivals
+            .as_mut()
+            .expect("held arrivals only for open-loop clients")
+            .skip(
+                next.as_ns(),
+                end.as_ns(),
+                ctx.metrics.measure_from.as_ns(),
+                &mut client.rng,
+            );
+        ctx.metrics.client_queue_overflows += dropped;
+        let next = SimTime::from_ns(next);
+        if next < self.stop_sending_at {
+            ctx.sched
+                .schedule_at(next, ClientEv::Arrival { client: c }.into());
+        }
+    }
+
+    /// At the end of the run: counts the arrivals still held (those before sending
+    /// stopped) as dropped, as their events would have.
+    pub fn release_held_arrivals(&mut self, metrics: &mut super::Metrics) {
+        let stop = self.stop_sending_at.as_ns();
+        for client in &mut self.clients {
+            let Some(next) = client.arrivals_held.take() else {
+                continue;
+            };
+            if let Some(arrivals) = client.arrivals.as_mut() {
+                let (dropped, _) = arrivals.skip(
+                    next.as_ns(),
+                    stop,
+                    metrics.measure_from.as_ns(),
+                    &mut client.rng,
+                );
+                metrics.client_queue_overflows += dropped;
+            }
         }
     }
 

@@ -99,7 +99,7 @@ impl World {
             .clients
             .workload
             .requests_per_connection
-            .map(|n| n * clients.clients.len() as u64);
+            .map(|n| n.saturating_mul(clients.clients.len() as u64));
         let sent: u64 = clients.clients.iter().map(|c| c.sent).sum();
         // The clients stopped before the run's end: they sent their request counts, or
         // their test time was shorter than the run.

@@ -295,18 +295,28 @@ fn an_idle_tail_keeps_no_latency_histograms() {
 #[test]
 fn observing_progress_changes_no_result() {
     let text = r#"(
-        name: "observed", description: "jitter, loss-free open loop, warm-up off the second",
+        name: "observed", description: "jitter, an open loop above the baseline, warm-up off the second",
         seed: 11, duration_ms: 2500, warmup_ms: 700,
         network: (latency_us: 80, jitter_us: 40),
         cluster: (mode: cluster, shards: 3, instance: "cache.t4g.small"),
         clients: (workload: (ratio: "1:4", key_maximum: 2000, data_size: 700, clients: 2,
                              threads: 2, pipeline: 2,
-                             open_loop: (process: poisson, rate_rps: 3000, queue_depth: 4))),
+                             open_loop: (process: poisson, rate_rps: 40000, queue_depth: 4))),
+        net_credits_at_start: empty,
         prefill: (keys: 500),
     )"#;
     let scenario = load_str(text, "observed.ron").expect("loads");
     let config = &scenario.resolved_variants()[0].config;
-    let straight = crate::world::simulate(config).expect("runs");
+    let straight = {
+        let mut sched = sim::Scheduler::with_capacity(64);
+        let mut world = World::build(config, &mut sched).expect("builds");
+        world.run(&mut sched);
+        world.finish(sched.events_run())
+    };
+    assert!(
+        straight.simulation.client_queue_overflows > 0,
+        "arrivals held at the end"
+    );
     let mut sched = sim::Scheduler::with_capacity(64);
     let mut world = World::build(config, &mut sched).expect("builds");
     let mut seen = Vec::new();
@@ -347,4 +357,87 @@ fn a_trillion_key_range_reports_bounded_shares() {
     assert_eq!(report.shards.share_exact_error_bound, bound);
     let text = crate::report::build_report(&scenario, vec![report]).to_text();
     assert!(text.contains("each exact share within"), "{text}");
+}
+
+/// One 2 s open-loop run of 25,000-byte GETs from a cache.t4g.small with its credits
+/// spent (about 635 replies a second at its 0.128 Gbps baseline), at `rate_rps`.
+fn overloaded(process: &str, rate_rps: u64) -> (RunResult, u64, u64) {
+    let text = format!(
+        r#"(
+        name: "overload", description: "open loop above the baseline", seed: 9, duration_s: 2,
+        cluster: (instance: "cache.t4g.small"),
+        net_credits_at_start: empty,
+        clients: (workload: (ratio: "0:1", key_minimum: 1, key_maximum: 100, data_size: 25000,
+                             clients: 5, threads: 2, test_time_s: 2,
+                             open_loop: (process: {process}, rate_rps: {rate_rps}, queue_depth: 20))),
+        prefill: (keys: 100, key_minimum: 1, value_bytes: 25000),
+    )"#
+    );
+    let config = load_str(&text, "overload.ron")
+        .expect("loads")
+        .resolved_variants()[0]
+        .config
+        .clone();
+    let mut sched: Scheduler<Ev> = Scheduler::with_capacity(1024);
+    let mut world = World::build(&config, &mut sched).expect("the world builds");
+    world.run(&mut sched);
+    let sent = world.clients.sent_total();
+    let queued: u64 = world
+        .clients
+        .clients
+        .iter()
+        .map(|c| c.backlog.len() as u64)
+        .sum();
+    (world.finish(sched.events_run()), sent, queued)
+}
+
+/// An offered rate far above what the node serves costs what is served, not what is
+/// offered: at 10^9 requests a second (2 x 10^9 offered) the run takes about as many
+/// events as at four times the served rate, and every arrival is accounted for (sent,
+/// still queued, or dropped; fixed-rate arrivals are counted exactly).
+#[test]
+fn an_open_loop_far_above_capacity_costs_what_is_served() {
+    for process in ["fixed_rate", "poisson"] {
+        let (moderate, _, _) = overloaded(process, 2_500);
+        let (extreme, sent, queued) = overloaded(process, 1_000_000_000);
+        let served = |r: &RunResult| r.ops_per_s.iter().sum::<u64>();
+        assert!(served(&extreme) > 1_000, "{process}: {}", served(&extreme));
+        assert!(
+            extreme.simulation.events
+                <= moderate.simulation.events + moderate.simulation.events / 4,
+            "{process}: {} events at 10^9/s against {} at 2,500/s",
+            extreme.simulation.events,
+            moderate.simulation.events
+        );
+        let accounted = sent + queued + extreme.simulation.client_queue_overflows;
+        if process == "fixed_rate" {
+            assert_eq!(accounted, 2_000_000_000, "{process}");
+        } else {
+            // A Poisson count of mean 2 x 10^9: five standard deviations are 223,607.
+            assert!(
+                accounted.abs_diff(2_000_000_000) < 223_607,
+                "{process}: {accounted}"
+            );
+        }
+    }
+}
+
+/// A request count per connection near 2^64 does not overflow the measured window's
+/// end (the expected total, count x connections, saturates): the run ends at its time.
+#[test]
+fn a_huge_request_count_ends_the_window_at_the_run_end() {
+    let text = r#"(
+        name: "huge", description: "huge request count", seed: 1, duration_ms: 50,
+        cluster: (instance: "cache.r7g.large"),
+        clients: (workload: (key_maximum: 10, clients: 20, threads: 1,
+                             requests: 922337203685477581)),
+    )"#;
+    let config = load_str(text, "huge.ron")
+        .expect("loads")
+        .resolved_variants()[0]
+        .config
+        .clone();
+    let result = crate::world::simulate(&config).expect("runs");
+    assert_eq!(result.window_end_ns, result.end_ns);
+    assert!(result.simulation.requests_sent > 0);
 }

@@ -1,0 +1,1126 @@
+//! What a run will cost, known before it runs: from a resolved [`RunConfig`] alone, the
+//! most requests the run can issue, the events they take, the per-second series points,
+//! the keys and `used_memory` the stores can reach, the simulator's own peak memory and
+//! the expected run time at the simulator's measured speed. `kvsim check` prints it and
+//! `kvsim run` refuses a run whose estimate is over its budget before simulating
+//! anything.
+//!
+//! Invariant: the request, event, series-point, key and `used_memory` figures are upper
+//! bounds of what the run reports (requests sent, events run, series points, keys and
+//! `used_memory_bytes` summed over nodes), each a minimum of bounds that hold whatever the
+//! simulation does; the peak memory and run time are upper-ish estimates built from
+//! measured constants, meant to hold within 2x on any machine like the one measured. The
+//! estimate reads nothing but the configuration (no clock, no machine figure), so it is
+//! the same everywhere.
+//!
+//! The requests bound is the least of: the request count per connection; the open-loop
+//! arrivals (a Poisson count is bounded at its mean plus eight standard deviations); the
+//! rate limit's allowance; the client concurrency (each of a client's `pipeline` slots
+//! holds one request at a time, for at least the shortest round trip: twice the latency
+//! and a batch's fixed CPU cost); the CPU (a node thread executes at most one command per
+//! command cost, in batches of at most `pipeline`); and the network (a NIC direction
+//! serves at most baseline x time + its credits at start, and at most its burst rate x
+//! time, in the smallest wire bytes a request or reply can take: a GET's reply is its
+//! value only when every GET must hit). The last two bound the requests completed
+//! before sending stops, so the requests then in flight (at most connections x
+//! pipeline) are added to them. An open loop offered far more than the cluster serves
+//! is thus estimated at what is served: the world does no work for the arrivals it
+//! drops (see `world::client`).
+//!
+//! Events are the requests times a per-request maximum, plus what is not a request's:
+//! open-loop arrivals (bounded by the requests and the queues' depth), rate-limit
+//! ticks, expire cycles, clients starting and seconds sampled. Memory and time add up
+//! parts, each naming the scenario fields it grows with, so that a refusal can say
+//! which fields to lower.
+
+use crate::engine::CostModel;
+use crate::scenario::resolve::{CreditLevel, RunConfig};
+use crate::scenario::spec::{EvictionPolicy, Placement};
+use crate::workload::{DataSize, KeyDist};
+use crate::world::build_shaper;
+use serde::Serialize;
+use sim::net::ShaperConfig;
+use store_core::mem;
+
+/// Events per request at most, besides open-loop arrivals and rate-limit ticks. A
+/// message takes at most an egress turn, an arrival, an ingress turn, its reception and
+/// an acknowledgement wake-up (five), a request and its reply ten, and the engine's job
+/// one more. Measured with `kvsim run --format json` (`simulation.events` against
+/// requests): 5.0 to 7.7 a request on the bundled scenarios (6.0 to 7.3 open loop,
+/// arrivals included), up to 10.1 on random small scenarios (`tests/fuzz_scenarios.rs`)
+/// with deep pipelines and saturated NICs.
+pub const EVENTS_PER_REQUEST: u64 = 11;
+
+/// With I/O threads a batch takes three jobs (read, execute, write) instead of one:
+/// measured up to 10.8 events a request.
+pub const EVENTS_PER_REQUEST_IO_THREADS: u64 = 2;
+
+/// Events per 64 KiB chunk of a message beyond its first: a large value crosses each
+/// shaper chunk by chunk (a turn at each end, for a request and its reply).
+pub const EVENTS_PER_EXTRA_CHUNK: u64 = 4;
+
+/// The simulator's speed, for the expected run time: simulated requests per CPU second
+/// on the throughput benchmark (`kvsim bench`: 10 shards, 1,000 connections, 1:10,
+/// 100-byte values, 1M keys). Measured at 850k a CPU second (4.3M events) on a shared
+/// 2-vCPU machine, about 1M on an idle one, and 470k under heavy load; the slow figure,
+/// so that the expected time is an upper-ish estimate (smaller worlds run faster).
+pub const REQUESTS_PER_CPU_S: u64 = 500_000;
+
+/// Events per CPU second for the events that are not requests' (open-loop arrivals,
+/// rate-limit ticks, expire cycles): the benchmark's 4.3M.
+pub const EVENTS_PER_CPU_S: u64 = 4_000_000;
+
+/// The process before any world: the binary, the catalog, the allocator's arenas and
+/// the worker threads (measured: 15 MB resident for a run of one request, 20 MB with two
+/// worker threads).
+pub const PROCESS_BASE_BYTES: u64 = 20 << 20;
+
+/// One world before its connections and keys: the scheduler's queue, the nine run-wide
+/// latency histograms (320 KiB each) and the report (measured: 26 MB resident for a
+/// variant of 200 connections and few keys, 15 of them the process's).
+pub const WORLD_BASE_BYTES: u64 = 12 << 20;
+
+/// A `LatencyHistogram` (HDR, 3 significant figures, 1 ns to 1 hour): 33,792 u64
+/// counters, 270,336 bytes, in jemalloc's 320 KiB size class. One is kept per simulated
+/// second (measured: 337 KB a second on a 600 s run).
+pub const LATENCY_HISTOGRAM_BYTES: u64 = 320 << 10;
+
+/// One server node besides its keys and connections: its store (the cluster slot table,
+/// the empty keyspace), NIC shapers, threads and per-node series heads.
+pub const NODE_BYTES: u64 = 448 << 10;
+
+/// One connection (a client to one node): the node's end (64 bytes), two flows (hot
+/// lines, cold state, send buffers), their random streams and shaper entries.
+pub const CONNECTION_BYTES: u64 = 2_560;
+
+/// One client (a memtier connection of a client host): its generator, random stream and
+/// queue head.
+pub const CLIENT_BYTES: u64 = 1_024;
+
+/// A request in flight: its slab entry, its message in the network and its events.
+pub const IN_FLIGHT_REQUEST_BYTES: u64 = 512;
+
+/// An open-loop arrival waiting in its client's queue: its intended send time, in a
+/// queue that grows by doubling.
+const QUEUED_ARRIVAL_BYTES: u64 = 16;
+
+/// A key the store holds for real (written, or read under an LRU/LFU policy): a 64-byte
+/// keyspace slot at a load of 57% to 85%, its control byte, and the table's copy while
+/// it grows by 1.5x. Measured: about 100 bytes a key at 10M keys (the writes-10m
+/// benchmark), 310 at 100k (r7g-family, where the process's other tables weigh more).
+pub const STORED_KEY_BYTES: u64 = 160;
+
+/// The longest key a keyspace slot holds inline.
+const INLINE_KEY_BYTES: u64 = 22;
+
+/// A prefilled key on a node: one bit of its override bitset (every node keeps the
+/// whole range's), and two bytes of the shard table built once when there are several
+/// shards.
+const PREFILL_BITS_PER_KEY_PER_NODE: u64 = 1;
+const PREFILL_OWNER_BYTES_PER_KEY: u64 = 2;
+
+/// The Zipf alias table, for ranges from key 1 of up to 4M keys: 12 bytes a key, and
+/// the weights it is built from (8).
+const ZIPF_ALIAS_BYTES_PER_KEY: u64 = 20;
+
+/// A series point: its value in the result and in the report (8 bytes each), and its
+/// text in the JSON and CSV outputs (about 40 bytes each, pretty-printed).
+pub const SERIES_POINT_BYTES: u64 = 128;
+
+/// Per-second figures kept in the result for each NIC direction (bytes, drops, allowance
+/// counts, credits, use) and each thread, per second.
+const SERIES_PER_SECOND_BYTES_PER_HOST: u64 = 160;
+
+/// CPU time of the work that is not events, in nanoseconds: checking one prefilled key
+/// against a node's share (every node walks the range), placing one key (formatting it
+/// and its CRC16, for the shard table and for the exact shard loads), one key's Zipf or
+/// Gaussian weight, and one second's sampling per host.
+const PREFILL_CHECK_NS_PER_KEY_PER_NODE: u64 = 4;
+const PLACE_KEY_NS: u64 = 60;
+const KEY_WEIGHT_NS: u64 = 60;
+const SAMPLE_NS_PER_HOST_SECOND: u64 = 2_000;
+/// Building a node and reporting it (a cluster node's slot table holds 16,384 entries):
+/// measured at 0.4 to 1 ms a node on 1,000 nodes.
+const NODE_BUILD_NS: u64 = 1_000_000;
+/// Building a client (its generator, its random stream) and a connection (its two flows
+/// and their streams), and reporting them: measured at 1 to 6 us a connection and about
+/// 8 us a client with 100,000 to 400,000 of them.
+const CLIENT_BUILD_NS: u64 = 10_000;
+const CONNECTION_BUILD_NS: u64 = 4_000;
+/// Building the world, writing the report and the outputs, whatever the run.
+const FIXED_RUN_TIME_MS: u64 = 20;
+
+/// Where a run's requests stop: the bound that sets [`Estimate::requests`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestsBound {
+    /// Each connection's request count (memtier --requests).
+    RequestCount,
+    /// The open-loop arrivals.
+    OpenLoopRate,
+    /// The rate limit (memtier --rate-limiting).
+    RateLimit,
+    /// Connections x pipeline over the shortest round trip.
+    Concurrency,
+    /// The nodes' CPU cost model.
+    Cpu,
+    /// The NICs' rates and credits.
+    Network,
+}
+
+impl RequestsBound {
+    pub fn describe(self) -> &'static str {
+        match self {
+            RequestsBound::RequestCount => "the request count per connection",
+            RequestsBound::OpenLoopRate => "the open-loop rate",
+            RequestsBound::RateLimit => "the rate limit",
+            RequestsBound::Concurrency => "connections x pipeline over the round trip",
+            RequestsBound::Cpu => "the nodes' CPU",
+            RequestsBound::Network => "the NICs' rates and credits",
+        }
+    }
+}
+
+/// One part of the peak memory or run time, with the scenario fields it grows with.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Part {
+    pub what: String,
+    /// Bytes for a memory part, milliseconds for a time part.
+    pub amount: u64,
+    pub fields: Vec<&'static str>,
+}
+
+/// What one variant's run will cost.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Estimate {
+    /// The most requests the run can send.
+    pub requests: u64,
+    pub requests_bound: RequestsBound,
+    /// The scenario fields that set the requests bound.
+    pub requests_fields: Vec<&'static str>,
+    /// The most events the run can take.
+    pub events: u64,
+    /// Values in the report's per-second series.
+    pub timeseries_points: u64,
+    /// The most keys the nodes hold at the end (the report's `keys`, summed).
+    pub keys: u64,
+    /// The most `used_memory` the nodes report at the end, summed (what Redis would
+    /// use, not what the simulator does).
+    pub store_memory_bytes: u64,
+    /// The simulator's peak memory for this variant run alone: the process, the world
+    /// and the report.
+    pub peak_memory_bytes: u64,
+    pub memory_parts: Vec<Part>,
+    /// Expected CPU time of this variant at [`REQUESTS_PER_CPU_S`].
+    pub run_time_ms: u64,
+    pub time_parts: Vec<Part>,
+}
+
+/// Saturating conversion of a non-negative float bound to a count.
+fn count(x: f64) -> u64 {
+    if x.is_nan() {
+        u64::MAX
+    } else if x <= 0.0 {
+        0
+    } else if x >= u64::MAX as f64 {
+        u64::MAX
+    } else {
+        libm::ceil(x) as u64
+    }
+}
+
+fn decimal_digits(n: u64) -> u64 {
+    n.checked_ilog10().map_or(1, |log| u64::from(log) + 1)
+}
+
+/// RESP bulk string of `len` bytes: `$len\r\n` + data + `\r\n`.
+fn bulk_bytes(len: u64) -> u64 {
+    1 + decimal_digits(len) + 2 + len + 2
+}
+
+/// The smallest value a SET sends.
+fn min_value_bytes(size: &DataSize) -> u64 {
+    match size {
+        DataSize::Fixed(s) => u64::from(*s),
+        DataSize::Range { min, .. } => u64::from(*min),
+        DataSize::Weighted(list) => list
+            .iter()
+            .filter(|(_, w)| *w > 0)
+            .map(|(s, _)| u64::from(*s))
+            .min()
+            .unwrap_or(0),
+    }
+}
+
+/// The largest value a SET sends.
+fn max_value_bytes(size: &DataSize) -> u64 {
+    u64::from(size.max_bytes())
+}
+
+/// Whether every GET finds its key: the GET keys lie in the prefilled range, nothing
+/// expires and nothing can be evicted.
+fn gets_always_hit(config: &RunConfig, store_bytes_bound: u64) -> bool {
+    let w = &config.clients.workload;
+    let p = &config.prefill;
+    if p.key_count == 0 || w.expiry_range_s.is_some() {
+        return false;
+    }
+    let covered = p.key_minimum <= w.key_minimum
+        && w.key_maximum - p.key_minimum < p.key_count
+        && w.key_prefix == p.key_prefix;
+    let policy = config.cluster.node.maxmemory_policy;
+    // Without expiries, the volatile policies have nothing to evict.
+    let no_eviction = matches!(
+        policy,
+        EvictionPolicy::Noeviction
+            | EvictionPolicy::VolatileLru
+            | EvictionPolicy::VolatileLfu
+            | EvictionPolicy::VolatileRandom
+            | EvictionPolicy::VolatileTtl
+    ) || store_bytes_bound <= config.cluster.node.maxmemory_bytes;
+    covered && no_eviction
+}
+
+/// Bits a NIC direction can serve in `time_ns`: at most its burst rate throughout, and
+/// at most its baseline plus the credits it starts with.
+fn nic_bits(shaper: &ShaperConfig, time_ns: u64) -> f64 {
+    let t = time_ns as f64 / 1e9;
+    let burst = shaper.burst_bits_per_s as f64 * t;
+    let sustained = shaper.baseline_bits_per_s as f64 * t + shaper.initial_credit_bits as f64;
+    burst.min(sustained)
+}
+
+/// Where the time of a run goes; the field that sets sending's end.
+fn time_field(config: &RunConfig) -> &'static str {
+    match config.clients.workload.test_time_ns {
+        Some(t) if t < config.duration_ns => "clients.workload.test_time_s",
+        _ => "duration_s",
+    }
+}
+
+/// The request and reply sizes a workload's commands can take: the smallest request
+/// and reply of each kind, and the shares of SETs and GETs.
+struct Sizes {
+    set_share: f64,
+    get_share: f64,
+    get_request_min: u64,
+    set_request_min: u64,
+    get_reply_min: u64,
+    set_reply_min: u64,
+    get_reply_max: u64,
+    set_request_max: u64,
+}
+
+fn sizes(config: &RunConfig, gets_hit: bool) -> Sizes {
+    let w = &config.clients.workload;
+    let total = f64::from(w.ratio.set + w.ratio.get);
+    let key_min = w.key_prefix.len() as u64 + decimal_digits(w.key_minimum);
+    let key_max = w.key_prefix.len() as u64 + decimal_digits(w.key_maximum);
+    let value_min = min_value_bytes(&w.data_size);
+    let value_max = max_value_bytes(&w.data_size);
+    // *2\r\n $3\r\nGET\r\n key; *3\r\n $3\r\nSET\r\n key value (EX adds to it).
+    let get_request_min = 4 + bulk_bytes(3) + bulk_bytes(key_min);
+    let set_request_min = 4 + bulk_bytes(3) + bulk_bytes(key_min) + bulk_bytes(value_min);
+    let ex_max = if w.expiry_range_s.is_some() {
+        bulk_bytes(2) + bulk_bytes(10)
+    } else {
+        0
+    };
+    let set_request_max = 4 + bulk_bytes(3) + bulk_bytes(key_max) + bulk_bytes(value_max) + ex_max;
+    let prefill_value = u64::from(config.prefill.value_bytes);
+    let stored_min = if w.ratio.set > 0 {
+        value_min.min(prefill_value)
+    } else {
+        prefill_value
+    };
+    let stored_max = value_max.max(prefill_value);
+    Sizes {
+        set_share: f64::from(w.ratio.set) / total,
+        get_share: f64::from(w.ratio.get) / total,
+        get_request_min,
+        set_request_min,
+        // "$-1\r\n" for a miss, "+OK\r\n" for a SET.
+        get_reply_min: if gets_hit { bulk_bytes(stored_min) } else { 5 },
+        set_reply_min: 5,
+        get_reply_max: bulk_bytes(stored_max),
+        set_request_max,
+    }
+}
+
+/// The requests bound, the bound that set it and its fields.
+fn requests_bound(config: &RunConfig, sizes: &Sizes) -> (u64, RequestsBound, Vec<&'static str>) {
+    let w = &config.clients.workload;
+    let send_ns = w
+        .test_time_ns
+        .map_or(config.duration_ns, |t| t.min(config.duration_ns));
+    let send_s = send_ns as f64 / 1e9;
+    let clients = f64::from(config.clients.connections_total());
+    let shards = f64::from(config.cluster.shards);
+    let pipeline = f64::from(w.pipeline);
+    let in_flight = clients * pipeline;
+    let time = time_field(config);
+    let mut bounds: Vec<(f64, RequestsBound, Vec<&'static str>)> = Vec::new();
+    let who = [
+        "clients.workload.clients",
+        "clients.workload.threads",
+        "clients.hosts",
+    ];
+
+    if let Some(n) = w.requests_per_connection {
+        let mut f = vec!["clients.workload.requests"];
+        f.extend(who);
+        bounds.push((clients * n as f64, RequestsBound::RequestCount, f));
+    }
+    if let Some(ol) = w.open_loop {
+        let mean = ol.rate_rps as f64 * send_s;
+        let bound = match ol.process {
+            crate::workload::ArrivalProcess::FixedRate => mean + clients,
+            crate::workload::ArrivalProcess::Poisson => mean + 8.0 * mean.sqrt() + 8.0,
+        };
+        bounds.push((
+            bound,
+            RequestsBound::OpenLoopRate,
+            vec!["clients.workload.open_loop.rate_rps", time],
+        ));
+    }
+    if let Some(r) = w.rate_limit {
+        let ticks = (send_ns.saturating_sub(1) / r.interval_ns.max(1)) as f64;
+        let mut f = vec!["clients.workload.rate_limiting"];
+        f.extend(who);
+        f.push(time);
+        bounds.push((
+            clients * f64::from(r.requests_per_interval) * (ticks + 1.0),
+            RequestsBound::RateLimit,
+            f,
+        ));
+    }
+
+    // The shortest round trip: the latency twice and a batch's fixed CPU cost (a batch
+    // costs at least its read and one command, on one thread or split over an I/O
+    // thread and the main thread). Serialization is left out: it is short beside these
+    // for small messages, and large ones are bounded by the network below.
+    let cost = CostModel::REDIS_DEFAULT.with_overrides(&config.cluster.cpu_cost);
+    let net = &config.network;
+    let round_trip_ns =
+        2.0 * net.latency_ns as f64 + (cost.per_read_batch_ns + cost.per_command_ns) as f64;
+    let per_slot = libm::floor(send_ns as f64 / round_trip_ns.max(1.0)) + 1.0;
+    let mut f = vec!["clients.workload.pipeline"];
+    f.extend(who);
+    f.extend(["network.latency_us", time]);
+    bounds.push((in_flight * per_slot, RequestsBound::Concurrency, f));
+
+    // The CPU: a command costs at least its share of a batch of `pipeline`, its own
+    // cost and its smallest bytes.
+    let bytes_ns = |bytes: f64| bytes * cost.per_byte_ps as f64 / 1_000.0;
+    let mean_min_bytes = sizes.get_share * (sizes.get_request_min + sizes.get_reply_min) as f64
+        + sizes.set_share * (sizes.set_request_min + sizes.set_reply_min) as f64;
+    let batch_share_ns = cost.per_read_batch_ns as f64 / pipeline;
+    let io_threads = config.cluster.node.io_threads;
+    let node_per_s = if io_threads > 1 {
+        let main = 1e9 / cost.per_command_ns as f64;
+        let io =
+            f64::from(io_threads - 1) * 1e9 / (batch_share_ns + bytes_ns(mean_min_bytes)).max(1e-3);
+        main.min(io)
+    } else {
+        1e9 / (batch_share_ns + cost.per_command_ns as f64 + bytes_ns(mean_min_bytes))
+    };
+    // The ratio's cycle: a connection's completed requests are a prefix of its cycle of
+    // set + get commands, so shares hold up to one cycle per client.
+    let cycle = f64::from(w.ratio.set + w.ratio.get);
+    let slack = in_flight + clients * cycle;
+    bounds.push((
+        shards * node_per_s * send_s + in_flight,
+        RequestsBound::Cpu,
+        vec![
+            "cluster.shards",
+            "cluster.cpu_cost",
+            "cluster.node.io_threads",
+            time,
+        ],
+    ));
+
+    // The network: every NIC direction a request or reply crosses, in its smallest wire
+    // bytes (the mean over the ratio).
+    let wire = |get: u64, set: u64| {
+        sizes.get_share * net.wire_bytes(get) as f64 + sizes.set_share * net.wire_bytes(set) as f64
+    };
+    let request_wire = wire(sizes.get_request_min, sizes.set_request_min);
+    let reply_wire = wire(sizes.get_reply_min, sizes.set_reply_min);
+    let hosts = f64::from(config.clients.hosts);
+    let client_shaper = build_shaper(&config.clients.instance.spec, CreditLevel::Full);
+    let server_shaper = build_shaper(&config.cluster.instance.spec, config.net_credits_at_start);
+    let server_bits = nic_bits(&server_shaper, send_ns);
+    let client_bits = nic_bits(&client_shaper, send_ns);
+    let completed = [
+        shards * server_bits / 8.0 / reply_wire,
+        shards * server_bits / 8.0 / request_wire,
+        hosts * client_bits / 8.0 / request_wire,
+        hosts * client_bits / 8.0 / reply_wire,
+    ]
+    .into_iter()
+    .fold(f64::INFINITY, f64::min);
+    bounds.push((
+        completed + slack,
+        RequestsBound::Network,
+        vec![
+            "cluster.instance",
+            "net_credits_at_start",
+            "clients.workload.data_size",
+            time,
+        ],
+    ));
+
+    let (n, bound, fields) = bounds
+        .into_iter()
+        .min_by(|a, b| a.0.total_cmp(&b.0))
+        .expect("the concurrency bound always applies");
+    (count(n), bound, fields)
+}
+
+/// The estimate of one variant.
+pub fn estimate(config: &RunConfig) -> Estimate {
+    let w = &config.clients.workload;
+    let p = &config.prefill;
+    let shards = u64::from(config.cluster.shards);
+    let hosts = u64::from(config.clients.hosts);
+    let clients = u64::from(config.clients.connections_total());
+    let connections = clients.saturating_mul(shards);
+    let seconds = config.duration_ns.div_ceil(1_000_000_000);
+    let time = time_field(config);
+
+    // Keys and used_memory: the prefilled keys, each at its largest (its own value or a
+    // SET's), and the keys SETs can add outside the prefilled range.
+    let key_range = w.key_count();
+    let prefilled_in_range = if p.key_count > 0 && p.key_prefix == w.key_prefix {
+        let p_max = p.key_minimum + (p.key_count - 1);
+        w.key_maximum
+            .min(p_max)
+            .checked_sub(w.key_minimum.max(p.key_minimum))
+            .map_or(0, |d| d + 1)
+    } else {
+        0
+    };
+    // A first bound of the requests, to bound the keys SETs add, before the requests
+    // bound proper (which needs to know whether GETs hit, which needs the store's size).
+    let sizes_miss = sizes(config, false);
+    let (loose_requests, _, _) = requests_bound(config, &sizes_miss);
+    let sets_bound = if w.ratio.set == 0 { 0 } else { loose_requests };
+    let new_keys = (key_range - prefilled_in_range).min(sets_bound);
+    let keys_unbounded = p.key_count.saturating_add(new_keys);
+    let expire_entry = if w.expiry_range_s.is_some() {
+        mem::DICT_ENTRY_BYTES
+    } else {
+        0
+    };
+    let key_len = |prefix: &str, index: u64| prefix.len() as u64 + decimal_digits(index);
+    let prefill_entry = mem::DICT_ENTRY_BYTES
+        + mem::sds_bytes(key_len(
+            &p.key_prefix,
+            p.key_minimum.saturating_add(p.key_count),
+        ))
+        + mem::string_object_bytes(u64::from(p.value_bytes));
+    let set_entry = mem::DICT_ENTRY_BYTES
+        + mem::sds_bytes(key_len(&w.key_prefix, w.key_maximum))
+        + mem::string_object_bytes(max_value_bytes(&w.data_size))
+        + expire_entry;
+    let prefilled_entry_max = if sets_bound > 0 {
+        prefill_entry.max(set_entry)
+    } else {
+        prefill_entry
+    };
+    // Each node's dicts (keyspace, expires) hold a power of two of 8-byte buckets at or
+    // above their keys: at most 16 bytes a key, and the smallest table per node.
+    let buckets = |n: u64| n.saturating_mul(16).saturating_add(shards * 64);
+    let baseline = shards * mem::BASELINE_USED_MEMORY_BYTES;
+    let prefill_bytes = p.key_count.saturating_mul(prefill_entry);
+    let store_unbounded = baseline
+        .saturating_add(p.key_count.saturating_mul(prefilled_entry_max))
+        .saturating_add(new_keys.saturating_mul(set_entry))
+        .saturating_add(buckets(keys_unbounded))
+        .saturating_add(if expire_entry > 0 {
+            buckets(sets_bound.min(key_range))
+        } else {
+            0
+        });
+    let entry_min = mem::DICT_ENTRY_BYTES
+        + mem::sds_bytes(
+            key_len(&w.key_prefix, w.key_minimum).min(key_len(&p.key_prefix, p.key_minimum)),
+        )
+        + mem::string_object_bytes(min_value_bytes(&w.data_size).min(u64::from(p.value_bytes)));
+    // Before a write, a node over maxmemory evicts down to it or refuses the write, so a
+    // node that writes ends at most one entry and one doubling of its bucket tables
+    // above maxmemory (the tables hold at most 16 bytes a key, and the keys fit in the
+    // memory); one that does not write keeps its prefilled keys.
+    let written_cap = shards
+        .saturating_mul(
+            config
+                .cluster
+                .node
+                .maxmemory_bytes
+                .saturating_add(set_entry),
+        )
+        .saturating_add(prefill_bytes);
+    let keys_cap = written_cap / entry_min.max(1);
+    let store_capped = written_cap
+        .saturating_add(baseline)
+        .saturating_add(buckets(keys_unbounded.min(keys_cap)).saturating_mul(2));
+    let store_memory_bytes = store_unbounded.min(store_capped);
+    let keys = keys_unbounded.min(store_memory_bytes / entry_min.max(1));
+
+    let gets_hit = gets_always_hit(config, store_memory_bytes);
+    let sizes = sizes(config, gets_hit);
+    let (requests, requests_bound, requests_fields) = requests_bound(config, &sizes);
+
+    // Events.
+    let chunk = 65_536u64;
+    let largest_message = config
+        .network
+        .wire_bytes(sizes.get_reply_max.max(sizes.set_request_max));
+    let extra_chunks = largest_message.div_ceil(chunk).saturating_sub(1);
+    let io_thread_events = if config.cluster.node.io_threads > 1 {
+        EVENTS_PER_REQUEST_IO_THREADS
+    } else {
+        0
+    };
+    let per_request = EVENTS_PER_REQUEST + io_thread_events + EVENTS_PER_EXTRA_CHUNK * extra_chunks;
+    let send_ns = w
+        .test_time_ns
+        .map_or(config.duration_ns, |t| t.min(config.duration_ns));
+    let arrivals = w.open_loop.map_or(0, |ol| {
+        // An arrival event queues an arrival (sent later, or still queued at the end) or
+        // finds the queue full, after which the next waits for a send; and each client's
+        // last arrival event finds sending over.
+        let depth = u64::from(ol.queue_depth);
+        let offered = count(
+            ol.rate_rps as f64 * send_ns as f64 / 1e9
+                + 8.0 * libm::sqrt(ol.rate_rps as f64 * send_ns as f64 / 1e9)
+                + 8.0,
+        )
+        .saturating_add(clients);
+        offered.min(
+            requests
+                .saturating_mul(2)
+                .saturating_add(clients.saturating_mul(depth + 2)),
+        )
+    });
+    let ticks = w.rate_limit.map_or(0, |r| {
+        clients.saturating_mul(send_ns / r.interval_ns.max(1) + 1)
+    });
+    let expire_cycles = if w.expiry_range_s.is_some() {
+        shards.saturating_mul(seconds * 10)
+    } else {
+        0
+    };
+    let other_events = arrivals
+        .saturating_add(ticks)
+        .saturating_add(expire_cycles)
+        .saturating_add(clients)
+        .saturating_add(seconds + 2);
+    let events = requests
+        .saturating_mul(per_request)
+        .saturating_add(other_events);
+
+    // Series: ops and p99, then per node seven series and one a thread.
+    let io_threads = u64::from(config.cluster.node.io_threads);
+    let timeseries_points = seconds.saturating_mul(2 + shards * (7 + io_threads));
+
+    // Memory of the world.
+    let stored_keys = {
+        // Keys stored for real: those SETs write, and those GETs read under a policy that
+        // records accesses (a prefilled key is then stored on first read).
+        let reads_store = matches!(
+            config.cluster.node.maxmemory_policy,
+            EvictionPolicy::AllkeysLru
+                | EvictionPolicy::AllkeysLfu
+                | EvictionPolicy::VolatileLru
+                | EvictionPolicy::VolatileLfu
+        );
+        let touched = if reads_store { requests } else { sets_bound };
+        key_range.min(touched).min(keys)
+    };
+    let zipf_keys = {
+        let uses = w.key_pattern.set == KeyDist::Zipf || w.key_pattern.get == KeyDist::Zipf;
+        if uses && w.key_minimum <= 1 && w.key_maximum <= sim::rng::ALIAS_MAX_RANKS {
+            w.key_maximum
+        } else {
+            0
+        }
+    };
+    // Keys longer than a slot holds inline take an allocation of their own.
+    let longest_key = (w.key_prefix.len() as u64 + decimal_digits(w.key_maximum))
+        .max(p.key_prefix.len() as u64 + decimal_digits(p.key_minimum.saturating_add(p.key_count)));
+    let heap_key_bytes = if longest_key > INLINE_KEY_BYTES {
+        mem::size_class(longest_key)
+    } else {
+        0
+    };
+    let owner_table = shards > 1 && p.key_count <= (1 << 25);
+    let data_list_bytes = match &w.data_size {
+        DataSize::Weighted(list) => list.len() as u64 * 8,
+        _ => 0,
+    };
+    let in_flight_requests = clients.saturating_mul(u64::from(w.pipeline)).min(requests);
+    let queued_arrivals = w
+        .open_loop
+        .map_or(0, |ol| clients.saturating_mul(u64::from(ol.queue_depth)))
+        .min(arrivals);
+    let mut memory_parts = vec![
+        Part {
+            what: format!("{stored_keys} keys stored for real"),
+            amount: stored_keys.saturating_mul(STORED_KEY_BYTES + heap_key_bytes),
+            fields: vec![
+                "clients.workload.key_maximum",
+                "clients.workload.ratio",
+                time,
+            ],
+        },
+        Part {
+            what: format!("{} prefilled keys on {shards} node(s)", p.key_count),
+            amount: p
+                .key_count
+                .saturating_mul(shards * PREFILL_BITS_PER_KEY_PER_NODE)
+                / 8
+                + if owner_table {
+                    p.key_count * PREFILL_OWNER_BYTES_PER_KEY
+                } else {
+                    0
+                },
+            fields: vec![
+                "prefill.keys",
+                "clients.workload.key_maximum",
+                "cluster.shards",
+            ],
+        },
+        Part {
+            what: format!("the Zipf table of {zipf_keys} keys"),
+            amount: zipf_keys.saturating_mul(ZIPF_ALIAS_BYTES_PER_KEY),
+            fields: vec!["clients.workload.key_maximum"],
+        },
+        Part {
+            what: format!("{connections} connections ({clients} clients x {shards} nodes)"),
+            amount: connections
+                .saturating_mul(CONNECTION_BYTES)
+                .saturating_add(clients.saturating_mul(CLIENT_BYTES + data_list_bytes)),
+            fields: vec![
+                "clients.workload.clients",
+                "clients.workload.threads",
+                "clients.hosts",
+                "cluster.shards",
+            ],
+        },
+        Part {
+            what: format!(
+                "{in_flight_requests} requests in flight, {queued_arrivals} queued arrivals"
+            ),
+            amount: in_flight_requests
+                .saturating_mul(IN_FLIGHT_REQUEST_BYTES)
+                .saturating_add(queued_arrivals.saturating_mul(QUEUED_ARRIVAL_BYTES)),
+            fields: vec![
+                "clients.workload.pipeline",
+                "clients.workload.open_loop.queue_depth",
+                "clients.workload.clients",
+            ],
+        },
+        Part {
+            what: format!("{seconds} s of per-second latency histograms and series"),
+            amount: seconds.saturating_mul(
+                LATENCY_HISTOGRAM_BYTES + (shards + hosts) * SERIES_PER_SECOND_BYTES_PER_HOST,
+            ),
+            fields: vec!["duration_s", "cluster.shards"],
+        },
+        Part {
+            what: format!("{timeseries_points} series points in the report"),
+            amount: timeseries_points.saturating_mul(SERIES_POINT_BYTES),
+            fields: vec!["duration_s", "cluster.shards", "cluster.node.io_threads"],
+        },
+        Part {
+            what: format!("the world and its {shards} node(s)"),
+            amount: shards
+                .saturating_mul(NODE_BYTES)
+                .saturating_add(WORLD_BASE_BYTES),
+            fields: vec!["cluster.shards"],
+        },
+        Part {
+            what: "the process".to_string(),
+            amount: PROCESS_BASE_BYTES,
+            fields: vec![],
+        },
+    ];
+    memory_parts.sort_by_key(|p| std::cmp::Reverse(p.amount));
+    let peak_memory_bytes = memory_parts
+        .iter()
+        .fold(0u64, |sum, part| sum.saturating_add(part.amount));
+
+    // Time.
+    let ms = |ns: u128| u64::try_from(ns.div_ceil(1_000_000)).unwrap_or(u64::MAX);
+    let prefill_ns = if shards > 1 {
+        u128::from(p.key_count)
+            * (u128::from(shards) * u128::from(PREFILL_CHECK_NS_PER_KEY_PER_NODE)
+                + u128::from(if owner_table {
+                    PLACE_KEY_NS
+                } else {
+                    PLACE_KEY_NS * u64::from(config.cluster.shards)
+                }))
+    } else {
+        0
+    };
+    let exact_loads_ns = if shards > 1 {
+        let weigh = [w.key_pattern.set, w.key_pattern.get]
+            .iter()
+            .filter(|d| matches!(d, KeyDist::Zipf | KeyDist::Gaussian))
+            .count() as u128
+            * 2;
+        let place = if config.cluster.placement == Placement::Crc16 {
+            1
+        } else {
+            0
+        };
+        u128::from(key_range)
+            * (u128::from(PLACE_KEY_NS) * place + u128::from(KEY_WEIGHT_NS) * weigh)
+    } else {
+        0
+    };
+    let zipf_ns = u128::from(zipf_keys) * u128::from(KEY_WEIGHT_NS);
+    // A large value costs its chunks' turns besides the request's own work.
+    let requests_ns = u128::from(requests) * u128::from(1 + extra_chunks) * 1_000_000_000
+        / u128::from(REQUESTS_PER_CPU_S);
+    let other_events_ns = u128::from(other_events) * 1_000_000_000 / u128::from(EVENTS_PER_CPU_S);
+    let sampling_ns =
+        u128::from(seconds) * u128::from(shards + hosts) * u128::from(SAMPLE_NS_PER_HOST_SECOND)
+            + u128::from(shards) * u128::from(NODE_BUILD_NS);
+    let build_ns = u128::from(clients) * u128::from(CLIENT_BUILD_NS)
+        + u128::from(connections) * u128::from(CONNECTION_BUILD_NS);
+    let mut time_parts = vec![
+        Part {
+            what: format!(
+                "{events} events ({requests} requests, bound by {})",
+                requests_bound.describe()
+            ),
+            amount: ms(requests_ns),
+            fields: requests_fields.clone(),
+        },
+        Part {
+            what: format!(
+                "{arrivals} open-loop arrivals, {ticks} rate-limit ticks, {expire_cycles} expire cycles"
+            ),
+            amount: ms(other_events_ns),
+            fields: vec![
+                "clients.workload.open_loop.rate_rps",
+                "clients.workload.rate_limiting",
+                "clients.workload.clients",
+                time,
+            ],
+        },
+        Part {
+            what: format!("placing {} prefilled keys on {shards} nodes", p.key_count),
+            amount: ms(prefill_ns),
+            fields: vec![
+                "prefill.keys",
+                "clients.workload.key_maximum",
+                "cluster.shards",
+            ],
+        },
+        Part {
+            what: format!("the exact shard loads over {key_range} keys"),
+            amount: ms(exact_loads_ns + zipf_ns),
+            fields: vec![
+                "clients.workload.key_maximum",
+                "clients.workload.key_minimum",
+            ],
+        },
+        Part {
+            what: format!("{shards} node(s), sampled for {seconds} s"),
+            amount: ms(sampling_ns),
+            fields: vec!["duration_s", "cluster.shards"],
+        },
+        Part {
+            what: format!("building {clients} clients and {connections} connections"),
+            amount: ms(build_ns),
+            fields: vec![
+                "clients.workload.clients",
+                "clients.workload.threads",
+                "clients.hosts",
+                "cluster.shards",
+            ],
+        },
+    ];
+    time_parts.sort_by_key(|p| std::cmp::Reverse(p.amount));
+    let run_time_ms = time_parts.iter().fold(FIXED_RUN_TIME_MS, |sum, part| {
+        sum.saturating_add(part.amount)
+    });
+
+    Estimate {
+        requests,
+        requests_bound,
+        requests_fields,
+        events,
+        timeseries_points,
+        keys,
+        store_memory_bytes,
+        peak_memory_bytes,
+        memory_parts,
+        run_time_ms,
+        time_parts,
+    }
+}
+
+/// What a whole run costs, its variants run `jobs` at a time (as `kvsim run --jobs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct RunEstimate {
+    pub requests: u64,
+    pub events: u64,
+    /// The process, the `jobs` largest worlds at once, and every variant's report
+    /// (kept until the run ends).
+    pub peak_memory_bytes: u64,
+    /// The longest variant, or all of them shared over `jobs` threads if longer.
+    pub run_time_ms: u64,
+}
+
+/// The estimate of a run of `variants`, `jobs` at a time.
+pub fn run_estimate(variants: &[Estimate], jobs: usize) -> RunEstimate {
+    let jobs = jobs.max(1);
+    let sum = |f: &dyn Fn(&Estimate) -> u64| {
+        variants
+            .iter()
+            .fold(0u64, |total, e| total.saturating_add(f(e)))
+    };
+    let mut worlds: Vec<u64> = variants
+        .iter()
+        .map(|e| e.peak_memory_bytes.saturating_sub(PROCESS_BASE_BYTES))
+        .collect();
+    worlds.sort_unstable_by(|a, b| b.cmp(a));
+    let concurrent = worlds
+        .iter()
+        .take(jobs)
+        .fold(0u64, |total, w| total.saturating_add(*w));
+    let reports = sum(&|e| e.timeseries_points.saturating_mul(SERIES_POINT_BYTES));
+    let longest = variants.iter().map(|e| e.run_time_ms).max().unwrap_or(0);
+    let shared = sum(&|e| e.run_time_ms).div_ceil(jobs.min(variants.len().max(1)) as u64);
+    RunEstimate {
+        requests: sum(&|e| e.requests),
+        events: sum(&|e| e.events),
+        peak_memory_bytes: PROCESS_BASE_BYTES
+            .saturating_add(concurrent)
+            .saturating_add(reports),
+        run_time_ms: longest.max(shared),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::{bundled, load_str};
+
+    fn config(text: &str) -> RunConfig {
+        load_str(text, "t.ron").expect("loads").resolved_variants()[0]
+            .config
+            .clone()
+    }
+
+    /// A small scenario of `duration_s` on `cluster` (by default one cache.r7g.large),
+    /// 10 connections of 100-byte values over keys 1 to 1,000 (by default), with
+    /// `workload` and `extra` fields added.
+    fn scenario_of(duration_s: u64, cluster: &str, workload: &str, extra: &str) -> RunConfig {
+        let cluster = if cluster.is_empty() {
+            "instance: \"cache.r7g.large\""
+        } else {
+            cluster
+        };
+        let keys = if workload.contains("key_maximum") {
+            ""
+        } else {
+            "key_minimum: 1, key_maximum: 1000,"
+        };
+        config(&format!(
+            r#"(name: "t", description: "d", seed: 1, duration_s: {duration_s},
+                cluster: ({cluster}),
+                clients: (workload: ({keys} data_size: 100, clients: 10, threads: 1,
+                                     {workload})),
+                {extra})"#
+        ))
+    }
+
+    fn scenario(workload: &str, extra: &str) -> RunConfig {
+        scenario_of(10, "", workload, extra)
+    }
+
+    #[test]
+    fn each_bundled_variant_names_the_bound_that_sets_it() {
+        let bound = |file: &str| -> Vec<RequestsBound> {
+            let text = bundled::BUNDLED
+                .iter()
+                .find(|(f, _)| *f == file)
+                .expect("bundled")
+                .1;
+            load_str(text, file)
+                .expect("loads")
+                .resolved_variants()
+                .iter()
+                .map(|v| estimate(&v.config).requests_bound)
+                .collect()
+        };
+        use RequestsBound::*;
+        assert_eq!(bound("lab-tbf-100mbit.ron"), [RequestCount, RequestCount]);
+        // Below the cap the offered rate, above it the baseline of the NIC.
+        assert_eq!(
+            bound("m6g-25kb-get.ron"),
+            [
+                OpenLoopRate,
+                OpenLoopRate,
+                OpenLoopRate,
+                Network,
+                Network,
+                Network
+            ]
+        );
+        // The network on the smallest size, the single engine thread on the others.
+        assert_eq!(bound("r7g-family.ron")[..3], [Network, Cpu, Cpu]);
+        assert_eq!(bound("zipf-hot-shards.ron"), [Concurrency; 4]);
+    }
+
+    /// The request count bound is exact: connections x requests.
+    #[test]
+    fn a_request_count_bounds_the_requests_exactly() {
+        let e = estimate(&scenario("requests: 30", ""));
+        assert_eq!(
+            (e.requests, e.requests_bound),
+            (300, RequestsBound::RequestCount)
+        );
+        assert!(e.requests_fields.contains(&"clients.workload.requests"));
+        // Eleven events a request, one a client and one a second (and two).
+        assert_eq!(e.events, 300 * EVENTS_PER_REQUEST + 10 + 12);
+    }
+
+    /// The concurrency bound: each of 10 clients' one slot holds a request for at least
+    /// 2 x 50 us + 4.95 us, over 10 s.
+    #[test]
+    fn closed_loop_requests_grow_with_time_and_pipeline() {
+        let e = estimate(&scenario("test_time_s: 10", ""));
+        assert_eq!(e.requests_bound, RequestsBound::Concurrency);
+        assert_eq!(e.requests, 10 * (10_000_000_000 / 104_950 + 1));
+        let longer = estimate(&scenario_of(20, "", "test_time_s: 20", ""));
+        assert!(
+            longer.requests.abs_diff(2 * e.requests) <= 10,
+            "{}",
+            longer.requests
+        );
+        let deeper = estimate(&scenario("test_time_s: 10, pipeline: 2", ""));
+        assert_eq!(deeper.requests, 2 * e.requests);
+    }
+
+    /// An open loop far above what the node serves is estimated at what is served (here
+    /// the CPU, about 200k requests a second), not at what is offered.
+    #[test]
+    fn an_open_loop_far_above_capacity_is_estimated_at_what_is_served() {
+        let offered = estimate(&scenario(
+            "test_time_s: 10, open_loop: (rate_rps: 1000)",
+            "",
+        ));
+        assert_eq!(offered.requests_bound, RequestsBound::OpenLoopRate);
+        assert!(offered.requests >= 10_000 && offered.requests < 11_000);
+        // 10 connections x pipeline 64: about 1,050 ns of CPU a request.
+        let flooded = estimate(&scenario(
+            "test_time_s: 10, pipeline: 64, open_loop: (rate_rps: 1000000000000)",
+            "",
+        ));
+        assert_eq!(flooded.requests_bound, RequestsBound::Cpu);
+        assert!(flooded.requests < 10_000_000, "{}", flooded.requests);
+        // Its arrival events are bounded by what is served and the queues' depth.
+        assert!(flooded.events < 20 * flooded.requests, "{}", flooded.events);
+    }
+
+    /// Keys and used_memory: GETs over a prefilled range hold exactly the prefilled
+    /// keys; SETs beyond it add at most one key each; maxmemory caps what SETs add.
+    #[test]
+    fn keys_and_store_memory_follow_the_prefill_and_the_sets() {
+        let gets = estimate(&scenario("ratio: \"0:1\", requests: 100", ""));
+        assert_eq!(gets.keys, 1_000);
+        let sets = estimate(&scenario(
+            "ratio: \"1:0\", requests: 100",
+            "prefill: (keys: 0)",
+        ));
+        assert_eq!(sets.keys, 1_000);
+        let few = estimate(&scenario(
+            "ratio: \"1:0\", requests: 3",
+            "prefill: (keys: 0)",
+        ));
+        assert_eq!(few.keys, 30);
+        assert!(few.store_memory_bytes < gets.store_memory_bytes);
+        let capped = estimate(&scenario_of(
+            10,
+            "instance: \"cache.r7g.large\", node: (maxmemory_bytes: 10000000)",
+            "ratio: \"1:0\", key_minimum: 1, key_maximum: 100000000, test_time_s: 10",
+            "prefill: (keys: 0)",
+        ));
+        assert!(
+            capped.store_memory_bytes < 20_000_000,
+            "{}",
+            capped.store_memory_bytes
+        );
+    }
+
+    /// Series: ops and p99, and per node seven series and one a thread, every second.
+    #[test]
+    fn series_points_count_every_node_and_thread() {
+        let e = estimate(&scenario_of(
+            10,
+            "mode: cluster, shards: 3, instance: \"cache.r7g.large\", node: (io_threads: 2)",
+            "requests: 1",
+            "",
+        ));
+        assert_eq!(e.timeseries_points, 10 * (2 + 3 * (7 + 2)));
+    }
+
+    /// The memory grows with what drives it, and says which fields those are.
+    #[test]
+    fn memory_parts_name_their_fields() {
+        let e = estimate(&scenario_of(
+            3600,
+            "mode: cluster, shards: 500, instance: \"cache.r7g.large\"",
+            "requests: 1",
+            "",
+        ));
+        // An hour of per-second histograms (1.2 GB) and 500 cluster nodes (230 MB).
+        assert!(
+            e.peak_memory_bytes > 1_300_000_000,
+            "{}",
+            e.peak_memory_bytes
+        );
+        let top = &e.memory_parts[0];
+        assert!(top.fields.contains(&"duration_s"), "{top:?}");
+        let total: u64 = e.memory_parts.iter().map(|p| p.amount).sum();
+        assert_eq!(total, e.peak_memory_bytes);
+    }
+
+    /// Variants run `jobs` at a time: memory adds up over the largest `jobs` worlds,
+    /// time shares out over the threads but never below the longest variant.
+    #[test]
+    fn a_run_adds_up_its_variants_jobs_at_a_time() {
+        let small = estimate(&scenario("requests: 100", ""));
+        let large = estimate(&scenario("test_time_s: 10", ""));
+        let both = [small.clone(), large.clone()];
+        let one = run_estimate(&both, 1);
+        let two = run_estimate(&both, 2);
+        assert_eq!(one.requests, small.requests + large.requests);
+        assert_eq!(one.run_time_ms, small.run_time_ms + large.run_time_ms);
+        assert_eq!(two.run_time_ms, large.run_time_ms);
+        assert!(two.peak_memory_bytes > one.peak_memory_bytes);
+        assert!(one.peak_memory_bytes >= large.peak_memory_bytes);
+    }
+
+    /// Saturating everywhere: the most extreme accepted values give a finite estimate.
+    #[test]
+    fn extreme_scenarios_saturate_instead_of_overflowing() {
+        let e = estimate(&config(
+            r#"(name: "t", description: "d", seed: 1, duration_s: 2592000,
+                cluster: (mode: cluster, shards: 1000, instance: "cache.r7g.large",
+                          node: (io_threads: 128)),
+                clients: (hosts: 1, workload: (key_maximum: 18446744073709551614,
+                          pipeline: 4294967295, clients: 1000, threads: 1000,
+                          test_time_s: 2592000, open_loop: (rate_rps: 1000000000000))),
+                prefill: (keys: 1000000000))"#,
+        ));
+        assert!(e.requests > 0 && e.events >= e.requests);
+        assert!(e.peak_memory_bytes > 1 << 40 && e.run_time_ms > 3_600_000);
+    }
+}

@@ -1,0 +1,765 @@
+//! A fuzz target over scenario text: mutations of the bundled scenarios (numbers,
+//! strings and words replaced, bytes replaced or deleted, lines dropped or doubled,
+//! fields inserted), random scenarios built from the schema's fields, and random RON of
+//! any shape, each checked by the real `kvsim check` and by the library.
+//!
+//! The property, for every case: loading and validating never panics or aborts (`kvsim
+//! check` exits 0 for exactly the scenarios the library accepts and 2 for the others);
+//! an invalid scenario is refused with a message naming the file and either the line
+//! and column or the field path, then what is wrong; and every accepted scenario either
+//! runs within its estimate or is refused by the budget. A variant whose estimate is
+//! small (at most 200k requests) is simulated, and the requests it sent, the events it
+//! took, its series points, and its keys and `used_memory` summed over nodes are each at
+//! most the estimate's; a larger one is refused by `kvsim run` under a budget just below
+//! its estimate (exit 2, nothing on stdout, the message naming scenario fields).
+//!
+//! CI runs 64 cases of each; a longer soak sets the count (see the README):
+//! `PROPTEST_CASES=20000 cargo test --release --test fuzz_scenarios`. Failing cases are
+//! kept in `fuzz_scenarios.proptest-regressions` and replayed first.
+
+use models::estimate::{estimate, run_estimate, Estimate};
+use models::report::variant_report;
+use models::scenario::{bundled, load_str, Scenario, ScenarioError};
+use models::world::simulate;
+use proptest::prelude::*;
+use proptest::sample::Index;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Cases per property: `PROPTEST_CASES`, or a few dozen so that CI stays fast.
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(64)
+}
+
+/// An accepted variant is simulated when its estimate is at most this many requests
+/// (and the whole case at most twice that); a larger one is checked for its refusal by
+/// the budget only, so that CI stays bounded.
+const RUN_REQUESTS_MAX: u64 = 200_000;
+const RUN_EVENTS_MAX: u64 = 3_000_000;
+const RUN_MEMORY_MAX_BYTES: u64 = 1 << 30;
+
+fn kvsim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kvsim"))
+        .args(args)
+        .output()
+        .expect("the kvsim binary runs")
+}
+
+/// Writes the case to a file of its own (each property has its own name).
+fn case_file(name: &str, text: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fuzz_scenarios");
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write the case");
+    path
+}
+
+/// Whether `message` is `origin` followed by `:line:column: ` or by `: ` and a field
+/// path, then a message.
+fn locates(origin: &str, message: &str) -> bool {
+    let Some(rest) = message.strip_prefix(origin) else {
+        return false;
+    };
+    if let Some(rest) = rest.strip_prefix(':') {
+        // origin:line:column: ...
+        let mut parts = rest.splitn(3, ':');
+        let line = parts.next().unwrap_or("");
+        let column = parts.next().unwrap_or("");
+        let tail = parts.next().unwrap_or("");
+        let number = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit()) && s != "0";
+        if number(line) && number(column) && tail.starts_with(' ') && tail.len() > 1 {
+            return true;
+        }
+        // origin: path: message (a value left to its default has no position).
+        if let Some(rest) = rest.strip_prefix(' ') {
+            if let Some((path, what)) = rest.split_once(": ") {
+                return !path.trim().is_empty() && !what.trim().is_empty();
+            }
+        }
+    }
+    false
+}
+
+/// The property (see the module's documentation) on one case's text.
+fn check_case(file_name: &str, text: &str) -> Result<(), TestCaseError> {
+    // The real binary first: a panic or an abort there shows as another status, where
+    // in this process it would end the test run.
+    let path = case_file(file_name, text);
+    let path_text = path.to_str().expect("utf-8 path");
+    let out = kvsim(&["check", path_text]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    prop_assert!(
+        matches!(out.status.code(), Some(0) | Some(2)),
+        "check exited with {:?}: {}",
+        out.status,
+        stderr
+    );
+    let origin = "fuzz.ron";
+    let loaded = load_str(text, origin);
+    match &loaded {
+        Ok(_) => prop_assert_eq!(out.status.code(), Some(0), "check refused: {}", stderr),
+        Err(e) => {
+            prop_assert_eq!(
+                out.status.code(),
+                Some(2),
+                "check: {}; library: {}",
+                stderr,
+                e
+            );
+            let message = e.to_string();
+            prop_assert!(locates(origin, &message), "unlocated: {}", message);
+            let cli = stderr.strip_prefix("error: ").unwrap_or("");
+            prop_assert!(locates(path_text, cli.trim_end()), "unlocated: {}", stderr);
+            if let ScenarioError::Io { .. } | ScenarioError::TooLarge { .. } = e {
+                prop_assert!(false, "text cannot fail to read: {}", e);
+            }
+        }
+    }
+    let Ok(scenario) = loaded else {
+        return Ok(());
+    };
+    check_accepted(&scenario, path_text)
+}
+
+fn check_accepted(scenario: &Scenario, path: &str) -> Result<(), TestCaseError> {
+    let estimates: Vec<Estimate> = scenario
+        .resolved_variants()
+        .iter()
+        .map(|v| estimate(&v.config))
+        .collect();
+    let mut ran_requests = 0u64;
+    let mut refused = false;
+    for (v, e) in scenario.resolved_variants().iter().zip(&estimates) {
+        let small = e.requests <= RUN_REQUESTS_MAX
+            && e.events <= RUN_EVENTS_MAX
+            && e.peak_memory_bytes <= RUN_MEMORY_MAX_BYTES
+            && ran_requests + e.requests <= 2 * RUN_REQUESTS_MAX;
+        if !small {
+            refused = true;
+            continue;
+        }
+        ran_requests += e.requests;
+        let result = simulate(&v.config);
+        prop_assert!(
+            result.is_ok(),
+            "variant {} failed: {:?}",
+            v.name,
+            result.err()
+        );
+        let result = result.expect("checked");
+        let s = &result.simulation;
+        prop_assert!(
+            s.requests_sent <= e.requests,
+            "variant {}: {} requests sent, estimate {} ({:?})",
+            v.name,
+            s.requests_sent,
+            e.requests,
+            e.requests_bound
+        );
+        prop_assert!(
+            s.events <= e.events,
+            "variant {}: {} events, estimate {} ({} requests sent)",
+            v.name,
+            s.events,
+            e.events,
+            s.requests_sent
+        );
+        let report = variant_report(&result);
+        let points: u64 = report
+            .timeseries
+            .series
+            .iter()
+            .map(|s| s.values.len() as u64)
+            .sum();
+        prop_assert!(
+            points <= e.timeseries_points,
+            "{} series points, estimate {}",
+            points,
+            e.timeseries_points
+        );
+        let keys: u64 = report.nodes.iter().map(|n| n.keys).sum();
+        prop_assert!(
+            keys <= e.keys,
+            "variant {}: {} keys, estimate {}",
+            v.name,
+            keys,
+            e.keys
+        );
+        let used: u64 = report.nodes.iter().map(|n| n.used_memory_bytes).sum();
+        prop_assert!(
+            used <= e.store_memory_bytes,
+            "variant {}: used_memory {} bytes, estimate {}",
+            v.name,
+            used,
+            e.store_memory_bytes
+        );
+    }
+    if refused {
+        // A budget just below the run's estimate (one job at a time) refuses it.
+        let total = run_estimate(&estimates, 1);
+        let memory = (total.peak_memory_bytes / 2).max(1);
+        let hours = (total.run_time_ms as f64 / 3_600_000.0 / 2.0).max(1e-9);
+        let budget = if total.run_time_ms >= 2 {
+            format!("memory={memory},hours={hours}")
+        } else {
+            format!("memory={memory}")
+        };
+        let out = kvsim(&["run", path, "--jobs", "1", "--budget", &budget]);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        prop_assert_eq!(
+            out.status.code(),
+            Some(2),
+            "run --budget {}: {}",
+            budget,
+            stderr
+        );
+        prop_assert!(out.stdout.is_empty(), "a refused run prints no report");
+        prop_assert!(stderr.contains("over the budget"), "{}", stderr);
+        let names_a_field = ["duration_s", "clients.", "cluster.", "prefill.", "network."]
+            .iter()
+            .any(|f| stderr.contains(f));
+        prop_assert!(names_a_field, "no scenario field in: {}", stderr);
+    }
+    Ok(())
+}
+
+/// A change to a bundled scenario's text.
+#[derive(Clone, Debug)]
+enum Mutation {
+    /// A number replaced by another, often an extreme one.
+    Number(Index, String),
+    /// A string literal's contents replaced.
+    Str(Index, String),
+    /// A bare word (enum value) replaced.
+    Word(Index, String),
+    /// A byte replaced by a character of RON's syntax.
+    Byte(Index, char),
+    /// A range of bytes deleted.
+    Delete(Index, usize),
+    /// A line dropped or doubled.
+    Line(Index, bool),
+    /// A field inserted after an opening parenthesis.
+    Insert(Index, String),
+}
+
+fn number() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => (0u64..4).prop_map(|n| n.to_string()),
+        4 => (1u64..3_000).prop_map(|n| n.to_string()),
+        2 => (1u64..10_000_000).prop_map(|n| n.to_string()),
+        1 => Just(u32::MAX.to_string()),
+        1 => Just(u64::MAX.to_string()),
+        1 => Just("18446744073709551616".to_string()),
+        1 => Just("-1".to_string()),
+        1 => Just("1.5".to_string()),
+        1 => any::<u64>().prop_map(|n| n.to_string()),
+    ]
+}
+
+fn string_value() -> impl Strategy<Value = String> {
+    prop::sample::select(vec![
+        "cache.r7g.large",
+        "cache.t4g.small",
+        "cache.m6g.large",
+        "cache.c7gn.16xlarge",
+        "c7gn.16xlarge",
+        "m5.large",
+        "cache.r7g.larg",
+        "",
+        "1:0",
+        "0:1",
+        "1:1",
+        "5:0",
+        "0:0",
+        "Z:Z",
+        "P:P",
+        "S:S",
+        "G:G",
+        "R:Z",
+        "P:R",
+        "32-1024",
+        "1024-32",
+        "32:10,1024:1",
+        "1-10",
+        "key:",
+        "x",
+    ])
+    .prop_map(str::to_string)
+}
+
+fn word() -> impl Strategy<Value = String> {
+    prop::sample::select(vec![
+        "cluster",
+        "standalone",
+        "redis",
+        "valkey",
+        "poisson",
+        "fixed_rate",
+        "full",
+        "empty",
+        "crc16",
+        "rank_modulo",
+        "noeviction",
+        "allkeys_lru",
+        "allkeys_random",
+        "volatile_ttl",
+        "true",
+        "false",
+        "None",
+        "dragonfly",
+        "ops",
+        "drops",
+    ])
+    .prop_map(str::to_string)
+}
+
+fn field() -> impl Strategy<Value = String> {
+    let n = || (1u64..64).prop_map(|n| n.to_string());
+    prop_oneof![
+        n().prop_map(|n| format!("pipeline: {n}, ")),
+        n().prop_map(|n| format!("shards: {n}, ")),
+        n().prop_map(|n| format!("io_threads: {n}, ")),
+        n().prop_map(|n| format!("node: (io_threads: {n}), ")),
+        n().prop_map(|n| format!("rate_limiting: {n}, ")),
+        n().prop_map(|n| format!("requests: {n}, ")),
+        n().prop_map(|n| format!("hosts: {n}, ")),
+        n().prop_map(|n| format!("jitter_us: {n}, ")),
+        n().prop_map(|n| format!("expiry_range: \"1-{n}\", ")),
+        n().prop_map(|n| format!("open_loop: (rate_rps: {n}000, queue_depth: {n}), ")),
+        Just("maxmemory_policy: allkeys_lru, ".to_string()),
+        Just("placement: rank_modulo, ".to_string()),
+        Just("duration_ms: 500, ".to_string()),
+        Just("net_credits_at_start: fraction(0.5), ".to_string()),
+        Just("replicas_per_shard: 1, ".to_string()),
+        Just("unknown_field: 1, ".to_string()),
+    ]
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    prop_oneof![
+        6 => (any::<Index>(), number()).prop_map(|(i, n)| Mutation::Number(i, n)),
+        2 => (any::<Index>(), string_value()).prop_map(|(i, s)| Mutation::Str(i, s)),
+        2 => (any::<Index>(), word()).prop_map(|(i, w)| Mutation::Word(i, w)),
+        1 => (any::<Index>(), prop::sample::select(vec!['(', ')', '[', ']', '{', '}', ',', ':', '"', '/', '\n', 'x', '1', '-', '.']))
+            .prop_map(|(i, c)| Mutation::Byte(i, c)),
+        1 => (any::<Index>(), 1usize..40).prop_map(|(i, n)| Mutation::Delete(i, n)),
+        1 => (any::<Index>(), any::<bool>()).prop_map(|(i, b)| Mutation::Line(i, b)),
+        2 => (any::<Index>(), field()).prop_map(|(i, f)| Mutation::Insert(i, f)),
+    ]
+}
+
+/// Byte spans of `text` whose bytes satisfy `starts` then `continues`, outside string
+/// literals and comments (for words and numbers) or exactly string literal contents.
+fn spans(text: &str, kind: SpanKind) -> Vec<(usize, usize)> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c == b'/' && b.get(i + 1) == Some(&b'/') {
+            while i < b.len() && b[i] != b'\n' {
+                i += 1;
+            }
+            continue;
+        }
+        if c == b'"' {
+            let start = i + 1;
+            i += 1;
+            while i < b.len() && b[i] != b'"' {
+                i += if b[i] == b'\\' { 2 } else { 1 };
+            }
+            if kind == SpanKind::Str && i <= b.len() {
+                out.push((start, i.min(b.len())));
+            }
+            i += 1;
+            continue;
+        }
+        let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'.';
+        if word(c) {
+            let start = i;
+            while i < b.len() && word(b[i]) {
+                i += 1;
+            }
+            let is_number = b[start].is_ascii_digit();
+            let followed_by_colon = text[i..].trim_start().starts_with(':');
+            match kind {
+                SpanKind::Number if is_number => out.push((start, i)),
+                SpanKind::Word if !is_number && !followed_by_colon => out.push((start, i)),
+                _ => {}
+            }
+            continue;
+        }
+        i += 1;
+    }
+    out
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SpanKind {
+    Number,
+    Str,
+    Word,
+}
+
+fn replace_span(text: &mut String, spans: &[(usize, usize)], at: &Index, with: &str) {
+    if spans.is_empty() {
+        return;
+    }
+    let (a, b) = spans[at.index(spans.len())];
+    text.replace_range(a..b, with);
+}
+
+fn char_boundary(text: &str, mut i: usize) -> usize {
+    i = i.min(text.len());
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn apply(text: &mut String, m: &Mutation) {
+    match m {
+        Mutation::Number(at, n) => {
+            let s = spans(text, SpanKind::Number);
+            replace_span(text, &s, at, n);
+        }
+        Mutation::Str(at, v) => {
+            let s = spans(text, SpanKind::Str);
+            replace_span(text, &s, at, v);
+        }
+        Mutation::Word(at, w) => {
+            let s = spans(text, SpanKind::Word);
+            replace_span(text, &s, at, w);
+        }
+        Mutation::Byte(at, c) => {
+            let i = char_boundary(text, at.index(text.len().max(1)));
+            let end = char_boundary(text, i + 1).max(i);
+            let end = if end == i && i < text.len() {
+                i + text[i..].chars().next().map_or(0, char::len_utf8)
+            } else {
+                end
+            };
+            text.replace_range(i..end, &c.to_string());
+        }
+        Mutation::Delete(at, n) => {
+            let i = char_boundary(text, at.index(text.len().max(1)));
+            let j = char_boundary(text, i + n);
+            text.replace_range(i..j, "");
+        }
+        Mutation::Line(at, double) => {
+            let mut lines: Vec<&str> = text.lines().collect();
+            if lines.is_empty() {
+                return;
+            }
+            let i = at.index(lines.len());
+            if *double {
+                lines.insert(i, lines[i]);
+            } else {
+                lines.remove(i);
+            }
+            *text = lines.join("\n");
+        }
+        Mutation::Insert(at, field) => {
+            let opens: Vec<usize> = text.match_indices(": (").map(|(i, _)| i + 3).collect();
+            if opens.is_empty() {
+                return;
+            }
+            let i = opens[at.index(opens.len())];
+            text.insert_str(i, field);
+        }
+    }
+}
+
+/// Shortens every run of a scenario to a second (its warm-up to none), so that most of
+/// its mutants are small enough to simulate.
+fn shorten(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let mut l = line.to_string();
+        for (field, value) in [
+            ("duration_s: ", "1"),
+            ("test_time_s: ", "1"),
+            ("warmup_s: ", "0"),
+        ] {
+            if let Some(at) = l.find(field) {
+                let start = at + field.len();
+                let end = l[start..]
+                    .find(|c: char| !c.is_ascii_digit())
+                    .map_or(l.len(), |e| start + e);
+                l.replace_range(start..end, value);
+            }
+        }
+        out.push_str(&l);
+    }
+    out
+}
+
+fn mutant() -> impl Strategy<Value = String> {
+    (
+        0..bundled::BUNDLED.len(),
+        any::<bool>(),
+        prop::collection::vec(mutation(), 1..5),
+    )
+        .prop_map(|(which, short, mutations)| {
+            let base = bundled::BUNDLED[which].1;
+            let mut text = if short {
+                shorten(base)
+            } else {
+                base.to_string()
+            };
+            for m in &mutations {
+                apply(&mut text, m);
+            }
+            text
+        })
+}
+
+/// A value for a numeric field: mostly small and plausible, now and then extreme (a
+/// random scenario has a few dozen of them, and most should load).
+fn small(lo: u64, hi: u64) -> impl Strategy<Value = String> {
+    prop_oneof![
+        150 => (lo..=hi).prop_map(|n| n.to_string()),
+        1 => number(),
+    ]
+}
+
+/// An instance type: mostly a known one.
+fn instance() -> impl Strategy<Value = String> {
+    prop_oneof![
+        12 => prop::sample::select(vec![
+            "cache.r7g.large", "cache.t4g.small", "cache.t4g.micro", "cache.m6g.large",
+            "cache.r7g.4xlarge", "cache.c7gn.large", "m5.large", "c7gn.16xlarge",
+        ])
+        .prop_map(str::to_string),
+        1 => string_value(),
+    ]
+}
+
+fn maybe(weight: f64, s: impl Strategy<Value = String>) -> impl Strategy<Value = String> {
+    prop::option::weighted(weight, s).prop_map(Option::unwrap_or_default)
+}
+
+/// A scenario built from the schema's fields with random values: most load, many run.
+fn random_scenario() -> impl Strategy<Value = String> {
+    let network = (
+        small(0, 500),
+        small(0, 100),
+        prop::sample::select(vec![1500u32, 9001, 576, 68]),
+    )
+        .prop_map(|(l, j, m)| {
+            format!("network: (latency_us: {l}, jitter_us: {j}, mtu_bytes: {m}),\n")
+        });
+    let node = (
+        small(1_000_000, 100_000_000),
+        prop::sample::select(vec![
+            "noeviction",
+            "allkeys_lru",
+            "allkeys_lfu",
+            "allkeys_random",
+            "volatile_lru",
+            "volatile_ttl",
+        ]),
+        small(1, 6),
+    )
+        .prop_map(|(m, p, t)| {
+            format!("node: (maxmemory_bytes: {m}, maxmemory_policy: {p}, io_threads: {t}), ")
+        });
+    let cpu_cost = (small(0, 10_000), small(1, 5_000), small(0, 2_000)).prop_map(|(b, c, p)| {
+        format!("cpu_cost: (per_read_batch_ns: {b}, per_command_ns: {c}, per_byte_ps: {p}), ")
+    });
+    let cluster = (
+        prop::sample::select(vec!["redis", "valkey"]),
+        prop::sample::select(vec![
+            ("standalone", 1u32), ("standalone", 1), ("cluster", 1), ("cluster", 3),
+            ("cluster", 16), ("standalone", 2),
+        ]),
+        instance(),
+        maybe(0.4, node),
+        maybe(0.3, prop::sample::select(vec!["placement: crc16, ", "placement: rank_modulo, "]).prop_map(str::to_string)),
+        maybe(0.3, cpu_cost),
+    )
+        .prop_map(|(engine, (mode, shards), instance, node, placement, cpu)| {
+            format!("cluster: (engine: {engine}, mode: {mode}, shards: {shards}, instance: \"{instance}\", {node}{placement}{cpu}),\n")
+        });
+    let sizes = prop_oneof![
+        small(1, 5_000).prop_map(|d| format!("data_size: {d}, ")),
+        (small(1, 100), small(100, 30_000))
+            .prop_map(|(a, b)| format!("data_size_range: \"{a}-{b}\", ")),
+        Just("data_size_list: \"32:10,1024:1\", ".to_string()),
+        Just("data_size: 200000, ".to_string()),
+    ];
+    let stop = prop_oneof![
+        small(1, 2).prop_map(|t| format!("test_time_s: {t}, ")),
+        small(1, 300).prop_map(|r| format!("requests: {r}, ")),
+        Just(String::new()),
+    ];
+    let pacing = prop_oneof![
+        3 => Just(String::new()),
+        1 => small(1, 2_000).prop_map(|r| format!("rate_limiting: {r}, ")),
+        2 => (
+            prop::sample::select(vec!["poisson", "fixed_rate"]),
+            small(1, 200_000),
+            small(1, 300),
+        )
+            .prop_map(|(p, r, q)| format!("open_loop: (process: {p}, rate_rps: {r}, queue_depth: {q}), ")),
+    ];
+    let workload = (
+        prop::sample::select(vec!["1:10", "1:0", "0:1", "1:1", "3:2"]),
+        prop::sample::select(vec!["R:R", "Z:Z", "G:G", "S:S", "P:P", "R:Z", "S:R"]),
+        (small(0, 10), small(1, 20_000)),
+        sizes,
+        (small(1, 16), small(1, 20), small(1, 4)),
+        stop,
+        pacing,
+        maybe(0.2, Just("expiry_range: \"1-3\", ".to_string())),
+    )
+        .prop_map(|(ratio, pattern, (kmin, kmax), sizes, (p, c, t), stop, pacing, expiry)| {
+            format!(
+                "workload: (ratio: \"{ratio}\", key_pattern: \"{pattern}\", key_minimum: {kmin}, key_maximum: {kmax}, {sizes}pipeline: {p}, clients: {c}, threads: {t}, {stop}{pacing}{expiry})"
+            )
+        });
+    let clients = (
+        maybe(0.3, instance().prop_map(|i| format!("instance: \"{i}\", "))),
+        small(1, 2),
+        workload,
+    )
+        .prop_map(|(i, h, w)| format!("clients: ({i}hosts: {h}, {w}),\n"));
+    let prefill = maybe(
+        0.4,
+        (small(0, 20_000), small(0, 10), small(1, 3_000)).prop_map(|(k, m, v)| {
+            format!("prefill: (keys: {k}, key_minimum: {m}, value_bytes: {v}),\n")
+        }),
+    );
+    let credits = maybe(
+        0.4,
+        prop::sample::select(vec!["full", "empty", "fraction(0.25)", "fraction(2.0)"])
+            .prop_map(|c| format!("net_credits_at_start: {c},\n")),
+    );
+    let variants = maybe(
+        0.4,
+        prop::collection::vec(
+            prop_oneof![
+                small(1, 8).prop_map(|s| format!("cluster: (shards: {s})")),
+                small(1, 8).prop_map(|p| format!("clients: (workload: (pipeline: {p}))")),
+                Just("net_credits_at_start: empty".to_string()),
+                Just(String::new()),
+            ],
+            1..4,
+        )
+        .prop_map(|patches| {
+            let list: Vec<String> = patches
+                .iter()
+                .enumerate()
+                .map(|(i, p)| format!("(name: \"v{i}\", patch: ({p}))"))
+                .collect();
+            format!("variants: [{}],\n", list.join(", "))
+        }),
+    );
+    (
+        small(0, 1_000),
+        prop_oneof![
+            small(1, 2).prop_map(|d| format!("duration_s: {d}")),
+            small(1, 2_500).prop_map(|d| format!("duration_ms: {d}")),
+        ],
+        maybe(0.3, small(0, 500).prop_map(|w| format!("warmup_ms: {w},\n"))),
+        maybe(0.3, network),
+        cluster,
+        clients,
+        prefill,
+        credits,
+        variants,
+    )
+        .prop_map(|(seed, duration, warmup, network, cluster, clients, prefill, credits, variants)| {
+            format!(
+                "(\nname: \"fuzz\",\ndescription: \"random\",\nseed: {seed},\n{duration},\n{warmup}{network}{cluster}{clients}{prefill}{credits}{variants})\n"
+            )
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
+
+    /// Mutations of the bundled scenarios (see [`check_case`] for the property).
+    #[test]
+    fn mutated_bundled_scenarios_load_or_are_refused_and_run_within_their_estimate(text in mutant()) {
+        check_case("mutant.ron", &text)?;
+    }
+
+    /// Random scenarios built from the schema (see [`check_case`] for the property).
+    #[test]
+    fn random_scenarios_load_or_are_refused_and_run_within_their_estimate(text in random_scenario()) {
+        check_case("random.ron", &text)?;
+    }
+
+    /// Random RON of any shape: never a panic, always a located refusal.
+    #[test]
+    fn random_ron_is_refused_with_a_location(text in random_ron()) {
+        check_case("ron.ron", &text)?;
+    }
+}
+
+/// Any RON value: numbers, strings, words, tuples, lists, maps and structs with the
+/// schema's field names and others, nested.
+fn random_ron() -> impl Strategy<Value = String> {
+    let names = prop::sample::select(vec![
+        "name",
+        "description",
+        "seed",
+        "duration_s",
+        "cluster",
+        "clients",
+        "workload",
+        "variants",
+        "patch",
+        "shards",
+        "instance",
+        "x",
+        "prefill",
+        "keys",
+    ]);
+    let leaf = prop_oneof![
+        number(),
+        string_value().prop_map(|s| format!("{s:?}")),
+        word(),
+        Just("()".to_string()),
+    ];
+    leaf.prop_recursive(4, 48, 6, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..5).prop_map(|v| format!("[{}]", v.join(", "))),
+            prop::collection::vec((names.clone(), inner.clone()), 0..6).prop_map(|v| {
+                let fields: Vec<String> = v.iter().map(|(n, x)| format!("{n}: {x}")).collect();
+                format!("({})", fields.join(", "))
+            }),
+            prop::collection::vec((inner.clone(), inner), 0..3).prop_map(|v| {
+                let entries: Vec<String> = v.iter().map(|(k, x)| format!("{k}: {x}")).collect();
+                format!("{{{}}}", entries.join(", "))
+            }),
+        ]
+    })
+}
+
+#[test]
+fn locating_accepts_positions_and_paths_only() {
+    assert!(locates("f.ron", "f.ron:3:7: expected an integer"));
+    assert!(locates(
+        "f.ron",
+        "f.ron: cluster.shards: expected at least 1 shard, got 0"
+    ));
+    assert!(!locates("f.ron", "f.ron: something went wrong"));
+    assert!(!locates("f.ron", "f.ron:0:7: x"));
+    assert!(!locates("f.ron", "other.ron:3:7: x"));
+}
+
+#[test]
+fn shortening_keeps_a_bundled_scenario_valid_and_small() {
+    for (file, text) in bundled::BUNDLED {
+        let short = shorten(text);
+        let s = load_str(&short, file).expect("a shortened bundled scenario loads");
+        for v in s.resolved_variants() {
+            assert_eq!(v.config.duration_ns, 1_000_000_000, "{file}");
+        }
+    }
+}
