@@ -184,6 +184,9 @@ impl<E: Copy> Scheduler<E> {
     }
 
     /// Runs `model` until `limit`.
+    // Inlined into each caller: the event loop and the model's dispatch then compile as
+    // one, whether a world runs straight through or in observed stretches.
+    #[inline]
     pub fn run<M: Model<Event = E>>(&mut self, model: &mut M, limit: RunLimit) -> RunOutcome {
         match limit {
             RunLimit::Until(end) => {
