@@ -865,7 +865,7 @@ pub fn estimate(config: &RunConfig) -> Estimate {
     let mut time_parts = vec![
         Part {
             what: format!(
-                "{events} events ({requests} requests, bound by {})",
+                "{requests} requests, bound by {}",
                 requests_bound.describe()
             ),
             amount: ms(requests_ns),
