@@ -156,9 +156,10 @@ pub fn over_budget(
             .max_by_key(|(_, e)| e.peak_memory_bytes)
             .expect("a scenario has a variant");
         lines.push(format!(
-            "  memory: estimated peak {} ({jobs} job{} at a time), budget {} ({}); variant {name:?} needs {}, mostly for {}",
+            "  memory: estimated peak {} ({} variant{}, {jobs} at a time), budget {} ({}); the largest, {name:?}, needs {}, mostly for {}",
             bytes(total.peak_memory_bytes),
-            if jobs == 1 { "" } else { "s" },
+            variants.len(),
+            if variants.len() == 1 { "" } else { "s" },
             bytes(budget.memory_bytes),
             budget.memory_source,
             bytes(e.peak_memory_bytes),
@@ -172,8 +173,10 @@ pub fn over_budget(
             .max_by_key(|(_, e)| e.run_time_ms)
             .expect("a scenario has a variant");
         lines.push(format!(
-            "  time: expected {} at {} simulated requests a CPU second, budget {}; variant {name:?} takes {}, mostly for {}",
+            "  time: expected {} ({} variant{}, {jobs} at a time) at {} simulated requests a CPU second, budget {}; the longest, {name:?}, takes {}, mostly for {}",
             duration(total.run_time_ms),
+            variants.len(),
+            if variants.len() == 1 { "" } else { "s: the variants list" },
             count(REQUESTS_PER_CPU_S),
             duration((budget.hours * 3_600_000.0) as u64),
             duration(e.run_time_ms),

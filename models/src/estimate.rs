@@ -29,14 +29,15 @@
 //!
 //! Events are the requests times a per-request maximum, plus what is not a request's:
 //! open-loop arrivals (bounded by the requests and the queues' depth), rate-limit
-//! ticks, expire cycles, clients starting and seconds sampled. Memory and time add up
+//! ticks, expire cycles, clients starting and seconds sampled, and retransmissions
+//! where a NIC's queue can overflow. Memory and time add up
 //! parts, each naming the scenario fields it grows with, so that a refusal can say
 //! which fields to lower.
 
 use crate::engine::CostModel;
 use crate::scenario::resolve::{CreditLevel, RunConfig};
 use crate::scenario::spec::{EvictionPolicy, Placement};
-use crate::workload::{DataSize, KeyDist};
+use crate::workload::{DataSize, KeyDist, WorkloadConfig};
 use crate::world::build_shaper;
 use serde::Serialize;
 use sim::net::ShaperConfig;
@@ -54,6 +55,14 @@ pub const EVENTS_PER_REQUEST: u64 = 11;
 /// With I/O threads a batch takes three jobs (read, execute, write) instead of one:
 /// measured up to 10.8 events a request.
 pub const EVENTS_PER_REQUEST_IO_THREADS: u64 = 2;
+
+/// Events of one retransmission of a message besides its chunks' turns (two a chunk):
+/// the timer, the arrival and the reception.
+pub const EVENTS_PER_ATTEMPT: u64 = 3;
+
+/// The smallest retransmission timeout, in seconds (the network's, Linux's
+/// TCP_RTO_MIN).
+const RTO_MIN_S: f64 = 0.2;
 
 /// Events per 64 KiB chunk of a message beyond its first: a large value crosses each
 /// shaper chunk by chunk (a turn at each end, for a request and its reply).
@@ -257,6 +266,22 @@ fn max_value_bytes(size: &DataSize) -> u64 {
     u64::from(size.max_bytes())
 }
 
+/// The key indexes a command's keys are drawn from: the workload's range, except that a
+/// Zipf draw starts at key 1 (memtier's rank 1), so a range `0..=0` draws key 1.
+fn drawn_keys(w: &WorkloadConfig, dist: KeyDist) -> (u64, u64) {
+    if dist == KeyDist::Zipf {
+        let lo = w.key_minimum.max(1);
+        (lo, w.key_maximum.max(lo))
+    } else {
+        (w.key_minimum, w.key_maximum)
+    }
+}
+
+/// Keys in an inclusive range, saturating.
+fn keys_in(range: (u64, u64)) -> u64 {
+    (range.1 - range.0).saturating_add(1)
+}
+
 /// Whether every GET finds its key: the GET keys lie in the prefilled range, nothing
 /// expires and nothing can be evicted.
 fn gets_always_hit(config: &RunConfig, store_bytes_bound: u64) -> bool {
@@ -265,9 +290,9 @@ fn gets_always_hit(config: &RunConfig, store_bytes_bound: u64) -> bool {
     if p.key_count == 0 || w.expiry_range_s.is_some() {
         return false;
     }
-    let covered = p.key_minimum <= w.key_minimum
-        && w.key_maximum - p.key_minimum < p.key_count
-        && w.key_prefix == p.key_prefix;
+    let (lo, hi) = drawn_keys(w, w.key_pattern.get);
+    let covered =
+        p.key_minimum <= lo && hi - p.key_minimum < p.key_count && w.key_prefix == p.key_prefix;
     let policy = config.cluster.node.maxmemory_policy;
     // Without expiries, the volatile policies have nothing to evict.
     let no_eviction = matches!(
@@ -308,14 +333,19 @@ struct Sizes {
     get_reply_min: u64,
     set_reply_min: u64,
     get_reply_max: u64,
+    get_request_max: u64,
     set_request_max: u64,
 }
 
 fn sizes(config: &RunConfig, gets_hit: bool) -> Sizes {
     let w = &config.clients.workload;
     let total = f64::from(w.ratio.set + w.ratio.get);
-    let key_min = w.key_prefix.len() as u64 + decimal_digits(w.key_minimum);
-    let key_max = w.key_prefix.len() as u64 + decimal_digits(w.key_maximum);
+    let (set_keys, get_keys) = (
+        drawn_keys(w, w.key_pattern.set),
+        drawn_keys(w, w.key_pattern.get),
+    );
+    let key_min = w.key_prefix.len() as u64 + decimal_digits(set_keys.0.min(get_keys.0));
+    let key_max = w.key_prefix.len() as u64 + decimal_digits(set_keys.1.max(get_keys.1));
     let value_min = min_value_bytes(&w.data_size);
     let value_max = max_value_bytes(&w.data_size);
     // *2\r\n $3\r\nGET\r\n key; *3\r\n $3\r\nSET\r\n key value (EX adds to it).
@@ -327,6 +357,7 @@ fn sizes(config: &RunConfig, gets_hit: bool) -> Sizes {
         0
     };
     let set_request_max = 4 + bulk_bytes(3) + bulk_bytes(key_max) + bulk_bytes(value_max) + ex_max;
+    let get_request_max = 4 + bulk_bytes(3) + bulk_bytes(key_max);
     let prefill_value = u64::from(config.prefill.value_bytes);
     let stored_min = if w.ratio.set > 0 {
         value_min.min(prefill_value)
@@ -343,6 +374,7 @@ fn sizes(config: &RunConfig, gets_hit: bool) -> Sizes {
         get_reply_min: if gets_hit { bulk_bytes(stored_min) } else { 5 },
         set_reply_min: 5,
         get_reply_max: bulk_bytes(stored_max),
+        get_request_max,
         set_request_max,
     }
 }
@@ -477,6 +509,37 @@ fn requests_bound(config: &RunConfig, sizes: &Sizes) -> (u64, RequestsBound, Vec
     (count(n), bound, fields)
 }
 
+/// The most retransmissions a run can take: none when no shaper can drop (the messages
+/// that can wait at one at once, at most connections x pipeline of the largest, fit in
+/// its queue); else each message at most once fast (about a round trip after its loss)
+/// and then once per retransmission timeout, which starts at 200 ms and doubles, and
+/// every slot of a client's pipeline at most once per 200 ms.
+fn retransmissions_bound(config: &RunConfig, sizes: &Sizes, requests: u64) -> u64 {
+    let w = &config.clients.workload;
+    let net = &config.network;
+    let slots = u64::from(config.clients.connections_total()).saturating_mul(u64::from(w.pipeline));
+    let slots_per_host = u64::from(w.connections_per_host()).saturating_mul(u64::from(w.pipeline));
+    let request_max = net.wire_bytes(sizes.get_request_max.max(sizes.set_request_max));
+    // A GET's value, or a SET's reply (an error reply is under 100 bytes).
+    let reply_max = net.wire_bytes(sizes.get_reply_max.max(100));
+    let server = build_shaper(&config.cluster.instance.spec, config.net_credits_at_start);
+    let client = build_shaper(&config.clients.instance.spec, CreditLevel::Full);
+    let overflows = |messages: u64, bytes: u64, s: &ShaperConfig| {
+        messages.saturating_mul(bytes) > s.queue_capacity_bytes
+    };
+    let drops_possible = overflows(slots, request_max.max(reply_max), &server)
+        || overflows(slots_per_host, request_max.max(reply_max), &client);
+    if !drops_possible {
+        return 0;
+    }
+    let run_s = config.duration_ns as f64 / 1e9;
+    let timeouts_per_message = libm::floor(libm::log2(1.0 + run_s / RTO_MIN_S));
+    let messages = requests.saturating_mul(2);
+    let per_message = messages.saturating_mul(1 + timeouts_per_message as u64);
+    let per_slot = messages.saturating_add(count(2.0 * slots as f64 * (run_s / RTO_MIN_S + 1.0)));
+    per_message.min(per_slot)
+}
+
 /// The estimate of one variant.
 pub fn estimate(config: &RunConfig) -> Estimate {
     let w = &config.clients.workload;
@@ -490,12 +553,17 @@ pub fn estimate(config: &RunConfig) -> Estimate {
 
     // Keys and used_memory: the prefilled keys, each at its largest (its own value or a
     // SET's), and the keys SETs can add outside the prefilled range.
-    let key_range = w.key_count();
+    let set_range = drawn_keys(w, w.key_pattern.set);
+    let get_range = drawn_keys(w, w.key_pattern.get);
+    // The keys any command touches (their ranges overlap, or nearly: one is the other
+    // or starts at key 1 instead of 0).
+    let key_range = keys_in((set_range.0.min(get_range.0), set_range.1.max(get_range.1)));
     let prefilled_in_range = if p.key_count > 0 && p.key_prefix == w.key_prefix {
         let p_max = p.key_minimum + (p.key_count - 1);
-        w.key_maximum
+        set_range
+            .1
             .min(p_max)
-            .checked_sub(w.key_minimum.max(p.key_minimum))
+            .checked_sub(set_range.0.max(p.key_minimum))
             .map_or(0, |d| d + 1)
     } else {
         0
@@ -505,7 +573,7 @@ pub fn estimate(config: &RunConfig) -> Estimate {
     let sizes_miss = sizes(config, false);
     let (loose_requests, _, _) = requests_bound(config, &sizes_miss);
     let sets_bound = if w.ratio.set == 0 { 0 } else { loose_requests };
-    let new_keys = (key_range - prefilled_in_range).min(sets_bound);
+    let new_keys = (keys_in(set_range) - prefilled_in_range).min(sets_bound);
     let keys_unbounded = p.key_count.saturating_add(new_keys);
     let expire_entry = if w.expiry_range_s.is_some() {
         mem::DICT_ENTRY_BYTES
@@ -520,7 +588,7 @@ pub fn estimate(config: &RunConfig) -> Estimate {
         ))
         + mem::string_object_bytes(u64::from(p.value_bytes));
     let set_entry = mem::DICT_ENTRY_BYTES
-        + mem::sds_bytes(key_len(&w.key_prefix, w.key_maximum))
+        + mem::sds_bytes(key_len(&w.key_prefix, set_range.1))
         + mem::string_object_bytes(max_value_bytes(&w.data_size))
         + expire_entry;
     let prefilled_entry_max = if sets_bound > 0 {
@@ -544,7 +612,8 @@ pub fn estimate(config: &RunConfig) -> Estimate {
         });
     let entry_min = mem::DICT_ENTRY_BYTES
         + mem::sds_bytes(
-            key_len(&w.key_prefix, w.key_minimum).min(key_len(&p.key_prefix, p.key_minimum)),
+            key_len(&w.key_prefix, set_range.0.min(get_range.0))
+                .min(key_len(&p.key_prefix, p.key_minimum)),
         )
         + mem::string_object_bytes(min_value_bytes(&w.data_size).min(u64::from(p.value_bytes)));
     // Before a write, a node over maxmemory evicts down to it or refuses the write, so a
@@ -616,8 +685,10 @@ pub fn estimate(config: &RunConfig) -> Estimate {
         .saturating_add(expire_cycles)
         .saturating_add(clients)
         .saturating_add(seconds + 2);
+    let retransmissions = retransmissions_bound(config, &sizes, requests);
     let events = requests
         .saturating_mul(per_request)
+        .saturating_add(retransmissions.saturating_mul(EVENTS_PER_ATTEMPT + 2 * (extra_chunks + 1)))
         .saturating_add(other_events);
 
     // Series: ops and p99, then per node seven series and one a thread.
@@ -647,7 +718,8 @@ pub fn estimate(config: &RunConfig) -> Estimate {
         }
     };
     // Keys longer than a slot holds inline take an allocation of their own.
-    let longest_key = (w.key_prefix.len() as u64 + decimal_digits(w.key_maximum))
+    let key_range_max = set_range.1.max(get_range.1);
+    let longest_key = (w.key_prefix.len() as u64 + decimal_digits(key_range_max))
         .max(p.key_prefix.len() as u64 + decimal_digits(p.key_minimum.saturating_add(p.key_count)));
     let heap_key_bytes = if longest_key > INLINE_KEY_BYTES {
         mem::size_class(longest_key)
@@ -793,7 +865,7 @@ pub fn estimate(config: &RunConfig) -> Estimate {
     let mut time_parts = vec![
         Part {
             what: format!(
-                "{events} events ({requests} requests, bound by {})",
+                "{requests} requests, bound by {}",
                 requests_bound.describe()
             ),
             amount: ms(requests_ns),
@@ -918,8 +990,8 @@ mod tests {
     }
 
     /// A small scenario of `duration_s` on `cluster` (by default one cache.r7g.large),
-    /// 10 connections of 100-byte values over keys 1 to 1,000 (by default), with
-    /// `workload` and `extra` fields added.
+    /// 10 connections of 100-byte values over keys 1 to 1,000 (unless `workload` sets
+    /// them), with `workload` and `extra` fields added.
     fn scenario_of(duration_s: u64, cluster: &str, workload: &str, extra: &str) -> RunConfig {
         let cluster = if cluster.is_empty() {
             "instance: \"cache.r7g.large\""
@@ -931,10 +1003,15 @@ mod tests {
         } else {
             "key_minimum: 1, key_maximum: 1000,"
         };
+        let size = if workload.contains("data_size") {
+            ""
+        } else {
+            "data_size: 100,"
+        };
         config(&format!(
             r#"(name: "t", description: "d", seed: 1, duration_s: {duration_s},
                 cluster: ({cluster}),
-                clients: (workload: ({keys} data_size: 100, clients: 10, threads: 1,
+                clients: (workload: ({keys} {size} clients: 10, threads: 1,
                                      {workload})),
                 {extra})"#
         ))
@@ -1106,6 +1183,27 @@ mod tests {
         assert_eq!(two.run_time_ms, large.run_time_ms);
         assert!(two.peak_memory_bytes > one.peak_memory_bytes);
         assert!(one.peak_memory_bytes >= large.peak_memory_bytes);
+    }
+
+    /// A Zipf draw starts at key 1, so over the range 0..=0 it reads key 1, which a
+    /// prefill of key 0 does not hold: its GETs miss (5-byte replies, not the value), and
+    /// its SETs add a key.
+    #[test]
+    fn a_zipf_range_from_zero_draws_key_one() {
+        // Hits would make it the NIC's: 64 Mbit/s for 1 s carries 317 values.
+        let gets = estimate(&scenario_of(
+            1,
+            "instance: \"cache.t4g.micro\"",
+            "ratio: \"0:1\", key_pattern: \"Z:Z\", key_minimum: 0, key_maximum: 0, \
+             data_size: 25000, requests: 200",
+            "net_credits_at_start: empty",
+        ));
+        assert_eq!(gets.requests_bound, RequestsBound::RequestCount);
+        let sets = estimate(&scenario(
+            "ratio: \"1:0\", key_pattern: \"Z:Z\", key_minimum: 0, key_maximum: 0, requests: 5",
+            "",
+        ));
+        assert_eq!(sets.keys, 2);
     }
 
     /// Saturating everywhere: the most extreme accepted values give a finite estimate.
