@@ -74,13 +74,14 @@ pub const EVENTS_PER_SPLIT_MESSAGE: u64 = 7;
 
 /// The simulator's speed, for the expected run time: simulated requests per CPU second
 /// on the throughput benchmark (`kvsim bench`: 10 shards, 1,000 connections, 1:10,
-/// 100-byte values, 1M keys). Measured at 850k a CPU second (4.3M events) on a shared
-/// 2-vCPU machine, about 1M on an idle one, and 470k under heavy load; the slow figure,
-/// so that the expected time is an upper-ish estimate (smaller worlds run faster).
+/// 100-byte values, 1M keys). Measured on a shared 2-vCPU machine at 910k a CPU second
+/// (4.6M events) when quiet, 850k (4.3M events) under some load and 470k under heavy
+/// load; near the slow figure, so that the expected time is an upper-ish estimate
+/// (smaller worlds run faster).
 pub const REQUESTS_PER_CPU_S: u64 = 500_000;
 
 /// Events per CPU second for the events that are not requests' (open-loop arrivals,
-/// rate-limit ticks, expire cycles): the benchmark's 4.3M.
+/// rate-limit ticks, expire cycles): the benchmark's 4.3M to 4.6M.
 pub const EVENTS_PER_CPU_S: u64 = 4_000_000;
 
 /// The process before any world: the binary, the catalog, the allocator's arenas and
