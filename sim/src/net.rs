@@ -25,15 +25,24 @@
 //! marked discarded, or the flow in a state they cannot change, and do nothing.
 //!
 //! Faults and shaping are data: a link carries a list of [`LinkRule`]s tried in order,
-//! each of which may return a verdict (drop, or deliver after an extra delay).
+//! each of which may return a verdict (drop, or deliver after an extra delay); faults on
+//! a timeline (outages and degradations between sets of NICs, NIC rate caps) are added
+//! with their start and end times and flip per-flow state when they begin and end (see
+//! [`faults`]).
+//!
+//! Per NIC direction the bytes are accounted too ([`Network::nic_accounts`]): offered =
+//! passed + queued + in service + dropped + discarded, where an egress passes a message
+//! onto the link when its last chunk starts and an ingress when it is received.
 //!
 //! The model's event type wraps [`NetEvent`] (`E: From<NetEvent>`); the model hands each
 //! back to [`Network::handle`], which appends completed deliveries to a vector.
 
 mod acks;
+pub mod faults;
 pub mod shaper;
 
 use acks::AckQueue;
+pub use faults::{FaultEffect, FaultId, FaultStats, LinkFault};
 pub use shaper::{Framing, LocalFlow, Shaper, ShaperConfig, ShaperCounters, ShaperOutput};
 
 use crate::rng::{below, Ratio, RngStreams, SimRng};
@@ -131,6 +140,18 @@ pub enum NetEvent {
     Ack {
         flow: FlowId,
     },
+    /// A link fault begins (see [`faults`]).
+    FaultStart {
+        fault: u32,
+    },
+    /// A link fault ends.
+    FaultEnd {
+        fault: u32,
+    },
+    /// A NIC's rate cap changes.
+    RateChange {
+        change: u32,
+    },
 }
 
 /// A message handed to the receiving application.
@@ -218,6 +239,8 @@ struct Flow {
     /// The window is at its maximum, where acknowledgements cannot grow it: taking them
     /// in needs nothing from `FlowCold`.
     window_at_max: bool,
+    /// Some timeline fault covers the flow now (`FlowCold::faults` is not empty).
+    faulted: bool,
     // The receiver's line.
     dst: NicId,
     ingress_local: LocalFlow,
@@ -248,6 +271,8 @@ struct FlowCold {
     /// `messages_sent` and `messages_delivered` count the epochs before the last reset
     /// only: the current one's are the flow's sequence numbers.
     stats: FlowStats,
+    /// The timeline faults covering the flow now, by id.
+    faults: Vec<u32>,
 }
 
 /// Per-flow transport counters.
@@ -264,6 +289,9 @@ pub struct FlowStats {
     /// Messages sent and never delivered because a reset discarded them: sent =
     /// delivered + discarded + those still on their way.
     pub discarded_messages: u64,
+    /// Resets the network made itself, a message having waited through timeouts
+    /// adding up to the reset time (counted in `resets` too).
+    pub aborts: u64,
 }
 
 /// Network-wide byte accounting (wire bytes).
@@ -286,6 +314,37 @@ impl Conservation {
         self.offered
             == self.delivered + self.dropped + self.discarded + self.queued + self.in_flight
     }
+}
+
+/// One NIC direction's byte account (wire bytes), kept by the network from the
+/// messages' moves, independently of the shaper's own counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DirectionAccount {
+    /// Every attempt offered to this direction's shaper.
+    pub offered: u64,
+    /// Passed on: onto the link (egress) or to the receiving flow (ingress).
+    pub passed: u64,
+    pub queued: u64,
+    /// Finishing its ingress service (always 0 for an egress).
+    pub in_service: u64,
+    /// Refused by the full queue.
+    pub dropped: u64,
+    /// Taken back by a flow's reset while queued or in service.
+    pub discarded: u64,
+}
+
+impl DirectionAccount {
+    /// Whether offered = passed + queued + in service + dropped + discarded.
+    pub fn holds(&self) -> bool {
+        self.offered == self.passed + self.queued + self.in_service + self.dropped + self.discarded
+    }
+}
+
+/// A NIC's two accounts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NicAccount {
+    pub egress: DirectionAccount,
+    pub ingress: DirectionAccount,
 }
 
 /// A NIC's two shapers.
@@ -316,6 +375,14 @@ pub struct Network {
     /// message: a message's slot is reused once it is delivered, and a timer left
     /// pending by a superseded retransmission must never match the slot's next message.
     last_generation: u32,
+    /// Per NIC, the counted parts of its accounts (queued and in service are read from
+    /// the messages' states).
+    accounts: Vec<NicAccount>,
+    faults: Vec<faults::FaultState>,
+    rate_changes: Vec<faults::RateChange>,
+    reset_after: Option<SimDuration>,
+    /// Flows reset by the network and not yet taken by the model.
+    aborted: Vec<FlowId>,
 }
 
 impl Network {
@@ -334,6 +401,11 @@ impl Network {
             reset_scratch: Vec::new(),
             eager_acks: false,
             last_generation: 0,
+            accounts: Vec::new(),
+            faults: Vec::new(),
+            rate_changes: Vec::new(),
+            reset_after: None,
+            aborted: Vec::new(),
         }
     }
 
@@ -342,6 +414,7 @@ impl Network {
             egress: Shaper::new(cfg.egress, cfg.framing),
             ingress: Shaper::new(cfg.ingress, cfg.framing),
         });
+        self.accounts.push(NicAccount::default());
         NicId((self.nics.len() - 1) as u32)
     }
 
@@ -398,6 +471,7 @@ impl Network {
             ack_event_pending: false,
             buffering: false,
             window_at_max: true,
+            faulted: false,
             dst,
             ingress_local,
             next_deliver_seq: 0,
@@ -411,6 +485,7 @@ impl Network {
             tail_losses: Vec::new(),
             send_buffer: VecDeque::new(),
             stats: FlowStats::default(),
+            faults: Vec::new(),
         });
         id
     }
@@ -448,6 +523,7 @@ impl Network {
         let in_ingress = self.nics[f.dst.0 as usize]
             .ingress
             .discard_flow(f.ingress_local);
+        let (src, dst) = (f.src.0 as usize, f.dst.0 as usize);
         let mut free = std::mem::take(&mut self.reset_scratch);
         let mut found = 0;
         let (mut egress_queued, mut ingress_queued) = (0, 0);
@@ -470,6 +546,7 @@ impl Network {
                 }
                 MsgState::IngressService => {
                     self.discarded_wire_bytes += m.wire_bytes;
+                    self.accounts[dst].ingress.discarded += m.wire_bytes;
                     m.state = MsgState::DiscardedInService;
                     m.seq = DISCARDED_SEQ;
                 }
@@ -478,11 +555,13 @@ impl Network {
                 MsgState::EgressQueued => {
                     egress_queued += 1;
                     self.discarded_wire_bytes += m.wire_bytes;
+                    self.accounts[src].egress.discarded += m.wire_bytes;
                     free.push(id);
                 }
                 MsgState::IngressQueued => {
                     ingress_queued += 1;
                     self.discarded_wire_bytes += m.wire_bytes;
+                    self.accounts[dst].ingress.discarded += m.wire_bytes;
                     free.push(id);
                 }
                 MsgState::Held => {
@@ -578,6 +657,14 @@ impl Network {
         }
     }
 
+    /// For an observer of a pending `NetEvent::Arrive { msg }`: the message's flow, and
+    /// whether the link has lost it (a loss rule, a fault, or a reset discarding it).
+    pub fn arrival_of(&self, msg: u32) -> Option<(FlowId, bool)> {
+        self.msgs
+            .get(msg as usize)
+            .map(|m| (m.flow, m.link_dropped))
+    }
+
     /// The round-trip time a sender would measure on an idle path.
     pub fn base_rtt(&self, flow: FlowId) -> SimDuration {
         let l = self.flows[flow.0 as usize].latency;
@@ -596,6 +683,8 @@ impl Network {
         if self.eager_acks {
             self.take_acks(now, flow);
         }
+        // An outage cuts the path: no duplicate acknowledgement crosses it.
+        let cut = self.flows[flow.0 as usize].faulted && self.under_outage(flow.0 as usize);
         let f = &mut self.flows[flow.0 as usize];
         let wire = self.nics[f.src.0 as usize]
             .egress
@@ -605,8 +694,9 @@ impl Network {
         f.next_seq += 1;
         f.unacked_payload_bytes += payload_bytes;
         // New data after a tail loss: its duplicate acknowledgements trigger a fast
-        // retransmit of the lost messages about one RTT from now.
-        if f.tail_loss_pending {
+        // retransmit of the lost messages about one RTT from now (unless an outage cuts
+        // the path: no acknowledgement crosses it, and the timeouts alone recover).
+        if f.tail_loss_pending && !cut {
             let rtt = f.latency + f.latency;
             let cold = &mut self.cold[flow.0 as usize];
             let msgs = &mut self.msgs;
@@ -777,9 +867,10 @@ impl Network {
                     return;
                 }
                 m.state = MsgState::IngressQueued;
-                let (flow, payload) = (m.flow, m.payload_bytes);
+                let (flow, payload, wire) = (m.flow, m.payload_bytes, m.wire_bytes);
                 let f = &self.flows[flow.0 as usize];
                 let (dst, local) = (f.dst, f.ingress_local);
+                self.accounts[dst.0 as usize].ingress.offered += wire;
                 self.out.finished.clear();
                 self.out.wake_at = None;
                 let accepted = self.nics[dst.0 as usize].ingress.offer(
@@ -792,6 +883,7 @@ impl Network {
                 debug_assert!(accepted || self.out.finished.is_empty());
                 self.after_ingress(sched, dst, delivered);
                 if !accepted {
+                    self.accounts[dst.0 as usize].ingress.dropped += wire;
                     self.lost(sched, msg);
                 }
             }
@@ -800,6 +892,9 @@ impl Network {
                 self.flows[flow.0 as usize].ack_event_pending = false;
                 self.pump(sched, flow);
             }
+            NetEvent::FaultStart { fault } => self.fault_start(sched, fault),
+            NetEvent::FaultEnd { fault } => self.fault_end(fault),
+            NetEvent::RateChange { change } => self.rate_change(now, change),
             NetEvent::Retransmit { msg, generation } => {
                 let Some(m) = self.msgs.get_mut(msg as usize) else {
                     return;
@@ -810,6 +905,14 @@ impl Network {
                     if m.state == MsgState::DiscardedLost && m.generation == generation {
                         self.free_discarded(msg);
                     }
+                    return;
+                }
+                if m.retransmit_by_timeout
+                    && self
+                        .reset_after
+                        .is_some_and(|after| faults::backoff_elapsed(m.timeouts) >= after)
+                {
+                    self.abort(sched, msg);
                     return;
                 }
                 m.state = MsgState::EgressQueued;
@@ -830,6 +933,19 @@ impl Network {
         }
     }
 
+    /// Resets the flow of `msg`, a lost message whose timer has just fired and which has
+    /// waited long enough (see [`Network::set_reset_after`]), and reports it.
+    #[cold]
+    #[inline(never)]
+    fn abort<E: From<NetEvent> + Copy>(&mut self, sched: &mut Scheduler<E>, msg: u32) {
+        let flow = self.msgs[msg as usize].flow;
+        self.reset_flow(sched, flow);
+        // The reset marked it to be freed by its pending timer, which is this one.
+        self.free_discarded(msg);
+        self.cold[flow.0 as usize].stats.aborts += 1;
+        self.aborted.push(flow);
+    }
+
     /// Frees a message a reset discarded, when the event it had pending runs. Out of
     /// line: the paths that check for one must not grow for a flow never reset.
     #[cold]
@@ -844,6 +960,8 @@ impl Network {
         self.offered_wire_bytes += m.wire_bytes;
         let f = &self.flows[m.flow.0 as usize];
         let (src, local, payload) = (f.src, f.egress_local, m.payload_bytes);
+        let wire = m.wire_bytes;
+        self.accounts[src.0 as usize].egress.offered += wire;
         self.out.finished.clear();
         self.out.wake_at = None;
         let accepted =
@@ -852,6 +970,7 @@ impl Network {
                 .offer(now, local, msg, payload, &mut self.out);
         self.after_egress(sched, src);
         if !accepted {
+            self.accounts[src.0 as usize].egress.dropped += wire;
             self.lost(sched, msg);
         }
     }
@@ -865,8 +984,24 @@ impl Network {
             let (msg, done_at) = self.out.finished[i];
             let m = &mut self.msgs[msg as usize];
             m.state = MsgState::Transit;
+            self.accounts[nic.0 as usize].egress.passed += m.wire_bytes;
             let f = &mut self.flows[m.flow.0 as usize];
             let mut arrival = done_at + f.latency;
+            if f.faulted {
+                let (flow, wire) = (m.flow.0 as usize, m.wire_bytes);
+                match self.fault_verdict(flow, wire) {
+                    faults::Verdict::Deliver(extra) => arrival += extra,
+                    faults::Verdict::Lost => self.msgs[msg as usize].link_dropped = true,
+                    faults::Verdict::Cut => {
+                        // Lost as it leaves: the sender's timer runs from its send, as
+                        // TCP's does, and nothing of it reaches the other side.
+                        self.lost(sched, msg);
+                        continue;
+                    }
+                }
+            }
+            let m = &mut self.msgs[msg as usize];
+            let f = &mut self.flows[m.flow.0 as usize];
             if f.randomized {
                 let cold = &mut self.cold[m.flow.0 as usize];
                 let rng = cold.rng.as_mut().expect("randomized flows have a stream");
@@ -940,8 +1075,14 @@ impl Network {
             .min(cold.link.max_window_bytes);
         f.window_at_max = f.window_bytes == cold.link.max_window_bytes;
         cold.ssthresh_bytes = f.window_bytes;
-        if f.next_seq > m.seq + 1 && !m.retransmitted {
-            // Later data is already on its way: duplicate acks arrive about one RTT on.
+        let outage = f.faulted
+            && cold
+                .faults
+                .iter()
+                .any(|&id| self.faults[id as usize].is_outage());
+        if f.next_seq > m.seq + 1 && !m.retransmitted && !outage {
+            // Later data is already on its way: duplicate acks arrive about one RTT on
+            // (unless an outage cuts the path, when only the timeout recovers).
             m.retransmit_by_timeout = false;
             let rtt = f.latency + f.latency;
             sched.schedule_at(
@@ -993,12 +1134,14 @@ impl Network {
                 self.free_discarded(msg);
                 return flow;
             }
+            self.accounts[f.dst.0 as usize].ingress.passed += m.wire_bytes;
             m.state = MsgState::Held;
             self.cold[m.flow.0 as usize].held.insert(m.seq, msg);
             f.holding = true;
             return m.flow;
         }
         let flow = m.flow.0 as usize;
+        self.accounts[f.dst.0 as usize].ingress.passed += m.wire_bytes;
         let mut next = Some(msg);
         while let Some(id) = next {
             if self.eager_acks || self.flows[flow].acks.would_spill() {
@@ -1028,6 +1171,26 @@ impl Network {
             };
         }
         FlowId(flow as u32)
+    }
+
+    /// Each NIC's byte account by direction, in NIC order: the counted moves, with what
+    /// is queued and in service read from the messages' states.
+    pub fn nic_accounts(&self) -> Vec<NicAccount> {
+        let mut accounts = self.accounts.clone();
+        for (_, m) in &self.msgs {
+            let f = &self.flows[m.flow.0 as usize];
+            match m.state {
+                MsgState::EgressQueued => accounts[f.src.0 as usize].egress.queued += m.wire_bytes,
+                MsgState::IngressQueued => {
+                    accounts[f.dst.0 as usize].ingress.queued += m.wire_bytes
+                }
+                MsgState::IngressService => {
+                    accounts[f.dst.0 as usize].ingress.in_service += m.wire_bytes
+                }
+                _ => {}
+            }
+        }
+        accounts
     }
 
     /// The byte accounting, computed from the messages' states (a checker independent

@@ -240,7 +240,10 @@ pub struct ShaperCounters {
 /// One NIC direction.
 #[derive(Clone, Debug)]
 pub struct Shaper {
+    /// The shaping in force: `configured` with a rate cap applied, if any.
     cfg: ShaperConfig,
+    /// The shaping the NIC was built with.
+    configured: ShaperConfig,
     framing: Framing,
     chunk_packets: u64,
     /// Bytes a flow may send per turn: at least one chunk (so any chunk fits in one turn).
@@ -315,6 +318,7 @@ impl Shaper {
             credits_nanobits: cfg.initial_credit_bits as u128 * NS_PER_S as u128,
             capacity_nanobits: cfg.credit_capacity_bits as u128 * NS_PER_S as u128,
             cfg,
+            configured: cfg,
             framing,
             clock: SimTime::ZERO,
             busy_until: SimTime::ZERO,
@@ -346,8 +350,30 @@ impl Shaper {
         }
     }
 
+    /// The shaping the NIC was built with (a rate cap in force is not shown here).
     pub fn config(&self) -> &ShaperConfig {
-        &self.cfg
+        &self.configured
+    }
+
+    /// Caps the allowed rate at `cap_bits_per_s` from `now` on (`None` lifts the cap):
+    /// baseline and burst each become at most the cap (at least 1 bit/s). Credits
+    /// earned until `now` (or until the end of the chunk in service, which finishes as
+    /// it was started) are kept; from then on they are earned at the new baseline.
+    pub fn set_rate_cap(&mut self, now: SimTime, cap_bits_per_s: Option<u64>) {
+        self.refill(now);
+        let c = self.configured;
+        let (baseline, burst) = match cap_bits_per_s {
+            Some(cap) => (
+                c.baseline_bits_per_s.min(cap).max(1),
+                c.burst_bits_per_s.min(cap).max(1),
+            ),
+            None => (c.baseline_bits_per_s, c.burst_bits_per_s),
+        };
+        self.cfg.baseline_bits_per_s = baseline;
+        self.cfg.burst_bits_per_s = burst;
+        let extra_nanobits_per_byte = (burst - baseline) as u128 * NANOBITS_PER_BYTE as u128;
+        self.spend_quot = (extra_nanobits_per_byte / burst as u128) as u64;
+        self.spend_rem = (extra_nanobits_per_byte % burst as u128) as u64;
     }
 
     pub fn framing(&self) -> &Framing {

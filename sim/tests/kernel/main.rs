@@ -4,6 +4,7 @@
 mod bucket;
 mod closed_form;
 mod determinism;
+mod faults;
 mod network;
 mod ordering;
 mod reset;
