@@ -346,7 +346,7 @@ proptest! {
                 .filter(|(_, d)| d.flow == flow)
                 .map(|(_, d)| d.token)
                 .collect();
-            let last_abort = w.aborted.iter().filter(|(_, f)| *f == flow).map(|(t, _)| *t).last();
+            let last_abort = w.aborted.iter().rev().find(|(_, f)| *f == flow).map(|(t, _)| *t);
             let want: Vec<u64> = sent.iter().map(|&(_, t)| t).collect();
             match last_abort {
                 None => prop_assert_eq!(&got, &want, "flow {} delivers everything in order", i),
