@@ -359,6 +359,7 @@ fn spec_without_variants(spec: &ScenarioSpec) -> ScenarioSpec {
         cpu_credits_at_start,
         report,
         instances,
+        faults,
         variants: _,
     } = spec;
     ScenarioSpec {
@@ -377,6 +378,7 @@ fn spec_without_variants(spec: &ScenarioSpec) -> ScenarioSpec {
         cpu_credits_at_start: *cpu_credits_at_start,
         report: report.clone(),
         instances: instances.clone(),
+        faults: faults.clone(),
         variants: None,
     }
 }

@@ -28,6 +28,7 @@
 mod build;
 pub mod client;
 pub mod engine;
+mod faults;
 mod finish;
 pub mod flows;
 #[cfg(test)]
@@ -41,6 +42,7 @@ pub mod results;
 mod sampler;
 #[cfg(test)]
 mod tests;
+mod zones;
 
 pub(crate) use build::shaper as build_shaper;
 pub use metrics::Metrics;
@@ -116,6 +118,9 @@ pub struct World {
     nodes: Nodes,
     engine: Engine,
     sampler: Sampler,
+    faults: faults::Faults,
+    /// Cross-zone bytes, when the world names zones.
+    zone_traffic: Option<zones::ZoneTraffic>,
     /// Each client host's NIC, in host order.
     client_nics: Vec<sim::net::NicId>,
     #[cfg(test)]
@@ -146,6 +151,9 @@ impl Model for World {
             engine,
             sampler,
             deliveries,
+            faults,
+            zone_traffic,
+            config,
             #[cfg(test)]
             probe,
             #[cfg(test)]
@@ -169,6 +177,10 @@ impl Model for World {
                     let counts = &mut ctx.metrics.flow_kinds[kind as usize];
                     counts.messages_delivered += 1;
                     counts.payload_bytes_delivered += d.payload_bytes;
+                    if let Some(z) = zone_traffic {
+                        let (_, conn) = ctx.flows.locate(d.flow);
+                        z.on_delivery(conn, kind == FlowKind::ClientRequest, d.payload_bytes);
+                    }
                     match kind {
                         FlowKind::ClientRequest => {
                             engine.on_request(&mut ctx, nodes, requests, d.token as u32)
@@ -188,9 +200,15 @@ impl Model for World {
                             .on_delivery(&mut ctx, d),
                     }
                 }
+                if ctx.net.has_aborted() {
+                    faults.on_aborted(&mut ctx, engine, clients, requests);
+                }
             }
             Ev::Client(e) => clients.handle(&mut ctx, requests, e),
             Ev::Engine(e) => engine.handle(&mut ctx, nodes, requests, e),
+            Ev::Node(e @ (NodeEv::Crash { .. } | NodeEv::Restart { .. })) => {
+                faults.on_node(&mut ctx, config, nodes, engine, clients, requests, e)
+            }
             Ev::Node(e) => nodes.handle(&mut ctx, e),
             Ev::WindowStart => sampler.window_start(ctx.net, nodes),
             Ev::Sample => sampler.sample(&mut ctx, nodes),

@@ -17,6 +17,9 @@ use crate::workload::WorkloadConfig;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+pub mod topology;
+pub use topology::{FaultConfig, FaultKind, HostRef, ZonePairConfig, ZonesConfig};
+
 /// Defaults that are not memtier's, each with its reason.
 pub mod defaults {
     /// One-way; a same-AZ round trip is on the order of 0.1 ms. Ours, not a sourced
@@ -61,6 +64,20 @@ pub struct RunConfig {
     pub net_credits_at_start: CreditLevel,
     pub cpu_credits_at_start: CreditLevel,
     pub report: ReportConfig,
+    /// Zones and the latency between them (empty: one zone). Left out of the
+    /// serialized form when empty, as are the faults and a default reset time, so that
+    /// a scenario without them serializes as it did before they existed.
+    #[serde(default, skip_serializing_if = "ZonesConfig::is_empty")]
+    pub zones: ZonesConfig,
+    /// The fault timeline, in the scenario's order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<FaultConfig>,
+    /// How long a connection retransmits one message before it is reset.
+    #[serde(
+        default = "topology::default_tcp_reset_after_ns",
+        skip_serializing_if = "topology::is_default_tcp_reset_after_ns"
+    )]
+    pub tcp_reset_after_ns: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -406,7 +423,9 @@ pub(crate) fn resolve(
         ));
     }
 
-    let network = resolve_network(spec.network.as_ref().cloned().unwrap_or_default())?;
+    let network_spec = spec.network.clone().unwrap_or_default();
+    let network = resolve_network(network_spec.clone())?;
+    let tcp_reset_after_ns = topology::resolve_reset_after(&network_spec)?;
 
     let table = instance_table(catalog, spec.instances.as_ref())?;
 
@@ -457,6 +476,21 @@ pub(crate) fn resolve(
         .map_err(|e| e.under("prefill"))?;
     check_prefill_fits(&prefill, &cluster)?;
 
+    let zones = topology::resolve_zones(
+        &network_spec,
+        &cluster_spec,
+        cluster.shards,
+        &clients_spec,
+        clients.hosts,
+    )?;
+    let faults = topology::resolve_faults(
+        spec.faults.as_deref().unwrap_or_default(),
+        duration_ns,
+        &cluster,
+        &clients,
+        &zones,
+    )?;
+
     let net_credits_at_start = check_level(spec.net_credits_at_start, "net_credits_at_start")?;
     let cpu_credits_at_start = check_level(spec.cpu_credits_at_start, "cpu_credits_at_start")?;
 
@@ -495,6 +529,9 @@ pub(crate) fn resolve(
         net_credits_at_start,
         cpu_credits_at_start,
         report,
+        zones,
+        faults,
+        tcp_reset_after_ns,
     })
 }
 

@@ -52,8 +52,70 @@ pub struct ScenarioSpec {
     /// baseline_bits_per_s required).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instances: Option<BTreeMap<String, InstanceOverride>>,
+    /// Faults on the run's timeline (a variant's list replaces the base's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faults: Option<Vec<FaultSpec>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variants: Option<Vec<VariantSpec>>,
+}
+
+/// One fault: when it begins (`at_s` or `at_ms`), how long it lasts (`for_s` or
+/// `for_ms`; omitted, until the end of the run), and exactly one of what it does. Hosts
+/// are named as reports name them (`redis-0`, `client-1`); `zone:NAME` stands for every
+/// host of that zone.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename = "fault")]
+pub struct FaultSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_s: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub for_s: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub for_ms: Option<u64>,
+    /// Nothing crosses between the two sets of hosts, either way (a partition).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outage: Option<(Vec<String>, Vec<String>)>,
+    /// Messages between the two sets are delayed more, and some lost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub degrade: Option<DegradeSpec>,
+    /// A host's NIC allows at most this rate, both ways.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nic_rate: Option<NicRateSpec>,
+    /// A node crashes (its NIC cut from every host, its threads stopped) and, when the
+    /// window ends, restarts empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crash: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename = "degrade")]
+pub struct DegradeSpec {
+    pub between: (Vec<String>, Vec<String>),
+    /// One-way delay added to every message (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra_latency_us: Option<u64>,
+    /// The probability that a message is lost, in [0, 1] (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss: Option<f64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename = "nic_rate")]
+pub struct NicRateSpec {
+    pub host: String,
+    pub bits_per_s: u64,
+}
+
+/// Latency and jitter between two zones, overriding the cross-zone defaults.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename = "zone_pair")]
+pub struct ZonePairSpec {
+    pub zones: (String, String),
+    pub latency_us: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jitter_us: Option<u64>,
 }
 
 /// A named patch of the base scenario.
@@ -105,6 +167,22 @@ pub struct NetworkSpec {
     /// Link-layer framing outside the MTU that the shaper also counts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link_header_bytes: Option<u32>,
+    /// Availability zones by name. Without them every host is in one zone, and
+    /// latency_us / jitter_us apply everywhere; with them they apply within a zone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zones: Option<Vec<String>>,
+    /// One-way latency and jitter between two different zones, unless `zone_pairs`
+    /// says otherwise for a pair.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross_zone_latency_us: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross_zone_jitter_us: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone_pairs: Option<Vec<ZonePairSpec>>,
+    /// How long a connection keeps retransmitting one message before it is reset
+    /// (Linux: tcp_retries2 = 15, 924.6 s from a 200 ms timeout).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp_reset_after_ms: Option<u64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -130,6 +208,10 @@ pub struct ClusterSpec {
     /// Overrides of the engine's CPU cost model; unset parts keep the engine's defaults.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_cost: Option<CpuCostOverrides>,
+    /// The zones of the shards' nodes: shard i in zones[i mod len], round robin as
+    /// ElastiCache spreads nodes over the zones given (default: the first zone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zones: Option<Vec<String>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -234,6 +316,10 @@ pub struct ClientsSpec {
     pub hosts: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workload: Option<WorkloadSpec>,
+    /// The zones of the client hosts: host h in zones[h mod len] (default: the first
+    /// zone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zones: Option<Vec<String>>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -402,6 +488,7 @@ impl Merge for ScenarioSpec {
         self.cpu_credits_at_start.merge(p.cpu_credits_at_start);
         self.report.merge(p.report);
         self.instances.merge(p.instances);
+        self.faults.merge(p.faults);
         // Patches cannot hold variants (checked in resolve); keep the base's list.
     }
 }
@@ -413,6 +500,11 @@ impl Merge for NetworkSpec {
         self.mtu_bytes.merge(p.mtu_bytes);
         self.ip_tcp_header_bytes.merge(p.ip_tcp_header_bytes);
         self.link_header_bytes.merge(p.link_header_bytes);
+        self.zones.merge(p.zones);
+        self.cross_zone_latency_us.merge(p.cross_zone_latency_us);
+        self.cross_zone_jitter_us.merge(p.cross_zone_jitter_us);
+        self.zone_pairs.merge(p.zone_pairs);
+        self.tcp_reset_after_ms.merge(p.tcp_reset_after_ms);
     }
 }
 
@@ -426,6 +518,7 @@ impl Merge for ClusterSpec {
         self.node.merge(p.node);
         self.placement.merge(p.placement);
         self.cpu_cost.merge(p.cpu_cost);
+        self.zones.merge(p.zones);
     }
 }
 
@@ -450,6 +543,7 @@ impl Merge for ClientsSpec {
         self.instance.merge(p.instance);
         self.hosts.merge(p.hosts);
         self.workload.merge(p.workload);
+        self.zones.merge(p.zones);
     }
 }
 

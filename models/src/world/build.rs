@@ -109,15 +109,7 @@ fn node_db(
     owners: &Option<Vec<u16>>,
     shard: u32,
 ) -> Result<Db, String> {
-    let db_config = store_core::Config {
-        maxmemory_bytes: config.cluster.node.maxmemory_bytes,
-        maxmemory_policy: store_policy(config.cluster.node.maxmemory_policy),
-        ..store_core::Config::default()
-    };
-    let mut db = Db::new(db_config);
-    if config.cluster.mode == ClusterMode::Cluster && router.placement() == Placement::Crc16 {
-        db.set_owned_slots(router.slots_of(shard));
-    }
+    let mut db = empty_db(config, router, shard);
     let p = &config.prefill;
     if p.key_count > 0 {
         let range = store_core::PrefillRange {
@@ -146,6 +138,21 @@ fn node_db(
         filled.map_err(|e| format!("prefill of node {shard}: {e}"))?;
     }
     Ok(db)
+}
+
+/// A node's store as it starts, before any prefill: its maxmemory and policy, and the
+/// slots it owns (what a node restarted after a crash gets).
+pub(super) fn empty_db(config: &RunConfig, router: &Router, shard: u32) -> Db {
+    let db_config = store_core::Config {
+        maxmemory_bytes: config.cluster.node.maxmemory_bytes,
+        maxmemory_policy: store_policy(config.cluster.node.maxmemory_policy),
+        ..store_core::Config::default()
+    };
+    let mut db = Db::new(db_config);
+    if config.cluster.mode == ClusterMode::Cluster && router.placement() == Placement::Crc16 {
+        db.set_owned_slots(router.slots_of(shard));
+    }
+    db
 }
 
 impl World {
@@ -219,6 +226,7 @@ impl World {
                 db: node_db(config, &router, &owners, shard)?,
                 credits,
                 rng: streams.stream("node", shard as u64),
+                down: false,
             });
         }
         drop(owners);
@@ -261,6 +269,7 @@ impl World {
                         waiting: ReqList::EMPTY,
                         batch: ReqList::EMPTY,
                         busy: false,
+                        orphaned: false,
                         io_thread: u16::try_from(io_thread).expect("at most 128 threads"),
                     });
                 }
@@ -293,6 +302,24 @@ impl World {
             counts[FlowKind::Probe as usize] = u32::from(probe.is_some());
         }
         let flows = FlowMap::reserve(counts);
+        // Each connection's path, by its ends' zones (one link for all without zones).
+        let conns_per_host = per_host * nodes.len() as u32;
+        let conn_link = |c: usize| -> LinkConfig {
+            if config.zones.is_empty() {
+                return link.clone();
+            }
+            let z = &config.zones;
+            let (latency_ns, jitter_ns) = z.link(
+                z.client_zones[c / conns_per_host as usize],
+                z.node_zones[conns[c].node as usize],
+                (n.latency_ns, n.jitter_ns),
+            );
+            LinkConfig {
+                latency: SimDuration::from_ns(latency_ns),
+                jitter: SimDuration::from_ns(jitter_ns),
+                ..link.clone()
+            }
+        };
         for (c, &(cnic, snic)) in conn_ends.iter().enumerate() {
             flows.open(
                 &mut net,
@@ -300,7 +327,7 @@ impl World {
                 c as u32,
                 cnic,
                 snic,
-                link.clone(),
+                conn_link(c),
             );
         }
         for (c, &(cnic, snic)) in conn_ends.iter().enumerate() {
@@ -310,9 +337,19 @@ impl World {
                 c as u32,
                 snic,
                 cnic,
-                link.clone(),
+                conn_link(c),
             );
         }
+        let zone_traffic =
+            super::zones::ZoneTraffic::build(config, &conns, conns_per_host, framing);
+        let faults = super::faults::Faults::build(
+            config,
+            &mut net,
+            sched,
+            &nodes.iter().map(|n| n.nic).collect::<Vec<_>>(),
+            &client_nics,
+            conns_per_host,
+        );
         let end = SimTime::from_ns(config.duration_ns);
         #[cfg(test)]
         let probe =
@@ -324,9 +361,15 @@ impl World {
         };
         let cost = CostModel::REDIS_DEFAULT.with_overrides(&config.cluster.cpu_cost);
         let node_nics = nodes.iter().map(|n| n.nic).collect();
+        let mut metrics = Metrics::new(config, nodes.len());
+        if let Some(z) = &zone_traffic {
+            metrics.propagation_by_conn = z.propagation_by_conn(config, &conns);
+        }
         let world = World {
             config: config.clone(),
-            metrics: Metrics::new(config, nodes.len()),
+            metrics,
+            faults,
+            zone_traffic,
             requests: Slab::new(),
             clients: Clients {
                 clients,

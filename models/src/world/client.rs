@@ -295,3 +295,19 @@ impl Clients {
         self.clients.iter().map(|c| c.sent).sum()
     }
 }
+
+impl Clients {
+    /// `failed` of `client`'s requests are gone with a connection reset (see
+    /// `world::faults`): they leave its pipeline unanswered, and it sends again as
+    /// memtier does on its reconnected connection.
+    pub(crate) fn on_requests_failed(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        reqs: &mut Requests,
+        client: u32,
+        failed: u32,
+    ) {
+        self.clients[client as usize].outstanding -= failed;
+        self.fill(ctx, reqs, client);
+    }
+}

@@ -76,6 +76,9 @@ pub(crate) struct Conn {
     pub io_thread: u16,
     /// A job for this connection is queued or running.
     pub busy: bool,
+    /// The batch belongs to a connection reset since it was read (see `world::faults`):
+    /// it is not executed, and its requests are freed instead of answered.
+    pub orphaned: bool,
 }
 
 const _: () = assert!(
@@ -182,7 +185,8 @@ impl Engine {
     ) {
         let now = ctx.sched.now();
         let t = &mut self.threads[node as usize][thread as usize];
-        if t.current.is_some() {
+        // A crashed node's threads start nothing until it restarts.
+        if t.current.is_some() || nodes.nodes[node as usize].down {
             return;
         }
         let Some(job) = t.queue.pop_front() else {
@@ -247,7 +251,9 @@ impl Engine {
                 self.cost.read(request_bytes)
             }
             Job::Exec { conn } => {
-                self.execute_batch(ctx, nodes, reqs, now, node, conn);
+                if !self.conns[conn as usize].orphaned {
+                    self.execute_batch(ctx, nodes, reqs, now, node, conn);
+                }
                 self.cost
                     .execute(self.conns[conn as usize].batch.len as u64)
             }
@@ -321,7 +327,12 @@ impl Engine {
             Job::Full { conn } | Job::Write { conn } => {
                 let reply_flow = ctx.flows.flow(FlowKind::ClientReply, conn);
                 let cn = &mut self.conns[conn as usize];
-                let batch = std::mem::replace(&mut cn.batch, ReqList::EMPTY);
+                let mut batch = std::mem::replace(&mut cn.batch, ReqList::EMPTY);
+                if cn.orphaned {
+                    cn.orphaned = false;
+                    super::faults::free_orphans(reqs, batch);
+                    batch = ReqList::EMPTY;
+                }
                 let mut req = batch.head;
                 while req != NO_REQ {
                     let r = &mut reqs[req as usize];
@@ -342,6 +353,19 @@ impl Engine {
             }
         }
         self.kick(ctx, nodes, reqs, node, thread);
+    }
+
+    /// A restarted node's threads take up their queues again.
+    pub(crate) fn resume_node(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        nodes: &mut Nodes,
+        reqs: &mut Requests,
+        node: u32,
+    ) {
+        for thread in 0..self.threads[node as usize].len() as u32 {
+            self.kick(ctx, nodes, reqs, node, thread);
+        }
     }
 
     /// Requests in connection lists, for checks: (waiting, in a batch).

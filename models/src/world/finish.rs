@@ -4,11 +4,12 @@
 //! shows comes from here; once finished, the world is gone.
 
 use super::results::{
-    HostResult, HostRole, NicCounts, NicDirectionResult, ResourceKind, ResourceResult, RunResult,
-    ShardsResult, SimulationTotals,
+    CrossZoneBytes, HostResult, HostRole, NicCounts, NicDirectionResult, ResourceKind,
+    ResourceResult, RunResult, ShardsResult, SimulationTotals,
 };
 use super::World;
 use crate::placement::exact_shard_loads;
+use crate::scenario::resolve::HostRef;
 use crate::scenario::spec::Placement;
 use sim::net::{Network, NicId, Shaper};
 use sim::SimTime;
@@ -79,8 +80,16 @@ impl World {
             engine,
             sampler,
             end,
+            faults,
+            zone_traffic,
             ..
         } = self;
+        let cross_zone = |sent: &dyn Fn(&super::zones::ZoneTraffic) -> (u64, u64)| {
+            zone_traffic.as_ref().map(|z| {
+                let (sent, received) = sent(z);
+                CrossZoneBytes { sent, received }
+            })
+        };
         let keys_at_start = |node: usize| {
             sampler
                 .keys_at_window_start
@@ -152,6 +161,7 @@ impl World {
                 ),
                 retransmits: retransmits[n.nic.0 as usize],
                 retransmits_at_window_start: start(n.nic).retransmits,
+                cross_zone_bytes: cross_zone(&|z| (z.node_sent[i], z.node_received[i])),
             });
             for (t, thread) in engine.threads[i].iter().enumerate() {
                 resources.push(ResourceResult::busy(
@@ -192,6 +202,7 @@ impl World {
                 ingress: nic_direction(&nic.ingress, end, Vec::new(), start(id).ingress),
                 retransmits: retransmits[id.0 as usize],
                 retransmits_at_window_start: start(id).retransmits,
+                cross_zone_bytes: cross_zone(&|z| (z.host_sent[i], z.host_received[i])),
             });
             register_nic(&mut resources, host, &net, id);
         }
@@ -209,6 +220,11 @@ impl World {
             client_queue_overflows: metrics.client_queue_overflows,
         };
         let cpu_cost = engine.cost;
+        let host_name = |h: HostRef| match h {
+            HostRef::Node(i) => hosts[i as usize].name.clone(),
+            HostRef::Client(i) => hosts[nodes.nodes.len() + i as usize].name.clone(),
+        };
+        let faults = faults.finish(&net, &host_name);
         let latency_per_s = std::mem::take(&mut metrics.latency_per_s);
         let (sets, gets, breakdown) = metrics.finish();
         RunResult {
@@ -230,6 +246,7 @@ impl World {
             },
             flows,
             simulation,
+            faults,
             config,
         }
     }

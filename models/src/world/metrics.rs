@@ -141,6 +141,8 @@ pub struct Metrics {
     pub measure_from: SimTime,
     /// One-way propagation, the constant part of a request's network time.
     pub propagation: SimDuration,
+    /// Each connection's own, when zones make it differ (empty otherwise).
+    pub propagation_by_conn: Vec<SimDuration>,
     /// Requests completed over the whole run, warm-up included.
     pub completed_total: u64,
     pub last_completion: SimTime,
@@ -162,6 +164,7 @@ impl Metrics {
             client_queue_overflows: 0,
             measure_from: SimTime::from_ns(config.warmup_ns),
             propagation: SimDuration::from_ns(config.network.latency_ns),
+            propagation_by_conn: Vec::new(),
             completed_total: 0,
             last_completion: SimTime::ZERO,
         }
@@ -195,7 +198,11 @@ impl Metrics {
     }
 
     fn record_request(&mut self, now: SimTime, r: &Req) {
-        let propagation = self.propagation;
+        let propagation = if self.propagation_by_conn.is_empty() {
+            self.propagation
+        } else {
+            self.propagation_by_conn[r.conn as usize]
+        };
         let stats = match r.kind {
             OpKind::Set => &mut self.sets,
             OpKind::Get => &mut self.gets,

@@ -17,7 +17,21 @@ const EXPIRE_PERIOD: SimDuration = SimDuration::from_ms(100);
 /// The nodes' own events.
 #[derive(Clone, Copy, Debug)]
 pub enum NodeEv {
-    ExpireCycle { node: u32 },
+    ExpireCycle {
+        node: u32,
+    },
+    /// The node's host crashes: its NIC is cut from every other host (a link fault the
+    /// network runs on its own) and its threads start nothing more. What a crash means
+    /// for replication or the cluster bus is for those mechanisms to handle here.
+    Crash {
+        node: u32,
+    },
+    /// The host is back: the node restarts empty (a fresh `Db`, no prefill) and every
+    /// connection to it is reset, as a restarted server answers an old connection with
+    /// a reset.
+    Restart {
+        node: u32,
+    },
 }
 
 impl From<NodeEv> for Ev {
@@ -35,6 +49,8 @@ pub(crate) struct Node {
     /// The instance's CPU credits (burstable types).
     pub credits: Option<CpuCredits>,
     pub rng: SimRng,
+    /// Crashed and not yet restarted.
+    pub down: bool,
 }
 
 impl Node {
@@ -74,6 +90,10 @@ impl Nodes {
                 n.db.active_expire_cycle(super::now_unix_ms(now), &mut n.rng);
                 ctx.sched
                     .schedule_at(now + EXPIRE_PERIOD, NodeEv::ExpireCycle { node }.into());
+            }
+            // Handled by `world::faults`, which reaches the engine and the clients.
+            NodeEv::Crash { .. } | NodeEv::Restart { .. } => {
+                unreachable!("crash and restart events go to world::faults")
             }
         }
     }

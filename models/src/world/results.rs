@@ -47,6 +47,47 @@ pub struct RunResult {
     /// Traffic per flow kind, in kind order.
     pub flows: Vec<FlowKindTotals>,
     pub simulation: SimulationTotals,
+    /// The fault timeline and the connection resets, when the scenario has faults or a
+    /// connection was reset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faults: Option<FaultsResult>,
+}
+
+/// The fault timeline of a run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultsResult {
+    /// One entry per fault, in the scenario's order.
+    pub timeline: Vec<FaultRecordResult>,
+    /// Client connections reset (their node restarted, or a message waited through
+    /// timeouts adding up to the reset time), and the requests that failed with them.
+    pub connection_resets: u64,
+    pub requests_reset: u64,
+}
+
+/// One fault: what it hit, when, and what it led to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultRecordResult {
+    /// "outage", "degrade", "nic_rate" or "crash".
+    pub kind: String,
+    pub target: String,
+    pub began_ns: u64,
+    /// `None`: it lasted until the end of the run.
+    pub ended_ns: Option<u64>,
+    /// Resets charged to it: the connections its outage or crash cut long enough, or
+    /// those its node's restart reset.
+    pub connection_resets: u64,
+    pub requests_reset: u64,
+    /// Message attempts it dropped on the link (link faults and crashes).
+    pub dropped_messages: u64,
+    pub dropped_wire_bytes: u64,
+}
+
+/// Wire bytes a host exchanged with hosts in other zones (delivered messages, headers
+/// included, retransmissions not).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CrossZoneBytes {
+    pub sent: u64,
+    pub received: u64,
 }
 
 /// Totals of one command type over the measured window.
@@ -139,6 +180,9 @@ pub struct HostResult {
     /// Retransmissions of the flows this host sends on.
     pub retransmits: u64,
     pub retransmits_at_window_start: u64,
+    /// Bytes to and from other zones, when the scenario names zones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross_zone_bytes: Option<CrossZoneBytes>,
 }
 
 /// The latency of the requests completed in one second.
