@@ -128,6 +128,10 @@ pub struct NodeReport {
     pub evicted_keys: u64,
     /// Client connections to the node (from the host, for a client host).
     pub connections: u64,
+    /// Wire bytes sent to and received from hosts in other zones over the whole run
+    /// (what a cloud bill charges for), when the scenario names zones.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cross_zone_bytes: Option<crate::world::results::CrossZoneBytes>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -207,6 +211,10 @@ pub struct VariantReport {
     pub offered_ops_per_s: Option<f64>,
     pub timeseries: TimeSeries,
     pub simulation: SimulationInfo,
+    /// The fault timeline (each fault's window, target, drops and the connection resets
+    /// charged to it), when the scenario has faults or a connection was reset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub faults: Option<crate::world::results::FaultsResult>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -404,6 +412,7 @@ pub fn variant_report(result: &RunResult) -> VariantReport {
             errors: result.simulation.errors,
             client_queue_overflows: result.simulation.client_queue_overflows,
         },
+        faults: result.faults.clone(),
     }
 }
 
@@ -450,6 +459,7 @@ fn host_report(
         expired_keys: host.expired_keys - host.expired_keys_at_window_start,
         evicted_keys: host.evicted_keys - host.evicted_keys_at_window_start,
         connections: host.connections,
+        cross_zone_bytes: host.cross_zone_bytes,
     }
 }
 
@@ -604,7 +614,10 @@ impl Report {
     /// Every node and client host of every variant, one row each, with the JSON's
     /// field names as columns (`cpu_utilization` as space-separated fractions, main
     /// thread first; an absent depletion time as an empty field): the full table that
-    /// the text report summarizes when it is long.
+    /// the text report summarizes when it is long. When some variant names zones, two
+    /// more columns give each host's cross-zone bytes (`cross_zone_sent_bytes`,
+    /// `cross_zone_received_bytes`; empty for a variant without zones), so a table
+    /// without zones keeps its columns.
     pub fn nodes_csv(&self) -> String {
         const COLUMNS: [&str; 26] = [
             "variant",
@@ -634,8 +647,17 @@ impl Report {
             "evicted_keys",
             "connections",
         ];
+        let zones = self
+            .variants
+            .iter()
+            .flat_map(|v| &v.nodes)
+            .any(|n| n.cross_zone_bytes.is_some());
         let mut w = csv::Writer::from_writer(Vec::new());
-        w.write_record(COLUMNS).expect("in-memory CSV");
+        let mut header: Vec<&str> = COLUMNS.to_vec();
+        if zones {
+            header.extend(["cross_zone_sent_bytes", "cross_zone_received_bytes"]);
+        }
+        w.write_record(&header).expect("in-memory CSV");
         for v in &self.variants {
             for n in v.nodes.iter().chain(&v.client_hosts) {
                 let cpu: Vec<String> = n.cpu_utilization.iter().map(f64::to_string).collect();
@@ -669,6 +691,12 @@ impl Report {
                     n.evicted_keys.to_string(),
                     n.connections.to_string(),
                 ];
+                let mut row = row.to_vec();
+                if zones {
+                    let cz = n.cross_zone_bytes;
+                    row.push(cz.map(|c| c.sent.to_string()).unwrap_or_default());
+                    row.push(cz.map(|c| c.received.to_string()).unwrap_or_default());
+                }
                 w.write_record(&row).expect("in-memory CSV");
             }
         }

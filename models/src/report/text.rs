@@ -213,7 +213,9 @@ fn variant(o: &mut String, v: &VariantReport) {
     }
     if c.report.shows(ReportSection::Nodes) {
         nodes(o, v);
+        cross_zone(o, v);
     }
+    faults(o, v);
     if c.report.shows(ReportSection::Shards) && v.shards.per_shard.len() > 1 {
         let s = &v.shards;
         let _ = writeln!(
@@ -411,6 +413,86 @@ fn nodes(o: &mut String, v: &VariantReport) {
             h.bw_in_allowance_exceeded,
             h.bw_out_allowance_exceeded,
             h.drops
+        );
+    }
+}
+
+/// Each host's bytes to and from other zones, when the scenario names zones.
+fn cross_zone(o: &mut String, v: &VariantReport) {
+    let rows: Vec<_> = v
+        .nodes
+        .iter()
+        .chain(&v.client_hosts)
+        .filter_map(|h| h.cross_zone_bytes.map(|c| (h, c)))
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        o,
+        "
+cross-zone traffic (wire bytes over the whole run, what a cloud bill charges for)"
+    );
+    let _ = writeln!(
+        o,
+        "  {:<14} {:>6} {:>12} {:>12}",
+        "name", "zone", "sent", "received"
+    );
+    let z = &v.config.zones;
+    let mut node = 0;
+    let mut client = 0;
+    for (h, c) in rows {
+        let zone = if h.role == "client" {
+            client += 1;
+            z.client_zones.get(client - 1)
+        } else {
+            node += 1;
+            z.node_zones.get(node - 1)
+        }
+        .and_then(|&i| z.names.get(i as usize))
+        .map_or("-", String::as_str);
+        let _ = writeln!(
+            o,
+            "  {:<14} {:>6} {:>12} {:>12}",
+            h.name,
+            zone,
+            mib(c.sent),
+            mib(c.received)
+        );
+    }
+}
+
+/// The fault timeline: when each fault began and ended, what it hit, what it dropped
+/// and the connection resets charged to it.
+fn faults(o: &mut String, v: &VariantReport) {
+    let Some(f) = &v.faults else {
+        return;
+    };
+    let _ = writeln!(
+        o,
+        "
+faults ({} connection reset(s), {} request(s) failed with them)",
+        f.connection_resets, f.requests_reset
+    );
+    let _ = writeln!(
+        o,
+        "  {:>9} {:>9}  {:<9} {:>9} {:>7} {:>9}  target",
+        "from s", "to s", "kind", "dropped", "resets", "failed"
+    );
+    for r in &f.timeline {
+        let until = r
+            .ended_ns
+            .map_or_else(|| "end".to_string(), |t| format!("{:.3}", t as f64 / 1e9));
+        let _ = writeln!(
+            o,
+            "  {:>9.3} {:>9}  {:<9} {:>9} {:>7} {:>9}  {}",
+            r.began_ns as f64 / 1e9,
+            until,
+            r.kind,
+            r.dropped_messages,
+            r.connection_resets,
+            r.requests_reset,
+            r.target
         );
     }
 }
