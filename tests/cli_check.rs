@@ -618,3 +618,70 @@ fn check_says_when_run_would_refuse_a_scenario() {
     assert!(stdout.contains("prefill.keys"), "{stdout}");
     assert!(stdout.contains("cluster.shards"), "{stdout}");
 }
+
+/// Zones and faults that cannot be run: each exits with status 2, naming the field and
+/// where the file sets it.
+#[test]
+fn invalid_zones_and_faults() {
+    let fault = |f: &str| valid_with("warmup_s: 1,", &format!("warmup_s: 1,\n    faults: [{f}],"));
+    let cases: Vec<(&str, String, Vec<&str>)> = vec![
+        (
+            "fault-unknown-host.ron",
+            fault("(at_s: 1, for_s: 1, outage: ([\"valkey-9\"], [\"client-0\"]))"),
+            vec![
+                "fault-unknown-host.ron:8:42: faults[0].outage",
+                "unknown host \"valkey-9\"",
+            ],
+        ),
+        (
+            "fault-zero-length.ron",
+            fault("(at_s: 1, for_ms: 0, crash: \"valkey-1\")"),
+            vec!["faults[0].for_ms", "expected a positive length"],
+        ),
+        (
+            "fault-past-end.ron",
+            fault("(at_s: 4, for_s: 2, crash: \"valkey-1\")"),
+            vec!["faults[0].for_s", "after the run"],
+        ),
+        (
+            "fault-starts-after-end.ron",
+            fault("(at_s: 5, crash: \"valkey-1\")"),
+            vec!["faults[0].at_s", "before the end of the run"],
+        ),
+        (
+            "fault-negative.ron",
+            fault("(at_s: -1, crash: \"valkey-1\")"),
+            vec!["fault-negative.ron:8:", "faults[0].at_s"],
+        ),
+        (
+            "fault-overlap.ron",
+            fault("(at_s: 1, for_s: 2, crash: \"valkey-1\"), (at_ms: 2500, crash: \"valkey-1\")"),
+            vec![
+                "faults[1].at_ms",
+                "overlaps faults[0] on the same target (valkey-1)",
+            ],
+        ),
+        (
+            "fault-rate-above-nic.ron",
+            fault("(at_s: 1, nic_rate: (host: \"valkey-0\", bits_per_s: 100_000_000_000))"),
+            vec!["faults[0].nic_rate.bits_per_s", "the NIC's own peak rate"],
+        ),
+        (
+            "fault-unknown-zone.ron",
+            fault("(at_s: 1, outage: ([\"zone:x\"], [\"client-0\"]))"),
+            vec!["faults[0].outage", "unknown zone \"x\""],
+        ),
+        (
+            "zone-unknown.ron",
+            valid_with(
+                "instance: \"cache.r7g.large\",",
+                "instance: \"cache.r7g.large\", zones: [\"a\", \"c\"],",
+            )
+            .replacen("seed: 3,", "seed: 3, network: (zones: [\"a\", \"b\"]),", 1),
+            vec!["cluster.zones[1]", "unknown zone \"c\""],
+        ),
+    ];
+    for (name, contents, fragments) in &cases {
+        check_rejects(name, contents, fragments);
+    }
+}

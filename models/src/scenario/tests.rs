@@ -650,3 +650,248 @@ fn duplicate_variant_names_are_found_anywhere_in_a_long_list() {
         "{message}"
     );
 }
+
+/// Zones spread round robin, pairs take the cross-zone default unless listed, and a
+/// scenario without zones resolves to none (one zone, network.latency_us everywhere).
+#[test]
+fn zones_spread_round_robin_with_their_pair_latencies() {
+    let s = load(&with(
+        r#"network: (latency_us: 40, zones: ["a", "b", "c"], cross_zone_latency_us: 600,
+                     zone_pairs: [(zones: ("c", "a"), latency_us: 900, jitter_us: 30)]),
+           clients: (hosts: 2, zones: ["c"]),"#,
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
+    let s = s.variants()[0].config.clone();
+    let z = &s.zones;
+    assert_eq!(z.names, ["a", "b", "c"]);
+    assert_eq!(z.node_zones, [0]);
+    assert_eq!(z.client_zones, [2, 2]);
+    assert_eq!(z.link(0, 0, (40_000, 0)), (40_000, 0));
+    assert_eq!(z.link(0, 1, (40_000, 0)), (600_000, 0));
+    assert_eq!(z.link(2, 0, (40_000, 0)), (900_000, 30_000));
+    assert!(load(MINIMAL).unwrap().variants()[0].config.zones.is_empty());
+    assert_eq!(
+        load(MINIMAL).unwrap().variants()[0]
+            .config
+            .tcp_reset_after_ns,
+        924_600_000_000
+    );
+}
+
+/// [`with`], leaving out the minimal scenario's cluster when `extra` has its own.
+fn without_cluster(extra: &str) -> String {
+    let text = with(extra);
+    if extra.contains("cluster:") {
+        text.replacen(r#"cluster: (instance: "cache.r7g.large"),"#, "", 1)
+    } else {
+        text
+    }
+}
+
+/// Faults resolve to windows in ns over hosts by index; `zone:NAME` stands for the
+/// zone's hosts.
+#[test]
+fn faults_resolve_to_windows_over_hosts() {
+    use crate::scenario::resolve::{FaultKind, HostRef};
+    let s = load(&without_cluster(
+        r#"network: (zones: ["a", "b"], tcp_reset_after_ms: 2000),
+           cluster: (mode: cluster, shards: 2, instance: "cache.r7g.large", zones: ["a", "b"]),
+           clients: (hosts: 2, zones: ["b"]),
+           faults: [
+               (at_ms: 1500, for_s: 2, outage: (["zone:a"], ["zone:b"])),
+               (at_s: 1, degrade: (between: (["client-0"], ["redis-1"]), loss: 0.25)),
+               (at_s: 4, for_s: 1, crash: "redis-1"),
+               (at_s: 2, for_s: 3, nic_rate: (host: "client-1", bits_per_s: 1_000_000)),
+           ],"#,
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
+    let c = s.variants()[0].config.clone();
+    assert_eq!(c.tcp_reset_after_ns, 2_000_000_000);
+    let f = &c.faults;
+    assert_eq!(
+        (f[0].from_ns, f[0].until_ns),
+        (1_500_000_000, Some(3_500_000_000))
+    );
+    assert_eq!(
+        f[0].kind,
+        FaultKind::Outage {
+            a: vec![HostRef::Node(0)],
+            b: vec![HostRef::Node(1), HostRef::Client(0), HostRef::Client(1)],
+        }
+    );
+    assert_eq!(f[1].until_ns, None);
+    assert!(matches!(
+        f[1].kind,
+        FaultKind::Degrade {
+            loss_per_million: 250_000,
+            ..
+        }
+    ));
+    assert_eq!(f[2].kind, FaultKind::Crash { node: 1 });
+    assert!(matches!(
+        f[3].kind,
+        FaultKind::NicRate {
+            host: HostRef::Client(1),
+            bits_per_s: 1_000_000
+        }
+    ));
+}
+
+/// Every kind of bad fault or zone input is refused with its field path and what was
+/// expected.
+#[test]
+fn bad_faults_and_zones_name_the_field() {
+    let cluster = r#"cluster: (mode: cluster, shards: 2, instance: "cache.r7g.large"),"#;
+    let faults = |list: &str| format!("{cluster} faults: [{list}],");
+    let cases: &[(String, &str, &str)] = &[
+        (faults("(at_s: 1)"), "faults[0]", "exactly one of"),
+        (
+            faults(r#"(for_s: 1, crash: "redis-0")"#),
+            "faults[0].at_s",
+            "required",
+        ),
+        (
+            faults(r#"(at_s: 1, at_ms: 5, crash: "redis-0")"#),
+            "faults[0].at_ms",
+            "set one",
+        ),
+        (
+            faults(r#"(at_s: 1, for_s: 0, crash: "redis-0")"#),
+            "faults[0].for_s",
+            "positive length",
+        ),
+        (
+            faults(r#"(at_s: 10, crash: "redis-0")"#),
+            "faults[0].at_s",
+            "before the end of the run",
+        ),
+        (
+            faults(r#"(at_s: 9, for_s: 2, crash: "redis-0")"#),
+            "faults[0].for_s",
+            "after the run",
+        ),
+        (
+            faults(r#"(at_s: 1, crash: "client-0")"#),
+            "faults[0].crash",
+            "expected a node's name",
+        ),
+        (
+            faults(r#"(at_s: 1, crash: "redis-2")"#),
+            "faults[0].crash",
+            "unknown host \"redis-2\"",
+        ),
+        (
+            faults(r#"(at_s: 1, outage: (["redis-0"], ["redis-0", "client-0"]))"#),
+            "faults[0].outage",
+            "on both sides",
+        ),
+        (
+            faults(r#"(at_s: 1, outage: ([], ["client-0"]))"#),
+            "faults[0].outage",
+            "at least one host",
+        ),
+        (
+            faults(r#"(at_s: 1, degrade: (between: (["redis-0"], ["client-0"]), loss: 1.5))"#),
+            "faults[0].degrade.loss",
+            "probability in [0, 1]",
+        ),
+        (
+            faults(r#"(at_s: 1, degrade: (between: (["redis-0"], ["client-0"])))"#),
+            "faults[0].degrade",
+            "changes nothing",
+        ),
+        (
+            faults(r#"(at_s: 1, nic_rate: (host: "redis-0", bits_per_s: 0))"#),
+            "faults[0].nic_rate.bits_per_s",
+            "expected a rate in 1..=",
+        ),
+        (
+            faults(r#"(at_s: 1, nic_rate: (host: "redis-0", bits_per_s: 999_000_000_000))"#),
+            "faults[0].nic_rate.bits_per_s",
+            "peak rate",
+        ),
+        (
+            faults(
+                r#"(at_s: 1, for_s: 4, outage: (["redis-0", "redis-1"], ["client-0"])),
+                   (at_s: 3, degrade: (between: (["client-0"], ["redis-1"]), loss: 0.5))"#,
+            ),
+            "faults[1].at_s",
+            "overlaps faults[0] on the same target (the link between client-0 and redis-1)",
+        ),
+        (
+            faults(
+                r#"(at_s: 1, for_s: 2, nic_rate: (host: "redis-0", bits_per_s: 1000)),
+                   (at_s: 2, nic_rate: (host: "redis-0", bits_per_s: 2000))"#,
+            ),
+            "faults[1].at_s",
+            "overlaps faults[0] on the same target (the NIC of redis-0)",
+        ),
+        (
+            faults(r#"(at_s: 1, outage: (["zone:a"], ["client-0"]))"#),
+            "faults[0].outage",
+            "no zones are declared",
+        ),
+        (
+            "network: (zones: [\"a\", \"a\"]),".to_string(),
+            "network.zones[1]",
+            "duplicate zone",
+        ),
+        (
+            "network: (zones: []),".to_string(),
+            "network.zones",
+            "at least one zone",
+        ),
+        (
+            "network: (cross_zone_latency_us: 5),".to_string(),
+            "network.cross_zone_latency_us",
+            "at least two zones",
+        ),
+        (
+            "network: (zones: [\"a\", \"b\"], cross_zone_latency_us: 5, cross_zone_jitter_us: 6),"
+                .to_string(),
+            "network.cross_zone_jitter_us",
+            "jitter_us <= latency_us",
+        ),
+        (
+            r#"network: (zones: ["a", "b"], zone_pairs: [(zones: ("a", "a"), latency_us: 5)]),"#
+                .to_string(),
+            "network.zone_pairs[0].zones",
+            "two different zones",
+        ),
+        (
+            r#"network: (zones: ["a", "b"], zone_pairs: [(zones: ("a", "q"), latency_us: 5)]),"#
+                .to_string(),
+            "network.zone_pairs[0].zones",
+            "unknown zone \"q\"",
+        ),
+        (
+            r#"clients: (zones: ["a"]),"#.to_string(),
+            "clients.zones",
+            "no zones are declared",
+        ),
+        (
+            r#"network: (zones: ["a"]), clients: (zones: ["b"]),"#.to_string(),
+            "clients.zones[0]",
+            "unknown zone \"b\"",
+        ),
+        (
+            "network: (tcp_reset_after_ms: 0),".to_string(),
+            "network.tcp_reset_after_ms",
+            "positive time",
+        ),
+    ];
+    for (extra, path, fragment) in cases {
+        let (p, m) = invalid(&without_cluster(extra));
+        assert_eq!(&p, path, "{extra}: {m}");
+        assert!(m.contains(fragment), "{extra}: {m}");
+    }
+}
+
+/// Faults are part of the scenario, so of its digest.
+#[test]
+fn faults_change_the_digest() {
+    let a = load(&with(r#"faults: [(at_s: 1, crash: "redis-0")],"#)).unwrap();
+    let b = load(&with(r#"faults: [(at_s: 2, crash: "redis-0")],"#)).unwrap();
+    assert_ne!(a.digest(), b.digest());
+    assert_ne!(a.digest(), load(MINIMAL).unwrap().digest());
+}
