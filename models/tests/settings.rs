@@ -66,6 +66,10 @@ const REPORT_ONLY: &[(&str, &str)] = &[
         "cluster.replicas_per_shard",
         "always 0: a value above 0 is refused until replication is modelled",
     ),
+    (
+        "zones.names[]",
+        "names the zones in reports; hosts and pairs refer to zones by index",
+    ),
 ];
 
 fn report_only(path: &str) -> bool {
@@ -102,7 +106,7 @@ const ENUM_NAMES: &[&str] = &[
     "zipf",
 ];
 
-const BASES: [&str; 4] = [
+const BASES: [&str; 5] = [
     // Cluster of burstable nodes with CPU credits, prefill, expiries, closed loop.
     r#"(name: "a", description: "a", seed: 3, duration_ms: 1500, warmup_ms: 300,
         network: (latency_us: 30, jitter_us: 5),
@@ -163,6 +167,25 @@ const BASES: [&str; 4] = [
         cluster: (mode: standalone, instance: "burstable",
                   cpu_cost: (per_command_ns: 10_000_000)),
         clients: (workload: (key_maximum: 100, clients: 2, threads: 1, test_time_s: 90)),
+    )"#,
+    // Zones with a pair of their own, and a fault of every kind: an outage longer than
+    // the reset time, a degradation, a NIC rate cap that binds, a crash and restart.
+    r#"(name: "e", description: "e", seed: 7, duration_ms: 2500, warmup_ms: 200,
+        network: (latency_us: 40, jitter_us: 4, zones: ["a", "b", "c"],
+                  cross_zone_latency_us: 300, cross_zone_jitter_us: 20,
+                  zone_pairs: [(zones: ("c", "a"), latency_us: 700, jitter_us: 10)],
+                  tcp_reset_after_ms: 600),
+        cluster: (mode: cluster, shards: 3, instance: "cache.r7g.large", zones: ["a", "b", "c"]),
+        clients: (hosts: 2, zones: ["a", "c"],
+                  workload: (key_maximum: 2000, data_size: 3000, pipeline: 4, clients: 3,
+                             threads: 1)),
+        faults: [
+            (at_ms: 300, for_ms: 1000, outage: (["client-0"], ["redis-0"])),
+            (at_ms: 200, degrade: (between: (["client-1"], ["redis-1"]),
+                                   extra_latency_us: 500, loss: 0.05)),
+            (at_ms: 500, for_ms: 1000, nic_rate: (host: "redis-2", bits_per_s: 20_000_000)),
+            (at_ms: 1500, for_ms: 500, crash: "redis-1"),
+        ],
     )"#,
 ];
 
