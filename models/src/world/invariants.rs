@@ -1,9 +1,10 @@
 //! Property tests of the world's invariants over random small scenarios: 1 to 6 shards,
 //! random workloads (ratios, key patterns, value sizes, pipelines, closed loop, rate
-//! limits, open loop), shaped NICs with small queues and burst credits, jitter, and
-//! loss on every link. The checks are made from outside the components: from the
-//! request table, the connection queues, the network's per-flow counts and the NICs'
-//! counters.
+//! limits, open loop), shaped NICs with small queues and burst credits, jitter, loss on
+//! every link, and random fault timelines (outages between a client host and a node,
+//! degradations, node crashes and restarts, short reset times). The checks are made
+//! from outside the components: from the request table, the connection queues, the
+//! network's per-flow counts, its per-NIC accounts and the NICs' counters.
 
 use super::flows::FlowKind;
 use super::{Ev, RunResult, TestExtras, World};
@@ -38,6 +39,9 @@ struct Case {
     requests: Option<u32>,
     loss_per_mille: u64,
     seed: u64,
+    /// (kind 0 outage / 1 degrade / 2 crash, node, from ms, length ms or until the end).
+    faults: Vec<(u8, u32, u64, Option<u64>)>,
+    reset_after_ms: u64,
 }
 
 fn cases() -> impl Strategy<Value = Case> {
@@ -59,6 +63,18 @@ fn cases() -> impl Strategy<Value = Case> {
             1u32..=3,
         ),
         (proptest::option::of(20u32..300), 0u64..30, any::<u64>()),
+        (
+            proptest::collection::vec(
+                (
+                    0u8..3,
+                    0u32..6,
+                    0u64..1_400,
+                    proptest::option::of(1u64..600),
+                ),
+                0..4,
+            ),
+            200u64..2_000,
+        ),
     )
         .prop_map(
             |(
@@ -66,6 +82,7 @@ fn cases() -> impl Strategy<Value = Case> {
                 (pipeline, clients, threads, loop_kind, rate),
                 (baseline_mbit, burst, queue_kib, jitter_us, io_threads),
                 (requests, loss_per_mille, seed),
+                (faults, reset_after_ms),
             )| Case {
                 shards,
                 // At least one command type.
@@ -87,6 +104,8 @@ fn cases() -> impl Strategy<Value = Case> {
                 requests: if loop_kind == 2 { None } else { requests },
                 loss_per_mille,
                 seed,
+                faults,
+                reset_after_ms,
             },
         )
 }
@@ -119,11 +138,35 @@ impl Case {
         } else {
             String::new()
         };
+        // One fault per node at most, kinds as drawn: windows on one target never
+        // overlap, and every window ends by the end of the run.
+        let mut faults = String::new();
+        let mut used = Vec::new();
+        for &(kind, node, from_ms, length_ms) in &self.faults {
+            let node = node % self.shards;
+            if used.contains(&node) {
+                continue;
+            }
+            used.push(node);
+            let until = match length_ms {
+                Some(l) => format!("for_ms: {},", l.min(1_500 - from_ms)),
+                None => String::new(),
+            };
+            let what = match kind {
+                0 => format!(r#"outage: (["client-0"], ["redis-{node}"])"#),
+                1 => format!(
+                    r#"degrade: (between: (["client-0"], ["redis-{node}"]), extra_latency_us: 300, loss: 0.2)"#
+                ),
+                _ => format!(r#"crash: "redis-{node}""#),
+            };
+            faults.push_str(&format!("(at_ms: {from_ms}, {until} {what}),"));
+        }
         let text = format!(
             r#"(
             name: "invariants", description: "random", seed: {seed}, duration_ms: 1500,
             warmup_ms: 300,
-            network: (latency_us: 40, jitter_us: {jitter}),
+            network: (latency_us: 40, jitter_us: {jitter}, tcp_reset_after_ms: {reset}),
+            faults: [{faults}],
             instances: {{
                 "small": (vcpu: 2, memory_bytes: 4_294_967_296,
                           baseline_bits_per_s: {baseline}, {burst}
@@ -138,6 +181,7 @@ impl Case {
             )"#,
             seed = self.seed,
             jitter = self.jitter_us,
+            reset = self.reset_after_ms,
             baseline = self.baseline_mbit * 1_000_000,
             queue = self.queue_kib * 1024,
             shards = self.shards,
@@ -157,7 +201,10 @@ impl Case {
 
     /// Whether the seed moves when things happen, not only which keys are used.
     fn timing_is_random(&self) -> bool {
-        self.loop_kind == 2 || self.jitter_us > 0 || self.loss_per_mille > 0
+        self.loop_kind == 2
+            || self.jitter_us > 0
+            || self.loss_per_mille > 0
+            || self.faults.iter().any(|f| f.0 == 1)
     }
 
     fn extras(&self) -> TestExtras {
@@ -184,26 +231,69 @@ fn run_checked(
     let mut world = World::build_with(config, &mut sched, case.extras())
         .map_err(|e| TestCaseError::fail(e.to_string()))?;
     let end = SimTime::from_ns(config.duration_ns);
+    // Each crash's node NIC and window, and what its ingress had been offered when a
+    // sample first fell inside the window.
+    let mut crashes: Vec<(usize, u64, u64, Option<u64>)> = config
+        .faults
+        .iter()
+        .filter_map(|f| match f.kind {
+            crate::scenario::resolve::FaultKind::Crash { node } => Some((
+                world.nodes.nodes[node as usize].nic.0 as usize,
+                f.from_ns,
+                f.until_ns.unwrap_or(u64::MAX),
+                None,
+            )),
+            _ => None,
+        })
+        .collect();
     let mut t = SimTime::ZERO;
     while t < end {
         t = (t + SimDuration::from_ms(37)).min(end);
         sched.run(&mut world, RunLimit::Until(t));
         check_instant(&world)?;
+        let accounts = world.net.nic_accounts();
+        for (nic, from, until, offered) in &mut crashes {
+            let now = t.as_ns();
+            if now < *from || now >= *until {
+                continue;
+            }
+            // Nothing reaches a crashed node: its ingress is offered no byte while it
+            // is down (samples after its first inside the window).
+            let seen = accounts[*nic].ingress.offered;
+            match offered {
+                None => *offered = Some(seen),
+                Some(before) => prop_assert_eq!(*before, seen, "a byte reached a crashed node"),
+            }
+        }
     }
     let replies = std::mem::take(&mut world.replies_seen);
     let sent = world.clients.sent_total();
     let in_flight = world.requests.len() as u64;
+    let reset = world.faults.requests_reset;
+    let orphaned = orphaned_requests(&world);
     let result = world.finish(sched.events_run());
-    // Requests issued = completed + in flight + dropped; the transport retransmits every
-    // loss, so no request is dropped for good.
+    // Requests issued = completed + in flight + reset with their connection; the
+    // transport retransmits every loss, so no other request is lost for good. (An
+    // orphaned request is both in the table and counted as reset until its batch ends.)
     prop_assert_eq!(
-        sent,
-        result.simulation.requests_completed_total + in_flight,
-        "issued = completed + in flight"
+        sent + orphaned,
+        result.simulation.requests_completed_total + in_flight + reset,
+        "issued = completed + in flight + reset"
     );
     prop_assert_eq!(result.simulation.requests_sent, sent);
     prop_assert_eq!(result.simulation.requests_in_flight, in_flight);
     Ok((result, replies))
+}
+
+/// Requests in batches orphaned by a connection reset.
+fn orphaned_requests(world: &World) -> u64 {
+    world
+        .engine
+        .conns
+        .iter()
+        .filter(|c| c.orphaned)
+        .map(|c| c.batch.len as u64)
+        .sum()
 }
 
 /// The checks of one instant.
@@ -215,7 +305,7 @@ fn check_instant(world: &World) -> Result<(), TestCaseError> {
     for kind in [FlowKind::ClientRequest, FlowKind::ClientReply] {
         for i in 0..world.flows.count(kind) {
             let stats = world.net.flow_stats(world.flows.flow(kind, i));
-            on_network += stats.messages_sent - stats.messages_delivered;
+            on_network += stats.messages_sent - stats.messages_delivered - stats.discarded_messages;
         }
     }
     let (waiting, in_batch) = world.engine.queued_requests();
@@ -233,9 +323,16 @@ fn check_instant(world: &World) -> Result<(), TestCaseError> {
         .iter()
         .map(|c| c.outstanding as u64)
         .sum();
-    prop_assert_eq!(outstanding, table);
+    // Orphaned requests (their connection reset while a node thread held their batch)
+    // have left their clients and wait in the table for the batch to end.
+    prop_assert_eq!(outstanding + orphaned_requests(world), table);
+    // Per NIC direction, from the network's own account: offered = passed + queued +
+    // in service + dropped + discarded.
+    for a in world.net.nic_accounts() {
+        prop_assert!(a.egress.holds() && a.ingress.holds(), "{:?}", a);
+    }
     // Per NIC direction: offered = served (its last bit possibly still on the wire) +
-    // queued + dropped (+ discarded by a flow's reset, which the world does not do yet).
+    // queued + dropped + discarded by a flow's reset.
     for nic in world.net.nics() {
         for shaper in [&nic.egress, &nic.ingress] {
             let c = &shaper.counters;
@@ -256,14 +353,17 @@ fn check_instant(world: &World) -> Result<(), TestCaseError> {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
-    /// Over random small scenarios: a request is in exactly one place at every sampled
-    /// instant (on the network, waiting on its connection, or in its connection's
-    /// batch); at the end, requests issued = completed + in flight (none is dropped for
-    /// good: the transport retransmits); per NIC direction, wire bytes offered = served
-    /// + queued + dropped at every instant; replies on a connection arrive in the order
-    /// its requests were sent; the same scenario and seed give the same result digest,
-    /// and another seed a different one where timing is random (Poisson arrivals,
-    /// jitter or loss; random keys alone may leave every figure the same).
+    /// Over random small scenarios with random fault timelines: a request is in exactly
+    /// one place at every sampled instant (on the network, waiting on its connection,
+    /// or in its connection's batch); at the end, requests issued = completed + in
+    /// flight + reset with their connection (none is otherwise dropped for good: the
+    /// transport retransmits); per NIC direction, wire bytes offered = served + queued
+    /// + dropped + discarded at every instant, by the shaper's counters and by the
+    /// network's own account; no byte reaches a crashed node while it is down; replies
+    /// on a connection arrive in the order its requests were sent; the same scenario
+    /// and seed give the same result digest, and another seed a different one where
+    /// timing is random (Poisson arrivals, jitter, loss or a degradation; random keys
+    /// alone may leave every figure the same).
     #[test]
     fn the_world_keeps_its_invariants(case in cases()) {
         let config = case.config();
