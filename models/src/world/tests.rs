@@ -441,3 +441,97 @@ fn a_huge_request_count_ends_the_window_at_the_run_end() {
     assert_eq!(result.window_end_ns, result.end_ns);
     assert!(result.simulation.requests_sent > 0);
 }
+
+/// A node that crashes stops answering, and restarts empty: its store has none of the
+/// prefilled keys (a GET-only workload creates none), every connection to it is reset
+/// once, at the restart (the outage is far shorter than the reset time), and the
+/// requests that were waiting on them fail, counted; the other node keeps its keys and
+/// serves throughout, and the restarted one serves again.
+#[test]
+fn a_crashed_node_restarts_empty_and_its_connections_are_reset() {
+    let text = r#"(
+        name: "crash", description: "crash", seed: 5, duration_ms: 1500,
+        cluster: (mode: cluster, shards: 2, instance: "cache.r7g.large"),
+        clients: (workload: (ratio: "0:1", key_maximum: 2000, data_size: 300,
+                             clients: 4, threads: 1)),
+        faults: [(at_ms: 500, for_ms: 300, crash: "redis-1")],
+    )"#;
+    let config = load_str(text, "crash.ron")
+        .expect("loads")
+        .resolved_variants()[0]
+        .config
+        .clone();
+    let (r, _, _) = run(&config, None);
+    assert!(r.hosts[0].keys > 900, "{}", r.hosts[0].keys);
+    assert_eq!(r.hosts[1].keys, 0, "restarted empty");
+    let f = r.faults.as_ref().expect("a fault timeline");
+    assert_eq!(f.timeline.len(), 1);
+    assert_eq!(
+        (f.timeline[0].kind.as_str(), f.timeline[0].target.as_str()),
+        ("crash", "redis-1")
+    );
+    assert_eq!(
+        (f.timeline[0].began_ns, f.timeline[0].ended_ns),
+        (500_000_000, Some(800_000_000))
+    );
+    assert_eq!(
+        f.connection_resets, 4,
+        "each of the 4 connections to redis-1, once"
+    );
+    assert_eq!(f.timeline[0].connection_resets, 4);
+    assert!(f.requests_reset >= 1 && f.requests_reset == f.timeline[0].requests_reset);
+    assert!(
+        f.timeline[0].dropped_messages > 0,
+        "the cut dropped what was sent to it"
+    );
+    // Served before the crash and after the restart; nothing completes while it is
+    // down but what was already on its way back.
+    let node1 = &r.hosts[1].ops_per_s;
+    assert!(node1[0] > 0 && node1[1] > 0, "{node1:?}");
+    assert_eq!(
+        r.simulation.requests_sent,
+        r.simulation.requests_completed_total + r.simulation.requests_in_flight + f.requests_reset
+    );
+}
+
+/// Zones set each connection's latency (same zone: network.latency_us; across:
+/// the cross-zone figure), and the bytes between a client and a node in another zone
+/// are counted on both, the same from either end; a node in the client's zone counts
+/// none.
+#[test]
+fn zones_time_each_connection_and_count_cross_zone_bytes() {
+    let text = r#"(
+        name: "zones", description: "zones", seed: 5, duration_s: 1,
+        network: (latency_us: 50, zones: ["a", "b"], cross_zone_latency_us: 1000),
+        cluster: (mode: cluster, shards: 2, instance: "cache.r7g.large", zones: ["a", "b"]),
+        clients: (zones: ["a"], workload: (key_maximum: 2000, data_size: 300, clients: 4,
+                                             threads: 1, requests: 100)),
+    )"#;
+    let config = load_str(text, "zones.ron")
+        .expect("loads")
+        .resolved_variants()[0]
+        .config
+        .clone();
+    let (r, _, _) = run(&config, None);
+    let cz = |i: usize| r.hosts[i].cross_zone_bytes.expect("zones are named");
+    assert_eq!(
+        cz(0),
+        Default::default(),
+        "redis-0 shares the client's zone"
+    );
+    assert!(cz(1).sent > 0 && cz(1).received > 0);
+    assert_eq!((cz(2).sent, cz(2).received), (cz(1).received, cz(1).sent));
+    // Half the requests go each way: mean propagation (both ways) between the two.
+    let mean_us = r.breakdown.propagation.mean_ns() / 1e3;
+    assert!((500.0..1_500.0).contains(&mean_us), "{mean_us}");
+    let p = |us: u64| {
+        r.breakdown
+            .propagation
+            .percentile_ns(50.0)
+            .abs_diff(us * 1_000)
+    };
+    assert!(
+        p(100) < 5_000 || p(2_000) < 20_000,
+        "propagation is one of the two paths"
+    );
+}
