@@ -129,7 +129,10 @@ fn every_bundled_scenario_passes_check() {
             "{stdout}"
         );
     }
-    assert_eq!(n, 5, "the five experiments of issue 4");
+    assert_eq!(
+        n, 6,
+        "the five experiments of issue 4 and the partition of one shard"
+    );
 }
 
 #[test]
@@ -414,6 +417,7 @@ fn list_shows_every_bundled_scenario_once() {
         [
             "lab-tbf-100mbit",
             "m6g-25kb-get",
+            "partition-one-shard",
             "r7g-family",
             "t4g-burst-depletion",
             "zipf-hot-shards"

@@ -225,6 +225,52 @@ fn zipf_hot_shard_ratios() {
 }
 
 /// A different seed changes measured figures, not only the printed seed.
+/// A 5 s partition of one shard of three stops the whole closed loop (every client
+/// soon waits on the cut shard); with Linux's timeouts it resumes at the first
+/// retransmission after the partition, 200 + 400 + 800 + 1,600 + 3,200 ms after the
+/// loss, so in the second from 9 s, not 8 s; connections that give up after a second
+/// are reset, their requests counted as failed, and traffic is back in the second
+/// from 8 s.
+#[test]
+fn a_partitioned_shard_stalls_the_closed_loop_until_the_first_timeout_after_it() {
+    let r = report("partition-one-shard.ron");
+    let ops = |v: &VariantReport| -> Vec<f64> {
+        v.timeseries
+            .series
+            .iter()
+            .find(|s| s.name == "ops_per_s")
+            .expect("ops series")
+            .values
+            .clone()
+    };
+    let linux = variant(r, "linux-timeouts");
+    let o = ops(linux);
+    assert!(o[2] > 100_000.0 && o[10] > 100_000.0, "{o:?}");
+    assert!(
+        o[4..9].iter().all(|&x| x == 0.0),
+        "stalled from 4 s to 9 s: {o:?}"
+    );
+    assert!(
+        o[9] > 50_000.0 && o[9] < o[10],
+        "resumes inside the second from 9 s: {o:?}"
+    );
+    let f = linux.faults.as_ref().expect("a fault timeline");
+    assert_eq!(f.connection_resets, 0);
+    assert!(f.timeline[0].dropped_messages > 0);
+
+    let reset = variant(r, "reset-after-1s");
+    let o = ops(reset);
+    assert!(o[4..8].iter().all(|&x| x < 1_000.0), "{o:?}");
+    assert!(o[8] > 10_000.0, "back in the second from 8 s: {o:?}");
+    let f = reset.faults.as_ref().expect("a fault timeline");
+    assert!(
+        f.connection_resets >= 16,
+        "every connection to redis-1 at least once"
+    );
+    assert_eq!(f.timeline[0].connection_resets, f.connection_resets);
+    assert_eq!(f.requests_reset, f.timeline[0].requests_reset);
+}
+
 #[test]
 fn a_different_seed_changes_measured_figures() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/m6g-25kb-get.ron");
@@ -354,6 +400,7 @@ fn bundled_variants_run_within_their_estimates() {
     for file in [
         "lab-tbf-100mbit.ron",
         "m6g-25kb-get.ron",
+        "partition-one-shard.ron",
         "r7g-family.ron",
         "t4g-burst-depletion.ron",
         "zipf-hot-shards.ron",
@@ -376,8 +423,10 @@ fn bundled_variants_run_within_their_estimates() {
                 "{at}: {completed} > {}",
                 e.requests
             );
+            // The estimate does not model faults: it stays an upper bound, but a run
+            // whose clients stall through a partition serves far less than it.
             assert!(
-                e.requests <= 2 * completed,
+                e.requests <= 2 * completed || !v.config.faults.is_empty(),
                 "{at}: {} for {completed}",
                 e.requests
             );

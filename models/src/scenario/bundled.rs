@@ -15,6 +15,10 @@ pub const BUNDLED: &[(&str, &str)] = &[
         include_str!("../../../scenarios/m6g-25kb-get.ron"),
     ),
     (
+        "partition-one-shard.ron",
+        include_str!("../../../scenarios/partition-one-shard.ron"),
+    ),
+    (
         "r7g-family.ron",
         include_str!("../../../scenarios/r7g-family.ron"),
     ),

@@ -529,7 +529,7 @@ mod never_panics {
         }
 
         #[test]
-        fn mutated_bundled_scenarios(which in 0usize..5, cut in any::<prop::sample::Index>(),
+        fn mutated_bundled_scenarios(which in 0usize..6, cut in any::<prop::sample::Index>(),
                                      at in any::<prop::sample::Index>(), byte in any::<u8>()) {
             let text = bundled::BUNDLED[which % bundled::BUNDLED.len()].1;
             let mut bytes = text.as_bytes().to_vec();

@@ -42,6 +42,7 @@ pub(crate) struct Faults {
     pub connection_resets: u64,
     pub requests_reset: u64,
     aborted: Vec<FlowId>,
+    reset_after_ns: u64,
 }
 
 /// Frees the requests of a batch orphaned by its connection's reset.
@@ -130,6 +131,7 @@ impl Faults {
             connection_resets: 0,
             requests_reset: 0,
             aborted: Vec::new(),
+            reset_after_ns: config.tcp_reset_after_ns,
         }
     }
 
@@ -190,13 +192,16 @@ impl Faults {
         self.aborted = aborted;
     }
 
-    /// The fault active now that cuts or degrades connection `conn`'s path, if any.
+    /// The fault that cut or degraded connection `conn`'s path at some time in the
+    /// reset time before `now` (while its message waited), if any.
     fn covering(&self, now: SimTime, engine: &Engine, conn: u32) -> Option<usize> {
         let now = now.as_ns();
+        let waited_from = now.saturating_sub(self.reset_after_ns);
         let node = HostRef::Node(engine.conns[conn as usize].node);
         let host = HostRef::Client(conn / self.conns_per_host);
         self.records.iter().position(|r| {
-            let active = r.config.from_ns <= now && r.config.until_ns.is_none_or(|u| u > now);
+            let active =
+                r.config.from_ns <= now && r.config.until_ns.is_none_or(|u| u > waited_from);
             active
                 && match &r.config.kind {
                     FaultKind::Outage { a, b } | FaultKind::Degrade { a, b, .. } => {

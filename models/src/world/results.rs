@@ -73,8 +73,10 @@ pub struct FaultRecordResult {
     pub began_ns: u64,
     /// `None`: it lasted until the end of the run.
     pub ended_ns: Option<u64>,
-    /// Resets charged to it: the connections its outage or crash cut long enough, or
-    /// those its node's restart reset.
+    /// Resets charged to it: the connections whose message it cut or degraded while
+    /// they waited (a reset may come after the fault ends: a connection gives up when
+    /// a timer finds it has waited long enough, as Linux does), or those its node's
+    /// restart reset.
     pub connection_resets: u64,
     pub requests_reset: u64,
     /// Message attempts it dropped on the link (link faults and crashes).
