@@ -473,8 +473,8 @@ fn apply(text: &mut String, m: &Mutation) {
     }
 }
 
-/// Shortens every run of a scenario to a second (its warm-up to none), so that most of
-/// its mutants are small enough to simulate.
+/// Shortens every run of a scenario to a second (its warm-up to none, its faults to
+/// the whole of it), so that most of its mutants are small enough to simulate.
 fn shorten(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for line in text.split_inclusive('\n') {
@@ -483,6 +483,8 @@ fn shorten(text: &str) -> String {
             ("duration_s: ", "1"),
             ("test_time_s: ", "1"),
             ("warmup_s: ", "0"),
+            ("at_s: ", "0"),
+            ("for_s: ", "1"),
         ] {
             if let Some(at) = l.find(field) {
                 let start = at + field.len();
