@@ -113,7 +113,13 @@ impl World {
         // The clients stopped before the run's end: they sent their request counts, or
         // their test time was shorter than the run.
         let stopped_early = expected == Some(sent) || clients.stop_sending_at < end;
-        let window_end = metrics.window_end(end, stopped_early, sent);
+        // Requests that failed with their connection will never complete: the rest decide
+        // whether every request was answered.
+        let window_end = metrics.window_end(
+            end,
+            stopped_early,
+            sent.saturating_sub(faults.requests_reset),
+        );
         let loads = exact_shard_loads(&config, &clients.router);
         let placement = match clients.router.placement() {
             Placement::Crc16 => "crc16",

@@ -13,6 +13,10 @@
 //! up to the reset time (see [`Network::set_reset_after`]) is reset by the network
 //! itself, as Linux aborts a connection after `tcp_retries2` timeouts, and reported by
 //! [`Network::take_aborted`]. A fault covers the flows open when it begins.
+//! Acknowledgements are not messages, and an outage does not cut them: those on their
+//! way back when it begins, and those of messages that crossed before it and are
+//! delivered during it, still reach the sender (an approximation: it lets a window grow
+//! that TCP would hold, and changes no message's fate).
 
 use super::{MsgState, Network, NicId, RTO_MAX, RTO_MIN};
 use crate::rng::{Ratio, SimRng};
