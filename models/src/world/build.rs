@@ -363,7 +363,7 @@ impl World {
         let node_nics = nodes.iter().map(|n| n.nic).collect();
         let mut metrics = Metrics::new(config, nodes.len());
         if let Some(z) = &zone_traffic {
-            metrics.propagation_by_conn = z.propagation_by_conn(config, &conns);
+            metrics.propagation_by_conn = z.propagation_by_conn(config);
         }
         let world = World {
             config: config.clone(),

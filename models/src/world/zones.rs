@@ -56,13 +56,12 @@ impl ZoneTraffic {
     }
 
     /// Each connection's one-way propagation, for the latency breakdown.
-    pub fn propagation_by_conn(&self, config: &RunConfig, conns: &[Conn]) -> Vec<SimDuration> {
+    pub fn propagation_by_conn(&self, config: &RunConfig) -> Vec<SimDuration> {
         let z = &config.zones;
         let n = &config.network;
         self.conns
             .iter()
-            .zip(conns)
-            .map(|(&(node, host, _), _)| {
+            .map(|&(node, host, _)| {
                 let (latency, _) = z.link(
                     z.client_zones[host as usize],
                     z.node_zones[node as usize],
