@@ -52,8 +52,9 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
     /// Bytes are conserved at every instant (offered = delivered + dropped + queued + in
-    /// flight), every message is delivered exactly once in the end despite drops, and
-    /// each flow delivers its messages in the order they were sent.
+    /// flight, network-wide, and per NIC direction offered = passed + queued + in
+    /// service + dropped), every message is delivered exactly once in the end despite
+    /// drops, and each flow delivers its messages in the order they were sent.
     #[test]
     fn conserved_ordered_and_eventually_delivered(
         seed in 0u64..1_000,
@@ -86,6 +87,9 @@ proptest! {
             sched.run(&mut w, RunLimit::Until(SimTime::from_ns(c).max(sched.now())));
             let c = w.net.conservation();
             prop_assert!(c.holds(), "not conserved: {c:?}");
+            for a in w.net.nic_accounts() {
+                prop_assert!(a.egress.holds() && a.ingress.holds(), "a NIC's account: {a:?}");
+            }
         }
         sched.run(&mut w, RunLimit::Empty);
         let c = w.net.conservation();

@@ -354,7 +354,12 @@ impl Model for ResetWorld {
             }
         }
         let c = self.net.conservation();
-        if !c.holds() && self.unconserved.is_none() {
+        let per_nic = self
+            .net
+            .nic_accounts()
+            .iter()
+            .all(|a| a.egress.holds() && a.ingress.holds());
+        if (!c.holds() || !per_nic) && self.unconserved.is_none() {
             self.unconserved = Some((sched.now(), c));
         }
     }
@@ -428,7 +433,9 @@ proptest! {
     /// of its resets is delivered after that reset; within each epoch of a flow (the
     /// time between two of its resets) its messages are delivered in the order they
     /// were sent, each at most once and none skipped; bytes are conserved after every
-    /// event (offered = delivered + dropped + discarded + queued + in flight); and once
+    /// event (offered = delivered + dropped + discarded + queued + in flight, and per
+    /// NIC direction offered = passed + queued + in service + dropped + discarded); and
+    /// once
     /// the network drains, nothing is queued or in flight, each flow's last epoch has
     /// delivered all it sent, and its counts add up (sent = delivered + discarded).
     #[test]
