@@ -18,7 +18,7 @@ use crate::scenario::resolve::{CreditLevel, RunConfig};
 use crate::scenario::spec::{ClusterMode, Engine as EngineName, Placement};
 use crate::workload::arrivals::ArrivalGen;
 use crate::workload::generator::{format_key, RateBudget};
-use sim::host::{CpuCreditConfig, CpuCredits};
+use sim::host::{CpuCreditConfig, CpuCredits, HostCpu};
 use sim::net::{Framing, LinkConfig, Network, NicConfig, NicId, ShaperConfig};
 use sim::{RngStreams, Scheduler, SimDuration, SimTime};
 use slab::Slab;
@@ -195,7 +195,9 @@ impl World {
             EngineName::Valkey => "valkey",
         };
         let owners = prefill_owners(config, &router);
+        let io_threads = config.cluster.node.io_threads.max(1) as usize;
         let mut nodes = Vec::new();
+        let mut node_cpus = Vec::new();
         for shard in 0..router.shards() {
             let server_shaper = shaper(server, config.net_credits_at_start);
             let nic = net.add_nic(NicConfig {
@@ -212,12 +214,12 @@ impl World {
                     baseline_percent: (c.baseline_permille_per_vcpu as u64 / 10).clamp(1, 100),
                 })
             });
+            node_cpus.push(HostCpu::new(server.vcpu, io_threads as u32, credits));
             nodes.push(Node {
                 name: format!("{engine_name}-{shard}"),
                 shard,
                 nic,
                 db: node_db(config, &router, &owners, shard)?,
-                credits,
                 rng: streams.stream("node", shard as u64),
             });
         }
@@ -237,7 +239,6 @@ impl World {
 
         // Clients, each with a connection to every node; the engine holds the nodes'
         // ends. Connection c of host h's client i is h * per_host * nodes + i * nodes + s.
-        let io_threads = config.cluster.node.io_threads.max(1) as usize;
         let per_host = w.connections_per_host();
         let total_clients = config.clients.connections_total();
         let mut clients = Vec::new();
@@ -343,6 +344,7 @@ impl World {
                 (0..nodes.len())
                     .map(|_| (0..io_threads).map(|_| Thread::new()).collect())
                     .collect(),
+                node_cpus,
                 conns,
                 cost,
                 w.key_prefix.clone(),

@@ -76,11 +76,15 @@ impl World {
             client_nics,
             clients,
             nodes,
-            engine,
+            mut engine,
             sampler,
             end,
             ..
         } = self;
+        // Jobs still running count up to the end.
+        for cpu in &mut engine.cpus {
+            cpu.settle(end);
+        }
         let keys_at_start = |node: usize| {
             sampler
                 .keys_at_window_start
@@ -153,12 +157,12 @@ impl World {
                 retransmits: retransmits[n.nic.0 as usize],
                 retransmits_at_window_start: start(n.nic).retransmits,
             });
-            for (t, thread) in engine.threads[i].iter().enumerate() {
+            for (t, thread) in engine.cpus[i].threads().iter().enumerate() {
                 resources.push(ResourceResult::busy(
                     host,
                     ResourceKind::Cpu,
                     Some(t as u32),
-                    thread.cpu.busy.busy_ns_per_s(),
+                    thread.busy.busy_ns_per_s(),
                 ));
             }
             register_nic(&mut resources, host, &net, n.nic);
