@@ -98,8 +98,14 @@ pub struct NodeReport {
     pub shard: u32,
     pub instance: String,
     pub ops: u64,
-    /// Per thread (main first), busy fraction over the measured window.
+    /// Per thread (main first; on a client host, its memtier threads), the vCPU-time it
+    /// consumed as a fraction of the measured window.
     pub cpu_utilization: Vec<f64>,
+    /// The instance's vCPUs.
+    pub vcpus: u32,
+    /// Threads waiting for a vCPU, on average over the measured window (0 unless the
+    /// host runs more runnable threads than it has vCPUs).
+    pub cpu_threads_waiting_mean: f64,
     pub net_in_bytes: u64,
     pub net_out_bytes: u64,
     /// The same bytes as mean rates over the measured window, in bits per second.
@@ -292,6 +298,7 @@ pub fn variant_report(result: &RunResult) -> VariantReport {
         ("propagation", &b.propagation),
         ("CPU queue", &b.cpu_queue),
         ("service (batch CPU time)", &b.service),
+        ("client CPU (queue and parse)", &b.client_cpu),
     ]
     .iter()
     .map(|(name, h)| Component {
@@ -320,7 +327,7 @@ pub fn variant_report(result: &RunResult) -> VariantReport {
         }
         .spec
         .baseline_bits_per_s;
-        let row = host_report(host, cpu_utilization, measured_s, baseline);
+        let row = host_report(host, &window, cpu_utilization, measured_s, baseline);
         match host.role {
             crate::world::results::HostRole::Primary => nodes.push(row),
             crate::world::results::HostRole::Client => client_hosts.push(row),
@@ -411,6 +418,7 @@ pub fn variant_report(result: &RunResult) -> VariantReport {
 /// end of the run), gauges at the end, and the drops of the warm-up on their own.
 fn host_report(
     host: &HostResult,
+    window: &findings::Window,
     cpu_utilization: Vec<f64>,
     measured_s: f64,
     net_baseline_bits_per_s: u64,
@@ -430,6 +438,8 @@ fn host_report(
         instance: host.instance.clone(),
         ops: host.ops,
         cpu_utilization,
+        vcpus: host.vcpus,
+        cpu_threads_waiting_mean: round3(window.mean_of(&host.cpu_contended_ns_per_s) / 1e9),
         net_in_bytes: i.wire_bytes,
         net_out_bytes: e.wire_bytes,
         net_in_bits_per_s: rate(i.wire_bytes),

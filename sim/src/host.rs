@@ -335,7 +335,10 @@ fn stretch(work_ns: u64, vcpus: u32, runnable: u32) -> SimDuration {
     if runnable <= vcpus {
         return SimDuration::from_ns(work_ns);
     }
-    SimDuration::from_ns(div_ceil_u128(work_ns as u128 * runnable as u128, vcpus as u128) as u64)
+    SimDuration::from_ns(div_ceil_u128(
+        work_ns as u128 * runnable as u128,
+        vcpus as u128,
+    ))
 }
 
 /// Records `t`'s progress since its job's last settlement, at a share of vcpus /

@@ -6,6 +6,16 @@
 //! requests outstanding, and every request it sends comes back to it exactly once
 //! (`on_reply`), which is where its latency is recorded.
 //!
+//! Clients cost CPU ([`ClientCpuCost`]): memtier's clients are spread over its threads
+//! (`clients` connections each), and each thread is a FIFO server on the client host's
+//! vCPUs. A delivered reply waits for its thread, which parses it; only then is the
+//! request done (its latency recorded, as memtier records it in its read callback) and
+//! its slot free. Building a request costs the thread too: the request leaves when its
+//! thread takes it up, and the thread is busy building it after the work already
+//! queued. A start, a rate-limit tick or an arrival that finds its thread busy waits
+//! for it. So a thread serving many connections tops out at one request per
+//! `request + reply` cost, whatever the servers could do.
+//!
 //! An open-loop client whose queue is full drops every arrival until a reply lets it
 //! send again, so it then schedules no arrival events: it keeps the time of the next
 //! arrival and, when it next takes one from its queue (or when the run ends), counts the
@@ -17,9 +27,11 @@
 use super::flows::FlowKind;
 use super::requests::{with_argv, Req, Requests, NO_REQ};
 use super::{Ctx, Ev};
+use crate::client_cpu::ClientCpuCost;
 use crate::placement::Router;
 use crate::workload::arrivals::ArrivalGen;
 use crate::workload::generator::{format_key, RateBudget, WorkloadGen};
+use sim::host::{CpuCredits, CpuThread};
 use sim::{SimDuration, SimRng, SimTime};
 use std::collections::VecDeque;
 use store_core::resp::encoded_request_len;
@@ -33,6 +45,10 @@ pub enum ClientEv {
     RateTick { client: u32 },
     /// An open-loop arrival.
     Arrival { client: u32 },
+    /// A reply's parse is over: the request is done.
+    Parsed { req: u32 },
+    /// The client's thread is free again, for work that waited for it.
+    Wake { client: u32 },
 }
 
 impl From<ClientEv> for Ev {
@@ -61,6 +77,17 @@ pub(crate) struct Client {
     /// Open loop with the queue full: the next arrival, for which no event is scheduled
     /// (every arrival until a slot frees is dropped, and counted when it does).
     pub arrivals_held: Option<SimTime>,
+    /// Its memtier thread (an index into [`Clients::threads`]).
+    pub thread: u32,
+    /// A `Wake` is scheduled.
+    pub wake_pending: bool,
+}
+
+/// One memtier thread: a FIFO server on its client host's vCPUs.
+pub(crate) struct ClientThread {
+    pub cpu: CpuThread,
+    /// Its host (an index into [`Clients::host_credits`]).
+    pub host: u32,
 }
 
 /// Every client of the world.
@@ -77,6 +104,13 @@ pub(crate) struct Clients {
     pub stop_sending_at: SimTime,
     pub key_buf: Vec<u8>,
     pub argv_buf: Vec<u8>,
+    /// Every memtier thread, host by host.
+    pub threads: Vec<ClientThread>,
+    /// Each client host's CPU credits (burstable types).
+    pub host_credits: Vec<Option<CpuCredits>>,
+    pub cpu_cost: ClientCpuCost,
+    /// Replies delivered whose parse is not over (for checks: a request in one place).
+    pub awaiting_parse: u64,
 }
 
 impl Clients {
@@ -91,6 +125,11 @@ impl Clients {
         let now = ctx.sched.now();
         match ev {
             ClientEv::Start { client } => {
+                if let Some(free_at) = self.thread_busy(client, now) {
+                    ctx.sched
+                        .schedule_at(free_at, ClientEv::Start { client }.into());
+                    return;
+                }
                 let c = &mut self.clients[client as usize];
                 if let Some(budget) = &c.budget {
                     c.budget_at = now;
@@ -110,6 +149,12 @@ impl Clients {
             }
             ClientEv::RateTick { client } => {
                 if now >= self.stop_sending_at {
+                    return;
+                }
+                // memtier's timer runs on its thread's event loop: late when it is busy.
+                if let Some(free_at) = self.thread_busy(client, now) {
+                    ctx.sched
+                        .schedule_at(free_at, ClientEv::RateTick { client }.into());
                     return;
                 }
                 let c = &mut self.clients[client as usize];
@@ -150,13 +195,71 @@ impl Clients {
                     ctx.sched
                         .schedule_at(next, ClientEv::Arrival { client }.into());
                 }
-                self.fill(ctx, reqs, client);
+                self.fill_or_wait(ctx, reqs, client);
+            }
+            ClientEv::Parsed { req } => {
+                self.awaiting_parse -= 1;
+                self.parsed(ctx, reqs, req)
+            }
+            ClientEv::Wake { client } => {
+                self.clients[client as usize].wake_pending = false;
+                self.fill_or_wait(ctx, reqs, client);
             }
         }
     }
 
-    /// A request's reply has been received: the request is done.
+    /// When the client's thread is busy at `now`, the time it is free.
+    #[inline]
+    fn thread_busy(&self, client: u32, now: SimTime) -> Option<SimTime> {
+        if self.cpu_cost.is_free() {
+            return None;
+        }
+        let t = &self.threads[self.clients[client as usize].thread as usize];
+        let free_at = t.cpu.busy_until();
+        (free_at > now).then_some(free_at)
+    }
+
+    /// Sends what the client may now, or wakes it when its thread is free.
+    fn fill_or_wait(&mut self, ctx: &mut Ctx<'_>, reqs: &mut Requests, client: u32) {
+        let now = ctx.sched.now();
+        match self.thread_busy(client, now) {
+            None => self.fill(ctx, reqs, client),
+            Some(free_at) => {
+                let c = &mut self.clients[client as usize];
+                if !c.wake_pending {
+                    c.wake_pending = true;
+                    ctx.sched
+                        .schedule_at(free_at, ClientEv::Wake { client }.into());
+                }
+            }
+        }
+    }
+
+    /// Runs `work` on the client's thread from `now`; returns when it is done.
+    #[inline]
+    fn run_on_thread(&mut self, client: u32, now: SimTime, work: SimDuration) -> SimTime {
+        let t = &mut self.threads[self.clients[client as usize].thread as usize];
+        let credits = self.host_credits[t.host as usize].as_mut();
+        t.cpu.submit(now, work, credits)
+    }
+
+    /// A request's reply has reached its client host: it waits for the client's thread,
+    /// which parses it.
     pub fn on_reply(&mut self, ctx: &mut Ctx<'_>, reqs: &mut Requests, req: u32) {
+        let now = ctx.sched.now();
+        let r = &mut reqs[req as usize];
+        r.delivered = now;
+        if self.cpu_cost.is_free() {
+            return self.parsed(ctx, reqs, req);
+        }
+        let (client, work) = (r.client, self.cpu_cost.reply(r.reply_bytes));
+        let done = self.run_on_thread(client, now, work);
+        self.awaiting_parse += 1;
+        ctx.sched.schedule_at(done, ClientEv::Parsed { req }.into());
+    }
+
+    /// A reply has been parsed: the request is done.
+    fn parsed(&mut self, ctx: &mut Ctx<'_>, reqs: &mut Requests, req: u32) {
         let now = ctx.sched.now();
         let r = reqs.remove(req as usize);
         ctx.metrics.record_completion(now, &r);
@@ -280,6 +383,7 @@ impl Clients {
             received: now,
             cpu_start: now,
             cpu_end: now,
+            delivered: now,
             #[cfg(test)]
             seq: self.clients[c as usize].sent - 1,
         });
@@ -288,6 +392,10 @@ impl Clients {
         r.request_bytes = request_bytes;
         let flow = ctx.flows.flow(FlowKind::ClientRequest, conn);
         ctx.net.send(ctx.sched, flow, request_bytes, req as u64);
+        if !self.cpu_cost.is_free() {
+            let work = self.cpu_cost.request(request_bytes);
+            self.run_on_thread(c, now, work);
+        }
     }
 
     /// Requests sent over the whole run, by every client.

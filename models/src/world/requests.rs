@@ -31,6 +31,8 @@ pub(crate) struct Req {
     pub received: SimTime,
     pub cpu_start: SimTime,
     pub cpu_end: SimTime,
+    /// When its reply reached the client host (the client's thread parses it after).
+    pub delivered: SimTime,
     /// The client's count of requests sent before this one (replies must come back in
     /// this order on a connection).
     #[cfg(test)]
