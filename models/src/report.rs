@@ -500,6 +500,15 @@ fn timeseries(result: &RunResult) -> TimeSeries {
     ];
     for (i, host) in result.hosts.iter().enumerate() {
         if host.role != crate::world::results::HostRole::Primary {
+            // A client host's series: its memtier threads' CPU.
+            for r in result.resources_of(i).filter(|r| r.kind == Resource::Cpu) {
+                let t = r.thread.unwrap_or(0);
+                series.push(per_s(
+                    &format!("cpu_utilization_thread{t}"),
+                    Some(host.name.as_str()),
+                    &|s| round3(r.utilization(s)),
+                ));
+            }
             continue;
         }
         let node = host.name.as_str();
@@ -530,6 +539,12 @@ fn timeseries(result: &RunResult) -> TimeSeries {
                 Some(node),
                 &|s| round3(r.utilization(s)),
             ));
+        }
+        // Only a node whose threads outnumber its vCPUs ever waits for one.
+        if host.cpu_contended_ns_per_s.iter().any(|&ns| ns > 0) {
+            series.push(per_s("cpu_threads_waiting", Some(node), &|s| {
+                round3(at(&host.cpu_contended_ns_per_s, s) as f64 / 1e9)
+            }));
         }
     }
     TimeSeries {
