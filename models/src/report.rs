@@ -631,7 +631,7 @@ impl Report {
     /// thread first; an absent depletion time as an empty field): the full table that
     /// the text report summarizes when it is long.
     pub fn nodes_csv(&self) -> String {
-        const COLUMNS: [&str; 26] = [
+        const COLUMNS: [&str; 28] = [
             "variant",
             "name",
             "role",
@@ -639,6 +639,8 @@ impl Report {
             "instance",
             "ops",
             "cpu_utilization",
+            "vcpus",
+            "cpu_threads_waiting_mean",
             "net_in_bytes",
             "net_out_bytes",
             "net_in_bits_per_s",
@@ -672,6 +674,8 @@ impl Report {
                     n.instance.clone(),
                     n.ops.to_string(),
                     cpu.join(" "),
+                    n.vcpus.to_string(),
+                    n.cpu_threads_waiting_mean.to_string(),
                     n.net_in_bytes.to_string(),
                     n.net_out_bytes.to_string(),
                     n.net_in_bits_per_s.to_string(),
