@@ -712,10 +712,21 @@ pub fn estimate(config: &RunConfig) -> Estimate {
     } else {
         0
     };
+    // A costly client takes one more event a request (the end of its reply's parse),
+    // and a start, tick or arrival that finds its thread busy one more (its turn).
+    let client_cpu_events = if config.clients.cpu_cost.is_free() {
+        0
+    } else {
+        requests
+            .saturating_add(clients)
+            .saturating_add(ticks)
+            .saturating_add(arrivals)
+    };
     let other_events = arrivals
         .saturating_add(ticks)
         .saturating_add(expire_cycles)
         .saturating_add(clients)
+        .saturating_add(client_cpu_events)
         .saturating_add(seconds + 2);
     let retransmissions = retransmissions_bound(config, &sizes, requests);
     let events = requests
@@ -725,9 +736,14 @@ pub fn estimate(config: &RunConfig) -> Estimate {
         )
         .saturating_add(other_events);
 
-    // Series: ops and p99, then per node seven series and one a thread.
+    // Series: ops and p99, then per node seven series, one a thread and one of threads
+    // waiting for a vCPU when they can outnumber them, and one a client thread.
     let io_threads = u64::from(config.cluster.node.io_threads);
-    let timeseries_points = seconds.saturating_mul(2 + shards * (7 + io_threads));
+    let waiting = u64::from(config.cluster.node.io_threads > config.cluster.instance.spec.vcpu);
+    let client_threads =
+        u64::from(config.clients.hosts) * u64::from(config.clients.workload.threads);
+    let timeseries_points = seconds
+        .saturating_mul((2 + shards * (7 + io_threads + waiting)).saturating_add(client_threads));
 
     // Memory of the world.
     let stored_keys = {
@@ -1106,8 +1122,9 @@ mod tests {
             (300, RequestsBound::RequestCount)
         );
         assert!(e.requests_fields.contains(&"clients.workload.requests"));
-        // Eleven events a request, one a client and one a second (and two).
-        assert_eq!(e.events, 300 * EVENTS_PER_REQUEST + 10 + 12);
+        // Eleven events a request, one a client and one a second (and two); the
+        // client's CPU one more a request and a client.
+        assert_eq!(e.events, 300 * EVENTS_PER_REQUEST + 10 + 12 + 300 + 10);
     }
 
     /// The concurrency bound: each of 10 clients' one slot holds a request for at least
@@ -1178,7 +1195,8 @@ mod tests {
         );
     }
 
-    /// Series: ops and p99, and per node seven series and one a thread, every second.
+    /// Series: ops and p99, per node seven series and one a thread, and one a client
+    /// thread (one here), every second.
     #[test]
     fn series_points_count_every_node_and_thread() {
         let e = estimate(&scenario_of(
@@ -1187,7 +1205,7 @@ mod tests {
             "requests: 1",
             "",
         ));
-        assert_eq!(e.timeseries_points, 10 * (2 + 3 * (7 + 2)));
+        assert_eq!(e.timeseries_points, 10 * (2 + 3 * (7 + 2) + 1));
     }
 
     /// The memory grows with what drives it, and says which fields those are.

@@ -12,8 +12,8 @@
 //! request done (its latency recorded, as memtier records it in its read callback) and
 //! its slot free. Building a request costs the thread too: the request leaves when its
 //! thread takes it up, and the thread is busy building it after the work already
-//! queued. A start, a rate-limit tick or an arrival that finds its thread busy waits
-//! for it. So a thread serving many connections tops out at one request per
+//! queued. A start, a rate-limit tick or an arrival that finds its thread busy sends
+//! once the work queued then is done. So a thread serving many connections tops out at one request per
 //! `request + reply` cost, whatever the servers could do.
 //!
 //! An open-loop client whose queue is full drops every arrival until a reply lets it
@@ -39,7 +39,7 @@ use store_core::resp::encoded_request_len;
 /// The clients' events.
 #[derive(Clone, Copy, Debug)]
 pub enum ClientEv {
-    /// A client's connections are up: start sending.
+    /// A client's connections are up: start sending (once its thread is free).
     Start { client: u32 },
     /// memtier's rate-limiting timer.
     RateTick { client: u32 },
@@ -47,7 +47,8 @@ pub enum ClientEv {
     Arrival { client: u32 },
     /// A reply's parse is over: the request is done.
     Parsed { req: u32 },
-    /// The client's thread is free again, for work that waited for it.
+    /// The client's turn on its thread, for a start, tick or arrival that found it
+    /// busy.
     Wake { client: u32 },
 }
 
@@ -125,11 +126,6 @@ impl Clients {
         let now = ctx.sched.now();
         match ev {
             ClientEv::Start { client } => {
-                if let Some(free_at) = self.thread_busy(client, now) {
-                    ctx.sched
-                        .schedule_at(free_at, ClientEv::Start { client }.into());
-                    return;
-                }
                 let c = &mut self.clients[client as usize];
                 if let Some(budget) = &c.budget {
                     c.budget_at = now;
@@ -145,16 +141,10 @@ impl Clients {
                         ClientEv::Arrival { client }.into(),
                     );
                 }
-                self.fill(ctx, reqs, client);
+                self.fill_or_wait(ctx, reqs, client);
             }
             ClientEv::RateTick { client } => {
                 if now >= self.stop_sending_at {
-                    return;
-                }
-                // memtier's timer runs on its thread's event loop: late when it is busy.
-                if let Some(free_at) = self.thread_busy(client, now) {
-                    ctx.sched
-                        .schedule_at(free_at, ClientEv::RateTick { client }.into());
                     return;
                 }
                 let c = &mut self.clients[client as usize];
@@ -169,7 +159,7 @@ impl Clients {
                     now + SimDuration::from_ns(interval),
                     ClientEv::RateTick { client }.into(),
                 );
-                self.fill(ctx, reqs, client);
+                self.fill_or_wait(ctx, reqs, client);
             }
             ClientEv::Arrival { client } => {
                 if now >= self.stop_sending_at {
@@ -202,8 +192,9 @@ impl Clients {
                 self.parsed(ctx, reqs, req)
             }
             ClientEv::Wake { client } => {
+                // Its turn on the thread, behind the work queued when it began to wait.
                 self.clients[client as usize].wake_pending = false;
-                self.fill_or_wait(ctx, reqs, client);
+                self.fill(ctx, reqs, client);
             }
         }
     }
@@ -219,7 +210,9 @@ impl Clients {
         (free_at > now).then_some(free_at)
     }
 
-    /// Sends what the client may now, or wakes it when its thread is free.
+    /// Sends what the client may now or, when its thread is busy, once the work queued
+    /// on the thread is done (one `Wake` at most pending a client, so a run's wakes are
+    /// at most its starts, ticks and arrivals).
     fn fill_or_wait(&mut self, ctx: &mut Ctx<'_>, reqs: &mut Requests, client: u32) {
         let now = ctx.sched.now();
         match self.thread_busy(client, now) {
