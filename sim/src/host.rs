@@ -234,9 +234,10 @@ impl HostCpu {
         }
     }
 
-    /// Starts `work` (at full speed) on the idle `thread` at `now`. Pushes onto `out`
-    /// the completions to schedule: the new job's, and, when the vCPUs are oversubscribed
-    /// before or after, every other running job's, rescheduled.
+    /// Starts `work` (at full speed) on the idle `thread` at `now`; returns its
+    /// completion. When the vCPUs are oversubscribed after the start, every other
+    /// running job's completion is rescheduled and pushed onto `out` (which a caller
+    /// whose threads never outnumber the vCPUs finds empty).
     #[inline]
     pub fn start(
         &mut self,
@@ -244,7 +245,7 @@ impl HostCpu {
         thread: u32,
         work: SimDuration,
         out: &mut Vec<Completion>,
-    ) {
+    ) -> Completion {
         let work = match &mut self.credits {
             Some(c) => c.run(now, work),
             None => work,
@@ -267,11 +268,11 @@ impl HostCpu {
             since: now,
             done_at,
         });
-        out.push(Completion {
+        Completion {
             thread,
             at: done_at,
             epoch: t.epoch,
-        });
+        }
     }
 
     /// A completion event of `thread` at `now`: returns false when it is stale (its job
@@ -428,12 +429,13 @@ mod tests {
                     job_of[thread as usize] = next_job;
                     next_job += 1;
                     out.clear();
-                    host.start(
+                    let c = host.start(
                         SimTime::from_ns(at),
                         thread,
                         SimDuration::from_ns(work),
                         &mut out,
                     );
+                    pending.push((c.at.as_ns(), c.thread, c.epoch));
                     pending.extend(out.iter().map(|c| (c.at.as_ns(), c.thread, c.epoch)));
                 }
                 (_, Some(_)) => {

@@ -160,14 +160,15 @@ impl Engine {
                 epoch,
             } => {
                 let now = ctx.sched.now();
-                self.completions.clear();
                 let live = self.cpus[node as usize].finish(
                     now,
                     thread as u32,
                     epoch,
                     &mut self.completions,
                 );
-                self.schedule_completions(ctx, node);
+                if !self.completions.is_empty() {
+                    self.schedule_completions(ctx, node);
+                }
                 if live {
                     self.job_done(ctx, nodes, reqs, node, thread as u32);
                 }
@@ -218,9 +219,19 @@ impl Engine {
         };
         let work = self.start_job(ctx, nodes, reqs, now, node, job);
         self.threads[node as usize][thread as usize].current = Some(job);
-        self.completions.clear();
-        self.cpus[node as usize].start(now, thread, work, &mut self.completions);
-        self.schedule_completions(ctx, node);
+        let c = self.cpus[node as usize].start(now, thread, work, &mut self.completions);
+        ctx.sched.schedule_at(
+            c.at,
+            EngineEv::JobDone {
+                node,
+                thread: c.thread as u16,
+                epoch: c.epoch,
+            }
+            .into(),
+        );
+        if !self.completions.is_empty() {
+            self.schedule_completions(ctx, node);
+        }
         if let Job::Full { conn } | Job::Write { conn } = job {
             // Its replies are sent when the job ends.
             ctx.net
@@ -229,10 +240,12 @@ impl Engine {
         self.prefetch_next(nodes, reqs, node, thread);
     }
 
-    /// Schedules the completions the node's host has just computed.
-    #[inline]
+    /// Schedules the completions the node's host has rescheduled (its threads
+    /// contend), and empties the list.
+    #[cold]
+    #[inline(never)]
     fn schedule_completions(&mut self, ctx: &mut Ctx<'_>, node: u32) {
-        for c in &self.completions {
+        for c in self.completions.drain(..) {
             ctx.sched.schedule_at(
                 c.at,
                 EngineEv::JobDone {
