@@ -25,7 +25,7 @@
 //! dropped).
 
 use super::flows::FlowKind;
-use super::requests::{with_argv, Req, Requests, NO_REQ};
+use super::requests::{with_argv, Req, Requests, NO_REQ, NO_SLOT};
 use super::{Ctx, Ev};
 use crate::client_cpu::ClientCpuCost;
 use crate::placement::Router;
@@ -357,7 +357,7 @@ impl Clients {
         client.sent += 1;
         let first_conn = client.first_conn;
         format_key(&self.key_prefix, op.key_index, &mut self.key_buf);
-        let shard = self.router.shard_of(&self.key_buf, op.key_index);
+        let (shard, slot) = self.router.route(&self.key_buf, op.key_index);
         let conn = first_conn + shard;
         let req = reqs.insert(Req {
             next: NO_REQ,
@@ -368,6 +368,7 @@ impl Clients {
             value_len: op.value_len,
             expiry_s: op.expiry_s,
             shard,
+            slot: slot.unwrap_or(NO_SLOT),
             request_bytes: 0,
             reply_bytes: 0,
             hit: false,

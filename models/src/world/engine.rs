@@ -15,7 +15,7 @@
 
 use super::flows::FlowKind;
 use super::node::Nodes;
-use super::requests::{with_argv, ReqList, Requests, NO_REQ};
+use super::requests::{with_argv, ReqList, Requests, NO_REQ, NO_SLOT};
 use super::{Ctx, Ev};
 use crate::engine::CostModel;
 use crate::workload::generator::format_key;
@@ -340,6 +340,9 @@ impl Engine {
             let r = &mut reqs[req as usize];
             req = r.next;
             format_key(&self.key_prefix, r.key_index, &mut self.key_buf);
+            if r.slot != NO_SLOT {
+                cn.session.hint_slot(r.slot);
+            }
             let reply = with_argv(r, &self.key_buf, &mut self.argv_buf, |argv| {
                 n.execute(&mut cn.session, argv, now_ms)
             });

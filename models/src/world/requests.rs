@@ -23,6 +23,9 @@ pub(crate) struct Req {
     pub value_len: u32,
     pub expiry_s: u32,
     pub shard: u32,
+    /// The key's hash slot, when the client computed it to route the request
+    /// ([`NO_SLOT`] otherwise): the node need not hash the key again.
+    pub slot: u16,
     pub request_bytes: u64,
     pub reply_bytes: u64,
     pub hit: bool,
@@ -41,6 +44,9 @@ pub(crate) struct Req {
 
 /// Every request in flight, by token.
 pub(crate) type Requests = Slab<Req>;
+
+/// [`Req::slot`] when the client did not compute the slot.
+pub(crate) const NO_SLOT: u16 = u16::MAX;
 
 /// The end of a [`ReqList`].
 pub(crate) const NO_REQ: u32 = u32::MAX;
