@@ -171,13 +171,19 @@ pub const IN_FLIGHT_REQUEST_BYTES: u64 = 512;
 const QUEUED_ARRIVAL_BYTES: u64 = 16;
 
 /// A key the store holds for real (written, or read under an LRU/LFU policy): a 64-byte
-/// keyspace slot at a load of 57% to 85%, its control byte, and the tables it grew out
-/// of (by 1.5x each time), which the allocator keeps resident until it decays them.
-/// Measured with `kvsim bench --estimate` on one cache.r7g.xlarge node, 200
-/// connections: 290 bytes a key for 100,000 keys written or read under volatile-lru,
-/// 310 for 10,000, 258 for the 260,000 of 300,000 read, 167 for 1M written; about 100
-/// at 10M keys over a minute (the writes-10m benchmark, where the old tables decay).
-pub const STORED_KEY_BYTES: u64 = 340;
+/// keyspace slot at a load of 57% to 85% and its control byte.
+pub const STORED_KEY_BYTES: u64 = 120;
+
+/// The tables a node's keyspace grew out of (by 1.5x each time), which the allocator
+/// keeps resident a while: per key of the fullest node, at most
+/// [`RETAINED_TABLES_MAX_BYTES`]. A node's freed tables are reused by the others' growth,
+/// so they count once, not once a node. Measured with `kvsim bench --estimate` on one
+/// cache.r7g.xlarge node, 200 connections: 310 bytes a key in all for 10,000 keys, 290
+/// for 100,000 written or read under volatile-lru, 258 for the 260,000 of 300,000 read,
+/// 167 for 1M written; on 10 nodes 110 for 1M keys read (the throughput benchmark) and
+/// about 95 for 10M written (writes-10m).
+const RETAINED_TABLE_BYTES_PER_KEY: u64 = 220;
+const RETAINED_TABLES_MAX_BYTES: u64 = 64 << 20;
 
 /// The longest key a keyspace slot holds inline.
 const INLINE_KEY_BYTES: u64 = 22;
@@ -856,10 +862,20 @@ pub fn estimate(config: &RunConfig) -> Estimate {
         .open_loop
         .map_or(0, |ol| clients.saturating_mul(u64::from(ol.queue_depth)))
         .min(arrivals);
+    // The fullest node: twice an even share, for placement's unevenness.
+    let fullest_node_keys = stored_keys
+        .div_ceil(shards.max(1))
+        .saturating_mul(2)
+        .min(stored_keys);
+    let retained_tables_bytes = fullest_node_keys
+        .saturating_mul(RETAINED_TABLE_BYTES_PER_KEY)
+        .min(RETAINED_TABLES_MAX_BYTES);
     let mut memory_parts = vec![
         Part {
             what: format!("{stored_keys} keys stored for real"),
-            amount: stored_keys.saturating_mul(STORED_KEY_BYTES + heap_key_bytes),
+            amount: stored_keys
+                .saturating_mul(STORED_KEY_BYTES + heap_key_bytes)
+                .saturating_add(retained_tables_bytes),
             fields: vec![
                 "clients.workload.key_maximum",
                 "clients.workload.ratio",
