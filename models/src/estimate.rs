@@ -212,6 +212,12 @@ const SERIES_PER_SECOND_BYTES_PER_HOST: u64 = 160;
 /// Gaussian weight, and one second's sampling per host.
 const PREFILL_CHECK_NS_PER_KEY_PER_NODE: u64 = 4;
 const PLACE_KEY_NS: u64 = 60;
+/// A key stored for real, besides its request: its insertion and its share of the
+/// keyspace's growth (rehashing into a table 1.5x larger). Measured with `kvsim bench
+/// --estimate` on writes-10m (10M keys written over 10 nodes): 1.6 to 1.75 us a request
+/// on the CPU against 1.1 for the throughput benchmark's, which stores 1M; 0.6 us for 1M
+/// keys written on one node, against 0.45 to 0.5 for r7g-family's reads of 100,000.
+const STORED_KEY_NS: u64 = 250;
 const KEY_WEIGHT_NS: u64 = 60;
 /// The exact shard loads of a key range too large to sum key by key, in bounded work
 /// whatever the range: measured at 0.27 s for a Zipf workload over 10^12 keys and 0.1 s
@@ -235,7 +241,7 @@ const CONNECTION_BUILD_NS: u64 = 4_000;
 /// lab-tbf-100mbit's and t4g-burst-depletion's bursty variant (1,290 to 4,000
 /// requests, 3 to 5 ms on the CPU), once the binary is in the page cache (13 to 32 ms
 /// the first time).
-const FIXED_RUN_TIME_MS: u64 = 6;
+const FIXED_RUN_TIME_MS: u64 = 5;
 
 /// Where a run's requests stop: the bound that sets [`Estimate::requests`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -1038,6 +1044,15 @@ pub fn estimate(config: &RunConfig) -> Estimate {
                 "clients.workload.open_loop.rate_rps",
                 "clients.workload.rate_limiting",
                 "clients.workload.clients",
+                time,
+            ],
+        },
+        Part {
+            what: format!("storing {stored_keys} keys"),
+            amount: ms(u128::from(stored_keys) * u128::from(STORED_KEY_NS)),
+            fields: vec![
+                "clients.workload.key_maximum",
+                "clients.workload.ratio",
                 time,
             ],
         },
