@@ -120,10 +120,10 @@ pub fn request_ns(connections: u64, nodes: u64) -> u64 {
     small + count((large - small) as f64 * at)
 }
 
-/// The events that are not a request's (open-loop arrivals, rate-limit ticks, expire
-/// cycles) cost an eighth of a request each: 100 ns in a small
-/// world, 250 in a large one (the benchmark's 4.3M to 4.6M events a CPU second, 5 to 6
-/// a request; r7g-family's 10.7M).
+/// The events that are not a request's own (open-loop arrivals, rate-limit ticks, expire
+/// cycles, a large value's further chunks) cost an eighth of a request each: 100 ns in
+/// a small world, 200 in a large one (measured: the throughput benchmark's 4.3M to 4.6M
+/// events a CPU second, 5 to 6 a request; r7g-family's 10.7M).
 const REQUEST_NS_PER_OTHER_EVENT_NS: u64 = 8;
 
 /// The process before any world, and its report rendered: the binary's resident pages,
@@ -140,8 +140,8 @@ pub const PROCESS_BASE_BYTES: u64 = 16 << 20;
 pub const WORLD_BASE_BYTES: u64 = 3 << 20;
 
 /// A `LatencyHistogram` (HDR, 3 significant figures, 1 ns to 1 hour): 33,792 u64
-/// counters, 270,336 bytes, in jemalloc's 320 KiB size class. One is kept per simulated
-/// second (measured: 337 KB a second on a 600 s run).
+/// counters, 270,336 bytes, in jemalloc's 320 KiB size class. One is kept for each
+/// simulated second with a completion (measured: 337 KB a second on a 600 s run).
 pub const LATENCY_HISTOGRAM_BYTES: u64 = 320 << 10;
 
 /// One server node besides its keys and connections: its store (the empty keyspace),
