@@ -1,13 +1,15 @@
 //! `kvsim bench`: times the simulator itself on an embedded benchmark scenario
 //! (`benches/r7g-10-shards.ron`): simulated requests per wall-clock second on one core,
-//! every request executed by store-core, and peak resident memory. Wall-clock figures
-//! are the point here, so this command (and only this one) reads the wall clock; they
-//! never enter a report.
+//! every request executed by store-core, and peak resident memory; or, with
+//! `--estimate` (`bench_estimate`), each bundled variant's estimated against its measured
+//! wall time and peak memory. Wall-clock figures are the point here, so this command
+//! (and only this one) reads the wall clock; they never enter a report.
 #![allow(clippy::disallowed_methods)] // Instant::now: timing the simulator is the job
 
 use models::scenario::load_str;
 use models::world::World;
 use sim::Scheduler;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -18,10 +20,21 @@ pub struct BenchArgs {
     /// Run only this variant (throughput, throughput-100-faults, writes-10m).
     #[arg(long)]
     pub variant: Option<String>,
+    /// Instead, hold the estimate `kvsim check` prints to measured runs: each variant of
+    /// every bundled scenario (or of the scenarios named) in a process of its own, its
+    /// estimated and measured wall time and peak memory, and their ratios.
+    #[arg(long, conflicts_with = "variant")]
+    pub estimate: bool,
+    /// With --estimate: scenario files or bundled names (default: every bundled one).
+    pub scenarios: Vec<PathBuf>,
+    /// The process `--estimate` starts for one variant (this variant of the one scenario
+    /// named), run as `kvsim run --jobs 1` runs it.
+    #[arg(long, hide = true, value_name = "VARIANT")]
+    pub estimate_child: Option<String>,
 }
 
 /// Peak resident set size of this process, in bytes (Linux; None elsewhere).
-fn peak_rss_bytes() -> Option<u64> {
+pub fn peak_rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
@@ -30,7 +43,7 @@ fn peak_rss_bytes() -> Option<u64> {
 
 /// CPU seconds this process has used (user + system; Linux; None elsewhere). On a
 /// machine shared with other work, requests per CPU-second is the fair figure.
-fn cpu_seconds() -> Option<f64> {
+pub fn cpu_seconds() -> Option<f64> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
     // Fields after the command name (which may hold spaces) start after the last ')'.
     let rest = &stat[stat.rfind(')')? + 2..];
@@ -47,6 +60,20 @@ fn reset_peak_rss() {
 }
 
 pub fn bench(args: &BenchArgs) -> ExitCode {
+    if let Some(variant) = &args.estimate_child {
+        let [scenario] = args.scenarios.as_slice() else {
+            eprintln!("kvsim bench: --estimate-child takes one scenario");
+            return ExitCode::from(2);
+        };
+        return crate::bench_estimate::run_child(variant, scenario);
+    }
+    if args.estimate {
+        return crate::bench_estimate::check_estimates(&args.scenarios);
+    }
+    if !args.scenarios.is_empty() {
+        eprintln!("kvsim bench: scenarios are named only with --estimate");
+        return ExitCode::from(2);
+    }
     let scenario = match load_str(BENCH_SCENARIO, "benches/r7g-10-shards.ron") {
         Ok(s) => s,
         Err(e) => {

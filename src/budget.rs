@@ -6,7 +6,9 @@
 //! command line, and only decides whether a run starts: it never reaches a simulation
 //! or a report, so a report is the same on every machine.
 
-use models::estimate::{run_estimate, Estimate, Part, RunEstimate, REQUESTS_PER_CPU_S};
+use models::estimate::{
+    run_estimate, Estimate, Part, RunEstimate, REQUESTS_PER_CPU_S, REQUESTS_PER_CPU_S_SMALL_WORLD,
+};
 use models::scenario::Scenario;
 use std::fmt::Write as _;
 
@@ -177,7 +179,7 @@ pub fn over_budget(
             duration(total.run_time_ms),
             variants.len(),
             if variants.len() == 1 { "" } else { "s: the variants list" },
-            count(REQUESTS_PER_CPU_S),
+            speed(),
             duration((budget.hours * 3_600_000.0) as u64),
             duration(e.run_time_ms),
             drivers(&e.time_parts, e.run_time_ms, duration),
@@ -308,9 +310,19 @@ pub fn estimate_table(variants: &[(String, Estimate)], jobs: usize) -> String {
         count(total.events),
         bytes(total.peak_memory_bytes),
         duration(total.run_time_ms),
-        count(REQUESTS_PER_CPU_S),
+        speed(),
     );
     text
+}
+
+/// The simulator's speed the expected time assumes: faster in a small world, whose
+/// connections fit the processor's caches, than in a large one.
+fn speed() -> String {
+    format!(
+        "{} (large worlds) to {} (small ones)",
+        count(REQUESTS_PER_CPU_S),
+        count(REQUESTS_PER_CPU_S_SMALL_WORLD)
+    )
 }
 
 #[cfg(test)]

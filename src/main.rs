@@ -3,6 +3,7 @@
 //! invalid scenario, a bad argument), 1 a runtime failure.
 
 mod bench_cmd;
+mod bench_estimate;
 mod budget;
 mod output;
 mod run_cmd;

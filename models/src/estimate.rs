@@ -36,7 +36,7 @@
 
 use crate::engine::CostModel;
 use crate::scenario::resolve::{CreditLevel, RunConfig};
-use crate::scenario::spec::{EvictionPolicy, Placement};
+use crate::scenario::spec::{ClusterMode, EvictionPolicy, Placement};
 use crate::workload::{DataSize, KeyDist, WorkloadConfig};
 use crate::world::build_shaper;
 use serde::Serialize;
@@ -73,35 +73,87 @@ pub const EVENTS_PER_EXTRA_CHUNK: u64 = 4;
 pub const EVENTS_PER_SPLIT_MESSAGE: u64 = 7;
 
 /// The simulator's speed, for the expected run time: simulated requests per CPU second
-/// on the throughput benchmark (`kvsim bench`: 10 shards, 1,000 connections, 1:10,
-/// 100-byte values, 1M keys). Measured on a shared 2-vCPU machine at 910k a CPU second
-/// (4.6M events) when quiet, 850k (4.3M events) under some load and 470k under heavy
-/// load; near the slow figure, so that the expected time is an upper-ish estimate
-/// (smaller worlds run faster).
-pub const REQUESTS_PER_CPU_S: u64 = 500_000;
+/// in a large world, whose connections and nodes no longer fit the processor's caches.
+/// Measured (on-CPU time of the run, `kvsim bench --estimate`, a shared 2-vCPU machine):
+/// 0.95 to 1.36 us a request on zipf-hot-shards' 100 nodes and 4,000 connections, 1.1 us
+/// on the throughput benchmark (`kvsim bench`: 10 shards, 10,000 connections, 1M keys;
+/// 910k requests a CPU second when the machine is quiet, 470k under heavy load). 1.6 us
+/// a request, so that the time holds with the process's start and exit and some load.
+pub const REQUESTS_PER_CPU_S: u64 = 625_000;
 
-/// Events per CPU second for the events that are not requests' (open-loop arrivals,
-/// rate-limit ticks, expire cycles): the benchmark's 4.3M to 4.6M.
-pub const EVENTS_PER_CPU_S: u64 = 4_000_000;
+/// The same in a small world (up to [`SMALL_WORLD_CONNECTIONS`] connections): 0.45 to
+/// 0.49 us a request on r7g-family (200 connections, 100,000 keys read under LRU), 0.5
+/// on t4g-burst-depletion, 0.6 to 0.75 on m6g-25kb-get below its NIC's rate. 0.8 us a
+/// request.
+pub const REQUESTS_PER_CPU_S_SMALL_WORLD: u64 = 1_250_000;
 
-/// The process before any world: the binary, the catalog, the allocator's arenas and
-/// the worker threads (measured: 15 MB resident for a run of one request, 20 MB with two
-/// worker threads).
-pub const PROCESS_BASE_BYTES: u64 = 20 << 20;
+/// What a request costs more where the NIC bounds the requests and its queue can
+/// overflow: it drops and retransmits (m6g-25kb-get at 4,000 to 8,000 requests a
+/// second: 0.9 to 1.36 us a request, 7.3 to 8.2 events instead of 6.0).
+pub const SATURATED_NIC_REQUEST_NS: u64 = 400;
+
+/// A world is small up to [`SMALL_WORLD_CONNECTIONS`] connections (clients x nodes) and
+/// one node, and large from [`LARGE_WORLD_CONNECTIONS`] or [`LARGE_WORLD_NODES`]; in
+/// between, the speed is interpolated on the logarithm of whichever is further along.
+/// zipf-hot-shards at 10 nodes (400 connections) measured 0.7 to 0.9 us a request (0.1
+/// less with uniform keys), more than its connections alone would say: a request there
+/// crosses more nodes' tables; random small scenarios of 16 nodes and 200 to 1,800
+/// connections measured 0.6 to 0.75 us.
+pub const SMALL_WORLD_CONNECTIONS: u64 = 256;
+pub const LARGE_WORLD_CONNECTIONS: u64 = 4_096;
+pub const LARGE_WORLD_NODES: u64 = 1_000;
+
+/// CPU nanoseconds of one simulated request in a world of `connections` over `nodes`.
+pub fn request_ns(connections: u64, nodes: u64) -> u64 {
+    let small = 1_000_000_000 / REQUESTS_PER_CPU_S_SMALL_WORLD;
+    let large = 1_000_000_000 / REQUESTS_PER_CPU_S;
+    let along = |x: u64, from: u64, to: u64| {
+        let x = x.clamp(from, to) as f64;
+        libm::log2(x / from as f64) / libm::log2(to as f64 / from as f64)
+    };
+    let at = along(
+        connections,
+        SMALL_WORLD_CONNECTIONS,
+        LARGE_WORLD_CONNECTIONS,
+    )
+    .max(along(nodes, 1, LARGE_WORLD_NODES));
+    small + count((large - small) as f64 * at)
+}
+
+/// The events that are not a request's own (open-loop arrivals, rate-limit ticks, expire
+/// cycles, a large value's further chunks) cost an eighth of a request each: 100 ns in
+/// a small world, 200 in a large one (measured: the throughput benchmark's 4.3M to 4.6M
+/// events a CPU second, 5 to 6 a request; r7g-family's 10.7M).
+const REQUEST_NS_PER_OTHER_EVENT_NS: u64 = 8;
+
+/// The process before any world, and its report rendered: the binary's resident pages,
+/// the catalog, the allocator's arenas (measured with `kvsim bench --estimate`: 11.3 to
+/// 11.5 MiB resident when a variant starts; 16.4 MiB at the peak of lab-tbf-100mbit's
+/// variants, 4,000 requests, 14.0 of it when their world is built), and two more for
+/// the huge pages a run may or may not get (one run in a few hundred peaked 7 MiB
+/// above its others).
+pub const PROCESS_BASE_BYTES: u64 = 16 << 20;
 
 /// One world before its connections and keys: the scheduler's queue, the nine run-wide
-/// latency histograms (320 KiB each) and the report (measured: 26 MB resident for a
-/// variant of 200 connections and few keys, 15 of them the process's).
-pub const WORLD_BASE_BYTES: u64 = 12 << 20;
+/// latency histograms (320 KiB each), the network (measured: 2.7 to 3.4 MiB between
+/// a variant's start and its world built, for one node and up to 200 connections).
+pub const WORLD_BASE_BYTES: u64 = 3 << 20;
 
 /// A `LatencyHistogram` (HDR, 3 significant figures, 1 ns to 1 hour): 33,792 u64
-/// counters, 270,336 bytes, in jemalloc's 320 KiB size class. One is kept per simulated
-/// second (measured: 337 KB a second on a 600 s run).
+/// counters, 270,336 bytes, in jemalloc's 320 KiB size class. One is kept for each
+/// simulated second with a completion (measured: 337 KB a second on a 600 s run).
 pub const LATENCY_HISTOGRAM_BYTES: u64 = 320 << 10;
 
-/// One server node besides its keys and connections: its store (the cluster slot table,
-/// the empty keyspace), NIC shapers, threads and per-node series heads.
-pub const NODE_BYTES: u64 = 448 << 10;
+/// One server node besides its keys and connections: its store (the empty keyspace),
+/// NIC shapers, threads and per-node series heads (measured: 15.2 MiB for
+/// zipf-hot-shards' world of 100 rank-modulo nodes, 4,000 connections and its prefill
+/// tables built, about 40 KiB a node once those are counted).
+pub const NODE_BYTES: u64 = 64 << 10;
+
+/// A Redis Cluster node's slot table (CRC16 placement in cluster mode): 16,384 slot
+/// states of 24 bytes (measured: 37 MiB more for zipf-hot-shards' 100 CRC16 nodes than
+/// for its 100 rank-modulo nodes, 3.5 MiB more for 10).
+pub const CLUSTER_SLOT_TABLE_BYTES: u64 = 384 << 10;
 
 /// One connection (a client to one node): the node's end (64 bytes), two flows (hot
 /// lines, cold state, send buffers), their random streams and shaper entries.
@@ -119,10 +171,19 @@ pub const IN_FLIGHT_REQUEST_BYTES: u64 = 512;
 const QUEUED_ARRIVAL_BYTES: u64 = 16;
 
 /// A key the store holds for real (written, or read under an LRU/LFU policy): a 64-byte
-/// keyspace slot at a load of 57% to 85%, its control byte, and the table's copy while
-/// it grows by 1.5x. Measured: about 100 bytes a key at 10M keys (the writes-10m
-/// benchmark), 310 at 100k (r7g-family, where the process's other tables weigh more).
-pub const STORED_KEY_BYTES: u64 = 160;
+/// keyspace slot at a load of 57% to 85% and its control byte.
+pub const STORED_KEY_BYTES: u64 = 120;
+
+/// The tables a node's keyspace grew out of (by 1.5x each time), which the allocator
+/// keeps resident a while: per key of the fullest node, at most
+/// [`RETAINED_TABLES_MAX_BYTES`]. A node's freed tables are reused by the others' growth,
+/// so they count once, not once a node. Measured with `kvsim bench --estimate` on one
+/// cache.r7g.xlarge node, 200 connections: 310 bytes a key in all for 10,000 keys, 290
+/// for 100,000 written or read under volatile-lru, 258 for the 260,000 of 300,000 read,
+/// 167 for 1M written; on 10 nodes 110 for 1M keys read (the throughput benchmark) and
+/// about 95 for 10M written (writes-10m).
+const RETAINED_TABLE_BYTES_PER_KEY: u64 = 220;
+const RETAINED_TABLES_MAX_BYTES: u64 = 64 << 20;
 
 /// The longest key a keyspace slot holds inline.
 const INLINE_KEY_BYTES: u64 = 22;
@@ -151,22 +212,36 @@ const SERIES_PER_SECOND_BYTES_PER_HOST: u64 = 160;
 /// Gaussian weight, and one second's sampling per host.
 const PREFILL_CHECK_NS_PER_KEY_PER_NODE: u64 = 4;
 const PLACE_KEY_NS: u64 = 60;
+/// A key stored for real, besides its request: its insertion and its share of the
+/// keyspace's growth (rehashing into a table 1.5x larger). Measured with `kvsim bench
+/// --estimate` on writes-10m (10M keys written over 10 nodes): 1.6 to 1.75 us a request
+/// on the CPU against 1.1 for the throughput benchmark's, which stores 1M; 0.6 us for 1M
+/// keys written on one node, against 0.45 to 0.5 for r7g-family's reads of 100,000.
+const STORED_KEY_NS: u64 = 250;
 const KEY_WEIGHT_NS: u64 = 60;
 /// The exact shard loads of a key range too large to sum key by key, in bounded work
 /// whatever the range: measured at 0.27 s for a Zipf workload over 10^12 keys and 0.1 s
 /// for a Gaussian one (a uniform one, counted in closed form, a tenth of this: 0.01 s).
 const BOUNDED_SHARD_LOADS_NS: u64 = 1_000_000_000;
-const SAMPLE_NS_PER_HOST_SECOND: u64 = 2_000;
+/// Sampling: measured under 2.4 us a simulated second for a node and two client hosts
+/// over 1,688 s (a random small scenario's whole run, 4 ms on the CPU).
+const SAMPLE_NS_PER_HOST_SECOND: u64 = 500;
 /// Building a node and reporting it (a cluster node's slot table holds 16,384 entries):
-/// measured at 0.4 to 1 ms a node on 1,000 nodes.
-const NODE_BUILD_NS: u64 = 1_000_000;
+/// measured at 0.4 to 1 ms a node on 1,000 nodes, 0.7 to 1.4 ms on zipf-hot-shards' 100
+/// (with their prefill and exact shard loads), under 0.3 ms on 16 nodes of random
+/// small scenarios (a whole run of 42 requests, 5 to 7 ms on the CPU).
+const NODE_BUILD_NS: u64 = 300_000;
 /// Building a client (its generator, its random stream) and a connection (its two flows
 /// and their streams), and reporting them: measured at 1 to 6 us a connection and about
 /// 8 us a client with 100,000 to 400,000 of them.
 const CLIENT_BUILD_NS: u64 = 10_000;
 const CONNECTION_BUILD_NS: u64 = 4_000;
-/// Building the world, writing the report and the outputs, whatever the run.
-const FIXED_RUN_TIME_MS: u64 = 20;
+/// Starting the process, building the world, writing the report and exiting, whatever
+/// the run: measured with `kvsim bench --estimate` at 6 to 9 ms of wall time for
+/// lab-tbf-100mbit's and t4g-burst-depletion's bursty variant (1,290 to 4,000
+/// requests, 3 to 5 ms on the CPU), once the binary is in the page cache (13 to 32 ms
+/// the first time).
+const FIXED_RUN_TIME_MS: u64 = 5;
 
 /// Where a run's requests stop: the bound that sets [`Estimate::requests`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -229,7 +304,8 @@ pub struct Estimate {
     /// and the report.
     pub peak_memory_bytes: u64,
     pub memory_parts: Vec<Part>,
-    /// Expected CPU time of this variant at [`REQUESTS_PER_CPU_S`].
+    /// Expected time of this variant alone, at [`request_ns`] a request and the measured
+    /// costs of building, finishing and the process.
     pub run_time_ms: u64,
     pub time_parts: Vec<Part>,
 }
@@ -373,7 +449,12 @@ fn sizes(config: &RunConfig, gets_hit: bool) -> Sizes {
     } else {
         prefill_value
     };
-    let stored_max = value_max.max(prefill_value);
+    // Without SETs, a GET reads a prefilled value or nothing.
+    let stored_max = if w.ratio.set > 0 {
+        value_max.max(prefill_value)
+    } else {
+        prefill_value
+    };
     Sizes {
         set_share: f64::from(w.ratio.set) / total,
         get_share: f64::from(w.ratio.get) / total,
@@ -677,13 +758,13 @@ pub fn estimate(config: &RunConfig) -> Estimate {
         .get_reply_max
         .max(sizes.set_request_max)
         .max(sizes.get_request_max);
-    let extra_chunks = chunks(largest_message) - 1;
     let io_thread_events = if config.cluster.node.io_threads > 1 {
         EVENTS_PER_REQUEST_IO_THREADS
     } else {
         0
     };
-    let per_request = EVENTS_PER_REQUEST + io_thread_events + set_split.max(get_split);
+    let split = set_split.max(get_split);
+    let per_request = EVENTS_PER_REQUEST + io_thread_events + split;
     let send_ns = w
         .test_time_ns
         .map_or(config.duration_ns, |t| t.min(config.duration_ns));
@@ -712,10 +793,21 @@ pub fn estimate(config: &RunConfig) -> Estimate {
     } else {
         0
     };
+    // A costly client takes one more event a request (the end of its reply's parse),
+    // and a start, tick or arrival that finds its thread busy one more (its turn).
+    let client_cpu_events = if config.clients.cpu_cost.is_free() {
+        0
+    } else {
+        requests
+            .saturating_add(clients)
+            .saturating_add(ticks)
+            .saturating_add(arrivals)
+    };
     let other_events = arrivals
         .saturating_add(ticks)
         .saturating_add(expire_cycles)
         .saturating_add(clients)
+        .saturating_add(client_cpu_events)
         .saturating_add(seconds + 2);
     let retransmissions = retransmissions_bound(config, &sizes, requests);
     let events = requests
@@ -725,9 +817,14 @@ pub fn estimate(config: &RunConfig) -> Estimate {
         )
         .saturating_add(other_events);
 
-    // Series: ops and p99, then per node seven series and one a thread.
+    // Series: ops and p99, then per node seven series, one a thread and one of threads
+    // waiting for a vCPU when they can outnumber them, and one a client thread.
     let io_threads = u64::from(config.cluster.node.io_threads);
-    let timeseries_points = seconds.saturating_mul(2 + shards * (7 + io_threads));
+    let waiting = u64::from(config.cluster.node.io_threads > config.cluster.instance.spec.vcpu);
+    let client_threads =
+        u64::from(config.clients.hosts) * u64::from(config.clients.workload.threads);
+    let timeseries_points = seconds
+        .saturating_mul((2 + shards * (7 + io_threads + waiting)).saturating_add(client_threads));
 
     // Memory of the world.
     let stored_keys = {
@@ -766,14 +863,41 @@ pub fn estimate(config: &RunConfig) -> Estimate {
         _ => 0,
     };
     let in_flight_requests = clients.saturating_mul(u64::from(w.pipeline)).min(requests);
+    let slot_table_bytes = if config.cluster.mode == ClusterMode::Cluster
+        && config.cluster.placement == Placement::Crc16
+    {
+        CLUSTER_SLOT_TABLE_BYTES
+    } else {
+        0
+    };
+    // A latency histogram is kept for each second with a completion: while requests are
+    // sent, and after that at most one a request still in flight.
+    let histogram_seconds = seconds
+        .min(
+            send_ns
+                .div_ceil(1_000_000_000)
+                .saturating_add(1)
+                .saturating_add(in_flight_requests),
+        )
+        .min(requests);
     let queued_arrivals = w
         .open_loop
         .map_or(0, |ol| clients.saturating_mul(u64::from(ol.queue_depth)))
         .min(arrivals);
+    // The fullest node: twice an even share, for placement's unevenness.
+    let fullest_node_keys = stored_keys
+        .div_ceil(shards.max(1))
+        .saturating_mul(2)
+        .min(stored_keys);
+    let retained_tables_bytes = fullest_node_keys
+        .saturating_mul(RETAINED_TABLE_BYTES_PER_KEY)
+        .min(RETAINED_TABLES_MAX_BYTES);
     let mut memory_parts = vec![
         Part {
             what: format!("{stored_keys} keys stored for real"),
-            amount: stored_keys.saturating_mul(STORED_KEY_BYTES + heap_key_bytes),
+            amount: stored_keys
+                .saturating_mul(STORED_KEY_BYTES + heap_key_bytes)
+                .saturating_add(retained_tables_bytes),
             fields: vec![
                 "clients.workload.key_maximum",
                 "clients.workload.ratio",
@@ -828,10 +952,14 @@ pub fn estimate(config: &RunConfig) -> Estimate {
             ],
         },
         Part {
-            what: format!("{seconds} s of per-second latency histograms and series"),
-            amount: seconds.saturating_mul(
-                LATENCY_HISTOGRAM_BYTES + (shards + hosts) * SERIES_PER_SECOND_BYTES_PER_HOST,
+            what: format!(
+                "{histogram_seconds} s of per-second latency histograms, {seconds} s of series"
             ),
+            amount: histogram_seconds
+                .saturating_mul(LATENCY_HISTOGRAM_BYTES)
+                .saturating_add(
+                    seconds.saturating_mul((shards + hosts) * SERIES_PER_SECOND_BYTES_PER_HOST),
+                ),
             fields: vec!["duration_s", "cluster.shards"],
         },
         Part {
@@ -842,9 +970,9 @@ pub fn estimate(config: &RunConfig) -> Estimate {
         Part {
             what: format!("the world and its {shards} node(s)"),
             amount: shards
-                .saturating_mul(NODE_BYTES)
+                .saturating_mul(NODE_BYTES + slot_table_bytes)
                 .saturating_add(WORLD_BASE_BYTES),
-            fields: vec!["cluster.shards"],
+            fields: vec!["cluster.shards", "cluster.placement"],
         },
         Part {
             what: "the process".to_string(),
@@ -895,10 +1023,20 @@ pub fn estimate(config: &RunConfig) -> Estimate {
         0
     };
     let zipf_ns = u128::from(zipf_keys) * u128::from(KEY_WEIGHT_NS);
-    // A large value costs its chunks' turns besides the request's own work.
-    let requests_ns = u128::from(requests) * u128::from(1 + extra_chunks) * 1_000_000_000
-        / u128::from(REQUESTS_PER_CPU_S);
-    let other_events_ns = u128::from(other_events) * 1_000_000_000 / u128::from(EVENTS_PER_CPU_S);
+    // A saturated NIC whose queue can overflow drops and retransmits; a large value
+    // costs its chunks' events besides the request's own work.
+    let saturated_ns = if retransmissions > 0 && requests_bound == RequestsBound::Network {
+        SATURATED_NIC_REQUEST_NS
+    } else {
+        0
+    };
+    let request_ns = request_ns(connections, shards);
+    let requests_ns = u128::from(requests)
+        * u128::from(
+            request_ns + split * request_ns / REQUEST_NS_PER_OTHER_EVENT_NS + saturated_ns,
+        );
+    let other_events_ns = u128::from(other_events) * u128::from(request_ns)
+        / u128::from(REQUEST_NS_PER_OTHER_EVENT_NS);
     let sampling_ns =
         u128::from(seconds) * u128::from(shards + hosts) * u128::from(SAMPLE_NS_PER_HOST_SECOND)
             + u128::from(shards) * u128::from(NODE_BUILD_NS);
@@ -922,6 +1060,15 @@ pub fn estimate(config: &RunConfig) -> Estimate {
                 "clients.workload.open_loop.rate_rps",
                 "clients.workload.rate_limiting",
                 "clients.workload.clients",
+                time,
+            ],
+        },
+        Part {
+            what: format!("storing {stored_keys} keys"),
+            amount: ms(u128::from(stored_keys) * u128::from(STORED_KEY_NS)),
+            fields: vec![
+                "clients.workload.key_maximum",
+                "clients.workload.ratio",
                 time,
             ],
         },
@@ -1106,8 +1253,9 @@ mod tests {
             (300, RequestsBound::RequestCount)
         );
         assert!(e.requests_fields.contains(&"clients.workload.requests"));
-        // Eleven events a request, one a client and one a second (and two).
-        assert_eq!(e.events, 300 * EVENTS_PER_REQUEST + 10 + 12);
+        // Eleven events a request, one a client and one a second (and two); the
+        // client's CPU one more a request and a client.
+        assert_eq!(e.events, 300 * EVENTS_PER_REQUEST + 10 + 12 + 300 + 10);
     }
 
     /// The concurrency bound: each of 10 clients' one slot holds a request for at least
@@ -1178,7 +1326,8 @@ mod tests {
         );
     }
 
-    /// Series: ops and p99, and per node seven series and one a thread, every second.
+    /// Series: ops and p99, per node seven series and one a thread, and one a client
+    /// thread (one here), every second.
     #[test]
     fn series_points_count_every_node_and_thread() {
         let e = estimate(&scenario_of(
@@ -1187,7 +1336,7 @@ mod tests {
             "requests: 1",
             "",
         ));
-        assert_eq!(e.timeseries_points, 10 * (2 + 3 * (7 + 2)));
+        assert_eq!(e.timeseries_points, 10 * (2 + 3 * (7 + 2) + 1));
     }
 
     /// The memory grows with what drives it, and says which fields those are.
@@ -1199,7 +1348,8 @@ mod tests {
             "requests: 1",
             "",
         ));
-        // An hour of per-second histograms (1.2 GB) and 500 cluster nodes (230 MB).
+        // An hour of series for 500 nodes (14.4M points, 1.8 GB) and 500 cluster nodes'
+        // slot tables (190 MB).
         assert!(
             e.peak_memory_bytes > 1_300_000_000,
             "{}",
@@ -1209,6 +1359,50 @@ mod tests {
         assert!(top.fields.contains(&"duration_s"), "{top:?}");
         let total: u64 = e.memory_parts.iter().map(|p| p.amount).sum();
         assert_eq!(total, e.peak_memory_bytes);
+    }
+
+    /// A latency histogram is kept only for a second with a completion: a run that stops
+    /// sending after 2 s of 60 keeps a few, not 60; a Redis Cluster node's slot table is
+    /// counted only under CRC16 placement.
+    #[test]
+    fn histograms_follow_the_sending_and_slot_tables_the_placement() {
+        let long = estimate(&scenario_of(60, "", "test_time_s: 60", ""));
+        let short = estimate(&scenario_of(60, "", "test_time_s: 2", ""));
+        let saved = long.peak_memory_bytes - short.peak_memory_bytes;
+        // 60 s against 2 s, one more and one a request in flight (10).
+        assert_eq!(saved, (60 - 13) * LATENCY_HISTOGRAM_BYTES);
+        let crc16 = estimate(&scenario_of(
+            1,
+            "mode: cluster, shards: 10, placement: crc16, instance: \"cache.r7g.large\"",
+            "requests: 1",
+            "",
+        ));
+        let modulo = estimate(&scenario_of(
+            1,
+            "mode: cluster, shards: 10, placement: rank_modulo, instance: \"cache.r7g.large\"",
+            "requests: 1",
+            "",
+        ));
+        assert_eq!(
+            crc16.peak_memory_bytes - modulo.peak_memory_bytes,
+            10 * CLUSTER_SLOT_TABLE_BYTES
+        );
+    }
+
+    /// A request costs more in a larger world, from the small world's speed to the
+    /// large one's, whichever of connections and nodes is further along.
+    #[test]
+    fn a_request_costs_more_in_a_larger_world() {
+        let small = 1_000_000_000 / REQUESTS_PER_CPU_S_SMALL_WORLD;
+        let large = 1_000_000_000 / REQUESTS_PER_CPU_S;
+        assert_eq!(request_ns(1, 1), small);
+        assert_eq!(request_ns(SMALL_WORLD_CONNECTIONS, 1), small);
+        assert_eq!(request_ns(LARGE_WORLD_CONNECTIONS, 1), large);
+        assert_eq!(request_ns(10, LARGE_WORLD_NODES), large);
+        assert_eq!(request_ns(u64::MAX, u64::MAX), large);
+        let mid = request_ns(1_024, 1);
+        assert!(small < mid && mid < large, "{mid}");
+        assert!(request_ns(1_024, 100) > mid);
     }
 
     /// Variants run `jobs` at a time: memory adds up over the largest `jobs` worlds,
@@ -1255,7 +1449,8 @@ mod tests {
             r#"(name: "t", description: "d", seed: 1, duration_s: 2592000,
                 cluster: (mode: cluster, shards: 1000, instance: "cache.r7g.large",
                           node: (io_threads: 128)),
-                clients: (hosts: 1, workload: (key_maximum: 18446744073709551614,
+                clients: (hosts: 1, cpu_cost: (per_request_ns: 0, per_reply_ns: 0, per_byte_ps: 0),
+                          workload: (key_maximum: 18446744073709551614,
                           pipeline: 4294967295, clients: 1000, threads: 1000,
                           test_time_s: 2592000, open_loop: (rate_rps: 1000000000000))),
                 prefill: (keys: 1000000000))"#,

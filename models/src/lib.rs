@@ -4,6 +4,7 @@
 //! seed.
 
 pub mod catalog;
+pub mod client_cpu;
 pub mod engine;
 pub mod estimate;
 pub mod placement;

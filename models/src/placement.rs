@@ -74,12 +74,22 @@ impl Router {
     /// The shard of key `key` whose memtier index is `key_index`.
     #[inline]
     pub fn shard_of(&self, key: &[u8], key_index: u64) -> u32 {
+        self.route(key, key_index).0
+    }
+
+    /// The shard of a key, and its hash slot when routing computed it (CRC16 placement
+    /// over several shards).
+    #[inline]
+    pub fn route(&self, key: &[u8], key_index: u64) -> (u32, Option<u16>) {
         if self.shards == 1 {
-            return 0;
+            return (0, None);
         }
         match self.placement {
-            Placement::Crc16 => self.slot_owner[key_hash_slot(key) as usize] as u32,
-            Placement::RankModulo => (key_index % self.shards as u64) as u32,
+            Placement::Crc16 => {
+                let slot = key_hash_slot(key);
+                (self.slot_owner[slot as usize] as u32, Some(slot))
+            }
+            Placement::RankModulo => ((key_index % self.shards as u64) as u32, None),
         }
     }
 

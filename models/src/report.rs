@@ -98,8 +98,14 @@ pub struct NodeReport {
     pub shard: u32,
     pub instance: String,
     pub ops: u64,
-    /// Per thread (main first), busy fraction over the measured window.
+    /// Per thread (main first; on a client host, its memtier threads), the vCPU-time it
+    /// consumed as a fraction of the measured window.
     pub cpu_utilization: Vec<f64>,
+    /// The instance's vCPUs.
+    pub vcpus: u32,
+    /// Threads waiting for a vCPU, on average over the measured window (0 unless the
+    /// host runs more runnable threads than it has vCPUs).
+    pub cpu_threads_waiting_mean: f64,
     pub net_in_bytes: u64,
     pub net_out_bytes: u64,
     /// The same bytes as mean rates over the measured window, in bits per second.
@@ -300,6 +306,7 @@ pub fn variant_report(result: &RunResult) -> VariantReport {
         ("propagation", &b.propagation),
         ("CPU queue", &b.cpu_queue),
         ("service (batch CPU time)", &b.service),
+        ("client CPU (queue and parse)", &b.client_cpu),
     ]
     .iter()
     .map(|(name, h)| Component {
@@ -328,7 +335,7 @@ pub fn variant_report(result: &RunResult) -> VariantReport {
         }
         .spec
         .baseline_bits_per_s;
-        let row = host_report(host, cpu_utilization, measured_s, baseline);
+        let row = host_report(host, &window, cpu_utilization, measured_s, baseline);
         match host.role {
             crate::world::results::HostRole::Primary => nodes.push(row),
             crate::world::results::HostRole::Client => client_hosts.push(row),
@@ -420,6 +427,7 @@ pub fn variant_report(result: &RunResult) -> VariantReport {
 /// end of the run), gauges at the end, and the drops of the warm-up on their own.
 fn host_report(
     host: &HostResult,
+    window: &findings::Window,
     cpu_utilization: Vec<f64>,
     measured_s: f64,
     net_baseline_bits_per_s: u64,
@@ -439,6 +447,8 @@ fn host_report(
         instance: host.instance.clone(),
         ops: host.ops,
         cpu_utilization,
+        vcpus: host.vcpus,
+        cpu_threads_waiting_mean: round3(window.mean_of(&host.cpu_contended_ns_per_s) / 1e9),
         net_in_bytes: i.wire_bytes,
         net_out_bytes: e.wire_bytes,
         net_in_bits_per_s: rate(i.wire_bytes),
@@ -500,6 +510,15 @@ fn timeseries(result: &RunResult) -> TimeSeries {
     ];
     for (i, host) in result.hosts.iter().enumerate() {
         if host.role != crate::world::results::HostRole::Primary {
+            // A client host's series: its memtier threads' CPU.
+            for r in result.resources_of(i).filter(|r| r.kind == Resource::Cpu) {
+                let t = r.thread.unwrap_or(0);
+                series.push(per_s(
+                    &format!("cpu_utilization_thread{t}"),
+                    Some(host.name.as_str()),
+                    &|s| round3(r.utilization(s)),
+                ));
+            }
             continue;
         }
         let node = host.name.as_str();
@@ -530,6 +549,12 @@ fn timeseries(result: &RunResult) -> TimeSeries {
                 Some(node),
                 &|s| round3(r.utilization(s)),
             ));
+        }
+        // Only a node whose threads outnumber its vCPUs ever waits for one.
+        if host.cpu_contended_ns_per_s.iter().any(|&ns| ns > 0) {
+            series.push(per_s("cpu_threads_waiting", Some(node), &|s| {
+                round3(at(&host.cpu_contended_ns_per_s, s) as f64 / 1e9)
+            }));
         }
     }
     TimeSeries {
@@ -619,7 +644,7 @@ impl Report {
     /// `cross_zone_received_bytes`; empty for a variant without zones), so a table
     /// without zones keeps its columns.
     pub fn nodes_csv(&self) -> String {
-        const COLUMNS: [&str; 26] = [
+        const COLUMNS: [&str; 28] = [
             "variant",
             "name",
             "role",
@@ -627,6 +652,8 @@ impl Report {
             "instance",
             "ops",
             "cpu_utilization",
+            "vcpus",
+            "cpu_threads_waiting_mean",
             "net_in_bytes",
             "net_out_bytes",
             "net_in_bits_per_s",
@@ -669,6 +696,8 @@ impl Report {
                     n.instance.clone(),
                     n.ops.to_string(),
                     cpu.join(" "),
+                    n.vcpus.to_string(),
+                    n.cpu_threads_waiting_mean.to_string(),
                     n.net_in_bytes.to_string(),
                     n.net_out_bytes.to_string(),
                     n.net_in_bits_per_s.to_string(),

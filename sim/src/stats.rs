@@ -223,6 +223,25 @@ impl BusySeries {
         }
     }
 
+    /// Adds `num / den` of the interval [start, end) (a share of a resource held over
+    /// it), split at second boundaries, each second's part rounded down: the shares of
+    /// one interval whose numerators sum to `den` never sum to more than the interval.
+    pub fn add_share(&mut self, start: SimTime, end: SimTime, num: u64, den: u64) {
+        debug_assert!(den > 0 && num <= den);
+        let (mut t, end_ns) = (start.as_ns(), end.as_ns());
+        while t < end_ns {
+            let i = (t / NS_PER_S) as usize;
+            let upto = ((i as u64 + 1) * NS_PER_S).min(end_ns);
+            let share = ((upto - t) as u128 * num as u128 / den as u128) as u64;
+            if self.busy_ns_per_s.len() <= i {
+                self.busy_ns_per_s.resize(i + 1, 0);
+            }
+            self.busy_ns_per_s[i] += share;
+            self.total_ns += share;
+            t = upto;
+        }
+    }
+
     /// Busy ns of every second recorded so far.
     pub fn busy_ns_per_s(&self) -> &[u64] {
         &self.busy_ns_per_s

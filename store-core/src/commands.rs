@@ -284,12 +284,24 @@ fn command_keys<'a, 'b>(
 }
 
 /// Cluster redirection (Redis's getNodeByQuery): CROSSSLOT, MOVED, ASK, CLUSTERDOWN.
-fn cluster_redirect(ctx: &mut Ctx<'_>, spec: &CommandSpec, argv: &[Arg<'_>]) -> Option<Reply> {
+fn cluster_redirect(
+    ctx: &mut Ctx<'_>,
+    spec: &CommandSpec,
+    argv: &[Arg<'_>],
+    slot_hint: Option<u16>,
+) -> Option<Reply> {
     // The simulator's hot path, answered as the general walk below would: one key, in a
     // slot this node owns, and no key with an expiry (so no lookup is due).
     if spec.first_key == 1 && spec.last_key == 1 && ctx.db.keyspace.expires.is_empty() {
         if let (Some(Arg::Bytes(key)), Some(table)) = (argv.get(1), ctx.db.slots.as_deref()) {
-            if matches!(table.state(key_hash_slot(key)), SlotState::Owned) {
+            let slot = match slot_hint {
+                Some(slot) => {
+                    debug_assert_eq!(slot, key_hash_slot(key), "a wrong slot hint");
+                    slot
+                }
+                None => key_hash_slot(key),
+            };
+            if matches!(table.state(slot), SlotState::Owned) {
                 ctx.session.asking = false;
                 return None;
             }
@@ -354,6 +366,8 @@ fn cluster_redirect(ctx: &mut Ctx<'_>, spec: &CommandSpec, argv: &[Arg<'_>]) -> 
 }
 
 pub(crate) fn dispatch(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
+    // A hint is for this command only, whatever becomes of it.
+    let slot_hint = ctx.session.slot_hint.take();
     let Some(first) = argv.first() else {
         return Reply::error("ERR empty command");
     };
@@ -370,7 +384,7 @@ pub(crate) fn dispatch(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
     }
     ctx.db.stats.total_commands_processed += 1;
     if ctx.db.config.cluster_enabled && spec.first_key != 0 {
-        if let Some(redirect) = cluster_redirect(ctx, spec, argv) {
+        if let Some(redirect) = cluster_redirect(ctx, spec, argv, slot_hint) {
             return redirect;
         }
     }

@@ -130,6 +130,8 @@ pub struct Session {
     pub(crate) client_id: u64,
     pub(crate) name: Option<Box<[u8]>>,
     pub(crate) asking: bool,
+    /// The hash slot of the next command's key, when the caller knows it.
+    pub(crate) slot_hint: Option<u16>,
 }
 
 impl Session {
@@ -139,7 +141,17 @@ impl Session {
             client_id,
             name: None,
             asking: false,
+            slot_hint: None,
         }
+    }
+
+    /// Tells the store the hash slot of the next command's key, which a caller that
+    /// routed the command by it has computed already (a simulated cluster client): a
+    /// node checking a single-key command's slot then uses it instead of hashing the key
+    /// again. It must be the key's slot (debug builds check); it holds for the next
+    /// command only, whatever that command is.
+    pub fn hint_slot(&mut self, slot: u16) {
+        self.slot_hint = Some(slot);
     }
 
     /// 2 or 3: how the caller must encode this session's replies.

@@ -17,7 +17,7 @@
 
 use super::{round3, Resource};
 use crate::scenario::resolve::RunConfig;
-use crate::world::results::{NicDirectionResult, ResourceResult, RunResult};
+use crate::world::results::{HostRole, NicDirectionResult, ResourceResult, RunResult};
 use serde::Serialize;
 
 /// The threshold of the rule.
@@ -56,6 +56,16 @@ impl Window {
         BINDING_SECONDS.min(self.len())
     }
 
+    /// The mean over the window's seconds of a per-second series.
+    pub fn mean_of(&self, per_s: &[u64]) -> f64 {
+        mean(
+            &self
+                .seconds()
+                .map(|s| per_s.get(s).copied().unwrap_or(0) as f64)
+                .collect::<Vec<_>>(),
+        )
+    }
+
     /// The resource's mean utilization over the window's seconds.
     pub fn mean_utilization(&self, r: &ResourceResult) -> f64 {
         mean(&self.seconds().map(|s| r.utilization(s)).collect::<Vec<_>>())
@@ -74,17 +84,21 @@ fn mean(v: &[f64]) -> f64 {
 #[derive(Clone, Debug, Serialize)]
 pub struct Finding {
     pub resource: Resource,
-    /// The CPU thread (0 = main), for CPU findings.
+    /// The CPU thread (on a node 0 = main; on a client host, the memtier thread), for
+    /// CPU findings.
     pub thread: Option<u32>,
     pub node: String,
+    /// What the host is: a node, or a client host.
+    pub role: HostRole,
     /// The first of the consecutive seconds at or above 0.9.
     pub onset_s: u64,
     pub utilization_mean: f64,
     pub utilization_peak: f64,
     /// The most utilized resource at or above 0.9.
     pub binding: bool,
-    /// The node's measured ops/s divided by the utilization: what the resource would
-    /// carry at 100% with the same mix (0 for client hosts), in the last regime.
+    /// The host's measured ops/s (a client host's: the replies it received) divided by
+    /// the utilization: what the resource would carry at 100% with the same mix, in the
+    /// last regime. For a client thread, its host's replies per thread.
     pub ceiling_ops_per_s: f64,
     /// The stretches of the measured window at one allowed rate, in time order (one
     /// for a resource whose capacity never changes).
@@ -121,10 +135,11 @@ pub struct Regime {
 impl Finding {
     /// One line: resource, node, onset and utilization.
     pub fn summary(&self) -> String {
-        let what = match self.thread {
-            Some(0) => "main thread".to_string(),
-            Some(t) => format!("I/O thread {t}"),
-            None => self.resource.describe().to_string(),
+        let what = match (self.role, self.thread) {
+            (HostRole::Client, Some(t)) => format!("client thread {t}"),
+            (_, Some(0)) => "main thread".to_string(),
+            (_, Some(t)) => format!("I/O thread {t}"),
+            (_, None) => self.resource.describe().to_string(),
         };
         format!(
             "{} {} from t={}s at {:.1}% (mean), {:.1}% (peak)",
@@ -141,6 +156,7 @@ struct Candidate<'a> {
     resource: Resource,
     thread: Option<u32>,
     node: String,
+    role: HostRole,
     per_s: Vec<f64>,
     node_ops_per_s: f64,
     /// The node's measured requests per second.
@@ -264,14 +280,27 @@ impl Candidate<'_> {
 pub fn findings(result: &RunResult, window: &Window) -> Vec<Finding> {
     let seconds = result.seconds();
     let measured_s = result.window_seconds();
+    // A client host's replies are shared by its threads: a thread's ceiling is its part.
+    let mut threads_of_host = vec![0u32; result.hosts.len()];
+    for r in &result.resources {
+        if r.kind == Resource::Cpu {
+            threads_of_host[r.host as usize] += 1;
+        }
+    }
     let candidates = result.resources.iter().map(|r| {
         let host = &result.hosts[r.host as usize];
+        let share = if host.role == HostRole::Client && r.kind == Resource::Cpu {
+            f64::from(threads_of_host[r.host as usize].max(1))
+        } else {
+            1.0
+        };
         Candidate {
             resource: r.kind,
             thread: r.thread,
             node: host.name.clone(),
+            role: host.role,
             per_s: (0..seconds).map(|s| r.utilization(s)).collect(),
-            node_ops_per_s: host.ops as f64 / measured_s,
+            node_ops_per_s: host.ops as f64 / measured_s / share,
             node_ops_by_s: &host.ops_per_s,
             nic: match r.kind {
                 Resource::NicOut => Some(&host.egress),
@@ -296,6 +325,7 @@ pub fn findings(result: &RunResult, window: &Window) -> Vec<Finding> {
                 resource: c.resource,
                 thread: c.thread,
                 node: c.node,
+                role: c.role,
                 onset_s: start as u64,
                 utilization_mean: round3(utilization_mean),
                 utilization_peak: round3(utilization_peak),

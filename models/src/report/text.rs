@@ -114,13 +114,19 @@ fn variant(o: &mut String, v: &VariantReport) {
         v.cpu_cost.per_command_ns,
         v.cpu_cost.per_byte_ps
     );
+    let cc = &c.clients.cpu_cost;
     let _ = writeln!(
         o,
-        "clients: {} host(s) x {}, {} connection(s); memtier {}",
+        "clients: {} host(s) x {} ({} vCPU), {} connection(s) on {} thread(s) a host; memtier {}; client CPU per request {} ns, per reply {} ns, per byte {} ps",
         c.clients.hosts,
         c.clients.instance.name,
+        c.clients.instance.spec.vcpu,
         c.clients.connections_total(),
-        c.clients.workload.memtier_args()
+        c.clients.workload.threads,
+        c.clients.workload.memtier_args(),
+        cc.per_request_ns,
+        cc.per_reply_ns,
+        cc.per_byte_ps
     );
     let _ = writeln!(
         o,
@@ -398,14 +404,29 @@ fn nodes(o: &mut String, v: &VariantReport) {
             v.nodes.len()
         );
     }
-    for h in &v.client_hosts {
+    for n in v.nodes.iter().filter(|n| n.cpu_threads_waiting_mean > 0.0) {
         let _ = writeln!(
             o,
-            "  {}: {} connection(s), {} replies received ({:.0}/s); in {} at {} of {} baseline, out {}; bw_exc in/out {}/{}, drops {}",
+            "  {}: {} thread(s) on {} vCPU(s): {:.2} vCPU(s) busy, {:.2} thread(s) waiting for one (mean)",
+            n.name,
+            n.cpu_utilization.len(),
+            n.vcpus,
+            n.cpu_utilization.iter().sum::<f64>(),
+            n.cpu_threads_waiting_mean
+        );
+    }
+    for h in &v.client_hosts {
+        let threads = h.cpu_utilization.len().max(1) as f64;
+        let _ = writeln!(
+            o,
+            "  {}: {} connection(s), {} replies received ({:.0}/s); CPU {:.1}% a thread (mean of {}), busiest {:.1}%; in {} at {} of {} baseline, out {}; bw_exc in/out {}/{}, drops {}",
             h.name,
             h.connections,
             h.ops,
             h.ops as f64 / v.measured_window_s.max(1e-9),
+            h.cpu_utilization.iter().sum::<f64>() / threads * 100.0,
+            h.cpu_utilization.len(),
+            h.cpu_utilization.iter().cloned().fold(0.0, f64::max) * 100.0,
             mib(h.net_in_bytes),
             crate::units::bits_per_s(h.net_in_bits_per_s),
             crate::units::bits_per_s(h.net_baseline_bits_per_s as f64),

@@ -13,6 +13,7 @@ use super::spec::*;
 // the engine the CPU cost overrides.
 pub use super::spec::{CpuCostOverrides, CreditLevel};
 use crate::catalog::{closest_names, Catalog, Instance, InstanceSources, InstanceSpec};
+use crate::client_cpu::ClientCpuCost;
 use crate::workload::WorkloadConfig;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -151,6 +152,8 @@ pub struct ClientsConfig {
     pub hosts: u32,
     /// What each host runs (connections per host = clients x threads).
     pub workload: WorkloadConfig,
+    /// Each client thread's CPU cost.
+    pub cpu_cost: ClientCpuCost,
 }
 
 impl ClientsConfig {
@@ -460,10 +463,34 @@ pub(crate) fn resolve(
         .unwrap_or_default()
         .resolve()
         .map_err(|e| e.under("clients.workload"))?;
+    let cpu_cost = {
+        let o = clients_spec.cpu_cost.unwrap_or_default();
+        let d = ClientCpuCost::DEFAULT;
+        ClientCpuCost {
+            per_request_ns: o.per_request_ns.unwrap_or(d.per_request_ns),
+            per_reply_ns: o.per_reply_ns.unwrap_or(d.per_reply_ns),
+            per_byte_ps: o.per_byte_ps.unwrap_or(d.per_byte_ps),
+        }
+    };
+    // Client threads beyond the host's vCPUs would share them, which the client model
+    // does not do (it runs each thread as a server of its own): refused, not misrun.
+    let client_vcpus = client_instance.spec.vcpu;
+    if !cpu_cost.is_free() && workload.threads > client_vcpus {
+        return Err(fe(
+            "clients.workload.threads",
+            format!(
+                "expected at most the client host's {client_vcpus} vCPUs ({}), got {} threads: \
+                 threads sharing a client's vCPUs are not modelled; use more client hosts \
+                 (clients.hosts) or a larger clients.instance",
+                client_instance.name, workload.threads
+            ),
+        ));
+    }
     let clients = ClientsConfig {
         instance: client_instance,
         hosts,
         workload,
+        cpu_cost,
     };
     if u64::from(hosts) * u64::from(clients.workload.connections_per_host()) > 1_000_000 {
         return Err(fe(

@@ -320,6 +320,24 @@ pub struct ClientsSpec {
     /// zone).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zones: Option<Vec<String>>,
+    /// Overrides of a client thread's CPU cost; unset parts keep the defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_cost: Option<ClientCpuCostSpec>,
+}
+
+/// Overrides of the client's CPU cost (see `models::client_cpu`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename = "client_cpu_cost")]
+pub struct ClientCpuCostSpec {
+    /// Building and writing one request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_request_ns: Option<u64>,
+    /// Reading and parsing one reply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_reply_ns: Option<u64>,
+    /// Per byte of request or reply, in picoseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_byte_ps: Option<u64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -544,6 +562,15 @@ impl Merge for ClientsSpec {
         self.hosts.merge(p.hosts);
         self.workload.merge(p.workload);
         self.zones.merge(p.zones);
+        self.cpu_cost.merge(p.cpu_cost);
+    }
+}
+
+impl Merge for ClientCpuCostSpec {
+    fn merge(&mut self, p: Self) {
+        self.per_request_ns.merge(p.per_request_ns);
+        self.per_reply_ns.merge(p.per_reply_ns);
+        self.per_byte_ps.merge(p.per_byte_ps);
     }
 }
 

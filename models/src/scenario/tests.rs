@@ -278,7 +278,7 @@ fn line_rates_of_custom_and_overridden_instances() {
         r#"instances: {
             "bursty": (vcpu: 2, memory_bytes: 17179869184, baseline_bits_per_s: 1000000,
                        burst_bits_per_s: 8000000, net_credit_capacity_bits: 1000),
-            "flat": (vcpu: 2, memory_bytes: 1000000, baseline_bits_per_s: 3000000,
+            "flat": (vcpu: 4, memory_bytes: 1000000, baseline_bits_per_s: 3000000,
                      line_rate_bits_per_s: 9000000, source: "bench notes"),
         },
         clients: (instance: "flat"),"#,

@@ -5,7 +5,7 @@
 //! build reads only the `RunConfig` and the seed, so the same configuration builds the
 //! same world.
 
-use super::client::{Client, Clients};
+use super::client::{Client, ClientThread, Clients};
 use super::engine::{Conn, Engine, Thread};
 use super::flows::{FlowKind, FlowMap};
 use super::node::{Node, Nodes};
@@ -18,7 +18,7 @@ use crate::scenario::resolve::{CreditLevel, RunConfig};
 use crate::scenario::spec::{ClusterMode, Engine as EngineName, Placement};
 use crate::workload::arrivals::ArrivalGen;
 use crate::workload::generator::{format_key, RateBudget};
-use sim::host::{CpuCreditConfig, CpuCredits};
+use sim::host::{CpuCreditConfig, CpuCredits, CpuThread, HostCpu};
 use sim::net::{Framing, LinkConfig, Network, NicConfig, NicId, ShaperConfig};
 use sim::{RngStreams, Scheduler, SimDuration, SimTime};
 use slab::Slab;
@@ -155,6 +155,19 @@ pub(super) fn empty_db(config: &RunConfig, router: &Router, shard: u32) -> Db {
     db
 }
 
+/// The CPU credits of a burstable instance type, starting at `level`.
+fn cpu_credits(spec: &crate::catalog::InstanceSpec, level: CreditLevel) -> Option<CpuCredits> {
+    spec.cpu_credits.map(|c| {
+        let max = c.max_credits as u64;
+        CpuCredits::new(CpuCreditConfig {
+            earned_per_hour: c.earn_per_hour as u64,
+            max_balance: max,
+            initial_balance: level.of_capacity(max),
+            baseline_percent: (c.baseline_permille_per_vcpu as u64 / 10).clamp(1, 100),
+        })
+    })
+}
+
 impl World {
     /// Builds the world of `config`; the clients start at t = 0.
     pub fn build(config: &RunConfig, sched: &mut Scheduler<Ev>) -> Result<World, String> {
@@ -202,7 +215,9 @@ impl World {
             EngineName::Valkey => "valkey",
         };
         let owners = prefill_owners(config, &router);
+        let io_threads = config.cluster.node.io_threads.max(1) as usize;
         let mut nodes = Vec::new();
+        let mut node_cpus = Vec::new();
         for shard in 0..router.shards() {
             let server_shaper = shaper(server, config.net_credits_at_start);
             let nic = net.add_nic(NicConfig {
@@ -210,21 +225,13 @@ impl World {
                 ingress: server_shaper,
                 framing,
             });
-            let credits = server.cpu_credits.map(|c| {
-                let max = c.max_credits as u64;
-                CpuCredits::new(CpuCreditConfig {
-                    earned_per_hour: c.earn_per_hour as u64,
-                    max_balance: max,
-                    initial_balance: config.cpu_credits_at_start.of_capacity(max),
-                    baseline_percent: (c.baseline_permille_per_vcpu as u64 / 10).clamp(1, 100),
-                })
-            });
+            let credits = cpu_credits(server, config.cpu_credits_at_start);
+            node_cpus.push(HostCpu::new(server.vcpu, io_threads as u32, credits));
             nodes.push(Node {
                 name: format!("{engine_name}-{shard}"),
                 shard,
                 nic,
                 db: node_db(config, &router, &owners, shard)?,
-                credits,
                 rng: streams.stream("node", shard as u64),
                 down: false,
             });
@@ -245,7 +252,6 @@ impl World {
 
         // Clients, each with a connection to every node; the engine holds the nodes'
         // ends. Connection c of host h's client i is h * per_host * nodes + i * nodes + s.
-        let io_threads = config.cluster.node.io_threads.max(1) as usize;
         let per_host = w.connections_per_host();
         let total_clients = config.clients.connections_total();
         let mut clients = Vec::new();
@@ -274,6 +280,8 @@ impl World {
                     });
                 }
                 clients.push(Client {
+                    thread: host as u32 * w.threads + i / w.clients,
+                    wake_pending: false,
                     gen: w.generator(i),
                     rng: streams.stream("client", client_index as u64),
                     first_conn,
@@ -381,11 +389,27 @@ impl World {
                 stop_sending_at,
                 key_buf: Vec::with_capacity(64),
                 argv_buf: Vec::with_capacity(64),
+                threads: (0..config.clients.hosts)
+                    .flat_map(|host| {
+                        (0..w.threads).map(move |_| ClientThread {
+                            cpu: CpuThread::new(),
+                            host,
+                        })
+                    })
+                    .collect(),
+                host_credits: (0..config.clients.hosts)
+                    .map(|_| {
+                        cpu_credits(&config.clients.instance.spec, config.cpu_credits_at_start)
+                    })
+                    .collect(),
+                cpu_cost: config.clients.cpu_cost,
+                awaiting_parse: 0,
             },
             engine: Engine::new(
                 (0..nodes.len())
                     .map(|_| (0..io_threads).map(|_| Thread::new()).collect())
                     .collect(),
+                node_cpus,
                 conns,
                 cost,
                 w.key_prefix.clone(),

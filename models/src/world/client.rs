@@ -6,6 +6,16 @@
 //! requests outstanding, and every request it sends comes back to it exactly once
 //! (`on_reply`), which is where its latency is recorded.
 //!
+//! Clients cost CPU ([`ClientCpuCost`]): memtier's clients are spread over its threads
+//! (`clients` connections each), and each thread is a FIFO server on the client host's
+//! vCPUs. A delivered reply waits for its thread, which parses it; only then is the
+//! request done (its latency recorded, as memtier records it in its read callback) and
+//! its slot free. Building a request costs the thread too: the request leaves when its
+//! thread takes it up, and the thread is busy building it after the work already
+//! queued. A start, a rate-limit tick or an arrival that finds its thread busy sends
+//! once the work queued then is done. So a thread serving many connections tops out at one request per
+//! `request + reply` cost, whatever the servers could do.
+//!
 //! An open-loop client whose queue is full drops every arrival until a reply lets it
 //! send again, so it then schedules no arrival events: it keeps the time of the next
 //! arrival and, when it next takes one from its queue (or when the run ends), counts the
@@ -15,11 +25,13 @@
 //! dropped).
 
 use super::flows::FlowKind;
-use super::requests::{with_argv, Req, Requests, NO_REQ};
+use super::requests::{with_argv, Req, Requests, NO_REQ, NO_SLOT};
 use super::{Ctx, Ev};
+use crate::client_cpu::ClientCpuCost;
 use crate::placement::Router;
 use crate::workload::arrivals::ArrivalGen;
 use crate::workload::generator::{format_key, RateBudget, WorkloadGen};
+use sim::host::{CpuCredits, CpuThread};
 use sim::{SimDuration, SimRng, SimTime};
 use std::collections::VecDeque;
 use store_core::resp::encoded_request_len;
@@ -27,12 +39,17 @@ use store_core::resp::encoded_request_len;
 /// The clients' events.
 #[derive(Clone, Copy, Debug)]
 pub enum ClientEv {
-    /// A client's connections are up: start sending.
+    /// A client's connections are up: start sending (once its thread is free).
     Start { client: u32 },
     /// memtier's rate-limiting timer.
     RateTick { client: u32 },
     /// An open-loop arrival.
     Arrival { client: u32 },
+    /// A reply's parse is over: the request is done.
+    Parsed { req: u32 },
+    /// The client's turn on its thread, for a start, tick or arrival that found it
+    /// busy.
+    Wake { client: u32 },
 }
 
 impl From<ClientEv> for Ev {
@@ -61,6 +78,17 @@ pub(crate) struct Client {
     /// Open loop with the queue full: the next arrival, for which no event is scheduled
     /// (every arrival until a slot frees is dropped, and counted when it does).
     pub arrivals_held: Option<SimTime>,
+    /// Its memtier thread (an index into [`Clients::threads`]).
+    pub thread: u32,
+    /// A `Wake` is scheduled.
+    pub wake_pending: bool,
+}
+
+/// One memtier thread: a FIFO server on its client host's vCPUs.
+pub(crate) struct ClientThread {
+    pub cpu: CpuThread,
+    /// Its host (an index into [`Clients::host_credits`]).
+    pub host: u32,
 }
 
 /// Every client of the world.
@@ -77,6 +105,13 @@ pub(crate) struct Clients {
     pub stop_sending_at: SimTime,
     pub key_buf: Vec<u8>,
     pub argv_buf: Vec<u8>,
+    /// Every memtier thread, host by host.
+    pub threads: Vec<ClientThread>,
+    /// Each client host's CPU credits (burstable types).
+    pub host_credits: Vec<Option<CpuCredits>>,
+    pub cpu_cost: ClientCpuCost,
+    /// Replies delivered whose parse is not over (for checks: a request in one place).
+    pub awaiting_parse: u64,
 }
 
 impl Clients {
@@ -106,7 +141,7 @@ impl Clients {
                         ClientEv::Arrival { client }.into(),
                     );
                 }
-                self.fill(ctx, reqs, client);
+                self.fill_or_wait(ctx, reqs, client);
             }
             ClientEv::RateTick { client } => {
                 if now >= self.stop_sending_at {
@@ -124,7 +159,7 @@ impl Clients {
                     now + SimDuration::from_ns(interval),
                     ClientEv::RateTick { client }.into(),
                 );
-                self.fill(ctx, reqs, client);
+                self.fill_or_wait(ctx, reqs, client);
             }
             ClientEv::Arrival { client } => {
                 if now >= self.stop_sending_at {
@@ -150,13 +185,74 @@ impl Clients {
                     ctx.sched
                         .schedule_at(next, ClientEv::Arrival { client }.into());
                 }
+                self.fill_or_wait(ctx, reqs, client);
+            }
+            ClientEv::Parsed { req } => {
+                self.awaiting_parse -= 1;
+                self.parsed(ctx, reqs, req)
+            }
+            ClientEv::Wake { client } => {
+                // Its turn on the thread, behind the work queued when it began to wait.
+                self.clients[client as usize].wake_pending = false;
                 self.fill(ctx, reqs, client);
             }
         }
     }
 
-    /// A request's reply has been received: the request is done.
+    /// When the client's thread is busy at `now`, the time it is free.
+    #[inline]
+    fn thread_busy(&self, client: u32, now: SimTime) -> Option<SimTime> {
+        if self.cpu_cost.is_free() {
+            return None;
+        }
+        let t = &self.threads[self.clients[client as usize].thread as usize];
+        let free_at = t.cpu.busy_until();
+        (free_at > now).then_some(free_at)
+    }
+
+    /// Sends what the client may now or, when its thread is busy, once the work queued
+    /// on the thread is done (one `Wake` at most pending a client, so a run's wakes are
+    /// at most its starts, ticks and arrivals).
+    fn fill_or_wait(&mut self, ctx: &mut Ctx<'_>, reqs: &mut Requests, client: u32) {
+        let now = ctx.sched.now();
+        match self.thread_busy(client, now) {
+            None => self.fill(ctx, reqs, client),
+            Some(free_at) => {
+                let c = &mut self.clients[client as usize];
+                if !c.wake_pending {
+                    c.wake_pending = true;
+                    ctx.sched
+                        .schedule_at(free_at, ClientEv::Wake { client }.into());
+                }
+            }
+        }
+    }
+
+    /// Runs `work` on the client's thread from `now`; returns when it is done.
+    #[inline]
+    fn run_on_thread(&mut self, client: u32, now: SimTime, work: SimDuration) -> SimTime {
+        let t = &mut self.threads[self.clients[client as usize].thread as usize];
+        let credits = self.host_credits[t.host as usize].as_mut();
+        t.cpu.submit(now, work, credits)
+    }
+
+    /// A request's reply has reached its client host: it waits for the client's thread,
+    /// which parses it.
     pub fn on_reply(&mut self, ctx: &mut Ctx<'_>, reqs: &mut Requests, req: u32) {
+        let now = ctx.sched.now();
+        let r = &mut reqs[req as usize];
+        r.delivered = now;
+        if self.cpu_cost.is_free() {
+            return self.parsed(ctx, reqs, req);
+        }
+        let (client, work) = (r.client, self.cpu_cost.reply(r.reply_bytes));
+        let done = self.run_on_thread(client, now, work);
+        self.awaiting_parse += 1;
+        ctx.sched.schedule_at(done, ClientEv::Parsed { req }.into());
+    }
+
+    /// A reply has been parsed: the request is done.
+    fn parsed(&mut self, ctx: &mut Ctx<'_>, reqs: &mut Requests, req: u32) {
         let now = ctx.sched.now();
         let r = reqs.remove(req as usize);
         ctx.metrics.record_completion(now, &r);
@@ -261,7 +357,7 @@ impl Clients {
         client.sent += 1;
         let first_conn = client.first_conn;
         format_key(&self.key_prefix, op.key_index, &mut self.key_buf);
-        let shard = self.router.shard_of(&self.key_buf, op.key_index);
+        let (shard, slot) = self.router.route(&self.key_buf, op.key_index);
         let conn = first_conn + shard;
         let req = reqs.insert(Req {
             next: NO_REQ,
@@ -272,6 +368,7 @@ impl Clients {
             value_len: op.value_len,
             expiry_s: op.expiry_s,
             shard,
+            slot: slot.unwrap_or(NO_SLOT),
             request_bytes: 0,
             reply_bytes: 0,
             hit: false,
@@ -280,6 +377,7 @@ impl Clients {
             received: now,
             cpu_start: now,
             cpu_end: now,
+            delivered: now,
             #[cfg(test)]
             seq: self.clients[c as usize].sent - 1,
         });
@@ -288,6 +386,10 @@ impl Clients {
         r.request_bytes = request_bytes;
         let flow = ctx.flows.flow(FlowKind::ClientRequest, conn);
         ctx.net.send(ctx.sched, flow, request_bytes, req as u64);
+        if !self.cpu_cost.is_free() {
+            let work = self.cpu_cost.request(request_bytes);
+            self.run_on_thread(c, now, work);
+        }
     }
 
     /// Requests sent over the whole run, by every client.

@@ -5,18 +5,21 @@
 //! (`Read`), the main thread executes (`Exec`) and the I/O thread writes the replies
 //! (`Write`), as Redis's io-threads and ElastiCache's enhanced I/O do. Each job costs CPU
 //! per [`CostModel`]; a batch's replies leave on the connection's reply flow when its
-//! last job ends.
+//! last job ends. A node's threads run on its instance's vCPUs ([`HostCpu`]): more
+//! threads than vCPUs share them, and every job then takes longer.
 //!
 //! Invariant: each connection has at most one batch in progress (`busy`), so replies
-//! leave in request order; a thread runs one job at a time, in the order queued.
+//! leave in request order; a thread runs one job at a time, in the order queued; a
+//! completion event acts only if it is its thread's live one (the host reschedules
+//! completions when threads contend).
 
 use super::flows::FlowKind;
 use super::node::Nodes;
-use super::requests::{with_argv, ReqList, Requests, NO_REQ};
+use super::requests::{with_argv, ReqList, Requests, NO_REQ, NO_SLOT};
 use super::{Ctx, Ev};
 use crate::engine::CostModel;
 use crate::workload::generator::format_key;
-use sim::host::CpuThread;
+use sim::host::{Completion, HostCpu};
 use sim::{SimDuration, SimTime};
 use std::collections::VecDeque;
 use store_core::resp::{encoded_len, Protocol};
@@ -25,8 +28,9 @@ use store_core::{Reply, Session};
 /// The engine's events.
 #[derive(Clone, Copy, Debug)]
 pub enum EngineEv {
-    /// A node thread finished its current job.
-    JobDone { node: u32, thread: u32 },
+    /// A node thread's current job is due to finish (stale unless `epoch` is the
+    /// thread's live one).
+    JobDone { node: u32, thread: u16, epoch: u16 },
 }
 
 impl From<EngineEv> for Ev {
@@ -47,8 +51,8 @@ enum Job {
     Write { conn: u32 },
 }
 
+/// A thread's jobs: the one it runs (its CPU is the host's) and those queued.
 pub(crate) struct Thread {
-    pub cpu: CpuThread,
     queue: VecDeque<Job>,
     current: Option<Job>,
 }
@@ -56,7 +60,6 @@ pub(crate) struct Thread {
 impl Thread {
     pub fn new() -> Thread {
         Thread {
-            cpu: CpuThread::new(),
             queue: VecDeque::new(),
             current: None,
         }
@@ -90,6 +93,11 @@ const _: () = assert!(
 pub(crate) struct Engine {
     /// `threads[node][0]` is the node's main thread; the rest are I/O threads.
     pub threads: Vec<Vec<Thread>>,
+    /// Each node's vCPUs, which its threads share (thread t of the node is thread t of
+    /// its host).
+    pub cpus: Vec<HostCpu>,
+    /// Completions to schedule, reused.
+    completions: Vec<Completion>,
     /// Connection c is the client connection whose flows are index c of the client
     /// request and reply kinds.
     pub conns: Vec<Conn>,
@@ -102,12 +110,15 @@ pub(crate) struct Engine {
 impl Engine {
     pub fn new(
         threads: Vec<Vec<Thread>>,
+        cpus: Vec<HostCpu>,
         conns: Vec<Conn>,
         cost: CostModel,
         key_prefix: String,
     ) -> Engine {
         Engine {
             threads,
+            cpus,
+            completions: Vec::new(),
             conns,
             cost,
             key_prefix,
@@ -146,7 +157,25 @@ impl Engine {
         ev: EngineEv,
     ) {
         match ev {
-            EngineEv::JobDone { node, thread } => self.job_done(ctx, nodes, reqs, node, thread),
+            EngineEv::JobDone {
+                node,
+                thread,
+                epoch,
+            } => {
+                let now = ctx.sched.now();
+                let live = self.cpus[node as usize].finish(
+                    now,
+                    thread as u32,
+                    epoch,
+                    &mut self.completions,
+                );
+                if !self.completions.is_empty() {
+                    self.schedule_completions(ctx, node);
+                }
+                if live {
+                    self.job_done(ctx, nodes, reqs, node, thread as u32);
+                }
+            }
         }
     }
 
@@ -193,18 +222,44 @@ impl Engine {
             return;
         };
         let work = self.start_job(ctx, nodes, reqs, now, node, job);
-        let n = &mut nodes.nodes[node as usize];
-        let t = &mut self.threads[node as usize][thread as usize];
-        t.current = Some(job);
-        let end = t.cpu.submit(now, work, n.credits.as_mut());
-        ctx.sched
-            .schedule_at(end, EngineEv::JobDone { node, thread }.into());
+        self.threads[node as usize][thread as usize].current = Some(job);
+        let c = self.cpus[node as usize].start(now, thread, work, &mut self.completions);
+        ctx.sched.schedule_at(
+            c.at,
+            EngineEv::JobDone {
+                node,
+                thread: c.thread as u16,
+                epoch: c.epoch,
+            }
+            .into(),
+        );
+        if !self.completions.is_empty() {
+            self.schedule_completions(ctx, node);
+        }
         if let Job::Full { conn } | Job::Write { conn } = job {
             // Its replies are sent when the job ends.
             ctx.net
                 .prefetch_flow(ctx.flows.flow(FlowKind::ClientReply, conn));
         }
         self.prefetch_next(nodes, reqs, node, thread);
+    }
+
+    /// Schedules the completions the node's host has rescheduled (its threads
+    /// contend), and empties the list.
+    #[cold]
+    #[inline(never)]
+    fn schedule_completions(&mut self, ctx: &mut Ctx<'_>, node: u32) {
+        for c in self.completions.drain(..) {
+            ctx.sched.schedule_at(
+                c.at,
+                EngineEv::JobDone {
+                    node,
+                    thread: c.thread as u16,
+                    epoch: c.epoch,
+                }
+                .into(),
+            );
+        }
     }
 
     /// Starts loading the keyspace lines the thread's next command will read: a random
@@ -291,6 +346,9 @@ impl Engine {
             let r = &mut reqs[req as usize];
             req = r.next;
             format_key(&self.key_prefix, r.key_index, &mut self.key_buf);
+            if r.slot != NO_SLOT {
+                cn.session.hint_slot(r.slot);
+            }
             let reply = with_argv(r, &self.key_buf, &mut self.argv_buf, |argv| {
                 n.execute(&mut cn.session, argv, now_ms)
             });

@@ -10,7 +10,9 @@
 //! Invariant: a request of a reset connection is freed at the reset, wherever it is
 //! (on either flow, waiting at the node), except one in a batch a node thread is
 //! working on, which is marked orphaned and freed, never answered, when that batch's
-//! last job ends; every request sent is completed, reset, or in flight.
+//! last job ends, and one whose reply was delivered before the reset, which its
+//! client's thread goes on to parse; every request sent is completed, reset, or in
+//! flight.
 
 use super::client::Clients;
 use super::engine::Engine;
@@ -247,7 +249,9 @@ impl Faults {
         let mut failed: BTreeMap<u32, u32> = BTreeMap::new();
         let mut gone = Vec::new();
         for (id, r) in reqs.iter() {
-            if r.conn != conn {
+            // A request whose reply was delivered before the reset waits for its
+            // client's thread to parse it: it is answered, not failed.
+            if r.conn != conn || r.delivered > r.sent {
                 continue;
             }
             let in_batch = batch.contains(&id);

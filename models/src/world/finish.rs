@@ -65,6 +65,20 @@ fn register_nic(resources: &mut Vec<ResourceResult>, host: u32, net: &Network, n
     }
 }
 
+/// Second by second sums of several series.
+fn sum_series<'a>(series: impl Iterator<Item = &'a [u64]>) -> Vec<u64> {
+    let mut sum: Vec<u64> = Vec::new();
+    for s in series {
+        if sum.len() < s.len() {
+            sum.resize(s.len(), 0);
+        }
+        for (a, b) in sum.iter_mut().zip(s) {
+            *a += b;
+        }
+    }
+    sum
+}
+
 impl World {
     /// Ends the run: every figure a report needs, as plain data. `events` is the
     /// number of events the scheduler ran.
@@ -77,7 +91,7 @@ impl World {
             client_nics,
             clients,
             nodes,
-            engine,
+            mut engine,
             sampler,
             end,
             faults,
@@ -90,6 +104,10 @@ impl World {
                 CrossZoneBytes { sent, received }
             })
         };
+        // Jobs still running count up to the end.
+        for cpu in &mut engine.cpus {
+            cpu.settle(end);
+        }
         let keys_at_start = |node: usize| {
             sampler
                 .keys_at_window_start
@@ -143,6 +161,13 @@ impl World {
                 role: HostRole::Primary,
                 shard: n.shard,
                 instance: config.cluster.instance.name.clone(),
+                vcpus: engine.cpus[i].vcpus(),
+                cpu_contended_ns_per_s: sum_series(
+                    engine.cpus[i]
+                        .threads()
+                        .iter()
+                        .map(|t| t.contended.busy_ns_per_s()),
+                ),
                 ops: metrics.shard_ops[i],
                 ops_per_s: metrics.shard_ops_per_s[i].values().to_vec(),
                 used_memory_bytes: n.db.used_memory(),
@@ -169,12 +194,12 @@ impl World {
                 retransmits_at_window_start: start(n.nic).retransmits,
                 cross_zone_bytes: cross_zone(&|z| (z.node_sent[i], z.node_received[i])),
             });
-            for (t, thread) in engine.threads[i].iter().enumerate() {
+            for (t, thread) in engine.cpus[i].threads().iter().enumerate() {
                 resources.push(ResourceResult::busy(
                     host,
                     ResourceKind::Cpu,
                     Some(t as u32),
-                    thread.cpu.busy.busy_ns_per_s(),
+                    thread.busy.busy_ns_per_s(),
                 ));
             }
             register_nic(&mut resources, host, &net, n.nic);
@@ -193,6 +218,10 @@ impl World {
                 role: HostRole::Client,
                 shard: 0,
                 instance: config.clients.instance.name.clone(),
+                vcpus: config.clients.instance.spec.vcpu,
+                // Client threads never outnumber the host's vCPUs (the scenario is
+                // refused otherwise).
+                cpu_contended_ns_per_s: Vec::new(),
                 ops: replies,
                 ops_per_s: Vec::new(),
                 used_memory_bytes: 0,
@@ -210,6 +239,18 @@ impl World {
                 retransmits_at_window_start: start(id).retransmits,
                 cross_zone_bytes: cross_zone(&|z| (z.host_sent[i], z.host_received[i])),
             });
+            let threads = config.clients.workload.threads as usize;
+            for (t, thread) in clients.threads[i * threads..(i + 1) * threads]
+                .iter()
+                .enumerate()
+            {
+                resources.push(ResourceResult::busy(
+                    host,
+                    ResourceKind::Cpu,
+                    Some(t as u32),
+                    thread.cpu.busy.busy_ns_per_s(),
+                ));
+            }
             register_nic(&mut resources, host, &net, id);
         }
 

@@ -309,13 +309,15 @@ fn check_instant(world: &World) -> Result<(), TestCaseError> {
         }
     }
     let (waiting, in_batch) = world.engine.queued_requests();
+    let parsing = world.clients.awaiting_parse;
     prop_assert_eq!(
-        on_network + waiting + in_batch,
+        on_network + waiting + in_batch + parsing,
         table,
-        "requests on the network {} + waiting {} + in a batch {} = in flight",
+        "requests on the network {} + waiting {} + in a batch {} + waiting for their client's parse {} = in flight",
         on_network,
         waiting,
-        in_batch
+        in_batch,
+        parsing
     );
     let outstanding: u64 = world
         .clients
@@ -355,19 +357,34 @@ proptest! {
 
     /// Over random small scenarios with random fault timelines: a request is in exactly
     /// one place at every sampled instant (on the network, waiting on its connection,
-    /// or in its connection's batch); at the end, requests issued = completed + in
-    /// flight + reset with their connection (none is otherwise dropped for good: the
-    /// transport retransmits); per NIC direction, wire bytes offered = served + queued
-    /// + dropped + discarded at every instant, by the shaper's counters and by the
-    /// network's own account; no byte reaches a crashed node while it is down; replies
-    /// on a connection arrive in the order its requests were sent; the same scenario
-    /// and seed give the same result digest, and another seed a different one where
-    /// timing is random (Poisson arrivals, jitter, loss or a degradation; random keys
-    /// alone may leave every figure the same).
+    /// in its connection's batch, or delivered and waiting for its client's thread to
+    /// parse it); no host's threads consume more than its vCPUs in any second; at the
+    /// end, requests issued = completed + in flight + reset with their connection (none
+    /// is otherwise dropped for good: the transport retransmits); per NIC direction,
+    /// wire bytes offered = served + queued + dropped + discarded at every instant, by
+    /// the shaper's counters and by the network's own account; no byte reaches a
+    /// crashed node while it is down; replies on a connection arrive in the order its
+    /// requests were sent; the same scenario and seed give the same result digest, and
+    /// another seed a different one where timing is random (Poisson arrivals, jitter,
+    /// loss or a degradation; random keys alone may leave every figure the same).
     #[test]
     fn the_world_keeps_its_invariants(case in cases()) {
         let config = case.config();
         let (result, replies) = run_checked(&case, &config)?;
+
+        for (h, host) in result.hosts.iter().enumerate() {
+            for s in 0..result.seconds() {
+                let busy_ns: u64 = result
+                    .resources_of(h)
+                    .filter(|r| r.kind == super::results::ResourceKind::Cpu)
+                    .map(|r| r.used_per_s.get(s).copied().unwrap_or(0))
+                    .sum();
+                prop_assert!(
+                    busy_ns <= u64::from(host.vcpus) * 1_000_000_000,
+                    "{} second {}: {} vCPU-ns on {} vCPUs", host.name, s, busy_ns, host.vcpus
+                );
+            }
+        }
 
         let mut last: BTreeMap<u32, u64> = BTreeMap::new();
         for (conn, seq) in replies {

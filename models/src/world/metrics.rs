@@ -71,10 +71,13 @@ pub struct Breakdown {
     pub propagation: LatencyHistogram,
     pub cpu_queue: LatencyHistogram,
     pub service: LatencyHistogram,
+    /// From the reply's arrival at the client host to the end of its parse.
+    pub client_cpu: LatencyHistogram,
     /// Runs of equal samples not yet recorded (see [`Run`]).
     client_queue_run: Run,
     propagation_run: Run,
     service_run: Run,
+    client_cpu_run: Run,
 }
 
 /// A run of equal samples, recorded into its histogram as one `record_n` when a
@@ -222,7 +225,7 @@ impl Metrics {
         self.shard_ops_per_s[r.shard as usize].add(now, 1);
         let b = &mut self.breakdown;
         let both_ways = propagation + propagation;
-        let network = (r.received - r.sent) + (now - r.cpu_end);
+        let network = (r.received - r.sent) + (r.delivered - r.cpu_end);
         b.client_queue_run
             .record(&mut b.client_queue, r.sent - r.intended);
         b.propagation_run.record(&mut b.propagation, both_ways);
@@ -230,6 +233,8 @@ impl Metrics {
         b.cpu_queue.record(r.cpu_start - r.received);
         b.service_run
             .record(&mut b.service, r.cpu_end - r.cpu_start);
+        b.client_cpu_run
+            .record(&mut b.client_cpu, now - r.delivered);
     }
 
     /// Samples every node's gauges at `now`; `nics[i]` and `used_memory[i]` are node i's.
@@ -261,6 +266,7 @@ impl Metrics {
         b.client_queue_run.flush(&mut b.client_queue);
         b.propagation_run.flush(&mut b.propagation);
         b.service_run.flush(&mut b.service);
+        b.client_cpu_run.flush(&mut b.client_cpu);
         (
             self.sets.finish(),
             self.gets.finish(),
@@ -270,6 +276,7 @@ impl Metrics {
                 propagation: b.propagation,
                 cpu_queue: b.cpu_queue,
                 service: b.service,
+                client_cpu: b.client_cpu,
             },
         )
     }

@@ -1,12 +1,11 @@
-//! Server nodes: one shard's primary each, a store-core `Db` on an instance's NIC and
-//! CPU credits. A node owns its store and its random stream (eviction sampling, active
+//! Server nodes: one shard's primary each, a store-core `Db` on an instance's NIC (its
+//! vCPUs and CPU credits are the engine's, which runs its threads on them). A node owns its store and its random stream (eviction sampling, active
 //! expiry) and runs Redis's active expire cycle at the default hz when the workload sets
 //! expiries. Invariant: every command a node executes runs on its own `Db`, at the
 //! simulated time in Unix milliseconds ([`EPOCH_UNIX_MS`](super::EPOCH_UNIX_MS) plus
 //! the clock).
 
 use super::{Ctx, Ev};
-use sim::host::CpuCredits;
 use sim::net::NicId;
 use sim::{SimDuration, SimRng, SimTime};
 use store_core::{Arg, Db, Reply, Session};
@@ -46,8 +45,6 @@ pub(crate) struct Node {
     pub shard: u32,
     pub nic: NicId,
     pub db: Db,
-    /// The instance's CPU credits (burstable types).
-    pub credits: Option<CpuCredits>,
     pub rng: SimRng,
     /// Crashed and not yet restarted.
     pub down: bool,

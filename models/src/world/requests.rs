@@ -23,6 +23,9 @@ pub(crate) struct Req {
     pub value_len: u32,
     pub expiry_s: u32,
     pub shard: u32,
+    /// The key's hash slot, when the client computed it to route the request
+    /// ([`NO_SLOT`] otherwise): the node need not hash the key again.
+    pub slot: u16,
     pub request_bytes: u64,
     pub reply_bytes: u64,
     pub hit: bool,
@@ -31,6 +34,8 @@ pub(crate) struct Req {
     pub received: SimTime,
     pub cpu_start: SimTime,
     pub cpu_end: SimTime,
+    /// When its reply reached the client host (the client's thread parses it after).
+    pub delivered: SimTime,
     /// The client's count of requests sent before this one (replies must come back in
     /// this order on a connection).
     #[cfg(test)]
@@ -39,6 +44,9 @@ pub(crate) struct Req {
 
 /// Every request in flight, by token.
 pub(crate) type Requests = Slab<Req>;
+
+/// [`Req::slot`] when the client did not compute the slot.
+pub(crate) const NO_SLOT: u16 = u16::MAX;
 
 /// The end of a [`ReqList`].
 pub(crate) const NO_REQ: u32 = u32::MAX;

@@ -133,6 +133,9 @@ pub struct BreakdownResult {
     pub propagation: LatencyHistogram,
     pub cpu_queue: LatencyHistogram,
     pub service: LatencyHistogram,
+    /// From a reply's arrival at its client host to the end of its parse: waiting for
+    /// the client's thread, and parsing.
+    pub client_cpu: LatencyHistogram,
 }
 
 /// What a host is.
@@ -160,6 +163,11 @@ pub struct HostResult {
     /// The shard a node serves (0 for client hosts).
     pub shard: u32,
     pub instance: String,
+    /// The instance's vCPUs, which the host's threads share.
+    pub vcpus: u32,
+    /// Nanoseconds the host's threads were runnable without a vCPU (more threads than
+    /// vCPUs wanted to run), summed over its threads, per second.
+    pub cpu_contended_ns_per_s: Vec<u64>,
     /// Requests this node served that completed in the measured window; for a client
     /// host, the replies its clients received in that window.
     pub ops: u64,
