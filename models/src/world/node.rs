@@ -84,7 +84,11 @@ impl Nodes {
         match ev {
             NodeEv::ExpireCycle { node } => {
                 let n = &mut self.nodes[node as usize];
-                n.db.active_expire_cycle(super::now_unix_ms(now), &mut n.rng);
+                // A crashed node runs nothing; its cycle goes on at the same beat after
+                // the restart.
+                if !n.down {
+                    n.db.active_expire_cycle(super::now_unix_ms(now), &mut n.rng);
+                }
                 ctx.sched
                     .schedule_at(now + EXPIRE_PERIOD, NodeEv::ExpireCycle { node }.into());
             }
