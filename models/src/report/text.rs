@@ -321,6 +321,39 @@ fn findings(o: &mut String, v: &VariantReport) {
             ),
         };
         let _ = writeln!(o, "  no resource at >= 90%: {why}");
+        // A fault that cut or slowed traffic in the window holds a closed loop back too:
+        // say so rather than leave the clients alone to blame.
+        let window_start_ns = v.config.warmup_ns;
+        let window_end_ns = window_start_ns + (v.measured_window_s * 1e9) as u64;
+        if let Some(faults) = &v.faults {
+            let hit: Vec<String> = faults
+                .timeline
+                .iter()
+                .filter(|f| {
+                    f.kind != "nic_rate"
+                        && f.began_ns < window_end_ns
+                        && f.ended_ns.is_none_or(|e| e > window_start_ns)
+                })
+                .map(|f| {
+                    let until = f.ended_ns.map_or("the end".to_string(), |e| {
+                        format!("{:.3} s", e as f64 / 1e9)
+                    });
+                    format!(
+                        "{} {} from {:.3} s to {until}",
+                        f.kind,
+                        f.target,
+                        f.began_ns as f64 / 1e9
+                    )
+                })
+                .collect();
+            if !hit.is_empty() {
+                let _ = writeln!(
+                    o,
+                    "  and faults in the window held requests back (see the fault timeline): {}",
+                    hit.join("; ")
+                );
+            }
+        }
     }
     for f in &v.findings {
         let tag = if f.binding { "BINDING" } else { "also   " };
