@@ -104,6 +104,9 @@ pub(crate) struct Engine {
     pub cost: CostModel,
     pub key_prefix: String,
     key_buf: Vec<u8>,
+    /// The key index whose name `key_buf` holds (a key's name depends on nothing else):
+    /// the prefetch of a job names the key its execution will name again.
+    key_buf_index: u64,
     argv_buf: Vec<u8>,
 }
 
@@ -123,6 +126,7 @@ impl Engine {
             cost,
             key_prefix,
             key_buf: Vec::with_capacity(64),
+            key_buf_index: u64::MAX,
             argv_buf: Vec::with_capacity(64),
         }
     }
@@ -273,11 +277,20 @@ impl Engine {
         };
         if req != NO_REQ {
             let key_index = reqs[req as usize].key_index;
-            format_key(&self.key_prefix, key_index, &mut self.key_buf);
+            self.name_key(key_index);
             let db = &nodes.nodes[node as usize].db;
             for line in db.lookup_lines(&self.key_buf).into_iter().flatten() {
                 sim::hint::prefetch(line);
             }
+        }
+    }
+
+    /// Puts key `key_index`'s name in `key_buf`.
+    #[inline]
+    fn name_key(&mut self, key_index: u64) {
+        if self.key_buf_index != key_index {
+            format_key(&self.key_prefix, key_index, &mut self.key_buf);
+            self.key_buf_index = key_index;
         }
     }
 
@@ -345,7 +358,10 @@ impl Engine {
         while req != NO_REQ {
             let r = &mut reqs[req as usize];
             req = r.next;
-            format_key(&self.key_prefix, r.key_index, &mut self.key_buf);
+            if self.key_buf_index != r.key_index {
+                format_key(&self.key_prefix, r.key_index, &mut self.key_buf);
+                self.key_buf_index = r.key_index;
+            }
             if r.slot != NO_SLOT {
                 cn.session.hint_slot(r.slot);
             }
