@@ -3,8 +3,9 @@
 //! its shard's connection), sending as its pipeline, its rate limit (memtier's
 //! `--rate-limiting` timer) or its open-loop arrival schedule allow, until its request
 //! count or the test time runs out. Invariant: a client never has more than `pipeline`
-//! requests outstanding, and every request it sends comes back to it exactly once
-//! (`on_reply`), which is where its latency is recorded.
+//! requests outstanding, and every request it sends is either answered exactly once
+//! (its reply delivered, `on_reply`, then parsed, `parsed`, which records its latency)
+//! or fails with a reset of its connection (`on_requests_failed`).
 //!
 //! Clients cost CPU ([`ClientCpuCost`]): memtier's clients are spread over its threads
 //! (`clients` connections each), and each thread is a FIFO server on the client host's
@@ -13,8 +14,8 @@
 //! its slot free. Building a request costs the thread too: the request leaves when its
 //! thread takes it up, and the thread is busy building it after the work already
 //! queued. A start, a rate-limit tick or an arrival that finds its thread busy sends
-//! once the work queued then is done. So a thread serving many connections tops out at one request per
-//! `request + reply` cost, whatever the servers could do.
+//! once the work queued then is done. So a thread serving many connections tops out at
+//! one request per `request + reply` cost, whatever the servers could do.
 //!
 //! An open-loop client whose queue is full drops every arrival until a reply lets it
 //! send again, so it then schedules no arrival events: it keeps the time of the next
@@ -410,6 +411,7 @@ impl Clients {
         failed: u32,
     ) {
         self.clients[client as usize].outstanding -= failed;
-        self.fill(ctx, reqs, client);
+        // Its thread learns of the reset in its turn, like any other event.
+        self.fill_or_wait(ctx, reqs, client);
     }
 }
