@@ -795,10 +795,13 @@ pub fn estimate(config: &RunConfig) -> Estimate {
     };
     // A costly client takes one more event a request (the end of its reply's parse),
     // and a start, tick or arrival that finds its thread busy one more (its turn).
+    // Threads sharing their host's vCPUs take an event for each build as well.
     let client_cpu_events = if config.clients.cpu_cost.is_free() {
         0
     } else {
+        let shared = config.clients.workload.threads > config.clients.instance.spec.vcpu;
         requests
+            .saturating_mul(if shared { 2 } else { 1 })
             .saturating_add(clients)
             .saturating_add(ticks)
             .saturating_add(arrivals)

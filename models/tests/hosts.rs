@@ -144,18 +144,56 @@ fn a_client_bound_run_names_the_client_thread_at_its_closed_form_ceiling() {
     assert!(client_cpu.mean_us >= 9.0 + 0.1, "{}", client_cpu.mean_us);
 }
 
+/// Four client threads on a 2-vCPU client host share its vCPUs: the run is bound at
+/// what 2 vCPUs of client work allow, half of what four threads of their own would.
 #[test]
-fn client_threads_beyond_the_client_vcpus_are_refused() {
+fn client_threads_beyond_the_client_vcpus_share_them() {
     let text = CLIENT_BOUND
         .replace(
             r#"cluster: (engine"#,
-            r#"instances: { "tiny": (vcpu: 2, memory_bytes: 1_073_741_824,
-                             baseline_bits_per_s: 1_000_000_000, source: "test") },
+            r#"instances: { "two-vcpus": (vcpu: 2, memory_bytes: 1_073_741_824,
+                             baseline_bits_per_s: 100_000_000_000, source: "test") },
     cluster: (engine"#,
         )
-        .replace("threads: 1,", "threads: 3,")
-        .replace("workload: (ratio", "instance: \"tiny\", workload: (ratio");
-    let err = load_str(&text, "x.ron").unwrap_err().to_string();
-    assert!(err.contains("clients.workload.threads"), "{err}");
-    assert!(err.contains("2 vCPUs"), "{err}");
+        .replace("threads: 1,", "threads: 4,")
+        .replace("clients: 50,", "clients: 25,")
+        .replace(
+            "workload: (ratio",
+            "instance: \"two-vcpus\", workload: (ratio",
+        );
+    let scenario = load_str(&text, "shared.ron").unwrap();
+    let config = &scenario.resolved_variants()[0].config;
+    let result = simulate(config).unwrap();
+    let report = variant_report(&result);
+
+    let gets = &result.gets;
+    let request_bytes = gets.request_bytes as f64 / gets.count as f64;
+    let reply_bytes = gets.reply_bytes as f64 / gets.count as f64;
+    let cost = config.clients.cpu_cost;
+    let per_request_ns = cost.per_request_ns as f64
+        + cost.per_reply_ns as f64
+        + (request_bytes + reply_bytes) * cost.per_byte_ps as f64 / 1000.0;
+    let two_vcpus = 2e9 / per_request_ns;
+    let served = report.all_stats.totals.ops_per_sec;
+    assert!(
+        (served - two_vcpus).abs() <= 0.02 * two_vcpus,
+        "served {served} vs 2 vCPUs of client work {two_vcpus}"
+    );
+    // No second holds more than 2 vCPU-seconds of the client's threads' work, and the
+    // threads waited for a vCPU.
+    let client = result
+        .hosts
+        .iter()
+        .position(|h| h.role == HostRole::Client)
+        .unwrap();
+    let threads: Vec<_> = result
+        .resources_of(client)
+        .filter(|r| r.kind == models::report::Resource::Cpu)
+        .collect();
+    assert_eq!(threads.len(), 4);
+    for s in 0..result.seconds() {
+        let vcpus_busy: f64 = threads.iter().map(|r| r.utilization(s)).sum();
+        assert!(vcpus_busy <= 2.0 + 1e-9, "second {s}: {vcpus_busy}");
+    }
+    assert!(report.client_hosts[0].cpu_threads_waiting_mean > 1.0);
 }

@@ -452,7 +452,7 @@ fn nodes(o: &mut String, v: &VariantReport) {
         let threads = h.cpu_utilization.len().max(1) as f64;
         let _ = writeln!(
             o,
-            "  {}: {} connection(s), {} replies received ({:.0}/s); CPU {:.1}% a thread (mean of {}), busiest {:.1}%; in {} at {} of {} baseline, out {}; bw_exc in/out {}/{}, drops {}",
+            "  {}: {} connection(s), {} replies received ({:.0}/s); CPU {:.1}% a thread (mean of {}), busiest {:.1}%{}; in {} at {} of {} baseline, out {}; bw_exc in/out {}/{}, drops {}",
             h.name,
             h.connections,
             h.ops,
@@ -460,6 +460,14 @@ fn nodes(o: &mut String, v: &VariantReport) {
             h.cpu_utilization.iter().sum::<f64>() / threads * 100.0,
             h.cpu_utilization.len(),
             h.cpu_utilization.iter().cloned().fold(0.0, f64::max) * 100.0,
+            if h.cpu_threads_waiting_mean > 0.0 {
+                format!(
+                    ", {:.2} thread(s) waiting for one of its {} vCPU(s) (mean)",
+                    h.cpu_threads_waiting_mean, h.vcpus
+                )
+            } else {
+                String::new()
+            },
             mib(h.net_in_bytes),
             crate::units::bits_per_s(h.net_in_bits_per_s),
             crate::units::bits_per_s(h.net_baseline_bits_per_s as f64),

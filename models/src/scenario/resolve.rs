@@ -472,20 +472,6 @@ pub(crate) fn resolve(
             per_byte_ps: o.per_byte_ps.unwrap_or(d.per_byte_ps),
         }
     };
-    // Client threads beyond the host's vCPUs would share them, which the client model
-    // does not do (it runs each thread as a server of its own): refused, not misrun.
-    let client_vcpus = client_instance.spec.vcpu;
-    if !cpu_cost.is_free() && workload.threads > client_vcpus {
-        return Err(fe(
-            "clients.workload.threads",
-            format!(
-                "expected at most the client host's {client_vcpus} vCPUs ({}), got {} threads: \
-                 threads sharing a client's vCPUs are not modelled; use more client hosts \
-                 (clients.hosts) or a larger clients.instance",
-                client_instance.name, workload.threads
-            ),
-        ));
-    }
     let clients = ClientsConfig {
         instance: client_instance,
         hosts,

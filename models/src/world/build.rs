@@ -5,7 +5,7 @@
 //! build reads only the `RunConfig` and the seed, so the same configuration builds the
 //! same world.
 
-use super::client::{Client, ClientThread, Clients};
+use super::client::{Client, ClientThread, Clients, SharedClientCpu};
 use super::engine::{Conn, Engine, Thread};
 use super::flows::{FlowKind, FlowMap};
 use super::node::{Node, Nodes};
@@ -373,6 +373,10 @@ impl World {
         if let Some(z) = &zone_traffic {
             metrics.propagation_by_conn = z.propagation_by_conn(config);
         }
+        // Memtier threads beyond their host's vCPUs share them (an event a job);
+        // otherwise each runs as a server of its own (an event a reply).
+        let shared_client_cpu =
+            !config.clients.cpu_cost.is_free() && w.threads > config.clients.instance.spec.vcpu;
         let world = World {
             config: config.clone(),
             metrics,
@@ -399,11 +403,30 @@ impl World {
                     .collect(),
                 host_credits: (0..config.clients.hosts)
                     .map(|_| {
-                        cpu_credits(&config.clients.instance.spec, config.cpu_credits_at_start)
+                        if shared_client_cpu {
+                            None
+                        } else {
+                            cpu_credits(&config.clients.instance.spec, config.cpu_credits_at_start)
+                        }
                     })
                     .collect(),
                 cpu_cost: config.clients.cpu_cost,
                 awaiting_parse: 0,
+                shared: shared_client_cpu.then(|| {
+                    let spec = &config.clients.instance.spec;
+                    SharedClientCpu::new(
+                        (0..config.clients.hosts)
+                            .map(|_| {
+                                HostCpu::new(
+                                    spec.vcpu,
+                                    w.threads,
+                                    cpu_credits(spec, config.cpu_credits_at_start),
+                                )
+                            })
+                            .collect(),
+                        w.threads,
+                    )
+                }),
             },
             engine: Engine::new(
                 (0..nodes.len())

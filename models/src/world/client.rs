@@ -9,7 +9,8 @@
 //!
 //! Clients cost CPU ([`ClientCpuCost`]): memtier's clients are spread over its threads
 //! (`clients` connections each), and each thread is a FIFO server on the client host's
-//! vCPUs. A delivered reply waits for its thread, which parses it; only then is the
+//! vCPUs (one of its own while the threads are no more than the vCPUs; sharing them by
+//! processor sharing beyond, [`SharedClientCpu`], its work then a queue of jobs). A delivered reply waits for its thread, which parses it; only then is the
 //! request done (its latency recorded, as memtier records it in its read callback) and
 //! its slot free. Building a request costs the thread too: the request leaves when its
 //! thread takes it up, and the thread is busy building it after the work already
@@ -32,7 +33,7 @@ use crate::client_cpu::ClientCpuCost;
 use crate::placement::Router;
 use crate::workload::arrivals::ArrivalGen;
 use crate::workload::generator::{format_key, RateBudget, WorkloadGen};
-use sim::host::{CpuCredits, CpuThread};
+use sim::host::{Completion, CpuCredits, CpuThread, HostCpu};
 use sim::{SimDuration, SimRng, SimTime};
 use std::collections::VecDeque;
 use store_core::resp::encoded_request_len;
@@ -51,6 +52,9 @@ pub enum ClientEv {
     /// The client's turn on its thread, for a start, tick or arrival that found it
     /// busy.
     Wake { client: u32 },
+    /// A job of a client thread sharing its host's vCPUs is due to finish (stale
+    /// unless `epoch` is the thread's live one).
+    JobDone { host: u32, thread: u16, epoch: u16 },
 }
 
 impl From<ClientEv> for Ev {
@@ -92,6 +96,47 @@ pub(crate) struct ClientThread {
     pub host: u32,
 }
 
+/// A job of a client thread that shares its host's vCPUs.
+#[derive(Clone, Copy, Debug)]
+enum ClientJob {
+    /// Parse a delivered reply.
+    Parse { req: u32 },
+    /// Build requests already sent (charged after them, as in FIFO mode).
+    Build { work_ns: u64 },
+    /// A client's turn: it sends what it may.
+    Turn { client: u32 },
+}
+
+/// Client hosts with more memtier threads than vCPUs: the threads share the vCPUs
+/// ([`HostCpu`], processor sharing), so a thread's work is a queue of jobs, each ending
+/// with an event (the completion times move as threads contend).
+pub(crate) struct SharedClientCpu {
+    /// Each client host's vCPUs (and CPU credits).
+    pub hosts: Vec<HostCpu>,
+    /// Memtier threads a host.
+    pub threads_per_host: u32,
+    queues: Vec<VecDeque<ClientJob>>,
+    current: Vec<Option<ClientJob>>,
+    completions: Vec<Completion>,
+}
+
+impl SharedClientCpu {
+    pub fn new(hosts: Vec<HostCpu>, threads_per_host: u32) -> SharedClientCpu {
+        let threads = hosts.len() * threads_per_host as usize;
+        SharedClientCpu {
+            hosts,
+            threads_per_host,
+            queues: (0..threads).map(|_| VecDeque::new()).collect(),
+            current: vec![None; threads],
+            completions: Vec::new(),
+        }
+    }
+
+    fn busy(&self, thread: u32) -> bool {
+        self.current[thread as usize].is_some() || !self.queues[thread as usize].is_empty()
+    }
+}
+
 /// Every client of the world.
 pub(crate) struct Clients {
     pub clients: Vec<Client>,
@@ -113,6 +158,9 @@ pub(crate) struct Clients {
     pub cpu_cost: ClientCpuCost,
     /// Replies delivered whose parse is not over (for checks: a request in one place).
     pub awaiting_parse: u64,
+    /// When the memtier threads outnumber their host's vCPUs: the shared vCPUs (and
+    /// `threads` and `host_credits` go unused).
+    pub shared: Option<SharedClientCpu>,
 }
 
 impl Clients {
@@ -197,13 +245,100 @@ impl Clients {
                 self.clients[client as usize].wake_pending = false;
                 self.fill(ctx, reqs, client);
             }
+            ClientEv::JobDone {
+                host,
+                thread,
+                epoch,
+            } => self.shared_job_done(ctx, reqs, host, thread as u32, epoch),
+        }
+    }
+
+    /// A shared thread's job is due: if it is live, what it was for happens, and the
+    /// thread takes up its next job.
+    #[cold]
+    #[inline(never)]
+    fn shared_job_done(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        reqs: &mut Requests,
+        host: u32,
+        thread: u32,
+        epoch: u16,
+    ) {
+        let now = ctx.sched.now();
+        let shared = self.shared.as_mut().expect("jobs only on shared vCPUs");
+        let live = shared.hosts[host as usize].finish(now, thread, epoch, &mut shared.completions);
+        Self::schedule_shared(ctx, shared, host);
+        if !live {
+            return;
+        }
+        let t = host * shared.threads_per_host + thread;
+        let job = shared.current[t as usize]
+            .take()
+            .expect("a job was running");
+        match job {
+            ClientJob::Parse { req } => {
+                self.awaiting_parse -= 1;
+                self.parsed(ctx, reqs, req);
+            }
+            ClientJob::Build { .. } => {}
+            ClientJob::Turn { client } => {
+                self.clients[client as usize].wake_pending = false;
+                self.fill(ctx, reqs, client);
+            }
+        }
+        self.kick_shared(ctx, reqs, t);
+    }
+
+    /// Queues a job on shared thread `t` (global index) and starts it if the thread is
+    /// idle.
+    fn enqueue_shared(&mut self, ctx: &mut Ctx<'_>, reqs: &Requests, t: u32, job: ClientJob) {
+        let shared = self.shared.as_mut().expect("shared vCPUs");
+        shared.queues[t as usize].push_back(job);
+        self.kick_shared(ctx, reqs, t);
+    }
+
+    /// Starts shared thread `t`'s next job if it is idle.
+    fn kick_shared(&mut self, ctx: &mut Ctx<'_>, reqs: &Requests, t: u32) {
+        let now = ctx.sched.now();
+        let cost = self.cpu_cost;
+        let shared = self.shared.as_mut().expect("shared vCPUs");
+        if shared.current[t as usize].is_some() {
+            return;
+        }
+        let Some(job) = shared.queues[t as usize].pop_front() else {
+            return;
+        };
+        let work = match job {
+            ClientJob::Parse { req } => cost.reply(reqs[req as usize].reply_bytes),
+            ClientJob::Build { work_ns } => SimDuration::from_ns(work_ns),
+            ClientJob::Turn { .. } => SimDuration::ZERO,
+        };
+        shared.current[t as usize] = Some(job);
+        let (host, thread) = (t / shared.threads_per_host, t % shared.threads_per_host);
+        let c = shared.hosts[host as usize].start(now, thread, work, &mut shared.completions);
+        shared.completions.push(c);
+        Self::schedule_shared(ctx, shared, host);
+    }
+
+    fn schedule_shared(ctx: &mut Ctx<'_>, shared: &mut SharedClientCpu, host: u32) {
+        for c in shared.completions.drain(..) {
+            ctx.sched.schedule_at(
+                c.at,
+                ClientEv::JobDone {
+                    host,
+                    thread: c.thread as u16,
+                    epoch: c.epoch,
+                }
+                .into(),
+            );
         }
     }
 
     /// When the client's thread is busy at `now`, the time it is free.
     #[inline]
     fn thread_busy(&self, client: u32, now: SimTime) -> Option<SimTime> {
-        if self.cpu_cost.is_free() {
+        if self.cpu_cost.is_free() || self.shared.is_some() {
             return None;
         }
         let t = &self.threads[self.clients[client as usize].thread as usize];
@@ -216,6 +351,16 @@ impl Clients {
     /// at most its starts, ticks and arrivals).
     fn fill_or_wait(&mut self, ctx: &mut Ctx<'_>, reqs: &mut Requests, client: u32) {
         let now = ctx.sched.now();
+        if let Some(shared) = &self.shared {
+            let t = self.clients[client as usize].thread;
+            if shared.busy(t) && !self.clients[client as usize].wake_pending {
+                self.clients[client as usize].wake_pending = true;
+                self.enqueue_shared(ctx, reqs, t, ClientJob::Turn { client });
+            } else if !shared.busy(t) {
+                self.fill(ctx, reqs, client);
+            }
+            return;
+        }
         match self.thread_busy(client, now) {
             None => self.fill(ctx, reqs, client),
             Some(free_at) => {
@@ -247,8 +392,12 @@ impl Clients {
             return self.parsed(ctx, reqs, req);
         }
         let (client, work) = (r.client, self.cpu_cost.reply(r.reply_bytes));
-        let done = self.run_on_thread(client, now, work);
         self.awaiting_parse += 1;
+        if self.shared.is_some() {
+            let t = self.clients[client as usize].thread;
+            return self.enqueue_shared(ctx, reqs, t, ClientJob::Parse { req });
+        }
+        let done = self.run_on_thread(client, now, work);
         ctx.sched.schedule_at(done, ClientEv::Parsed { req }.into());
     }
 
@@ -389,7 +538,15 @@ impl Clients {
         ctx.net.send(ctx.sched, flow, request_bytes, req as u64);
         if !self.cpu_cost.is_free() {
             let work = self.cpu_cost.request(request_bytes);
-            self.run_on_thread(c, now, work);
+            if self.shared.is_some() {
+                let t = self.clients[c as usize].thread;
+                let job = ClientJob::Build {
+                    work_ns: work.as_ns(),
+                };
+                self.enqueue_shared(ctx, reqs, t, job);
+            } else {
+                self.run_on_thread(c, now, work);
+            }
         }
     }
 

@@ -108,6 +108,12 @@ impl World {
         for cpu in &mut engine.cpus {
             cpu.settle(end);
         }
+        let mut clients = clients;
+        if let Some(shared) = &mut clients.shared {
+            for cpu in &mut shared.hosts {
+                cpu.settle(end);
+            }
+        }
         let keys_at_start = |node: usize| {
             sampler
                 .keys_at_window_start
@@ -219,9 +225,15 @@ impl World {
                 shard: 0,
                 instance: config.clients.instance.name.clone(),
                 vcpus: config.clients.instance.spec.vcpu,
-                // Client threads never outnumber the host's vCPUs (the scenario is
-                // refused otherwise).
-                cpu_contended_ns_per_s: Vec::new(),
+                // Only threads sharing their host's vCPUs ever wait for one.
+                cpu_contended_ns_per_s: clients.shared.as_ref().map_or(Vec::new(), |s| {
+                    sum_series(
+                        s.hosts[i]
+                            .threads()
+                            .iter()
+                            .map(|t| t.contended.busy_ns_per_s()),
+                    )
+                }),
                 ops: replies,
                 ops_per_s: Vec::new(),
                 used_memory_bytes: 0,
@@ -240,15 +252,23 @@ impl World {
                 cross_zone_bytes: cross_zone(&|z| (z.host_sent[i], z.host_received[i])),
             });
             let threads = config.clients.workload.threads as usize;
-            for (t, thread) in clients.threads[i * threads..(i + 1) * threads]
-                .iter()
-                .enumerate()
-            {
+            let busy: Vec<&[u64]> = match &clients.shared {
+                Some(s) => s.hosts[i]
+                    .threads()
+                    .iter()
+                    .map(|t| t.busy.busy_ns_per_s())
+                    .collect(),
+                None => clients.threads[i * threads..(i + 1) * threads]
+                    .iter()
+                    .map(|t| t.cpu.busy.busy_ns_per_s())
+                    .collect(),
+            };
+            for (t, busy) in busy.into_iter().enumerate() {
                 resources.push(ResourceResult::busy(
                     host,
                     ResourceKind::Cpu,
                     Some(t as u32),
-                    thread.cpu.busy.busy_ns_per_s(),
+                    busy,
                 ));
             }
             register_nic(&mut resources, host, &net, id);
