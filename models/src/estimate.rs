@@ -259,6 +259,8 @@ pub enum RequestsBound {
     Cpu,
     /// The NICs' rates and credits.
     Network,
+    /// The client threads' CPU (building each request, parsing each reply).
+    ClientCpu,
 }
 
 impl RequestsBound {
@@ -270,6 +272,7 @@ impl RequestsBound {
             RequestsBound::Concurrency => "connections x pipeline over the round trip",
             RequestsBound::Cpu => "the nodes' CPU",
             RequestsBound::Network => "the NICs' rates and credits",
+            RequestsBound::ClientCpu => "the client threads' CPU",
         }
     }
 }
@@ -592,6 +595,30 @@ fn requests_bound(config: &RunConfig, sizes: &Sizes) -> (u64, RequestsBound, Vec
         ],
     ));
 
+    // The clients' CPU: each request costs its thread at least the build of its
+    // smallest request and the parse of its smallest reply, and a host's threads run on
+    // at most its vCPUs.
+    let client_cost = config.clients.cpu_cost;
+    if !client_cost.is_free() {
+        let request_min = sizes.get_share * sizes.get_request_min as f64
+            + sizes.set_share * sizes.set_request_min as f64;
+        let reply_min = sizes.get_share * sizes.get_reply_min as f64
+            + sizes.set_share * sizes.set_reply_min as f64;
+        let per_request_ns = (client_cost.per_request_ns + client_cost.per_reply_ns) as f64
+            + (request_min + reply_min) * client_cost.per_byte_ps as f64 / 1_000.0;
+        let threads = f64::from(w.threads.min(config.clients.instance.spec.vcpu));
+        bounds.push((
+            hosts * threads * send_ns as f64 / per_request_ns.max(1e-3) + in_flight,
+            RequestsBound::ClientCpu,
+            vec![
+                "clients.cpu_cost",
+                "clients.workload.threads",
+                "clients.hosts",
+                time,
+            ],
+        ));
+    }
+
     let (n, bound, fields) = bounds
         .into_iter()
         .min_by(|a, b| a.0.total_cmp(&b.0))
@@ -764,7 +791,26 @@ pub fn estimate(config: &RunConfig) -> Estimate {
         0
     };
     let split = set_split.max(get_split);
-    let per_request = EVENTS_PER_REQUEST + io_thread_events + split;
+    // Threads sharing vCPUs: each start or end of a job moves the completion of every
+    // other running job of the host (one event each). A request takes at most three
+    // node jobs (read, execute, write) and, on a shared client host, two client jobs
+    // (parse, build).
+    let node_threads = u64::from(config.cluster.node.io_threads.max(1));
+    let node_reshares = if node_threads > u64::from(config.cluster.instance.spec.vcpu) {
+        3 * 2 * (node_threads - 1)
+    } else {
+        0
+    };
+    let client_threads = u64::from(w.threads);
+    let client_reshares = if !config.clients.cpu_cost.is_free()
+        && client_threads > u64::from(config.clients.instance.spec.vcpu)
+    {
+        2 * 2 * (client_threads - 1)
+    } else {
+        0
+    };
+    let per_request =
+        EVENTS_PER_REQUEST + io_thread_events + split + node_reshares + client_reshares;
     let send_ns = w
         .test_time_ns
         .map_or(config.duration_ns, |t| t.min(config.duration_ns));
@@ -1278,8 +1324,9 @@ mod tests {
         assert_eq!(deeper.requests, 2 * e.requests);
     }
 
-    /// An open loop far above what the node serves is estimated at what is served (here
-    /// the CPU, about 200k requests a second), not at what is offered.
+    /// An open loop far above what the node serves is estimated at what is served, not
+    /// at what is offered: here the one client thread's CPU (about 3 us a request and
+    /// reply, 3.3M in 10 s) below the node's (about 1,050 ns a pipelined request).
     #[test]
     fn an_open_loop_far_above_capacity_is_estimated_at_what_is_served() {
         let offered = estimate(&scenario(
@@ -1288,13 +1335,27 @@ mod tests {
         ));
         assert_eq!(offered.requests_bound, RequestsBound::OpenLoopRate);
         assert!(offered.requests >= 10_000 && offered.requests < 11_000);
-        // 10 connections x pipeline 64: about 1,050 ns of CPU a request.
         let flooded = estimate(&scenario(
             "test_time_s: 10, pipeline: 64, open_loop: (rate_rps: 1000000000000)",
             "",
         ));
-        assert_eq!(flooded.requests_bound, RequestsBound::Cpu);
-        assert!(flooded.requests < 10_000_000, "{}", flooded.requests);
+        assert_eq!(flooded.requests_bound, RequestsBound::ClientCpu);
+        assert!(flooded.requests < 3_500_000, "{}", flooded.requests);
+        // With a free client, the node's CPU: about 9.5M in 10 s.
+        let free_client = estimate(&config(
+            r#"(name: "t", description: "d", seed: 1, duration_s: 10,
+                cluster: (instance: "cache.r7g.large"),
+                clients: (cpu_cost: (per_request_ns: 0, per_reply_ns: 0, per_byte_ps: 0),
+                          workload: (key_minimum: 1, key_maximum: 1000, data_size: 100,
+                                     clients: 10, threads: 1, test_time_s: 10, pipeline: 64,
+                                     open_loop: (rate_rps: 1000000000000))))"#,
+        ));
+        assert_eq!(free_client.requests_bound, RequestsBound::Cpu);
+        assert!(
+            free_client.requests < 10_000_000,
+            "{}",
+            free_client.requests
+        );
         // Its arrival events are bounded by what is served and the queues' depth.
         assert!(flooded.events < 20 * flooded.requests, "{}", flooded.events);
     }

@@ -135,6 +135,16 @@ fn a_client_bound_run_names_the_client_thread_at_its_closed_form_ceiling() {
         "finding's ceiling {} vs {ceiling}",
         binding.ceiling_ops_per_s
     );
+    // The estimate knows the client binds: its request bound is the client's CPU, an
+    // upper bound within a few percent of what was sent.
+    let e = models::estimate::estimate(config);
+    assert_eq!(e.requests_bound, models::estimate::RequestsBound::ClientCpu);
+    let sent = result.simulation.requests_sent;
+    assert!(
+        sent <= e.requests && e.requests as f64 <= 1.1 * sent as f64,
+        "sent {sent}, estimate {}",
+        e.requests
+    );
     // Where the time went has the client's part: at least its parse.
     let client_cpu = report
         .latency_breakdown
