@@ -377,7 +377,12 @@ fn keys_in(range: (u64, u64)) -> u64 {
 fn gets_always_hit(config: &RunConfig, store_bytes_bound: u64) -> bool {
     let w = &config.clients.workload;
     let p = &config.prefill;
-    if p.key_count == 0 || w.expiry_range_s.is_some() {
+    // A node that restarts after a crash restarts empty, its prefill gone.
+    let restarts = config
+        .faults
+        .iter()
+        .any(|f| matches!(f.kind, FaultKind::Crash { .. }) && f.until_ns.is_some());
+    if p.key_count == 0 || w.expiry_range_s.is_some() || restarts {
         return false;
     }
     let (lo, hi) = drawn_keys(w, w.key_pattern.get);
@@ -1562,6 +1567,26 @@ mod tests {
             s.events,
             e.events
         );
+    }
+
+    /// A node that crashes and restarts comes back empty: its GETs miss from then on,
+    /// and their short replies let more requests through the NIC and the CPU than hits
+    /// of the prefilled values would (this fuzzed case sent 4,305 requests against an
+    /// estimate of 2,119 before).
+    #[test]
+    fn gets_after_a_restart_miss() {
+        let config = config(
+            r#"(name: "t", description: "d", seed: 0, duration_ms: 116,
+                cluster: (mode: standalone, shards: 1, instance: "cache.c7gn.16xlarge"),
+                clients: (hosts: 1, workload: (ratio: "0:1", key_minimum: 0, key_maximum: 1,
+                          data_size: 200000, pipeline: 1, clients: 2, threads: 2)),
+                faults: [(at_ms: 0, for_ms: 1, crash: "redis-0")])"#,
+        );
+        let e = estimate(&config);
+        let run = crate::world::simulate(&config).expect("runs");
+        let sent = run.simulation.requests_sent;
+        assert!(sent <= e.requests, "{sent} sent, estimate {}", e.requests);
+        assert!(run.simulation.events <= e.events);
     }
 
     /// Between zones a link may be faster than within one: the round trips of the
