@@ -1,7 +1,18 @@
 //! A fuzz target over scenario text: mutations of the bundled scenarios (numbers,
 //! strings and words replaced, bytes replaced or deleted, lines dropped or doubled,
-//! fields inserted), random scenarios built from the schema's fields, and random RON of
-//! any shape, each checked by the real `kvsim check` and by the library.
+//! fields inserted; `partition-one-shard.ron`'s fault timeline among them), random
+//! scenarios built from the schema's fields, and random RON of any shape, each checked
+//! by the real `kvsim check` and by the library.
+//!
+//! A third of the random scenarios carry zones (`network.zones`, cross-zone latencies,
+//! a zone pair, `cluster.zones`, `clients.zones`), `network.tcp_reset_after_ms` and a
+//! fault timeline of outages, degradations, NIC caps and crashes over hosts and zones
+//! (see [`FaultPlan`]): most valid, with windows that overlap only across targets, and
+//! about a third with one flaw (overlapping windows on one target, an unknown host or
+//! zone, a window at or past the end or empty, a rate above the NIC's or zero, and the
+//! like), so that the acceptance and the refusal paths both run. The estimate holds
+//! with faults too: it allows for their events, retransmissions and the requests
+//! connection resets fail.
 //!
 //! The property, for every case: loading and validating never panics or aborts (`kvsim
 //! check` exits 0 for exactly the scenarios the library accepts and 2 for the others);
@@ -545,15 +556,14 @@ fn maybe(weight: f64, s: impl Strategy<Value = String>) -> impl Strategy<Value =
 }
 
 /// A scenario built from the schema's fields with random values: most load, many run.
+/// A third carry zones and a fault timeline (see [`FaultPlan`]).
 fn random_scenario() -> impl Strategy<Value = String> {
     let network = (
         small(0, 500),
         small(0, 100),
         prop::sample::select(vec![1500u32, 9001, 576, 68]),
     )
-        .prop_map(|(l, j, m)| {
-            format!("network: (latency_us: {l}, jitter_us: {j}, mtu_bytes: {m}),\n")
-        });
+        .prop_map(|(l, j, m)| format!("latency_us: {l}, jitter_us: {j}, mtu_bytes: {m}, "));
     let node = (
         small(1_000_000, 100_000_000),
         prop::sample::select(vec![
@@ -584,7 +594,8 @@ fn random_scenario() -> impl Strategy<Value = String> {
         maybe(0.3, cpu_cost),
     )
         .prop_map(|(engine, (mode, shards), instance, node, placement, cpu)| {
-            format!("cluster: (engine: {engine}, mode: {mode}, shards: {shards}, instance: \"{instance}\", {node}{placement}{cpu}),\n")
+            let fields = format!("engine: {engine}, mode: {mode}, shards: {shards}, instance: \"{instance}\", {node}{placement}{cpu}");
+            (engine, shards, fields)
         });
     let sizes = prop_oneof![
         small(1, 5_000).prop_map(|d| format!("data_size: {d}, ")),
@@ -628,7 +639,7 @@ fn random_scenario() -> impl Strategy<Value = String> {
         small(1, 2),
         workload,
     )
-        .prop_map(|(i, h, w)| format!("clients: ({i}hosts: {h}, {w}),\n"));
+        .prop_map(|(i, h, w)| (h.clone(), format!("{i}hosts: {h}, {w}, ")));
     let prefill = maybe(
         0.4,
         (small(0, 20_000), small(0, 10), small(1, 3_000)).prop_map(|(k, m, v)| {
@@ -647,6 +658,9 @@ fn random_scenario() -> impl Strategy<Value = String> {
                 small(1, 8).prop_map(|s| format!("cluster: (shards: {s})")),
                 small(1, 8).prop_map(|p| format!("clients: (workload: (pipeline: {p}))")),
                 Just("net_credits_at_start: empty".to_string()),
+                // A variant's fault list replaces the base's.
+                Just("faults: []".to_string()),
+                small(1, 2_000).prop_map(|ms| format!("network: (tcp_reset_after_ms: {ms})")),
                 Just(String::new()),
             ],
             1..4,
@@ -663,8 +677,8 @@ fn random_scenario() -> impl Strategy<Value = String> {
     (
         small(0, 1_000),
         prop_oneof![
-            small(1, 2).prop_map(|d| format!("duration_s: {d}")),
-            small(1, 2_500).prop_map(|d| format!("duration_ms: {d}")),
+            small(1, 2).prop_map(|d| (format!("duration_s: {d}"), d.parse::<u64>().ok().map(|d| d.saturating_mul(1_000)))),
+            small(1, 2_500).prop_map(|d| (format!("duration_ms: {d}"), d.parse().ok())),
         ],
         maybe(0.3, small(0, 500).prop_map(|w| format!("warmup_ms: {w},\n"))),
         maybe(0.3, network),
@@ -673,12 +687,580 @@ fn random_scenario() -> impl Strategy<Value = String> {
         prefill,
         credits,
         variants,
+        prop::option::weighted(1.0 / 3.0, fault_plan()),
     )
-        .prop_map(|(seed, duration, warmup, network, cluster, clients, prefill, credits, variants)| {
-            format!(
-                "(\nname: \"fuzz\",\ndescription: \"random\",\nseed: {seed},\n{duration},\n{warmup}{network}{cluster}{clients}{prefill}{credits}{variants})\n"
-            )
+        .prop_map(
+            |(seed, (duration, duration_ms), warmup, network, (engine, shards, cluster), (hosts, clients), prefill, credits, variants, plan)| {
+                let shape = Shape {
+                    engine,
+                    shards,
+                    // A count the text cannot give (the case is refused anyway) names hosts
+                    // as if there were one.
+                    hosts: hosts.parse().ok().filter(|h| (1..=64).contains(h)).unwrap_or(1),
+                    duration_ms: duration_ms.filter(|&d| d > 0).unwrap_or(1_000),
+                };
+                let t = plan.map(|p| p.render(&shape)).unwrap_or_default();
+                let network = if network.is_empty() && t.network.is_empty() {
+                    String::new()
+                } else {
+                    format!("network: ({network}{}),\n", t.network)
+                };
+                format!(
+                    "(\nname: \"fuzz\",\ndescription: \"random\",\nseed: {seed},\n{duration},\n{warmup}{network}cluster: ({cluster}{}),\nclients: ({clients}{}),\n{prefill}{credits}{}{variants})\n",
+                    t.cluster, t.clients, t.faults
+                )
+            },
+        )
+}
+
+/// What a fault timeline needs to know of its scenario: the hosts' names and the run's
+/// length.
+struct Shape {
+    engine: &'static str,
+    shards: u32,
+    hosts: u32,
+    duration_ms: u64,
+}
+
+impl Shape {
+    fn node(&self, i: u32) -> String {
+        format!("{}-{i}", self.engine)
+    }
+
+    fn client(&self, h: u32) -> String {
+        format!("client-{h}")
+    }
+}
+
+/// Zones and a fault timeline, drawn before the scenario's shape is known and rendered
+/// against it. Valid by construction unless `flaw` is set: zones are declared before
+/// they are used, hosts exist, windows lie inside the run, and the windows of one lane
+/// (the link faults, each node's crashes, each NIC's caps) follow one another, so no
+/// two faults overlap on a target; faults of different lanes overlap freely (a crash
+/// during an outage of the same node, a capped NIC on a degraded link).
+#[derive(Clone, Debug)]
+struct FaultPlan {
+    /// How many zones (1 to 3); `None`: no zones.
+    zones: Option<usize>,
+    cluster_zones: Option<Vec<Index>>,
+    client_zones: Option<Vec<Index>>,
+    /// Cross-zone latency and jitter (at most the latency), with two zones or more.
+    cross: Option<(u64, u64)>,
+    /// A zone pair's own latency, with two zones or more.
+    pair: Option<(Index, u64)>,
+    reset_after_ms: Option<u64>,
+    links: (Lane, Vec<Link>),
+    crashes: Vec<(Index, Lane)>,
+    nic_caps: Vec<(Index, Lane, Vec<u64>)>,
+    flaw: Option<(Flaw, Index)>,
+}
+
+/// Windows one after the other: sorted points of the run (in 65,535ths), taken in
+/// pairs; in whole seconds when `seconds`, the last lasting to the end unless
+/// `bounded`.
+#[derive(Clone, Debug)]
+struct Lane {
+    points: Vec<u16>,
+    seconds: bool,
+    bounded: bool,
+}
+
+#[derive(Clone, Debug)]
+enum Sides {
+    /// Some nodes and some client hosts (bit masks).
+    NodesClients(u32, u32),
+    /// One node and another.
+    TwoNodes(Index, Index),
+    /// One zone and another.
+    TwoZones(Index, Index),
+    /// A zone and the client hosts outside it.
+    ZoneClients(Index),
+}
+
+#[derive(Clone, Debug)]
+struct Link {
+    sides: Sides,
+    swap: bool,
+    /// `None`: an outage; else a degradation's extra latency (us) and loss.
+    degrade: Option<(u64, &'static str)>,
+}
+
+/// One way to make a timeline or its zones invalid.
+#[derive(Clone, Copy, Debug)]
+enum Flaw {
+    /// A fault given twice (the same target in the same window).
+    Overlap,
+    UnknownNode,
+    UnknownClient,
+    UnknownZone,
+    /// A fault that starts at the end of the run.
+    StartsAtEnd,
+    /// A fault that ends after the run.
+    EndsAfter,
+    EmptyWindow,
+    RateAboveNic,
+    RateZero,
+    BothSides,
+    EmptySide,
+    CrashClient,
+    LossAboveOne,
+    DegradesNothing,
+    TwoKinds,
+    NoStart,
+    StartTwice,
+    ClusterZoneUndeclared,
+    DuplicateZone,
+    CrossZoneAlone,
+    JitterAboveLatency,
+    ResetAfterZero,
+}
+
+fn lane(max_windows: usize) -> impl Strategy<Value = Lane> {
+    (
+        (0..=max_windows).prop_flat_map(|n| prop::collection::vec(any::<u16>(), 2 * n)),
+        prop::bool::weighted(0.4),
+        prop::bool::weighted(0.8),
+    )
+        .prop_map(|(points, seconds, bounded)| Lane {
+            points,
+            seconds,
+            bounded,
         })
+}
+
+fn fault_plan() -> impl Strategy<Value = FaultPlan> {
+    let sides = prop_oneof![
+        3 => (1u32..u32::MAX, 1u32..u32::MAX).prop_map(|(a, b)| Sides::NodesClients(a, b)),
+        1 => (any::<Index>(), any::<Index>()).prop_map(|(a, b)| Sides::TwoNodes(a, b)),
+        1 => (any::<Index>(), any::<Index>()).prop_map(|(a, b)| Sides::TwoZones(a, b)),
+        1 => any::<Index>().prop_map(Sides::ZoneClients),
+    ];
+    let link = (
+        sides,
+        any::<bool>(),
+        prop::option::weighted(
+            0.5,
+            (
+                prop::sample::select(vec![0u64, 0, 100, 2_000, 50_000]),
+                prop::sample::select(vec!["0.0", "0.01", "0.5", "1.0"]),
+            ),
+        ),
+    )
+        .prop_map(|(sides, swap, degrade)| Link {
+            sides,
+            swap,
+            // A degradation that changes nothing is a flaw of its own.
+            degrade: degrade.map(|(l, p)| {
+                if l == 0 && p == "0.0" {
+                    (1_000, p)
+                } else {
+                    (l, p)
+                }
+            }),
+        });
+    let flaw = prop::sample::select(vec![
+        Flaw::Overlap,
+        Flaw::Overlap,
+        Flaw::UnknownNode,
+        Flaw::UnknownClient,
+        Flaw::UnknownZone,
+        Flaw::StartsAtEnd,
+        Flaw::EndsAfter,
+        Flaw::EmptyWindow,
+        Flaw::RateAboveNic,
+        Flaw::RateZero,
+        Flaw::BothSides,
+        Flaw::EmptySide,
+        Flaw::CrashClient,
+        Flaw::LossAboveOne,
+        Flaw::DegradesNothing,
+        Flaw::TwoKinds,
+        Flaw::NoStart,
+        Flaw::StartTwice,
+        Flaw::ClusterZoneUndeclared,
+        Flaw::DuplicateZone,
+        Flaw::CrossZoneAlone,
+        Flaw::JitterAboveLatency,
+        Flaw::ResetAfterZero,
+    ]);
+    (
+        prop::option::weighted(0.6, 1usize..=3),
+        prop::option::weighted(0.6, prop::collection::vec(any::<Index>(), 1..4)),
+        prop::option::weighted(0.5, prop::collection::vec(any::<Index>(), 1..3)),
+        prop::option::weighted(0.4, (0u64..2_000).prop_flat_map(|l| (Just(l), 0..=l))),
+        prop::option::weighted(0.3, (any::<Index>(), 0u64..5_000)),
+        prop::option::weighted(
+            0.4,
+            prop::sample::select(vec![1u64, 200, 1_000, 3_000, 924_600]),
+        ),
+        (lane(3), prop::collection::vec(link, 3)),
+        prop::collection::vec((any::<Index>(), lane(2)), 0..3),
+        prop::collection::vec(
+            (
+                any::<Index>(),
+                lane(2),
+                prop::collection::vec(
+                    prop::sample::select(vec![1u64, 1_000_000, 100_000_000, 5_000_000_000]),
+                    2,
+                ),
+            ),
+            0..3,
+        ),
+        prop::option::weighted(0.3, (flaw, any::<Index>())),
+    )
+        .prop_map(
+            |(
+                zones,
+                cluster_zones,
+                client_zones,
+                cross,
+                pair,
+                reset_after_ms,
+                links,
+                crashes,
+                nic_caps,
+                flaw,
+            )| {
+                FaultPlan {
+                    zones,
+                    cluster_zones,
+                    client_zones,
+                    cross,
+                    pair,
+                    reset_after_ms,
+                    links,
+                    crashes,
+                    nic_caps,
+                    flaw,
+                }
+            },
+        )
+}
+
+/// A plan's text: fields for `network`, `cluster` and `clients`, and a `faults` line.
+#[derive(Default)]
+struct Timeline {
+    network: String,
+    cluster: String,
+    clients: String,
+    faults: String,
+}
+
+const ZONE_NAMES: [&str; 3] = ["az-a", "az-b", "az-c"];
+
+impl Lane {
+    /// The windows in ms, each `(at, Some(for))` or `(at, None)` to the end.
+    fn windows(&self, duration_ms: u64) -> Vec<(u64, Option<u64>)> {
+        let (unit, span) = if self.seconds && duration_ms >= 1_000 {
+            (1_000, duration_ms / 1_000)
+        } else {
+            (1, duration_ms)
+        };
+        let mut points: Vec<u64> = self
+            .points
+            .iter()
+            .map(|&p| u64::from(p) * span / u64::from(u16::MAX) * unit)
+            .collect();
+        points.sort_unstable();
+        let mut out = Vec::new();
+        for (i, w) in points.chunks(2).enumerate() {
+            let (from, until) = (w[0], w[1]);
+            if from >= until {
+                continue;
+            }
+            let last = i + 1 == points.len() / 2;
+            let length = if last && until == duration_ms && !self.bounded {
+                None
+            } else {
+                Some(until - from)
+            };
+            out.push((from, length));
+        }
+        out
+    }
+}
+
+/// `at_s: ..` or `at_ms: ..`, and the length likewise, with a trailing comma.
+fn window_text(at_ms: u64, for_ms: Option<u64>) -> String {
+    let whole = at_ms % 1_000 == 0 && for_ms.is_none_or(|l| l % 1_000 == 0);
+    let at = if whole {
+        format!("at_s: {}, ", at_ms / 1_000)
+    } else {
+        format!("at_ms: {at_ms}, ")
+    };
+    match for_ms {
+        None => at,
+        Some(l) if whole => format!("{at}for_s: {}, ", l / 1_000),
+        Some(l) => format!("{at}for_ms: {l}, "),
+    }
+}
+
+fn list(names: &[String]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("{n:?}")).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+impl FaultPlan {
+    fn render(&self, s: &Shape) -> Timeline {
+        let mut t = Timeline::default();
+        let zones = self.zones.unwrap_or(0);
+        let zone = |i: &Index| ZONE_NAMES[i.index(zones.max(1))];
+        // Each host's zone (0 without zones), as the scenario's round robin places it.
+        let spread = |list: &Option<Vec<Index>>, n: u32| -> Vec<usize> {
+            (0..n as usize)
+                .map(|h| match list {
+                    Some(l) if zones > 0 => l[h % l.len()].index(zones),
+                    _ => 0,
+                })
+                .collect()
+        };
+        let node_zone = spread(&self.cluster_zones, s.shards);
+        let client_zone = spread(&self.client_zones, s.hosts);
+        if zones > 0 {
+            t.network = format!(
+                "zones: {}, ",
+                list(
+                    &ZONE_NAMES[..zones]
+                        .iter()
+                        .map(|z| z.to_string())
+                        .collect::<Vec<_>>()
+                )
+            );
+            if zones >= 2 {
+                if let Some((l, j)) = self.cross {
+                    t.network +=
+                        &format!("cross_zone_latency_us: {l}, cross_zone_jitter_us: {j}, ");
+                }
+                if let Some((i, l)) = &self.pair {
+                    let a = i.index(zones);
+                    let b = (a + 1) % zones;
+                    t.network += &format!(
+                        "zone_pairs: [(zones: ({:?}, {:?}), latency_us: {l})], ",
+                        ZONE_NAMES[a], ZONE_NAMES[b]
+                    );
+                }
+            }
+            for (chosen, out) in [
+                (&self.cluster_zones, &mut t.cluster),
+                (&self.client_zones, &mut t.clients),
+            ] {
+                if let Some(l) = chosen {
+                    let names: Vec<String> = l.iter().map(|i| zone(i).to_string()).collect();
+                    *out = format!("zones: {}, ", list(&names));
+                }
+            }
+        }
+        if let Some(ms) = self.reset_after_ms {
+            t.network += &format!("tcp_reset_after_ms: {ms}, ");
+        }
+        let d = s.duration_ms;
+        let mut faults = Vec::new();
+        // The link faults, one after the other.
+        let (lane, links) = &self.links;
+        for ((at, length), link) in lane.windows(d).into_iter().zip(links) {
+            let Some((mut a, mut b)) = self.sides(&link.sides, s, zones, &node_zone, &client_zone)
+            else {
+                continue;
+            };
+            if link.swap {
+                std::mem::swap(&mut a, &mut b);
+            }
+            let what = match link.degrade {
+                None => format!("outage: ({}, {})", list(&a), list(&b)),
+                Some((l, p)) => format!(
+                    "degrade: (between: ({}, {}), extra_latency_us: {l}, loss: {p})",
+                    list(&a),
+                    list(&b)
+                ),
+            };
+            faults.push(format!("({}{what})", window_text(at, length)));
+        }
+        // Each node's crashes, one after the other (two lanes on one node are merged).
+        let mut crashed = Vec::new();
+        for (node, lane) in &self.crashes {
+            let node = node.index(s.shards as usize) as u32;
+            if crashed.contains(&node) {
+                continue;
+            }
+            crashed.push(node);
+            for (at, length) in lane.windows(d) {
+                faults.push(format!(
+                    "({}crash: {:?})",
+                    window_text(at, length),
+                    s.node(node)
+                ));
+            }
+        }
+        // Each NIC's caps, below every known instance's peak rate.
+        let mut capped = Vec::new();
+        let hosts = s.shards + s.hosts;
+        for (host, lane, rates) in &self.nic_caps {
+            let host = host.index(hosts as usize) as u32;
+            if capped.contains(&host) {
+                continue;
+            }
+            capped.push(host);
+            let name = if host < s.shards {
+                s.node(host)
+            } else {
+                s.client(host - s.shards)
+            };
+            for ((at, length), rate) in lane.windows(d).into_iter().zip(rates) {
+                faults.push(format!(
+                    "({}nic_rate: (host: {name:?}, bits_per_s: {rate}))",
+                    window_text(at, length)
+                ));
+            }
+        }
+        if let Some((flaw, at)) = self.flaw {
+            self.spoil(flaw, at, s, &mut faults, &mut t);
+        }
+        if !faults.is_empty() {
+            t.faults = format!("faults: [\n  {},\n],\n", faults.join(",\n  "));
+        } else if self.zones.is_none() {
+            t.faults = "faults: [],\n".to_string();
+        }
+        t
+    }
+
+    /// Two disjoint, non-empty sets of hosts, or `None` when the shape has none.
+    fn sides(
+        &self,
+        sides: &Sides,
+        s: &Shape,
+        zones: usize,
+        node_zone: &[usize],
+        client_zone: &[usize],
+    ) -> Option<(Vec<String>, Vec<String>)> {
+        let pick = |mask: u32, n: u32| -> Vec<u32> {
+            let chosen: Vec<u32> = (0..n.min(32)).filter(|i| mask & (1 << i) != 0).collect();
+            if chosen.is_empty() {
+                vec![0]
+            } else {
+                chosen
+            }
+        };
+        let nodes_clients = |a: u32, b: u32| {
+            (
+                pick(a, s.shards).into_iter().map(|i| s.node(i)).collect(),
+                pick(b, s.hosts).into_iter().map(|h| s.client(h)).collect(),
+            )
+        };
+        let populated = |z: usize| node_zone.contains(&z) || client_zone.contains(&z);
+        Some(match sides {
+            Sides::NodesClients(a, b) => nodes_clients(*a, *b),
+            Sides::TwoNodes(a, b) if s.shards >= 2 => {
+                let a = a.index(s.shards as usize);
+                let b = (a + 1 + b.index(s.shards as usize - 1)) % s.shards as usize;
+                (vec![s.node(a as u32)], vec![s.node(b as u32)])
+            }
+            Sides::TwoZones(a, b) if zones >= 2 => {
+                let a = a.index(zones);
+                let b = (a + 1 + b.index(zones - 1)) % zones;
+                if !populated(a) || !populated(b) {
+                    return Some(nodes_clients(1, 1));
+                }
+                (
+                    vec![format!("zone:{}", ZONE_NAMES[a])],
+                    vec![format!("zone:{}", ZONE_NAMES[b])],
+                )
+            }
+            Sides::ZoneClients(z) if zones >= 1 => {
+                let z = z.index(zones);
+                let outside: Vec<String> = (0..s.hosts)
+                    .filter(|&h| client_zone[h as usize] != z)
+                    .map(|h| s.client(h))
+                    .collect();
+                if !populated(z) || outside.is_empty() {
+                    return Some(nodes_clients(1, 1));
+                }
+                (vec![format!("zone:{}", ZONE_NAMES[z])], outside)
+            }
+            _ => nodes_clients(1, 1),
+        })
+    }
+
+    /// Makes the timeline or its zones invalid in one way.
+    fn spoil(&self, flaw: Flaw, at: Index, s: &Shape, faults: &mut Vec<String>, t: &mut Timeline) {
+        let d = s.duration_ms;
+        let node = s.node(0);
+        let client = s.client(0);
+        let bad = match flaw {
+            Flaw::Overlap if !faults.is_empty() => faults[at.index(faults.len())].clone(),
+            Flaw::Overlap => {
+                faults.push(format!("(at_ms: 0, crash: {node:?})"));
+                format!("(at_ms: {}, crash: {node:?})", d / 2)
+            }
+            Flaw::UnknownNode => format!("(at_ms: 0, crash: \"{}-{}\")", s.engine, s.shards),
+            Flaw::UnknownClient => {
+                format!("(at_ms: 0, outage: ([{node:?}], [\"client-{}\"]))", s.hosts)
+            }
+            Flaw::UnknownZone => format!("(at_ms: 0, outage: ([\"zone:az-q\"], [{client:?}]))"),
+            Flaw::StartsAtEnd => format!("(at_ms: {d}, crash: {node:?})"),
+            Flaw::EndsAfter => format!(
+                "(at_ms: {}, for_ms: {}, crash: {node:?})",
+                d / 2,
+                d - d / 2 + 1
+            ),
+            Flaw::EmptyWindow => format!("(at_ms: 0, for_ms: 0, crash: {node:?})"),
+            Flaw::RateAboveNic => {
+                format!("(at_ms: 0, nic_rate: (host: {node:?}, bits_per_s: 1_000_000_000_000))")
+            }
+            Flaw::RateZero => format!("(at_ms: 0, nic_rate: (host: {client:?}, bits_per_s: 0))"),
+            Flaw::BothSides => format!("(at_ms: 0, outage: ([{node:?}], [{client:?}, {node:?}]))"),
+            Flaw::EmptySide => format!("(at_ms: 0, outage: ([], [{client:?}]))"),
+            Flaw::CrashClient => format!("(at_ms: 0, crash: {client:?})"),
+            Flaw::LossAboveOne => {
+                format!("(at_ms: 0, degrade: (between: ([{node:?}], [{client:?}]), loss: 1.5))")
+            }
+            Flaw::DegradesNothing => {
+                format!("(at_ms: 0, degrade: (between: ([{node:?}], [{client:?}])))")
+            }
+            Flaw::TwoKinds => format!(
+                "(at_ms: 0, crash: {node:?}, nic_rate: (host: {client:?}, bits_per_s: 1000))"
+            ),
+            Flaw::NoStart => format!("(for_ms: 1, crash: {node:?})"),
+            Flaw::StartTwice => format!("(at_s: 0, at_ms: 0, crash: {node:?})"),
+            Flaw::ClusterZoneUndeclared => {
+                t.cluster = "zones: [\"az-q\"], ".to_string();
+                return;
+            }
+            Flaw::DuplicateZone => {
+                // Every list of zones begins with az-a.
+                if self.zones.is_some() {
+                    t.network = t.network.replacen("zones: [", "zones: [\"az-a\", ", 1);
+                } else {
+                    t.network += "zones: [\"az-a\", \"az-a\"], ";
+                }
+                return;
+            }
+            Flaw::CrossZoneAlone => {
+                t.network += match (self.zones, self.cross) {
+                    (Some(2..), None) => "cross_zone_latency_us: 20_000_000, ",
+                    // Without two zones the field is refused; given twice, so is the
+                    // second.
+                    _ => "cross_zone_latency_us: 100, ",
+                };
+                return;
+            }
+            Flaw::JitterAboveLatency => {
+                t.network +=
+                    "zone_pairs: [(zones: (\"az-a\", \"az-b\"), latency_us: 5, jitter_us: 6)], ";
+                return;
+            }
+            Flaw::ResetAfterZero => {
+                if let Some(ms) = self.reset_after_ms {
+                    t.network = t
+                        .network
+                        .replace(&format!("tcp_reset_after_ms: {ms}, "), "");
+                }
+                t.network += "tcp_reset_after_ms: 0, ";
+                return;
+            }
+        };
+        let i = at.index(faults.len() + 1);
+        faults.insert(i, bad);
+    }
 }
 
 proptest! {
@@ -764,4 +1346,55 @@ fn shortening_keeps_a_bundled_scenario_valid_and_small() {
             assert_eq!(v.config.duration_ns, 1_000_000_000, "{file}");
         }
     }
+}
+
+/// The fault generator's intent, on scenarios that are otherwise valid: a plan without
+/// a flaw renders zones and a timeline the library accepts, and a plan with one is
+/// refused, with the field's location.
+#[test]
+fn fault_plans_load_exactly_when_not_flawed() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let mut runner = TestRunner::deterministic();
+    let (mut accepted, mut refused) = (0, 0);
+    for case in 0..600u32 {
+        let plan = fault_plan()
+            .new_tree(&mut runner)
+            .expect("a plan")
+            .current();
+        let shape = Shape {
+            engine: ["redis", "valkey"][case as usize % 2],
+            shards: [1, 3, 16][case as usize % 3],
+            hosts: [1, 2, 3, 5][case as usize % 4],
+            duration_ms: [1_000, 1_500, 2_000, 7][case as usize % 4],
+        };
+        let t = plan.render(&shape);
+        let text = format!(
+            "(name: \"plan\", description: \"plan\", seed: 1, duration_ms: {},\n\
+             network: ({}),\n\
+             cluster: (engine: {}, mode: cluster, shards: {}, instance: \"cache.r7g.large\", {}),\n\
+             clients: (hosts: {}, {}workload: (requests: 10)),\n{})",
+            shape.duration_ms,
+            t.network,
+            shape.engine,
+            shape.shards,
+            t.cluster,
+            shape.hosts,
+            t.clients,
+            t.faults
+        );
+        match (load_str(&text, "plan.ron"), plan.flaw) {
+            (Ok(_), None) => accepted += 1,
+            (Err(e), Some(_)) => {
+                assert!(locates("plan.ron", &e.to_string()), "{e}");
+                refused += 1;
+            }
+            (Ok(_), Some(flaw)) => panic!("{flaw:?} accepted:\n{text}"),
+            (Err(e), None) => panic!("refused: {e}\n{text}"),
+        }
+    }
+    assert!(
+        accepted > 300 && refused > 100,
+        "{accepted} accepted, {refused} refused"
+    );
 }
