@@ -45,15 +45,11 @@ impl ClientCpuCost {
         SimDuration::from_ns(self.per_reply_ns + self.bytes_ns(bytes))
     }
 
-    /// A thread's most requests a second, each of `request_bytes` with a reply of
-    /// `reply_bytes`: the client's ceiling.
-    pub fn ceiling_per_s(&self, request_bytes: u64, reply_bytes: u64) -> f64 {
-        let ns = self.request(request_bytes).as_ns() + self.reply(reply_bytes).as_ns();
-        if ns == 0 {
-            f64::INFINITY
-        } else {
-            1e9 / ns as f64
-        }
+    /// A thread's CPU time for one request and its reply, of (mean) sizes
+    /// `request_bytes` and `reply_bytes`: one over the client's ceiling.
+    pub fn ns_per_request(&self, request_bytes: f64, reply_bytes: f64) -> f64 {
+        (self.per_request_ns + self.per_reply_ns) as f64
+            + (request_bytes + reply_bytes) * self.per_byte_ps as f64 / 1_000.0
     }
 
     /// Whether the client costs anything at all (a zero cost keeps the old, infinitely

@@ -627,8 +627,7 @@ fn requests_bound(config: &RunConfig, sizes: &Sizes) -> (u64, RequestsBound, Vec
             + sizes.set_share * sizes.set_request_min as f64;
         let reply_min = sizes.get_share * sizes.get_reply_min as f64
             + sizes.set_share * sizes.set_reply_min as f64;
-        let per_request_ns = (client_cost.per_request_ns + client_cost.per_reply_ns) as f64
-            + (request_min + reply_min) * client_cost.per_byte_ps as f64 / 1_000.0;
+        let per_request_ns = client_cost.ns_per_request(request_min, reply_min);
         let threads = f64::from(w.threads.min(config.clients.instance.spec.vcpu));
         bounds.push((
             hosts * threads * send_ns as f64 / per_request_ns.max(1e-3) + in_flight,

@@ -3,8 +3,9 @@
 
 use models::report::variant_report;
 use models::scenario::load_str;
+use models::scenario::resolve::RunConfig;
 use models::world::results::HostRole;
-use models::world::simulate;
+use models::world::{simulate, RunResult};
 
 /// A 2-vCPU node with 16 I/O threads serving 20 KB GETs, as a new user tried it: its
 /// threads share 2 vCPUs, so it can do no more than 2 vCPU-seconds of work a second.
@@ -95,6 +96,16 @@ const CLIENT_BOUND: &str = r#"(
     prefill: (keys: 10000, key_minimum: 0, value_bytes: 100),
 )"#;
 
+/// The client's CPU a request of the run takes, at its mean request and reply sizes
+/// (GETs only).
+fn client_ns_per_request(config: &RunConfig, result: &RunResult) -> f64 {
+    let gets = &result.gets;
+    config.clients.cpu_cost.ns_per_request(
+        gets.request_bytes as f64 / gets.count as f64,
+        gets.reply_bytes as f64 / gets.count as f64,
+    )
+}
+
 #[test]
 fn a_client_bound_run_names_the_client_thread_at_its_closed_form_ceiling() {
     let scenario = load_str(CLIENT_BOUND, "client-bound.ron").unwrap();
@@ -104,13 +115,7 @@ fn a_client_bound_run_names_the_client_thread_at_its_closed_form_ceiling() {
 
     // Every request is the same: GET memtier-N with N of 1 to 4 digits, and a 100-byte
     // bulk reply. The closed form uses the measured mean request size.
-    let gets = &result.gets;
-    let request_bytes = gets.request_bytes as f64 / gets.count as f64;
-    let reply_bytes = gets.reply_bytes as f64 / gets.count as f64;
-    let cost = config.clients.cpu_cost;
-    let per_request_ns = cost.per_request_ns as f64
-        + cost.per_reply_ns as f64
-        + (request_bytes + reply_bytes) * cost.per_byte_ps as f64 / 1000.0;
+    let per_request_ns = client_ns_per_request(config, &result);
     let ceiling = 1e9 / per_request_ns;
     let served = report.all_stats.totals.ops_per_sec;
     assert!(
@@ -176,13 +181,7 @@ fn client_threads_beyond_the_client_vcpus_share_them() {
     let result = simulate(config).unwrap();
     let report = variant_report(&result);
 
-    let gets = &result.gets;
-    let request_bytes = gets.request_bytes as f64 / gets.count as f64;
-    let reply_bytes = gets.reply_bytes as f64 / gets.count as f64;
-    let cost = config.clients.cpu_cost;
-    let per_request_ns = cost.per_request_ns as f64
-        + cost.per_reply_ns as f64
-        + (request_bytes + reply_bytes) * cost.per_byte_ps as f64 / 1000.0;
+    let per_request_ns = client_ns_per_request(config, &result);
     let two_vcpus = 2e9 / per_request_ns;
     let served = report.all_stats.totals.ops_per_sec;
     assert!(
