@@ -3,7 +3,7 @@
 //! oracle of the test's own (the fault windows as the test wrote them), not the
 //! network's state.
 
-use crate::support::framing;
+use crate::support::{framing, Ev};
 use proptest::prelude::*;
 use sim::net::faults::{backoff_elapsed, rto_after};
 use sim::net::{
@@ -12,22 +12,6 @@ use sim::net::{
 };
 use sim::rng::Ratio;
 use sim::{Model, RngStreams, RunLimit, Scheduler, SimDuration, SimTime};
-
-#[derive(Clone, Copy, Debug)]
-enum Ev {
-    Net(NetEvent),
-    Send {
-        flow: FlowId,
-        payload_bytes: u64,
-        token: u64,
-    },
-}
-
-impl From<NetEvent> for Ev {
-    fn from(e: NetEvent) -> Ev {
-        Ev::Net(e)
-    }
-}
 
 /// An outage as the test wrote it: every flow between `a` and `b` is cut over
 /// [from, until).
