@@ -121,7 +121,9 @@ impl Default for Config {
 }
 
 /// Per-connection state: protocol version (HELLO switches it), the name set by CLIENT
-/// SETNAME or HELLO, and a pending ASKING. The selected database is always 0 (the store
+/// SETNAME or HELLO, a pending ASKING, and the MULTI queue. (WATCHed keys live in the
+/// `Db`, by client id, since other sessions' writes must reach them: call
+/// `Db::forget_session` when a connection closes.) The selected database is always 0 (the store
 /// has one). CLIENT SETINFO (library name/version) arrived in Redis 7.2, so a 7.0 server
 /// rejects it and there is nothing to keep for it.
 #[derive(Clone, Debug)]
@@ -132,6 +134,8 @@ pub struct Session {
     pub(crate) asking: bool,
     /// The hash slot of the next command's key, when the caller knows it.
     pub(crate) slot_hint: Option<u16>,
+    /// Inside MULTI: the queued commands (boxed: most sessions never use MULTI).
+    pub(crate) multi: Option<Box<crate::multi::MultiState>>,
 }
 
 impl Session {
@@ -142,6 +146,7 @@ impl Session {
             name: None,
             asking: false,
             slot_hint: None,
+            multi: None,
         }
     }
 
@@ -161,6 +166,11 @@ impl Session {
 
     pub fn client_id(&self) -> u64 {
         self.client_id
+    }
+
+    /// Whether the session is inside MULTI (its commands are queued).
+    pub fn in_multi(&self) -> bool {
+        self.multi.is_some()
     }
 
     /// The name set by CLIENT SETNAME or HELLO SETNAME.
