@@ -470,6 +470,17 @@ fn reject(ctx: &mut Ctx<'_>, spec: Option<&CommandSpec>, error: Reply) -> Reply 
 pub(crate) fn call(ctx: &mut Ctx<'_>, spec: &CommandSpec, argv: &[Arg<'_>]) -> Reply {
     let dirty_before = ctx.db.dirty;
     let reply = (spec.handler)(ctx, argv);
+    if ctx.db.dirty != dirty_before
+        && !ctx.db.watches.is_empty()
+        && spec.first_key == 1
+        && spec.last_key == 1
+    {
+        // signalModifiedKey for the single-key commands that change a value in place
+        // (the keyspace primitives signal additions, deletions and expiries).
+        if let Some(key) = argv.get(1) {
+            ctx.db.touch_watched(&bytes(key));
+        }
+    }
     if let Some(p) = ctx.db.propagation.as_deref_mut() {
         let rewrite = p.rewrite.take();
         let prevent = std::mem::take(&mut p.prevent);

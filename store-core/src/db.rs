@@ -412,12 +412,6 @@ impl Db {
         }
     }
 
-    /// Whether propagation is on (commands build their rewritten argv only then).
-    #[inline]
-    pub(crate) fn propagating(&self) -> bool {
-        self.propagation.is_some()
-    }
-
     /// rewriteClientCommandVector: the running command propagates as `cmd` instead of
     /// its own argv (if it made a change). `cmd` is built only when propagation is on.
     #[inline]
@@ -554,7 +548,9 @@ impl Db {
         let out = f(&mut self.keyspace.entry_mut(pos).value);
         let after = Self::entry_bytes(self.keyspace.entry(pos));
         self.dataset_bytes = self.dataset_bytes + after - before;
-        self.touch_watched_at(pos);
+        // No touch of watched keys here: an update may change nothing (SADD of a
+        // member present), and Redis signals only changes; `call` touches the key of a
+        // command that changed the dataset.
         out
     }
 
