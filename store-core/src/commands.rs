@@ -403,12 +403,9 @@ pub(crate) fn dispatch(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
         let ok = ctx.db.perform_evictions(ctx.now_ms, ctx.rng);
         let is_exec = spec.name == "exec";
         let denyoom = if is_exec {
-            ctx.session
-                .multi
-                .as_ref()
-                .is_some_and(|m| m.flags & DENYOOM != 0)
+            ctx.session.multi().is_some_and(|m| m.flags & DENYOOM != 0)
         } else {
-            spec.flags & DENYOOM != 0 || (ctx.session.multi.is_some() && spec.name != "discard")
+            spec.flags & DENYOOM != 0 || (ctx.session.multi().is_some() && spec.name != "discard")
         };
         if !ok && denyoom && !from_master {
             return reject(ctx, Some(spec), Reply::error(OOM));
@@ -416,17 +413,12 @@ pub(crate) fn dispatch(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
     }
     if ctx.db.replica && !from_master {
         let is_write = spec.flags & WRITE != 0
-            || (spec.name == "exec"
-                && ctx
-                    .session
-                    .multi
-                    .as_ref()
-                    .is_some_and(|m| m.flags & WRITE != 0));
+            || (spec.name == "exec" && ctx.session.multi().is_some_and(|m| m.flags & WRITE != 0));
         if is_write {
             return reject(ctx, Some(spec), Reply::error(READONLY_REPLICA));
         }
     }
-    if let Some(multi) = ctx.session.multi.as_deref_mut() {
+    if let Some(multi) = ctx.session.multi_mut() {
         if spec.flags & NOT_QUEUED == 0 {
             if !multi.dirty_exec {
                 multi.queued.push(argv.iter().map(Arg::to_blob).collect());
@@ -448,7 +440,7 @@ pub(crate) fn dispatch(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
 #[cold]
 fn reject(ctx: &mut Ctx<'_>, spec: Option<&CommandSpec>, error: Reply) -> Reply {
     let is_exec = spec.is_some_and(|s| s.name == "exec");
-    if is_exec && ctx.session.multi.is_some() {
+    if is_exec && ctx.session.multi().is_some() {
         transactions::discard_transaction(ctx);
         let Reply::Error(text) = &error else {
             return error;
@@ -457,7 +449,7 @@ fn reject(ctx: &mut Ctx<'_>, spec: Option<&CommandSpec>, error: Reply) -> Reply 
             "EXECABORT Transaction discarded because of: {text}"
         ));
     }
-    if let Some(multi) = ctx.session.multi.as_deref_mut() {
+    if let Some(multi) = ctx.session.multi_mut() {
         multi.dirty_exec = true;
     }
     error

@@ -3,10 +3,10 @@
 //! replication protocol (`REPLCONF`, `PSYNC ? -1`, the RDB skipped), and against a `Db`
 //! with propagation on. The replication stream the server sends must equal, byte for
 //! byte, `SELECT 0` followed by the commands the `Db` propagated; every reply must match
-//! too. Absolute expiry times differ only by when each server read its clock: the `Db`
-//! runs each command at the wall-clock time taken just before it was sent, so a time in
-//! the server's stream is accepted in place of the `Db`'s when it is later by no more
-//! than the command's round trip.
+//! too. Absolute expiry times differ only by when each read the clock: the `Db` runs
+//! each command at the server's TIME taken just before it was sent, so a time in the
+//! server's stream is accepted in place of the `Db`'s when it is later by no more than
+//! the server's TIME just after the reply. (The test reads no clock of its own.)
 //!
 //! After each script line the test sends `SET __marker__ <line>` to both: the stream up
 //! to that marker is the line's effects, so a mismatch is reported at its line. The
@@ -30,7 +30,7 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use store_core::repl::{encode_command, select_db0};
 use store_core::resp::{encode_request, encode_to_vec, parse_frame, Frame, Protocol};
 use store_core::{Arg, Blob, Config, Db, Session};
@@ -283,11 +283,22 @@ fn split_args(line: &str) -> Vec<Vec<u8>> {
     args
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("after 1970")
-        .as_millis() as u64
+/// The server's clock (TIME), in ms: the test reads no clock of its own.
+fn server_time_ms(conn: &mut Conn) -> u64 {
+    conn.send(&[b"TIME"]);
+    let (frame, _) = conn.read_frame(&mut |_| {});
+    let parts: Vec<u64> = match frame {
+        Frame::Array(items) => items
+            .iter()
+            .filter_map(|f| match f {
+                Frame::Bulk(b) => std::str::from_utf8(b).ok()?.parse().ok(),
+                _ => None,
+            })
+            .collect(),
+        other => panic!("TIME answered {other:?}"),
+    };
+    assert_eq!(parts.len(), 2, "TIME answers seconds and microseconds");
+    parts[0] * 1000 + parts[1] / 1000
 }
 
 fn frame_argv(frame: &Frame) -> Vec<Vec<u8>> {
@@ -393,10 +404,10 @@ fn run_script(path: &Path) -> Vec<String> {
             .entry(client_id)
             .or_insert_with(|| (Conn::connect(server.port), Session::new(client_id)));
 
-        let before_ms = now_ms();
+        let before_ms = server_time_ms(&mut admin);
         conn.send(&arg_refs);
         let (_, server_reply) = conn.read_frame(&mut |_| {});
-        let after_ms = now_ms();
+        let after_ms = server_time_ms(&mut admin);
 
         let argv: Vec<Arg<'_>> = args.iter().map(|a| Arg::Bytes(a)).collect();
         let reply = db.execute(session, &argv, before_ms, &mut rng);

@@ -99,7 +99,8 @@ pub(crate) fn hello(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
         j += 1;
     }
     if let Some(n) = name {
-        ctx.session.name = if n.is_empty() { None } else { Some(n.into()) };
+        ctx.session
+            .set_name(if n.is_empty() { None } else { Some(n.into()) });
     }
     if let Some(v) = version {
         ctx.session.protocol = v as u8;
@@ -150,7 +151,7 @@ pub(crate) fn client(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
         if argv.len() != 2 {
             return arity_error("client|getname");
         }
-        ctx.session.name.as_deref().map_or(Reply::Null, Reply::bulk)
+        ctx.session.name().map_or(Reply::Null, Reply::bulk)
     } else if is(sub, "setname") {
         if argv.len() != 3 {
             return arity_error("client|setname");
@@ -159,11 +160,11 @@ pub(crate) fn client(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
         if !valid_client_name(&name) {
             return Reply::error(BAD_CLIENT_NAME);
         }
-        ctx.session.name = if name.is_empty() {
+        ctx.session.set_name(if name.is_empty() {
             None
         } else {
             Some(name.as_ref().into())
-        };
+        });
         Reply::Ok
     } else {
         // CLIENT SETINFO arrived in 7.2; 7.0 answers it (and anything else) like this.

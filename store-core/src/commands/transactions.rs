@@ -10,24 +10,24 @@ use crate::reply::Reply;
 
 /// discardTransaction: leaves MULTI, unwatches every key and clears the CAS flag.
 pub(crate) fn discard_transaction(ctx: &mut Ctx<'_>) {
-    ctx.session.multi = None;
+    ctx.session.take_multi();
     ctx.db.watches.reset_client(ctx.session.client_id);
 }
 
 /// # Format
 /// `MULTI`
 pub(crate) fn multi(ctx: &mut Ctx<'_>, _argv: &[Arg<'_>]) -> Reply {
-    if ctx.session.multi.is_some() {
+    if ctx.session.multi().is_some() {
         return Reply::error("ERR MULTI calls can not be nested");
     }
-    ctx.session.multi = Some(Box::default());
+    ctx.session.begin_multi();
     Reply::Ok
 }
 
 /// # Format
 /// `DISCARD`
 pub(crate) fn discard(ctx: &mut Ctx<'_>, _argv: &[Arg<'_>]) -> Reply {
-    if ctx.session.multi.is_none() {
+    if ctx.session.multi().is_none() {
         return Reply::error("ERR DISCARD without MULTI");
     }
     discard_transaction(ctx);
@@ -45,12 +45,12 @@ fn key_is_expired(ctx: &Ctx<'_>, key: &[u8]) -> bool {
 /// # Format
 /// `EXEC`
 pub(crate) fn exec(ctx: &mut Ctx<'_>, _argv: &[Arg<'_>]) -> Reply {
-    let Some(state) = ctx.session.multi.take() else {
+    let Some(state) = ctx.session.take_multi() else {
         return Reply::error("ERR EXEC without MULTI");
     };
     let MultiState {
         queued, dirty_exec, ..
-    } = *state;
+    } = state;
     let client_id = ctx.session.client_id;
     let watched_expired = ctx
         .db
@@ -97,7 +97,7 @@ pub(crate) fn exec(ctx: &mut Ctx<'_>, _argv: &[Arg<'_>]) -> Reply {
 /// # Format
 /// `WATCH key [key ...]`
 pub(crate) fn watch(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
-    if ctx.session.multi.is_some() {
+    if ctx.session.multi().is_some() {
         return Reply::error("ERR WATCH inside MULTI is not allowed");
     }
     for arg in &argv[1..] {
