@@ -8,6 +8,7 @@
 
 mod findings;
 pub mod plot;
+pub mod replication;
 mod text;
 
 pub use crate::world::results::ResourceKind as Resource;
@@ -221,6 +222,9 @@ pub struct VariantReport {
     /// charged to it), when the scenario has faults or a connection was reset.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub faults: Option<crate::world::results::FaultsResult>,
+    /// Replication, when the shards have replicas.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replication: Option<replication::ReplicationReport>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -330,14 +334,18 @@ pub fn variant_report(result: &RunResult) -> VariantReport {
             .map(|r| round3(window.mean_utilization(r)))
             .collect();
         let baseline = match host.role {
-            crate::world::results::HostRole::Primary => &config.cluster.instance,
+            crate::world::results::HostRole::Primary | crate::world::results::HostRole::Replica => {
+                &config.cluster.instance
+            }
             crate::world::results::HostRole::Client => &config.clients.instance,
         }
         .spec
         .baseline_bits_per_s;
         let row = host_report(host, &window, cpu_utilization, measured_s, baseline);
         match host.role {
-            crate::world::results::HostRole::Primary => nodes.push(row),
+            crate::world::results::HostRole::Primary | crate::world::results::HostRole::Replica => {
+                nodes.push(row)
+            }
             crate::world::results::HostRole::Client => client_hosts.push(row),
         }
     }
@@ -420,6 +428,7 @@ pub fn variant_report(result: &RunResult) -> VariantReport {
             client_queue_overflows: result.simulation.client_queue_overflows,
         },
         faults: result.faults.clone(),
+        replication: replication::replication_report(result),
     }
 }
 
@@ -509,7 +518,7 @@ fn timeseries(result: &RunResult) -> TimeSeries {
         }),
     ];
     for (i, host) in result.hosts.iter().enumerate() {
-        if host.role != crate::world::results::HostRole::Primary {
+        if host.role == crate::world::results::HostRole::Client {
             // A client host's series: its memtier threads' CPU.
             for r in result.resources_of(i).filter(|r| r.kind == Resource::Cpu) {
                 let t = r.thread.unwrap_or(0);
