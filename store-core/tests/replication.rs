@@ -31,7 +31,9 @@ use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-use store_core::repl::{encode_command, select_db0};
+use store_core::repl::{
+    encode_command, select_db0, Psync, ReplicationLog, DEFAULT_BACKLOG_SIZE_BYTES,
+};
 use store_core::resp::{encode_request, encode_to_vec, parse_frame, Frame, Protocol};
 use store_core::{Arg, Blob, Config, Db, Session};
 
@@ -40,6 +42,9 @@ const READ_TIMEOUT: Duration = Duration::from_millis(100);
 /// Read timeouts tolerated while waiting for one reply or marker: 10 s in all.
 const READ_ATTEMPTS: u32 = 100;
 const START_TIMEOUT: Duration = Duration::from_secs(10);
+/// `*1\r\n$4\r\nPING\r\n`, which the server sends on its own every
+/// repl-ping-replica-period (set long here, so none is expected).
+const PING_BYTES: u64 = 14;
 
 struct RedisServer {
     port: u16,
@@ -100,6 +105,7 @@ fn start_redis() -> RedisServer {
             "0",
         ])
         .args(["--enable-debug-command", "yes"])
+        .args(["--repl-ping-replica-period", "3600"])
         .arg("--dir")
         .arg(&dir)
         .stdout(Stdio::piped())
@@ -214,18 +220,26 @@ fn send_ack(stream: &mut TcpStream) {
 }
 
 /// Attaches as a replica: the handshake, `PSYNC ? -1`, and the RDB payload skipped.
-fn attach_replica(port: u16) -> Conn {
+/// Returns the link and the replication id and offset the server announced.
+fn attach_replica(port: u16) -> (Conn, String, u64) {
     let mut link = Conn::connect(port);
     link.send(&[b"REPLCONF", b"listening-port", b"6380"]);
     assert_eq!(link.read_line(), b"+OK");
     link.send(&[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"]);
     assert_eq!(link.read_line(), b"+OK");
     link.send(&[b"PSYNC", b"?", b"-1"]);
-    let reply = link.read_line();
-    assert!(
-        reply.starts_with(b"+FULLRESYNC "),
+    let reply = String::from_utf8(link.read_line()).expect("text");
+    let mut words = reply.split(' ');
+    assert_eq!(
+        words.next(),
+        Some("+FULLRESYNC"),
         "PSYNC answered {reply:?}"
     );
+    let replid = words.next().expect("a replication id").to_string();
+    let offset: u64 = words
+        .next()
+        .and_then(|w| w.parse().ok())
+        .expect("an offset");
     // The payload may be preceded by newlines the master sends while it prepares it.
     let header = loop {
         let line = link.read_line();
@@ -252,7 +266,40 @@ fn attach_replica(port: u16) -> Conn {
         link.read_exact_buffered(len);
     }
     send_ack(&mut link.stream);
-    link
+    (link, replid, offset)
+}
+
+/// What the server answers `PSYNC replid offset` with: true for +CONTINUE.
+fn server_psync_continues(port: u16, replid: &str, offset: i64) -> bool {
+    let mut link = Conn::connect(port);
+    link.send(&[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"]);
+    assert_eq!(link.read_line(), b"+OK");
+    let offset = offset.to_string();
+    link.send(&[b"PSYNC", replid.as_bytes(), offset.as_bytes()]);
+    let reply = link.read_line();
+    if reply.starts_with(b"+CONTINUE") {
+        true
+    } else {
+        assert!(
+            reply.starts_with(b"+FULLRESYNC"),
+            "PSYNC answered {reply:?}"
+        );
+        false
+    }
+}
+
+/// The server's `master_repl_offset` (INFO replication).
+fn server_repl_offset(conn: &mut Conn) -> u64 {
+    conn.send(&[b"INFO", b"replication"]);
+    let (frame, _) = conn.read_frame(&mut |_| {});
+    let Frame::Bulk(text) = frame else {
+        panic!("INFO answered {frame:?}");
+    };
+    String::from_utf8_lossy(&text)
+        .lines()
+        .find_map(|l| l.strip_prefix("master_repl_offset:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("INFO replication has master_repl_offset")
 }
 
 fn split_args(line: &str) -> Vec<Vec<u8>> {
@@ -368,7 +415,13 @@ fn run_script(path: &Path) -> Vec<String> {
     let mut admin = Conn::connect(server.port);
     admin.send(&[b"DEBUG", b"SET-ACTIVE-EXPIRE", b"0"]);
     assert_eq!(admin.read_frame(&mut |_| {}).1, b"+OK\r\n");
-    let mut link = attach_replica(server.port);
+    let (mut link, server_replid, start_offset) = attach_replica(server.port);
+    // The store's side of the link: a log fed what the store propagates (it emits the
+    // SELECT 0 a full resync calls for by itself).
+    let mut log_rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+    let mut log =
+        ReplicationLog::with_offset(DEFAULT_BACKLOG_SIZE_BYTES, start_offset, &mut log_rng);
+    let mut pings = 0u64;
 
     let mut db = Db::new(Config::default());
     db.set_propagation(true);
@@ -439,6 +492,7 @@ fn run_script(path: &Path) -> Vec<String> {
             let (frame, _) = link.read_frame(&mut send_ack);
             let argv = frame_argv(&frame);
             if is_ping(&argv) {
+                pings += 1;
                 continue;
             }
             let done = argv.len() == 3 && argv[1] == b"__marker__" && argv[2] == marker.as_bytes();
@@ -452,7 +506,11 @@ fn run_script(path: &Path) -> Vec<String> {
             store_out.push(select_db0());
             first_chunk = false;
         }
+        let first_own = store_out.len();
         db.drain_propagated(&mut store_out);
+        for cmd in &store_out[first_own..] {
+            log.append(cmd.clone());
+        }
         let store_cmds: Vec<Vec<Vec<u8>>> = store_out.iter().map(|c| blob_argv(c)).collect();
         align_times(&mut server_cmds, &store_cmds, after_ms - before_ms);
         let (server_bytes, store_bytes) = (encode_all(&server_cmds), encode_all(&store_cmds));
@@ -466,6 +524,35 @@ fn run_script(path: &Path) -> Vec<String> {
                 escape(&store_bytes)
             ));
         }
+    }
+    // Offsets count the same bytes (PINGs the server sent included), and PSYNC decides
+    // alike at the edges of the backlog window.
+    let server_offset = server_repl_offset(&mut admin);
+    let store_offset = log.master_repl_offset() + pings * PING_BYTES;
+    if server_offset != store_offset {
+        failures.push(format!(
+            "{name}: master_repl_offset {server_offset} on the server, {store_offset} in the log"
+        ));
+    }
+    let end = log.master_repl_offset() as i64;
+    let first = log.backlog_first_byte_offset() as i64;
+    // Continuations first: a full resync restarts the stream's SELECT. (Only when no
+    // PING made the server's history longer than the log's.)
+    for offset in [end + 1, end, first, first + 1, first - 1, end + 2, 0] {
+        if pings != 0 {
+            break;
+        }
+        let server = server_psync_continues(server.port, &server_replid, offset);
+        let store = matches!(log.psync(log.replid(), offset), Psync::Continue { .. });
+        if server != store {
+            failures.push(format!(
+                "{name}: PSYNC at {offset} (backlog {first}..={end}): continue on the server {server}, in the log {store}"
+            ));
+        }
+    }
+    let unknown = "0123456789012345678901234567890123456789";
+    if server_psync_continues(server.port, unknown, end + 1) {
+        failures.push(format!("{name}: PSYNC with an unknown id continued"));
     }
     failures
 }
