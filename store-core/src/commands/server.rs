@@ -198,14 +198,24 @@ fn command_info(spec: &CommandSpec) -> Reply {
     if spec.flags & flags::READONLY != 0 {
         categories.push(Reply::simple("@read"));
     }
-    categories.push(Reply::simple(format!(
-        "@{}",
-        spec.group.replace("generic", "keyspace")
-    )));
+    // ACL categories in Redis's bit order: the data-type ones before @fast/@slow,
+    // @connection and @transaction after.
+    let group = match spec.group {
+        "generic" => "keyspace",
+        "transactions" => "transaction",
+        other => other,
+    };
+    let group_after_speed = matches!(group, "connection" | "transaction");
+    if !group_after_speed {
+        categories.push(Reply::simple(format!("@{group}")));
+    }
     if spec.flags & flags::FAST != 0 {
         categories.push(Reply::simple("@fast"));
     } else {
         categories.push(Reply::simple("@slow"));
+    }
+    if group_after_speed {
+        categories.push(Reply::simple(format!("@{group}")));
     }
     Reply::Array(vec![
         Reply::bulk(spec.name.as_bytes()),
