@@ -207,7 +207,7 @@ impl ReplicationLog {
 
     /// Offset of the oldest byte in the backlog (Redis's `repl_backlog->offset`).
     pub fn backlog_first_byte_offset(&self) -> u64 {
-        self.master_repl_offset + 1 - self.backlog_histlen_bytes
+        self.master_repl_offset.saturating_add(1) - self.backlog_histlen_bytes
     }
 
     /// Bytes the backlog holds (Redis's `repl_backlog_histlen`).
@@ -235,9 +235,11 @@ impl ReplicationLog {
     fn push(&mut self, cmd: Command) {
         let len = command_len(&cmd);
         self.backlog
-            .push_back((self.master_repl_offset + 1, len, cmd));
-        self.master_repl_offset += len;
-        self.backlog_histlen_bytes += len;
+            .push_back((self.master_repl_offset.saturating_add(1), len, cmd));
+        // Offsets are i64 in Redis: a stream never gets near 2^63 bytes; saturate
+        // rather than wrap if a caller starts a log there.
+        self.master_repl_offset = self.master_repl_offset.saturating_add(len);
+        self.backlog_histlen_bytes = self.backlog_histlen_bytes.saturating_add(len);
         while let Some(&(_, first_len, _)) = self.backlog.front() {
             if self.backlog_histlen_bytes - first_len <= self.backlog_size_bytes {
                 break;
@@ -262,8 +264,9 @@ impl ReplicationLog {
         if !same_id && !previous_id {
             return full;
         }
-        let first = self.backlog_first_byte_offset() as i64;
-        let end = first + self.backlog_histlen_bytes as i64;
+        let first = i64::try_from(self.backlog_first_byte_offset()).unwrap_or(i64::MAX);
+        let end =
+            first.saturating_add(i64::try_from(self.backlog_histlen_bytes).unwrap_or(i64::MAX));
         // Redis also refuses when it has no backlog; a log always has one.
         if offset < first || offset > end {
             return full;
@@ -279,7 +282,7 @@ impl ReplicationLog {
     pub fn commands_from(&self, offset: u64) -> impl Iterator<Item = (u64, &Command)> + '_ {
         let start = self
             .backlog
-            .partition_point(|(first, len, _)| first + len <= offset);
+            .partition_point(|(first, len, _)| first.saturating_add(*len) <= offset);
         self.backlog
             .range(start..)
             .map(|(first, _, cmd)| (*first, cmd))
@@ -290,7 +293,9 @@ impl ReplicationLog {
     /// (`shiftReplicationId`).
     pub fn shift_replid(&mut self, rng: &mut dyn RngCore) {
         self.replid2 = self.replid.clone();
-        self.second_replid_offset = self.master_repl_offset as i64 + 1;
+        self.second_replid_offset = i64::try_from(self.master_repl_offset)
+            .unwrap_or(i64::MAX)
+            .saturating_add(1);
         self.replid = random_replid(rng);
     }
 }
@@ -316,6 +321,49 @@ mod tests {
         let mut select = Vec::new();
         encode_command(&select_db0(), &mut select);
         assert_eq!(select, b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n");
+    }
+
+    proptest::proptest! {
+        /// For any backlog size and any sequence of commands appended, the master offset
+        /// is the sum of their encoded lengths; the backlog keeps whole commands, at
+        /// least `backlog_size_bytes` of them once that many were written and never more
+        /// than that plus one command; the commands resent from the oldest byte add up
+        /// to the backlog's length; and PSYNC with the log's id continues exactly for
+        /// offsets from the oldest byte to one past the last.
+        #[test]
+        fn backlog_window_and_psync(
+            backlog_size in 0u64..400,
+            lens in proptest::collection::vec(0u64..120, 0..60),
+            probe in -5i64..4_000,
+        ) {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+            let mut log = ReplicationLog::new(backlog_size, &mut rng);
+            log.mark_full_resync();
+            let mut total = 0u64;
+            let mut max_len = command_len(&select_db0());
+            for (i, len) in lens.iter().enumerate() {
+                let cmd = vec![
+                    Blob::from_slice(b"SET"),
+                    Blob::from_slice(i.to_string().as_bytes()),
+                    Blob::Synthetic { len: *len, seed: i as u64 },
+                ];
+                max_len = max_len.max(command_len(&cmd));
+                total += command_len(&cmd);
+                if i == 0 {
+                    total += command_len(&select_db0());
+                }
+                proptest::prop_assert_eq!(log.append(cmd), total);
+            }
+            let histlen = log.backlog_histlen_bytes();
+            proptest::prop_assert!(histlen >= backlog_size.min(total));
+            proptest::prop_assert!(histlen <= backlog_size + max_len);
+            let first = log.backlog_first_byte_offset();
+            let resent: u64 = log.commands_from(first).map(|(_, c)| command_len(c)).sum();
+            proptest::prop_assert_eq!(resent, histlen);
+            let continues = matches!(log.psync(&log.replid().to_string(), probe), Psync::Continue { .. });
+            let inside = probe >= first as i64 && probe <= total as i64 + 1;
+            proptest::prop_assert_eq!(continues, inside);
+        }
     }
 
     #[test]
