@@ -360,7 +360,7 @@ mod tests {
             let first = log.backlog_first_byte_offset();
             let resent: u64 = log.commands_from(first).map(|(_, c)| command_len(c)).sum();
             proptest::prop_assert_eq!(resent, histlen);
-            let continues = matches!(log.psync(&log.replid().to_string(), probe), Psync::Continue { .. });
+            let continues = matches!(log.psync(log.replid(), probe), Psync::Continue { .. });
             let inside = probe >= first as i64 && probe <= total as i64 + 1;
             proptest::prop_assert_eq!(continues, inside);
         }
