@@ -244,6 +244,22 @@ pub struct ComparisonRow {
     pub kb_per_sec: f64,
     pub binding: String,
     pub load_ratio_measured: f64,
+    /// Replication across the variant's replicas, when it has any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replication: Option<ReplicationComparison>,
+}
+
+/// A variant's replication in one row: does the resync loop stop?
+#[derive(Clone, Debug, Serialize)]
+pub struct ReplicationComparison {
+    pub replicas: u64,
+    pub disconnects: u64,
+    pub partial_resyncs: u64,
+    pub full_resyncs: u64,
+    /// Replicas in sync with their primary at the end.
+    pub in_sync_at_end: u64,
+    /// Replicas that full-resynced more than once: the loop.
+    pub replicas_in_loop: u64,
 }
 
 fn ms(ns: f64) -> f64 {
@@ -566,6 +582,20 @@ fn timeseries(result: &RunResult) -> TimeSeries {
             }));
         }
     }
+    // Each replica's output buffer (its peak in the second) and lag, at the start of
+    // each second.
+    if let Some(r) = &result.replication {
+        for x in &r.replicas {
+            series.push(gauge(
+                "replication_buffer_peak_bytes",
+                &x.name,
+                &x.buffer_peak_bytes_per_s,
+            ));
+            series.push(gauge("replication_lag_bytes", &x.name, &x.lag_bytes_at_s));
+            let lag_s: Vec<u64> = x.lag_ns_at_s.iter().map(|ns| ns / 1_000_000).collect();
+            series.push(gauge("replication_lag_ms", &x.name, &lag_s));
+        }
+    }
     TimeSeries {
         seconds,
         warmup_s: config.warmup_ns as f64 / 1e9,
@@ -591,6 +621,14 @@ pub fn build_report(scenario: &Scenario, variants: Vec<VariantReport>) -> Report
                 .map(|f| f.summary())
                 .unwrap_or_else(|| "none at >= 90%".into()),
             load_ratio_measured: v.shards.load_ratio_measured,
+            replication: v.replication.as_ref().map(|r| ReplicationComparison {
+                replicas: r.replicas.len() as u64,
+                disconnects: r.replicas.iter().map(|x| x.disconnects).sum(),
+                partial_resyncs: r.replicas.iter().map(|x| x.partial_resyncs).sum(),
+                full_resyncs: r.replicas.iter().map(|x| x.full_resyncs).sum(),
+                in_sync_at_end: r.replicas.iter().filter(|x| x.in_sync_at_end).count() as u64,
+                replicas_in_loop: r.replicas.iter().filter(|x| x.full_resyncs > 1).count() as u64,
+            }),
         })
         .collect();
     Report {

@@ -36,7 +36,8 @@ pub struct PrimaryReplicationReport {
     pub name: String,
     /// The write stream each replica is fed.
     pub write_stream_bits_per_s: f64,
-    /// Everything replication sent: the stream once per replica and the snapshots.
+    /// What replication handed the primary's sockets: streams and snapshots (a buffer
+    /// dropped with its link was never sent).
     pub replication_bits_per_s: f64,
     pub client_reply_bits_per_s: f64,
     pub egress_baseline_bits_per_s: u64,
@@ -54,7 +55,8 @@ pub struct ReplicationReport {
 /// The section for `result`, if its shards have replicas.
 pub fn replication_report(result: &RunResult) -> Option<ReplicationReport> {
     let r: &ReplicationResult = result.replication.as_ref()?;
-    let seconds = (result.end_ns as f64 / 1e9).max(1e-9);
+    // Rates over the run up to the measured window's end (the clients' active time).
+    let seconds = (result.window_end_ns as f64 / 1e9).max(1e-9);
     let per_shard = result.config.cluster.replicas_per_shard as f64;
     let baseline = result.config.cluster.instance.spec.baseline_bits_per_s;
     let replicas: Vec<ReplicaReport> = r
@@ -82,9 +84,7 @@ pub fn replication_report(result: &RunResult) -> Option<ReplicationReport> {
             PrimaryReplicationReport {
                 name: p.name.clone(),
                 write_stream_bits_per_s: round3(stream),
-                replication_bits_per_s: round3(
-                    stream * per_shard + p.rdb_bytes_sent as f64 * 8.0 / seconds,
-                ),
+                replication_bits_per_s: round3(p.replication_bytes_sent as f64 * 8.0 / seconds),
                 client_reply_bits_per_s: round3(p.client_reply_bytes as f64 * 8.0 / seconds),
                 egress_baseline_bits_per_s: baseline,
             }
@@ -107,7 +107,7 @@ pub fn replication_report(result: &RunResult) -> Option<ReplicationReport> {
                     _ => None,
                 })
                 .unwrap_or("disconnects");
-            let gbps = |b: f64| format!("{:.3} Gbps", b / 1e9);
+            let gbps = |b: f64| crate::units::bits_per_s(b);
             let demand = p.client_reply_bits_per_s + per_shard * p.write_stream_bits_per_s;
             let verdict = if (p.egress_baseline_bits_per_s as f64) < demand {
                 "<"

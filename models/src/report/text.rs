@@ -59,6 +59,37 @@ pub fn render(r: &Report) -> String {
                 c.binding
             );
         }
+        if r.comparison.iter().any(|c| c.replication.is_some()) {
+            let _ = writeln!(
+                o,
+                "\n{:<24} {:>9} {:>12} {:>9} {:>7} {:>8}  resync loop",
+                "variant", "replicas", "disconnects", "partial", "full", "in sync"
+            );
+            for c in &r.comparison {
+                let Some(x) = &c.replication else {
+                    let _ = writeln!(o, "{:<24} {:>9}", c.variant, 0);
+                    continue;
+                };
+                let verdict = if x.replicas_in_loop > 0 {
+                    "yes: full resyncs repeat"
+                } else if x.disconnects > 0 {
+                    "no full-resync loop; links still drop"
+                } else {
+                    "no"
+                };
+                let _ = writeln!(
+                    o,
+                    "{:<24} {:>9} {:>12} {:>9} {:>7} {:>8}  {}",
+                    c.variant,
+                    x.replicas,
+                    x.disconnects,
+                    x.partial_resyncs,
+                    x.full_resyncs,
+                    format!("{}/{}", x.in_sync_at_end, x.replicas),
+                    verdict
+                );
+            }
+        }
     }
     o
 }

@@ -212,6 +212,7 @@ impl Engine {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn enqueue(
         &mut self,
         ctx: &mut Ctx<'_>,
@@ -317,6 +318,7 @@ impl Engine {
     }
 
     /// What a job does when it starts, and its CPU cost.
+    #[allow(clippy::too_many_arguments)]
     fn start_job(
         &mut self,
         ctx: &mut Ctx<'_>,
@@ -381,6 +383,7 @@ impl Engine {
     }
 
     /// Executes the batch's commands on the node's Db; returns the replies' bytes.
+    #[allow(clippy::too_many_arguments)]
     fn execute_batch(
         &mut self,
         ctx: &mut Ctx<'_>,
