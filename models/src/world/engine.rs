@@ -457,14 +457,20 @@ impl Engine {
             Job::Load { link } => repl.load_done(ctx, nodes, self, reqs, link),
             Job::Exec { conn } => {
                 if repl.propagates(node) {
-                    repl.commit(ctx, node);
+                    let more_ready = !self.threads[node as usize][thread as usize]
+                        .queue
+                        .is_empty();
+                    repl.commit(ctx, node, more_ready);
                 }
                 let io = self.conns[conn as usize].io_thread as u32;
                 self.enqueue(ctx, nodes, reqs, repl, node, io, Job::Write { conn });
             }
             Job::Full { conn } | Job::Write { conn } => {
                 if matches!(job, Job::Full { .. }) && repl.propagates(node) {
-                    repl.commit(ctx, node);
+                    let more_ready = !self.threads[node as usize][thread as usize]
+                        .queue
+                        .is_empty();
+                    repl.commit(ctx, node, more_ready);
                 }
                 let reply_flow = ctx.flows.flow(FlowKind::ClientReply, conn);
                 let cn = &mut self.conns[conn as usize];

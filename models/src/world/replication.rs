@@ -450,21 +450,32 @@ impl Replication {
         shard * self.replicas_per_shard..(shard + 1) * self.replicas_per_shard
     }
 
-    /// The batch on `node` ended: its writes enter the log and the links' buffers, the
-    /// limits are checked, and the links write what their sockets take.
-    pub fn commit(&mut self, ctx: &mut Ctx<'_>, node: u32) {
+    /// The batch on `node` ended: its writes enter the log and the links' buffers, and
+    /// the limits are checked. When no other job is ready on the main thread
+    /// (`more_ready` false), the links write what their sockets take: Redis writes
+    /// replicas' buffers once per event-loop turn, before it sleeps, not once per
+    /// client.
+    pub fn commit(&mut self, ctx: &mut Ctx<'_>, node: u32, more_ready: bool) {
         let now = ctx.sched.now();
         let s = &mut self.shards[node as usize];
-        if s.pending.is_empty() {
-            return;
+        if !s.pending.is_empty() {
+            let cmds = std::mem::take(&mut s.pending);
+            let bytes = std::mem::take(&mut s.pending_bytes);
+            s.stream_bytes += bytes;
+            s.log.append(cmds, bytes, now);
+            for l in self.shard_links(node) {
+                self.check_limits(ctx, l, now);
+            }
         }
-        let cmds = std::mem::take(&mut s.pending);
-        let bytes = std::mem::take(&mut s.pending_bytes);
-        s.stream_bytes += bytes;
-        s.log.append(cmds, bytes, now);
-        self.after_append(ctx, node);
+        if !more_ready {
+            for l in self.shard_links(node) {
+                self.pump(ctx, l);
+            }
+        }
     }
 
+    /// Entries appended outside a batch (a PING): the links write them and the limits
+    /// are checked.
     fn after_append(&mut self, ctx: &mut Ctx<'_>, shard: u32) {
         let now = ctx.sched.now();
         for l in self.shard_links(shard) {
@@ -477,8 +488,13 @@ impl Replication {
     /// Drops the log entries nothing needs any more.
     fn trim(&mut self, shard: u32) {
         let mut keep = {
-            let s = &self.shards[shard as usize];
-            s.log.backlog_start(self.config.backlog_bytes)
+            let log = &self.shards[shard as usize].log;
+            let backlog_start = log.backlog_start(self.config.backlog_bytes);
+            // Nothing older than the backlog window: nothing to drop.
+            if log.entries.front().is_none_or(|e| e.end > backlog_start) {
+                return;
+            }
+            backlog_start
         };
         for l in self.shard_links(shard) {
             let link = &self.links[l as usize];
@@ -697,6 +713,9 @@ impl Replication {
                     }
                 }
             }
+        }
+        for shard in 0..self.shards.len() as u32 {
+            self.trim(shard);
         }
         // min-replicas-to-write, refreshed each cron.
         if c.min_replicas_to_write > 0 {
