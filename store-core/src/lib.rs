@@ -41,15 +41,17 @@ mod glob;
 mod hashing;
 mod keyspace;
 pub mod longdouble;
+mod lzf;
 pub mod mem;
 pub mod numbers;
 pub mod prefill;
+pub mod rdb;
 pub mod reply;
 pub mod resp;
 pub mod slots;
 mod value;
 
-pub use blob::{Arg, Blob};
+pub use blob::{Arg, Blob, SyntheticFill};
 pub use config::{Config, EvictionPolicy, Session};
 pub use db::{Db, ExpireCycleStats, Stats};
 pub use glob::glob_match;

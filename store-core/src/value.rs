@@ -221,6 +221,11 @@ impl HashValue {
         self.fields.get(field)
     }
 
+    /// Whether Redis holds this hash as a listpack (else a hashtable).
+    pub fn is_listpack(&self) -> bool {
+        self.listpack
+    }
+
     pub fn redis_bytes(&self) -> u64 {
         if self.listpack {
             mem::ROBJ_BYTES + mem::listpack_bytes(self.lp_entries_bytes)
@@ -529,6 +534,11 @@ impl ZSetValue {
 
     pub fn score(&self, member: &[u8]) -> Option<f64> {
         self.scores.get(member).copied()
+    }
+
+    /// Whether Redis holds this sorted set as a listpack (else a skiplist).
+    pub fn is_listpack(&self) -> bool {
+        self.listpack
     }
 
     fn lp_pair_bytes(member: &[u8], score: f64) -> u64 {
