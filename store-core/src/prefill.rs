@@ -222,7 +222,11 @@ impl Prefilled {
                 .unwrap_or(0);
             let low = offset % 64;
             let high = (to - (offset - low)).min(64);
-            let mask = if high == 64 { !0u64 } else { (1u64 << high) - 1 } & (!0u64 << low);
+            let mask = if high == 64 {
+                !0u64
+            } else {
+                (1u64 << high) - 1
+            } & (!0u64 << low);
             count += u64::from((word & mask).count_ones());
             offset = offset - low + 64;
         }

@@ -388,7 +388,8 @@ impl<S: Sink> Encoder<S> {
             }
             Value::Set(set) => {
                 let intset = matches!(**set, SetValue::Ints { .. });
-                self.sink.byte(if intset { TYPE_SET_INTSET } else { TYPE_SET });
+                self.sink
+                    .byte(if intset { TYPE_SET_INTSET } else { TYPE_SET });
                 self.raw_string(entry.key.as_bytes());
                 self.set(set);
             }

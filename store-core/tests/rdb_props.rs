@@ -122,7 +122,10 @@ fn range() -> impl Strategy<Value = Range> {
                 proptest::collection::vec((0u64..40, 1u32..5), 1..4).prop_map(ValueSize::Weighted),
             ]
         ),
-        (Just(SyntheticFill::Letters), (0u64..=20).prop_map(ValueSize::Fixed)),
+        (
+            Just(SyntheticFill::Letters),
+            (0u64..=20).prop_map(ValueSize::Fixed)
+        ),
     ];
     (
         prefix,

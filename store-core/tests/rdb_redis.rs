@@ -101,7 +101,9 @@ impl Redis {
 
     fn client(&self) -> Client {
         let stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
-        stream.set_read_timeout(Some(REPLY_TIMEOUT)).expect("timeout");
+        stream
+            .set_read_timeout(Some(REPLY_TIMEOUT))
+            .expect("timeout");
         Client {
             stream,
             buf: Vec::new(),
@@ -129,7 +131,10 @@ impl Client {
                 self.buf.drain(..used);
                 return frame;
             }
-            let n = self.stream.read(&mut chunk).expect("reply before the timeout");
+            let n = self
+                .stream
+                .read(&mut chunk)
+                .expect("reply before the timeout");
             assert!(n > 0, "redis-server closed the connection");
             self.buf.extend_from_slice(&chunk[..n]);
         }
@@ -222,7 +227,10 @@ fn db_frame(db: &mut Db, args: &[&[u8]]) -> Frame {
     let reply = db.execute(&mut session, &argv, NOW_MS, &mut rng);
     let mut wire = Vec::new();
     encode(&reply, Protocol::Resp2, &mut wire);
-    parse_frame(&wire).expect("our reply parses").expect("whole").0
+    parse_frame(&wire)
+        .expect("our reply parses")
+        .expect("whole")
+        .0
 }
 
 /// An array's elements sorted (for replies whose order is a hashtable's), or pairs of
@@ -249,7 +257,10 @@ fn mixed_commands() -> Vec<Vec<A>> {
     c.push(set("str:leading-zero", b("007")));
     c.push(set("str:embstr", b("e".repeat(40))));
     c.push(set("str:compressible", b("v".repeat(100))));
-    c.push(set("str:text", b("the quick brown fox jumps over the lazy dog, twice: the quick brown fox")));
+    c.push(set(
+        "str:text",
+        b("the quick brown fox jumps over the lazy dog, twice: the quick brown fox"),
+    ));
     c.push(set("str:empty", b("")));
     c.push(set("str:binary", A::B((0..=255u8).collect())));
     for (i, fill) in [
@@ -270,17 +281,30 @@ fn mixed_commands() -> Vec<Vec<A>> {
             ));
         }
     }
-    c.push(set("syn:digits", A::S { len: 5, seed: SyntheticFill::Repeat(b'7').seed(0) }));
+    c.push(set(
+        "syn:digits",
+        A::S {
+            len: 5,
+            seed: SyntheticFill::Repeat(b'7').seed(0),
+        },
+    ));
     c.push(vec![b("APPEND"), b("str:appended"), b("12")]);
     c.push(vec![b("INCR"), b("int:counter")]);
     // Hashes: listpack (small), hashtable (many fields; a long value).
     let mut h = vec![b("HSET"), b("hash:listpack")];
     for j in 0..10 {
         h.push(b(format!("field:{j}")));
-        h.push(if j % 3 == 0 { b(j.to_string()) } else { b(format!("value-{j}-abcdef")) });
+        h.push(if j % 3 == 0 {
+            b(j.to_string())
+        } else {
+            b(format!("value-{j}-abcdef"))
+        });
     }
     h.push(b("synthetic"));
-    h.push(A::S { len: 40, seed: SyntheticFill::Repeat(b'q').seed(0) });
+    h.push(A::S {
+        len: 40,
+        seed: SyntheticFill::Repeat(b'q').seed(0),
+    });
     c.push(h);
     // Over hash-max-listpack-entries, 512 in redis-server's compiled-in defaults.
     let mut h = vec![b("HSET"), b("hash:table")];
@@ -295,20 +319,44 @@ fn mixed_commands() -> Vec<Vec<A>> {
         h.push(b("v"));
     }
     c.push(h);
-    c.push(vec![b("HSET"), b("hash:long-value"), b("a"), b("b".repeat(100)), b("c"), b("1")]);
+    c.push(vec![
+        b("HSET"),
+        b("hash:long-value"),
+        b("a"),
+        b("b".repeat(100)),
+        b("c"),
+        b("1"),
+    ]);
     c.push(vec![b("HDEL"), b("hash:listpack"), b("field:4")]);
     // Lists: one node; many nodes; large synthetic elements (a node each).
-    c.push(vec![b("RPUSH"), b("list:small"), b("1"), b("-77"), b("text"), b("100000"), b("9999999999")]);
+    c.push(vec![
+        b("RPUSH"),
+        b("list:small"),
+        b("1"),
+        b("-77"),
+        b("text"),
+        b("100000"),
+        b("9999999999"),
+    ]);
     c.push(vec![b("LPUSH"), b("list:small"), b("head")]);
     let mut l = vec![b("RPUSH"), b("list:nodes")];
     l.extend((0..3000).map(|j| b(format!("element-{j:012}"))));
     c.push(l);
     let mut l = vec![b("RPUSH"), b("list:synthetic")];
-    l.extend((0..5).map(|j| A::S { len: 5000, seed: SyntheticFill::Random.seed(j) }));
+    l.extend((0..5).map(|j| A::S {
+        len: 5000,
+        seed: SyntheticFill::Random.seed(j),
+    }));
     c.push(l);
     // Sets: intsets of each width, hashtables of strings and of many integers.
     c.push(vec![b("SADD"), b("set:i16"), b("1"), b("-2"), b("300")]);
-    c.push(vec![b("SADD"), b("set:i32"), b("1"), b("70000"), b("-70000")]);
+    c.push(vec![
+        b("SADD"),
+        b("set:i32"),
+        b("1"),
+        b("70000"),
+        b("-70000"),
+    ]);
     c.push(vec![b("SADD"), b("set:i64"), b("1"), b("5000000000")]);
     let mut s = vec![b("SADD"), b("set:table")];
     s.extend((0..50).map(|j| b(format!("member:{j}"))));
@@ -318,8 +366,20 @@ fn mixed_commands() -> Vec<Vec<A>> {
     c.push(s);
     // Sorted sets: listpack with fractional, integer and infinite scores; skiplists.
     c.push(vec![
-        b("ZADD"), b("zset:listpack"), b("1.5"), b("a"), b("2"), b("b"), b("-inf"), b("c"),
-        b("inf"), b("d"), b("1e300"), b("e"), b("0.1"), b("f"),
+        b("ZADD"),
+        b("zset:listpack"),
+        b("1.5"),
+        b("a"),
+        b("2"),
+        b("b"),
+        b("-inf"),
+        b("c"),
+        b("inf"),
+        b("d"),
+        b("1e300"),
+        b("e"),
+        b("0.1"),
+        b("f"),
     ]);
     let mut z = vec![b("ZADD"), b("zset:skiplist")];
     for j in 0..200 {
@@ -327,13 +387,30 @@ fn mixed_commands() -> Vec<Vec<A>> {
         z.push(b(format!("member:{j}")));
     }
     c.push(z);
-    c.push(vec![b("ZADD"), b("zset:long-member"), b("1"), b("m".repeat(100))]);
+    c.push(vec![
+        b("ZADD"),
+        b("zset:long-member"),
+        b("1"),
+        b("m".repeat(100)),
+    ]);
     // Expiries.
-    for (j, key) in ["int:small", "str:compressible", "hash:table", "list:small", "set:i16", "zset:listpack", "syn:1:1000"]
-        .iter()
-        .enumerate()
+    for (j, key) in [
+        "int:small",
+        "str:compressible",
+        "hash:table",
+        "list:small",
+        "set:i16",
+        "zset:listpack",
+        "syn:1:1000",
+    ]
+    .iter()
+    .enumerate()
     {
-        c.push(vec![b("PEXPIREAT"), b(key), b((FAR_FUTURE_MS + j as u64 * 1000).to_string())]);
+        c.push(vec![
+            b("PEXPIREAT"),
+            b(key),
+            b((FAR_FUTURE_MS + j as u64 * 1000).to_string()),
+        ]);
     }
     c
 }
@@ -352,7 +429,11 @@ fn prefill_mixed(db: &mut Db) {
         &[
             vec![b("SET"), b("pre:x:5"), b("overridden")],
             vec![b("DEL"), b("pre:r:7")],
-            vec![b("PEXPIREAT"), b("pre:l:9"), b((FAR_FUTURE_MS + 77).to_string())],
+            vec![
+                b("PEXPIREAT"),
+                b("pre:l:9"),
+                b((FAR_FUTURE_MS + 77).to_string()),
+            ],
         ],
     );
 }
@@ -392,13 +473,19 @@ fn check_loads_into_redis(name: &str, db: &mut Db, extra: &[&str]) {
         let name = String::from_utf8_lossy(key);
         let kind = db_frame(db, &[b"TYPE", key]);
         assert_eq!(client.call(&[b"TYPE", key]), kind, "TYPE {name}");
-        let Frame::Simple(kind) = kind else { panic!("TYPE {name}: {kind:?}") };
+        let Frame::Simple(kind) = kind else {
+            panic!("TYPE {name}: {kind:?}")
+        };
         let (read, pairs, ordered): (Vec<&[u8]>, bool, bool) = match kind.as_slice() {
             b"string" => (vec![b"GET", key], false, true),
             b"hash" => (vec![b"HGETALL", key], true, false),
             b"list" => (vec![b"LRANGE", key, b"0", b"-1"], false, true),
             b"set" => (vec![b"SMEMBERS", key], false, false),
-            b"zset" => (vec![b"ZRANGE", key, b"0", b"-1", b"WITHSCORES"], false, true),
+            b"zset" => (
+                vec![b"ZRANGE", key, b"0", b"-1", b"WITHSCORES"],
+                false,
+                true,
+            ),
             other => panic!("{name}: unexpected type {other:?}"),
         };
         let (ours, theirs) = (db_frame(db, &read), client.call(&read));
@@ -487,11 +574,15 @@ fn size_datasets() -> Vec<(&'static str, Vec<Vec<A>>)> {
     let mut sets = vec![
         (
             "strings_100k_16b_keys_100b_values",
-            (0..100_000).map(|i| vec![b("SET"), key(i), b("v".repeat(100))]).collect(),
+            (0..100_000)
+                .map(|i| vec![b("SET"), key(i), b("v".repeat(100))])
+                .collect(),
         ),
         (
             "strings_100k_1000b_values",
-            (0..100_000).map(|i| vec![b("SET"), key(i), b("v".repeat(1000))]).collect(),
+            (0..100_000)
+                .map(|i| vec![b("SET"), key(i), b("v".repeat(1000))])
+                .collect(),
         ),
         (
             "strings_100k_with_ttl",
@@ -501,7 +592,9 @@ fn size_datasets() -> Vec<(&'static str, Vec<Vec<A>>)> {
         ),
         (
             "integers_100k",
-            (0..100_000).map(|i| vec![b("SET"), key(i), b(i.to_string())]).collect(),
+            (0..100_000)
+                .map(|i| vec![b("SET"), key(i), b(i.to_string())])
+                .collect(),
         ),
         (
             "hashes_10k_10_fields",
@@ -562,7 +655,10 @@ fn size_datasets() -> Vec<(&'static str, Vec<Vec<A>>)> {
                     vec![
                         b("SET"),
                         b(format!("memtier-{i}")),
-                        A::S { len: 1000, seed: fill.seed(i) },
+                        A::S {
+                            len: 1000,
+                            seed: fill.seed(i),
+                        },
                     ]
                 })
                 .collect(),
@@ -593,14 +689,19 @@ fn rdb_sizes_match_redis_server_save() {
         let ours = file.len() as u64;
         assert_eq!(rdb_len(&db, NOW_MS, &RdbInfo::default()), ours, "{name}");
         let ratio = ours as f64 / theirs as f64;
-        report.push(format!("{name:<36} redis {theirs:>10} ours {ours:>10} ratio {ratio:.4}"));
+        report.push(format!(
+            "{name:<36} redis {theirs:>10} ours {ours:>10} ratio {ratio:.4}"
+        ));
         if ours != theirs {
             mismatches.push(name);
         }
     }
     let table = report.join("\n");
     println!("{table}");
-    assert!(mismatches.is_empty(), "sizes differ for {mismatches:?}:\n{table}");
+    assert!(
+        mismatches.is_empty(),
+        "sizes differ for {mismatches:?}:\n{table}"
+    );
 }
 
 /// (b) for a prefilled range: a Db holding 100,000 memtier keys as a description gives
@@ -609,21 +710,33 @@ fn rdb_sizes_match_redis_server_save() {
 #[test]
 fn prefilled_range_rdb_size_matches_redis_server() {
     let count = 100_000u64;
-    let range = PrefillRange::fixed("memtier-", count, 100, 5).with_fill(SyntheticFill::Repeat(b'x'));
+    let range =
+        PrefillRange::fixed("memtier-", count, 100, 5).with_fill(SyntheticFill::Repeat(b'x'));
     let mut db = Db::new(Config::default());
     db.prefill(range).expect("one range");
     let redis = Redis::start("prefill", |_| {}, &[]);
     let mut client = redis.client();
     let commands: Vec<Vec<Vec<u8>>> = (0..count)
-        .map(|i| vec![b"SET".to_vec(), format!("memtier-{i}").into_bytes(), vec![b'x'; 100]])
+        .map(|i| {
+            vec![
+                b"SET".to_vec(),
+                format!("memtier-{i}").into_bytes(),
+                vec![b'x'; 100],
+            ]
+        })
         .collect();
     client.pipeline(&commands);
     assert_eq!(client.call(&[b"SAVE"]), Frame::Simple(b"OK".to_vec()));
-    let theirs = std::fs::metadata(redis.dir.join("dump.rdb")).expect("dump.rdb").len();
+    let theirs = std::fs::metadata(redis.dir.join("dump.rdb"))
+        .expect("dump.rdb")
+        .len();
     let mut file = Vec::new();
     write_rdb(&db, NOW_MS, &RdbInfo::default(), &mut file);
     let by_len = rdb_len(&db, NOW_MS, &RdbInfo::default());
-    println!("prefilled 100k x 100b 'x': redis {theirs} write_rdb {} rdb_len {by_len}", file.len());
+    println!(
+        "prefilled 100k x 100b 'x': redis {theirs} write_rdb {} rdb_len {by_len}",
+        file.len()
+    );
     assert_eq!(by_len, file.len() as u64);
     assert_eq!(by_len, theirs);
 }
