@@ -7,12 +7,13 @@
 //! listpack, intset or their full encodings, following the store's encodings), with its
 //! expiry, and its LRU idle time or LFU counter under policies that keep them.
 //!
-//! Invariant: `rdb_len(db, now, info) == write_rdb(db, now, info, out)`'s byte count for
-//! every Db whose prefilled values are repeated bytes or random bytes (for letters over
-//! 20 bytes, whose LZF size varies a little from seed to seed, `rdb_len` takes one
-//! sample per value length), and `rdb_len` materializes no prefilled key: for a range of
-//! fixed-size values it adds keys up by decimal width, in time independent of the number
-//! of keys (bar a popcount of the overridden bitset).
+//! Invariant: `rdb_len(db, now, info)` is the byte count `write_rdb(db, now, info, out)`
+//! appends, for every Db but one case: prefilled values of letters longer than 20 bytes,
+//! whose LZF size varies a little from seed to seed, count as one sample per length.
+//! `rdb_len` makes no prefilled key, and no synthetic value of repeated or random bytes
+//! (their records depend on length and fill alone, so each is encoded once); for a
+//! range of fixed-size values it adds keys up by decimal width, in time independent of
+//! the number of keys (bar a popcount of the overridden bitset).
 //!
 //! Where the store does not know Redis's exact layout, the writer follows the common
 //! history: a list's quicklist nodes are packed as RPUSH packs them (8 KiB listpacks), and
@@ -136,14 +137,14 @@ pub fn write_rdb(db: &Db, now_ms: u64, info: &RdbInfo, out: &mut Vec<u8>) {
 /// The length [`write_rdb`] would append, computed without writing it: stored keys are
 /// encoded into a counter, prefilled ranges are added up (see the module's invariant).
 pub fn rdb_len(db: &Db, now_ms: u64, info: &RdbInfo) -> u64 {
-    let mut enc = Encoder::new(Counter { bytes: 0 });
+    let mut enc = Encoder::new(Counter::with_samples());
     enc.header(db, now_ms, info);
     if db.dbsize() > 0 {
         enc.db_header(db);
         for entry in db.keyspace.iter() {
             enc.entry(db, entry, now_ms);
         }
-        let mut samples = ValueSamples::default();
+        let mut samples = enc.sink.samples.take().unwrap_or_default();
         for range in &db.prefilled {
             let bytes = prefilled_range_len(db, range, now_ms, &mut samples);
             enc.sink.bytes += bytes;
@@ -167,6 +168,12 @@ trait Sink {
     fn byte(&mut self, byte: u8) {
         self.bytes(&[byte]);
     }
+    /// Accounts for a synthetic string's record without its bytes, where the sink only
+    /// counts and the record's length is known from its (length, fill) alone; false
+    /// when the caller must encode it.
+    fn synthetic_record(&mut self, _len: u64, _seed: u64) -> bool {
+        false
+    }
 }
 
 struct Writer<'a> {
@@ -181,11 +188,49 @@ impl Sink for Writer<'_> {
 
 struct Counter {
     bytes: u64,
+    /// Records of synthetic strings by (length, fill), for `rdb_len`: a simulated node
+    /// holds millions of synthetic values of a few lengths, each of which would
+    /// otherwise be made and compressed.
+    samples: Option<ValueSamples>,
+}
+
+impl Counter {
+    fn plain() -> Counter {
+        Counter {
+            bytes: 0,
+            samples: None,
+        }
+    }
+
+    fn with_samples() -> Counter {
+        Counter {
+            bytes: 0,
+            samples: Some(ValueSamples::default()),
+        }
+    }
 }
 
 impl Sink for Counter {
     fn bytes(&mut self, bytes: &[u8]) {
         self.bytes += bytes.len() as u64;
+    }
+
+    /// Repeated bytes are the same whatever the seed, and random bytes are never
+    /// compressed or (past 11 bytes) integers, so their records are sampled; letters
+    /// are encoded each time, exactly.
+    fn synthetic_record(&mut self, len: u64, seed: u64) -> bool {
+        let Some(samples) = &mut self.samples else {
+            return false;
+        };
+        let sampled = match SyntheticFill::of_seed(seed) {
+            SyntheticFill::Repeat(_) => true,
+            SyntheticFill::Random => len > 11,
+            SyntheticFill::Letters => false,
+        };
+        if sampled {
+            self.bytes += samples.record_bytes(len, seed);
+        }
+        sampled
     }
 }
 
@@ -290,7 +335,10 @@ impl<S: Sink> Encoder<S> {
     fn blob_string(&mut self, blob: &Blob) {
         match blob {
             Blob::Bytes(b) => self.raw_string(b),
-            Blob::Synthetic { .. } => {
+            Blob::Synthetic { len, seed } => {
+                if self.sink.synthetic_record(*len, *seed) {
+                    return;
+                }
                 let mut content = std::mem::take(&mut self.content);
                 content.clear();
                 blob.write_to(&mut content);
@@ -775,14 +823,14 @@ impl ValueSamples {
 
 /// Bytes of a synthetic string's record, encoding it into a counter.
 fn string_record_bytes(len: u64, seed: u64) -> u64 {
-    let mut enc = Encoder::new(Counter { bytes: 0 });
+    let mut enc = Encoder::new(Counter::plain());
     enc.blob_string(&Blob::Synthetic { len, seed });
     enc.sink.bytes
 }
 
 /// Bytes of a key's record as `rdbSaveRawString` writes it.
 fn key_record_bytes(key: &[u8]) -> u64 {
-    let mut enc = Encoder::new(Counter { bytes: 0 });
+    let mut enc = Encoder::new(Counter::plain());
     enc.raw_string(key);
     enc.sink.bytes
 }

@@ -304,3 +304,35 @@ proptest! {
         prop_assert_eq!(checksum, &crc.to_le_bytes()[..]);
     }
 }
+
+/// `rdb_len` of a hundred million prefilled keys is the closed form of their records,
+/// computed by decimal width without making any key: type byte, key (length byte and
+/// `memtier-` + digits), and 1000 `x` bytes as LZF makes them (the LZF marker, the
+/// compressed and original lengths, 18 compressed bytes).
+#[test]
+fn rdb_len_of_a_huge_prefilled_range_is_its_closed_form() {
+    let count = 100_000_000u64;
+    let mut db = Db::new(Config::default());
+    let range = PrefillRange::fixed("memtier-", count, 1000, 1);
+    db.prefill(range.with_fill(SyntheticFill::Repeat(b'x')))
+        .expect("one range");
+    let info = RdbInfo {
+        used_mem_bytes: Some(0),
+        ..RdbInfo::default()
+    };
+    let mut empty = Vec::new();
+    write_rdb(&Db::new(Config::default()), 0, &info, &mut empty);
+    let value_record = 1 + 1 + 2 + 18;
+    let mut keys = 0u64;
+    for digits in 1..=8u64 {
+        let band = if digits == 1 {
+            10
+        } else {
+            9 * 10u64.pow(digits as u32 - 1)
+        };
+        keys += band * (1 + 1 + 8 + digits + value_record);
+    }
+    // SELECTDB 0 (2 bytes), RESIZEDB with a 5-byte key count and no expiries (7).
+    let expected = empty.len() as u64 + 2 + 7 + keys;
+    assert_eq!(rdb_len(&db, 0, &info), expected);
+}
