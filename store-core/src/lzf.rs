@@ -39,10 +39,58 @@ fn slot(hval: u32) -> usize {
     ((hval >> (3 * 8 - HASH_LOG)).wrapping_sub(hval.wrapping_mul(5)) as usize) & (HASH_SLOTS - 1)
 }
 
-/// Compresses `input` into at most `out_limit` bytes, as `lzf_compress(in, len, out,
-/// out_limit)` does; `None` where it returns 0 (empty input, zero bound, or the output
-/// would not fit by its checks). The result replaces `out`'s contents.
-pub(crate) fn compress(input: &[u8], out_limit: usize, out: &mut Vec<u8>) -> Option<usize> {
+/// lzf_compress's hash table, kept from call to call: each entry is tagged with the
+/// call that wrote it, so a call sees an empty table without clearing 64 K entries
+/// (which would cost more than compressing a short string). The table is allocated by
+/// the first compression: many encoders never compress.
+#[derive(Default)]
+pub(crate) struct Compressor {
+    /// (generation << 32) | (position + 1); an entry of another generation is empty.
+    table: Vec<u64>,
+    generation: u64,
+}
+
+impl Compressor {
+    /// Compresses `input` into at most `out_limit` bytes, as `lzf_compress(in, len, out,
+    /// out_limit)` does; `None` where it returns 0 (empty input, zero bound, or the
+    /// output would not fit by its checks), and for inputs of 4 GiB or more, which no
+    /// Redis string reaches (proto-max-bulk-len caps them at 512 MiB). The result
+    /// replaces `out`'s contents.
+    pub(crate) fn compress(
+        &mut self,
+        input: &[u8],
+        out_limit: usize,
+        out: &mut Vec<u8>,
+    ) -> Option<usize> {
+        if input.len() >= u32::MAX as usize {
+            out.clear();
+            return None;
+        }
+        if self.table.is_empty() {
+            self.table = vec![0; HASH_SLOTS];
+        }
+        self.generation += 1;
+        if self.generation > u64::from(u32::MAX) {
+            self.generation = 1;
+            self.table.iter_mut().for_each(|e| *e = 0);
+        }
+        compress_with(
+            &mut self.table,
+            self.generation << 32,
+            input,
+            out_limit,
+            out,
+        )
+    }
+}
+
+fn compress_with(
+    table: &mut [u64],
+    tag: u64,
+    input: &[u8],
+    out_limit: usize,
+    out: &mut Vec<u8>,
+) -> Option<usize> {
     out.clear();
     if input.is_empty() || out_limit == 0 {
         return None;
@@ -50,8 +98,6 @@ pub(crate) fn compress(input: &[u8], out_limit: usize, out: &mut Vec<u8>) -> Opt
     // The C code writes up to out_limit bytes plus the byte Redis allocates beyond it;
     // a few more keep every index in bounds without changing what is returned.
     out.resize(out_limit + 4, 0);
-    // Positions + 1, so that 0 is the empty slot (a clean table).
-    let mut table = vec![0u32; HASH_SLOTS];
     let in_end = input.len();
     let mut ip = 0usize;
     let mut op = 1usize; // start run
@@ -62,8 +108,8 @@ pub(crate) fn compress(input: &[u8], out_limit: usize, out: &mut Vec<u8>) -> Opt
         hval = next(hval, input, ip);
         let hslot = slot(hval);
         let stored = table[hslot];
-        table[hslot] = ip as u32 + 1;
-        let reference = (stored != 0).then(|| stored as usize - 1);
+        table[hslot] = tag | (ip as u64 + 1);
+        let reference = (stored >> 32 == tag >> 32).then(|| (stored & 0xffff_ffff) as usize - 1);
         let matched = reference.filter(|&r| {
             r < ip
                 && ip - r - 1 < MAX_OFFSET
@@ -119,10 +165,10 @@ pub(crate) fn compress(input: &[u8], out_limit: usize, out: &mut Vec<u8>) -> Opt
             ip -= 2;
             hval = first(input, ip);
             hval = next(hval, input, ip);
-            table[slot(hval)] = ip as u32 + 1;
+            table[slot(hval)] = tag | (ip as u64 + 1);
             ip += 1;
             hval = next(hval, input, ip);
-            table[slot(hval)] = ip as u32 + 1;
+            table[slot(hval)] = tag | (ip as u64 + 1);
             ip += 1;
         } else {
             if op >= out_limit {
@@ -207,7 +253,7 @@ mod tests {
 
     fn roundtrip(input: &[u8]) -> Option<usize> {
         let mut out = Vec::new();
-        let n = compress(input, input.len().saturating_sub(4), &mut out)?;
+        let n = Compressor::default().compress(input, input.len().saturating_sub(4), &mut out)?;
         let mut back = Vec::new();
         decompress(&out, input.len(), &mut back).expect("decompresses");
         assert_eq!(back, input);

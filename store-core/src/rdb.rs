@@ -195,13 +195,6 @@ struct Counter {
 }
 
 impl Counter {
-    fn plain() -> Counter {
-        Counter {
-            bytes: 0,
-            samples: None,
-        }
-    }
-
     fn with_samples() -> Counter {
         Counter {
             bytes: 0,
@@ -272,7 +265,8 @@ struct Encoder<S: Sink> {
     sink: S,
     /// A synthetic string's bytes, materialized one at a time.
     content: Vec<u8>,
-    /// LZF output.
+    /// LZF's hash table and output.
+    lzf: lzf::Compressor,
     compressed: Vec<u8>,
     /// A listpack or intset being built.
     blob: Vec<u8>,
@@ -283,6 +277,7 @@ impl<S: Sink> Encoder<S> {
         Encoder {
             sink,
             content: Vec::new(),
+            lzf: lzf::Compressor::default(),
             compressed: Vec::new(),
             blob: Vec::new(),
         }
@@ -317,7 +312,7 @@ impl<S: Sink> Encoder<S> {
             }
         }
         if s.len() >= LZF_MIN_LEN {
-            if let Some(n) = lzf::compress(s, s.len() - 4, &mut self.compressed) {
+            if let Some(n) = self.lzf.compress(s, s.len() - 4, &mut self.compressed) {
                 self.sink.byte(ENC_LZF);
                 self.len(n as u64);
                 self.len(s.len() as u64);
@@ -801,10 +796,31 @@ fn quicklist_nodes(list: &ListValue, scratch: &mut Vec<u8>) -> Vec<QuicklistNode
 
 /// The string record of synthetic values by (length, fill), computed once each: exact
 /// for repeated bytes (every seed gives the same bytes) and in practice for random bytes
-/// (LZF never shortens them by 4 bytes), one sample for letters.
-#[derive(Default)]
+/// (LZF never shortens them by 4 bytes), one sample for letters. Also measures single
+/// records with one reused encoder.
 struct ValueSamples {
     record_bytes: BTreeMap<(u64, SyntheticFill), u64>,
+    measure: Encoder<PlainCounter>,
+}
+
+impl Default for ValueSamples {
+    fn default() -> Self {
+        ValueSamples {
+            record_bytes: BTreeMap::new(),
+            measure: Encoder::new(PlainCounter { bytes: 0 }),
+        }
+    }
+}
+
+/// A counter that encodes everything it is given.
+struct PlainCounter {
+    bytes: u64,
+}
+
+impl Sink for PlainCounter {
+    fn bytes(&mut self, bytes: &[u8]) {
+        self.bytes += bytes.len() as u64;
+    }
 }
 
 impl ValueSamples {
@@ -812,27 +828,29 @@ impl ValueSamples {
         let fill = SyntheticFill::of_seed(seed);
         // Short random values may be integers, so each is encoded for itself.
         if fill == SyntheticFill::Random && len <= 11 {
-            return string_record_bytes(len, seed);
+            return self.string_record_bytes(len, seed);
         }
-        *self
-            .record_bytes
-            .entry((len, fill))
-            .or_insert_with(|| string_record_bytes(len, seed))
+        if let Some(bytes) = self.record_bytes.get(&(len, fill)) {
+            return *bytes;
+        }
+        let bytes = self.string_record_bytes(len, seed);
+        self.record_bytes.insert((len, fill), bytes);
+        bytes
     }
-}
 
-/// Bytes of a synthetic string's record, encoding it into a counter.
-fn string_record_bytes(len: u64, seed: u64) -> u64 {
-    let mut enc = Encoder::new(Counter::plain());
-    enc.blob_string(&Blob::Synthetic { len, seed });
-    enc.sink.bytes
-}
+    /// Bytes of a synthetic string's record.
+    fn string_record_bytes(&mut self, len: u64, seed: u64) -> u64 {
+        self.measure.sink.bytes = 0;
+        self.measure.blob_string(&Blob::Synthetic { len, seed });
+        self.measure.sink.bytes
+    }
 
-/// Bytes of a key's record as `rdbSaveRawString` writes it.
-fn key_record_bytes(key: &[u8]) -> u64 {
-    let mut enc = Encoder::new(Counter::plain());
-    enc.raw_string(key);
-    enc.sink.bytes
+    /// Bytes of a key's record as `rdbSaveRawString` writes it.
+    fn key_record_bytes(&mut self, key: &[u8]) -> u64 {
+        self.measure.sink.bytes = 0;
+        self.measure.raw_string(key);
+        self.measure.sink.bytes
+    }
 }
 
 /// Whether some key `prefix + decimal(index)` could be an integer (then its record
@@ -880,7 +898,7 @@ fn prefilled_range_len(db: &Db, range: &Prefilled, now_ms: u64, samples: &mut Va
             let mut offset = range.next_live(band_start - first);
             while let Some(live) = offset.filter(|o| first + o < band_end) {
                 let index = first + live;
-                let key = key_record_bytes(&range.key_of(index));
+                let key = samples.key_record_bytes(&range.key_of(index));
                 let value = samples.record_bytes(range.value_len(index), range.value_seed(index));
                 total += per_key + key + value;
                 offset = range.next_live(live + 1);
