@@ -154,10 +154,16 @@ pub fn rdb_len(db: &Db, now_ms: u64, info: &RdbInfo) -> u64 {
 }
 
 /// The bytes of a full resynchronisation's payload as redis-server 7.0.15 sends it with
-/// `repl-diskless-sync yes` (its default): `$EOF:<40-byte mark>\r\n`, the RDB, the mark.
-/// With a disk-based sync the framing is `$<rdb length>\r\n` instead.
+/// `repl-diskless-sync yes` (its default): `$EOF:<40-byte mark>\r\n`, the RDB, the mark
+/// (`rdbSaveRioWithEOFMark`).
 pub fn diskless_payload_len(rdb_bytes: u64) -> u64 {
     5 + 40 + 2 + rdb_bytes + 40
+}
+
+/// The bytes of a full resynchronisation's payload with `repl-diskless-sync no`: the
+/// RDB file as a bulk string's header and body, `$<length>\r\n<rdb>` (no trailing CRLF).
+pub fn disk_payload_len(rdb_bytes: u64) -> u64 {
+    1 + decimal_digits(rdb_bytes) + 2 + rdb_bytes
 }
 
 const CRC64_REDIS: crc::Crc<u64> = crc::Crc::<u64>::new(&crc::CRC_64_REDIS);
@@ -916,6 +922,13 @@ fn fill_is_random(seed: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn payload_framing() {
+        assert_eq!(diskless_payload_len(100), 187);
+        assert_eq!(disk_payload_len(100), 106);
+        assert_eq!(disk_payload_len(9), 13);
+    }
 
     #[test]
     fn crc64_is_redis_jones() {
