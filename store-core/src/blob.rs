@@ -59,6 +59,7 @@ impl Blob {
             SyntheticFill::Letters => b'a' + splitmix_byte(seed, index) % 26,
             SyntheticFill::Repeat(byte) => byte,
             SyntheticFill::Random => splitmix_byte(seed, index),
+            SyntheticFill::MemtierRandom => memtier_random_byte(seed, index),
         }
     }
 }
@@ -74,8 +75,21 @@ fn splitmix_byte(seed: u64, index: u64) -> u8 {
     (z >> ((index % 8) * 8)) as u8
 }
 
+/// memtier_benchmark's `--random-data` buffer (obj_gen.cpp, `alloc_value_buffer`) at
+/// `index`: 64-byte blocks of one 64-byte random buffer `b1`, block `k` XORed with
+/// `b2[k % 64]` and with its group's number `k / 64 + 1`; both buffers are read anew
+/// every 20 groups (80 KiB). Here they are drawn from (seed, refresh epoch).
+fn memtier_random_byte(seed: u64, index: u64) -> u8 {
+    let block = index / 64;
+    let group = block / 64;
+    let epoch_seed = seed.wrapping_add((group / 20).wrapping_mul(0xD605_BBB5_8C8A_BBAB));
+    let b1 = splitmix_byte(epoch_seed, index % 64);
+    let b2 = splitmix_byte(epoch_seed ^ 0x5851_F42D_4C95_7F2D, block % 64);
+    b1 ^ b2 ^ (group + 1) as u8
+}
+
 /// What a synthetic value's bytes are, carried in its seed's top two bits (00 letters,
-/// 01 a repeated byte, 10 random bytes; 11 reads as random) so that every existing
+/// 01 a repeated byte, 10 random bytes, 11 memtier's random data) so that every existing
 /// place a seed travels (requests, stored values, prefilled ranges) carries it too.
 /// Seeds below 2^62, which every caller passed before fills existed, keep their
 /// letters byte for byte.
@@ -83,9 +97,9 @@ fn splitmix_byte(seed: u64, index: u64) -> u8 {
 /// The kinds are what a benchmark sends, and they differ in what an RDB snapshot makes
 /// of them: LZF turns a repeated byte into about 1% of its length and leaves random bytes
 /// as they are. memtier_benchmark sends `'x'` repeated by default (its value buffer is
-/// `memset` to `'x'`) and, with `--random-data`, bytes from /dev/urandom (64-byte blocks
-/// of one random buffer XORed with a per-block byte, which LZF still finds a few repeats
-/// in; `Random` is the incompressible limit of that).
+/// `memset` to `'x'`, `Repeat(b'x')`) and, with `--random-data`, bytes from /dev/urandom
+/// laid out in 64-byte blocks that repeat (`MemtierRandom`); `Random` is the
+/// incompressible limit of that.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum SyntheticFill {
     /// Pseudo-random lowercase letters: readable replies; LZF finds some repeats in long
@@ -93,8 +107,12 @@ pub enum SyntheticFill {
     Letters,
     /// One byte repeated (memtier_benchmark's default is `Repeat(b'x')`).
     Repeat(u8),
-    /// Pseudo-random bytes, uniform over 0..=255.
+    /// Pseudo-random bytes, uniform over 0..=255: LZF leaves them as they are.
     Random,
+    /// The bytes memtier_benchmark sends with `--random-data`: blocks of one random
+    /// buffer, so that LZF finds repeats in long values (an RDB holds a 1 KB value at
+    /// about 98% of its length, a 25 KB one at about 72%, a 100 KB one at about 68%).
+    MemtierRandom,
 }
 
 const FILL_SHIFT: u32 = 62;
@@ -110,6 +128,7 @@ impl SyntheticFill {
                 (1 << FILL_SHIFT) | (payload & PAYLOAD_MASK & !0xff) | byte as u64
             }
             SyntheticFill::Random => (2 << FILL_SHIFT) | (payload & PAYLOAD_MASK),
+            SyntheticFill::MemtierRandom => (3 << FILL_SHIFT) | (payload & PAYLOAD_MASK),
         }
     }
 
@@ -118,7 +137,8 @@ impl SyntheticFill {
         match seed >> FILL_SHIFT {
             0 => SyntheticFill::Letters,
             1 => SyntheticFill::Repeat(seed as u8),
-            _ => SyntheticFill::Random,
+            2 => SyntheticFill::Random,
+            _ => SyntheticFill::MemtierRandom,
         }
     }
 }
@@ -176,6 +196,7 @@ mod tests {
             SyntheticFill::Repeat(b'x'),
             SyntheticFill::Repeat(0),
             SyntheticFill::Random,
+            SyntheticFill::MemtierRandom,
         ] {
             for payload in [0, 7, u64::MAX] {
                 assert_eq!(SyntheticFill::of_seed(fill.seed(payload)), fill);

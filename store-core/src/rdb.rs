@@ -8,8 +8,9 @@
 //! expiry, and its LRU idle time or LFU counter under policies that keep them.
 //!
 //! Invariant: `rdb_len(db, now, info)` is the byte count `write_rdb(db, now, info, out)`
-//! appends, for every Db but one case: prefilled values of letters longer than 20 bytes,
-//! whose LZF size varies a little from seed to seed, count as one sample per length.
+//! appends, for every Db but one case: prefilled values of letters or memtier's random
+//! data longer than 20 bytes, whose LZF size varies a little from seed to seed, count as
+//! one sample per length.
 //! `rdb_len` makes no prefilled key, and no synthetic value of repeated or random bytes
 //! (their records depend on length and fill alone, so each is encoded once); for a
 //! range of fixed-size values it adds keys up by decimal width, in time independent of
@@ -224,7 +225,7 @@ impl Sink for Counter {
         let sampled = match SyntheticFill::of_seed(seed) {
             SyntheticFill::Repeat(_) => true,
             SyntheticFill::Random => len > 11,
-            SyntheticFill::Letters => false,
+            SyntheticFill::Letters | SyntheticFill::MemtierRandom => false,
         };
         if sampled {
             self.bytes += samples.record_bytes(len, seed);
@@ -833,7 +834,7 @@ impl ValueSamples {
     fn record_bytes(&mut self, len: u64, seed: u64) -> u64 {
         let fill = SyntheticFill::of_seed(seed);
         // Short random values may be integers, so each is encoded for itself.
-        if fill == SyntheticFill::Random && len <= 11 {
+        if matches!(fill, SyntheticFill::Random | SyntheticFill::MemtierRandom) && len <= 11 {
             return self.string_record_bytes(len, seed);
         }
         if let Some(bytes) = self.record_bytes.get(&(len, fill)) {
@@ -916,7 +917,10 @@ fn prefilled_range_len(db: &Db, range: &Prefilled, now_ms: u64, samples: &mut Va
 }
 
 fn fill_is_random(seed: u64) -> bool {
-    SyntheticFill::of_seed(seed) == SyntheticFill::Random
+    matches!(
+        SyntheticFill::of_seed(seed),
+        SyntheticFill::Random | SyntheticFill::MemtierRandom
+    )
 }
 
 #[cfg(test)]

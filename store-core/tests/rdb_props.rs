@@ -41,6 +41,7 @@ fn fill() -> impl Strategy<Value = SyntheticFill> {
         Just(SyntheticFill::Letters),
         any::<u8>().prop_map(SyntheticFill::Repeat),
         Just(SyntheticFill::Random),
+        Just(SyntheticFill::MemtierRandom),
     ]
 }
 
@@ -102,8 +103,9 @@ fn range() -> impl Strategy<Value = Range> {
         Just("memtier-"),
         Just("a-prefix-long-enough-to-compress:"),
     ];
-    // Letters over 20 bytes take one LZF sample per length in rdb_len (their compressed
-    // size varies by seed), so they are generated only where that sample is exact.
+    // Letters and memtier's random data over 20 bytes take one LZF sample per length in
+    // rdb_len (their compressed size varies by seed), so they are generated only where
+    // that sample is exact.
     let fill_and_size = prop_oneof![
         (
             any::<u8>().prop_map(SyntheticFill::Repeat),

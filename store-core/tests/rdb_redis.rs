@@ -267,6 +267,7 @@ fn mixed_commands() -> Vec<Vec<A>> {
         SyntheticFill::Letters,
         SyntheticFill::Repeat(b'x'),
         SyntheticFill::Random,
+        SyntheticFill::MemtierRandom,
     ]
     .into_iter()
     .enumerate()
@@ -647,16 +648,29 @@ fn size_datasets() -> Vec<(&'static str, Vec<Vec<A>>)> {
         ("memtier_20k_1000b_x", SyntheticFill::Repeat(b'x')),
         ("memtier_20k_1000b_random", SyntheticFill::Random),
         ("memtier_20k_1000b_letters", SyntheticFill::Letters),
+        (
+            "memtier_20k_1000b_memtier_random",
+            SyntheticFill::MemtierRandom,
+        ),
+        (
+            "memtier_1k_100kb_memtier_random",
+            SyntheticFill::MemtierRandom,
+        ),
     ] {
+        let (count, len) = if name.contains("100kb") {
+            (1_000u64, 100_000)
+        } else {
+            (20_000, 1000)
+        };
         sets.push((
             name,
-            (0..20_000u64)
+            (0..count)
                 .map(|i| {
                     vec![
                         b("SET"),
                         b(format!("memtier-{i}")),
                         A::S {
-                            len: 1000,
+                            len,
                             seed: fill.seed(i),
                         },
                     ]
@@ -829,6 +843,7 @@ fn single_key_records_are_byte_identical_to_redis_server() {
         "syn:0:30000",
         "syn:1:30000",
         "syn:2:30000",
+        "syn:3:30000",
         "syn:digits",
         "hash:listpack",
         "hash:200-fields",
