@@ -271,6 +271,59 @@ fn a_partitioned_shard_stalls_the_closed_loop_until_the_first_timeout_after_it()
     assert_eq!(f.requests_reset, f.timeline[0].requests_reset);
 }
 
+/// replication-backlog: on cache.t4g.small two replicas' streams (2 x 0.12 Gbps) do not
+/// fit the 0.128 Gbps egress, so output buffers reach their limit and replicas
+/// full-resync more than once, and the finding names the loop with its arithmetic;
+/// each remedy that makes the streams fit (a larger node, more shards, one replica,
+/// fewer writes) has no disconnect at all; a larger backlog replaces some snapshots by
+/// partial resyncs but does not stop the drops. Every full resync's snapshot bytes are
+/// in its primary's egress.
+#[test]
+fn replication_backlog_loops_until_the_streams_fit() {
+    let r = report("replication-backlog.ron");
+    let base = variant(r, "t4g-small-2-replicas");
+    let repl = base.replication.as_ref().expect("a replication section");
+    assert!(
+        repl.replicas.iter().any(|x| x.full_resyncs >= 2),
+        "{:?}",
+        repl.replicas
+    );
+    let finding = repl.resync_loop.as_deref().expect("the loop is named");
+    assert!(finding.contains("full-resynced"), "{finding}");
+    assert!(finding.contains("egress baseline 128 Mbps <"), "{finding}");
+    assert!(repl
+        .replicas
+        .iter()
+        .all(|x| x.output_buffer_peak_bytes >= 200 << 20));
+    for p in &repl.primaries {
+        // What a primary wrote for replication never exceeds what its egress carried.
+        let node = base.nodes.iter().find(|n| n.name == p.name).expect("node");
+        assert!(
+            p.replication_bits_per_s <= node.net_out_bits_per_s * 1.05,
+            "{} {} > {}",
+            p.name,
+            p.replication_bits_per_s,
+            node.net_out_bits_per_s
+        );
+    }
+    for name in ["larger-node", "more-shards", "one-replica", "fewer-writes"] {
+        let v = variant(r, name);
+        let repl = v.replication.as_ref().expect("a replication section");
+        assert!(
+            repl.replicas
+                .iter()
+                .all(|x| x.disconnects == 0 && x.full_resyncs == 0 && x.in_sync_at_end),
+            "{name}: {:?}",
+            repl.replicas
+        );
+        assert!(repl.resync_loop.is_none(), "{name}");
+    }
+    let backlog = variant(r, "larger-backlog");
+    let repl = backlog.replication.as_ref().expect("a replication section");
+    assert!(repl.replicas.iter().map(|x| x.partial_resyncs).sum::<u64>() > 0);
+    assert!(repl.replicas.iter().map(|x| x.disconnects).sum::<u64>() > 0);
+}
+
 #[test]
 fn a_different_seed_changes_measured_figures() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/m6g-25kb-get.ron");
@@ -402,6 +455,7 @@ fn bundled_variants_run_within_their_estimates() {
         "m6g-25kb-get.ron",
         "partition-one-shard.ron",
         "r7g-family.ron",
+        "replication-backlog.ron",
         "t4g-burst-depletion.ron",
         "zipf-hot-shards.ron",
     ] {

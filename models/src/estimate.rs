@@ -66,6 +66,18 @@ pub const EVENTS_PER_ATTEMPT: u64 = 6;
 /// and end (a link fault's, a NIC cap's, or a node's crash and restart, which also cut
 /// and restore its links).
 pub const EVENTS_PER_FAULT: u64 = 4;
+/// Events a SET costs each replica of its shard: its share of the stream message (the
+/// primary's send, the shaper's and the wire's, the delivery), the replica's apply job
+/// (start and end) and the control traffic it adds; ours, counted as
+/// `kvsim bench --estimate` measures on replication-backlog.
+pub const EVENTS_PER_REPLICATED_WRITE: u64 = 14;
+/// Events a replication link costs each second: the cron's ACK and its delivery, the
+/// PING entering the stream every ten seconds, a reconnection's PSYNC.
+pub const EVENTS_PER_LINK_SECOND: u64 = 12;
+/// Events per 64 KiB of snapshot crossing the network.
+pub const EVENTS_PER_SNAPSHOT_CHUNK: u64 = 6;
+/// Bytes a replication log entry holds besides its values (which stay synthetic).
+pub const LOG_ENTRY_BYTES: u64 = 160;
 
 /// The smallest retransmission timeout, in seconds (the network's, Linux's
 /// TCP_RTO_MIN).
@@ -927,6 +939,33 @@ pub fn estimate(config: &RunConfig) -> Estimate {
         )
         .saturating_add(other_events);
 
+    // Replication: every SET is streamed to each replica of its shard; links tick each
+    // second; snapshots cross the primaries' egress, at most at its peak rate.
+    let replicas = u64::from(config.cluster.replicas_per_shard);
+    let links = shards * replicas;
+    let sets_for_events = if w.ratio.set == 0 { 0 } else { requests };
+    let snapshot_chunks = if links > 0 {
+        let spec = &config.cluster.instance.spec;
+        let peak = spec
+            .burst_bits_per_s
+            .unwrap_or(0)
+            .max(spec.baseline_bits_per_s);
+        shards
+            .saturating_mul(peak / 8 / 65_536 + 1)
+            .saturating_mul(seconds)
+    } else {
+        0
+    };
+    let events = events
+        .saturating_add(
+            sets_for_events.saturating_mul(replicas.saturating_mul(EVENTS_PER_REPLICATED_WRITE)),
+        )
+        .saturating_add(links.saturating_mul(seconds.saturating_mul(EVENTS_PER_LINK_SECOND)))
+        .saturating_add(snapshot_chunks.saturating_mul(EVENTS_PER_SNAPSHOT_CHUNK));
+    // A replica holds at most what its primary does.
+    let keys = keys.saturating_mul(1 + replicas);
+    let store_memory_bytes = store_memory_bytes.saturating_mul(1 + replicas);
+
     // Series: ops and p99, then per node seven series, one a thread and one of threads
     // waiting for a vCPU when they can outnumber them, and one a client thread.
     let io_threads = u64::from(config.cluster.node.io_threads);
@@ -1083,6 +1122,35 @@ pub fn estimate(config: &RunConfig) -> Estimate {
                 .saturating_mul(NODE_BYTES + slot_table_bytes)
                 .saturating_add(WORLD_BASE_BYTES),
             fields: vec!["cluster.shards", "cluster.placement"],
+        },
+        Part {
+            what: format!("{links} replication link(s): replicas' stores, snapshots, logs"),
+            amount: if links > 0 {
+                let per_store = stored_keys
+                    .saturating_mul(STORED_KEY_BYTES + heap_key_bytes)
+                    .saturating_add(
+                        p.key_count
+                            .saturating_mul(shards * PREFILL_BITS_PER_KEY_PER_NODE)
+                            / 8,
+                    );
+                let limit = config.cluster.replication.map_or(0, |r| {
+                    r.output_buffer_hard_limit_bytes
+                        .max(r.backlog_bytes)
+                        .saturating_add(r.socket_buffer_bytes)
+                });
+                let entry_bytes = sizes.set_request_max.max(1);
+                per_store
+                    .saturating_mul(replicas + 1)
+                    .saturating_add(
+                        shards
+                            .saturating_mul(limit / entry_bytes + 1)
+                            .saturating_mul(LOG_ENTRY_BYTES),
+                    )
+                    .saturating_add(links.saturating_mul(NODE_BYTES))
+            } else {
+                0
+            },
+            fields: vec!["cluster.replicas_per_shard", "cluster.shards"],
         },
         Part {
             what: "the process".to_string(),

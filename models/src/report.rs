@@ -8,6 +8,7 @@
 
 mod findings;
 pub mod plot;
+pub mod replication;
 mod text;
 
 pub use crate::world::results::ResourceKind as Resource;
@@ -221,6 +222,9 @@ pub struct VariantReport {
     /// charged to it), when the scenario has faults or a connection was reset.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub faults: Option<crate::world::results::FaultsResult>,
+    /// Replication, when the shards have replicas.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replication: Option<replication::ReplicationReport>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -240,6 +244,22 @@ pub struct ComparisonRow {
     pub kb_per_sec: f64,
     pub binding: String,
     pub load_ratio_measured: f64,
+    /// Replication across the variant's replicas, when it has any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replication: Option<ReplicationComparison>,
+}
+
+/// A variant's replication in one row: does the resync loop stop?
+#[derive(Clone, Debug, Serialize)]
+pub struct ReplicationComparison {
+    pub replicas: u64,
+    pub disconnects: u64,
+    pub partial_resyncs: u64,
+    pub full_resyncs: u64,
+    /// Replicas in sync with their primary at the end.
+    pub in_sync_at_end: u64,
+    /// Replicas that full-resynced more than once: the loop.
+    pub replicas_in_loop: u64,
 }
 
 fn ms(ns: f64) -> f64 {
@@ -330,14 +350,18 @@ pub fn variant_report(result: &RunResult) -> VariantReport {
             .map(|r| round3(window.mean_utilization(r)))
             .collect();
         let baseline = match host.role {
-            crate::world::results::HostRole::Primary => &config.cluster.instance,
+            crate::world::results::HostRole::Primary | crate::world::results::HostRole::Replica => {
+                &config.cluster.instance
+            }
             crate::world::results::HostRole::Client => &config.clients.instance,
         }
         .spec
         .baseline_bits_per_s;
         let row = host_report(host, &window, cpu_utilization, measured_s, baseline);
         match host.role {
-            crate::world::results::HostRole::Primary => nodes.push(row),
+            crate::world::results::HostRole::Primary | crate::world::results::HostRole::Replica => {
+                nodes.push(row)
+            }
             crate::world::results::HostRole::Client => client_hosts.push(row),
         }
     }
@@ -420,6 +444,7 @@ pub fn variant_report(result: &RunResult) -> VariantReport {
             client_queue_overflows: result.simulation.client_queue_overflows,
         },
         faults: result.faults.clone(),
+        replication: replication::replication_report(result),
     }
 }
 
@@ -509,7 +534,7 @@ fn timeseries(result: &RunResult) -> TimeSeries {
         }),
     ];
     for (i, host) in result.hosts.iter().enumerate() {
-        if host.role != crate::world::results::HostRole::Primary {
+        if host.role == crate::world::results::HostRole::Client {
             // A client host's series: its memtier threads' CPU.
             for r in result.resources_of(i).filter(|r| r.kind == Resource::Cpu) {
                 let t = r.thread.unwrap_or(0);
@@ -557,6 +582,20 @@ fn timeseries(result: &RunResult) -> TimeSeries {
             }));
         }
     }
+    // Each replica's output buffer (its peak in the second) and lag, at the start of
+    // each second.
+    if let Some(r) = &result.replication {
+        for x in &r.replicas {
+            series.push(gauge(
+                "replication_buffer_peak_bytes",
+                &x.name,
+                &x.buffer_peak_bytes_per_s,
+            ));
+            series.push(gauge("replication_lag_bytes", &x.name, &x.lag_bytes_at_s));
+            let lag_s: Vec<u64> = x.lag_ns_at_s.iter().map(|ns| ns / 1_000_000).collect();
+            series.push(gauge("replication_lag_ms", &x.name, &lag_s));
+        }
+    }
     TimeSeries {
         seconds,
         warmup_s: config.warmup_ns as f64 / 1e9,
@@ -582,6 +621,14 @@ pub fn build_report(scenario: &Scenario, variants: Vec<VariantReport>) -> Report
                 .map(|f| f.summary())
                 .unwrap_or_else(|| "none at >= 90%".into()),
             load_ratio_measured: v.shards.load_ratio_measured,
+            replication: v.replication.as_ref().map(|r| ReplicationComparison {
+                replicas: r.replicas.len() as u64,
+                disconnects: r.replicas.iter().map(|x| x.disconnects).sum(),
+                partial_resyncs: r.replicas.iter().map(|x| x.partial_resyncs).sum(),
+                full_resyncs: r.replicas.iter().map(|x| x.full_resyncs).sum(),
+                in_sync_at_end: r.replicas.iter().filter(|x| x.in_sync_at_end).count() as u64,
+                replicas_in_loop: r.replicas.iter().filter(|x| x.full_resyncs > 1).count() as u64,
+            }),
         })
         .collect();
     Report {

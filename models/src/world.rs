@@ -37,6 +37,7 @@ pub mod metrics;
 pub mod node;
 #[cfg(test)]
 mod probe;
+pub mod replication;
 mod requests;
 pub mod results;
 mod sampler;
@@ -52,6 +53,7 @@ use client::{ClientEv, Clients};
 use engine::{Engine, EngineEv};
 use flows::{FlowKind, FlowMap};
 use node::{NodeEv, Nodes};
+use replication::{ReplEv, Replication};
 use requests::Requests;
 use sampler::Sampler;
 use sim::net::{Delivery, NetEvent, Network};
@@ -75,6 +77,7 @@ pub enum Ev {
     Client(ClientEv),
     Engine(EngineEv),
     Node(NodeEv),
+    Repl(ReplEv),
     /// Once a second: gauges (credits, memory).
     Sample,
     /// The end of warm-up, when it is not on a whole second (a `Sample` marks it
@@ -117,6 +120,7 @@ pub struct World {
     clients: Clients,
     nodes: Nodes,
     engine: Engine,
+    replication: Replication,
     sampler: Sampler,
     faults: faults::Faults,
     /// Cross-zone bytes, when the world names zones.
@@ -149,6 +153,7 @@ impl Model for World {
             clients,
             nodes,
             engine,
+            replication,
             sampler,
             deliveries,
             faults,
@@ -178,13 +183,17 @@ impl Model for World {
                     counts.messages_delivered += 1;
                     counts.payload_bytes_delivered += d.payload_bytes;
                     if let Some(z) = zone_traffic {
-                        let (_, conn) = ctx.flows.locate(d.flow);
-                        z.on_delivery(conn, kind == FlowKind::ClientRequest, d.payload_bytes);
+                        let (_, index) = ctx.flows.locate(d.flow);
+                        z.on_delivery(kind, index, d.payload_bytes);
                     }
                     match kind {
-                        FlowKind::ClientRequest => {
-                            engine.on_request(&mut ctx, nodes, requests, d.token as u32)
-                        }
+                        FlowKind::ClientRequest => engine.on_request(
+                            &mut ctx,
+                            nodes,
+                            requests,
+                            replication,
+                            d.token as u32,
+                        ),
                         FlowKind::ClientReply => {
                             #[cfg(test)]
                             {
@@ -192,6 +201,11 @@ impl Model for World {
                                 replies_seen.push((r.conn, r.seq));
                             }
                             clients.on_reply(&mut ctx, requests, d.token as u32)
+                        }
+                        FlowKind::ReplicationStream | FlowKind::ReplicationControl => {
+                            let (_, link) = ctx.flows.locate(d.flow);
+                            replication
+                                .on_delivery(&mut ctx, nodes, engine, requests, kind, link, d);
                         }
                         #[cfg(test)]
                         FlowKind::Probe => probe
@@ -201,22 +215,38 @@ impl Model for World {
                     }
                 }
                 if ctx.net.has_aborted() {
-                    faults.on_aborted(&mut ctx, engine, clients, requests);
+                    faults.on_aborted(&mut ctx, engine, clients, requests, replication);
                 }
             }
             Ev::Client(e) => clients.handle(&mut ctx, requests, e),
-            Ev::Engine(e) => engine.handle(&mut ctx, nodes, requests, e),
-            Ev::Node(e @ (NodeEv::Crash { .. } | NodeEv::Restart { .. })) => {
-                faults.on_node(&mut ctx, config, nodes, engine, clients, requests, e)
-            }
+            Ev::Engine(e) => engine.handle(&mut ctx, nodes, requests, replication, e),
+            Ev::Node(e @ (NodeEv::Crash { .. } | NodeEv::Restart { .. })) => faults.on_node(
+                &mut ctx,
+                config,
+                nodes,
+                engine,
+                clients,
+                requests,
+                replication,
+                e,
+            ),
+            Ev::Repl(e) => replication.handle(&mut ctx, nodes, e),
             Ev::Node(e) => nodes.handle(&mut ctx, e),
             Ev::WindowStart => sampler.window_start(ctx.net, nodes),
-            Ev::Sample => sampler.sample(&mut ctx, nodes),
+            Ev::Sample => {
+                sampler.sample(&mut ctx, nodes);
+                replication.sample(ctx.sched.now());
+            }
             #[cfg(test)]
             Ev::Probe(e) => probe
                 .as_mut()
                 .expect("probe events only with a probe")
                 .handle(&mut ctx, e),
+        }
+        // Clients that prefer replicas in sync learn of a change at once.
+        if replication.in_sync_changed {
+            replication.in_sync_changed = false;
+            clients.replicas_changed(&replication.in_sync);
         }
     }
 }

@@ -59,6 +59,37 @@ pub fn render(r: &Report) -> String {
                 c.binding
             );
         }
+        if r.comparison.iter().any(|c| c.replication.is_some()) {
+            let _ = writeln!(
+                o,
+                "\n{:<24} {:>9} {:>12} {:>9} {:>7} {:>8}  resync loop",
+                "variant", "replicas", "disconnects", "partial", "full", "in sync"
+            );
+            for c in &r.comparison {
+                let Some(x) = &c.replication else {
+                    let _ = writeln!(o, "{:<24} {:>9}", c.variant, 0);
+                    continue;
+                };
+                let verdict = if x.replicas_in_loop > 0 {
+                    "yes: full resyncs repeat"
+                } else if x.disconnects > 0 {
+                    "no full-resync loop; links still drop"
+                } else {
+                    "no"
+                };
+                let _ = writeln!(
+                    o,
+                    "{:<24} {:>9} {:>12} {:>9} {:>7} {:>8}  {}",
+                    c.variant,
+                    x.replicas,
+                    x.disconnects,
+                    x.partial_resyncs,
+                    x.full_resyncs,
+                    format!("{}/{}", x.in_sync_at_end, x.replicas),
+                    verdict
+                );
+            }
+        }
     }
     o
 }
@@ -222,6 +253,7 @@ fn variant(o: &mut String, v: &VariantReport) {
         cross_zone(o, v);
     }
     faults(o, v);
+    replication(o, v);
     if c.report.shows(ReportSection::Shards) && v.shards.per_shard.len() > 1 {
         let s = &v.shards;
         let _ = writeln!(
@@ -521,6 +553,63 @@ cross-zone traffic (wire bytes over the whole run, what a cloud bill charges for
             mib(c.sent),
             mib(c.received)
         );
+    }
+}
+
+/// Replication: each replica's resyncs, buffer and lag, each primary's egress split,
+/// and the resync loop when there is one.
+fn replication(o: &mut String, v: &VariantReport) {
+    let Some(r) = &v.replication else {
+        return;
+    };
+    let _ = writeln!(o, "\nreplication");
+    let _ = writeln!(
+        o,
+        "  {:<14} {:<10} {:>6} {:>8} {:>5} {:>10} {:>12} {:>10} {:>9}  in sync",
+        "replica",
+        "primary",
+        "drops",
+        "partial",
+        "full",
+        "rdb",
+        "buffer peak",
+        "lag max",
+        "lag max s"
+    );
+    for x in &r.replicas {
+        let _ = writeln!(
+            o,
+            "  {:<14} {:<10} {:>6} {:>8} {:>5} {:>10} {:>12} {:>10} {:>9.3}  {}",
+            x.name,
+            x.primary,
+            x.disconnects,
+            x.partial_resyncs,
+            x.full_resyncs,
+            crate::units::bytes(x.rdb_bytes),
+            crate::units::bytes(x.output_buffer_peak_bytes),
+            crate::units::bytes(x.lag_bytes_max),
+            x.lag_s_max,
+            if x.in_sync_at_end { "yes" } else { "no" }
+        );
+    }
+    let _ = writeln!(
+        o,
+        "  {:<14} {:>14} {:>14} {:>14} {:>14}",
+        "primary egress", "write stream", "replication", "client replies", "baseline"
+    );
+    for p in &r.primaries {
+        let _ = writeln!(
+            o,
+            "  {:<14} {:>14} {:>14} {:>14} {:>14}",
+            p.name,
+            crate::units::bits_per_s(p.write_stream_bits_per_s),
+            crate::units::bits_per_s(p.replication_bits_per_s),
+            crate::units::bits_per_s(p.client_reply_bits_per_s),
+            crate::units::bits_per_s(p.egress_baseline_bits_per_s as f64),
+        );
+    }
+    if let Some(l) = &r.resync_loop {
+        let _ = writeln!(o, "  resync loop: {l}");
     }
 }
 

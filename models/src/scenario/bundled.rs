@@ -23,6 +23,10 @@ pub const BUNDLED: &[(&str, &str)] = &[
         include_str!("../../../scenarios/r7g-family.ron"),
     ),
     (
+        "replication-backlog.ron",
+        include_str!("../../../scenarios/replication-backlog.ron"),
+    ),
+    (
         "t4g-burst-depletion.ron",
         include_str!("../../../scenarios/t4g-burst-depletion.ron"),
     ),

@@ -18,7 +18,9 @@ use crate::workload::WorkloadConfig;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+pub mod replication;
 pub mod topology;
+pub use replication::ReplicationConfig;
 pub use topology::{FaultConfig, FaultKind, HostRef, ZonePairConfig, ZonesConfig};
 
 /// Defaults that are not memtier's, each with its reason.
@@ -117,6 +119,9 @@ pub struct ClusterConfig {
     /// Primaries; 1 in standalone mode.
     pub shards: u32,
     pub replicas_per_shard: u32,
+    /// Present exactly when there are replicas.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication: Option<ReplicationConfig>,
     pub instance: Instance,
     pub node: NodeConfig,
     pub placement: Placement,
@@ -154,6 +159,13 @@ pub struct ClientsConfig {
     pub workload: WorkloadConfig,
     /// Each client thread's CPU cost.
     pub cpu_cost: ClientCpuCost,
+    /// Where reads go; left out when `primary`, as before replicas existed.
+    #[serde(default, skip_serializing_if = "is_primary")]
+    pub read_from: ReadFrom,
+}
+
+fn is_primary(r: &ReadFrom) -> bool {
+    *r == ReadFrom::Primary
 }
 
 impl ClientsConfig {
@@ -472,11 +484,14 @@ pub(crate) fn resolve(
             per_byte_ps: o.per_byte_ps.unwrap_or(d.per_byte_ps),
         }
     };
+    let read_from = clients_spec.read_from.unwrap_or_default();
+    replication::check_read_from(read_from, cluster.replicas_per_shard)?;
     let clients = ClientsConfig {
         instance: client_instance,
         hosts,
         workload,
         cpu_cost,
+        read_from,
     };
     if u64::from(hosts) * u64::from(clients.workload.connections_per_host()) > 1_000_000 {
         return Err(fe(
@@ -493,6 +508,7 @@ pub(crate) fn resolve(
         &network_spec,
         &cluster_spec,
         cluster.shards,
+        cluster.replicas_per_shard,
         &clients_spec,
         clients.hosts,
     )?;
@@ -633,17 +649,16 @@ fn resolve_cluster(
         ));
     }
     let replicas_per_shard = c.replicas_per_shard.unwrap_or(defaults::REPLICAS_PER_SHARD);
-    // A setting the world would not read gives a confident wrong answer: refused until
-    // replication is modelled (which brings back ElastiCache's limit of 5).
-    if replicas_per_shard > 0 {
+    if replicas_per_shard > replication::defaults::MAX_REPLICAS_PER_SHARD {
         return Err(fe(
             "replicas_per_shard",
             format!(
-                "replicas are not modelled yet: expected 0, got {replicas_per_shard} \
-                 (a run would report a cluster without them)"
+                "expected at most {} (ElastiCache's limit), got {replicas_per_shard}",
+                replication::defaults::MAX_REPLICAS_PER_SHARD
             ),
         ));
     }
+    let replication = replication::resolve_replication(c.replication.as_ref(), replicas_per_shard)?;
     let name = c.instance.as_deref().ok_or_else(|| {
         fe(
             "instance",
@@ -717,6 +732,7 @@ fn resolve_cluster(
         mode,
         shards,
         replicas_per_shard,
+        replication,
         instance,
         node: NodeConfig {
             maxmemory_bytes,

@@ -194,10 +194,17 @@ pub struct ClusterSpec {
     pub mode: Option<ClusterMode>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shards: Option<u32>,
-    /// Replicas per primary. Only 0 is accepted until replication is modelled: a value
-    /// above 0 is refused (exit 2) rather than run as if the replicas were there.
+    /// Replicas per primary (0 to 5, ElastiCache's limit), each on a host of its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replicas_per_shard: Option<u32>,
+    /// Replication settings, each defaulting to Redis 7.0's (read only with replicas).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication: Option<ReplicationSpec>,
+    /// The zones of the replicas, in node order (shard 0's replicas first), round robin.
+    /// Default: each replica in another zone than its primary where there is one, as
+    /// ElastiCache's Multi-AZ places them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica_zones: Option<Vec<String>>,
     /// Instance type name (catalog or `instances`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance: Option<String>,
@@ -212,6 +219,70 @@ pub struct ClusterSpec {
     /// ElastiCache spreads nodes over the zones given (default: the first zone).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zones: Option<Vec<String>>,
+}
+
+/// Replication settings under redis.conf's names (`repl-backlog-size` is
+/// `backlog_bytes`), each defaulting to Redis 7.0's value.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename = "replication")]
+pub struct ReplicationSpec {
+    /// repl-backlog-size (default 1 MiB): how far back a reconnecting replica can
+    /// resume with a partial resync.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backlog_bytes: Option<u64>,
+    /// client-output-buffer-limit replica, hard part (default 256 MiB; 0 = none): a
+    /// replica whose output buffer reaches it is disconnected at once. Redis raises a
+    /// hard limit below the backlog size to the backlog size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_buffer_hard_limit_bytes: Option<u64>,
+    /// The soft part (default 64 MiB; 0 = none): disconnected when above it for more
+    /// than `output_buffer_soft_seconds` without a break.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_buffer_soft_limit_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_buffer_soft_seconds: Option<u64>,
+    /// repl-timeout (default 60 s): a link with nothing heard for this long is dropped,
+    /// by either end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_s: Option<u64>,
+    /// repl-diskless-sync-delay (default 5 s): a full resync waits this long for more
+    /// replicas to join it before the snapshot is taken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diskless_sync_delay_s: Option<u64>,
+    /// repl-ping-replica-period (default 10 s): the primary writes a PING into the
+    /// stream this often.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ping_replica_period_s: Option<u64>,
+    /// min-replicas-to-write (default 0, off): writes are refused with NOREPLICAS while
+    /// fewer replicas than this have acknowledged within `min_replicas_max_lag_s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_replicas_to_write: Option<u32>,
+    /// min-replicas-max-lag (default 10 s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_replicas_max_lag_s: Option<u64>,
+    /// The primary's socket send buffer towards a replica: bytes written to the socket
+    /// leave the output buffer (Redis counts only what is not yet written) and wait
+    /// here for the network. Default 4 MiB, Linux's tcp_wmem maximum.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub socket_buffer_bytes: Option<u64>,
+    /// How fast a replica loads a received snapshot, in MB/s of RDB (default ours:
+    /// 200, see docs/REFERENCES.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rdb_load_mb_per_s: Option<u64>,
+}
+
+/// Where a client sends its reads, as cluster clients offer it (Lettuce's `ReadFrom`,
+/// redis-py's `read_from_replicas`): replicas serve reads on `READONLY` connections.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", rename = "read_from")]
+pub enum ReadFrom {
+    /// Every command to the shard's primary.
+    #[default]
+    Primary,
+    /// Reads to the shard's replicas, round robin; writes to the primary.
+    Replica,
+    /// Reads to the replicas while one is in sync, otherwise to the primary.
+    ReplicaPreferred,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -323,6 +394,9 @@ pub struct ClientsSpec {
     /// Overrides of a client thread's CPU cost; unset parts keep the defaults.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_cost: Option<ClientCpuCostSpec>,
+    /// Where reads go (default primary); other choices need replicas.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_from: Option<ReadFrom>,
 }
 
 /// Overrides of the client's CPU cost (see `models::client_cpu`).
@@ -464,7 +538,8 @@ merge_by_replacing!(
     EvictionPolicy,
     CreditLevel,
     ArrivalProcess,
-    CpuCreditSpec
+    CpuCreditSpec,
+    ReadFrom
 );
 
 /// Two fields that say the same thing in different units: setting one in a patch
@@ -532,6 +607,8 @@ impl Merge for ClusterSpec {
         self.mode.merge(p.mode);
         self.shards.merge(p.shards);
         self.replicas_per_shard.merge(p.replicas_per_shard);
+        self.replication.merge(p.replication);
+        self.replica_zones.merge(p.replica_zones);
         self.instance.merge(p.instance);
         self.node.merge(p.node);
         self.placement.merge(p.placement);
@@ -563,6 +640,26 @@ impl Merge for ClientsSpec {
         self.workload.merge(p.workload);
         self.zones.merge(p.zones);
         self.cpu_cost.merge(p.cpu_cost);
+        self.read_from.merge(p.read_from);
+    }
+}
+
+impl Merge for ReplicationSpec {
+    fn merge(&mut self, p: Self) {
+        self.backlog_bytes.merge(p.backlog_bytes);
+        self.output_buffer_hard_limit_bytes
+            .merge(p.output_buffer_hard_limit_bytes);
+        self.output_buffer_soft_limit_bytes
+            .merge(p.output_buffer_soft_limit_bytes);
+        self.output_buffer_soft_seconds
+            .merge(p.output_buffer_soft_seconds);
+        self.timeout_s.merge(p.timeout_s);
+        self.diskless_sync_delay_s.merge(p.diskless_sync_delay_s);
+        self.ping_replica_period_s.merge(p.ping_replica_period_s);
+        self.min_replicas_to_write.merge(p.min_replicas_to_write);
+        self.min_replicas_max_lag_s.merge(p.min_replicas_max_lag_s);
+        self.socket_buffer_bytes.merge(p.socket_buffer_bytes);
+        self.rdb_load_mb_per_s.merge(p.rdb_load_mb_per_s);
     }
 }
 

@@ -9,13 +9,16 @@ use super::client::{Client, ClientThread, Clients, SharedClientCpu};
 use super::engine::{Conn, Engine, Thread};
 use super::flows::{FlowKind, FlowMap};
 use super::node::{Node, Nodes};
+use super::replication::Replication;
 use super::requests::ReqList;
 use super::sampler::Sampler;
 use super::{Ev, Metrics, World, EPOCH_UNIX_MS};
 use crate::engine::CostModel;
 use crate::placement::Router;
+use crate::scenario::resolve::topology::any_node_name;
+use crate::scenario::resolve::ReplicationConfig;
 use crate::scenario::resolve::{CreditLevel, RunConfig};
-use crate::scenario::spec::{ClusterMode, Engine as EngineName, Placement};
+use crate::scenario::spec::{ClusterMode, Placement, ReadFrom};
 use crate::workload::arrivals::ArrivalGen;
 use crate::workload::generator::{format_key, RateBudget};
 use sim::host::{CpuCreditConfig, CpuCredits, CpuThread, HostCpu};
@@ -208,17 +211,22 @@ impl World {
         let router = Router::new(config);
         let w = &config.clients.workload;
 
-        // Nodes: one per shard, each on its own NIC.
+        // Nodes: one per shard, each on its own NIC; then each shard's replicas, each
+        // on a host of its own, starting with their primary's data (as after a first
+        // sync before the run).
         let server = &config.cluster.instance.spec;
-        let engine_name = match config.cluster.engine {
-            EngineName::Redis => "redis",
-            EngineName::Valkey => "valkey",
-        };
         let owners = prefill_owners(config, &router);
         let io_threads = config.cluster.node.io_threads.max(1) as usize;
+        let shards = router.shards();
+        let replicas = config.cluster.replicas_per_shard;
         let mut nodes = Vec::new();
         let mut node_cpus = Vec::new();
-        for shard in 0..router.shards() {
+        for node in 0..shards * (1 + replicas) {
+            let shard = if node < shards {
+                node
+            } else {
+                (node - shards) / replicas
+            };
             let server_shaper = shaper(server, config.net_credits_at_start);
             let nic = net.add_nic(NicConfig {
                 egress: server_shaper,
@@ -227,12 +235,24 @@ impl World {
             });
             let credits = cpu_credits(server, config.cpu_credits_at_start);
             node_cpus.push(HostCpu::new(server.vcpu, io_threads as u32, credits));
+            let db = if node < shards {
+                node_db(config, &router, &owners, shard)?
+            } else {
+                let mut db = nodes
+                    .iter()
+                    .map(|n: &Node| &n.db)
+                    .nth(shard as usize)
+                    .expect("primaries first")
+                    .clone();
+                super::replication::make_replica(&mut db);
+                db
+            };
             nodes.push(Node {
-                name: format!("{engine_name}-{shard}"),
+                name: any_node_name(config.cluster.engine, shards, replicas, node),
                 shard,
                 nic,
-                db: node_db(config, &router, &owners, shard)?,
-                rng: streams.stream("node", shard as u64),
+                db,
+                rng: streams.stream("node", node as u64),
                 down: false,
             });
         }
@@ -250,8 +270,14 @@ impl World {
             })
             .collect();
 
-        // Clients, each with a connection to every node; the engine holds the nodes'
-        // ends. Connection c of host h's client i is h * per_host * nodes + i * nodes + s.
+        // Clients, each with a connection to every primary (and every replica when it
+        // reads from them); the engine holds the nodes' ends. Connection c of host h's
+        // client i is h * per_host * n + i * n + node, with n the nodes connected to.
+        let connected = if config.clients.read_from == ReadFrom::Primary {
+            shards as usize
+        } else {
+            nodes.len()
+        };
         let per_host = w.connections_per_host();
         let total_clients = config.clients.connections_total();
         let mut clients = Vec::new();
@@ -261,7 +287,7 @@ impl World {
             for i in 0..per_host {
                 let client_index = host as u32 * per_host + i;
                 let first_conn = conns.len() as u32;
-                for node in &nodes {
+                for (index, node) in nodes[..connected].iter().enumerate() {
                     let conn = conns.len() as u32;
                     conn_ends.push((cnic, node.nic));
                     let io_thread = if io_threads > 1 {
@@ -270,7 +296,7 @@ impl World {
                         0
                     };
                     conns.push(Conn {
-                        node: node.shard,
+                        node: index as u32,
                         session: Session::new(conn as u64 + 1),
                         waiting: ReqList::EMPTY,
                         batch: ReqList::EMPTY,
@@ -305,13 +331,16 @@ impl World {
         let mut counts = [0u32; FlowKind::COUNT];
         counts[FlowKind::ClientRequest as usize] = conn_count;
         counts[FlowKind::ClientReply as usize] = conn_count;
+        let links = shards * replicas;
+        counts[FlowKind::ReplicationStream as usize] = links;
+        counts[FlowKind::ReplicationControl as usize] = links;
         #[cfg(test)]
         {
             counts[FlowKind::Probe as usize] = u32::from(probe.is_some());
         }
         let flows = FlowMap::reserve(counts);
         // Each connection's path, by its ends' zones (one link for all without zones).
-        let conns_per_host = per_host * nodes.len() as u32;
+        let conns_per_host = per_host * connected as u32;
         let conn_link = |c: usize| -> LinkConfig {
             if config.zones.is_empty() {
                 return link.clone();
@@ -348,8 +377,50 @@ impl World {
                 conn_link(c),
             );
         }
+        // Replication links: link l is replica node shards + l of shard l / replicas.
+        let link_ends: Vec<(u32, u32)> = (0..links)
+            .map(|l| (l / replicas.max(1), shards + l))
+            .collect();
+        let node_link = |a: u32, b: u32| -> LinkConfig {
+            if config.zones.is_empty() {
+                return link.clone();
+            }
+            let z = &config.zones;
+            let (latency_ns, jitter_ns) = z.link(
+                z.node_zones[a as usize],
+                z.node_zones[b as usize],
+                (n.latency_ns, n.jitter_ns),
+            );
+            LinkConfig {
+                latency: SimDuration::from_ns(latency_ns),
+                jitter: SimDuration::from_ns(jitter_ns),
+                ..link.clone()
+            }
+        };
+        for (l, &(p, r)) in link_ends.iter().enumerate() {
+            let (pn, rn) = (nodes[p as usize].nic, nodes[r as usize].nic);
+            flows.open(
+                &mut net,
+                FlowKind::ReplicationStream,
+                l as u32,
+                pn,
+                rn,
+                node_link(p, r),
+            );
+        }
+        for (l, &(p, r)) in link_ends.iter().enumerate() {
+            let (pn, rn) = (nodes[p as usize].nic, nodes[r as usize].nic);
+            flows.open(
+                &mut net,
+                FlowKind::ReplicationControl,
+                l as u32,
+                rn,
+                pn,
+                node_link(p, r),
+            );
+        }
         let zone_traffic =
-            super::zones::ZoneTraffic::build(config, &conns, conns_per_host, framing);
+            super::zones::ZoneTraffic::build(config, &conns, conns_per_host, &link_ends, framing);
         let faults = super::faults::Faults::build(
             config,
             &mut net,
@@ -377,7 +448,7 @@ impl World {
         // otherwise each runs as a server of its own (an event a reply).
         let shared_client_cpu =
             !config.clients.cpu_cost.is_free() && w.threads > config.clients.instance.spec.vcpu;
-        let world = World {
+        let mut world = World {
             config: config.clone(),
             metrics,
             faults,
@@ -411,6 +482,10 @@ impl World {
                     })
                     .collect(),
                 cpu_cost: config.clients.cpu_cost,
+                read_from: config.clients.read_from,
+                shards,
+                replicas_per_shard: replicas,
+                replica_in_sync: vec![true; links as usize],
                 awaiting_parse: 0,
                 shared: shared_client_cpu.then(|| {
                     let spec = &config.clients.instance.spec;
@@ -437,6 +512,16 @@ impl World {
                 cost,
                 w.key_prefix.clone(),
             ),
+            replication: Replication::build(
+                config
+                    .cluster
+                    .replication
+                    .unwrap_or(ReplicationConfig::NONE),
+                if replicas > 0 { shards } else { 0 },
+                replicas,
+                &flows,
+                end,
+            ),
             nodes: Nodes {
                 nodes,
                 uses_expiry: w.expiry_range_s.is_some(),
@@ -460,6 +545,7 @@ impl World {
         };
         world.clients.start(sched);
         world.nodes.start(sched);
+        world.replication.start(sched);
         world.sampler.start(sched);
         #[cfg(test)]
         if let Some(p) = &world.probe {

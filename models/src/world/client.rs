@@ -31,8 +31,9 @@ use super::requests::{with_argv, Req, Requests, NO_REQ, NO_SLOT};
 use super::{Ctx, Ev};
 use crate::client_cpu::ClientCpuCost;
 use crate::placement::Router;
+use crate::scenario::spec::ReadFrom;
 use crate::workload::arrivals::ArrivalGen;
-use crate::workload::generator::{format_key, RateBudget, WorkloadGen};
+use crate::workload::generator::{format_key, OpKind, RateBudget, WorkloadGen};
 use sim::host::{Completion, CpuCredits, CpuThread, HostCpu};
 use sim::{SimDuration, SimRng, SimTime};
 use std::collections::VecDeque;
@@ -161,6 +162,13 @@ pub(crate) struct Clients {
     /// When the memtier threads outnumber their host's vCPUs: the shared vCPUs (and
     /// `threads` and `host_credits` go unused).
     pub shared: Option<SharedClientCpu>,
+    /// Where reads go; with replicas read from, a client has a connection to every
+    /// node (primaries, then each shard's replicas), otherwise to every primary.
+    pub read_from: ReadFrom,
+    pub shards: u32,
+    pub replicas_per_shard: u32,
+    /// Each replica's link is in sync, by replica (for `replica_preferred`).
+    pub replica_in_sync: Vec<bool>,
 }
 
 impl Clients {
@@ -508,7 +516,12 @@ impl Clients {
         let first_conn = client.first_conn;
         format_key(&self.key_prefix, op.key_index, &mut self.key_buf);
         let (shard, slot) = self.router.route(&self.key_buf, op.key_index);
-        let conn = first_conn + shard;
+        let node = if op.kind == OpKind::Get && self.read_from != ReadFrom::Primary {
+            self.read_node(shard, self.clients[c as usize].sent)
+        } else {
+            shard
+        };
+        let conn = first_conn + node;
         let req = reqs.insert(Req {
             next: NO_REQ,
             client: c,
@@ -517,7 +530,7 @@ impl Clients {
             key_index: op.key_index,
             value_len: op.value_len,
             expiry_s: op.expiry_s,
-            shard,
+            shard: node,
             slot: slot.unwrap_or(NO_SLOT),
             request_bytes: 0,
             reply_bytes: 0,
@@ -548,6 +561,29 @@ impl Clients {
                 self.run_on_thread(c, now, work);
             }
         }
+    }
+
+    /// The node a read of `shard` goes to: its replicas in turn (`n` is the client's
+    /// count of requests sent), or, preferring replicas, the next one in sync and the
+    /// primary when none is.
+    fn read_node(&self, shard: u32, n: u64) -> u32 {
+        let r = self.replicas_per_shard;
+        let first_link = shard * r;
+        let turn = (n % u64::from(r)) as u32;
+        match self.read_from {
+            ReadFrom::Primary => shard,
+            ReadFrom::Replica => self.shards + first_link + turn,
+            ReadFrom::ReplicaPreferred => (0..r)
+                .map(|i| (turn + i) % r)
+                .find(|&k| self.replica_in_sync[(first_link + k) as usize])
+                .map_or(shard, |k| self.shards + first_link + k),
+        }
+    }
+
+    /// Replication links went in or out of sync.
+    pub fn replicas_changed(&mut self, in_sync: &[bool]) {
+        self.replica_in_sync.clear();
+        self.replica_in_sync.extend_from_slice(in_sync);
     }
 
     /// Requests sent over the whole run, by every client.

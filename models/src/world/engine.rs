@@ -15,15 +15,26 @@
 
 use super::flows::FlowKind;
 use super::node::Nodes;
+use super::replication::{Command, Replication};
 use super::requests::{with_argv, ReqList, Requests, NO_REQ, NO_SLOT};
 use super::{Ctx, Ev};
 use crate::engine::CostModel;
-use crate::workload::generator::format_key;
+use crate::workload::generator::{format_key, OpKind};
 use sim::host::{Completion, HostCpu};
 use sim::{SimDuration, SimTime};
 use std::collections::VecDeque;
 use store_core::resp::{encoded_len, Protocol};
 use store_core::{Reply, Session};
+
+/// Redis's reply to a write refused by min-replicas-to-write.
+const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
+
+/// What a command propagates to replicas: a write that did not fail, as sent.
+fn propagated(argv: &[store_core::Arg<'_>], reply: &Reply, out: &mut Vec<Command>) {
+    if !reply.is_error() && argv.first() == Some(&store_core::Arg::Bytes(b"SET")) {
+        out.push(argv.iter().map(|a| a.to_blob()).collect());
+    }
+}
 
 /// The engine's events.
 #[derive(Clone, Copy, Debug)]
@@ -49,6 +60,10 @@ enum Job {
     Exec { conn: u32 },
     /// I/O thread: write the batch's replies.
     Write { conn: u32 },
+    /// A replica's main thread: apply the replication stream it has received.
+    Apply { link: u32 },
+    /// A replica's main thread: load a received snapshot.
+    Load { link: u32 },
 }
 
 /// A thread's jobs: the one it runs (its CPU is the host's) and those queued.
@@ -108,6 +123,8 @@ pub(crate) struct Engine {
     /// the prefetch of a job names the key its execution will name again.
     key_buf_index: u64,
     argv_buf: Vec<u8>,
+    /// What the command being executed propagates, reused.
+    propagated: Vec<Command>,
 }
 
 impl Engine {
@@ -128,6 +145,7 @@ impl Engine {
             key_buf: Vec::with_capacity(64),
             key_buf_index: u64::MAX,
             argv_buf: Vec::with_capacity(64),
+            propagated: Vec::new(),
         }
     }
 
@@ -137,6 +155,7 @@ impl Engine {
         ctx: &mut Ctx<'_>,
         nodes: &mut Nodes,
         reqs: &mut Requests,
+        repl: &mut Replication,
         req: u32,
     ) {
         let now = ctx.sched.now();
@@ -149,7 +168,7 @@ impl Engine {
             cn.busy = true;
             let (node, io) = (cn.node, cn.io_thread as u32);
             let job = self.first_job(node, conn);
-            self.enqueue(ctx, nodes, reqs, node, io, job);
+            self.enqueue(ctx, nodes, reqs, repl, node, io, job);
         }
     }
 
@@ -158,6 +177,7 @@ impl Engine {
         ctx: &mut Ctx<'_>,
         nodes: &mut Nodes,
         reqs: &mut Requests,
+        repl: &mut Replication,
         ev: EngineEv,
     ) {
         match ev {
@@ -177,7 +197,7 @@ impl Engine {
                     self.schedule_completions(ctx, node);
                 }
                 if live {
-                    self.job_done(ctx, nodes, reqs, node, thread as u32);
+                    self.job_done(ctx, nodes, reqs, repl, node, thread as u32);
                 }
             }
         }
@@ -192,11 +212,13 @@ impl Engine {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn enqueue(
         &mut self,
         ctx: &mut Ctx<'_>,
         nodes: &mut Nodes,
         reqs: &mut Requests,
+        repl: &mut Replication,
         node: u32,
         thread: u32,
         job: Job,
@@ -204,7 +226,7 @@ impl Engine {
         self.threads[node as usize][thread as usize]
             .queue
             .push_back(job);
-        self.kick(ctx, nodes, reqs, node, thread);
+        self.kick(ctx, nodes, reqs, repl, node, thread);
     }
 
     /// Starts the thread's next job if it is idle.
@@ -213,6 +235,7 @@ impl Engine {
         ctx: &mut Ctx<'_>,
         nodes: &mut Nodes,
         reqs: &mut Requests,
+        repl: &mut Replication,
         node: u32,
         thread: u32,
     ) {
@@ -225,7 +248,7 @@ impl Engine {
         let Some(job) = t.queue.pop_front() else {
             return;
         };
-        let work = self.start_job(ctx, nodes, reqs, now, node, job);
+        let work = self.start_job(ctx, nodes, reqs, repl, now, node, job);
         self.threads[node as usize][thread as usize].current = Some(job);
         let c = self.cpus[node as usize].start(now, thread, work, &mut self.completions);
         ctx.sched.schedule_at(
@@ -295,11 +318,13 @@ impl Engine {
     }
 
     /// What a job does when it starts, and its CPU cost.
+    #[allow(clippy::too_many_arguments)]
     fn start_job(
         &mut self,
         ctx: &mut Ctx<'_>,
         nodes: &mut Nodes,
         reqs: &mut Requests,
+        repl: &mut Replication,
         now: SimTime,
         node: u32,
         job: Job,
@@ -307,11 +332,26 @@ impl Engine {
         match job {
             Job::Full { conn } => {
                 let request_bytes = self.take_batch(reqs, conn);
-                let reply_bytes = self.execute_batch(ctx, nodes, reqs, now, node, conn);
+                let reply_bytes = self.execute_batch(ctx, nodes, reqs, repl, now, node, conn);
+                // Writing the stream into each attached replica's socket is the main
+                // thread's work too.
+                let stream_bytes = repl.pending_bytes(node) * repl.attached(node);
                 self.cost.batch(
                     self.conns[conn as usize].batch.len as u64,
                     request_bytes,
-                    reply_bytes,
+                    reply_bytes + stream_bytes,
+                )
+            }
+            Job::Apply { link } => {
+                let (commands, bytes) = repl.start_apply(nodes, link, now);
+                self.cost.batch(commands.max(1), bytes, 0)
+            }
+            Job::Load { link } => {
+                let rdb_bytes = repl.start_load(nodes, link);
+                SimDuration::from_ns(
+                    (u128::from(rdb_bytes) * 1_000_000_000
+                        / u128::from(repl.config.rdb_load_bytes_per_s.max(1)))
+                        as u64,
                 )
             }
             Job::Read { conn } => {
@@ -320,10 +360,12 @@ impl Engine {
             }
             Job::Exec { conn } => {
                 if !self.conns[conn as usize].orphaned {
-                    self.execute_batch(ctx, nodes, reqs, now, node, conn);
+                    self.execute_batch(ctx, nodes, reqs, repl, now, node, conn);
                 }
+                let stream_bytes = repl.pending_bytes(node) * repl.attached(node);
                 self.cost
                     .execute(self.conns[conn as usize].batch.len as u64)
+                    + self.cost.write(stream_bytes)
             }
             Job::Write { conn } => {
                 let bytes = self.conns[conn as usize].batch.sum(reqs, |r| r.reply_bytes);
@@ -341,11 +383,13 @@ impl Engine {
     }
 
     /// Executes the batch's commands on the node's Db; returns the replies' bytes.
+    #[allow(clippy::too_many_arguments)]
     fn execute_batch(
         &mut self,
         ctx: &mut Ctx<'_>,
         nodes: &mut Nodes,
         reqs: &mut Requests,
+        repl: &mut Replication,
         now: SimTime,
         node: u32,
         conn: u32,
@@ -353,6 +397,8 @@ impl Engine {
         let now_ms = super::now_unix_ms(now);
         let n = &mut nodes.nodes[node as usize];
         let cn = &mut self.conns[conn as usize];
+        let propagates = repl.propagates(node);
+        let refuse_writes = propagates && repl.refuses_writes(node);
         let mut total = 0;
         let mut req = cn.batch.head;
         while req != NO_REQ {
@@ -365,9 +411,21 @@ impl Engine {
             if r.slot != NO_SLOT {
                 cn.session.hint_slot(r.slot);
             }
-            let reply = with_argv(r, &self.key_buf, &mut self.argv_buf, |argv| {
-                n.execute(&mut cn.session, argv, now_ms)
-            });
+            let reply = if refuse_writes && r.kind == OpKind::Set {
+                Reply::error(NOREPLICAS)
+            } else if propagates {
+                let reply = with_argv(r, &self.key_buf, &mut self.argv_buf, |argv| {
+                    let reply = n.execute(&mut cn.session, argv, now_ms);
+                    propagated(argv, &reply, &mut self.propagated);
+                    reply
+                });
+                repl.record(node, &mut self.propagated);
+                reply
+            } else {
+                with_argv(r, &self.key_buf, &mut self.argv_buf, |argv| {
+                    n.execute(&mut cn.session, argv, now_ms)
+                })
+            };
             r.hit = matches!(reply, Reply::Bulk(_));
             if reply.is_error() {
                 ctx.metrics.errors += 1;
@@ -384,6 +442,7 @@ impl Engine {
         ctx: &mut Ctx<'_>,
         nodes: &mut Nodes,
         reqs: &mut Requests,
+        repl: &mut Replication,
         node: u32,
         thread: u32,
     ) {
@@ -393,12 +452,20 @@ impl Engine {
             .take()
             .expect("a job was running");
         match job {
-            Job::Read { conn } => self.enqueue(ctx, nodes, reqs, node, 0, Job::Exec { conn }),
+            Job::Read { conn } => self.enqueue(ctx, nodes, reqs, repl, node, 0, Job::Exec { conn }),
+            Job::Apply { link } => repl.apply_done(ctx, nodes, self, reqs, link),
+            Job::Load { link } => repl.load_done(ctx, nodes, self, reqs, link),
             Job::Exec { conn } => {
+                if repl.propagates(node) {
+                    repl.commit(ctx, node);
+                }
                 let io = self.conns[conn as usize].io_thread as u32;
-                self.enqueue(ctx, nodes, reqs, node, io, Job::Write { conn });
+                self.enqueue(ctx, nodes, reqs, repl, node, io, Job::Write { conn });
             }
             Job::Full { conn } | Job::Write { conn } => {
+                if matches!(job, Job::Full { .. }) && repl.propagates(node) {
+                    repl.commit(ctx, node);
+                }
                 let reply_flow = ctx.flows.flow(FlowKind::ClientReply, conn);
                 let cn = &mut self.conns[conn as usize];
                 let mut batch = std::mem::replace(&mut cn.batch, ReqList::EMPTY);
@@ -422,11 +489,37 @@ impl Engine {
                     cn.busy = true;
                     let io = cn.io_thread as u32;
                     let job = self.first_job(node, conn);
-                    self.enqueue(ctx, nodes, reqs, node, io, job);
+                    self.enqueue(ctx, nodes, reqs, repl, node, io, job);
                 }
             }
         }
-        self.kick(ctx, nodes, reqs, node, thread);
+        self.kick(ctx, nodes, reqs, repl, node, thread);
+    }
+
+    /// Queues an apply job for replication link `link` on its replica's main thread.
+    pub(crate) fn enqueue_apply(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        nodes: &mut Nodes,
+        reqs: &mut Requests,
+        repl: &mut Replication,
+        link: u32,
+    ) {
+        let node = repl.replica_node(link);
+        self.enqueue(ctx, nodes, reqs, repl, node, 0, Job::Apply { link });
+    }
+
+    /// Queues the load of a received snapshot on the replica's main thread.
+    pub(crate) fn enqueue_load(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        nodes: &mut Nodes,
+        reqs: &mut Requests,
+        repl: &mut Replication,
+        link: u32,
+    ) {
+        let node = repl.replica_node(link);
+        self.enqueue(ctx, nodes, reqs, repl, node, 0, Job::Load { link });
     }
 
     /// A restarted node's threads take up their queues again.
@@ -435,10 +528,11 @@ impl Engine {
         ctx: &mut Ctx<'_>,
         nodes: &mut Nodes,
         reqs: &mut Requests,
+        repl: &mut Replication,
         node: u32,
     ) {
         for thread in 0..self.threads[node as usize].len() as u32 {
-            self.kick(ctx, nodes, reqs, node, thread);
+            self.kick(ctx, nodes, reqs, repl, node, thread);
         }
     }
 

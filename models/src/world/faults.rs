@@ -18,6 +18,7 @@ use super::client::Clients;
 use super::engine::Engine;
 use super::flows::FlowKind;
 use super::node::{NodeEv, Nodes};
+use super::replication::Replication;
 use super::requests::{ReqList, Requests, NO_REQ};
 use super::results::{FaultRecordResult, FaultsResult};
 use super::{Ctx, Ev};
@@ -147,6 +148,7 @@ impl Faults {
         engine: &mut Engine,
         clients: &mut Clients,
         reqs: &mut Requests,
+        repl: &mut Replication,
         ev: NodeEv,
     ) {
         match ev {
@@ -155,7 +157,11 @@ impl Faults {
                 let now = ctx.sched.now().as_ns();
                 let n = &mut nodes.nodes[node as usize];
                 n.down = false;
-                n.db = super::build::empty_db(config, &clients.router, node);
+                n.db = super::build::empty_db(config, &clients.router, n.shard);
+                if repl.link_of(node).is_some() {
+                    super::replication::make_replica(&mut n.db);
+                }
+                repl.on_restart(ctx, node);
                 let record = self.records.iter().position(|r| {
                     r.config.kind == FaultKind::Crash { node } && r.config.until_ns == Some(now)
                 });
@@ -164,7 +170,7 @@ impl Faults {
                         self.reset_connection(ctx, engine, clients, reqs, c, None, record);
                     }
                 }
-                engine.resume_node(ctx, nodes, reqs, node);
+                engine.resume_node(ctx, nodes, reqs, repl, node);
             }
             NodeEv::ExpireCycle { .. } => unreachable!("expire cycles go to the nodes"),
         }
@@ -180,11 +186,19 @@ impl Faults {
         engine: &mut Engine,
         clients: &mut Clients,
         reqs: &mut Requests,
+        repl: &mut Replication,
     ) {
         let mut aborted = std::mem::take(&mut self.aborted);
         ctx.net.take_aborted(&mut aborted);
         for flow in aborted.drain(..) {
             let (kind, conn) = ctx.flows.locate(flow);
+            if matches!(
+                kind,
+                FlowKind::ReplicationStream | FlowKind::ReplicationControl
+            ) {
+                repl.on_aborted(ctx, conn);
+                continue;
+            }
             if !matches!(kind, FlowKind::ClientRequest | FlowKind::ClientReply) {
                 continue;
             }

@@ -3,6 +3,7 @@
 //! packet allowance) in one registry, host by host. Invariant: everything a report
 //! shows comes from here; once finished, the world is gone.
 
+use super::replication::{PrimaryReplicationResult, ReplicationResult};
 use super::results::{
     CrossZoneBytes, HostResult, HostRole, NicCounts, NicDirectionResult, ResourceKind,
     ResourceResult, RunResult, ShardsResult, SimulationTotals,
@@ -96,6 +97,8 @@ impl World {
             end,
             faults,
             zone_traffic,
+            replication,
+            flows: flow_map,
             ..
         } = self;
         let cross_zone = |sent: &dyn Fn(&super::zones::ZoneTraffic) -> (u64, u64)| {
@@ -164,7 +167,11 @@ impl World {
             let nic = net.nic(n.nic);
             hosts.push(HostResult {
                 name: n.name.clone(),
-                role: HostRole::Primary,
+                role: if replication.link_of(i as u32).is_some() {
+                    HostRole::Replica
+                } else {
+                    HostRole::Primary
+                },
                 shard: n.shard,
                 instance: config.cluster.instance.name.clone(),
                 vcpus: engine.cpus[i].vcpus(),
@@ -275,8 +282,12 @@ impl World {
         }
 
         let requests_sent = clients.sent_total();
-        let flows = metrics.flow_kind_totals();
-        let shard_ops = std::mem::take(&mut metrics.shard_ops);
+        let flows = metrics.flow_kind_totals(&flow_map);
+        // Requests by shard: its primary's and its replicas'.
+        let mut shard_ops = vec![0u64; config.cluster.shards as usize];
+        for (i, n) in nodes.nodes.iter().enumerate() {
+            shard_ops[n.shard as usize] += metrics.shard_ops[i];
+        }
         let ops_per_s = metrics.ops_per_s.values().to_vec();
         let simulation = SimulationTotals {
             events,
@@ -293,6 +304,22 @@ impl World {
         };
         let faults = faults.finish(&net, &host_name);
         let latency_per_s = std::mem::take(&mut metrics.latency_per_s);
+        let replication_result = (config.cluster.replicas_per_shard > 0).then(|| {
+            let names: Vec<String> = nodes.nodes.iter().map(|n| n.name.clone()).collect();
+            let stream = replication.stream_bytes();
+            ReplicationResult {
+                replicas: replication.finish(&names),
+                primaries: (0..config.cluster.shards as usize)
+                    .map(|s| PrimaryReplicationResult {
+                        name: names[s].clone(),
+                        stream_bytes: stream[s],
+                        client_reply_bytes: metrics.reply_bytes_by_node[s],
+                        rdb_bytes_sent: replication.rdb_bytes_sent_by_shard[s],
+                        replication_bytes_sent: replication.bytes_sent_by_shard[s],
+                    })
+                    .collect(),
+            }
+        });
         let (sets, gets, breakdown) = metrics.finish();
         RunResult {
             cpu_cost,
@@ -314,6 +341,7 @@ impl World {
             flows,
             simulation,
             faults,
+            replication: replication_result,
             config,
         }
     }

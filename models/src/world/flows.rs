@@ -1,6 +1,6 @@
 //! Flows by kind. Every flow of the world carries one kind of traffic (a client
-//! connection's requests, its replies; replication streams and cluster-bus links are the
-//! kinds to come), and each kind owns a contiguous range of flow ids reserved when the
+//! connection's requests, its replies, a replication link's stream and its control
+//! messages; cluster-bus links are the kind to come), and each kind owns a contiguous range of flow ids reserved when the
 //! world is built. A delivery finds its kind by comparing its flow id with the ranges'
 //! bounds (no table lookup per message), and its index within the kind by subtracting the
 //! range's start. Each kind has its own message table, which a delivery's token indexes:
@@ -23,6 +23,11 @@ pub enum FlowKind {
     ClientRequest,
     /// A client connection's replies, node to client.
     ClientReply,
+    /// A replication link's stream (snapshots, then the propagated writes), primary to
+    /// replica.
+    ReplicationStream,
+    /// A replication link's PSYNC and REPLCONF ACKs, replica to primary.
+    ReplicationControl,
     /// The test probe's messages between two nodes (see `world::probe`).
     #[cfg(test)]
     Probe,
@@ -33,6 +38,8 @@ impl FlowKind {
     pub const ALL: &'static [FlowKind] = &[
         FlowKind::ClientRequest,
         FlowKind::ClientReply,
+        FlowKind::ReplicationStream,
+        FlowKind::ReplicationControl,
         #[cfg(test)]
         FlowKind::Probe,
     ];
@@ -49,6 +56,8 @@ impl FlowKind {
         match self {
             FlowKind::ClientRequest => ("net.flow", 2 * index),
             FlowKind::ClientReply => ("net.flow", 2 * index + 1),
+            FlowKind::ReplicationStream => ("net.flow.repl", index),
+            FlowKind::ReplicationControl => ("net.flow.repl_control", index),
             #[cfg(test)]
             FlowKind::Probe => ("net.flow.probe", index),
         }

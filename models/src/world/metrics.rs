@@ -149,6 +149,8 @@ pub struct Metrics {
     /// Requests completed over the whole run, warm-up included.
     pub completed_total: u64,
     pub last_completion: SimTime,
+    /// Reply bytes each node sent, over the whole run.
+    pub reply_bytes_by_node: Vec<u64>,
 }
 
 impl Metrics {
@@ -170,6 +172,7 @@ impl Metrics {
             propagation_by_conn: Vec::new(),
             completed_total: 0,
             last_completion: SimTime::ZERO,
+            reply_bytes_by_node: vec![0; nodes],
         }
     }
 
@@ -180,6 +183,7 @@ impl Metrics {
             self.record_request(now, r);
         }
         self.completed_total += 1;
+        self.reply_bytes_by_node[r.shard as usize] += r.reply_bytes;
         self.last_completion = now;
         self.ops_per_s.add(now, 1);
         let second = now.whole_secs();
@@ -282,10 +286,12 @@ impl Metrics {
     }
 
     /// Traffic per flow kind, in kind order.
-    pub fn flow_kind_totals(&self) -> Vec<FlowKindTotals> {
+    /// Totals of the kinds the world has flows of (client kinds always).
+    pub fn flow_kind_totals(&self, flows: &super::flows::FlowMap) -> Vec<FlowKindTotals> {
         FlowKind::ALL
             .iter()
             .zip(&self.flow_kinds)
+            .filter(|(&kind, _)| kind <= FlowKind::ClientReply || flows.count(kind) > 0)
             .map(|(&kind, c)| FlowKindTotals {
                 kind,
                 messages_delivered: c.messages_delivered,

@@ -22,6 +22,8 @@ pub(crate) struct Req {
     pub key_index: u64,
     pub value_len: u32,
     pub expiry_s: u32,
+    /// The node it is sent to: its shard's primary (node = shard), or one of the
+    /// shard's replicas for a read from replicas.
     pub shard: u32,
     /// The key's hash slot, when the client computed it to route the request
     /// ([`NO_SLOT`] otherwise): the node need not hash the key again.

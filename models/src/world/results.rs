@@ -38,7 +38,8 @@ pub struct RunResult {
     /// a completion, in second order: a second without any has no histogram, so an idle
     /// stretch costs no memory.
     pub latency_per_s: Vec<SecondLatency>,
-    /// Server nodes first (node i is shard i's primary), then client hosts.
+    /// Server nodes first (node i is shard i's primary; then each shard's replicas,
+    /// shard by shard), then client hosts.
     pub hosts: Vec<HostResult>,
     /// The resource registry, host by host in `hosts` order: each host's CPU threads
     /// (main first), then NIC egress, packets out, NIC ingress, packets in.
@@ -51,6 +52,9 @@ pub struct RunResult {
     /// connection was reset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub faults: Option<FaultsResult>,
+    /// Replication, when the shards have replicas.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication: Option<super::replication::ReplicationResult>,
 }
 
 /// The fault timeline of a run.
@@ -143,6 +147,7 @@ pub struct BreakdownResult {
 #[serde(rename_all = "snake_case")]
 pub enum HostRole {
     Primary,
+    Replica,
     Client,
 }
 
@@ -150,6 +155,7 @@ impl HostRole {
     pub fn label(self) -> &'static str {
         match self {
             HostRole::Primary => "primary",
+            HostRole::Replica => "replica",
             HostRole::Client => "client",
         }
     }

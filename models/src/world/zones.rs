@@ -3,11 +3,11 @@
 //! framing (headers included, retransmissions not), for the worlds that name zones;
 //! a world without them has no table and its deliveries pay one `Option` check.
 //!
-//! Invariant: the bytes every node sent across zones equal the bytes every client host
-//! received across zones, and the other way round (a connection's two ends are counted
-//! from the same delivery).
+//! Invariant: the bytes every host sent across zones equal the bytes every host
+//! received across zones (a flow's two ends are counted from the same delivery).
 
 use super::engine::Conn;
+use super::flows::FlowKind;
 use crate::scenario::resolve::RunConfig;
 use sim::net::Framing;
 use sim::SimDuration;
@@ -17,6 +17,9 @@ pub(crate) struct ZoneTraffic {
     /// Per connection: its node, its client host, and whether its ends are in two
     /// zones.
     conns: Vec<(u32, u32, bool)>,
+    /// Per replication link: its primary, its replica, and whether they are in two
+    /// zones.
+    links: Vec<(u32, u32, bool)>,
     framing: Framing,
     pub node_sent: Vec<u64>,
     pub node_received: Vec<u64>,
@@ -30,6 +33,7 @@ impl ZoneTraffic {
         config: &RunConfig,
         conns: &[Conn],
         conns_per_host: u32,
+        links: &[(u32, u32)],
         framing: Framing,
     ) -> Option<ZoneTraffic> {
         let z = &config.zones;
@@ -45,8 +49,13 @@ impl ZoneTraffic {
                 (cn.node, host, crosses)
             })
             .collect();
+        let links = links
+            .iter()
+            .map(|&(p, r)| (p, r, z.node_zones[p as usize] != z.node_zones[r as usize]))
+            .collect();
         Some(ZoneTraffic {
             conns,
+            links,
             framing,
             node_sent: vec![0; z.node_zones.len()],
             node_received: vec![0; z.node_zones.len()],
@@ -72,10 +81,30 @@ impl ZoneTraffic {
             .collect()
     }
 
-    /// A message of connection `conn` was delivered: `to_node` for a request.
+    /// A message of flow `index` of `kind` was delivered.
     #[inline]
-    pub fn on_delivery(&mut self, conn: u32, to_node: bool, payload_bytes: u64) {
-        let (node, host, crosses) = self.conns[conn as usize];
+    pub fn on_delivery(&mut self, kind: FlowKind, index: u32, payload_bytes: u64) {
+        let to_node = match kind {
+            FlowKind::ClientRequest => true,
+            FlowKind::ClientReply => false,
+            FlowKind::ReplicationStream | FlowKind::ReplicationControl => {
+                let (primary, replica, crosses) = self.links[index as usize];
+                if crosses {
+                    let (from, to) = if kind == FlowKind::ReplicationStream {
+                        (primary, replica)
+                    } else {
+                        (replica, primary)
+                    };
+                    let wire = self.framing.wire_bytes(payload_bytes);
+                    self.node_sent[from as usize] += wire;
+                    self.node_received[to as usize] += wire;
+                }
+                return;
+            }
+            #[cfg(test)]
+            FlowKind::Probe => return,
+        };
+        let (node, host, crosses) = self.conns[index as usize];
         if !crosses {
             return;
         }

@@ -28,7 +28,8 @@ pub mod defaults {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ZonesConfig {
     pub names: Vec<String>,
-    /// Each node's zone (index into `names`), in shard order.
+    /// Each node's zone (index into `names`): the primaries in shard order, then the
+    /// replicas shard by shard.
     pub node_zones: Vec<u32>,
     /// Each client host's zone, in host order.
     pub client_zones: Vec<u32>,
@@ -108,13 +109,24 @@ pub fn is_default_tcp_reset_after_ns(ns: &u64) -> bool {
     *ns == default_tcp_reset_after_ns()
 }
 
-/// A node's name, as results and fault timelines name it.
+/// A primary's name, as results and fault timelines name it.
 pub fn node_name(engine: Engine, shard: u32) -> String {
     let engine = match engine {
         Engine::Redis => "redis",
         Engine::Valkey => "valkey",
     };
     format!("{engine}-{shard}")
+}
+
+/// The name of node `node` of a world with `shards` primaries (nodes 0 to shards - 1)
+/// and `replicas` replicas each (after them, shard by shard): `redis-3` for a primary,
+/// `redis-3-r1` for shard 3's first replica.
+pub fn any_node_name(engine: Engine, shards: u32, replicas: u32, node: u32) -> String {
+    if node < shards || replicas == 0 {
+        return node_name(engine, node);
+    }
+    let r = node - shards;
+    format!("{}-r{}", node_name(engine, r / replicas), r % replicas + 1)
 }
 
 /// A client host's name.
@@ -191,6 +203,7 @@ pub(super) fn resolve_zones(
     n: &NetworkSpec,
     cluster: &ClusterSpec,
     shards: u32,
+    replicas: u32,
     clients: &ClientsSpec,
     hosts: u32,
 ) -> Result<ZonesConfig, FieldError> {
@@ -278,9 +291,13 @@ pub(super) fn resolve_zones(
         pair.latency_ns = p.latency_us * 1_000;
         pair.jitter_ns = jitter_us * 1_000;
     }
-    if names.is_empty() && (cluster.zones.is_some() || clients.zones.is_some()) {
+    if names.is_empty()
+        && (cluster.zones.is_some() || clients.zones.is_some() || cluster.replica_zones.is_some())
+    {
         let path = if cluster.zones.is_some() {
             "cluster.zones"
+        } else if cluster.replica_zones.is_some() {
+            "cluster.replica_zones"
         } else {
             "clients.zones"
         };
@@ -289,8 +306,30 @@ pub(super) fn resolve_zones(
             "no zones are declared: list them in network.zones first",
         ));
     }
+    let mut node_zones = spread(&names, cluster.zones.as_ref(), shards, "cluster.zones")?;
+    if replicas > 0 && !names.is_empty() {
+        if cluster.replica_zones.is_some() {
+            node_zones.extend(spread(
+                &names,
+                cluster.replica_zones.as_ref(),
+                shards * replicas,
+                "cluster.replica_zones",
+            )?);
+        } else {
+            // Multi-AZ: replica k of a shard in the k-th zone after its primary's,
+            // skipping the primary's zone while there is another.
+            let z = names.len() as u32;
+            for shard in 0..shards as usize {
+                let primary = node_zones[shard];
+                for k in 0..replicas {
+                    let step = if z > 1 { 1 + k % (z - 1) } else { 0 };
+                    node_zones.push((primary + step) % z);
+                }
+            }
+        }
+    }
     Ok(ZonesConfig {
-        node_zones: spread(&names, cluster.zones.as_ref(), shards, "cluster.zones")?,
+        node_zones,
         client_zones: spread(&names, clients.zones.as_ref(), hosts, "clients.zones")?,
         names,
         pairs,
@@ -317,6 +356,7 @@ fn check_latency(latency_us: u64, jitter_us: u64, prefix: &str) -> Result<(), Fi
 struct Hosts<'a> {
     engine: Engine,
     shards: u32,
+    replicas: u32,
     client_hosts: u32,
     zones: &'a ZonesConfig,
 }
@@ -324,13 +364,13 @@ struct Hosts<'a> {
 impl Hosts<'_> {
     fn name(&self, h: HostRef) -> String {
         match h {
-            HostRef::Node(i) => node_name(self.engine, i),
+            HostRef::Node(i) => any_node_name(self.engine, self.shards, self.replicas, i),
             HostRef::Client(i) => client_name(i),
         }
     }
 
     fn all(&self) -> impl Iterator<Item = HostRef> + '_ {
-        (0..self.shards)
+        (0..self.shards * (1 + self.replicas))
             .map(HostRef::Node)
             .chain((0..self.client_hosts).map(HostRef::Client))
     }
@@ -358,7 +398,7 @@ impl Hosts<'_> {
                         "unknown host {name:?}; expected a node ({} to {}), a client host \
                      (client-0 to client-{}) or zone:NAME",
                         self.name(HostRef::Node(0)),
-                        self.name(HostRef::Node(self.shards - 1)),
+                        self.name(HostRef::Node(self.shards * (1 + self.replicas) - 1)),
                         self.client_hosts - 1
                     ),
                 )
@@ -530,6 +570,7 @@ pub(super) fn resolve_faults(
     let hosts = Hosts {
         engine: cluster.engine,
         shards: cluster.shards,
+        replicas: cluster.replicas_per_shard,
         client_hosts: clients.hosts,
         zones,
     };

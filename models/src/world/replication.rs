@@ -1,0 +1,1176 @@
+//! Replication: every shard's primary streams its writes to its replicas, as Redis 7.0
+//! does. Each write's propagated commands are appended to the shard's replication log
+//! (its offsets are bytes of the RESP stream); each replica's link holds the primary's
+//! side (the output buffer, counted as Redis counts it: stream bytes not yet written to
+//! the socket; the socket's send buffer apart; the output-buffer limits; the last ACK)
+//! and the replica's (the offset it has received and applied, its replication id).
+//! Streams and snapshots cross the shaped NICs as the `ReplicationStream` flow kind,
+//! sharing the primary's egress fairly with client replies; PSYNC and REPLCONF ACK go
+//! back on `ReplicationControl`. A replica applies the stream to its own `Db` on its
+//! main thread (an engine job at the engine's CPU cost) and loads a snapshot there too.
+//!
+//! The cycle of redis/redis#4697 follows from the rules alone: a link over its hard
+//! limit (or over the soft one for longer than its seconds) is dropped, the replica
+//! reconnects at its next cron and asks to PSYNC from its offset; the primary continues
+//! from the backlog when the offset is inside its window, and otherwise forks (after
+//! the diskless sync delay) and sends an RDB while new writes pile up in the buffer.
+//!
+//! Invariants: a replica's applied offset never exceeds its received offset, which
+//! never exceeds its primary's offset; within one replication id offsets only grow; a
+//! link's output buffer is `log offset - sent offset` while attached and 0 otherwise; a
+//! partial resync is granted only when the requested offset is inside the backlog
+//! window, and every full resync's RDB is sent on the link's stream flow (so its bytes
+//! are in the primary's egress counters).
+
+use super::engine::Engine;
+use super::flows::FlowKind;
+use super::node::Nodes;
+use super::requests::Requests;
+use super::{Ctx, Ev};
+use crate::scenario::resolve::ReplicationConfig;
+use serde::{Deserialize, Serialize};
+use sim::net::{Delivery, FlowId};
+use sim::{SimDuration, SimTime};
+use std::collections::VecDeque;
+use std::sync::Arc;
+use store_core::{Blob, Db};
+
+/// One propagated command's argv.
+pub type Command = Vec<Blob>;
+
+/// The largest message a link hands the network at once: small enough that a replica
+/// sees a snapshot or a burst of writes arrive progressively.
+const MAX_MESSAGE_BYTES: u64 = 256 * 1024;
+/// REPLCONF ACK <offset> and PSYNC <replid> <offset> as a replica sends them (about).
+const CONTROL_MESSAGE_BYTES: u64 = 64;
+/// Token bit of a stream message carrying snapshot bytes (the rest: where it ends).
+const RDB_TOKEN: u64 = 1 << 63;
+/// Control message kinds, in a control token's low bits.
+const CONTROL_ACK: u64 = 0;
+const CONTROL_PSYNC: u64 = 1;
+/// replicationCron's period.
+const CRON_PERIOD: SimDuration = SimDuration::from_ms(1_000);
+/// `*1\r\n$4\r\nPING\r\n`.
+const PING_BYTES: u64 = 14;
+
+/// Replication's own events.
+#[derive(Clone, Copy, Debug)]
+pub enum ReplEv {
+    /// replicationCron, once a second on every node: ACKs, PINGs, timeouts, soft
+    /// limits, reconnections, min-replicas.
+    Cron,
+    /// A shard's diskless sync delay is over: the primary forks its snapshot.
+    Fork { shard: u32 },
+}
+
+impl From<ReplEv> for Ev {
+    fn from(e: ReplEv) -> Ev {
+        Ev::Repl(e)
+    }
+}
+
+/// Why a link was dropped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DisconnectReason {
+    /// The output buffer reached the hard limit.
+    HardLimit,
+    /// The output buffer stayed above the soft limit for longer than its seconds.
+    SoftLimit,
+    /// Nothing heard for repl-timeout (by the primary: no ACK; by the replica: no data).
+    Timeout,
+    /// The network gave up on the connection (tcp_retries2).
+    ConnectionReset,
+    /// The primary or the replica restarted.
+    Restart,
+}
+
+impl DisconnectReason {
+    pub fn label(self) -> &'static str {
+        match self {
+            DisconnectReason::HardLimit => "output buffer over its hard limit",
+            DisconnectReason::SoftLimit => "output buffer over its soft limit for too long",
+            DisconnectReason::Timeout => "repl-timeout",
+            DisconnectReason::ConnectionReset => "connection reset",
+            DisconnectReason::Restart => "restart",
+        }
+    }
+}
+
+/// One event in a link's life, for reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "event")]
+pub enum LinkEvent {
+    Disconnect {
+        at_ns: u64,
+        reason: DisconnectReason,
+        /// The output buffer when the link was dropped.
+        buffer_bytes: u64,
+    },
+    /// Continued from the backlog: `payload_bytes` resent from it.
+    PartialResync { at_ns: u64, payload_bytes: u64 },
+    /// A snapshot of `rdb_bytes` forked at `at_ns` for this replica.
+    FullResync { at_ns: u64, rdb_bytes: u64 },
+}
+
+/// One write's commands in the log.
+struct Entry {
+    /// Stream offset one past its last byte.
+    end: u64,
+    /// When the primary acknowledged it (its replies left).
+    at: SimTime,
+    cmds: Vec<Command>,
+}
+
+/// A shard's replication log: the master offset, its id, and the entries still needed
+/// (by the backlog window or by a replica that has not applied them).
+struct Log {
+    /// The replication id, as a number (a fresh one each time the primary restarts).
+    replid: u64,
+    /// master_repl_offset.
+    offset: u64,
+    /// The first offset of this id's history (a partial resync cannot go before it).
+    id_start: u64,
+    entries: VecDeque<Entry>,
+}
+
+impl Log {
+    fn new(replid: u64) -> Log {
+        Log {
+            replid,
+            offset: 0,
+            id_start: 0,
+            entries: VecDeque::new(),
+        }
+    }
+
+    fn append(&mut self, cmds: Vec<Command>, bytes: u64, at: SimTime) {
+        self.offset += bytes;
+        self.entries.push_back(Entry {
+            end: self.offset,
+            at,
+            cmds,
+        });
+    }
+
+    /// The oldest offset a partial resync may start from.
+    fn backlog_start(&self, backlog_bytes: u64) -> u64 {
+        self.offset.saturating_sub(backlog_bytes).max(self.id_start)
+    }
+
+    /// Drops entries that end at or before `keep_from`.
+    fn trim(&mut self, keep_from: u64) {
+        while self.entries.front().is_some_and(|e| e.end <= keep_from) {
+            self.entries.pop_front();
+        }
+    }
+
+    /// Index of the first entry ending after `offset`.
+    fn first_after(&self, offset: u64) -> usize {
+        self.entries.partition_point(|e| e.end <= offset)
+    }
+}
+
+/// The primary's side of a link.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PrimarySide {
+    /// No connection.
+    Detached,
+    /// Asked for a full resync; waits for the next fork.
+    WaitFork,
+    /// Sending the snapshot: `written` of `total` bytes handed to the socket.
+    Rdb { written: u64, total: u64 },
+    /// Streaming.
+    Online,
+}
+
+/// The replica's side of a link.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ReplicaSide {
+    /// Will send PSYNC at its next cron from `at`.
+    Connecting { at: SimTime },
+    /// Sent PSYNC; waits for the answer (and then the snapshot or the stream).
+    Handshake,
+    /// Receiving a snapshot.
+    Receiving,
+    /// Streaming.
+    Connected,
+}
+
+/// One replica and its link to its primary.
+struct Link {
+    shard: u32,
+    /// The replica's node and its primary's.
+    node: u32,
+    primary: u32,
+    stream: FlowId,
+    control: FlowId,
+    side: PrimarySide,
+    /// Stream bytes written to the socket: the next byte to write.
+    sent_offset: u64,
+    /// Bytes in the socket, not yet read by the replica.
+    socket_bytes: u64,
+    soft_since: Option<SimTime>,
+    last_ack_at: SimTime,
+    replica: ReplicaSide,
+    /// The replica's replication id and offsets (`None`: it has no data to resume).
+    replid: Option<u64>,
+    received: u64,
+    applied: u64,
+    /// Snapshot bytes received so far, and the snapshot on its way.
+    rdb_received: u64,
+    snapshot: Option<Arc<Snapshot>>,
+    /// Loading a snapshot: stream bytes delivered meanwhile wait unread.
+    loading: bool,
+    unread_bytes: u64,
+    /// An apply job is queued or running on the replica's main thread.
+    apply_queued: bool,
+    last_io_at: SimTime,
+    // Results.
+    events: Vec<LinkEvent>,
+    buffer_peak_bytes_per_s: Vec<u64>,
+    buffer_peak_bytes: u64,
+    lag_bytes_at_s: Vec<u64>,
+    lag_ns_at_s: Vec<u64>,
+    stream_bytes_applied: u64,
+}
+
+impl Link {
+    /// The output buffer, as Redis counts it: stream bytes not yet written.
+    fn buffer_bytes(&self, log: &Log) -> u64 {
+        match self.side {
+            PrimarySide::Rdb { .. } | PrimarySide::Online => log.offset - self.sent_offset,
+            PrimarySide::Detached | PrimarySide::WaitFork => 0,
+        }
+    }
+}
+
+/// A forked snapshot: the primary's data at `offset`, and its RDB size.
+pub(crate) struct Snapshot {
+    db: Db,
+    replid: u64,
+    offset: u64,
+    rdb_bytes: u64,
+}
+
+/// A shard's primary side.
+struct Shard {
+    primary: u32,
+    log: Log,
+    /// A fork is scheduled (the diskless delay runs).
+    fork_scheduled: bool,
+    /// Links still sending the current fork's snapshot.
+    rdb_transfers: u32,
+    /// Writes refused: fewer good replicas than min-replicas-to-write.
+    refuse_writes: bool,
+    /// Propagated commands of the batch running on the primary, and their bytes.
+    pending: Vec<Command>,
+    pending_bytes: u64,
+    /// Stream bytes appended, and client reply bytes the primary sent, for reports.
+    stream_bytes: u64,
+    next_ping_at: SimTime,
+    next_replid: u64,
+}
+
+/// Every shard's replication.
+pub(crate) struct Replication {
+    pub config: ReplicationConfig,
+    shards: Vec<Shard>,
+    links: Vec<Link>,
+    /// Links by replica node: `links[node - first_replica_node]`.
+    first_replica_node: u32,
+    replicas_per_shard: u32,
+    end: SimTime,
+    /// Each replica's link is in sync (for clients that prefer replicas).
+    pub in_sync: Vec<bool>,
+    pub in_sync_changed: bool,
+    /// Full resyncs that sent a snapshot, over the run.
+    pub full_resyncs: u64,
+    /// Snapshot bytes each shard's primary handed its sockets, and all replication
+    /// bytes it did.
+    pub rdb_bytes_sent_by_shard: Vec<u64>,
+    pub bytes_sent_by_shard: Vec<u64>,
+}
+
+/// The RESP bytes of one command.
+pub(crate) fn command_bytes(cmd: &[Blob]) -> u64 {
+    fn digits(n: u64) -> u64 {
+        n.checked_ilog10().unwrap_or(0) as u64 + 1
+    }
+    let n = cmd.len() as u64;
+    let mut bytes = 1 + digits(n) + 2;
+    for a in cmd {
+        let len = a.len();
+        bytes += 1 + digits(len) + 2 + len + 2;
+    }
+    bytes
+}
+
+impl Replication {
+    /// Replication for `shards` shards of `replicas` replicas each: replica k of shard
+    /// s is node `shards + s * replicas + k`. `stream(l)` and `control(l)` are link
+    /// l's flows.
+    pub fn build(
+        config: ReplicationConfig,
+        shards: u32,
+        replicas: u32,
+        flows: &super::flows::FlowMap,
+        end: SimTime,
+    ) -> Replication {
+        let links = (0..shards * replicas)
+            .map(|l| Link {
+                shard: l / replicas,
+                node: shards + l,
+                primary: l / replicas,
+                stream: flows.flow(FlowKind::ReplicationStream, l),
+                control: flows.flow(FlowKind::ReplicationControl, l),
+                side: PrimarySide::Detached,
+                sent_offset: 0,
+                socket_bytes: 0,
+                soft_since: None,
+                last_ack_at: SimTime::ZERO,
+                replica: ReplicaSide::Connecting { at: SimTime::ZERO },
+                replid: None,
+                received: 0,
+                applied: 0,
+                rdb_received: 0,
+                snapshot: None,
+                loading: false,
+                unread_bytes: 0,
+                apply_queued: false,
+                last_io_at: SimTime::ZERO,
+                events: Vec::new(),
+                buffer_peak_bytes_per_s: Vec::new(),
+                buffer_peak_bytes: 0,
+                lag_bytes_at_s: Vec::new(),
+                lag_ns_at_s: Vec::new(),
+                stream_bytes_applied: 0,
+            })
+            .collect();
+        Replication {
+            config,
+            shards: (0..shards)
+                .map(|s| Shard {
+                    primary: s,
+                    log: Log::new(1),
+                    fork_scheduled: false,
+                    rdb_transfers: 0,
+                    refuse_writes: false,
+                    pending: Vec::new(),
+                    pending_bytes: 0,
+                    stream_bytes: 0,
+                    next_ping_at: SimTime::ZERO,
+                    next_replid: 2,
+                })
+                .collect(),
+            links,
+            first_replica_node: shards,
+            replicas_per_shard: replicas,
+            end,
+            in_sync: vec![false; (shards * replicas) as usize],
+            in_sync_changed: false,
+            full_resyncs: 0,
+            rdb_bytes_sent_by_shard: vec![0; shards as usize],
+            bytes_sent_by_shard: vec![0; shards as usize],
+        }
+    }
+
+    /// The replicas start in sync with their primaries, as after a first full sync
+    /// before the run (their stores are the primaries' prefill): streaming from
+    /// offset 0 of the primary's id.
+    pub fn start(&mut self, sched: &mut sim::Scheduler<Ev>) {
+        if self.links.is_empty() {
+            return;
+        }
+        for (l, link) in self.links.iter_mut().enumerate() {
+            link.side = PrimarySide::Online;
+            link.replica = ReplicaSide::Connected;
+            link.replid = Some(self.shards[link.shard as usize].log.replid);
+            self.in_sync[l] = true;
+        }
+        for s in &mut self.shards {
+            s.next_ping_at = SimTime::ZERO;
+        }
+        sched.schedule_at(SimTime::ZERO + CRON_PERIOD, ReplEv::Cron.into());
+    }
+
+    /// Link `l`'s replica node.
+    pub fn replica_node(&self, l: u32) -> u32 {
+        self.links[l as usize].node
+    }
+
+    /// The replica node's link, if `node` is a replica.
+    pub fn link_of(&self, node: u32) -> Option<u32> {
+        node.checked_sub(self.first_replica_node)
+            .filter(|&l| (l as usize) < self.links.len())
+    }
+
+    /// Whether writes on `node` (a primary) are refused for want of good replicas.
+    #[inline]
+    pub fn refuses_writes(&self, node: u32) -> bool {
+        (node as usize) < self.shards.len() && self.shards[node as usize].refuse_writes
+    }
+
+    /// Whether `node` is a primary whose writes are propagated.
+    #[inline]
+    pub fn propagates(&self, node: u32) -> bool {
+        (node as usize) < self.shards.len()
+    }
+
+    /// The commands one write propagated on `node`'s primary, to be appended when its
+    /// batch ends (when Redis writes replicas' buffers, before it sleeps).
+    pub fn record(&mut self, node: u32, cmds: &mut Vec<Command>) {
+        let s = &mut self.shards[node as usize];
+        for c in cmds.drain(..) {
+            s.pending_bytes += command_bytes(&c);
+            s.pending.push(c);
+        }
+    }
+
+    /// Stream bytes the batch running on `node` has propagated so far.
+    pub fn pending_bytes(&self, node: u32) -> u64 {
+        self.shards
+            .get(node as usize)
+            .map_or(0, |s| s.pending_bytes)
+    }
+
+    /// The replicas a primary feeds (attached links).
+    pub fn attached(&self, node: u32) -> u64 {
+        self.shard_links(node)
+            .filter(|l| {
+                matches!(
+                    self.links[*l as usize].side,
+                    PrimarySide::Online | PrimarySide::Rdb { .. }
+                )
+            })
+            .count() as u64
+    }
+
+    fn shard_links(&self, shard: u32) -> std::ops::Range<u32> {
+        shard * self.replicas_per_shard..(shard + 1) * self.replicas_per_shard
+    }
+
+    /// The batch on `node` ended: its writes enter the log and the links' buffers, the
+    /// limits are checked, and the links write what their sockets take.
+    pub fn commit(&mut self, ctx: &mut Ctx<'_>, node: u32) {
+        let now = ctx.sched.now();
+        let s = &mut self.shards[node as usize];
+        if s.pending.is_empty() {
+            return;
+        }
+        let cmds = std::mem::take(&mut s.pending);
+        let bytes = std::mem::take(&mut s.pending_bytes);
+        s.stream_bytes += bytes;
+        s.log.append(cmds, bytes, now);
+        self.after_append(ctx, node);
+    }
+
+    fn after_append(&mut self, ctx: &mut Ctx<'_>, shard: u32) {
+        let now = ctx.sched.now();
+        for l in self.shard_links(shard) {
+            self.pump(ctx, l);
+            self.check_limits(ctx, l, now);
+        }
+        self.trim(shard);
+    }
+
+    /// Drops the log entries nothing needs any more.
+    fn trim(&mut self, shard: u32) {
+        let mut keep = {
+            let s = &self.shards[shard as usize];
+            s.log.backlog_start(self.config.backlog_bytes)
+        };
+        for l in self.shard_links(shard) {
+            let link = &self.links[l as usize];
+            if link.side != PrimarySide::Detached && link.side != PrimarySide::WaitFork {
+                keep = keep.min(link.sent_offset);
+            }
+            if link.replid == Some(self.shards[shard as usize].log.replid) {
+                keep = keep.min(link.applied);
+            }
+        }
+        self.shards[shard as usize].log.trim(keep);
+    }
+
+    fn check_limits(&mut self, ctx: &mut Ctx<'_>, l: u32, now: SimTime) {
+        let link = &self.links[l as usize];
+        let buffer = link.buffer_bytes(&self.shards[link.shard as usize].log);
+        let link = &mut self.links[l as usize];
+        link.buffer_peak_bytes = link.buffer_peak_bytes.max(buffer);
+        let c = &self.config;
+        if c.output_buffer_hard_limit_bytes > 0 && buffer >= c.output_buffer_hard_limit_bytes {
+            self.disconnect(ctx, l, DisconnectReason::HardLimit);
+            return;
+        }
+        if c.output_buffer_soft_limit_bytes > 0 && buffer >= c.output_buffer_soft_limit_bytes {
+            match link.soft_since {
+                None => link.soft_since = Some(now),
+                Some(since) if now - since > SimDuration::from_ns(c.output_buffer_soft_ns) => {
+                    self.disconnect(ctx, l, DisconnectReason::SoftLimit);
+                }
+                Some(_) => {}
+            }
+        } else {
+            link.soft_since = None;
+        }
+    }
+
+    /// Writes what the link's socket takes: the rest of a snapshot, then the stream.
+    fn pump(&mut self, ctx: &mut Ctx<'_>, l: u32) {
+        let cap = self.config.socket_buffer_bytes;
+        loop {
+            let link = &mut self.links[l as usize];
+            let room = cap.saturating_sub(link.socket_bytes);
+            if room == 0 {
+                return;
+            }
+            match link.side {
+                PrimarySide::Rdb { written, total } => {
+                    let n = room.min(total - written).min(MAX_MESSAGE_BYTES);
+                    if n > 0 {
+                        ctx.net
+                            .send(ctx.sched, link.stream, n, RDB_TOKEN | (written + n));
+                        link.socket_bytes += n;
+                        self.rdb_bytes_sent_by_shard[link.shard as usize] += n;
+                        self.bytes_sent_by_shard[link.shard as usize] += n;
+                    }
+                    if written + n < total {
+                        link.side = PrimarySide::Rdb {
+                            written: written + n,
+                            total,
+                        };
+                        continue;
+                    }
+                    // replicaPutOnline: the buffered stream follows the snapshot.
+                    link.side = PrimarySide::Online;
+                    link.last_ack_at = ctx.sched.now();
+                    let shard = link.shard;
+                    let s = &mut self.shards[shard as usize];
+                    s.rdb_transfers -= 1;
+                    if s.rdb_transfers == 0 {
+                        self.fork_if_waiting(ctx, shard);
+                    }
+                }
+                PrimarySide::Online => {
+                    let offset = self.shards[link.shard as usize].log.offset;
+                    let n = room.min(offset - link.sent_offset).min(MAX_MESSAGE_BYTES);
+                    if n == 0 {
+                        return;
+                    }
+                    link.sent_offset += n;
+                    link.socket_bytes += n;
+                    self.bytes_sent_by_shard[link.shard as usize] += n;
+                    ctx.net.send(ctx.sched, link.stream, n, link.sent_offset);
+                }
+                PrimarySide::Detached | PrimarySide::WaitFork => return,
+            }
+        }
+    }
+
+    /// Drops link `l`: the primary frees its buffer and closes the socket; the replica
+    /// reconnects at its next cron.
+    fn disconnect(&mut self, ctx: &mut Ctx<'_>, l: u32, reason: DisconnectReason) {
+        let now = ctx.sched.now();
+        let link = &self.links[l as usize];
+        let buffer_bytes = link.buffer_bytes(&self.shards[link.shard as usize].log);
+        let link = &mut self.links[l as usize];
+        if let PrimarySide::Rdb { .. } = link.side {
+            let s = &mut self.shards[link.shard as usize];
+            s.rdb_transfers -= 1;
+        }
+        link.events.push(LinkEvent::Disconnect {
+            at_ns: now.as_ns(),
+            reason,
+            buffer_bytes,
+        });
+        link.side = PrimarySide::Detached;
+        link.socket_bytes = 0;
+        link.soft_since = None;
+        link.unread_bytes = 0;
+        link.rdb_received = 0;
+        link.snapshot = None;
+        // The replica's query buffer goes with the connection.
+        link.received = link.applied;
+        link.replica = ReplicaSide::Connecting {
+            at: now + CRON_PERIOD,
+        };
+        ctx.net.reset_flow(ctx.sched, link.stream);
+        ctx.net.reset_flow(ctx.sched, link.control);
+        let shard = link.shard;
+        self.set_in_sync(l, false);
+        if self.shards[shard as usize].rdb_transfers == 0 {
+            self.fork_if_waiting(ctx, shard);
+        }
+    }
+
+    fn set_in_sync(&mut self, l: u32, v: bool) {
+        if self.in_sync[l as usize] != v {
+            self.in_sync[l as usize] = v;
+            self.in_sync_changed = true;
+        }
+    }
+
+    /// Schedules a fork if links wait for one and none is scheduled or sending.
+    fn fork_if_waiting(&mut self, ctx: &mut Ctx<'_>, shard: u32) {
+        let waiting = self
+            .shard_links(shard)
+            .any(|l| self.links[l as usize].side == PrimarySide::WaitFork);
+        let s = &mut self.shards[shard as usize];
+        if waiting && !s.fork_scheduled && s.rdb_transfers == 0 {
+            s.fork_scheduled = true;
+            let at = ctx.sched.now() + SimDuration::from_ns(self.config.diskless_sync_delay_ns);
+            if at <= self.end {
+                ctx.sched.schedule_at(at, ReplEv::Fork { shard }.into());
+            }
+        }
+    }
+
+    pub fn handle(&mut self, ctx: &mut Ctx<'_>, nodes: &mut Nodes, ev: ReplEv) {
+        match ev {
+            ReplEv::Cron => self.cron(ctx, nodes),
+            ReplEv::Fork { shard } => self.fork(ctx, nodes, shard),
+        }
+    }
+
+    /// replicationCron.
+    fn cron(&mut self, ctx: &mut Ctx<'_>, nodes: &mut Nodes) {
+        let now = ctx.sched.now();
+        let c = self.config;
+        // The primaries' PINGs, into the stream (and its offsets) like any command.
+        for shard in 0..self.shards.len() as u32 {
+            let s = &mut self.shards[shard as usize];
+            if now >= s.next_ping_at && !nodes.nodes[s.primary as usize].down {
+                s.next_ping_at = now + SimDuration::from_ns(c.ping_replica_period_ns);
+                if self.attached(shard) > 0 {
+                    let s = &mut self.shards[shard as usize];
+                    s.log
+                        .append(vec![vec![Blob::from_slice(b"PING")]], PING_BYTES, now);
+                    s.stream_bytes += PING_BYTES;
+                    self.after_append(ctx, shard);
+                }
+            }
+        }
+        let timeout = SimDuration::from_ns(c.timeout_ns);
+        for l in 0..self.links.len() as u32 {
+            let link = &self.links[l as usize];
+            let (primary_down, replica_down) = (
+                nodes.nodes[link.primary as usize].down,
+                nodes.nodes[link.node as usize].down,
+            );
+            // The primary's side.
+            if !primary_down {
+                if link.side == PrimarySide::Online && now - link.last_ack_at > timeout {
+                    self.disconnect(ctx, l, DisconnectReason::Timeout);
+                    continue;
+                }
+                self.check_limits(ctx, l, now);
+            }
+            if replica_down {
+                continue;
+            }
+            // The replica's side.
+            let link = &mut self.links[l as usize];
+            match link.replica {
+                ReplicaSide::Connecting { at } if now >= at => {
+                    link.replica = ReplicaSide::Handshake;
+                    link.last_io_at = now;
+                    ctx.net.send(
+                        ctx.sched,
+                        link.control,
+                        CONTROL_MESSAGE_BYTES,
+                        CONTROL_PSYNC,
+                    );
+                }
+                ReplicaSide::Connecting { .. } => {}
+                ReplicaSide::Handshake | ReplicaSide::Receiving | ReplicaSide::Connected => {
+                    if now - link.last_io_at > timeout {
+                        self.disconnect(ctx, l, DisconnectReason::Timeout);
+                        continue;
+                    }
+                    if link.replica == ReplicaSide::Connected && !link.loading {
+                        ctx.net.send(
+                            ctx.sched,
+                            link.control,
+                            CONTROL_MESSAGE_BYTES,
+                            CONTROL_ACK | (link.applied << 2),
+                        );
+                    }
+                }
+            }
+        }
+        // min-replicas-to-write, refreshed each cron.
+        if c.min_replicas_to_write > 0 {
+            let max_lag = SimDuration::from_ns(c.min_replicas_max_lag_ns);
+            for shard in 0..self.shards.len() as u32 {
+                let good = self
+                    .shard_links(shard)
+                    .filter(|&l| {
+                        let link = &self.links[l as usize];
+                        link.side == PrimarySide::Online && now - link.last_ack_at <= max_lag
+                    })
+                    .count() as u32;
+                self.shards[shard as usize].refuse_writes = good < c.min_replicas_to_write;
+            }
+        }
+        let next = now + CRON_PERIOD;
+        if next <= self.end {
+            ctx.sched.schedule_at(next, ReplEv::Cron.into());
+        }
+    }
+
+    /// The diskless delay is over: snapshot the primary and start sending it to every
+    /// link that waits for one.
+    fn fork(&mut self, ctx: &mut Ctx<'_>, nodes: &mut Nodes, shard: u32) {
+        let now = ctx.sched.now();
+        let s = &mut self.shards[shard as usize];
+        s.fork_scheduled = false;
+        let primary = &nodes.nodes[s.primary as usize];
+        if primary.down {
+            return;
+        }
+        let snapshot = Arc::new(Snapshot {
+            rdb_bytes: rdb_bytes(&primary.db, super::now_unix_ms(now)),
+            db: primary.db.clone(),
+            replid: s.log.replid,
+            offset: s.log.offset,
+        });
+        for l in self.shard_links(shard) {
+            let link = &mut self.links[l as usize];
+            if link.side != PrimarySide::WaitFork {
+                continue;
+            }
+            link.side = PrimarySide::Rdb {
+                written: 0,
+                total: snapshot.rdb_bytes,
+            };
+            link.sent_offset = snapshot.offset;
+            link.snapshot = Some(snapshot.clone());
+            link.rdb_received = 0;
+            link.replica = ReplicaSide::Receiving;
+            link.events.push(LinkEvent::FullResync {
+                at_ns: now.as_ns(),
+                rdb_bytes: snapshot.rdb_bytes,
+            });
+            self.full_resyncs += 1;
+            self.shards[shard as usize].rdb_transfers += 1;
+        }
+        for l in self.shard_links(shard) {
+            self.pump(ctx, l);
+        }
+    }
+
+    /// A message on a replication flow arrived.
+    #[allow(clippy::too_many_arguments)]
+    pub fn on_delivery(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        nodes: &mut Nodes,
+        engine: &mut Engine,
+        reqs: &mut Requests,
+        kind: FlowKind,
+        l: u32,
+        d: &Delivery,
+    ) {
+        let now = ctx.sched.now();
+        match kind {
+            FlowKind::ReplicationStream => {
+                let link = &mut self.links[l as usize];
+                link.last_io_at = now;
+                if d.token & RDB_TOKEN != 0 {
+                    link.rdb_received += d.payload_bytes;
+                    link.socket_bytes -= d.payload_bytes;
+                    let snapshot = link.snapshot.as_ref().expect("a snapshot is on its way");
+                    if link.rdb_received == snapshot.rdb_bytes {
+                        link.loading = true;
+                        engine.enqueue_load(ctx, nodes, reqs, self, l);
+                    }
+                    self.pump(ctx, l);
+                    return;
+                } else {
+                    link.received = d.token;
+                    if link.loading {
+                        link.unread_bytes += d.payload_bytes;
+                    } else {
+                        link.socket_bytes -= d.payload_bytes;
+                        self.queue_apply(ctx, nodes, engine, reqs, l);
+                    }
+                }
+                self.pump(ctx, l);
+            }
+            FlowKind::ReplicationControl => {
+                if d.token & 3 == CONTROL_PSYNC {
+                    self.psync(ctx, l);
+                } else {
+                    let link = &mut self.links[l as usize];
+                    link.last_ack_at = now;
+                }
+            }
+            _ => unreachable!("replication owns only its two kinds"),
+        }
+    }
+
+    /// Queues an apply job when a whole entry has arrived that is not applied yet (a
+    /// message may end inside an entry, whose commands wait for the rest).
+    fn queue_apply(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        nodes: &mut Nodes,
+        engine: &mut Engine,
+        reqs: &mut Requests,
+        l: u32,
+    ) {
+        let link = &self.links[l as usize];
+        if link.apply_queued || link.loading || link.received <= link.applied {
+            return;
+        }
+        let log = &self.shards[link.shard as usize].log;
+        let whole = link.replid == Some(log.replid)
+            && log
+                .entries
+                .get(log.first_after(link.applied))
+                .is_some_and(|e| e.end <= link.received);
+        if whole {
+            self.links[l as usize].apply_queued = true;
+            engine.enqueue_apply(ctx, nodes, reqs, self, l);
+        }
+    }
+
+    /// PSYNC reached the primary: continue from the backlog when the replica's id
+    /// and offset allow it, otherwise a full resync.
+    fn psync(&mut self, ctx: &mut Ctx<'_>, l: u32) {
+        let now = ctx.sched.now();
+        let link = &self.links[l as usize];
+        if link.replica != ReplicaSide::Handshake {
+            return;
+        }
+        let shard = link.shard;
+        let log = &self.shards[shard as usize].log;
+        let backlog_start = log.backlog_start(self.config.backlog_bytes);
+        let can_continue = link.replid == Some(log.replid)
+            && link.applied >= backlog_start
+            && link.applied <= log.offset;
+        let link = &mut self.links[l as usize];
+        link.last_io_at = now;
+        if can_continue {
+            link.side = PrimarySide::Online;
+            link.replica = ReplicaSide::Connected;
+            link.sent_offset = link.applied;
+            link.received = link.applied;
+            link.last_ack_at = now;
+            link.events.push(LinkEvent::PartialResync {
+                at_ns: now.as_ns(),
+                payload_bytes: log.offset - link.applied,
+            });
+            self.set_in_sync(l, true);
+            self.pump(ctx, l);
+        } else {
+            link.side = PrimarySide::WaitFork;
+            self.fork_if_waiting(ctx, shard);
+        }
+    }
+
+    /// The replica's main thread takes up the stream it has received: the commands of
+    /// every complete entry, applied now to its store. Returns (commands, bytes) for
+    /// the job's cost.
+    pub fn start_apply(&mut self, nodes: &mut Nodes, l: u32, now: SimTime) -> (u64, u64) {
+        let link = &mut self.links[l as usize];
+        let log = &self.shards[link.shard as usize].log;
+        if link.replid != Some(log.replid) {
+            return (0, 0);
+        }
+        let node = &mut nodes.nodes[link.node as usize];
+        let now_ms = super::now_unix_ms(now);
+        let (mut cmds, from) = (0, link.applied);
+        let mut i = log.first_after(link.applied);
+        while let Some(e) = log.entries.get(i) {
+            if e.end > link.received {
+                break;
+            }
+            for c in &e.cmds {
+                apply(&mut node.db, c, now_ms, &mut node.rng);
+                cmds += 1;
+            }
+            link.applied = e.end;
+            i += 1;
+        }
+        let bytes = link.applied - from;
+        link.stream_bytes_applied += bytes;
+        (cmds, bytes)
+    }
+
+    /// The apply job ended: another if more has arrived.
+    pub fn apply_done(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        nodes: &mut Nodes,
+        engine: &mut Engine,
+        reqs: &mut Requests,
+        l: u32,
+    ) {
+        self.links[l as usize].apply_queued = false;
+        let shard = self.links[l as usize].shard;
+        self.queue_apply(ctx, nodes, engine, reqs, l);
+        self.trim(shard);
+    }
+
+    /// The replica's main thread loads the snapshot now; returns its RDB bytes.
+    pub fn start_load(&mut self, nodes: &mut Nodes, l: u32) -> u64 {
+        let link = &mut self.links[l as usize];
+        let Some(snapshot) = link.snapshot.take() else {
+            return 0;
+        };
+        let node = &mut nodes.nodes[link.node as usize];
+        node.db = snapshot.db.clone();
+        link.replid = Some(snapshot.replid);
+        link.applied = snapshot.offset;
+        if link.received < snapshot.offset {
+            link.received = snapshot.offset;
+        }
+        snapshot.rdb_bytes
+    }
+
+    /// The load ended: the replica reads what waited in its socket and streams on.
+    pub fn load_done(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        nodes: &mut Nodes,
+        engine: &mut Engine,
+        reqs: &mut Requests,
+        l: u32,
+    ) {
+        let link = &mut self.links[l as usize];
+        link.loading = false;
+        link.socket_bytes -= link.unread_bytes.min(link.socket_bytes);
+        link.unread_bytes = 0;
+        if link.replica == ReplicaSide::Receiving {
+            link.replica = ReplicaSide::Connected;
+            link.last_io_at = ctx.sched.now();
+            self.set_in_sync(l, true);
+        }
+        self.queue_apply(ctx, nodes, engine, reqs, l);
+        self.pump(ctx, l);
+    }
+
+    /// The network reset a replication connection (tcp_retries2).
+    pub fn on_aborted(&mut self, ctx: &mut Ctx<'_>, l: u32) {
+        let link = &self.links[l as usize];
+        let already_down = link.side == PrimarySide::Detached
+            && matches!(link.replica, ReplicaSide::Connecting { .. });
+        if !already_down {
+            self.disconnect(ctx, l, DisconnectReason::ConnectionReset);
+        }
+    }
+
+    /// `node` restarted empty: as a primary, under a new replication id (its replicas
+    /// will need a full resync, and get its empty data); as a replica, with nothing to
+    /// resume from.
+    pub fn on_restart(&mut self, ctx: &mut Ctx<'_>, node: u32) {
+        if let Some(l) = self.link_of(node) {
+            let link = &mut self.links[l as usize];
+            link.replid = None;
+            link.applied = 0;
+            link.received = 0;
+            link.loading = false;
+            link.apply_queued = false;
+            self.disconnect(ctx, l, DisconnectReason::Restart);
+            return;
+        }
+        if !self.propagates(node) {
+            return;
+        }
+        let s = &mut self.shards[node as usize];
+        let replid = s.next_replid;
+        s.next_replid += 1;
+        s.log = Log::new(replid);
+        s.pending.clear();
+        s.pending_bytes = 0;
+        s.rdb_transfers = 0;
+        s.fork_scheduled = false;
+        for l in self.shard_links(node) {
+            self.disconnect(ctx, l, DisconnectReason::Restart);
+        }
+    }
+
+    /// The per-second gauges: each link's buffer peak over the second, lag in bytes
+    /// and in seconds.
+    pub fn sample(&mut self, now: SimTime) {
+        if self.links.is_empty() {
+            return;
+        }
+        for l in 0..self.links.len() {
+            let link = &self.links[l];
+            let log = &self.shards[link.shard as usize].log;
+            let buffer = link.buffer_bytes(log);
+            let lag_bytes = if link.replid == Some(log.replid) {
+                log.offset.saturating_sub(link.applied)
+            } else {
+                log.offset
+            };
+            let oldest = log
+                .entries
+                .get(log.first_after(link.applied))
+                .filter(|_| link.replid == Some(log.replid) && lag_bytes > 0);
+            let lag_ns = match oldest {
+                Some(e) => (now - e.at.min(now)).as_ns(),
+                None if lag_bytes > 0 => now.as_ns(),
+                None => 0,
+            };
+            let link = &mut self.links[l];
+            link.buffer_peak_bytes_per_s
+                .push(link.buffer_peak_bytes.max(buffer));
+            link.buffer_peak_bytes = buffer;
+            link.lag_bytes_at_s.push(lag_bytes);
+            link.lag_ns_at_s.push(lag_ns);
+        }
+    }
+
+    /// The results, one per replica.
+    pub fn finish(&self, names: &[String]) -> Vec<ReplicaResult> {
+        self.links
+            .iter()
+            .map(|link| {
+                let log = &self.shards[link.shard as usize].log;
+                ReplicaResult {
+                    name: names[link.node as usize].clone(),
+                    primary: names[link.primary as usize].clone(),
+                    shard: link.shard,
+                    events: link.events.clone(),
+                    buffer_peak_bytes_per_s: link.buffer_peak_bytes_per_s.clone(),
+                    lag_bytes_at_s: link.lag_bytes_at_s.clone(),
+                    lag_ns_at_s: link.lag_ns_at_s.clone(),
+                    offset_end: link.applied,
+                    primary_offset_end: log.offset,
+                    in_sync_at_end: link.replid == Some(log.replid)
+                        && link.side == PrimarySide::Online,
+                    stream_bytes_applied: link.stream_bytes_applied,
+                }
+            })
+            .collect()
+    }
+
+    /// Stream bytes each primary appended over the run, by shard.
+    pub fn stream_bytes(&self) -> Vec<u64> {
+        self.shards.iter().map(|s| s.stream_bytes).collect()
+    }
+
+    /// For checks: every link's (replica applied offset, replica received offset,
+    /// primary offset, same id).
+    #[cfg(test)]
+    #[allow(dead_code)] // until the replication property test reads it
+    pub fn offsets(&self) -> Vec<(u64, u64, u64, bool)> {
+        self.links
+            .iter()
+            .map(|l| {
+                let log = &self.shards[l.shard as usize].log;
+                (
+                    l.applied,
+                    l.received,
+                    log.offset,
+                    l.replid == Some(log.replid),
+                )
+            })
+            .collect()
+    }
+}
+
+/// Replication's figures over the run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReplicationResult {
+    /// Every replica, shard by shard.
+    pub replicas: Vec<ReplicaResult>,
+    /// Every primary, in shard order.
+    pub primaries: Vec<PrimaryReplicationResult>,
+}
+
+/// What a primary's egress carried: its replication stream (once per replica, plus
+/// snapshots) against its client replies.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrimaryReplicationResult {
+    pub name: String,
+    /// Stream bytes appended to its log (each replica is sent them once).
+    pub stream_bytes: u64,
+    /// Reply bytes to clients.
+    pub client_reply_bytes: u64,
+    /// Snapshot bytes written for full resyncs.
+    pub rdb_bytes_sent: u64,
+    /// Stream and snapshot bytes written to replicas' sockets.
+    pub replication_bytes_sent: u64,
+}
+
+/// One replica's figures over the run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReplicaResult {
+    pub name: String,
+    pub primary: String,
+    pub shard: u32,
+    pub events: Vec<LinkEvent>,
+    /// The output buffer's peak in each second.
+    pub buffer_peak_bytes_per_s: Vec<u64>,
+    /// Stream bytes not yet applied, at the start of each second.
+    pub lag_bytes_at_s: Vec<u64>,
+    /// Time since the primary acknowledged the oldest write not yet applied, at the
+    /// start of each second (0 when caught up).
+    pub lag_ns_at_s: Vec<u64>,
+    pub offset_end: u64,
+    pub primary_offset_end: u64,
+    pub in_sync_at_end: bool,
+    pub stream_bytes_applied: u64,
+}
+
+impl ReplicaResult {
+    pub fn full_resyncs(&self) -> u64 {
+        self.events
+            .iter()
+            .filter(|e| matches!(e, LinkEvent::FullResync { .. }))
+            .count() as u64
+    }
+
+    pub fn partial_resyncs(&self) -> u64 {
+        self.events
+            .iter()
+            .filter(|e| matches!(e, LinkEvent::PartialResync { .. }))
+            .count() as u64
+    }
+
+    pub fn disconnects(&self) -> u64 {
+        self.events
+            .iter()
+            .filter(|e| matches!(e, LinkEvent::Disconnect { .. }))
+            .count() as u64
+    }
+
+    pub fn rdb_bytes(&self) -> u64 {
+        self.events
+            .iter()
+            .map(|e| match e {
+                LinkEvent::FullResync { rdb_bytes, .. } => *rdb_bytes,
+                _ => 0,
+            })
+            .sum()
+    }
+}
+
+/// Makes a store a replica's (what a replica refuses and defers to its primary).
+pub(crate) fn make_replica(_db: &mut Db) {}
+
+/// Applies one command of the stream to a replica's store.
+fn apply(db: &mut Db, cmd: &[Blob], now_ms: u64, rng: &mut sim::SimRng) {
+    let argv: Vec<store_core::Arg<'_>> = cmd
+        .iter()
+        .map(|b| match b {
+            Blob::Bytes(b) => store_core::Arg::Bytes(b),
+            Blob::Synthetic { len, seed } => store_core::Arg::Synthetic {
+                len: *len,
+                seed: *seed,
+            },
+        })
+        .collect();
+    let mut master = store_core::Session::new(0);
+    let _ = db.execute(&mut master, &argv, now_ms, rng);
+}
+
+/// A snapshot's RDB size.
+fn rdb_bytes(db: &Db, _now_ms: u64) -> u64 {
+    // Until store_core writes RDBs: the dataset's bytes, a stand-in.
+    db.dataset_used_memory().max(1)
+}
