@@ -17,7 +17,7 @@ const BENCH_SCENARIO: &str = include_str!("../benches/r7g-10-shards.ron");
 
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
-    /// Run only this variant (throughput, throughput-100-faults, writes-10m).
+    /// Run only this variant (throughput, replicated-writes, throughput-100-faults, writes-10m).
     #[arg(long)]
     pub variant: Option<String>,
     /// Instead, hold the estimate `kvsim check` prints to measured runs: each variant of
@@ -128,7 +128,7 @@ pub fn bench(args: &BenchArgs) -> ExitCode {
     }
     if ran == 0 {
         eprintln!(
-            "kvsim bench: no variant named {:?} (throughput, throughput-100-faults, writes-10m)",
+            "kvsim bench: no variant named {:?} (throughput, replicated-writes, throughput-100-faults, writes-10m)",
             args.variant.as_deref().unwrap_or("")
         );
         return ExitCode::from(2);

@@ -18,6 +18,7 @@ mod lists;
 mod server;
 mod sets;
 mod strings;
+mod transactions;
 mod zsets;
 
 /// What a command handler gets: the Db, the caller's session, the time and the RNG.
@@ -41,6 +42,9 @@ pub(crate) mod flags {
     pub const LOADING: u32 = 64;
     pub const STALE: u32 = 128;
     pub const RANDOM: u32 = 256;
+    /// Runs even inside MULTI instead of being queued (EXEC, DISCARD, MULTI, WATCH).
+    /// Internal: not one of the flags COMMAND reports.
+    pub const NOT_QUEUED: u32 = 1 << 16;
 }
 
 /// One command.
@@ -65,6 +69,7 @@ pub(crate) const NOT_FLOAT: &str = "ERR value is not a valid float";
 pub(crate) const SYNTAX: &str = "ERR syntax error";
 pub(crate) const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 pub(crate) const OVERFLOW: &str = "ERR increment or decrement would overflow";
+pub(crate) const READONLY_REPLICA: &str = "READONLY You can't write against a read only replica.";
 pub(crate) const NOT_POSITIVE: &str = "ERR value is out of range, must be positive";
 
 macro_rules! cmd {
@@ -165,6 +170,11 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     cmd!("zrange", -4, READONLY, 1, 1, 1, zsets::zrange, "sorted-set", "1.2.0", "Return a range of members in a sorted set"),
     cmd!("zrank", 3, READONLY | FAST, 1, 1, 1, zsets::zrank, "sorted-set", "2.0.0", "Determine the index of a member in a sorted set"),
     cmd!("zcount", 4, READONLY | FAST, 1, 1, 1, zsets::zcount, "sorted-set", "2.0.0", "Count the members in a sorted set with scores within the given values"),
+    cmd!("multi", 1, NOSCRIPT | LOADING | STALE | FAST | NOT_QUEUED, 0, 0, 0, transactions::multi, "transactions", "1.2.0", "Mark the start of a transaction block"),
+    cmd!("exec", 1, NOSCRIPT | LOADING | STALE | NOT_QUEUED, 0, 0, 0, transactions::exec, "transactions", "1.2.0", "Execute all commands issued after MULTI"),
+    cmd!("discard", 1, NOSCRIPT | LOADING | STALE | FAST | NOT_QUEUED, 0, 0, 0, transactions::discard, "transactions", "2.0.0", "Discard all commands issued after MULTI"),
+    cmd!("watch", -2, NOSCRIPT | LOADING | STALE | FAST | NOT_QUEUED, 1, -1, 1, transactions::watch, "transactions", "2.2.0", "Monitor changes to keys to determine execution of the MULTI/EXEC block"),
+    cmd!("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST, 0, 0, 0, transactions::unwatch, "transactions", "2.2.0", "Forget about all watched keys"),
     cmd!("ping", -1, FAST | STALE, 0, 0, 0, server::ping, "connection", "1.0.0", "Ping the server"),
     cmd!("echo", 2, FAST | STALE | LOADING, 0, 0, 0, server::echo, "connection", "1.0.0", "Echo the given string"),
     cmd!("hello", -1, FAST | NOSCRIPT | LOADING | STALE, 0, 0, 0, server::hello, "connection", "6.0.0", "Handshake with Redis"),
@@ -376,25 +386,102 @@ pub(crate) fn dispatch(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
         Arg::Synthetic { .. } => None,
     };
     let Some(spec) = spec else {
-        return unknown_command(argv);
+        return reject(ctx, None, unknown_command(argv));
     };
     let argc = argv.len() as i32;
     if (spec.arity > 0 && argc != spec.arity) || argc < -spec.arity {
-        return arity_error(spec.name);
+        return reject(ctx, Some(spec), arity_error(spec.name));
     }
     ctx.db.stats.total_commands_processed += 1;
-    if ctx.db.config.cluster_enabled && spec.first_key != 0 {
+    let from_master = ctx.db.applying_master;
+    if ctx.db.config.cluster_enabled && spec.first_key != 0 && !from_master {
         if let Some(redirect) = cluster_redirect(ctx, spec, argv, slot_hint) {
-            return redirect;
+            return reject(ctx, Some(spec), redirect);
         }
     }
-    if ctx.db.config.maxmemory_bytes > 0 {
+    if ctx.db.config.maxmemory_bytes > 0 && !ctx.db.replica {
         let ok = ctx.db.perform_evictions(ctx.now_ms, ctx.rng);
-        if !ok && spec.flags & DENYOOM != 0 {
-            return Reply::error(OOM);
+        let is_exec = spec.name == "exec";
+        let denyoom = if is_exec {
+            ctx.session.multi().is_some_and(|m| m.flags & DENYOOM != 0)
+        } else {
+            spec.flags & DENYOOM != 0 || (ctx.session.multi().is_some() && spec.name != "discard")
+        };
+        if !ok && denyoom && !from_master {
+            return reject(ctx, Some(spec), Reply::error(OOM));
         }
     }
-    (spec.handler)(ctx, argv)
+    if ctx.db.replica && !from_master {
+        let is_write = spec.flags & WRITE != 0
+            || (spec.name == "exec" && ctx.session.multi().is_some_and(|m| m.flags & WRITE != 0));
+        if is_write {
+            return reject(ctx, Some(spec), Reply::error(READONLY_REPLICA));
+        }
+    }
+    if let Some(multi) = ctx.session.multi_mut() {
+        if spec.flags & NOT_QUEUED == 0 {
+            if !multi.dirty_exec {
+                multi.queued.push(argv.iter().map(Arg::to_blob).collect());
+                multi.flags |= spec.flags;
+            }
+            return Reply::simple("QUEUED");
+        }
+    }
+    let reply = call(ctx, spec, argv);
+    // afterCommand: the top-level call propagates what it accumulated.
+    if let Some(p) = ctx.db.propagation.as_deref_mut() {
+        p.flush(true);
+    }
+    reply
+}
+
+/// rejectCommand: a command refused before it ran fails the transaction it was to be
+/// queued in, and aborts an EXEC outright.
+#[cold]
+fn reject(ctx: &mut Ctx<'_>, spec: Option<&CommandSpec>, error: Reply) -> Reply {
+    let is_exec = spec.is_some_and(|s| s.name == "exec");
+    if is_exec && ctx.session.multi().is_some() {
+        transactions::discard_transaction(ctx);
+        let Reply::Error(text) = &error else {
+            return error;
+        };
+        return Reply::error(format!(
+            "EXECABORT Transaction discarded because of: {text}"
+        ));
+    }
+    if let Some(multi) = ctx.session.multi_mut() {
+        multi.dirty_exec = true;
+    }
+    error
+}
+
+/// call(): runs the handler; when propagation is on and the command changed the dataset
+/// (Redis's `server.dirty` moved), queues its argv, or what it rewrote it to, after the
+/// effects it queued itself.
+#[inline]
+pub(crate) fn call(ctx: &mut Ctx<'_>, spec: &CommandSpec, argv: &[Arg<'_>]) -> Reply {
+    let dirty_before = ctx.db.dirty;
+    let reply = (spec.handler)(ctx, argv);
+    if ctx.db.dirty != dirty_before
+        && !ctx.db.watches.is_empty()
+        && spec.first_key == 1
+        && spec.last_key == 1
+    {
+        // signalModifiedKey for the single-key commands that change a value in place
+        // (the keyspace primitives signal additions, deletions and expiries).
+        if let Some(key) = argv.get(1) {
+            ctx.db.touch_watched(&bytes(key));
+        }
+    }
+    if let Some(p) = ctx.db.propagation.as_deref_mut() {
+        let rewrite = p.rewrite.take();
+        let prevent = std::mem::take(&mut p.prevent);
+        if ctx.db.dirty != dirty_before && !prevent {
+            p.pending
+                .push(rewrite.unwrap_or_else(|| argv.iter().map(Arg::to_blob).collect()));
+        }
+    }
+    reply
 }
 
 /// lookupKeyRead: finds a live key for reading, counts a keyspace hit or miss, and

@@ -121,17 +121,29 @@ impl Default for Config {
 }
 
 /// Per-connection state: protocol version (HELLO switches it), the name set by CLIENT
-/// SETNAME or HELLO, and a pending ASKING. The selected database is always 0 (the store
+/// SETNAME or HELLO, a pending ASKING, and the MULTI queue. (WATCHed keys live in the
+/// `Db`, by client id, since other sessions' writes must reach them: call
+/// `Db::forget_session` when a connection closes.) The selected database is always 0 (the store
 /// has one). CLIENT SETINFO (library name/version) arrived in Redis 7.2, so a 7.0 server
 /// rejects it and there is nothing to keep for it.
 #[derive(Clone, Debug)]
 pub struct Session {
     pub(crate) protocol: u8,
     pub(crate) client_id: u64,
-    pub(crate) name: Option<Box<[u8]>>,
     pub(crate) asking: bool,
     /// The hash slot of the next command's key, when the caller knows it.
     pub(crate) slot_hint: Option<u16>,
+    /// What few sessions use (a name, a MULTI queue), behind one pointer so that a
+    /// session stays small: the simulator keeps one in each connection's cache line.
+    pub(crate) extra: Option<Box<SessionExtra>>,
+}
+
+/// The rarely used part of a session.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct SessionExtra {
+    pub(crate) name: Option<Box<[u8]>>,
+    /// Inside MULTI: the queued commands.
+    pub(crate) multi: Option<crate::multi::MultiState>,
 }
 
 impl Session {
@@ -139,9 +151,9 @@ impl Session {
         Session {
             protocol: 2,
             client_id,
-            name: None,
             asking: false,
             slot_hint: None,
+            extra: None,
         }
     }
 
@@ -163,8 +175,38 @@ impl Session {
         self.client_id
     }
 
+    /// Whether the session is inside MULTI (its commands are queued).
+    pub fn in_multi(&self) -> bool {
+        self.multi().is_some()
+    }
+
+    pub(crate) fn multi(&self) -> Option<&crate::multi::MultiState> {
+        self.extra.as_ref()?.multi.as_ref()
+    }
+
+    pub(crate) fn multi_mut(&mut self) -> Option<&mut crate::multi::MultiState> {
+        self.extra.as_mut()?.multi.as_mut()
+    }
+
+    /// Enters MULTI with an empty queue.
+    pub(crate) fn begin_multi(&mut self) {
+        self.extra.get_or_insert_with(Box::default).multi = Some(Default::default());
+    }
+
+    /// Leaves MULTI, returning the queue.
+    pub(crate) fn take_multi(&mut self) -> Option<crate::multi::MultiState> {
+        self.extra.as_mut()?.multi.take()
+    }
+
+    pub(crate) fn set_name(&mut self, name: Option<Box<[u8]>>) {
+        if name.is_none() && self.extra.is_none() {
+            return;
+        }
+        self.extra.get_or_insert_with(Box::default).name = name;
+    }
+
     /// The name set by CLIENT SETNAME or HELLO SETNAME.
     pub fn name(&self) -> Option<&[u8]> {
-        self.name.as_deref()
+        self.extra.as_ref()?.name.as_deref()
     }
 }

@@ -14,7 +14,9 @@ use crate::config::{Config, Session};
 use crate::evict::EvictionPool;
 use crate::keyspace::{Entry, Keyspace};
 use crate::mem;
+use crate::multi::Watches;
 use crate::prefill::{PrefillError, PrefillRange, Prefilled};
+use crate::repl::{Command, Propagation};
 use crate::reply::Reply;
 use crate::slots::{SlotState, SlotTable};
 use crate::value::Value;
@@ -77,6 +79,21 @@ pub struct Db {
     /// Clients connected to the server this store runs in (INFO's
     /// `connected_clients`): the store serves no sockets, so its caller says.
     pub(crate) connected_clients: u64,
+    /// Redis's `server.dirty`: changes made to the dataset, bumped by write commands as
+    /// Redis's do; a call that moves it propagates its command.
+    pub(crate) dirty: u64,
+    /// What propagation has collected, while it is on (`set_propagation`).
+    pub(crate) propagation: Option<Box<Propagation>>,
+    /// Acting as a replica: no active expiry, no eviction, expired keys read as missing
+    /// but kept for the master's DEL, writes from normal clients refused.
+    pub(crate) replica: bool,
+    /// The command running comes from the master's stream (Redis's `current_client ==
+    /// server.master`): keys are never expired for it.
+    pub(crate) applying_master: bool,
+    /// The session the master's stream runs in (its MULTI state), made on first use.
+    pub(crate) master_session: Option<Box<Session>>,
+    /// WATCHed keys, per session id.
+    pub(crate) watches: Watches,
 }
 
 /// Redis's LRU clock: seconds, 24 bits.
@@ -102,6 +119,12 @@ impl Db {
             avg_ttl_ms: 0,
             slots,
             connected_clients: 1,
+            dirty: 0,
+            propagation: None,
+            replica: false,
+            applying_master: false,
+            master_session: None,
+            watches: Watches::default(),
         }
     }
 
@@ -147,6 +170,79 @@ impl Db {
         commands::dispatch(&mut ctx, argv)
     }
 
+    /// Turns propagation on or off. While on, every `execute`, active expire cycle and
+    /// eviction records what Redis 7.0.15 would propagate to replicas and the AOF (see
+    /// [`crate::repl`]); [`Db::drain_propagated`] takes it. Turning it off drops what was
+    /// not drained.
+    pub fn set_propagation(&mut self, on: bool) {
+        if on {
+            self.propagation.get_or_insert_with(Box::default);
+        } else {
+            self.propagation = None;
+        }
+    }
+
+    /// Moves the propagated commands recorded so far to `out`, in order.
+    pub fn drain_propagated(&mut self, out: &mut Vec<Command>) {
+        if let Some(p) = self.propagation.as_deref_mut() {
+            out.append(&mut p.ready);
+        }
+    }
+
+    /// Makes this Db act as a replica (or a master again): no active expiry and no
+    /// eviction (replica-ignore-maxmemory), keys past their expiry read as missing by
+    /// normal clients but kept until the master's DEL, and write commands from normal
+    /// clients refused with READONLY.
+    pub fn set_replica(&mut self, on: bool) {
+        self.replica = on;
+    }
+
+    pub fn is_replica(&self) -> bool {
+        self.replica
+    }
+
+    /// Applies one command of the master's replication stream, as a replica's master
+    /// client runs it: no reply, no cluster redirect, no OOM refusal, keys never
+    /// expired for it, MULTI ... EXEC in the stream applied as one unit (the commands in
+    /// between are queued in the master's session). With propagation on, the command is
+    /// recorded as received, as a replica proxies its master's stream to its own
+    /// replicas.
+    pub fn apply_replicated<R: RngCore + ?Sized>(
+        &mut self,
+        cmd: &[Blob],
+        now_ms: u64,
+        rng: &mut R,
+    ) {
+        let argv: Vec<Arg<'_>> = cmd
+            .iter()
+            .map(|blob| match blob {
+                Blob::Bytes(b) => Arg::Bytes(b),
+                Blob::Synthetic { len, seed } => Arg::Synthetic {
+                    len: *len,
+                    seed: *seed,
+                },
+            })
+            .collect();
+        let mut session = self
+            .master_session
+            .take()
+            .unwrap_or_else(|| Box::new(Session::new(u64::MAX)));
+        let propagation = self.propagation.take();
+        self.applying_master = true;
+        let _ = self.execute(&mut session, &argv, now_ms, rng);
+        self.applying_master = false;
+        self.propagation = propagation;
+        self.master_session = Some(session);
+        if let Some(p) = self.propagation.as_deref_mut() {
+            p.ready.push(cmd.to_vec());
+        }
+    }
+
+    /// Forgets a closed connection's WATCHed keys.
+    pub fn forget_session(&mut self, client_id: u64) {
+        self.watches.reset_client(client_id);
+    }
+
     /// Runs one slow active expire cycle (Redis's `activeExpireCycle`): rounds of up to
     /// 20 keys with an expiry, taken from where the previous cycle stopped, deleting
     /// the expired ones, repeated while more than 10% of a round was expired, bounded by
@@ -158,7 +254,16 @@ impl Db {
         now_ms: u64,
         rng: &mut R,
     ) -> ExpireCycleStats {
-        crate::expire::active_expire_cycle(self, now_ms, &mut RngRef(rng))
+        if self.replica {
+            // Replicas wait for their master's DELs.
+            return ExpireCycleStats::default();
+        }
+        let stats = crate::expire::active_expire_cycle(self, now_ms, &mut RngRef(rng));
+        // Active expiry propagates its DELs one by one, never wrapped.
+        if let Some(p) = self.propagation.as_deref_mut() {
+            p.flush(false);
+        }
+        stats
     }
 
     /// `used_memory` as INFO memory reports it: baseline + keys and values in their
@@ -265,9 +370,7 @@ impl Db {
         if let Some(pos) = self.keyspace.find(key) {
             let entry = &self.keyspace.entry(pos);
             if entry.expire_pos != crate::keyspace::NO_EXPIRE && now_ms > entry.expire_at_ms {
-                self.delete_at(pos);
-                self.stats.expired_keys += 1;
-                return None;
+                return self.expire_found(pos);
             }
             return Some(Found::Stored(pos));
         }
@@ -276,6 +379,71 @@ impl Db {
         }
         crate::prefill::find_default(&self.prefilled, key)
             .map(|(range, index)| Found::Prefilled { range, index })
+    }
+
+    /// A key `find` found past its expiry (expireIfNeeded): a master deletes it and
+    /// propagates its DEL; a replica keeps it for the master's DEL, reporting it missing
+    /// to normal clients and present to the master's stream.
+    #[cold]
+    fn expire_found(&mut self, pos: usize) -> Option<Found> {
+        if self.replica {
+            return self.applying_master.then_some(Found::Stored(pos));
+        }
+        let entry = self.delete_at(pos);
+        self.stats.expired_keys += 1;
+        self.propagate_deletion(entry.key.as_bytes());
+        None
+    }
+
+    /// Whether a stored key is past its expiry at `now_ms` as the running client sees it
+    /// (never, for the master's stream on a replica).
+    pub(crate) fn is_expired_entry(&self, entry: &Entry, now_ms: u64) -> bool {
+        entry.expire_pos != crate::keyspace::NO_EXPIRE
+            && now_ms > entry.expire_at_ms
+            && !(self.replica && self.applying_master)
+    }
+
+    /// propagateDeletion: queues `DEL key` (lazyfree-lazy-expire and
+    /// lazyfree-lazy-eviction are off by default, so DEL rather than UNLINK).
+    pub(crate) fn propagate_deletion(&mut self, key: &[u8]) {
+        if let Some(p) = self.propagation.as_deref_mut() {
+            p.pending
+                .push(vec![Blob::from_slice(b"DEL"), Blob::from_slice(key)]);
+        }
+    }
+
+    /// rewriteClientCommandVector: the running command propagates as `cmd` instead of
+    /// its own argv (if it made a change). `cmd` is built only when propagation is on.
+    #[inline]
+    pub(crate) fn propagate_as(&mut self, cmd: impl FnOnce() -> Command) {
+        if let Some(p) = self.propagation.as_deref_mut() {
+            p.rewrite = Some(cmd());
+        }
+    }
+
+    /// alsoPropagate: queues an extra effect of the running command, before its own.
+    #[inline]
+    pub(crate) fn also_propagate(&mut self, cmd: impl FnOnce() -> Command) {
+        if let Some(p) = self.propagation.as_deref_mut() {
+            p.pending.push(cmd());
+        }
+    }
+
+    /// preventCommandPropagation: the running command's own argv is not propagated.
+    #[inline]
+    pub(crate) fn prevent_propagation(&mut self) {
+        if let Some(p) = self.propagation.as_deref_mut() {
+            p.prevent = true;
+        }
+    }
+
+    /// touchWatchedKey for a key just changed (call after the change).
+    #[inline]
+    pub(crate) fn touch_watched(&mut self, key: &[u8]) {
+        if !self.watches.is_empty() {
+            let stored = self.keyspace.find(key).is_some();
+            self.watches.touch(key, stored);
+        }
     }
 
     /// Finds a live key and makes sure it is stored (materializing a prefilled default),
@@ -336,13 +504,25 @@ impl Db {
         if !self.prefilled.is_empty() {
             crate::prefill::mark_overridden(self, key);
         }
+        self.touch_watched(key);
         pos
+    }
+
+    /// touchWatchedKey for the stored key at `pos`.
+    #[inline]
+    fn touch_watched_at(&mut self, pos: usize) {
+        if !self.watches.is_empty() {
+            let key = self.keyspace.entry(pos).key.as_bytes().to_vec();
+            self.watches.touch(&key, true);
+        }
     }
 
     /// Deletes the stored entry at `pos`.
     pub(crate) fn delete_at(&mut self, pos: usize) -> Entry {
         self.dataset_bytes -= Self::entry_bytes(self.keyspace.entry(pos));
-        self.keyspace.remove_at(pos)
+        let entry = self.keyspace.remove_at(pos);
+        self.touch_watched(entry.key.as_bytes());
+        entry
     }
 
     /// Deletes a live key (stored or prefilled); returns whether it existed.
@@ -354,6 +534,7 @@ impl Db {
             }
             Some(Found::Prefilled { range, index }) => {
                 crate::prefill::delete_default(self, range, index);
+                self.touch_watched(key);
                 true
             }
             None => false,
@@ -367,6 +548,9 @@ impl Db {
         let out = f(&mut self.keyspace.entry_mut(pos).value);
         let after = Self::entry_bytes(self.keyspace.entry(pos));
         self.dataset_bytes = self.dataset_bytes + after - before;
+        // No touch of watched keys here: an update may change nothing (SADD of a
+        // member present), and Redis signals only changes; `call` touches the key of a
+        // command that changed the dataset.
         out
     }
 
@@ -379,6 +563,7 @@ impl Db {
         let old_bytes = entry.value.redis_bytes();
         entry.value = value;
         self.dataset_bytes = self.dataset_bytes + new_bytes - old_bytes;
+        self.touch_watched_at(pos);
     }
 
     /// Sets the expiry of the key at `pos`.
@@ -387,6 +572,7 @@ impl Db {
         self.keyspace.set_expire(pos, at_ms);
         let after = Self::entry_bytes(self.keyspace.entry(pos));
         self.dataset_bytes = self.dataset_bytes + after - before;
+        self.touch_watched_at(pos);
     }
 
     /// Removes the expiry of the key at `pos`; returns whether it had one.
@@ -394,12 +580,23 @@ impl Db {
         let had = self.keyspace.clear_expire(pos);
         if had {
             self.dataset_bytes -= mem::DICT_ENTRY_BYTES;
+            self.touch_watched_at(pos);
         }
         had
     }
 
     /// Removes every key (FLUSHDB/FLUSHALL), prefilled ranges included.
     pub(crate) fn flush(&mut self) {
+        if !self.watches.is_empty() {
+            // touchAllWatchedKeysInDb: a watched key that existed (expired or not) is
+            // touched, before the keys go.
+            let mut watches = std::mem::take(&mut self.watches);
+            watches.touch_all_flushed(|key| {
+                self.keyspace.find(key).is_some()
+                    || crate::prefill::find_default(&self.prefilled, key).is_some()
+            });
+            self.watches = watches;
+        }
         self.keyspace.clear();
         self.prefilled.clear();
         self.prefilled_default_bytes = 0;
@@ -417,10 +614,15 @@ impl Db {
     #[inline]
     pub(crate) fn perform_evictions(&mut self, now_ms: u64, rng: &mut dyn RngCore) -> bool {
         let limit = self.config.maxmemory_bytes;
-        if limit == 0 || self.used_memory() <= limit {
+        if limit == 0 || self.used_memory() <= limit || self.replica {
             return true;
         }
-        crate::evict::perform_evictions(self, now_ms, rng)
+        let ok = crate::evict::perform_evictions(self, now_ms, rng);
+        // The evictions' DELs go out on their own, unwrapped, before the command.
+        if let Some(p) = self.propagation.as_deref_mut() {
+            p.flush(false);
+        }
+        ok
     }
 
     /// Builds the reply value of a string for GET-like commands (synthetic stays synthetic).

@@ -1,8 +1,10 @@
-//! An order-independent digest of a Db's logical state, for determinism tests: each
-//! stored key contributes a hash of (key, type, value, expiry), combined by wrapping
-//! addition so insertion order and table layout do not matter; each prefilled range
-//! contributes its description and overridden set. Invariant: equal logical states built
-//! through the same representation give equal digests.
+//! An order-independent digest of a Db's logical state, for determinism and replication
+//! tests: each key, stored or a prefilled default, contributes a hash of (key, type,
+//! value, expiry), combined by wrapping addition so insertion order, table layout and
+//! whether a key is prefilled or stored do not matter. Invariant: equal logical states
+//! give equal digests, a synthetic string value counting by its (len, seed) description
+//! (so a value materialized into bytes digests differently). Cost: one hash per live
+//! key, prefilled ones included.
 
 use crate::db::Db;
 use crate::hashing::{hash_bytes, mix64};
@@ -37,25 +39,32 @@ fn value_digest(value: &Value) -> u64 {
     }
 }
 
+/// One logical key's contribution: (key, type and value, expiry).
+fn key_digest(key: &[u8], value: &Value, expire_at_ms: Option<u64>) -> u64 {
+    let h = combine(hash_bytes(key), value_digest(value));
+    combine(h, expire_at_ms.unwrap_or(u64::MAX))
+}
+
 pub(crate) fn state_digest(db: &Db) -> u64 {
     let mut digest = 0u64;
     for entry in db.keyspace.iter() {
-        let mut h = hash_bytes(entry.key.as_bytes());
-        h = combine(h, value_digest(&entry.value));
-        h = combine(h, entry.expire_at().map_or(u64::MAX, |t| t));
-        digest = digest.wrapping_add(h);
+        digest = digest.wrapping_add(key_digest(
+            entry.key.as_bytes(),
+            &entry.value,
+            entry.expire_at(),
+        ));
     }
+    // A prefilled key still at its default counts as the stored key it stands for, so
+    // a range compares equal to the same keys materialized (by reads under an LRU
+    // policy, by `PrefillRange::materialize`, or by a replica that stored them).
     for range in &db.prefilled {
-        let mut h = hash_bytes(&range.spec.prefix);
-        h = combine(h, range.spec.first_index);
-        h = combine(h, range.spec.count);
-        h = combine(h, range.spec.seed);
-        for (w, word) in range.overridden.iter().enumerate() {
-            if *word != 0 {
-                h = combine(combine(h, w as u64), *word);
-            }
+        let mut offset = 0;
+        while let Some(live) = range.next_live(offset) {
+            let index = range.spec.first_index + live;
+            let value = range.default_value(index);
+            digest = digest.wrapping_add(key_digest(&range.key_of(index), &value, None));
+            offset = live + 1;
         }
-        digest = digest.wrapping_add(h);
     }
     combine(digest, db.dbsize())
 }

@@ -231,9 +231,11 @@ pub(crate) fn perform_evictions(db: &mut Db, now_ms: u64, rng: &mut dyn RngCore)
             }
             Some(Found::Prefilled { range, index }) => {
                 crate::prefill::delete_default(db, range, index);
+                db.touch_watched(&victim);
             }
             None => continue,
         }
+        db.propagate_deletion(&victim);
         db.stats.evicted_keys += 1;
     }
     true

@@ -41,8 +41,9 @@ pub(crate) fn active_expire_cycle(
             sampled += 1;
             if now_ms > db.keyspace.entry(pos).expire_at_ms {
                 // The last expires slot moves into the cursor's place: examine it next.
-                db.delete_at(pos);
+                let entry = db.delete_at(pos);
                 db.stats.expired_keys += 1;
+                db.propagate_deletion(entry.key.as_bytes());
                 expired += 1;
             } else {
                 let ttl = db.keyspace.entry(pos).expire_at_ms - now_ms;

@@ -5,7 +5,9 @@
 //! Entry points: [`Db::new`] with a [`Config`], [`Db::execute`] per command with a
 //! [`Session`] per connection, [`Db::active_expire_cycle`] on the caller's schedule,
 //! [`Db::prefill`] for large synthetic key ranges, [`Db::set_owned_slots`] for cluster
-//! nodes. Ordering guarantees: the same sequence of calls with the same `now_ms` values
+//! nodes; [`Db::set_propagation`] / [`Db::drain_propagated`], [`Db::set_replica`] and
+//! [`Db::apply_replicated`] with [`repl::ReplicationLog`] for replication. Ordering
+//! guarantees: the same sequence of calls with the same `now_ms` values
 //! and the same RNG stream gives the same replies and the same [`Db::state_digest`];
 //! nothing iterated depends on a per-process hash seed.
 //!
@@ -43,9 +45,11 @@ mod keyspace;
 pub mod longdouble;
 mod lzf;
 pub mod mem;
+mod multi;
 pub mod numbers;
 pub mod prefill;
 pub mod rdb;
+pub mod repl;
 pub mod reply;
 pub mod resp;
 pub mod slots;

@@ -4,9 +4,14 @@
 
 use proptest::prelude::*;
 use rand::SeedableRng;
-use store_core::{Arg, Config, Db, EvictionPolicy, Reply, Session};
+use store_core::{Arg, Blob, Config, Db, EvictionPolicy, Reply, Session};
 
 const NAMES: &[&str] = &[
+    "MULTI",
+    "EXEC",
+    "DISCARD",
+    "WATCH",
+    "UNWATCH",
     "GET",
     "SET",
     "DEL",
@@ -192,10 +197,12 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
 
     /// No sequence of command lines makes the store panic, in standalone mode with no
-    /// limit, under a tiny maxmemory with each sampled policy, or as a cluster node; and
-    /// every reply to an unknown command is an error.
+    /// limit, under a tiny maxmemory with each sampled policy, as a cluster node, or as
+    /// a replica applying lines from its master's stream and refusing clients' writes
+    /// (propagation on in some modes, transactions included); and every reply to an
+    /// unknown command is an error.
     #[test]
-    fn arbitrary_commands_never_panic(lines in proptest::collection::vec(line(), 1..60), mode in 0u8..4) {
+    fn arbitrary_commands_never_panic(lines in proptest::collection::vec(line(), 1..60), mode in 0u8..5) {
         let config = match mode {
             0 => Config::default(),
             1 => Config { maxmemory_bytes: 1_000_000, maxmemory_policy: EvictionPolicy::AllKeysLfu, ..Config::default() },
@@ -206,17 +213,27 @@ proptest! {
         if mode == 3 {
             db.set_owned_slots(0..9000);
         }
+        db.set_propagation(mode % 2 == 1);
+        db.set_replica(mode == 4);
+        let mut propagated = Vec::new();
         let mut session = Session::new(1);
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
         let mut now = 1_764_000_000_000u64;
         for args in &lines {
             now += 700;
             let argv: Vec<Arg<'_>> = args.iter().map(|a| Arg::Bytes(a.as_bytes())).collect();
-            let reply = db.execute(&mut session, &argv, now, &mut rng);
-            if args[0] == "NOSUCH" {
-                prop_assert!(matches!(reply, Reply::Error(_)));
+            if mode == 4 && now % 1400 == 0 {
+                let cmd: Vec<Blob> = args.iter().map(|a| Blob::from_slice(a.as_bytes())).collect();
+                db.apply_replicated(&cmd, now, &mut rng);
+            } else {
+                let reply = db.execute(&mut session, &argv, now, &mut rng);
+                if args[0] == "NOSUCH" {
+                    prop_assert!(matches!(reply, Reply::Error(_)));
+                }
             }
             db.active_expire_cycle(now, &mut rng);
+            db.drain_propagated(&mut propagated);
+            propagated.clear();
         }
     }
 }

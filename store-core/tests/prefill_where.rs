@@ -41,7 +41,7 @@ fn a_filtered_range_equals_the_kept_keys_materialized() {
         let key = format!("memtier-{i}");
         assert_eq!(get(&mut filtered, &key), get(&mut full, &key), "{key}");
     }
-    // Digests compare states of one representation: the filter changes the state.
+    // The filter changes the logical state, so the digest.
     let mut unfiltered = Db::new(Default::default());
     unfiltered
         .prefill(PrefillRange::fixed("memtier-", 5_000, 100, 7))

@@ -49,6 +49,7 @@ fn hset_generic(ctx: &mut Ctx<'_>, argv: &[Arg<'_>], name: &str) -> Result<i64, 
         }
         added
     });
+    ctx.db.dirty += (argv.len() as u64 - 2) / 2;
     Ok(added)
 }
 
@@ -121,6 +122,7 @@ pub(crate) fn hdel(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
     if empty {
         ctx.db.delete_at(pos);
     }
+    ctx.db.dirty += deleted as u64;
     Reply::Integer(deleted)
 }
 
@@ -205,5 +207,6 @@ pub(crate) fn hincrby(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
             h.insert(&field, Blob::Bytes(new.to_string().into_bytes().into()));
         }
     });
+    ctx.db.dirty += 1;
     Reply::Integer(new)
 }

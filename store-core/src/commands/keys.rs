@@ -5,7 +5,7 @@
 //! 7.0 lets store an already-past expiry until the key is next looked up.
 
 use super::{bytes, int_arg, is, lookup_read, lookup_write, text, Ctx, SYNTAX};
-use crate::blob::Arg;
+use crate::blob::{Arg, Blob};
 use crate::db::Found;
 use crate::glob::glob_match;
 use crate::reply::Reply;
@@ -19,6 +19,7 @@ pub(crate) fn del(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
             deleted += 1;
         }
     }
+    ctx.db.dirty += deleted as u64;
     Reply::Integer(deleted)
 }
 
@@ -76,6 +77,7 @@ fn rename_generic(ctx: &mut Ctx<'_>, argv: &[Arg<'_>], nx: bool) -> Reply {
     if let Some(at) = expire {
         ctx.db.set_expire(new_pos, at);
     }
+    ctx.db.dirty += 1;
     if nx {
         Reply::Integer(1)
     } else {
@@ -155,10 +157,23 @@ fn expire_generic(
     if lt && current.is_some_and(|c| when >= c) {
         return Reply::Integer(0);
     }
-    if when <= ctx.now_ms as i64 {
+    ctx.db.dirty += 1;
+    // checkAlreadyExpired: a replica never deletes on its own.
+    if when <= ctx.now_ms as i64 && !ctx.db.replica {
         ctx.db.delete_at(pos);
+        ctx.db
+            .propagate_as(|| vec![Blob::from_slice(b"DEL"), argv[1].to_blob()]);
     } else {
-        ctx.db.set_expire(pos, when as u64);
+        ctx.db.set_expire(pos, when.max(0) as u64);
+        // Propagated as PEXPIREAT <ms>, the options kept; a PEXPIREAT as sent.
+        if base_ms != 0 || seconds {
+            ctx.db.propagate_as(|| {
+                let mut cmd: Vec<Blob> = argv.iter().map(Arg::to_blob).collect();
+                cmd[0] = Blob::from_slice(b"PEXPIREAT");
+                cmd[2] = Blob::from_slice(when.to_string().as_bytes());
+                cmd
+            });
+        }
     }
     Reply::Integer(1)
 }
@@ -241,7 +256,11 @@ pub(crate) fn pexpiretime(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
 pub(crate) fn persist(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
     let key = bytes(&argv[1]);
     match lookup_write(ctx, &key) {
-        Some(pos) => Reply::Integer(i64::from(ctx.db.persist(pos))),
+        Some(pos) => {
+            let removed = ctx.db.persist(pos);
+            ctx.db.dirty += u64::from(removed);
+            Reply::Integer(i64::from(removed))
+        }
         None => Reply::Integer(0),
     }
 }
@@ -257,6 +276,8 @@ fn flush_generic(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
         return Reply::error(SYNTAX);
     }
     ctx.db.flush();
+    // forceCommandPropagation: a flush propagates even when there was nothing to flush.
+    ctx.db.dirty += 1;
     Reply::Ok
 }
 

@@ -28,6 +28,7 @@ fn push_generic(ctx: &mut Ctx<'_>, argv: &[Arg<'_>], front: bool) -> Reply {
         }
         l.len()
     });
+    ctx.db.dirty += argv.len() as u64 - 2;
     Reply::Integer(len as i64)
 }
 
@@ -86,6 +87,7 @@ fn pop_generic(ctx: &mut Ctx<'_>, argv: &[Arg<'_>], front: bool, name: &str) -> 
     if empty {
         ctx.db.delete_at(pos);
     }
+    ctx.db.dirty += items.len() as u64;
     match count {
         Some(_) => Reply::Array(items),
         None => items.into_iter().next().unwrap_or(Reply::Null),
@@ -188,8 +190,9 @@ pub(crate) fn ltrim(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
     if !matches!(ctx.db.keyspace.entry(pos).value, Value::List(_)) {
         return Reply::error(WRONGTYPE);
     }
-    let empty = ctx.db.update(pos, |v| {
-        let Value::List(l) = v else { return false };
+    let (empty, removed) = ctx.db.update(pos, |v| {
+        let Value::List(l) = v else { return (false, 0) };
+        let before = l.len();
         let len = l.len() as i64;
         let mut start = if start < 0 { len + start } else { start };
         let mut end = if end < 0 { len + end } else { end };
@@ -202,10 +205,11 @@ pub(crate) fn ltrim(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
             }
             l.retain_range(start as usize, end as usize + 1);
         }
-        l.is_empty()
+        (l.is_empty(), before - l.len())
     });
     if empty {
         ctx.db.delete_at(pos);
     }
+    ctx.db.dirty += removed as u64;
     Reply::Ok
 }

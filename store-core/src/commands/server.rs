@@ -99,7 +99,8 @@ pub(crate) fn hello(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
         j += 1;
     }
     if let Some(n) = name {
-        ctx.session.name = if n.is_empty() { None } else { Some(n.into()) };
+        ctx.session
+            .set_name(if n.is_empty() { None } else { Some(n.into()) });
     }
     if let Some(v) = version {
         ctx.session.protocol = v as u8;
@@ -150,7 +151,7 @@ pub(crate) fn client(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
         if argv.len() != 2 {
             return arity_error("client|getname");
         }
-        ctx.session.name.as_deref().map_or(Reply::Null, Reply::bulk)
+        ctx.session.name().map_or(Reply::Null, Reply::bulk)
     } else if is(sub, "setname") {
         if argv.len() != 3 {
             return arity_error("client|setname");
@@ -159,11 +160,11 @@ pub(crate) fn client(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
         if !valid_client_name(&name) {
             return Reply::error(BAD_CLIENT_NAME);
         }
-        ctx.session.name = if name.is_empty() {
+        ctx.session.set_name(if name.is_empty() {
             None
         } else {
             Some(name.as_ref().into())
-        };
+        });
         Reply::Ok
     } else {
         // CLIENT SETINFO arrived in 7.2; 7.0 answers it (and anything else) like this.
@@ -197,14 +198,24 @@ fn command_info(spec: &CommandSpec) -> Reply {
     if spec.flags & flags::READONLY != 0 {
         categories.push(Reply::simple("@read"));
     }
-    categories.push(Reply::simple(format!(
-        "@{}",
-        spec.group.replace("generic", "keyspace")
-    )));
+    // ACL categories in Redis's bit order: the data-type ones before @fast/@slow,
+    // @connection and @transaction after.
+    let group = match spec.group {
+        "generic" => "keyspace",
+        "transactions" => "transaction",
+        other => other,
+    };
+    let group_after_speed = matches!(group, "connection" | "transaction");
+    if !group_after_speed {
+        categories.push(Reply::simple(format!("@{group}")));
+    }
     if spec.flags & flags::FAST != 0 {
         categories.push(Reply::simple("@fast"));
     } else {
         categories.push(Reply::simple("@slow"));
+    }
+    if group_after_speed {
+        categories.push(Reply::simple(format!("@{group}")));
     }
     Reply::Array(vec![
         Reply::bulk(spec.name.as_bytes()),
@@ -426,6 +437,11 @@ pub(crate) fn config(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
                 ctx.db.config = saved;
                 return e;
             }
+        }
+        // updateMaxmemory starts evicting at once (an event-loop timer that runs before
+        // the reply is written), so the evictions' DELs precede the next command.
+        if names.iter().any(|n| n == b"maxmemory") && ctx.db.config.maxmemory_bytes > 0 {
+            ctx.db.perform_evictions(ctx.now_ms, ctx.rng);
         }
         Reply::Ok
     } else if is(sub, "resetstat") {

@@ -2,7 +2,7 @@
 //! draw from the caller's RNG only.
 
 use super::{bytes, int_arg, lookup_read, lookup_write, Ctx, NOT_POSITIVE, SYNTAX, WRONGTYPE};
-use crate::blob::Arg;
+use crate::blob::{Arg, Blob};
 use crate::reply::Reply;
 use crate::value::{SetValue, Value};
 
@@ -32,6 +32,7 @@ pub(crate) fn sadd(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
         let Value::Set(s) = v else { return 0 };
         argv[2..].iter().filter(|m| s.insert(&bytes(m))).count()
     });
+    ctx.db.dirty += added as u64;
     Reply::Integer(added as i64)
 }
 
@@ -61,6 +62,7 @@ pub(crate) fn srem(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
     if empty {
         ctx.db.delete_at(pos);
     }
+    ctx.db.dirty += removed as u64;
     Reply::Integer(removed)
 }
 
@@ -132,6 +134,10 @@ pub(crate) fn spop(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
     if count == Some(0) {
         return Reply::Set(Vec::new());
     }
+    let size = match &ctx.db.keyspace.entry(pos).value {
+        Value::Set(s) => s.len() as u64,
+        _ => 0,
+    };
     let rng = &mut *ctx.rng;
     let (popped, empty) = ctx.db.update(pos, |v| {
         let Value::Set(s) = v else {
@@ -150,6 +156,38 @@ pub(crate) fn spop(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
     });
     if empty {
         ctx.db.delete_at(pos);
+    }
+    ctx.db.dirty += popped.len() as u64;
+    // Propagated as SREM of the popped member; with a count, as DEL when the whole set
+    // went, else one SREM per member, in reply order (spopWithCountCommand).
+    match count {
+        None => {
+            if let Some(m) = popped.first() {
+                ctx.db.propagate_as(|| {
+                    vec![
+                        Blob::from_slice(b"SREM"),
+                        argv[1].to_blob(),
+                        Blob::from_slice(m),
+                    ]
+                });
+            }
+        }
+        Some(n) if n >= size => {
+            ctx.db
+                .propagate_as(|| vec![Blob::from_slice(b"DEL"), argv[1].to_blob()]);
+        }
+        Some(_) => {
+            for m in &popped {
+                ctx.db.also_propagate(|| {
+                    vec![
+                        Blob::from_slice(b"SREM"),
+                        argv[1].to_blob(),
+                        Blob::from_slice(m),
+                    ]
+                });
+            }
+            ctx.db.prevent_propagation();
+        }
     }
     match count {
         Some(_) => members_reply(popped),

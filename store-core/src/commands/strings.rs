@@ -207,6 +207,7 @@ pub(crate) fn set(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
         let value = value_from_arg(ctx.db, &argv[2]);
         let existing = lookup_write(ctx, &key);
         set_key(ctx, &key, existing, value, false);
+        ctx.db.dirty += 1;
         return Reply::Ok;
     }
     let options = match parse_set_options(argv, 3, true) {
@@ -230,8 +231,28 @@ pub(crate) fn set(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
     }
     let value = value_from_arg(ctx.db, &argv[2]);
     let pos = set_key(ctx, &key, existing, value, options.keep_ttl);
+    ctx.db.dirty += 1;
     if let Some(at) = expire {
         ctx.db.set_expire(pos, at as u64);
+        // Propagated as SET key value PXAT <ms>, whatever the options.
+        ctx.db.propagate_as(|| {
+            vec![
+                Blob::from_slice(b"SET"),
+                argv[1].to_blob(),
+                argv[2].to_blob(),
+                Blob::from_slice(b"PXAT"),
+                Blob::from_slice(at.to_string().as_bytes()),
+            ]
+        });
+    } else if options.get {
+        // Propagated without its GET arguments.
+        ctx.db.propagate_as(|| {
+            argv.iter()
+                .enumerate()
+                .filter(|(j, a)| *j < 3 || !is(a, "get"))
+                .map(|(_, a)| a.to_blob())
+                .collect()
+        });
     }
     get_reply.unwrap_or(Reply::Ok)
 }
@@ -245,6 +266,7 @@ pub(crate) fn setnx(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
     }
     let value = value_from_arg(ctx.db, &argv[2]);
     ctx.db.add(&key, value, ctx.now_ms);
+    ctx.db.dirty += 1;
     Reply::Integer(1)
 }
 
@@ -257,7 +279,18 @@ fn setex_generic(ctx: &mut Ctx<'_>, argv: &[Arg<'_>], seconds: bool, command: &s
     let existing = lookup_write(ctx, &key);
     let value = value_from_arg(ctx.db, &argv[3]);
     let pos = set_key(ctx, &key, existing, value, false);
+    ctx.db.dirty += 1;
     ctx.db.set_expire(pos, at as u64);
+    // setGenericCommand propagates SETEX and PSETEX as SET key value PXAT <ms>.
+    ctx.db.propagate_as(|| {
+        vec![
+            Blob::from_slice(b"SET"),
+            argv[1].to_blob(),
+            argv[3].to_blob(),
+            Blob::from_slice(b"PXAT"),
+            Blob::from_slice(at.to_string().as_bytes()),
+        ]
+    });
     Reply::Ok
 }
 
@@ -284,6 +317,13 @@ pub(crate) fn getset(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
     let existing = lookup_write(ctx, &key);
     let value = value_from_arg(ctx.db, &argv[2]);
     set_key(ctx, &key, existing, value, false);
+    ctx.db.dirty += 1;
+    // Propagated as SET.
+    ctx.db.propagate_as(|| {
+        let mut cmd: Vec<Blob> = argv.iter().map(Arg::to_blob).collect();
+        cmd[0] = Blob::from_slice(b"SET");
+        cmd
+    });
     old
 }
 
@@ -293,7 +333,11 @@ pub(crate) fn getdel(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
     let key = bytes(&argv[1]);
     match read_string(ctx, &key) {
         Ok(Some(reply)) => {
-            ctx.db.delete_key(&key, ctx.now_ms);
+            if ctx.db.delete_key(&key, ctx.now_ms) {
+                ctx.db.dirty += 1;
+                ctx.db
+                    .propagate_as(|| vec![Blob::from_slice(b"DEL"), argv[1].to_blob()]);
+            }
             reply
         }
         Ok(None) => Reply::Null,
@@ -320,15 +364,33 @@ pub(crate) fn getex(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
         Err(e) => return e,
     };
     if let Some(at) = expire {
-        if at <= ctx.now_ms as i64 {
+        // checkAlreadyExpired: a replica never deletes on its own.
+        if at <= ctx.now_ms as i64 && !ctx.db.replica {
             ctx.db.delete_key(&key, ctx.now_ms);
+            ctx.db.dirty += 1;
+            ctx.db
+                .propagate_as(|| vec![Blob::from_slice(b"DEL"), argv[1].to_blob()]);
         } else if let Some(pos) = ctx.db.find_stored(&key, ctx.now_ms) {
             ctx.db.set_expire(pos, at as u64);
+            ctx.db.dirty += 1;
+            ctx.db.propagate_as(|| {
+                vec![
+                    Blob::from_slice(b"PEXPIREAT"),
+                    argv[1].to_blob(),
+                    Blob::from_slice(at.to_string().as_bytes()),
+                ]
+            });
         }
     } else if options.persist {
         if let Some(pos) = ctx.db.find_stored(&key, ctx.now_ms) {
-            ctx.db.persist(pos);
+            if ctx.db.persist(pos) {
+                ctx.db.dirty += 1;
+                ctx.db
+                    .propagate_as(|| vec![Blob::from_slice(b"PERSIST"), argv[1].to_blob()]);
+            }
         }
+    } else {
+        // A bare GETEX changes nothing and is not propagated.
     }
     reply
 }
@@ -358,6 +420,7 @@ pub(crate) fn mset(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
         let value = value_from_arg(ctx.db, &pair[1]);
         set_key(ctx, &key, existing, value, false);
     }
+    ctx.db.dirty += (argv.len() as u64 - 1) / 2;
     Reply::Ok
 }
 
@@ -378,6 +441,7 @@ pub(crate) fn msetnx(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
         let value = value_from_arg(ctx.db, &pair[1]);
         set_key(ctx, &key, existing, value, false);
     }
+    ctx.db.dirty += (argv.len() as u64 - 1) / 2;
     Reply::Integer(1)
 }
 
@@ -392,6 +456,7 @@ pub(crate) fn append(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
             let value = value_from_arg(ctx.db, &argv[2]);
             let len = argv[2].len();
             ctx.db.add(&key, value, ctx.now_ms);
+            ctx.db.dirty += 1;
             Reply::Integer(len as i64)
         }
         Some(pos) => {
@@ -404,6 +469,7 @@ pub(crate) fn append(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
             addition.write_to(&mut current);
             let len = current.len();
             ctx.db.replace_value(pos, Value::Bytes(current.into()));
+            ctx.db.dirty += 1;
             Reply::Integer(len as i64)
         }
     }
@@ -510,6 +576,7 @@ pub(crate) fn setrange(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
             ctx.db.add(&key, value, ctx.now_ms);
         }
     }
+    ctx.db.dirty += 1;
     Reply::Integer(len as i64)
 }
 
@@ -547,6 +614,7 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], increment: i64) -> Reply {
             ctx.db.add(key, value, ctx.now_ms);
         }
     }
+    ctx.db.dirty += 1;
     Reply::Integer(new)
 }
 
@@ -614,5 +682,16 @@ pub(crate) fn incrbyfloat(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
             ctx.db.add(&key, value, ctx.now_ms);
         }
     }
+    ctx.db.dirty += 1;
+    // Always propagated as SET key <result> KEEPTTL, so replicas need not redo the
+    // float arithmetic.
+    ctx.db.propagate_as(|| {
+        vec![
+            Blob::from_slice(b"SET"),
+            argv[1].to_blob(),
+            Blob::from_slice(text.as_bytes()),
+            Blob::from_slice(b"KEEPTTL"),
+        ]
+    });
     Reply::bulk(text.as_bytes())
 }

@@ -145,6 +145,7 @@ fn zadd_generic(ctx: &mut Ctx<'_>, argv: &[Arg<'_>], zincrby: bool) -> Reply {
             if empty {
                 ctx.db.delete_at(pos);
             }
+            ctx.db.dirty += (added + updated) as u64;
             if incr {
                 match (processed, last_score) {
                     (p, Some(s)) if p > 0 => Reply::Double(s),
@@ -185,6 +186,7 @@ pub(crate) fn zrem(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
     if empty {
         ctx.db.delete_at(pos);
     }
+    ctx.db.dirty += removed as u64;
     Reply::Integer(removed)
 }
 
