@@ -76,8 +76,16 @@ pub const EVENTS_PER_REPLICATED_WRITE: u64 = 14;
 pub const EVENTS_PER_LINK_SECOND: u64 = 12;
 /// Events per 64 KiB of snapshot crossing the network.
 pub const EVENTS_PER_SNAPSHOT_CHUNK: u64 = 6;
-/// Bytes a replication log entry holds besides its values (which stay synthetic).
-pub const LOG_ENTRY_BYTES: u64 = 160;
+/// Bytes a replication log entry holds besides its values (which stay synthetic): the
+/// entry, its commands' vectors and the key each names, with the allocator's rounding
+/// (fitted with `kvsim bench --estimate replication-backlog`: its looping variants peak
+/// 32 MiB above the others, with up to 26,000 entries of 10 KB writes in each of two
+/// logs).
+pub const LOG_ENTRY_BYTES: u64 = 640;
+/// CPU time of one write streamed to one replica: its messages' events, the replica's
+/// apply job and the store's work there (measured: 0.6 us on replication-backlog's
+/// larger-node variant, 10 KB values; with room for snapshots' chunks and forks).
+pub const REPLICATED_WRITE_NS: u64 = 1_200;
 
 /// The smallest retransmission timeout, in seconds (the network's, Linux's
 /// TCP_RTO_MIN).
@@ -1151,6 +1159,9 @@ pub fn estimate(config: &RunConfig) -> Estimate {
                             .saturating_mul(LOG_ENTRY_BYTES),
                     )
                     .saturating_add(links.saturating_mul(NODE_BYTES))
+                    .saturating_add(
+                        seconds.saturating_mul(links * SERIES_PER_SECOND_BYTES_PER_HOST),
+                    )
             } else {
                 0
             },
@@ -1244,6 +1255,13 @@ pub fn estimate(config: &RunConfig) -> Estimate {
                 "clients.workload.clients",
                 time,
             ],
+        },
+        Part {
+            what: format!("{sets_for_events} writes streamed to {replicas} replica(s) each"),
+            amount: ms(u128::from(sets_for_events)
+                * u128::from(replicas)
+                * u128::from(REPLICATED_WRITE_NS)),
+            fields: vec!["cluster.replicas_per_shard", "clients.workload.ratio", time],
         },
         Part {
             what: format!("storing {stored_keys} keys"),

@@ -138,7 +138,25 @@ pub fn write_rdb(db: &Db, now_ms: u64, info: &RdbInfo, out: &mut Vec<u8>) {
 /// The length [`write_rdb`] would append, computed without writing it: stored keys are
 /// encoded into a counter, prefilled ranges are added up (see the module's invariant).
 pub fn rdb_len(db: &Db, now_ms: u64, info: &RdbInfo) -> u64 {
-    let mut enc = Encoder::new(Counter::with_samples());
+    rdb_len_with(db, now_ms, info, Counter::with_samples())
+}
+
+/// [`rdb_len`], with every synthetic string over 20 bytes (its length unknown to LZF
+/// otherwise) counted from one compressed sample per (length, fill), as prefilled
+/// ranges are. For a simulator's snapshots of memtier's values: memtier_benchmark
+/// takes every value of one length from the same buffer, so all of them compress
+/// alike, while a synthetic `MemtierRandom` or `Letters` value varies with its seed
+/// only to keep values apart (its exact size differs by a few bytes from one seed to
+/// another). Stored values of other kinds, and everything else, are counted exactly;
+/// the cost is one compression per distinct length instead of one per value.
+pub fn rdb_len_sampled(db: &Db, now_ms: u64, info: &RdbInfo) -> u64 {
+    let mut counter = Counter::with_samples();
+    counter.sample_every_fill = true;
+    rdb_len_with(db, now_ms, info, counter)
+}
+
+fn rdb_len_with(db: &Db, now_ms: u64, info: &RdbInfo, counter: Counter) -> u64 {
+    let mut enc = Encoder::new(counter);
     enc.header(db, now_ms, info);
     if db.dbsize() > 0 {
         enc.db_header(db);
@@ -199,6 +217,8 @@ struct Counter {
     /// holds millions of synthetic values of a few lengths, each of which would
     /// otherwise be made and compressed.
     samples: Option<ValueSamples>,
+    /// Sample letters and memtier's random data too (see [`rdb_len_sampled`]).
+    sample_every_fill: bool,
 }
 
 impl Counter {
@@ -206,6 +226,7 @@ impl Counter {
         Counter {
             bytes: 0,
             samples: Some(ValueSamples::default()),
+            sample_every_fill: false,
         }
     }
 }
@@ -225,7 +246,9 @@ impl Sink for Counter {
         let sampled = match SyntheticFill::of_seed(seed) {
             SyntheticFill::Repeat(_) => true,
             SyntheticFill::Random => len > 11,
-            SyntheticFill::Letters | SyntheticFill::MemtierRandom => false,
+            SyntheticFill::Letters | SyntheticFill::MemtierRandom => {
+                self.sample_every_fill && len > 11
+            }
         };
         if sampled {
             self.bytes += samples.record_bytes(len, seed);

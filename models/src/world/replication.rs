@@ -1295,9 +1295,11 @@ fn apply(db: &mut Db, cmd: &[Blob], now_ms: u64, rng: &mut sim::SimRng) {
     db.apply_replicated(cmd, now_ms, rng);
 }
 
-/// A snapshot's payload on the wire: its RDB, exactly as redis-server 7.0 writes it,
-/// framed as a diskless sync (Redis 7.0's default) sends it.
+/// A snapshot's payload on the wire: its RDB as redis-server 7.0 writes it (values of
+/// memtier's random data counted by length, as memtier sends them: see
+/// `store_core::rdb::rdb_len_sampled`), framed as a diskless sync (Redis 7.0's default)
+/// sends it.
 fn rdb_bytes(db: &Db, now_ms: u64, replid: u64, offset: u64) -> u64 {
     let info = store_core::rdb::RdbInfo::replication(&format!("{replid:040x}"), offset as i64);
-    store_core::rdb::diskless_payload_len(store_core::rdb::rdb_len(db, now_ms, &info))
+    store_core::rdb::diskless_payload_len(store_core::rdb::rdb_len_sampled(db, now_ms, &info))
 }
