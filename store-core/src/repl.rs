@@ -68,6 +68,12 @@ pub fn select_db0() -> Command {
     command(&[b"SELECT", b"0"])
 }
 
+/// `PING`: what a master appends to its stream every repl-ping-replica-period (10 s by
+/// default) while it has replicas, so they can tell a quiet master from a dead link.
+pub fn ping() -> Command {
+    command(&[b"PING"])
+}
+
 /// What propagation collects while a `Db` runs, present only while propagation is on.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Propagation {

@@ -125,7 +125,14 @@ pub(crate) fn hello(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
             Reply::Integer(ctx.session.client_id as i64),
         ),
         (Reply::bulk(b"mode"), Reply::bulk(mode.as_bytes())),
-        (Reply::bulk(b"role"), Reply::bulk(b"master")),
+        (
+            Reply::bulk(b"role"),
+            Reply::bulk(if ctx.db.replica {
+                b"replica"
+            } else {
+                b"master"
+            }),
+        ),
         (Reply::bulk(b"modules"), Reply::Array(Vec::new())),
     ])
 }
