@@ -390,10 +390,11 @@ fn align_times(server: &mut [Vec<Vec<u8>>], store: &[Vec<Vec<u8>>], window_ms: u
     }
 }
 
-/// Commands whose effects depend on a random draw: SPOP's members, and the victims
-/// (and their order) of evictions CONFIG SET starts. Their share of the stream is
-/// compared by `same_up_to_chance`.
-const RANDOM_EFFECTS: &[&[u8]] = &[b"SPOP", b"CONFIG"];
+/// Commands whose effects depend on a random draw or on the order of a hash table:
+/// SPOP's members, the victims (and their order) of evictions CONFIG SET starts, the
+/// expired keys SCAN meets in its order. Their share of the stream is compared by
+/// `same_up_to_chance`.
+const RANDOM_EFFECTS: &[&[u8]] = &[b"SPOP", b"CONFIG", b"SCAN"];
 
 /// Equal as multisets once SREM's member is masked: the same commands on the same keys,
 /// whichever members and victims the draws chose, in whatever order.
