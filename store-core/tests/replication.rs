@@ -250,13 +250,9 @@ fn attach_replica(port: u16) -> (Conn, String, u64) {
         .and_then(|w| w.parse().ok())
         .expect("an offset");
     // The payload may be preceded by newlines the master sends while it prepares it.
-    let header = loop {
-        let line = link.read_line();
-        let trimmed: Vec<u8> = line.into_iter().skip_while(|&b| b == b'\n').collect();
-        if !trimmed.is_empty() {
-            break trimmed;
-        }
-    };
+    // (Newlines carry no CR, so they prefix the header's line.)
+    let line = link.read_line();
+    let header: Vec<u8> = line.into_iter().skip_while(|&b| b == b'\n').collect();
     if let Some(mark) = header.strip_prefix(b"$EOF:") {
         // Diskless: the RDB ends with the 40-byte mark.
         let mut attempts = 0;
@@ -302,7 +298,7 @@ fn server_psync_continues(port: u16, replid: &str, offset: i64) -> bool {
 /// the link socket's read timeout, re-sending the ACK that puts a replica online.
 fn wait_online(admin: &mut Conn, link: &mut Conn) {
     let mut attempts = 0;
-    loop {
+    for _ in 0..READ_ATTEMPTS {
         admin.send(&[b"INFO", b"replication"]);
         let (frame, _) = admin.read_frame(&mut |_| {});
         if let Frame::Bulk(text) = frame {
@@ -312,6 +308,7 @@ fn wait_online(admin: &mut Conn, link: &mut Conn) {
         }
         link.fill(&mut attempts, &mut send_ack);
     }
+    panic!("the server did not put the test's replica online");
 }
 
 /// The server's `master_repl_offset` (INFO replication).
