@@ -435,6 +435,10 @@ pub(crate) fn dispatch(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
     if let Some(p) = ctx.db.propagation.as_deref_mut() {
         p.flush(spec.flags & TOUCHES_ARBITRARY_KEYS == 0);
     }
+    if ctx.db.evict_after_command {
+        ctx.db.evict_after_command = false;
+        ctx.db.perform_evictions(ctx.now_ms, ctx.rng);
+    }
     reply
 }
 
