@@ -3,7 +3,10 @@
 //! executes (and every active-expire deletion and eviction), the effects Redis would
 //! propagate: the command as rewritten by its handler (relative expiries made absolute,
 //! SPOP as SREM, INCRBYFLOAT as SET ... KEEPTTL), the DEL of a key found expired while it
-//! ran, wrapped in MULTI/EXEC when one execution propagates more than one effect;
+//! ran, wrapped in MULTI/EXEC when one execution propagates more than one effect
+//! (an EXEC's effects together; not RANDOMKEY's or SCAN's lazy DELs, nor active
+//! expiry's or evictions', which go out one by one); a command that changed nothing
+//! (Redis's `server.dirty` unmoved) propagates nothing of its own.
 //! [`Db::drain_propagated`](crate::Db::drain_propagated) hands them out in order.
 //! [`ReplicationLog`] is the master's side of the link: replication ids, the master
 //! offset, the backlog of commands and the PSYNC decision of replication.c.
