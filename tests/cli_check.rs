@@ -130,8 +130,8 @@ fn every_bundled_scenario_passes_check() {
         );
     }
     assert_eq!(
-        n, 6,
-        "the five experiments of issue 4 and the partition of one shard"
+        n, 7,
+        "the five experiments of issue 4, the partition of one shard, the replication backlog"
     );
 }
 
@@ -419,6 +419,7 @@ fn list_shows_every_bundled_scenario_once() {
             "m6g-25kb-get",
             "partition-one-shard",
             "r7g-family",
+            "replication-backlog",
             "t4g-burst-depletion",
             "zipf-hot-shards"
         ]
@@ -511,18 +512,18 @@ fn a_bad_base_is_refused_even_when_every_variant_patches_it() {
     );
 }
 
-/// A mechanism the world does not model yet is refused by `check` and by `run` (exit 2,
-/// naming the field), never run as if it were not there.
+/// Replica counts, buffer limits, backlog sizes and timeouts out of range are refused
+/// by `check` and by `run` (exit 2, naming the field and what is expected), never run.
 #[test]
-fn replicas_are_refused_until_replication_is_modelled() {
+fn replication_settings_out_of_range_are_refused() {
     let scenario = valid_with(
         "        shards: 3,\n",
-        "        shards: 3,\n        replicas_per_shard: 2,\n",
+        "        shards: 3,\n        replicas_per_shard: 6,\n",
     );
     let fragments = [
         "replicas.ron:12:29:",
         "cluster.replicas_per_shard",
-        "not modelled yet",
+        "at most 5",
     ];
     check_rejects("replicas.ron", &scenario, &fragments);
     let path = scratch("replicas-run.ron", &scenario);
@@ -530,28 +531,62 @@ fn replicas_are_refused_until_replication_is_modelled() {
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(out.stdout.is_empty(), "no report for a refused scenario");
-    for f in ["cluster.replicas_per_shard", "not modelled yet"] {
-        assert!(stderr.contains(f), "missing {f:?} in: {stderr}");
-    }
     // In a variant's patch the path points into the patch.
     let patched = valid_with(
         "    seed: 3,\n",
-        "    seed: 3,\n    variants: [(name: \"r\", patch: (cluster: (replicas_per_shard: 1)))],\n",
+        "    seed: 3,\n    variants: [(name: \"r\", patch: (cluster: (replicas_per_shard: 9)))],\n",
     );
     check_rejects(
         "replicas-variant.ron",
         &patched,
-        &[
-            "variants[0].patch.cluster.replicas_per_shard",
-            "not modelled yet",
-        ],
+        &["variants[0].patch.cluster.replicas_per_shard", "at most 5"],
     );
-    // Zero replicas is what the world models.
-    let zero = valid_with(
+    for (name, replace, fragments) in [
+        (
+            "repl-without-replicas.ron",
+            "        shards: 3,\n        replication: (backlog_bytes: 1048576),\n",
+            &["cluster.replication", "need replicas"][..],
+        ),
+        (
+            "repl-backlog.ron",
+            "        shards: 3,\n        replicas_per_shard: 1,\n        replication: (backlog_bytes: 100),\n",
+            &["cluster.replication.backlog_bytes", "16384"][..],
+        ),
+        (
+            "repl-timeout.ron",
+            "        shards: 3,\n        replicas_per_shard: 1,\n        replication: (timeout_s: 0),\n",
+            &["cluster.replication.timeout_s", "1 to 86400"][..],
+        ),
+        (
+            "repl-limit.ron",
+            "        shards: 3,\n        replicas_per_shard: 1,\n        replication: (output_buffer_hard_limit_bytes: 2199023255552),\n",
+            &["cluster.replication.output_buffer_hard_limit_bytes", "at most 1 TiB"][..],
+        ),
+        (
+            "repl-min-replicas.ron",
+            "        shards: 3,\n        replicas_per_shard: 1,\n        replication: (min_replicas_to_write: 2),\n",
+            &["cluster.replication.min_replicas_to_write", "at most replicas_per_shard (1)"][..],
+        ),
+    ] {
+        let scenario = valid_with("        shards: 3,\n", replace);
+        check_rejects(name, &scenario, fragments);
+    }
+    // Reads from replicas need replicas.
+    let scenario = valid_with(
+        "    clients: (\n",
+        "    clients: (\n        read_from: replica,\n",
+    );
+    check_rejects(
+        "read-from.ron",
+        &scenario,
+        &["clients.read_from", "need replicas"],
+    );
+    // In range, they pass.
+    let ok = valid_with(
         "        shards: 3,\n",
-        "        shards: 3,\n        replicas_per_shard: 0,\n",
+        "        shards: 3,\n        replicas_per_shard: 2,\n        replication: (backlog_bytes: 16384, timeout_s: 5),\n",
     );
-    let path = scratch("replicas-zero.ron", &zero);
+    let path = scratch("replicas-ok.ron", &ok);
     assert_eq!(
         kvsim(&["check", path.to_str().unwrap()]).status.code(),
         Some(0)

@@ -972,8 +972,12 @@ pub fn estimate(config: &RunConfig) -> Estimate {
     let waiting = u64::from(config.cluster.node.io_threads > config.cluster.instance.spec.vcpu);
     let client_threads =
         u64::from(config.clients.hosts) * u64::from(config.clients.workload.threads);
-    let timeseries_points = seconds
-        .saturating_mul((2 + shards * (7 + io_threads + waiting)).saturating_add(client_threads));
+    // Replicas are nodes too, and each has three replication series (buffer, lag in
+    // bytes and in time).
+    let nodes = shards * (1 + replicas);
+    let timeseries_points = seconds.saturating_mul(
+        (2 + nodes * (7 + io_threads + waiting) + 3 * links).saturating_add(client_threads),
+    );
 
     // Memory of the world.
     let stored_keys = {

@@ -38,6 +38,8 @@ pub mod node;
 #[cfg(test)]
 mod probe;
 pub mod replication;
+#[cfg(test)]
+mod replication_props;
 mod requests;
 pub mod results;
 mod sampler;
@@ -231,7 +233,10 @@ impl Model for World {
                 e,
             ),
             Ev::Repl(e) => replication.handle(&mut ctx, nodes, e),
-            Ev::Node(e) => nodes.handle(&mut ctx, e),
+            Ev::Node(e @ NodeEv::ExpireCycle { node }) => {
+                nodes.handle(&mut ctx, e);
+                replication.drain_node(&mut ctx, nodes, node);
+            }
             Ev::WindowStart => sampler.window_start(ctx.net, nodes),
             Ev::Sample => {
                 sampler.sample(&mut ctx, nodes);

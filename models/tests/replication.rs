@@ -45,7 +45,7 @@ fn payload_rate(r: &models::world::RunResult) -> f64 {
         .as_ref()
         .expect("replication results")
         .primaries[0];
-    let payload = (p.client_reply_bytes + p.replication_bytes_sent) as f64;
+    let payload = (p.client_reply_bytes + p.replication_bytes_delivered) as f64;
     let wire = r.hosts[0].egress.wire_bytes as f64;
     100e6 / 8.0 * payload / wire
 }

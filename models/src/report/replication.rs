@@ -36,8 +36,8 @@ pub struct PrimaryReplicationReport {
     pub name: String,
     /// The write stream each replica is fed.
     pub write_stream_bits_per_s: f64,
-    /// What replication handed the primary's sockets: streams and snapshots (a buffer
-    /// dropped with its link was never sent).
+    /// What replication carried to the replicas: streams and snapshots (a buffer
+    /// dropped with its link never crossed).
     pub replication_bits_per_s: f64,
     pub client_reply_bits_per_s: f64,
     pub egress_baseline_bits_per_s: u64,
@@ -84,7 +84,9 @@ pub fn replication_report(result: &RunResult) -> Option<ReplicationReport> {
             PrimaryReplicationReport {
                 name: p.name.clone(),
                 write_stream_bits_per_s: round3(stream),
-                replication_bits_per_s: round3(p.replication_bytes_sent as f64 * 8.0 / seconds),
+                replication_bits_per_s: round3(
+                    p.replication_bytes_delivered as f64 * 8.0 / seconds,
+                ),
                 client_reply_bits_per_s: round3(p.client_reply_bytes as f64 * 8.0 / seconds),
                 egress_baseline_bits_per_s: baseline,
             }

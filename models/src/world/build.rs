@@ -236,7 +236,11 @@ impl World {
             let credits = cpu_credits(server, config.cpu_credits_at_start);
             node_cpus.push(HostCpu::new(server.vcpu, io_threads as u32, credits));
             let db = if node < shards {
-                node_db(config, &router, &owners, shard)?
+                let mut db = node_db(config, &router, &owners, shard)?;
+                if replicas > 0 {
+                    super::replication::make_primary(&mut db);
+                }
+                db
             } else {
                 let mut db = nodes
                     .iter()

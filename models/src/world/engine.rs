@@ -29,13 +29,6 @@ use store_core::{Reply, Session};
 /// Redis's reply to a write refused by min-replicas-to-write.
 const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
 
-/// What a command propagates to replicas: a write that did not fail, as sent.
-fn propagated(argv: &[store_core::Arg<'_>], reply: &Reply, out: &mut Vec<Command>) {
-    if !reply.is_error() && argv.first() == Some(&store_core::Arg::Bytes(b"SET")) {
-        out.push(argv.iter().map(|a| a.to_blob()).collect());
-    }
-}
-
 /// The engine's events.
 #[derive(Clone, Copy, Debug)]
 pub enum EngineEv {
@@ -415,10 +408,9 @@ impl Engine {
                 Reply::error(NOREPLICAS)
             } else if propagates {
                 let reply = with_argv(r, &self.key_buf, &mut self.argv_buf, |argv| {
-                    let reply = n.execute(&mut cn.session, argv, now_ms);
-                    propagated(argv, &reply, &mut self.propagated);
-                    reply
+                    n.execute(&mut cn.session, argv, now_ms)
                 });
+                n.db.drain_propagated(&mut self.propagated);
                 repl.record(node, &mut self.propagated);
                 reply
             } else {

@@ -160,6 +160,8 @@ impl Faults {
                 n.db = super::build::empty_db(config, &clients.router, n.shard);
                 if repl.link_of(node).is_some() {
                     super::replication::make_replica(&mut n.db);
+                } else if repl.propagates(node) {
+                    super::replication::make_primary(&mut n.db);
                 }
                 repl.on_restart(ctx, node);
                 let record = self.records.iter().position(|r| {

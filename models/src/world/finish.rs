@@ -315,7 +315,7 @@ impl World {
                         stream_bytes: stream[s],
                         client_reply_bytes: metrics.reply_bytes_by_node[s],
                         rdb_bytes_sent: replication.rdb_bytes_sent_by_shard[s],
-                        replication_bytes_sent: replication.bytes_sent_by_shard[s],
+                        replication_bytes_delivered: replication.bytes_delivered_by_shard[s],
                     })
                     .collect(),
             }

@@ -35,8 +35,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use store_core::{Blob, Db};
 
-/// One propagated command's argv.
-pub type Command = Vec<Blob>;
+pub use store_core::repl::Command;
 
 /// The largest message a link hands the network at once: small enough that a replica
 /// sees a snapshot or a burst of writes arrive progressively.
@@ -263,6 +262,9 @@ struct Shard {
     rdb_transfers: u32,
     /// Writes refused: fewer good replicas than min-replicas-to-write.
     refuse_writes: bool,
+    /// The next entry starts with SELECT 0 (Redis resets `slaveseldb` when it starts
+    /// and when a full resync forks, so the next command propagated selects the db).
+    select_pending: bool,
     /// Propagated commands of the batch running on the primary, and their bytes.
     pending: Vec<Command>,
     pending_bytes: u64,
@@ -289,21 +291,8 @@ pub(crate) struct Replication {
     /// Snapshot bytes each shard's primary handed its sockets, and all replication
     /// bytes it did.
     pub rdb_bytes_sent_by_shard: Vec<u64>,
-    pub bytes_sent_by_shard: Vec<u64>,
-}
-
-/// The RESP bytes of one command.
-pub(crate) fn command_bytes(cmd: &[Blob]) -> u64 {
-    fn digits(n: u64) -> u64 {
-        n.checked_ilog10().unwrap_or(0) as u64 + 1
-    }
-    let n = cmd.len() as u64;
-    let mut bytes = 1 + digits(n) + 2;
-    for a in cmd {
-        let len = a.len();
-        bytes += 1 + digits(len) + 2 + len + 2;
-    }
-    bytes
+    /// Replication bytes (streams and snapshots) that crossed to a replica, by shard.
+    pub bytes_delivered_by_shard: Vec<u64>,
 }
 
 impl Replication {
@@ -356,6 +345,7 @@ impl Replication {
                     fork_scheduled: false,
                     rdb_transfers: 0,
                     refuse_writes: false,
+                    select_pending: true,
                     pending: Vec::new(),
                     pending_bytes: 0,
                     stream_bytes: 0,
@@ -371,7 +361,7 @@ impl Replication {
             in_sync_changed: false,
             full_resyncs: 0,
             rdb_bytes_sent_by_shard: vec![0; shards as usize],
-            bytes_sent_by_shard: vec![0; shards as usize],
+            bytes_delivered_by_shard: vec![0; shards as usize],
         }
     }
 
@@ -422,8 +412,22 @@ impl Replication {
     pub fn record(&mut self, node: u32, cmds: &mut Vec<Command>) {
         let s = &mut self.shards[node as usize];
         for c in cmds.drain(..) {
-            s.pending_bytes += command_bytes(&c);
+            s.pending_bytes += store_core::repl::command_len(&c);
             s.pending.push(c);
+        }
+    }
+
+    /// What `node`'s store propagated outside a command (its active expire cycle's
+    /// DELs) enters the log at once.
+    pub fn drain_node(&mut self, ctx: &mut Ctx<'_>, nodes: &mut Nodes, node: u32) {
+        if !self.propagates(node) {
+            return;
+        }
+        let mut cmds = Vec::new();
+        nodes.nodes[node as usize].db.drain_propagated(&mut cmds);
+        if !cmds.is_empty() {
+            self.record(node, &mut cmds);
+            self.commit(ctx, node, false);
         }
     }
 
@@ -459,6 +463,12 @@ impl Replication {
         let now = ctx.sched.now();
         let s = &mut self.shards[node as usize];
         if !s.pending.is_empty() {
+            if s.select_pending {
+                s.select_pending = false;
+                let select = store_core::repl::select_db0();
+                s.pending_bytes += store_core::repl::command_len(&select);
+                s.pending.insert(0, select);
+            }
             let cmds = std::mem::take(&mut s.pending);
             let bytes = std::mem::take(&mut s.pending_bytes);
             s.stream_bytes += bytes;
@@ -548,7 +558,6 @@ impl Replication {
                             .send(ctx.sched, link.stream, n, RDB_TOKEN | (written + n));
                         link.socket_bytes += n;
                         self.rdb_bytes_sent_by_shard[link.shard as usize] += n;
-                        self.bytes_sent_by_shard[link.shard as usize] += n;
                     }
                     if written + n < total {
                         link.side = PrimarySide::Rdb {
@@ -575,7 +584,6 @@ impl Replication {
                     }
                     link.sent_offset += n;
                     link.socket_bytes += n;
-                    self.bytes_sent_by_shard[link.shard as usize] += n;
                     ctx.net.send(ctx.sched, link.stream, n, link.sent_offset);
                 }
                 PrimarySide::Detached | PrimarySide::WaitFork => return,
@@ -747,6 +755,7 @@ impl Replication {
         if primary.down {
             return;
         }
+        s.select_pending = true;
         let snapshot = Arc::new(Snapshot {
             rdb_bytes: rdb_bytes(&primary.db, super::now_unix_ms(now)),
             db: primary.db.clone(),
@@ -794,6 +803,7 @@ impl Replication {
         match kind {
             FlowKind::ReplicationStream => {
                 let link = &mut self.links[l as usize];
+                self.bytes_delivered_by_shard[link.shard as usize] += d.payload_bytes;
                 link.last_io_at = now;
                 if d.token & RDB_TOKEN != 0 {
                     link.rdb_received += d.payload_bytes;
@@ -940,6 +950,7 @@ impl Replication {
         };
         let node = &mut nodes.nodes[link.node as usize];
         node.db = snapshot.db.clone();
+        make_replica(&mut node.db);
         link.replid = Some(snapshot.replid);
         link.applied = snapshot.offset;
         if link.received < snapshot.offset {
@@ -1001,6 +1012,7 @@ impl Replication {
         let replid = s.next_replid;
         s.next_replid += 1;
         s.log = Log::new(replid);
+        s.select_pending = true;
         s.pending.clear();
         s.pending_bytes = 0;
         s.rdb_transfers = 0;
@@ -1072,24 +1084,34 @@ impl Replication {
         self.shards.iter().map(|s| s.stream_bytes).collect()
     }
 
-    /// For checks: every link's (replica applied offset, replica received offset,
-    /// primary offset, same id).
+    /// For checks: every link's offsets and replication ids.
     #[cfg(test)]
-    #[allow(dead_code)] // until the replication property test reads it
-    pub fn offsets(&self) -> Vec<(u64, u64, u64, bool)> {
+    pub fn offsets(&self) -> Vec<LinkOffsets> {
         self.links
             .iter()
             .map(|l| {
                 let log = &self.shards[l.shard as usize].log;
-                (
-                    l.applied,
-                    l.received,
-                    log.offset,
-                    l.replid == Some(log.replid),
-                )
+                LinkOffsets {
+                    applied: l.applied,
+                    received: l.received,
+                    primary_offset: log.offset,
+                    replica_replid: l.replid,
+                    primary_replid: log.replid,
+                }
             })
             .collect()
     }
+}
+
+/// A link's offsets and ids, for checks.
+#[cfg(test)]
+#[derive(Clone, Copy, Debug)]
+pub struct LinkOffsets {
+    pub applied: u64,
+    pub received: u64,
+    pub primary_offset: u64,
+    pub replica_replid: Option<u64>,
+    pub primary_replid: u64,
 }
 
 /// Replication's figures over the run.
@@ -1112,8 +1134,9 @@ pub struct PrimaryReplicationResult {
     pub client_reply_bytes: u64,
     /// Snapshot bytes written for full resyncs.
     pub rdb_bytes_sent: u64,
-    /// Stream and snapshot bytes written to replicas' sockets.
-    pub replication_bytes_sent: u64,
+    /// Stream and snapshot bytes its replicas received (a buffer dropped with its link
+    /// never crossed).
+    pub replication_bytes_delivered: u64,
 }
 
 /// One replica's figures over the run.
@@ -1170,22 +1193,20 @@ impl ReplicaResult {
 }
 
 /// Makes a store a replica's (what a replica refuses and defers to its primary).
-pub(crate) fn make_replica(_db: &mut Db) {}
+pub(crate) fn make_replica(db: &mut Db) {
+    db.set_propagation(false);
+    db.set_replica(true);
+}
 
-/// Applies one command of the stream to a replica's store.
+/// Makes a store a primary that records what it propagates.
+pub(crate) fn make_primary(db: &mut Db) {
+    db.set_replica(false);
+    db.set_propagation(true);
+}
+
+/// Applies one command of the stream to a replica's store, as its master client.
 fn apply(db: &mut Db, cmd: &[Blob], now_ms: u64, rng: &mut sim::SimRng) {
-    let argv: Vec<store_core::Arg<'_>> = cmd
-        .iter()
-        .map(|b| match b {
-            Blob::Bytes(b) => store_core::Arg::Bytes(b),
-            Blob::Synthetic { len, seed } => store_core::Arg::Synthetic {
-                len: *len,
-                seed: *seed,
-            },
-        })
-        .collect();
-    let mut master = store_core::Session::new(0);
-    let _ = db.execute(&mut master, &argv, now_ms, rng);
+    db.apply_replicated(cmd, now_ms, rng);
 }
 
 /// A snapshot's RDB size.
