@@ -257,7 +257,9 @@ fn run(args: &ServeArgs) -> std::io::Result<()> {
                     &mut free_slots,
                     &mut next_client_id,
                 );
-                db.set_connected_clients((conns.len() - free_slots.len()) as u64);
+                db.set_connected_clients(
+                    ((conns.len() - free_slots.len()) as u64).saturating_sub(master.replicas()),
+                );
                 continue;
             }
             let slot = event.token().0 - 1;
@@ -287,6 +289,10 @@ fn run(args: &ServeArgs) -> std::io::Result<()> {
                 slot,
             );
         }
+        // INFO's connected_clients leaves replicas out (a sync this turn made one).
+        db.set_connected_clients(
+            ((conns.len() - free_slots.len()) as u64).saturating_sub(master.replicas()),
+        );
         // Replicas get what the log gained from this turn's commands (Redis writes
         // their buffers before it sleeps).
         for slot in 0..conns.len() {
@@ -342,7 +348,9 @@ fn settle(
             }
         }
         free_slots.push(slot);
-        db.set_connected_clients((conns.len() - free_slots.len()) as u64);
+        db.set_connected_clients(
+            ((conns.len() - free_slots.len()) as u64).saturating_sub(master.replicas()),
+        );
         return;
     }
     let pending = conn.out_pos < conn.output.len();

@@ -139,6 +139,11 @@ impl Master {
         }
     }
 
+    /// Replica links attached (INFO's connected_clients leaves them out).
+    pub fn replicas(&self) -> u64 {
+        self.replicas
+    }
+
     /// A replica's link closed.
     pub fn detach(&mut self) {
         self.replicas = self.replicas.saturating_sub(1);
