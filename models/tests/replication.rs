@@ -154,3 +154,54 @@ fn two_replicas_reach_the_hard_limit_at_the_closed_form_time() {
     // W = 8 MB/s to each of two replicas: 16 MB/s against B = 12.4 MB/s.
     check_shared(2, 8, 0);
 }
+
+/// Reads from replicas: with `read_from: replica` every GET is served by a replica
+/// (none by the primary); while a replica lags behind a stream its egress cannot carry,
+/// some reads are stale (the key's last write acknowledged before the read arrived and
+/// not applied), and with the stream carried easily none are; `replica_preferred`
+/// sends reads to the primary while no replica is in sync.
+#[test]
+fn reads_from_replicas_are_counted_and_stale_ones_found() {
+    let text = |read_from: &str, baseline: u64| {
+        format!(
+            r#"(
+    name: "reads", description: "reads from replicas", seed: 9, duration_s: 8, warmup_s: 0,
+    instances: {{
+        "nic": (vcpu: 8, memory_bytes: 8_589_934_592, baseline_bits_per_s: {baseline},
+                source: "test"),
+    }},
+    cluster: (engine: redis, mode: standalone, instance: "nic", replicas_per_shard: 2),
+    clients: (read_from: {read_from},
+              workload: (ratio: "1:1", key_minimum: 0, key_maximum: 99, data_size: 5000,
+                         pipeline: 1, clients: 50, threads: 1, rate_limiting: 100,
+                         test_time_s: 8)),
+    prefill: (keys: 100, key_minimum: 0, value_bytes: 5000),
+)"#
+        )
+    };
+    let run = |read_from: &str, baseline: u64| {
+        let t = text(read_from, baseline);
+        let s = load_str(&t, "reads.ron").unwrap();
+        simulate(&s.resolved_variants()[0].config).unwrap()
+    };
+    // 2,500 SETs of 5 KB a second: 12.5 MB/s to each of two replicas, through 20 MB/s.
+    let lagging = run("replica", 160_000_000);
+    let repl = lagging.replication.as_ref().unwrap();
+    let reads: u64 = repl.replicas.iter().map(|x| x.reads).sum();
+    let stale: u64 = repl.replicas.iter().map(|x| x.stale_reads).sum();
+    // Every GET completed was served by a replica (a few more were served whose replies
+    // were still on their way at the end); the primary answered only the SETs.
+    assert!(lagging.gets.count > 0 && reads >= lagging.gets.count);
+    assert!(reads <= lagging.gets.count + 50, "{reads}");
+    assert_eq!(lagging.hosts[0].ops, lagging.sets.count);
+    assert!(stale > 0, "a lagging replica serves stale reads");
+    // With 10 Gbps, the replicas keep up within a few microseconds.
+    let fast = run("replica", 10_000_000_000);
+    let repl = fast.replication.as_ref().unwrap();
+    let stale_fast: u64 = repl.replicas.iter().map(|x| x.stale_reads).sum();
+    assert!(stale_fast < stale / 10, "{stale_fast} vs {stale}");
+    // Preferring replicas, the reads go to them while they are in sync.
+    let preferred = run("replica_preferred", 10_000_000_000);
+    let repl = preferred.replication.as_ref().unwrap();
+    assert!(repl.replicas.iter().all(|x| x.reads > 0));
+}

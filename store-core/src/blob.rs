@@ -2,6 +2,10 @@
 //! only when read through the wire, so a simulated 25 KB value costs a few bytes of
 //! memory while counting 25 KB wherever size matters. Invariant: a synthetic blob's bytes
 //! are a pure function of (len, seed), and `len()` is always the true byte length.
+//!
+//! What the bytes are (their [`SyntheticFill`]) rides in the seed's top two bits, so a
+//! seed alone says how compressible its value is (an RDB snapshot compresses strings)
+//! without widening `Blob`, `Arg` or the store's values.
 
 /// A byte string: either owned bytes or a synthetic value described by (len, seed).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -47,18 +51,95 @@ impl Blob {
         v
     }
 
-    /// Byte `index` of the synthetic value with `seed`: printable ASCII ('a'..='z'), as
-    /// memtier's and redis-benchmark's payloads are, so replies stay readable and the
-    /// encoded size never depends on escaping. SplitMix64 of (seed, index / 8).
+    /// Byte `index` of the synthetic value with `seed`, per the seed's
+    /// [`SyntheticFill`]: a pseudo-random lowercase letter, the seed's repeated byte, or
+    /// a pseudo-random byte.
     pub fn synthetic_byte(seed: u64, index: u64) -> u8 {
-        let mut z = seed
-            .wrapping_add((index / 8).wrapping_mul(0x9E37_79B9_7F4A_7C15))
-            .wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        let byte = (z >> ((index % 8) * 8)) as u8;
-        b'a' + byte % 26
+        match SyntheticFill::of_seed(seed) {
+            SyntheticFill::Letters => b'a' + splitmix_byte(seed, index) % 26,
+            SyntheticFill::Repeat(byte) => byte,
+            SyntheticFill::Random => splitmix_byte(seed, index),
+            SyntheticFill::MemtierRandom => memtier_random_byte(seed, index),
+        }
+    }
+}
+
+/// Byte `index % 8` of SplitMix64 of (seed, index / 8).
+fn splitmix_byte(seed: u64, index: u64) -> u8 {
+    let mut z = seed
+        .wrapping_add((index / 8).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        .wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> ((index % 8) * 8)) as u8
+}
+
+/// memtier_benchmark's `--random-data` buffer (obj_gen.cpp, `alloc_value_buffer`) at
+/// `index`: 64-byte blocks of one 64-byte random buffer `b1`, block `k` XORed with
+/// `b2[k % 64]` and with its group's number `k / 64 + 1`; both buffers are read anew
+/// every 20 groups (80 KiB). Here they are drawn from (seed, refresh epoch).
+fn memtier_random_byte(seed: u64, index: u64) -> u8 {
+    let block = index / 64;
+    let group = block / 64;
+    let epoch_seed = seed.wrapping_add((group / 20).wrapping_mul(0xD605_BBB5_8C8A_BBAB));
+    let b1 = splitmix_byte(epoch_seed, index % 64);
+    let b2 = splitmix_byte(epoch_seed ^ 0x5851_F42D_4C95_7F2D, block % 64);
+    b1 ^ b2 ^ (group + 1) as u8
+}
+
+/// What a synthetic value's bytes are, carried in its seed's top two bits (00 letters,
+/// 01 a repeated byte, 10 random bytes, 11 memtier's random data) so that every existing
+/// place a seed travels (requests, stored values, prefilled ranges) carries it too.
+/// Seeds below 2^62, which every caller passed before fills existed, keep their
+/// letters byte for byte.
+///
+/// The kinds are what a benchmark sends, and they differ in what an RDB snapshot makes
+/// of them: LZF turns a repeated byte into about 1% of its length and leaves random bytes
+/// as they are. memtier_benchmark sends `'x'` repeated by default (its value buffer is
+/// `memset` to `'x'`, `Repeat(b'x')`) and, with `--random-data`, bytes from /dev/urandom
+/// laid out in 64-byte blocks that repeat (`MemtierRandom`); `Random` is the
+/// incompressible limit of that.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SyntheticFill {
+    /// Pseudo-random lowercase letters: readable replies; LZF finds some repeats in long
+    /// values, so their compressed size varies a little from seed to seed.
+    Letters,
+    /// One byte repeated (memtier_benchmark's default is `Repeat(b'x')`).
+    Repeat(u8),
+    /// Pseudo-random bytes, uniform over 0..=255: LZF leaves them as they are.
+    Random,
+    /// The bytes memtier_benchmark sends with `--random-data`: blocks of one random
+    /// buffer, so that LZF finds repeats in long values (an RDB holds a 1 KB value at
+    /// about 98% of its length, a 25 KB one at about 72%, a 100 KB one at about 68%).
+    MemtierRandom,
+}
+
+const FILL_SHIFT: u32 = 62;
+const PAYLOAD_MASK: u64 = (1 << FILL_SHIFT) - 1;
+
+impl SyntheticFill {
+    /// A seed whose value has this fill: `payload`'s low 62 bits with the fill's tag
+    /// above them (for `Repeat`, the repeated byte replaces the payload's low byte).
+    pub const fn seed(self, payload: u64) -> u64 {
+        match self {
+            SyntheticFill::Letters => payload & PAYLOAD_MASK,
+            SyntheticFill::Repeat(byte) => {
+                (1 << FILL_SHIFT) | (payload & PAYLOAD_MASK & !0xff) | byte as u64
+            }
+            SyntheticFill::Random => (2 << FILL_SHIFT) | (payload & PAYLOAD_MASK),
+            SyntheticFill::MemtierRandom => (3 << FILL_SHIFT) | (payload & PAYLOAD_MASK),
+        }
+    }
+
+    /// The fill a seed says.
+    pub const fn of_seed(seed: u64) -> SyntheticFill {
+        match seed >> FILL_SHIFT {
+            0 => SyntheticFill::Letters,
+            1 => SyntheticFill::Repeat(seed as u8),
+            2 => SyntheticFill::Random,
+            _ => SyntheticFill::MemtierRandom,
+        }
     }
 }
 
@@ -106,5 +187,28 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert!(a.iter().all(u8::is_ascii_lowercase));
+    }
+
+    #[test]
+    fn fills_ride_in_the_seed() {
+        for fill in [
+            SyntheticFill::Letters,
+            SyntheticFill::Repeat(b'x'),
+            SyntheticFill::Repeat(0),
+            SyntheticFill::Random,
+            SyntheticFill::MemtierRandom,
+        ] {
+            for payload in [0, 7, u64::MAX] {
+                assert_eq!(SyntheticFill::of_seed(fill.seed(payload)), fill);
+            }
+        }
+        let x = SyntheticFill::Repeat(b'x').seed(99);
+        assert_eq!(Blob::Synthetic { len: 5, seed: x }.to_vec(), b"xxxxx");
+        let random = Blob::Synthetic {
+            len: 4096,
+            seed: SyntheticFill::Random.seed(3),
+        }
+        .to_vec();
+        assert!(random.iter().any(|b| !b.is_ascii_lowercase()));
     }
 }

@@ -8,6 +8,7 @@
 //! clear; `default_bytes` equals the Redis-model bytes of exactly the clear-bit keys; a
 //! key with its bit set is either stored in the keyspace or deleted.
 
+use crate::blob::SyntheticFill;
 use crate::db::Db;
 use crate::hashing::mix64;
 use crate::mem;
@@ -33,7 +34,8 @@ pub struct PrefillRange {
     pub count: u64,
     pub value_size: ValueSize,
     /// Seeds each key's value bytes and size: key i's value is a pure function of
-    /// (seed, i).
+    /// (seed, i). Its top two bits are the values' [`SyntheticFill`] (see
+    /// [`PrefillRange::with_fill`]); a seed below 2^62 means letters.
     pub seed: u64,
     /// Unix ms the keys count as created at (their LRU/LFU access time).
     pub created_at_ms: u64,
@@ -54,6 +56,17 @@ impl PrefillRange {
             created_at_ms: 0,
             materialize: false,
         }
+    }
+
+    /// The same range with values of `fill` (the seed's top bits say it).
+    pub fn with_fill(mut self, fill: SyntheticFill) -> PrefillRange {
+        self.seed = fill.seed(self.seed);
+        self
+    }
+
+    /// What the range's values are made of.
+    pub fn fill(&self) -> SyntheticFill {
+        SyntheticFill::of_seed(self.seed)
     }
 }
 
@@ -93,7 +106,7 @@ pub(crate) struct Prefilled {
     pub(crate) lru: u32,
 }
 
-fn decimal_digits(n: u64) -> u64 {
+pub(crate) fn decimal_digits(n: u64) -> u64 {
     n.checked_ilog10().map_or(1, |log| u64::from(log) + 1)
 }
 
@@ -188,12 +201,36 @@ impl Prefilled {
         }
     }
 
+    /// Key `index`'s value seed: a mix of (seed, index) carrying the range's fill.
     pub(crate) fn value_seed(&self, index: u64) -> u64 {
-        mix64(
+        self.spec.fill().seed(mix64(
             self.spec
                 .seed
                 .wrapping_add(index.wrapping_mul(0x2545_F491_4F6C_DD1D)),
-        )
+        ))
+    }
+
+    /// Overridden keys among offsets `from..to`, a bitset word at a time.
+    pub(crate) fn overridden_between(&self, from: u64, to: u64) -> u64 {
+        let mut count = 0u64;
+        let mut offset = from;
+        while offset < to {
+            let word = self
+                .overridden
+                .get((offset / 64) as usize)
+                .copied()
+                .unwrap_or(0);
+            let low = offset % 64;
+            let high = (to - (offset - low)).min(64);
+            let mask = if high == 64 {
+                !0u64
+            } else {
+                (1u64 << high) - 1
+            } & (!0u64 << low);
+            count += u64::from((word & mask).count_ones());
+            offset = offset - low + 64;
+        }
+        count
     }
 
     pub(crate) fn default_value(&self, index: u64) -> Value {

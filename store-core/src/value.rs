@@ -12,8 +12,11 @@ use crate::numbers;
 use indexmap::{IndexMap, IndexSet};
 use std::collections::VecDeque;
 
-/// hash-max-listpack-entries / zset-max-listpack-entries (Redis 7.0 defaults).
+/// zset-max-listpack-entries (Redis 7.0's default).
 pub const MAX_LISTPACK_ENTRIES: usize = 128;
+/// hash-max-listpack-entries: 512 as redis-server 7.0 compiles it in (config.c); the
+/// redis.conf it ships says 128, which only a server started with that file uses.
+pub const MAX_HASH_LISTPACK_ENTRIES: usize = 512;
 /// hash-max-listpack-value / zset-max-listpack-value.
 pub const MAX_LISTPACK_VALUE: u64 = 64;
 /// set-max-intset-entries.
@@ -191,7 +194,7 @@ impl HashValue {
             self.lp_entries_bytes -= lp;
             self.table_entries_bytes -= table;
         }
-        if self.fields.len() > MAX_LISTPACK_ENTRIES {
+        if self.fields.len() > MAX_HASH_LISTPACK_ENTRIES {
             self.listpack = false;
         }
         old.is_none()
@@ -219,6 +222,11 @@ impl HashValue {
 
     pub fn get(&self, field: &[u8]) -> Option<&Blob> {
         self.fields.get(field)
+    }
+
+    /// Whether Redis holds this hash as a listpack (else a hashtable).
+    pub fn is_listpack(&self) -> bool {
+        self.listpack
     }
 
     pub fn redis_bytes(&self) -> u64 {
@@ -529,6 +537,11 @@ impl ZSetValue {
 
     pub fn score(&self, member: &[u8]) -> Option<f64> {
         self.scores.get(member).copied()
+    }
+
+    /// Whether Redis holds this sorted set as a listpack (else a skiplist).
+    pub fn is_listpack(&self) -> bool {
+        self.listpack
     }
 
     fn lp_pair_bytes(member: &[u8], score: f64) -> u64 {

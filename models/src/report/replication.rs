@@ -25,6 +25,9 @@ pub struct ReplicaReport {
     pub lag_s_max: f64,
     /// At the run's end: in sync with its primary (same replication id, streaming).
     pub in_sync_at_end: bool,
+    /// Reads it served, and the stale ones among them.
+    pub reads: u64,
+    pub stale_reads: u64,
     /// Every disconnect and resync, in time order.
     pub events: Vec<LinkEvent>,
 }
@@ -73,6 +76,8 @@ pub fn replication_report(result: &RunResult) -> Option<ReplicationReport> {
             lag_bytes_max: x.lag_bytes_at_s.iter().copied().max().unwrap_or(0),
             lag_s_max: round3(x.lag_ns_at_s.iter().copied().max().unwrap_or(0) as f64 / 1e9),
             in_sync_at_end: x.in_sync_at_end,
+            reads: x.reads,
+            stale_reads: x.stale_reads,
             events: x.events.clone(),
         })
         .collect();

@@ -557,8 +557,10 @@ cross-zone traffic (wire bytes over the whole run, what a cloud bill charges for
 }
 
 /// Replication: each replica's resyncs, buffer and lag, each primary's egress split,
-/// and the resync loop when there is one.
+/// reads served by replicas, each link's timeline, and the resync loop when there is
+/// one.
 fn replication(o: &mut String, v: &VariantReport) {
+    use crate::world::replication::LinkEvent;
     let Some(r) = &v.replication else {
         return;
     };
@@ -607,6 +609,51 @@ fn replication(o: &mut String, v: &VariantReport) {
             crate::units::bits_per_s(p.client_reply_bits_per_s),
             crate::units::bits_per_s(p.egress_baseline_bits_per_s as f64),
         );
+    }
+    if r.replicas.iter().any(|x| x.reads > 0) {
+        for x in &r.replicas {
+            let _ = writeln!(
+                o,
+                "  {}: {} read(s) served, {} stale ({:.3}%)",
+                x.name,
+                x.reads,
+                x.stale_reads,
+                100.0 * x.stale_reads as f64 / x.reads.max(1) as f64
+            );
+        }
+    }
+    // Each replica's drops and resyncs in time order.
+    for x in r.replicas.iter().filter(|x| !x.events.is_empty()) {
+        let events: Vec<String> = x
+            .events
+            .iter()
+            .map(|e| match e {
+                LinkEvent::Disconnect {
+                    at_ns,
+                    reason,
+                    buffer_bytes,
+                } => format!(
+                    "{:.3} s dropped ({}, buffer {})",
+                    *at_ns as f64 / 1e9,
+                    reason.label(),
+                    crate::units::bytes(*buffer_bytes)
+                ),
+                LinkEvent::PartialResync {
+                    at_ns,
+                    payload_bytes,
+                } => format!(
+                    "{:.3} s partial resync ({} from the backlog)",
+                    *at_ns as f64 / 1e9,
+                    crate::units::bytes(*payload_bytes)
+                ),
+                LinkEvent::FullResync { at_ns, rdb_bytes } => format!(
+                    "{:.3} s full resync (RDB {})",
+                    *at_ns as f64 / 1e9,
+                    crate::units::bytes(*rdb_bytes)
+                ),
+            })
+            .collect();
+        let _ = writeln!(o, "  {}: {}", x.name, events.join("; "));
     }
     if let Some(l) = &r.resync_loop {
         let _ = writeln!(o, "  resync loop: {l}");

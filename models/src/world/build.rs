@@ -312,6 +312,7 @@ impl World {
                 clients.push(Client {
                     thread: host as u32 * w.threads + i / w.clients,
                     wake_pending: false,
+                    reads_to_replicas: 0,
                     gen: w.generator(i),
                     rng: streams.stream("client", client_index as u64),
                     first_conn,
@@ -525,6 +526,7 @@ impl World {
                 replicas,
                 &flows,
                 end,
+                config.clients.read_from != ReadFrom::Primary,
             ),
             nodes: Nodes {
                 nodes,

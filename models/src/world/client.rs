@@ -88,6 +88,9 @@ pub(crate) struct Client {
     pub thread: u32,
     /// A `Wake` is scheduled.
     pub wake_pending: bool,
+    /// Reads it has sent to replicas: the next goes to replica `reads_to_replicas mod
+    /// replicas` of its shard, in turn.
+    pub reads_to_replicas: u32,
 }
 
 /// One memtier thread: a FIFO server on its client host's vCPUs.
@@ -517,7 +520,9 @@ impl Clients {
         format_key(&self.key_prefix, op.key_index, &mut self.key_buf);
         let (shard, slot) = self.router.route(&self.key_buf, op.key_index);
         let node = if op.kind == OpKind::Get && self.read_from != ReadFrom::Primary {
-            self.read_node(shard, self.clients[c as usize].sent)
+            let turn = self.clients[c as usize].reads_to_replicas;
+            self.clients[c as usize].reads_to_replicas = turn.wrapping_add(1);
+            self.read_node(shard, turn)
         } else {
             shard
         };
@@ -563,13 +568,13 @@ impl Clients {
         }
     }
 
-    /// The node a read of `shard` goes to: its replicas in turn (`n` is the client's
-    /// count of requests sent), or, preferring replicas, the next one in sync and the
-    /// primary when none is.
-    fn read_node(&self, shard: u32, n: u64) -> u32 {
+    /// The node a read of `shard` goes to: its replicas in turn (`n` counts the
+    /// client's reads sent to replicas), or, preferring replicas, the next one in sync
+    /// and the primary when none is.
+    fn read_node(&self, shard: u32, n: u32) -> u32 {
         let r = self.replicas_per_shard;
         let first_link = shard * r;
-        let turn = (n % u64::from(r)) as u32;
+        let turn = n % r;
         match self.read_from {
             ReadFrom::Primary => shard,
             ReadFrom::Replica => self.shards + first_link + turn,

@@ -392,6 +392,7 @@ impl Engine {
         let cn = &mut self.conns[conn as usize];
         let propagates = repl.propagates(node);
         let refuse_writes = propagates && repl.refuses_writes(node);
+        let is_replica = !propagates && repl.link_of(node).is_some();
         let mut total = 0;
         let mut req = cn.batch.head;
         while req != NO_REQ {
@@ -411,9 +412,15 @@ impl Engine {
                     n.execute(&mut cn.session, argv, now_ms)
                 });
                 n.db.drain_propagated(&mut self.propagated);
+                if !self.propagated.is_empty() {
+                    repl.record_key(node, r.key_index);
+                }
                 repl.record(node, &mut self.propagated);
                 reply
             } else {
+                if r.kind == OpKind::Get && is_replica {
+                    repl.on_replica_read(node, r.key_index, r.received);
+                }
                 with_argv(r, &self.key_buf, &mut self.argv_buf, |argv| {
                     n.execute(&mut cn.session, argv, now_ms)
                 })
@@ -449,20 +456,14 @@ impl Engine {
             Job::Load { link } => repl.load_done(ctx, nodes, self, reqs, link),
             Job::Exec { conn } => {
                 if repl.propagates(node) {
-                    let more_ready = !self.threads[node as usize][thread as usize]
-                        .queue
-                        .is_empty();
-                    repl.commit(ctx, node, more_ready);
+                    repl.commit(ctx, node);
                 }
                 let io = self.conns[conn as usize].io_thread as u32;
                 self.enqueue(ctx, nodes, reqs, repl, node, io, Job::Write { conn });
             }
             Job::Full { conn } | Job::Write { conn } => {
                 if matches!(job, Job::Full { .. }) && repl.propagates(node) {
-                    let more_ready = !self.threads[node as usize][thread as usize]
-                        .queue
-                        .is_empty();
-                    repl.commit(ctx, node, more_ready);
+                    repl.commit(ctx, node);
                 }
                 let reply_flow = ctx.flows.flow(FlowKind::ClientReply, conn);
                 let cn = &mut self.conns[conn as usize];

@@ -31,7 +31,7 @@ use crate::scenario::resolve::ReplicationConfig;
 use serde::{Deserialize, Serialize};
 use sim::net::{Delivery, FlowId};
 use sim::{SimDuration, SimTime};
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use store_core::{Blob, Db};
 
@@ -288,6 +288,14 @@ pub(crate) struct Replication {
     pub in_sync_changed: bool,
     /// Full resyncs that sent a snapshot, over the run.
     pub full_resyncs: u64,
+    /// With clients reading from replicas: each shard's keys by the stream offset that
+    /// ends their last write and the time it was acknowledged, and the keys the batch
+    /// running on the primary writes.
+    last_writes: Option<Vec<BTreeMap<u64, (u64, SimTime)>>>,
+    pending_keys: Vec<Vec<u64>>,
+    /// Reads each replica served, and of those the stale ones.
+    reads: Vec<u64>,
+    stale_reads: Vec<u64>,
     /// Snapshot bytes each shard's primary handed its sockets, and all replication
     /// bytes it did.
     pub rdb_bytes_sent_by_shard: Vec<u64>,
@@ -305,6 +313,7 @@ impl Replication {
         replicas: u32,
         flows: &super::flows::FlowMap,
         end: SimTime,
+        track_stale_reads: bool,
     ) -> Replication {
         let links = (0..shards * replicas)
             .map(|l| Link {
@@ -360,6 +369,10 @@ impl Replication {
             in_sync: vec![false; (shards * replicas) as usize],
             in_sync_changed: false,
             full_resyncs: 0,
+            last_writes: track_stale_reads.then(|| vec![BTreeMap::new(); shards as usize]),
+            pending_keys: vec![Vec::new(); shards as usize],
+            reads: vec![0; (shards * replicas) as usize],
+            stale_reads: vec![0; (shards * replicas) as usize],
             rdb_bytes_sent_by_shard: vec![0; shards as usize],
             bytes_delivered_by_shard: vec![0; shards as usize],
         }
@@ -427,7 +440,41 @@ impl Replication {
         nodes.nodes[node as usize].db.drain_propagated(&mut cmds);
         if !cmds.is_empty() {
             self.record(node, &mut cmds);
-            self.commit(ctx, node, false);
+            self.commit(ctx, node);
+        }
+    }
+
+    /// The batch on primary `node` wrote key `key_index` (kept only to count stale
+    /// reads from replicas).
+    #[inline]
+    pub fn record_key(&mut self, node: u32, key_index: u64) {
+        if self.last_writes.is_some() {
+            self.pending_keys[node as usize].push(key_index);
+        }
+    }
+
+    /// Replica `node` serves a read of `key_index` that reached it at `arrived`: stale
+    /// when its primary had acknowledged a write of the key before then that the
+    /// replica has not applied (the key's last write, which is the one a read must
+    /// see).
+    pub fn on_replica_read(&mut self, node: u32, key_index: u64, arrived: SimTime) {
+        let Some(l) = self.link_of(node) else {
+            return;
+        };
+        let link = &self.links[l as usize];
+        self.reads[l as usize] += 1;
+        let Some(writes) = &self.last_writes else {
+            return;
+        };
+        if let Some(&(end, at)) = writes[link.shard as usize].get(&key_index) {
+            let applied = if link.replid == Some(self.shards[link.shard as usize].log.replid) {
+                link.applied
+            } else {
+                0
+            };
+            if at < arrived && end > applied {
+                self.stale_reads[l as usize] += 1;
+            }
         }
     }
 
@@ -440,6 +487,9 @@ impl Replication {
 
     /// The replicas a primary feeds (attached links).
     pub fn attached(&self, node: u32) -> u64 {
+        if !self.propagates(node) {
+            return 0;
+        }
         self.shard_links(node)
             .filter(|l| {
                 matches!(
@@ -454,12 +504,13 @@ impl Replication {
         shard * self.replicas_per_shard..(shard + 1) * self.replicas_per_shard
     }
 
-    /// The batch on `node` ended: its writes enter the log and the links' buffers, and
-    /// the limits are checked. When no other job is ready on the main thread
-    /// (`more_ready` false), the links write what their sockets take: Redis writes
-    /// replicas' buffers once per event-loop turn, before it sleeps, not once per
-    /// client.
-    pub fn commit(&mut self, ctx: &mut Ctx<'_>, node: u32, more_ready: bool) {
+    /// The batch on `node` ended: its writes enter the log and the links' buffers, the
+    /// limits are checked, and the links write what their sockets take, as the batch's
+    /// replies leave: a client never has the acknowledgement of a write before the
+    /// stream carrying it is on its way (Redis writes replies and replicas' streams in
+    /// the same turn of its event loop). With nothing written, the links still write
+    /// what their sockets now take.
+    pub fn commit(&mut self, ctx: &mut Ctx<'_>, node: u32) {
         let now = ctx.sched.now();
         let s = &mut self.shards[node as usize];
         if !s.pending.is_empty() {
@@ -473,14 +524,18 @@ impl Replication {
             let bytes = std::mem::take(&mut s.pending_bytes);
             s.stream_bytes += bytes;
             s.log.append(cmds, bytes, now);
+            if let Some(writes) = &mut self.last_writes {
+                let end = s.log.offset;
+                for key in self.pending_keys[node as usize].drain(..) {
+                    writes[node as usize].insert(key, (end, now));
+                }
+            }
             for l in self.shard_links(node) {
                 self.check_limits(ctx, l, now);
             }
         }
-        if !more_ready {
-            for l in self.shard_links(node) {
-                self.pump(ctx, l);
-            }
+        for l in self.shard_links(node) {
+            self.pump(ctx, l);
         }
     }
 
@@ -1059,7 +1114,8 @@ impl Replication {
     pub fn finish(&self, names: &[String]) -> Vec<ReplicaResult> {
         self.links
             .iter()
-            .map(|link| {
+            .enumerate()
+            .map(|(l, link)| {
                 let log = &self.shards[link.shard as usize].log;
                 ReplicaResult {
                     name: names[link.node as usize].clone(),
@@ -1073,6 +1129,8 @@ impl Replication {
                     primary_offset_end: log.offset,
                     in_sync_at_end: link.replid == Some(log.replid)
                         && link.side == PrimarySide::Online,
+                    reads: self.reads[l],
+                    stale_reads: self.stale_reads[l],
                     stream_bytes_applied: link.stream_bytes_applied,
                 }
             })
@@ -1157,6 +1215,11 @@ pub struct ReplicaResult {
     pub primary_offset_end: u64,
     pub in_sync_at_end: bool,
     pub stream_bytes_applied: u64,
+    /// Reads it served (clients reading from replicas), and of those the stale ones:
+    /// the key's last write was acknowledged by the primary before the read arrived and
+    /// not yet applied here.
+    pub reads: u64,
+    pub stale_reads: u64,
 }
 
 impl ReplicaResult {
