@@ -513,7 +513,8 @@ fn execute_buffered(
                                     conn.parser.arg(input, 2).unwrap_or_default(),
                                 )
                             });
-                            conn.replica = master.sync(db, rng, psync, &mut conn.output);
+                            let now_ms = clock.now_ms();
+                            conn.replica = master.sync(db, rng, now_ms, psync, &mut conn.output);
                         }
                     } else {
                         let now_ms = clock.now_ms();

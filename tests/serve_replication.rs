@@ -1,9 +1,8 @@
 //! `kvsim serve` as a replication master, followed by a real redis-server 7.0.15
-//! started with `--replicaof`: the replica completes its handshake and full sync (of an
-//! empty dataset: kvsim has no RDB writer yet), applies the writes kvsim streams,
+//! started with `--replicaof`: the replica completes its handshake and full sync (an
+//! RDB of the keys written before it attached), applies the writes kvsim streams,
 //! expiries as absolute times and INCRBYFLOAT as its result included, and after its
-//! link is killed resumes with a partial resync from kvsim's backlog (a full one would
-//! be refused once the dataset is not empty, so the data arriving proves it).
+//! link is killed resumes with a partial resync from kvsim's backlog.
 //!
 //! Waits are bounded polls of the replica, each pause a read timeout on a socket.
 
@@ -61,7 +60,24 @@ fn info_has(client: &mut Client, section: &str, needle: &str) -> bool {
 fn a_real_replica_follows_kvsim_serve() {
     let kvsim = start_kvsim(&[]);
     let port = kvsim.port.to_string();
-    let replica_server = start_redis_with(&["--replicaof", "127.0.0.1", &port]);
+    // Keys the full resync's snapshot carries.
+    let mut early = Client::connect(kvsim.port).expect("connect to kvsim");
+    for cmd in [
+        &["SET", "pre", "42"][..],
+        &["SET", "pre-ttl", "v", "EX", "1000"],
+        &["RPUSH", "pre-list", "a", "b", "c"],
+        &["HSET", "pre-hash", "f", "v"],
+        &["ZADD", "pre-zset", "1.5", "m"],
+        &["SADD", "pre-set", "1", "2", "x"],
+    ] {
+        early.call(cmd).expect("kvsim answers");
+    }
+    // A replica loading a disk-based snapshot writes it to its directory: a scratch
+    // one, removed at the end.
+    let dir = std::env::temp_dir().join(format!("kvsim-serve-replica-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch directory");
+    let dir_arg = dir.to_string_lossy().into_owned();
+    let replica_server = start_redis_with(&["--replicaof", "127.0.0.1", &port, "--dir", &dir_arg]);
     let mut replica = Client::connect(replica_server.port).expect("connect to the replica");
     let mut master = Client::connect(kvsim.port).expect("connect to kvsim");
     wait_for(&mut replica, kvsim.port, "master_link_status:up", |r| {
@@ -91,6 +107,33 @@ fn a_real_replica_follows_kvsim_serve() {
         Some(&b"1"[..])
     );
     assert_eq!(
+        bulk(&mut replica, &["GET", "pre"]).as_deref(),
+        Some(&b"42"[..])
+    );
+    assert_eq!(
+        replica.call(&["LLEN", "pre-list"]).expect("reply"),
+        Frame::Integer(3)
+    );
+    assert_eq!(
+        replica.call(&["SCARD", "pre-set"]).expect("reply"),
+        Frame::Integer(3)
+    );
+    assert_eq!(
+        bulk(&mut replica, &["HGET", "pre-hash", "f"]).as_deref(),
+        Some(&b"v"[..])
+    );
+    assert_eq!(
+        bulk(&mut replica, &["ZSCORE", "pre-zset", "m"]).as_deref(),
+        Some(&b"1.5"[..])
+    );
+    let Frame::Integer(pre_ttl) = replica.call(&["TTL", "pre-ttl"]).expect("reply") else {
+        panic!("TTL answers an integer");
+    };
+    assert!(
+        (990..=1000).contains(&pre_ttl),
+        "the snapshot kept the expiry: {pre_ttl}"
+    );
+    assert_eq!(
         bulk(&mut replica, &["GET", "f"]).as_deref(),
         Some(&b"2.5"[..])
     );
@@ -114,8 +157,13 @@ fn a_real_replica_follows_kvsim_serve() {
         master.call(&["DBSIZE"]).expect("reply")
     );
 
-    // Kill the link: the replica reconnects and asks to continue from its offset; the
-    // dataset is not empty, so only a partial resync can bring it the next write.
+    assert!(info_has(
+        &mut replica,
+        "persistence",
+        "rdb_last_load_keys_loaded:6\r\n"
+    ));
+    // Kill the link: the replica reconnects and asks to continue from its offset, and
+    // kvsim continues from its backlog (a full resync would load a new snapshot).
     replica
         .call(&["CLIENT", "KILL", "TYPE", "master"])
         .expect("reply");
@@ -130,12 +178,12 @@ fn a_real_replica_follows_kvsim_serve() {
         "replication",
         "master_link_status:up"
     ));
-
-    // A full resync of a non-empty dataset is refused (no RDB writer yet), which is why
-    // the data above can only have come through the partial one.
-    let mut other = Client::connect(kvsim.port).expect("connect to kvsim");
-    assert!(matches!(
-        other.call(&["PSYNC", "?", "-1"]).expect("a reply"),
-        Frame::Error(_)
+    // Still the first snapshot's six keys: the reconnection loaded no new one.
+    assert!(info_has(
+        &mut replica,
+        "persistence",
+        "rdb_last_load_keys_loaded:6\r\n"
     ));
+    drop(replica_server);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -7,9 +7,9 @@
 //! connection takes what it has not been sent yet. A partial resync (`PSYNC <id>
 //! <offset>` inside the backlog) resends from the log; a full resync sends a snapshot.
 //!
-//! The snapshot: the store has no RDB writer yet (`store_core::rdb` is being written on
-//! another branch), so a full resync is granted only when the dataset is empty, with an
-//! empty RDB; otherwise the replica gets an error and retries later.
+//! The snapshot is the store's RDB (`store_core::rdb`, as redis-server 7.0.15 writes
+//! it, with the replication id and offset in its AUX fields), sent in the disk-based
+//! form (`$<len>\r\n<bytes>`), which every replica accepts.
 //!
 //! Invariants: a replica's connection is sent the log's bytes in order, without gaps
 //! (one that falls behind the backlog is dropped, as an output-buffer limit would drop
@@ -17,16 +17,13 @@
 //! any later PSYNC is decided.
 
 use rand_chacha::ChaCha8Rng;
+use store_core::rdb::{write_rdb, RdbInfo};
 use store_core::repl::{encode_command, ping, Psync, ReplicationLog, DEFAULT_BACKLOG_SIZE_BYTES};
 use store_core::Db;
 
 /// repl-ping-replica-period: a PING goes into the stream this often while replicas
 /// are attached.
 const PING_PERIOD_MS: u64 = 10_000;
-
-/// An RDB of an empty dataset: the magic and version, the EOF opcode and a zero
-/// checksum, which Redis accepts as "saved with checksum disabled".
-const EMPTY_RDB: &[u8] = b"REDIS0010\xff\0\0\0\0\0\0\0\0";
 
 /// What the master side of replication keeps.
 pub struct Master {
@@ -83,6 +80,7 @@ impl Master {
         &mut self,
         db: &mut Db,
         rng: &mut ChaCha8Rng,
+        now_ms: u64,
         psync: Option<(&[u8], &[u8])>,
         output: &mut Vec<u8>,
     ) -> Option<ReplicaLink> {
@@ -117,18 +115,15 @@ impl Master {
                 })
             }
             Psync::FullResync { replid, offset } => {
-                if db.dbsize() > 0 {
-                    output.extend_from_slice(
-                        b"-ERR kvsim serve cannot snapshot a non-empty dataset yet (no RDB writer)\r\n",
-                    );
-                    return None;
-                }
                 if psync.is_some() {
                     output
                         .extend_from_slice(format!("+FULLRESYNC {replid} {offset}\r\n").as_bytes());
                 }
-                output.extend_from_slice(format!("${}\r\n", EMPTY_RDB.len()).as_bytes());
-                output.extend_from_slice(EMPTY_RDB);
+                let mut rdb = Vec::new();
+                let info = RdbInfo::replication(&replid, i64::try_from(offset).unwrap_or(i64::MAX));
+                write_rdb(db, now_ms, &info, &mut rdb);
+                output.extend_from_slice(format!("${}\r\n", rdb.len()).as_bytes());
+                output.extend_from_slice(&rdb);
                 // The stream after a full resync starts with SELECT 0.
                 log.mark_full_resync();
                 self.replicas += 1;
