@@ -82,6 +82,11 @@ pub struct WorkloadSpec {
     /// `--data-size-pattern`, "R" (random in the range) or "S" (spread over the keys).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_size_pattern: Option<String>,
+    /// `--random-data`: values of random bytes (in memtier's 64-byte blocks) instead of
+    /// memtier's default, one byte ('x') repeated. Only their content changes, which
+    /// matters where values are compressed: a snapshot (RDB) of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub random_data: Option<bool>,
     /// `--expiry-range`, "min-max" seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expiry_range: Option<String>,
@@ -156,6 +161,7 @@ impl Merge for WorkloadSpec {
             self.data_size_list = p.data_size_list;
         }
         self.data_size_pattern.merge(p.data_size_pattern);
+        self.random_data.merge(p.random_data);
         self.expiry_range.merge(p.expiry_range);
         self.pipeline.merge(p.pipeline);
         self.clients.merge(p.clients);
@@ -314,6 +320,9 @@ pub struct WorkloadConfig {
     /// Zipf exponent in (0, 5) (1.0 when unset).
     pub key_zipf_exp: f64,
     pub data_size: DataSize,
+    /// memtier's --random-data (left out of the serialized form when off).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub random_data: bool,
     /// Inclusive expiry range in seconds; `None` sets no TTL.
     pub expiry_range_s: Option<(u32, u32)>,
     pub pipeline: u32,
@@ -346,6 +355,15 @@ impl PartialEq for ZipfCache {
 }
 
 impl WorkloadConfig {
+    /// What the values' bytes are, as memtier_benchmark writes them.
+    pub fn value_fill(&self) -> store_core::SyntheticFill {
+        if self.random_data {
+            store_core::SyntheticFill::MemtierRandom
+        } else {
+            store_core::SyntheticFill::Repeat(b'x')
+        }
+    }
+
     /// Connections one client host opens: clients x threads, as memtier.
     pub fn connections_per_host(&self) -> u32 {
         self.clients.saturating_mul(self.threads)
@@ -417,6 +435,9 @@ impl WorkloadConfig {
                 let parts: Vec<String> = l.iter().map(|(s, w)| format!("{s}:{w}")).collect();
                 a.push_str(&format!(" --data-size-list={}", parts.join(",")));
             }
+        }
+        if self.random_data {
+            a.push_str(" --random-data");
         }
         if self.key_pattern.set == KeyDist::Zipf || self.key_pattern.get == KeyDist::Zipf {
             a.push_str(&format!(" --key-zipf-exp={}", self.key_zipf_exp));
@@ -703,6 +724,7 @@ impl WorkloadSpec {
             key_median,
             key_zipf_exp,
             data_size,
+            random_data: self.random_data.unwrap_or(false),
             expiry_range_s,
             pipeline,
             clients,

@@ -123,7 +123,8 @@ fn node_db(
             seed: config.seed,
             created_at_ms: EPOCH_UNIX_MS,
             materialize: false,
-        };
+        }
+        .with_fill(config.clients.workload.value_fill());
         // Each shard holds only the keys placed on it.
         let first = p.key_minimum;
         let mut key = Vec::new();
@@ -549,6 +550,7 @@ impl World {
             #[cfg(test)]
             replies_seen: Vec::new(),
         };
+        world.engine.value_fill = config.clients.workload.value_fill();
         world.clients.start(sched);
         world.nodes.start(sched);
         world.replication.start(sched);

@@ -550,7 +550,13 @@ impl Clients {
             seq: self.clients[c as usize].sent - 1,
         });
         let r = &mut reqs[req];
-        let request_bytes = with_argv(r, &self.key_buf, &mut self.argv_buf, encoded_request_len);
+        let request_bytes = with_argv(
+            r,
+            &self.key_buf,
+            store_core::SyntheticFill::Repeat(b'x'),
+            &mut self.argv_buf,
+            encoded_request_len,
+        );
         r.request_bytes = request_bytes;
         let flow = ctx.flows.flow(FlowKind::ClientRequest, conn);
         ctx.net.send(ctx.sched, flow, request_bytes, req as u64);

@@ -118,6 +118,8 @@ pub(crate) struct Engine {
     argv_buf: Vec<u8>,
     /// What the command being executed propagates, reused.
     propagated: Vec<Command>,
+    /// The content of the values SETs write (memtier's).
+    pub value_fill: store_core::SyntheticFill,
 }
 
 impl Engine {
@@ -139,6 +141,7 @@ impl Engine {
             key_buf_index: u64::MAX,
             argv_buf: Vec::with_capacity(64),
             propagated: Vec::new(),
+            value_fill: store_core::SyntheticFill::Repeat(b'x'),
         }
     }
 
@@ -408,9 +411,13 @@ impl Engine {
             let reply = if refuse_writes && r.kind == OpKind::Set {
                 Reply::error(NOREPLICAS)
             } else if propagates {
-                let reply = with_argv(r, &self.key_buf, &mut self.argv_buf, |argv| {
-                    n.execute(&mut cn.session, argv, now_ms)
-                });
+                let reply = with_argv(
+                    r,
+                    &self.key_buf,
+                    self.value_fill,
+                    &mut self.argv_buf,
+                    |argv| n.execute(&mut cn.session, argv, now_ms),
+                );
                 n.db.drain_propagated(&mut self.propagated);
                 if !self.propagated.is_empty() {
                     repl.record_key(node, r.key_index);
@@ -421,9 +428,13 @@ impl Engine {
                 if r.kind == OpKind::Get && is_replica {
                     repl.on_replica_read(node, r.key_index, r.received);
                 }
-                with_argv(r, &self.key_buf, &mut self.argv_buf, |argv| {
-                    n.execute(&mut cn.session, argv, now_ms)
-                })
+                with_argv(
+                    r,
+                    &self.key_buf,
+                    self.value_fill,
+                    &mut self.argv_buf,
+                    |argv| n.execute(&mut cn.session, argv, now_ms),
+                )
             };
             r.hit = matches!(reply, Reply::Bulk(_));
             if reply.is_error() {

@@ -812,7 +812,12 @@ impl Replication {
         }
         s.select_pending = true;
         let snapshot = Arc::new(Snapshot {
-            rdb_bytes: rdb_bytes(&primary.db, super::now_unix_ms(now)),
+            rdb_bytes: rdb_bytes(
+                &primary.db,
+                super::now_unix_ms(now),
+                s.log.replid,
+                s.log.offset,
+            ),
             db: primary.db.clone(),
             replid: s.log.replid,
             offset: s.log.offset,
@@ -1272,8 +1277,9 @@ fn apply(db: &mut Db, cmd: &[Blob], now_ms: u64, rng: &mut sim::SimRng) {
     db.apply_replicated(cmd, now_ms, rng);
 }
 
-/// A snapshot's RDB size.
-fn rdb_bytes(db: &Db, _now_ms: u64) -> u64 {
-    // Until store_core writes RDBs: the dataset's bytes, a stand-in.
-    db.dataset_used_memory().max(1)
+/// A snapshot's payload on the wire: its RDB, exactly as redis-server 7.0 writes it,
+/// framed as a diskless sync (Redis 7.0's default) sends it.
+fn rdb_bytes(db: &Db, now_ms: u64, replid: u64, offset: u64) -> u64 {
+    let info = store_core::rdb::RdbInfo::replication(&format!("{replid:040x}"), offset as i64);
+    store_core::rdb::diskless_payload_len(store_core::rdb::rdb_len(db, now_ms, &info))
 }

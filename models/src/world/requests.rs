@@ -101,12 +101,14 @@ impl ReqList {
 }
 
 /// Calls `f` with the command a request sends: `GET key`, `SET key value`, or
-/// `SET key value EX seconds`; the value is synthetic (its bytes are never made). One
+/// `SET key value EX seconds`; the value is synthetic (its bytes are never made, and
+/// `fill` says what they are: memtier's 'x's, or its random data). One
 /// builder serves both the request's size on the wire and its execution on the Db, so
 /// the two always describe the same command.
 pub(crate) fn with_argv<T>(
     r: &Req,
     key: &[u8],
+    fill: store_core::SyntheticFill,
     ex_buf: &mut Vec<u8>,
     f: impl FnOnce(&[Arg<'_>]) -> T,
 ) -> T {
@@ -115,7 +117,7 @@ pub(crate) fn with_argv<T>(
         OpKind::Set => {
             let value = Arg::Synthetic {
                 len: r.value_len as u64,
-                seed: r.key_index,
+                seed: fill.seed(r.key_index),
             };
             if r.expiry_s > 0 {
                 ex_buf.clear();
