@@ -121,8 +121,8 @@ struct Entry {
     cmds: Vec<Command>,
 }
 
-/// A shard's replication log: the master offset, its id, and the entries still needed
-/// (by the backlog window or by a replica that has not applied them).
+/// A shard's replication log: the master offset, its id, and the entries a replica of
+/// this id has not applied yet.
 struct Log {
     /// The replication id, as a number (a fresh one each time the primary restarts).
     replid: u64,
@@ -131,6 +131,8 @@ struct Log {
     /// The first offset of this id's history (a partial resync cannot go before it).
     id_start: u64,
     entries: VecDeque<Entry>,
+    /// Entries dropped from the front so far.
+    popped: u64,
 }
 
 impl Log {
@@ -140,6 +142,7 @@ impl Log {
             offset: 0,
             id_start: 0,
             entries: VecDeque::new(),
+            popped: 0,
         }
     }
 
@@ -161,7 +164,22 @@ impl Log {
     fn trim(&mut self, keep_from: u64) {
         while self.entries.front().is_some_and(|e| e.end <= keep_from) {
             self.entries.pop_front();
+            self.popped += 1;
         }
+    }
+
+    /// [`Log::first_after`], starting from `hint`, an entry's number counted from the
+    /// first of this id's log (an entry keeps its number as older ones are dropped):
+    /// a replica's next entry is almost always the one after the last it applied.
+    fn first_after_from(&self, offset: u64, hint: u64) -> usize {
+        if let Some(i) = hint.checked_sub(self.popped) {
+            let i = i as usize;
+            let before = i == 0 || self.entries.get(i - 1).is_some_and(|e| e.end <= offset);
+            if before && self.entries.get(i).is_none_or(|e| e.end > offset) {
+                return i;
+            }
+        }
+        self.first_after(offset)
     }
 
     /// Index of the first entry ending after `offset`.
@@ -224,6 +242,9 @@ struct Link {
     unread_bytes: u64,
     /// An apply job is queued or running on the replica's main thread.
     apply_queued: bool,
+    /// The number of the log entry after the last it applied (a hint: see
+    /// [`Log::first_after_from`]).
+    next_entry: u64,
     last_io_at: SimTime,
     // Results.
     events: Vec<LinkEvent>,
@@ -336,6 +357,7 @@ impl Replication {
                 loading: false,
                 unread_bytes: 0,
                 apply_queued: false,
+                next_entry: 0,
                 last_io_at: SimTime::ZERO,
                 events: Vec::new(),
                 buffer_peak_bytes_per_s: Vec::new(),
@@ -550,27 +572,22 @@ impl Replication {
         self.trim(shard);
     }
 
-    /// Drops the log entries nothing needs any more.
+    /// Drops the log entries no replica will apply: those every replica of this id has
+    /// applied. The backlog is bytes, which a partial resync resends from a replica's
+    /// own offset, so its window is a matter of offsets (`Log::backlog_start`), not of
+    /// entries kept; a replica of another id (or none) resyncs in full.
     fn trim(&mut self, shard: u32) {
-        let mut keep = {
-            let log = &self.shards[shard as usize].log;
-            let backlog_start = log.backlog_start(self.config.backlog_bytes);
-            // Nothing older than the backlog window: nothing to drop.
-            if log.entries.front().is_none_or(|e| e.end > backlog_start) {
-                return;
-            }
-            backlog_start
-        };
+        let log = &self.shards[shard as usize].log;
+        let mut keep = log.offset;
         for l in self.shard_links(shard) {
             let link = &self.links[l as usize];
-            if link.side != PrimarySide::Detached && link.side != PrimarySide::WaitFork {
-                keep = keep.min(link.sent_offset);
-            }
-            if link.replid == Some(self.shards[shard as usize].log.replid) {
+            if link.replid == Some(log.replid) {
                 keep = keep.min(link.applied);
             }
         }
-        self.shards[shard as usize].log.trim(keep);
+        if log.entries.front().is_some_and(|e| e.end <= keep) {
+            self.shards[shard as usize].log.trim(keep);
+        }
     }
 
     fn check_limits(&mut self, ctx: &mut Ctx<'_>, l: u32, now: SimTime) {
@@ -916,7 +933,7 @@ impl Replication {
         let whole = link.replid == Some(log.replid)
             && log
                 .entries
-                .get(log.first_after(link.applied))
+                .get(log.first_after_from(link.applied, link.next_entry))
                 .is_some_and(|e| e.end <= link.received);
         if whole {
             self.links[l as usize].apply_queued = true;
@@ -970,7 +987,7 @@ impl Replication {
         let node = &mut nodes.nodes[link.node as usize];
         let now_ms = super::now_unix_ms(now);
         let (mut cmds, from) = (0, link.applied);
-        let mut i = log.first_after(link.applied);
+        let mut i = log.first_after_from(link.applied, link.next_entry);
         while let Some(e) = log.entries.get(i) {
             if e.end > link.received {
                 break;
@@ -982,6 +999,7 @@ impl Replication {
             link.applied = e.end;
             i += 1;
         }
+        link.next_entry = log.popped + i as u64;
         let bytes = link.applied - from;
         link.stream_bytes_applied += bytes;
         (cmds, bytes)
