@@ -9,11 +9,16 @@
 //! With `--manual-clock`, time stands still until a client moves it with
 //! `DEBUG ADVANCE-CLOCK <ms>`, which also runs the expire cycles that fall due: a
 //! deterministic clock for tests of expiry over a real socket.
+//! A replica may sync from it (`REPLCONF`, `PSYNC`, `SYNC`; see `master`): it then
+//! streams what the store propagates, as a Redis 7.0.15 master does.
 //! Invariants: replies on a connection are in request order; a protocol error gets
 //! Redis's error reply and closes only that connection, after the replies to the
 //! commands before it; only loopback addresses are ever bound.
 
+mod master;
+
 use clap::Args;
+use master::{Master, ReplicaLink};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use rand_chacha::rand_core::SeedableRng;
@@ -149,6 +154,8 @@ struct Conn {
     dead: bool,
     /// Registered for WRITABLE as well as READABLE.
     wants_write: bool,
+    /// The connection is a replica's link (it sent PSYNC or SYNC).
+    replica: Option<ReplicaLink>,
 }
 
 /// Unix time in milliseconds: the only wall-clock read in the store's path. Determinism
@@ -229,8 +236,13 @@ fn run(args: &ServeArgs) -> std::io::Result<()> {
         signal_hook::flag::register(signal, Arc::clone(&stop))?;
     }
 
+    let mut master = Master::new();
     while !stop.load(Ordering::Relaxed) {
         let timeout = clock.run_due_cron(&mut db, &mut rng);
+        master.absorb(&mut db);
+        if let Clock::Real { .. } = clock {
+            master.cron(unix_now_ms());
+        }
         match poll.poll(&mut events, timeout) {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
@@ -245,7 +257,9 @@ fn run(args: &ServeArgs) -> std::io::Result<()> {
                     &mut free_slots,
                     &mut next_client_id,
                 );
-                db.set_connected_clients((conns.len() - free_slots.len()) as u64);
+                db.set_connected_clients(
+                    ((conns.len() - free_slots.len()) as u64).saturating_sub(master.replicas()),
+                );
                 continue;
             }
             let slot = event.token().0 - 1;
@@ -262,35 +276,44 @@ fn run(args: &ServeArgs) -> std::io::Result<()> {
                 &mut db,
                 &mut rng,
                 &mut clock,
+                &mut master,
                 &mut read_buf,
                 peer_closed,
             );
-            let finished =
-                conn.dead || (conn.close_after_reply && conn.out_pos == conn.output.len());
-            if finished {
-                if let Some(mut conn) = conns[slot].take() {
-                    let _ = poll.registry().deregister(&mut conn.stream);
-                }
-                free_slots.push(slot);
-                db.set_connected_clients((conns.len() - free_slots.len()) as u64);
+            settle(
+                &poll,
+                &mut conns,
+                &mut free_slots,
+                &mut master,
+                &mut db,
+                slot,
+            );
+        }
+        // INFO's connected_clients leaves replicas out (a sync this turn made one).
+        db.set_connected_clients(
+            ((conns.len() - free_slots.len()) as u64).saturating_sub(master.replicas()),
+        );
+        // Replicas get what the log gained from this turn's commands (Redis writes
+        // their buffers before it sleeps).
+        for slot in 0..conns.len() {
+            let Some(conn) = conns[slot].as_mut() else {
                 continue;
+            };
+            let Some(link) = conn.replica.as_mut() else {
+                continue;
+            };
+            if !master.feed(link, &mut conn.output) {
+                conn.dead = true;
             }
-            let pending = conn.out_pos < conn.output.len();
-            if pending != conn.wants_write {
-                let interest = if pending {
-                    Interest::READABLE | Interest::WRITABLE
-                } else {
-                    Interest::READABLE
-                };
-                if poll
-                    .registry()
-                    .reregister(&mut conn.stream, event.token(), interest)
-                    .is_err()
-                {
-                    conn.dead = true;
-                }
-                conn.wants_write = pending;
-            }
+            flush(conn);
+            settle(
+                &poll,
+                &mut conns,
+                &mut free_slots,
+                &mut master,
+                &mut db,
+                slot,
+            );
         }
     }
     // Replies already computed go out if the socket takes them now; nothing waits.
@@ -301,6 +324,51 @@ fn run(args: &ServeArgs) -> std::io::Result<()> {
     }
     println!("kvsim serve: stopped by a signal; closed {open} connections");
     Ok(())
+}
+
+/// After a connection was served: drops it when finished, else registers for WRITABLE
+/// exactly while it has output pending.
+fn settle(
+    poll: &Poll,
+    conns: &mut [Option<Conn>],
+    free_slots: &mut Vec<usize>,
+    master: &mut Master,
+    db: &mut Db,
+    slot: usize,
+) {
+    let Some(conn) = conns[slot].as_mut() else {
+        return;
+    };
+    let finished = conn.dead || (conn.close_after_reply && conn.out_pos == conn.output.len());
+    if finished {
+        if let Some(mut conn) = conns[slot].take() {
+            let _ = poll.registry().deregister(&mut conn.stream);
+            if conn.replica.is_some() {
+                master.detach();
+            }
+        }
+        free_slots.push(slot);
+        db.set_connected_clients(
+            ((conns.len() - free_slots.len()) as u64).saturating_sub(master.replicas()),
+        );
+        return;
+    }
+    let pending = conn.out_pos < conn.output.len();
+    if pending != conn.wants_write {
+        let interest = if pending {
+            Interest::READABLE | Interest::WRITABLE
+        } else {
+            Interest::READABLE
+        };
+        if poll
+            .registry()
+            .reregister(&mut conn.stream, Token(slot + 1), interest)
+            .is_err()
+        {
+            conn.dead = true;
+        }
+        conn.wants_write = pending;
+    }
 }
 
 fn accept_all(
@@ -345,6 +413,7 @@ fn accept_all(
             close_after_reply: false,
             dead: false,
             wants_write: false,
+            replica: None,
         });
         *next_client_id += 1;
     }
@@ -361,10 +430,11 @@ fn read_and_execute(
     db: &mut Db,
     rng: &mut ChaCha8Rng,
     clock: &mut Clock,
+    master: &mut Master,
     read_buf: &mut [u8],
     peer_closed: bool,
 ) {
-    execute_buffered(conn, db, rng, clock);
+    execute_buffered(conn, db, rng, clock, master);
     flush(conn);
     while !conn.dead && !conn.close_after_reply {
         if conn.output.len() - conn.out_pos >= OUTPUT_PAUSE_BYTES {
@@ -375,7 +445,7 @@ fn read_and_execute(
             Ok(0) => conn.dead = true,
             Ok(n) => {
                 conn.input.extend_from_slice(&read_buf[..n]);
-                execute_buffered(conn, db, rng, clock);
+                execute_buffered(conn, db, rng, clock, master);
                 flush(conn);
                 if n < read_buf.len() && !peer_closed {
                     return;
@@ -389,7 +459,13 @@ fn read_and_execute(
 }
 
 /// Executes every complete request in the input buffer, in order, appending replies.
-fn execute_buffered(conn: &mut Conn, db: &mut Db, rng: &mut ChaCha8Rng, clock: &mut Clock) {
+fn execute_buffered(
+    conn: &mut Conn,
+    db: &mut Db,
+    rng: &mut ChaCha8Rng,
+    clock: &mut Clock,
+    master: &mut Master,
+) {
     while !conn.close_after_reply && conn.output.len() - conn.out_pos < OUTPUT_PAUSE_BYTES {
         let input = &conn.input[conn.in_pos..];
         match conn.parser.parse(input) {
@@ -418,9 +494,32 @@ fn execute_buffered(conn: &mut Conn, db: &mut Db, rng: &mut ChaCha8Rng, clock: &
                         let ms = conn.parser.arg(input, 2).unwrap_or_default();
                         let reply = clock.advance(ms, db, rng);
                         conn.output.extend_from_slice(reply);
+                        master.absorb(db);
+                    } else if name.eq_ignore_ascii_case(b"replconf") {
+                        // A replica's handshake and its ACKs (which get no reply).
+                        let sub = conn.parser.arg(input, 1).unwrap_or_default();
+                        if !sub.eq_ignore_ascii_case(b"ack") && !sub.eq_ignore_ascii_case(b"getack")
+                        {
+                            conn.output.extend_from_slice(b"+OK\r\n");
+                        }
+                    } else if (name.eq_ignore_ascii_case(b"psync") && conn.parser.argc() == 3)
+                        || (name.eq_ignore_ascii_case(b"sync") && conn.parser.argc() == 1)
+                    {
+                        // A link already syncing ignores another request, as Redis does.
+                        if conn.replica.is_none() {
+                            let psync = (conn.parser.argc() == 3).then(|| {
+                                (
+                                    conn.parser.arg(input, 1).unwrap_or_default(),
+                                    conn.parser.arg(input, 2).unwrap_or_default(),
+                                )
+                            });
+                            let now_ms = clock.now_ms();
+                            conn.replica = master.sync(db, rng, now_ms, psync, &mut conn.output);
+                        }
                     } else {
                         let now_ms = clock.now_ms();
                         let reply = db.execute(&mut conn.session, &argv, now_ms, rng);
+                        master.absorb(db);
                         let protocol = Protocol::from_version(i64::from(conn.session.protocol()))
                             .unwrap_or_default();
                         encode(&reply, protocol, &mut conn.output);

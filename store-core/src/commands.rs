@@ -45,6 +45,9 @@ pub(crate) mod flags {
     /// Runs even inside MULTI instead of being queued (EXEC, DISCARD, MULTI, WATCH).
     /// Internal: not one of the flags COMMAND reports.
     pub const NOT_QUEUED: u32 = 1 << 16;
+    /// May lazily expire any number of keys (RANDOMKEY, SCAN): run directly, its DELs
+    /// propagate unwrapped, like active expiry's (CMD_TOUCHES_ARBITRARY_KEYS). Internal.
+    pub const TOUCHES_ARBITRARY_KEYS: u32 = 1 << 17;
 }
 
 /// One command.
@@ -131,8 +134,8 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     cmd!("dbsize", 1, READONLY | FAST, 0, 0, 0, keys::dbsize, "server", "1.0.0", "Return the number of keys in the selected database"),
     cmd!("flushdb", -1, WRITE, 0, 0, 0, keys::flushdb, "server", "1.0.0", "Remove all keys from the current database"),
     cmd!("flushall", -1, WRITE, 0, 0, 0, keys::flushall, "server", "1.0.0", "Remove all keys from all databases"),
-    cmd!("randomkey", 1, READONLY | RANDOM, 0, 0, 0, keys::randomkey, "generic", "1.0.0", "Return a random key from the keyspace"),
-    cmd!("scan", -2, READONLY | RANDOM, 0, 0, 0, keys::scan, "generic", "2.8.0", "Incrementally iterate the keys space"),
+    cmd!("randomkey", 1, READONLY | RANDOM | TOUCHES_ARBITRARY_KEYS, 0, 0, 0, keys::randomkey, "generic", "1.0.0", "Return a random key from the keyspace"),
+    cmd!("scan", -2, READONLY | RANDOM | TOUCHES_ARBITRARY_KEYS, 0, 0, 0, keys::scan, "generic", "2.8.0", "Incrementally iterate the keys space"),
     cmd!("keys", 2, READONLY, 0, 0, 0, keys::keys, "generic", "1.0.0", "Find all keys matching the given pattern"),
     cmd!("hset", -4, WRITE | DENYOOM | FAST, 1, 1, 1, hashes::hset, "hash", "2.0.0", "Set the string value of a hash field"),
     cmd!("hmset", -4, WRITE | DENYOOM | FAST, 1, 1, 1, hashes::hmset, "hash", "2.0.0", "Set multiple hash fields to multiple values"),
@@ -430,7 +433,11 @@ pub(crate) fn dispatch(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
     let reply = call(ctx, spec, argv);
     // afterCommand: the top-level call propagates what it accumulated.
     if let Some(p) = ctx.db.propagation.as_deref_mut() {
-        p.flush(true);
+        p.flush(spec.flags & TOUCHES_ARBITRARY_KEYS == 0);
+    }
+    if ctx.db.evict_after_command {
+        ctx.db.evict_after_command = false;
+        ctx.db.perform_evictions(ctx.now_ms, ctx.rng);
     }
     reply
 }

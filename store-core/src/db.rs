@@ -94,6 +94,9 @@ pub struct Db {
     pub(crate) master_session: Option<Box<Session>>,
     /// WATCHed keys, per session id.
     pub(crate) watches: Watches,
+    /// CONFIG SET maxmemory asked for an eviction pass once the command is done (Redis's
+    /// eviction timer, which runs before the event loop reads the next command).
+    pub(crate) evict_after_command: bool,
 }
 
 /// Redis's LRU clock: seconds, 24 bits.
@@ -125,6 +128,7 @@ impl Db {
             applying_master: false,
             master_session: None,
             watches: Watches::default(),
+            evict_after_command: false,
         }
     }
 

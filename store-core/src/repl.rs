@@ -3,7 +3,10 @@
 //! executes (and every active-expire deletion and eviction), the effects Redis would
 //! propagate: the command as rewritten by its handler (relative expiries made absolute,
 //! SPOP as SREM, INCRBYFLOAT as SET ... KEEPTTL), the DEL of a key found expired while it
-//! ran, wrapped in MULTI/EXEC when one execution propagates more than one effect;
+//! ran, wrapped in MULTI/EXEC when one execution propagates more than one effect
+//! (an EXEC's effects together; not RANDOMKEY's or SCAN's lazy DELs, nor active
+//! expiry's or evictions', which go out one by one); a command that changed nothing
+//! (Redis's `server.dirty` unmoved) propagates nothing of its own.
 //! [`Db::drain_propagated`](crate::Db::drain_propagated) hands them out in order.
 //! [`ReplicationLog`] is the master's side of the link: replication ids, the master
 //! offset, the backlog of commands and the PSYNC decision of replication.c.
@@ -66,6 +69,12 @@ pub fn command(args: &[&[u8]]) -> Command {
 /// (its `slaveseldb` is reset to -1 then, so the next command is preceded by a SELECT).
 pub fn select_db0() -> Command {
     command(&[b"SELECT", b"0"])
+}
+
+/// `PING`: what a master appends to its stream every repl-ping-replica-period (10 s by
+/// default) while it has replicas, so they can tell a quiet master from a dead link.
+pub fn ping() -> Command {
+    command(&[b"PING"])
 }
 
 /// What propagation collects while a `Db` runs, present only while propagation is on.

@@ -463,3 +463,64 @@ fn synthetic_values_propagate_synthetic() {
     );
     assert!(command_len(&out[0]) > 25_000);
 }
+
+#[test]
+fn digests_ignore_insertion_order_and_how_a_key_is_held() {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    let mut session = Session::new(1);
+    // The same keys inserted in opposite orders.
+    let mut forward = Db::new(Config::default());
+    let mut backward = Db::new(Config::default());
+    let keys: Vec<String> = (0..200).map(|i| format!("key:{i}")).collect();
+    for k in &keys {
+        run(
+            &mut forward,
+            &mut session,
+            &["SET", k, k, "PXAT", "99999999999999"],
+            START_MS,
+            &mut rng,
+        );
+    }
+    for k in keys.iter().rev() {
+        run(
+            &mut backward,
+            &mut session,
+            &["SET", k, k, "PXAT", "99999999999999"],
+            START_MS,
+            &mut rng,
+        );
+    }
+    assert_eq!(forward.state_digest(), backward.state_digest());
+    // A compact prefilled range, the same range stored key by key, and the compact one
+    // with a few keys materialized by reads under an LRU policy.
+    let range = PrefillRange::fixed("p:", 500, 40, 3);
+    let mut compact = Db::new(Config::default());
+    compact.prefill(range.clone()).expect("valid range");
+    let mut stored = Db::new(Config::default());
+    stored
+        .prefill(PrefillRange {
+            materialize: true,
+            ..range.clone()
+        })
+        .expect("valid range");
+    let mut touched = Db::new(Config {
+        maxmemory_bytes: 1 << 40,
+        maxmemory_policy: EvictionPolicy::AllKeysLru,
+        ..Config::default()
+    });
+    touched.prefill(range).expect("valid range");
+    for k in ["p:0", "p:17", "p:499"] {
+        run(&mut touched, &mut session, &["GET", k], START_MS, &mut rng);
+    }
+    assert_eq!(compact.state_digest(), stored.state_digest());
+    assert_eq!(compact.state_digest(), touched.state_digest());
+    // And a change shows.
+    run(
+        &mut touched,
+        &mut session,
+        &["DEL", "p:17"],
+        START_MS,
+        &mut rng,
+    );
+    assert_ne!(compact.state_digest(), touched.state_digest());
+}

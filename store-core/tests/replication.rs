@@ -94,6 +94,11 @@ fn redis_server_path() -> &'static str {
 /// Starts redis-server on a free port with diskless full syncs that start at once, and
 /// waits until it prints that it accepts connections (no polling).
 fn start_redis() -> RedisServer {
+    start_redis_with(&[])
+}
+
+/// As `start_redis`, with more arguments (`--replicaof` for a real replica).
+fn start_redis_with(extra_args: &[&str]) -> RedisServer {
     use std::io::BufRead;
     let port = free_port();
     let dir = std::env::temp_dir().join(format!("store-core-repl-{}-{port}", std::process::id()));
@@ -109,6 +114,7 @@ fn start_redis() -> RedisServer {
         ])
         .args(["--enable-debug-command", "yes"])
         .args(["--repl-ping-replica-period", "3600"])
+        .args(extra_args)
         .arg("--dir")
         .arg(&dir)
         .stdout(Stdio::piped())
@@ -244,13 +250,9 @@ fn attach_replica(port: u16) -> (Conn, String, u64) {
         .and_then(|w| w.parse().ok())
         .expect("an offset");
     // The payload may be preceded by newlines the master sends while it prepares it.
-    let header = loop {
-        let line = link.read_line();
-        let trimmed: Vec<u8> = line.into_iter().skip_while(|&b| b == b'\n').collect();
-        if !trimmed.is_empty() {
-            break trimmed;
-        }
-    };
+    // (Newlines carry no CR, so they prefix the header's line.)
+    let line = link.read_line();
+    let header: Vec<u8> = line.into_iter().skip_while(|&b| b == b'\n').collect();
     if let Some(mark) = header.strip_prefix(b"$EOF:") {
         // Diskless: the RDB ends with the 40-byte mark.
         let mut attempts = 0;
@@ -296,7 +298,7 @@ fn server_psync_continues(port: u16, replid: &str, offset: i64) -> bool {
 /// the link socket's read timeout, re-sending the ACK that puts a replica online.
 fn wait_online(admin: &mut Conn, link: &mut Conn) {
     let mut attempts = 0;
-    loop {
+    for _ in 0..READ_ATTEMPTS {
         admin.send(&[b"INFO", b"replication"]);
         let (frame, _) = admin.read_frame(&mut |_| {});
         if let Frame::Bulk(text) = frame {
@@ -306,6 +308,7 @@ fn wait_online(admin: &mut Conn, link: &mut Conn) {
         }
         link.fill(&mut attempts, &mut send_ack);
     }
+    panic!("the server did not put the test's replica online");
 }
 
 /// The server's `master_repl_offset` (INFO replication).
@@ -390,10 +393,11 @@ fn align_times(server: &mut [Vec<Vec<u8>>], store: &[Vec<Vec<u8>>], window_ms: u
     }
 }
 
-/// Commands whose effects depend on a random draw: SPOP's members, and the victims
-/// (and their order) of evictions CONFIG SET starts. Their share of the stream is
-/// compared by `same_up_to_chance`.
-const RANDOM_EFFECTS: &[&[u8]] = &[b"SPOP", b"CONFIG"];
+/// Commands whose effects depend on a random draw or on the order of a hash table:
+/// SPOP's members, the victims (and their order) of evictions CONFIG SET starts, the
+/// expired keys SCAN meets in its order. Their share of the stream is compared by
+/// `same_up_to_chance`.
+const RANDOM_EFFECTS: &[&[u8]] = &[b"SPOP", b"CONFIG", b"SCAN"];
 
 /// Equal as multisets once SREM's member is masked: the same commands on the same keys,
 /// whichever members and victims the draws chose, in whatever order.
@@ -624,6 +628,159 @@ fn run_scripts_in(dir: &Path) {
     let mut failures = Vec::new();
     for script in &scripts {
         failures.extend(run_script(script));
+    }
+    assert!(
+        failures.is_empty(),
+        "{} differences:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// The replica differential: a master redis-server with two replicas, a real one
+/// (`--replicaof`) and this test's link feeding a `Db` in replica mode through
+/// `apply_replicated`. Lines starting with `M ` go to the master; the others go to both
+/// replicas once each has applied everything the master sent (`WAIT` for the real one,
+/// the stream up to a marker for the `Db`), and their replies must match: reads of keys
+/// past their expiry that the master has not deleted yet, READONLY for writes, and
+/// the master's DEL reaching both.
+#[test]
+fn replica_replies_match_a_redis_replica() {
+    let script = [
+        "M SET k v",
+        "M SET gone v PXAT 1",
+        "M RPUSH l a b c",
+        "M SET later v EX 1000",
+        "GET k",
+        "GET gone",
+        "EXISTS gone k",
+        "TTL gone",
+        "TYPE gone",
+        "DBSIZE",
+        "@sort KEYS *",
+        "LRANGE l 0 -1",
+        "SET x 1",
+        "DEL k",
+        "MULTI",
+        "GET k",
+        "SET y 2",
+        "EXEC",
+        "MULTI",
+        "GET k",
+        "EXEC",
+        "HELLO 2",
+        "M GET gone",
+        "DBSIZE",
+        "EXISTS gone",
+        "M MULTI",
+        "M INCR n",
+        "M INCRBYFLOAT f 1.5",
+        "M EXEC",
+        "GET n",
+        "GET f",
+        "M FLUSHALL",
+        "DBSIZE",
+    ];
+    let master = start_redis();
+    let mut admin = Conn::connect(master.port);
+    admin.send(&[b"DEBUG", b"SET-ACTIVE-EXPIRE", b"0"]);
+    assert_eq!(admin.read_frame(&mut |_| {}).1, b"+OK\r\n");
+    let (mut link, _, _) = attach_replica(master.port);
+    wait_online(&mut admin, &mut link);
+    let port = master.port.to_string();
+    let real = start_redis_with(&["--replicaof", "127.0.0.1", &port]);
+    let mut real_client = Conn::connect(real.port);
+    // Script lines for the master run on a connection of their own (it may be inside
+    // MULTI while `admin` syncs).
+    let mut master_client = Conn::connect(master.port);
+
+    let mut db = Db::new(Config::default());
+    db.set_replica(true);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let mut apply_rng = rand_chacha::ChaCha8Rng::seed_from_u64(8);
+    // The session takes the real client's id, which HELLO reports.
+    real_client.send(&[b"CLIENT", b"ID"]);
+    let Frame::Integer(client_id) = real_client.read_frame(&mut |_| {}).0 else {
+        panic!("CLIENT ID answers an integer");
+    };
+    let mut session = Session::new(client_id as u64);
+    let mut failures = Vec::new();
+    // Syncs both replicas with the master: a marker through the stream for the Db, and
+    // WAIT for the real replica (which ACKs; the test's link ACKs 0, so it never
+    // counts). The first WAIT also waits out the real replica's initial sync.
+    let mut sync = |admin: &mut Conn, link: &mut Conn, db: &mut Db, now_ms: u64, tag: &str| {
+        let marker: [&[u8]; 3] = [b"PUBLISH", b"__marker__", tag.as_bytes()];
+        admin.send(&marker);
+        admin.read_frame(&mut |_| {});
+        admin.send(&[b"WAIT", b"1", b"10000"]);
+        let (frame, _) = admin.read_frame(&mut |_| {});
+        assert_eq!(
+            frame,
+            Frame::Integer(1),
+            "the real replica did not catch up in 10 s"
+        );
+        loop {
+            let (frame, _) = link.read_frame(&mut send_ack);
+            let argv = frame_argv(&frame);
+            if argv[0].eq_ignore_ascii_case(b"PUBLISH")
+                && argv.get(2).is_some_and(|t| t == tag.as_bytes())
+            {
+                break;
+            }
+            // PINGs and the GETACKs that WAIT sends are not commands to apply.
+            if is_ping(&argv) || argv[0].eq_ignore_ascii_case(b"REPLCONF") {
+                continue;
+            }
+            let cmd: Vec<Blob> = argv.iter().map(|a| Blob::from_slice(a)).collect();
+            db.apply_replicated(&cmd, now_ms, &mut apply_rng);
+        }
+    };
+    admin.send(&[b"SET", b"__sync__", b"1"]);
+    admin.read_frame(&mut |_| {});
+    let now_ms = server_time_ms(&mut admin);
+    sync(&mut admin, &mut link, &mut db, now_ms, "start");
+    for (number, line) in script.iter().enumerate() {
+        let now_ms = server_time_ms(&mut admin);
+        if let Some(command) = line.strip_prefix("M ") {
+            let args = split_args(command);
+            let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+            master_client.send(&refs);
+            master_client.read_frame(&mut |_| {});
+            sync(&mut admin, &mut link, &mut db, now_ms, &number.to_string());
+            continue;
+        }
+        let (sorted, command) = match line.strip_prefix("@sort ") {
+            Some(rest) => (true, rest),
+            None => (false, *line),
+        };
+        let args = split_args(command);
+        let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+        real_client.send(&refs);
+        let (real_frame, real_bytes) = real_client.read_frame(&mut |_| {});
+        let argv: Vec<Arg<'_>> = args.iter().map(|a| Arg::Bytes(a)).collect();
+        let reply = db.execute(&mut session, &argv, now_ms, &mut rng);
+        let store_bytes = encode_to_vec(&reply, Protocol::Resp2);
+        let same = if sorted {
+            let sort = |f: Frame| match f {
+                Frame::Array(mut items) => {
+                    items.sort();
+                    Frame::Array(items)
+                }
+                other => other,
+            };
+            let store_frame = parse_frame(&store_bytes).ok().flatten().map(|(f, _)| f);
+            store_frame.map(sort) == Some(sort(real_frame))
+        } else {
+            real_bytes == store_bytes
+        };
+        if !same {
+            failures.push(format!(
+                "line {}: `{line}`\n  redis replica: {}\n  store replica: {}",
+                number + 1,
+                escape(&real_bytes),
+                escape(&store_bytes)
+            ));
+        }
     }
     assert!(
         failures.is_empty(),

@@ -104,11 +104,17 @@ fn redis_server_path() -> String {
 
 /// Starts a real redis-server on a free loopback port, without persistence.
 pub fn start_redis() -> Server {
+    start_redis_with(&[])
+}
+
+/// As `start_redis`, with more arguments (`--replicaof host port` for a replica).
+pub fn start_redis_with(extra_args: &[&str]) -> Server {
     let path = redis_server_path();
     let port = free_port();
     let child = Command::new(&path)
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
         .args(["--save", "", "--appendonly", "no"])
+        .args(extra_args)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()

@@ -125,7 +125,14 @@ pub(crate) fn hello(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
             Reply::Integer(ctx.session.client_id as i64),
         ),
         (Reply::bulk(b"mode"), Reply::bulk(mode.as_bytes())),
-        (Reply::bulk(b"role"), Reply::bulk(b"master")),
+        (
+            Reply::bulk(b"role"),
+            Reply::bulk(if ctx.db.replica {
+                b"replica"
+            } else {
+                b"master"
+            }),
+        ),
         (Reply::bulk(b"modules"), Reply::Array(Vec::new())),
     ])
 }
@@ -438,10 +445,10 @@ pub(crate) fn config(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
                 return e;
             }
         }
-        // updateMaxmemory starts evicting at once (an event-loop timer that runs before
-        // the reply is written), so the evictions' DELs precede the next command.
+        // updateMaxmemory starts an eviction timer, which runs right after this command
+        // (inside a transaction, after the EXEC): its DELs precede the next command.
         if names.iter().any(|n| n == b"maxmemory") && ctx.db.config.maxmemory_bytes > 0 {
-            ctx.db.perform_evictions(ctx.now_ms, ctx.rng);
+            ctx.db.evict_after_command = true;
         }
         Reply::Ok
     } else if is(sub, "resetstat") {
