@@ -1068,6 +1068,11 @@ impl Replication {
         if !self.propagates(node) {
             return;
         }
+        // Drop the links while the old log is still there: a link's buffer is
+        // `log offset - sent offset`, which the new log's offset 0 would underflow.
+        for l in self.shard_links(node) {
+            self.disconnect(ctx, l, DisconnectReason::Restart);
+        }
         let s = &mut self.shards[node as usize];
         let replid = s.next_replid;
         s.next_replid += 1;
@@ -1077,9 +1082,6 @@ impl Replication {
         s.pending_bytes = 0;
         s.rdb_transfers = 0;
         s.fork_scheduled = false;
-        for l in self.shard_links(node) {
-            self.disconnect(ctx, l, DisconnectReason::Restart);
-        }
     }
 
     /// The per-second gauges: each link's buffer peak over the second, lag in bytes
