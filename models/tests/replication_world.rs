@@ -499,3 +499,36 @@ fn a_primary_crashing_during_a_full_resync_resyncs_after_its_restart() {
     assert!(primary_keys > 0 && primary_keys < 5000, "{primary_keys}");
     assert_eq!(replica_keys, primary_keys);
 }
+
+/// A fork scheduled before its primary crashed dies with the process: a replica that
+/// waits for a snapshot (from 3 s, the fork due at 8 s after the default 5 s
+/// diskless sync delay) when its primary crashes (4 s) and restarts (5 s), asks again
+/// at its next cron (6 s) and gets its snapshot a whole delay later (11 s), not from
+/// the fork the crashed process had planned.
+#[test]
+fn a_fork_planned_before_a_primary_crash_does_not_run_after_its_restart() {
+    let r = run(&one_replica(
+        16,
+        10,
+        "1:0",
+        100,
+        "ping_replica_period_s: 1",
+        r#"(at_s: 1, for_s: 1, crash: "redis-0-r1"), (at_s: 4, for_s: 1, crash: "redis-0")"#,
+    ));
+    let x = replica(&r);
+    let fulls: Vec<u64> = x
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            LinkEvent::FullResync { at_ns, .. } => Some(*at_ns),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        !fulls.is_empty() && fulls.iter().all(|&t| t >= 11_000_000_000),
+        "{:?}",
+        x.events
+    );
+    assert!(x.in_sync_at_end, "{x:?}");
+    assert_eq!(r.hosts[REPLICA].keys, r.hosts[PRIMARY].keys);
+}
