@@ -256,8 +256,9 @@ pub(crate) struct Snapshot {
 struct Shard {
     primary: u32,
     log: Log,
-    /// A fork is scheduled (the diskless delay runs).
-    fork_scheduled: bool,
+    /// When the scheduled fork is due (the diskless delay runs), if one is. A `Fork`
+    /// event at another time is stale: the process that scheduled it restarted.
+    fork_due: Option<SimTime>,
     /// Links still sending the current fork's snapshot.
     rdb_transfers: u32,
     /// Writes refused: fewer good replicas than min-replicas-to-write.
@@ -351,7 +352,7 @@ impl Replication {
                 .map(|s| Shard {
                     primary: s,
                     log: Log::new(1),
-                    fork_scheduled: false,
+                    fork_due: None,
                     rdb_transfers: 0,
                     refuse_writes: false,
                     select_pending: true,
@@ -695,9 +696,9 @@ impl Replication {
             .shard_links(shard)
             .any(|l| self.links[l as usize].side == PrimarySide::WaitFork);
         let s = &mut self.shards[shard as usize];
-        if waiting && !s.fork_scheduled && s.rdb_transfers == 0 {
-            s.fork_scheduled = true;
+        if waiting && s.fork_due.is_none() && s.rdb_transfers == 0 {
             let at = ctx.sched.now() + SimDuration::from_ns(self.config.diskless_sync_delay_ns);
+            s.fork_due = Some(at);
             if at <= self.end {
                 ctx.sched.schedule_at(at, ReplEv::Fork { shard }.into());
             }
@@ -805,7 +806,10 @@ impl Replication {
     fn fork(&mut self, ctx: &mut Ctx<'_>, nodes: &mut Nodes, shard: u32) {
         let now = ctx.sched.now();
         let s = &mut self.shards[shard as usize];
-        s.fork_scheduled = false;
+        if s.fork_due != Some(now) {
+            return;
+        }
+        s.fork_due = None;
         let primary = &nodes.nodes[s.primary as usize];
         if primary.down {
             return;
@@ -1081,7 +1085,7 @@ impl Replication {
         s.pending.clear();
         s.pending_bytes = 0;
         s.rdb_transfers = 0;
-        s.fork_scheduled = false;
+        s.fork_due = None;
     }
 
     /// The per-second gauges: each link's buffer peak over the second, lag in bytes
