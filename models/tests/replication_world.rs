@@ -115,7 +115,7 @@ fn replica_zones_override_the_placement_round_robin() {
 }
 
 /// A world of one primary and one replica, clients in the primary's zone, writes only,
-/// with the replica in zone `replica_zone`.
+/// with `replica_zones` appended to the cluster (empty: the default placement, zone b).
 fn cross_zone_run(replica_zones: &str) -> RunResult {
     run(&format!(
         r#"(
