@@ -277,8 +277,9 @@ pub(crate) struct Snapshot {
 struct Shard {
     primary: u32,
     log: Log,
-    /// A fork is scheduled (the diskless delay runs).
-    fork_scheduled: bool,
+    /// When the scheduled fork is due (the diskless delay runs), if one is. A `Fork`
+    /// event at another time is stale: the process that scheduled it restarted.
+    fork_due: Option<SimTime>,
     /// Links still sending the current fork's snapshot.
     rdb_transfers: u32,
     /// Writes refused: fewer good replicas than min-replicas-to-write.
@@ -373,7 +374,7 @@ impl Replication {
                 .map(|s| Shard {
                     primary: s,
                     log: Log::new(1),
-                    fork_scheduled: false,
+                    fork_due: None,
                     rdb_transfers: 0,
                     refuse_writes: false,
                     select_pending: true,
@@ -712,9 +713,9 @@ impl Replication {
             .shard_links(shard)
             .any(|l| self.links[l as usize].side == PrimarySide::WaitFork);
         let s = &mut self.shards[shard as usize];
-        if waiting && !s.fork_scheduled && s.rdb_transfers == 0 {
-            s.fork_scheduled = true;
+        if waiting && s.fork_due.is_none() && s.rdb_transfers == 0 {
             let at = ctx.sched.now() + SimDuration::from_ns(self.config.diskless_sync_delay_ns);
+            s.fork_due = Some(at);
             if at <= self.end {
                 ctx.sched.schedule_at(at, ReplEv::Fork { shard }.into());
             }
@@ -822,7 +823,10 @@ impl Replication {
     fn fork(&mut self, ctx: &mut Ctx<'_>, nodes: &mut Nodes, shard: u32) {
         let now = ctx.sched.now();
         let s = &mut self.shards[shard as usize];
-        s.fork_scheduled = false;
+        if s.fork_due != Some(now) {
+            return;
+        }
+        s.fork_due = None;
         let primary = &nodes.nodes[s.primary as usize];
         if primary.down {
             return;
@@ -1086,6 +1090,11 @@ impl Replication {
         if !self.propagates(node) {
             return;
         }
+        // Drop the links while the old log is still there: a link's buffer is
+        // `log offset - sent offset`, which the new log's offset 0 would underflow.
+        for l in self.shard_links(node) {
+            self.disconnect(ctx, l, DisconnectReason::Restart);
+        }
         let s = &mut self.shards[node as usize];
         let replid = s.next_replid;
         s.next_replid += 1;
@@ -1094,10 +1103,7 @@ impl Replication {
         s.pending.clear();
         s.pending_bytes = 0;
         s.rdb_transfers = 0;
-        s.fork_scheduled = false;
-        for l in self.shard_links(node) {
-            self.disconnect(ctx, l, DisconnectReason::Restart);
-        }
+        s.fork_due = None;
     }
 
     /// The per-second gauges: each link's buffer peak over the second, lag in bytes
