@@ -217,23 +217,35 @@ impl Db {
         now_ms: u64,
         rng: &mut R,
     ) {
-        let argv: Vec<Arg<'_>> = cmd
-            .iter()
-            .map(|blob| match blob {
+        fn arg(blob: &Blob) -> Arg<'_> {
+            match blob {
                 Blob::Bytes(b) => Arg::Bytes(b),
                 Blob::Synthetic { len, seed } => Arg::Synthetic {
                     len: *len,
                     seed: *seed,
                 },
-            })
-            .collect();
+            }
+        }
+        // A replica applies every write of its master: the usual short command is
+        // borrowed into an array on the stack, not a vector per command.
+        let mut short = [Arg::Bytes(&[]); 8];
+        let long: Vec<Arg<'_>>;
+        let argv: &[Arg<'_>] = if cmd.len() <= short.len() {
+            for (slot, blob) in short.iter_mut().zip(cmd) {
+                *slot = arg(blob);
+            }
+            &short[..cmd.len()]
+        } else {
+            long = cmd.iter().map(arg).collect();
+            &long
+        };
         let mut session = self
             .master_session
             .take()
             .unwrap_or_else(|| Box::new(Session::new(u64::MAX)));
         let propagation = self.propagation.take();
         self.applying_master = true;
-        let _ = self.execute(&mut session, &argv, now_ms, rng);
+        let _ = self.execute(&mut session, argv, now_ms, rng);
         self.applying_master = false;
         self.propagation = propagation;
         self.master_session = Some(session);
