@@ -4,6 +4,9 @@
 //! scenarios built from the schema's fields, and random RON of any shape, each checked
 //! by the real `kvsim check` and by the library.
 //!
+//! Three in ten random scenarios have replicas (one or two a shard, random backlogs,
+//! hard limits and repl-timeouts), and some clients read from replicas (refused
+//! without them).
 //! A third of the random scenarios carry zones (`network.zones`, cross-zone latencies,
 //! a zone pair, `cluster.zones`, `clients.zones`), `network.tcp_reset_after_ms` and a
 //! fault timeline of outages, degradations, NIC caps and crashes over hosts and zones
@@ -592,9 +595,14 @@ fn random_scenario() -> impl Strategy<Value = String> {
         maybe(0.4, node),
         maybe(0.3, prop::sample::select(vec!["placement: crc16, ", "placement: rank_modulo, "]).prop_map(str::to_string)),
         maybe(0.3, cpu_cost),
+        maybe(0.3, (small(1, 2), small(16_384, 2_000_000), small(0, 4_000_000), small(1, 3)).prop_map(
+            |(r, b, h, t)| format!(
+                "replicas_per_shard: {r}, replication: (backlog_bytes: {b}, output_buffer_hard_limit_bytes: {h}, timeout_s: {t}), "
+            ),
+        )),
     )
-        .prop_map(|(engine, (mode, shards), instance, node, placement, cpu)| {
-            let fields = format!("engine: {engine}, mode: {mode}, shards: {shards}, instance: \"{instance}\", {node}{placement}{cpu}");
+        .prop_map(|(engine, (mode, shards), instance, node, placement, cpu, replication)| {
+            let fields = format!("engine: {engine}, mode: {mode}, shards: {shards}, instance: \"{instance}\", {node}{placement}{cpu}{replication}");
             (engine, shards, fields)
         });
     let sizes = prop_oneof![
@@ -638,8 +646,13 @@ fn random_scenario() -> impl Strategy<Value = String> {
         maybe(0.3, instance().prop_map(|i| format!("instance: \"{i}\", "))),
         small(1, 2),
         workload,
+        maybe(
+            0.15,
+            prop::sample::select(vec!["replica", "replica_preferred"])
+                .prop_map(|r| format!("read_from: {r}, ")),
+        ),
     )
-        .prop_map(|(i, h, w)| (h.clone(), format!("{i}hosts: {h}, {w}, ")));
+        .prop_map(|(i, h, w, r)| (h.clone(), format!("{i}hosts: {h}, {r}{w}, ")));
     let prefill = maybe(
         0.4,
         (small(0, 20_000), small(0, 10), small(1, 3_000)).prop_map(|(k, m, v)| {

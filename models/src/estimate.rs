@@ -513,6 +513,13 @@ fn requests_bound(config: &RunConfig, sizes: &Sizes) -> (u64, RequestsBound, Vec
     let send_s = send_ns as f64 / 1e9;
     let clients = f64::from(config.clients.connections_total());
     let shards = f64::from(config.cluster.shards);
+    // Nodes that serve requests: with reads from replicas, the replicas serve too (their
+    // CPU and NICs bound what they answer).
+    let serving = if config.clients.read_from == crate::scenario::spec::ReadFrom::Primary {
+        shards
+    } else {
+        shards * f64::from(1 + config.cluster.replicas_per_shard)
+    };
     let pipeline = f64::from(w.pipeline);
     let in_flight = clients * pipeline;
     let time = time_field(config);
@@ -597,7 +604,7 @@ fn requests_bound(config: &RunConfig, sizes: &Sizes) -> (u64, RequestsBound, Vec
     let cycle = f64::from(w.ratio.set + w.ratio.get);
     let slack = in_flight + clients * cycle;
     bounds.push((
-        shards * node_per_s * send_s + in_flight + reset,
+        serving * node_per_s * send_s + in_flight + reset,
         RequestsBound::Cpu,
         vec![
             "cluster.shards",
@@ -620,8 +627,8 @@ fn requests_bound(config: &RunConfig, sizes: &Sizes) -> (u64, RequestsBound, Vec
     let server_bits = nic_bits(&server_shaper, send_ns);
     let client_bits = nic_bits(&client_shaper, send_ns);
     let completed = [
-        shards * server_bits / 8.0 / reply_wire,
-        shards * server_bits / 8.0 / request_wire,
+        serving * server_bits / 8.0 / reply_wire,
+        serving * server_bits / 8.0 / request_wire,
         hosts * client_bits / 8.0 / request_wire,
         hosts * client_bits / 8.0 / reply_wire,
     ]
