@@ -308,8 +308,6 @@ pub(crate) struct Replication {
     /// Each replica's link is in sync (for clients that prefer replicas).
     pub in_sync: Vec<bool>,
     pub in_sync_changed: bool,
-    /// Full resyncs that sent a snapshot, over the run.
-    pub full_resyncs: u64,
     /// With clients reading from replicas: each shard's keys by the stream offset that
     /// ends their last write and the time it was acknowledged, and the keys the batch
     /// running on the primary writes.
@@ -391,7 +389,6 @@ impl Replication {
             end,
             in_sync: vec![false; (shards * replicas) as usize],
             in_sync_changed: false,
-            full_resyncs: 0,
             last_writes: track_stale_reads.then(|| vec![BTreeMap::new(); shards as usize]),
             pending_keys: vec![Vec::new(); shards as usize],
             reads: vec![0; (shards * replicas) as usize],
@@ -860,7 +857,6 @@ impl Replication {
                 at_ns: now.as_ns(),
                 rdb_bytes: snapshot.rdb_bytes,
             });
-            self.full_resyncs += 1;
             self.shards[shard as usize].rdb_transfers += 1;
         }
         for l in self.shard_links(shard) {
