@@ -506,30 +506,24 @@ impl Engine {
         self.kick(ctx, nodes, reqs, repl, node, thread);
     }
 
-    /// Queues an apply job for replication link `link` on its replica's main thread.
-    pub(crate) fn enqueue_apply(
+    /// Queues a replication job (`apply` the stream received, or load a snapshot) for
+    /// link `link` on its replica's main thread.
+    pub(crate) fn enqueue_replica_job(
         &mut self,
         ctx: &mut Ctx<'_>,
         nodes: &mut Nodes,
         reqs: &mut Requests,
         repl: &mut Replication,
         link: u32,
+        apply: bool,
     ) {
         let node = repl.replica_node(link);
-        self.enqueue(ctx, nodes, reqs, repl, node, 0, Job::Apply { link });
-    }
-
-    /// Queues the load of a received snapshot on the replica's main thread.
-    pub(crate) fn enqueue_load(
-        &mut self,
-        ctx: &mut Ctx<'_>,
-        nodes: &mut Nodes,
-        reqs: &mut Requests,
-        repl: &mut Replication,
-        link: u32,
-    ) {
-        let node = repl.replica_node(link);
-        self.enqueue(ctx, nodes, reqs, repl, node, 0, Job::Load { link });
+        let job = if apply {
+            Job::Apply { link }
+        } else {
+            Job::Load { link }
+        };
+        self.enqueue(ctx, nodes, reqs, repl, node, 0, job);
     }
 
     /// A restarted node's threads take up their queues again.

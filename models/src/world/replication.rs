@@ -888,7 +888,7 @@ impl Replication {
                     let snapshot = link.snapshot.as_ref().expect("a snapshot is on its way");
                     if link.rdb_received == snapshot.rdb_bytes {
                         link.loading = true;
-                        engine.enqueue_load(ctx, nodes, reqs, self, l);
+                        engine.enqueue_replica_job(ctx, nodes, reqs, self, l, false);
                     }
                     self.pump(ctx, l);
                     return;
@@ -937,7 +937,7 @@ impl Replication {
                 .is_some_and(|e| e.end <= link.received);
         if whole {
             self.links[l as usize].apply_queued = true;
-            engine.enqueue_apply(ctx, nodes, reqs, self, l);
+            engine.enqueue_replica_job(ctx, nodes, reqs, self, l, true);
         }
     }
 
