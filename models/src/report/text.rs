@@ -564,7 +564,10 @@ fn replication(o: &mut String, v: &VariantReport) {
     let Some(r) = &v.replication else {
         return;
     };
-    let _ = writeln!(o, "\nreplication");
+    let _ = writeln!(
+        o,
+        "\nreplication (counts, peaks and lags over the whole run; egress rates: the run's bytes over the time to the end of the measured window)"
+    );
     let _ = writeln!(
         o,
         "  {:<14} {:<10} {:>6} {:>8} {:>5} {:>10} {:>12} {:>10} {:>9}  in sync",
