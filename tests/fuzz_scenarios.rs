@@ -965,14 +965,18 @@ impl Lane {
     /// The windows in ms, each `(at, Some(for))` or `(at, None)` to the end.
     fn windows(&self, duration_ms: u64) -> Vec<(u64, Option<u64>)> {
         let (unit, span) = if self.seconds && duration_ms >= 1_000 {
-            (1_000, duration_ms / 1_000)
+            (1_000u64, duration_ms / 1_000)
         } else {
-            (1, duration_ms)
+            (1u64, duration_ms)
         };
         let mut points: Vec<u64> = self
             .points
             .iter()
-            .map(|&p| u64::from(p) * span / u64::from(u16::MAX) * unit)
+            // In u128: a random duration may be near u64::MAX.
+            .map(|&p| {
+                (p as u128 * u128::from(span) / u128::from(u16::MAX) * u128::from(unit))
+                    .min(u128::from(u64::MAX)) as u64
+            })
             .collect();
         points.sort_unstable();
         let mut out = Vec::new();
