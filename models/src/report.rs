@@ -8,6 +8,7 @@
 
 mod findings;
 pub mod plot;
+pub mod bus;
 pub mod replication;
 mod text;
 
@@ -225,6 +226,9 @@ pub struct VariantReport {
     /// Replication, when the shards have replicas.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replication: Option<replication::ReplicationReport>,
+    /// The cluster bus, in cluster mode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bus: Option<bus::BusReport>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -445,6 +449,7 @@ pub fn variant_report(result: &RunResult) -> VariantReport {
         },
         faults: result.faults.clone(),
         replication: replication::replication_report(result),
+        bus: bus::bus_report(result),
     }
 }
 
@@ -498,7 +503,7 @@ fn host_report(
     }
 }
 
-fn round6(x: f64) -> f64 {
+pub(crate) fn round6(x: f64) -> f64 {
     if x.is_finite() {
         (x * 1e6).round() / 1e6
     } else {
@@ -594,6 +599,20 @@ fn timeseries(result: &RunResult) -> TimeSeries {
             series.push(gauge("replication_lag_bytes", &x.name, &x.lag_bytes_at_s));
             let lag_s: Vec<u64> = x.lag_ns_at_s.iter().map(|ns| ns / 1_000_000).collect();
             series.push(gauge("replication_lag_ms", &x.name, &lag_s));
+        }
+    }
+    // Each node's cluster bus: what it sent, and its main thread's share.
+    if let Some(b) = &result.bus {
+        for n in &b.nodes {
+            series.push(per_s("bus_messages_sent_per_s", Some(&n.node), &|s| {
+                at(&n.messages_sent_per_s, s) as f64
+            }));
+            series.push(per_s("bus_bytes_sent_per_s", Some(&n.node), &|s| {
+                at(&n.bytes_sent_per_s, s) as f64
+            }));
+            series.push(per_s("bus_main_thread_share", Some(&n.node), &|s| {
+                round6(at(&n.cpu_ns_per_s, s) as f64 / 1e9)
+            }));
         }
     }
     TimeSeries {

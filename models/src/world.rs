@@ -26,6 +26,7 @@
 //! request order.
 
 mod build;
+pub mod bus;
 pub mod client;
 pub mod engine;
 mod faults;
@@ -51,6 +52,7 @@ pub(crate) use build::shaper as build_shaper;
 pub use metrics::Metrics;
 pub use results::RunResult;
 
+use bus::{Bus, BusEv};
 use client::{ClientEv, Clients};
 use engine::{Engine, EngineEv};
 use flows::{FlowKind, FlowMap};
@@ -80,6 +82,7 @@ pub enum Ev {
     Engine(EngineEv),
     Node(NodeEv),
     Repl(ReplEv),
+    Bus(BusEv),
     /// Once a second: gauges (credits, memory).
     Sample,
     /// The end of warm-up, when it is not on a whole second (a `Sample` marks it
@@ -107,7 +110,7 @@ pub(crate) struct TestExtras {
 pub(crate) struct Ctx<'a> {
     pub sched: &'a mut Scheduler<Ev>,
     pub net: &'a mut Network,
-    pub flows: &'a FlowMap,
+    pub flows: &'a mut FlowMap,
     pub metrics: &'a mut Metrics,
 }
 
@@ -123,6 +126,8 @@ pub struct World {
     nodes: Nodes,
     engine: Engine,
     replication: Replication,
+    /// The cluster bus, in cluster mode.
+    bus: Option<Bus>,
     sampler: Sampler,
     faults: faults::Faults,
     /// Cross-zone bytes, when the world names zones.
@@ -156,6 +161,7 @@ impl Model for World {
             nodes,
             engine,
             replication,
+            bus,
             sampler,
             deliveries,
             faults,
@@ -209,6 +215,14 @@ impl Model for World {
                             replication
                                 .on_delivery(&mut ctx, nodes, engine, requests, kind, link, d);
                         }
+                        FlowKind::ClusterBus => {
+                            let bus = bus.as_mut().expect("bus flows only with a bus");
+                            if let Some(z) = zone_traffic {
+                                let (from, to) = bus.message_ends(d.token);
+                                z.on_bus_delivery(from, to, d.payload_bytes);
+                            }
+                            bus.on_delivery(&mut ctx, nodes, engine, requests, replication, d.token);
+                        }
                         #[cfg(test)]
                         FlowKind::Probe => probe
                             .as_mut()
@@ -217,22 +231,55 @@ impl Model for World {
                     }
                 }
                 if ctx.net.has_aborted() {
-                    faults.on_aborted(&mut ctx, engine, clients, requests, replication);
+                    faults.on_aborted(&mut ctx, engine, clients, requests, replication, bus);
                 }
             }
             Ev::Client(e) => clients.handle(&mut ctx, requests, e),
-            Ev::Engine(e) => engine.handle(&mut ctx, nodes, requests, replication, e),
-            Ev::Node(e @ (NodeEv::Crash { .. } | NodeEv::Restart { .. })) => faults.on_node(
-                &mut ctx,
-                config,
-                nodes,
-                engine,
-                clients,
-                requests,
-                replication,
-                e,
-            ),
+            Ev::Engine(e) => {
+                engine.handle(&mut ctx, nodes, requests, replication, e);
+                if !engine.bus_done.is_empty() {
+                    let bus = bus.as_mut().expect("bus jobs only with a bus");
+                    let done = std::mem::take(&mut engine.bus_done);
+                    for &(node, work_ns, messages) in &done {
+                        bus.work_done(
+                            &mut ctx,
+                            nodes,
+                            engine,
+                            requests,
+                            replication,
+                            node,
+                            work_ns,
+                            messages,
+                        );
+                    }
+                    engine.bus_done = done;
+                    engine.bus_done.clear();
+                }
+            }
+            Ev::Node(e @ (NodeEv::Crash { .. } | NodeEv::Restart { .. })) => {
+                faults.on_node(
+                    &mut ctx,
+                    config,
+                    nodes,
+                    engine,
+                    clients,
+                    requests,
+                    replication,
+                    e,
+                );
+                if let Some(bus) = bus {
+                    match e {
+                        NodeEv::Crash { node } => bus.on_crash(node),
+                        NodeEv::Restart { node } => bus.on_restart(&mut ctx, node),
+                        NodeEv::ExpireCycle { .. } => {}
+                    }
+                }
+            }
             Ev::Repl(e) => replication.handle(&mut ctx, nodes, e),
+            Ev::Bus(e) => bus
+                .as_mut()
+                .expect("bus events only with a bus")
+                .handle(&mut ctx, nodes, engine, requests, replication, e),
             Ev::Node(e @ NodeEv::ExpireCycle { node }) => {
                 nodes.handle(&mut ctx, e);
                 replication.drain_node(&mut ctx, nodes, node);

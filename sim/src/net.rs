@@ -259,7 +259,7 @@ struct FlowCold {
     link: LinkConfig,
     /// Present when the link draws randomness (jitter or rules): a stream per flow, so
     /// adding a flow never changes another's draws.
-    rng: Option<SimRng>,
+    rng: Option<Box<SimRng>>,
     held: BTreeMap<u64, u32>,
     /// Lost messages with no later data yet: waiting for their timeout, or for new data
     /// whose duplicate acknowledgements trigger a fast retransmit.
@@ -478,7 +478,7 @@ impl Network {
             acks: AckQueue::default(),
         });
         self.cold.push(FlowCold {
-            rng: needs_rng.then(|| self.streams.stream(label, index)),
+            rng: needs_rng.then(|| Box::new(self.streams.stream(label, index))),
             ssthresh_bytes: link.max_window_bytes,
             link,
             held: BTreeMap::new(),

@@ -18,6 +18,7 @@ use crate::workload::WorkloadConfig;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+pub mod bus;
 pub mod replication;
 pub mod topology;
 pub use replication::ReplicationConfig;
@@ -122,6 +123,9 @@ pub struct ClusterConfig {
     /// Present exactly when there are replicas.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replication: Option<ReplicationConfig>,
+    /// Present exactly in cluster mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bus: Option<bus::BusConfig>,
     pub instance: Instance,
     pub node: NodeConfig,
     pub placement: Placement,
@@ -659,6 +663,7 @@ fn resolve_cluster(
         ));
     }
     let replication = replication::resolve_replication(c.replication.as_ref(), replicas_per_shard)?;
+    let bus = bus::resolve_bus(c.bus.as_ref(), mode)?;
     let name = c.instance.as_deref().ok_or_else(|| {
         fe(
             "instance",
@@ -733,6 +738,7 @@ fn resolve_cluster(
         shards,
         replicas_per_shard,
         replication,
+        bus,
         instance,
         node: NodeConfig {
             maxmemory_bytes,

@@ -200,6 +200,10 @@ pub struct ClusterSpec {
     /// Replication settings, each defaulting to Redis 7.0's (read only with replicas).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replication: Option<ReplicationSpec>,
+    /// The cluster bus (mode cluster only): Redis Cluster's node-to-node gossip,
+    /// failure detection and failover, each setting defaulting to Redis 7.0's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bus: Option<BusSpec>,
     /// The zones of the replicas, in node order (shard 0's replicas first), round robin.
     /// Default: each replica in another zone than its primary where there is one, as
     /// ElastiCache's Multi-AZ places them.
@@ -269,6 +273,41 @@ pub struct ReplicationSpec {
     /// 200, see docs/REFERENCES.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rdb_load_mb_per_s: Option<u64>,
+}
+
+/// The cluster bus's settings under redis.conf's names, each defaulting to Redis 7.0's
+/// (the CPU costs to ours, see docs/REFERENCES.md).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename = "bus")]
+pub struct BusSpec {
+    /// cluster-node-timeout (default 15,000 ms): a node not heard from for this long
+    /// while a ping to it is outstanding is flagged PFAIL; pongs older than half of it
+    /// trigger a ping.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_timeout_ms: Option<u64>,
+    /// cluster-replica-validity-factor (default 10; 0 = any replica may fail over): a
+    /// replica whose link to its primary has been down longer than node_timeout x
+    /// factor + repl-ping-replica-period does not stand for election.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica_validity_factor: Option<u64>,
+    /// The main thread's cost of the bus; unset parts keep the defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_cost: Option<BusCpuCostSpec>,
+}
+
+/// What the cluster bus costs a node's main thread.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename = "cpu_cost")]
+pub struct BusCpuCostSpec {
+    /// Per message read or written (a read event, a header's checks, a write).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_message_ns: Option<u64>,
+    /// Per gossip entry built or processed (a node lookup and its updates).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_gossip_entry_ns: Option<u64>,
+    /// Per known node in each 100 ms clusterCron (it walks every node twice).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_node_per_cron_ns: Option<u64>,
 }
 
 /// Where a client sends its reads, as cluster clients offer it (Lettuce's `ReadFrom`,
@@ -608,12 +647,29 @@ impl Merge for ClusterSpec {
         self.shards.merge(p.shards);
         self.replicas_per_shard.merge(p.replicas_per_shard);
         self.replication.merge(p.replication);
+        self.bus.merge(p.bus);
         self.replica_zones.merge(p.replica_zones);
         self.instance.merge(p.instance);
         self.node.merge(p.node);
         self.placement.merge(p.placement);
         self.cpu_cost.merge(p.cpu_cost);
         self.zones.merge(p.zones);
+    }
+}
+
+impl Merge for BusSpec {
+    fn merge(&mut self, p: Self) {
+        self.node_timeout_ms.merge(p.node_timeout_ms);
+        self.replica_validity_factor.merge(p.replica_validity_factor);
+        self.cpu_cost.merge(p.cpu_cost);
+    }
+}
+
+impl Merge for BusCpuCostSpec {
+    fn merge(&mut self, p: Self) {
+        self.per_message_ns.merge(p.per_message_ns);
+        self.per_gossip_entry_ns.merge(p.per_gossip_entry_ns);
+        self.per_node_per_cron_ns.merge(p.per_node_per_cron_ns);
     }
 }
 

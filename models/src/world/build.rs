@@ -9,6 +9,7 @@ use super::client::{Client, ClientThread, Clients, SharedClientCpu};
 use super::engine::{Conn, Engine, Thread};
 use super::flows::{FlowKind, FlowMap};
 use super::node::{Node, Nodes};
+use super::bus::Bus;
 use super::replication::Replication;
 use super::requests::ReqList;
 use super::sampler::Sampler;
@@ -529,6 +530,22 @@ impl World {
                 end,
                 config.clients.read_from != ReadFrom::Primary,
             ),
+            bus: config.cluster.bus.map(|b| {
+                Bus::build(
+                    b,
+                    &streams,
+                    nodes.iter().map(|n| n.nic).collect(),
+                    if config.zones.is_empty() {
+                        vec![0; nodes.len()]
+                    } else {
+                        config.zones.node_zones.clone()
+                    },
+                    config.zones.clone(),
+                    link.clone(),
+                    shards,
+                    end,
+                )
+            }),
             nodes: Nodes {
                 nodes,
                 uses_expiry: w.expiry_range_s.is_some(),
@@ -554,6 +571,10 @@ impl World {
         world.clients.start(sched);
         world.nodes.start(sched);
         world.replication.start(sched);
+        if let Some(bus) = &mut world.bus {
+            bus.start(sched);
+            world.engine.bus_work = vec![Default::default(); world.nodes.nodes.len()];
+        }
         world.sampler.start(sched);
         #[cfg(test)]
         if let Some(p) = &world.probe {

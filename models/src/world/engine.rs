@@ -57,6 +57,19 @@ enum Job {
     Apply { link: u32 },
     /// A replica's main thread: load a received snapshot.
     Load { link: u32 },
+    /// The main thread's cluster-bus work: messages to process, a cron, pings to build.
+    Bus,
+}
+
+/// A node's cluster-bus work for its main thread: what has accrued since the last bus
+/// job started, and what the running one took.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct BusWork {
+    pending_ns: u64,
+    pending_messages: u32,
+    queued: bool,
+    taken_ns: u64,
+    taken_messages: u32,
 }
 
 /// A thread's jobs: the one it runs (its CPU is the host's) and those queued.
@@ -120,6 +133,10 @@ pub(crate) struct Engine {
     propagated: Vec<Command>,
     /// The content of the values SETs write (memtier's).
     pub value_fill: store_core::SyntheticFill,
+    /// Each node's cluster-bus work (empty without a bus).
+    pub bus_work: Vec<BusWork>,
+    /// Bus jobs finished and not yet handed to the bus: (node, work, messages).
+    pub bus_done: Vec<(u32, u64, u32)>,
 }
 
 impl Engine {
@@ -142,6 +159,8 @@ impl Engine {
             argv_buf: Vec::with_capacity(64),
             propagated: Vec::new(),
             value_fill: store_core::SyntheticFill::Repeat(b'x'),
+            bus_work: Vec::new(),
+            bus_done: Vec::new(),
         }
     }
 
@@ -342,6 +361,13 @@ impl Engine {
                 let (commands, bytes) = repl.start_apply(nodes, link, now);
                 self.cost.batch(commands.max(1), bytes, 0)
             }
+            Job::Bus => {
+                let w = &mut self.bus_work[node as usize];
+                w.queued = false;
+                w.taken_ns = std::mem::take(&mut w.pending_ns);
+                w.taken_messages = std::mem::take(&mut w.pending_messages);
+                SimDuration::from_ns(w.taken_ns)
+            }
             Job::Load { link } => {
                 let rdb_bytes = repl.start_load(nodes, link);
                 SimDuration::from_ns(
@@ -465,6 +491,11 @@ impl Engine {
             Job::Read { conn } => self.enqueue(ctx, nodes, reqs, repl, node, 0, Job::Exec { conn }),
             Job::Apply { link } => repl.apply_done(ctx, nodes, self, reqs, link),
             Job::Load { link } => repl.load_done(ctx, nodes, self, reqs, link),
+            Job::Bus => {
+                let w = &mut self.bus_work[node as usize];
+                let done = (node, w.taken_ns, w.taken_messages);
+                self.bus_done.push(done);
+            }
             Job::Exec { conn } => {
                 if repl.propagates(node) {
                     repl.commit(ctx, node);
@@ -524,6 +555,30 @@ impl Engine {
             Job::Load { link }
         };
         self.enqueue(ctx, nodes, reqs, repl, node, 0, job);
+    }
+
+    /// Adds cluster-bus work (`messages` of it delivered messages) for node `node`'s
+    /// main thread: it joins the bus job queued if one has not started yet, or a new
+    /// one is queued. Bus jobs run in turn with the requests, as Redis's event loop
+    /// handles a readable bus link like a readable client.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn enqueue_bus_work(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        nodes: &mut Nodes,
+        reqs: &mut Requests,
+        repl: &mut Replication,
+        node: u32,
+        work_ns: u64,
+        messages: u32,
+    ) {
+        let w = &mut self.bus_work[node as usize];
+        w.pending_ns += work_ns;
+        w.pending_messages += messages;
+        if !w.queued {
+            w.queued = true;
+            self.enqueue(ctx, nodes, reqs, repl, node, 0, Job::Bus);
+        }
     }
 
     /// A restarted node's threads take up their queues again.

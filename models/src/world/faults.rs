@@ -189,6 +189,7 @@ impl Faults {
         clients: &mut Clients,
         reqs: &mut Requests,
         repl: &mut Replication,
+        bus: &mut Option<super::bus::Bus>,
     ) {
         let mut aborted = std::mem::take(&mut self.aborted);
         ctx.net.take_aborted(&mut aborted);
@@ -199,6 +200,12 @@ impl Faults {
                 FlowKind::ReplicationStream | FlowKind::ReplicationControl
             ) {
                 repl.on_aborted(ctx, conn);
+                continue;
+            }
+            if kind == FlowKind::ClusterBus {
+                if let Some(bus) = bus.as_mut() {
+                    bus.on_aborted(ctx, conn);
+                }
                 continue;
             }
             if !matches!(kind, FlowKind::ClientRequest | FlowKind::ClientReply) {

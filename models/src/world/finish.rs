@@ -98,6 +98,7 @@ impl World {
             faults,
             zone_traffic,
             replication,
+            bus,
             flows: flow_map,
             ..
         } = self;
@@ -320,6 +321,10 @@ impl World {
                     .collect(),
             }
         });
+        let bus = bus.map(|b| {
+            let names: Vec<String> = nodes.nodes.iter().map(|n| n.name.clone()).collect();
+            b.finish(&names, sim::SimDuration::from_ns(end.as_ns()))
+        });
         let (sets, gets, breakdown) = metrics.finish();
         RunResult {
             cpu_cost,
@@ -342,6 +347,7 @@ impl World {
             simulation,
             faults,
             replication: replication_result,
+            bus,
             config,
         }
     }

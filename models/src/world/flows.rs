@@ -1,7 +1,11 @@
 //! Flows by kind. Every flow of the world carries one kind of traffic (a client
 //! connection's requests, its replies, a replication link's stream and its control
-//! messages; cluster-bus links are the kind to come), and each kind owns a contiguous range of flow ids reserved when the
-//! world is built. A delivery finds its kind by comparing its flow id with the ranges'
+//! messages, the cluster bus between two nodes), and each kind owns a contiguous range
+//! of flow ids reserved when the world is built. Flows a kind opens at run time (the
+//! cluster bus opens one per ordered pair of nodes at its first message: a million in a
+//! 1,000-node cluster, most of them never needed in a short run) take the next ids
+//! after every reserved one, in the order they are opened, and a table maps them back
+//! to their kind and index (index `reserved + k` for a kind's k-th late flow). A delivery finds its kind by comparing its flow id with the ranges'
 //! bounds (no table lookup per message), and its index within the kind by subtracting the
 //! range's start. Each kind has its own message table, which a delivery's token indexes:
 //! a client request's token is its slot in the request table, a bus message will not be
@@ -31,6 +35,9 @@ pub enum FlowKind {
     /// The test probe's messages between two nodes (see `world::probe`).
     #[cfg(test)]
     Probe,
+    /// Cluster-bus messages from one node to another (see `world::bus`), opened at
+    /// their first message.
+    ClusterBus,
 }
 
 impl FlowKind {
@@ -42,6 +49,7 @@ impl FlowKind {
         FlowKind::ReplicationControl,
         #[cfg(test)]
         FlowKind::Probe,
+        FlowKind::ClusterBus,
     ];
 
     /// The number of kinds.
@@ -60,6 +68,7 @@ impl FlowKind {
             FlowKind::ReplicationControl => ("net.flow.repl_control", index),
             #[cfg(test)]
             FlowKind::Probe => ("net.flow.probe", index),
+            FlowKind::ClusterBus => ("net.flow.bus", index),
         }
     }
 }
@@ -67,8 +76,13 @@ impl FlowKind {
 /// The flow-id ranges of every kind.
 #[derive(Clone, Debug)]
 pub struct FlowMap {
-    /// `starts[k]` is the first id of kind k; `starts[COUNT]` is one past the last flow.
+    /// `starts[k]` is the first id of kind k; `starts[COUNT]` is one past the last
+    /// reserved flow.
     starts: [u32; FlowKind::COUNT + 1],
+    /// Flows opened at run time, by id from `starts[COUNT]`: their kind and index.
+    late: Vec<(FlowKind, u32)>,
+    /// Each kind's late flows' ids, by index past its reserved ones.
+    late_ids: [Vec<u32>; FlowKind::COUNT],
 }
 
 impl FlowMap {
@@ -80,12 +94,21 @@ impl FlowMap {
                 .checked_add(n)
                 .expect("fewer than 2^32 flows in a world");
         }
-        FlowMap { starts }
+        FlowMap {
+            starts,
+            late: Vec::new(),
+            late_ids: Default::default(),
+        }
     }
 
     /// Flows reserved for `kind`.
     pub fn count(&self, kind: FlowKind) -> u32 {
         self.starts[kind as usize + 1] - self.starts[kind as usize]
+    }
+
+    /// Flows of `kind`, reserved and opened late.
+    pub fn count_all(&self, kind: FlowKind) -> u32 {
+        self.count(kind) + self.late_ids[kind as usize].len() as u32
     }
 
     /// Every flow reserved.
@@ -96,17 +119,25 @@ impl FlowMap {
     /// Flow `index` of `kind`.
     #[inline]
     pub fn flow(&self, kind: FlowKind, index: u32) -> FlowId {
-        debug_assert!(
-            index < self.count(kind),
-            "flow {index} of {kind:?} reserved"
-        );
-        FlowId(self.starts[kind as usize] + index)
+        let reserved = self.count(kind);
+        if index < reserved {
+            FlowId(self.starts[kind as usize] + index)
+        } else {
+            self.late_flow(kind, index - reserved)
+        }
+    }
+
+    #[cold]
+    fn late_flow(&self, kind: FlowKind, k: u32) -> FlowId {
+        FlowId(self.late_ids[kind as usize][k as usize])
     }
 
     /// The kind of `flow` and its index within the kind.
     #[inline]
     pub fn locate(&self, flow: FlowId) -> (FlowKind, u32) {
-        debug_assert!(flow.0 < self.total(), "{flow:?} was reserved");
+        if flow.0 >= self.starts[FlowKind::COUNT] {
+            return self.late[(flow.0 - self.starts[FlowKind::COUNT]) as usize];
+        }
         // Kinds are few: a comparison with each later range's start, in a loop whose
         // bounds the compiler sees, so it unrolls with no bounds checks.
         let mut k = 0;
@@ -136,6 +167,34 @@ impl FlowMap {
             "flows are opened in the order they were reserved"
         );
         got
+    }
+}
+
+impl FlowMap {
+    /// Opens the next flow of `kind` at run time, after every reserved flow, and
+    /// returns it with its index in the kind. Its random stream is labelled by
+    /// `stream_index` (for the bus, the ordered pair of nodes), so its draws do not
+    /// depend on the order flows are opened in.
+    pub fn open_late(
+        &mut self,
+        net: &mut Network,
+        kind: FlowKind,
+        stream_index: u64,
+        src: NicId,
+        dst: NicId,
+        link: LinkConfig,
+    ) -> (FlowId, u32) {
+        let (label, _) = kind.stream(0);
+        let flow = net.open_flow_labelled(src, dst, link, label, stream_index);
+        assert_eq!(
+            flow.0,
+            self.starts[FlowKind::COUNT] + self.late.len() as u32,
+            "every reserved flow is opened before any late one"
+        );
+        let index = self.count_all(kind);
+        self.late.push((kind, index));
+        self.late_ids[kind as usize].push(flow.0);
+        (flow, index)
     }
 }
 

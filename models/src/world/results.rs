@@ -55,6 +55,9 @@ pub struct RunResult {
     /// Replication, when the shards have replicas.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replication: Option<super::replication::ReplicationResult>,
+    /// The cluster bus, in cluster mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bus: Option<super::bus::BusResult>,
 }
 
 /// The fault timeline of a run.

@@ -21,6 +21,8 @@ pub(crate) struct ZoneTraffic {
     /// zones.
     links: Vec<(u32, u32, bool)>,
     framing: Framing,
+    /// Each node's zone, for bus messages.
+    node_zones: Vec<u32>,
     pub node_sent: Vec<u64>,
     pub node_received: Vec<u64>,
     pub host_sent: Vec<u64>,
@@ -57,6 +59,7 @@ impl ZoneTraffic {
             conns,
             links,
             framing,
+            node_zones: z.node_zones.clone(),
             node_sent: vec![0; z.node_zones.len()],
             node_received: vec![0; z.node_zones.len()],
             host_sent: vec![0; z.client_zones.len()],
@@ -81,6 +84,15 @@ impl ZoneTraffic {
             .collect()
     }
 
+    /// A cluster-bus message from node `from` to node `to` was delivered.
+    pub fn on_bus_delivery(&mut self, from: u32, to: u32, payload_bytes: u64) {
+        if self.node_zones[from as usize] != self.node_zones[to as usize] {
+            let wire = self.framing.wire_bytes(payload_bytes);
+            self.node_sent[from as usize] += wire;
+            self.node_received[to as usize] += wire;
+        }
+    }
+
     /// A message of flow `index` of `kind` was delivered.
     #[inline]
     pub fn on_delivery(&mut self, kind: FlowKind, index: u32, payload_bytes: u64) {
@@ -103,6 +115,8 @@ impl ZoneTraffic {
             }
             #[cfg(test)]
             FlowKind::Probe => return,
+            // Counted by `on_bus_delivery`, which knows the pair.
+            FlowKind::ClusterBus => return,
         };
         let (node, host, crosses) = self.conns[index as usize];
         if !crosses {

@@ -1,0 +1,1064 @@
+//! The cluster bus, as Redis 7.0.15 runs it (`src/cluster.c`): every node of a Redis
+//! Cluster (primaries and replicas) holds a view of every other node (last ping sent,
+//! last pong received, last data received, PFAIL/FAIL flags, failure reports) and runs
+//! `clusterCron` every 100 ms: once a second it pings the node with the oldest pong
+//! among 5 random picks, and at every cron it pings each node with no ping in flight
+//! whose pong is older than node_timeout / 2, flags PFAIL a node with a ping in flight
+//! not heard from for node_timeout, and frees a link silent for half of it. Every PING
+//! is answered by a PONG; both carry a gossip section (max(3, N/10) entries capped at
+//! N - 2, drawn by Redis's bounded random picks, plus every PFAIL node) whose pong times
+//! in whole seconds move the receiver's pong times forward and so postpone its pings
+//! (`clusterProcessGossipSection`). Failure reports from primaries that see a node
+//! PFAIL turn it FAIL once a majority of slot-owning primaries agree, and the FAIL is
+//! broadcast.
+//!
+//! Messages cross the shaped NICs as the `ClusterBus` flow kind (one flow per ordered
+//! pair of nodes, opened at its first message), at their exact sizes (header 2,256
+//! bytes, 104 per gossip entry, FAIL 2,296), and cost the receiving node's main thread
+//! CPU per message and per gossip entry (its cron costs per known node): a message
+//! waits for the main thread like a client request does, and its effects (a PONG sent,
+//! views updated) happen when the thread has processed it.
+//!
+//! Invariants: a node's view of a peer with no ping in flight has exactly one live
+//! entry in its half-timeout queue, due no later than when the rule fires; a ping in
+//! flight is in the node's `pinging` list exactly while its `ping_sent_ms` is set;
+//! every message sent is counted once at its sender and, when delivered, once at its
+//! receiver; a crashed node runs no cron and processes nothing until it restarts.
+
+use super::engine::Engine;
+use super::flows::FlowKind;
+use super::node::Nodes;
+use super::replication::Replication;
+use super::requests::Requests;
+use super::{Ctx, Ev};
+use crate::scenario::resolve::bus::BusConfig;
+use crate::scenario::resolve::topology::ZonesConfig;
+use serde::{Deserialize, Serialize};
+use sim::net::{FlowId, LinkConfig, NicId};
+use sim::rng::below;
+use sim::stats::CounterSeries;
+use sim::{RngStreams, SimDuration, SimRng, SimTime};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+
+/// `sizeof(clusterMsg) - sizeof(union clusterMsgData)` in 7.0: the header every message
+/// carries, 2,048 bytes of it the sender's slot bitmap.
+pub const HEADER_BYTES: u64 = 2_256;
+/// `sizeof(clusterMsgDataGossip)`.
+pub const GOSSIP_ENTRY_BYTES: u64 = 104;
+/// `sizeof(clusterMsgDataFail)`: the failing node's 40-byte name.
+pub const FAIL_DATA_BYTES: u64 = 40;
+/// `sizeof(clusterMsgDataUpdate)`: config epoch, node name, slot bitmap.
+pub const UPDATE_DATA_BYTES: u64 = 8 + 40 + 2_048;
+/// clusterCron's period.
+pub const CRON_PERIOD: SimDuration = SimDuration::from_ms(100);
+/// ae's event loop sleeps in whole milliseconds rounded up (`aeApiPoll`'s epoll
+/// timeout), so a timer fires up to this much after it is due.
+const TIMER_ROUNDING_NS: u64 = 1_000_000;
+/// CLUSTER_FAIL_REPORT_VALIDITY_MULT: a failure report is valid for twice the timeout.
+const FAIL_REPORT_VALIDITY_MULT: u64 = 2;
+/// CLUSTER_FAIL_UNDO_TIME_MULT: a FAIL primary still owning slots is cleared when it
+/// answers again this many timeouts after it failed.
+const FAIL_UNDO_TIME_MULT: u64 = 2;
+
+/// PING, PONG and MEET: the header and `entries` gossip entries (7.0 sends no
+/// extension unless a hostname is set, which no simulated node has).
+pub const fn ping_bytes(entries: u64) -> u64 {
+    HEADER_BYTES + GOSSIP_ENTRY_BYTES * entries
+}
+
+/// A FAIL message.
+pub const FAIL_BYTES: u64 = HEADER_BYTES + FAIL_DATA_BYTES;
+/// An UPDATE message.
+pub const UPDATE_BYTES: u64 = HEADER_BYTES + UPDATE_DATA_BYTES;
+/// FAILOVER_AUTH_REQUEST and FAILOVER_AUTH_ACK: the header alone.
+pub const AUTH_BYTES: u64 = HEADER_BYTES;
+
+/// The gossip entries a PING or PONG wants in a cluster of `nodes` (before the PFAIL
+/// nodes appended): `max(3, nodes / 10)`, at most `nodes - 2` (`freshnodes`).
+pub fn wanted_gossip_entries(nodes: u64) -> u64 {
+    (nodes / 10).max(3).min(nodes.saturating_sub(2))
+}
+
+/// The bus's events.
+#[derive(Clone, Copy, Debug)]
+pub enum BusEv {
+    /// A node's clusterCron.
+    Cron { node: u32 },
+}
+
+impl From<BusEv> for Ev {
+    fn from(e: BusEv) -> Ev {
+        Ev::Bus(e)
+    }
+}
+
+/// Message types, in `cluster_stats_messages_*` order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MsgType {
+    Ping,
+    Pong,
+    Fail,
+    Update,
+    FailoverAuthRequest,
+    FailoverAuthAck,
+}
+
+impl MsgType {
+    pub const ALL: [MsgType; 6] = [
+        MsgType::Ping,
+        MsgType::Pong,
+        MsgType::Fail,
+        MsgType::Update,
+        MsgType::FailoverAuthRequest,
+        MsgType::FailoverAuthAck,
+    ];
+    pub const COUNT: usize = MsgType::ALL.len();
+
+    pub fn label(self) -> &'static str {
+        match self {
+            MsgType::Ping => "ping",
+            MsgType::Pong => "pong",
+            MsgType::Fail => "fail",
+            MsgType::Update => "update",
+            MsgType::FailoverAuthRequest => "auth-req",
+            MsgType::FailoverAuthAck => "auth-ack",
+        }
+    }
+}
+
+/// Node flags a gossip entry carries (the ones the rules read).
+const FLAG_PFAIL: u8 = 1;
+const FLAG_FAIL: u8 = 2;
+
+/// One gossip entry: a node, its pong time in whole seconds as the sender sees it, and
+/// its failure flags in the sender's view.
+#[derive(Clone, Copy, Debug)]
+struct Gossip {
+    node: u32,
+    pong_received_s: u64,
+    flags: u8,
+}
+
+/// A message on its way (or waiting for its receiver's main thread).
+struct Msg {
+    ty: MsgType,
+    from: u32,
+    to: u32,
+    bytes: u64,
+    /// A PONG answering the receiver's own PING (it arrives on the receiver's outbound
+    /// link, so it counts as the pong the receiver waits for).
+    reply: bool,
+    /// A FAIL's failing node.
+    about: u32,
+    gossip: Vec<Gossip>,
+}
+
+/// One node's view of another.
+#[derive(Clone, Copy, Debug)]
+struct Peer {
+    /// 0 when no ping is in flight.
+    ping_sent_ms: u64,
+    pong_received_ms: u64,
+    data_received_ms: u64,
+    fail_time_ms: u64,
+    /// The due time of the peer's live entry in the half-timeout queue (u64::MAX: none).
+    queued_due_ms: u64,
+    /// When the outbound link was (re)created.
+    link_created_ms: u64,
+    /// The sender's ping number that last put this peer in a gossip section
+    /// (`last_in_ping_gossip`), to skip duplicates.
+    gossip_mark: u32,
+    flags: u8,
+    /// The outbound link is down (freed); the next cron reconnects it.
+    link_down: bool,
+}
+
+/// Per-node counters.
+#[derive(Clone, Debug, Default)]
+struct NodeStats {
+    sent: [u64; MsgType::COUNT],
+    received: [u64; MsgType::COUNT],
+    bytes_sent: u64,
+    bytes_received: u64,
+    bytes_sent_per_s: CounterSeries,
+    bytes_received_per_s: CounterSeries,
+    messages_sent_per_s: CounterSeries,
+    messages_received_per_s: CounterSeries,
+    cpu_ns: u64,
+    cpu_ns_per_s: CounterSeries,
+    gossip_entries_sent: u64,
+}
+
+/// One node's bus state.
+struct BusNode {
+    rng: SimRng,
+    iteration: u64,
+    /// Pings built so far (`cluster_pings_sent`, the gossip dedup mark).
+    pings_built: u32,
+    /// Peers with a ping in flight.
+    pinging: Vec<u32>,
+    /// (due, peer): when each peer with no ping in flight next needs one by the
+    /// half-timeout rule, as of the last time it was queued (pong times only move
+    /// forward in between, so an entry is never late; a popped entry is checked).
+    due: BinaryHeap<Reverse<(u64, u32)>>,
+    /// PFAIL nodes counted at the last cron (`stats_pfail_nodes`).
+    pfail_nodes: u32,
+    /// Failure reports on each peer: (reporter, time).
+    reports: BTreeMap<u32, Vec<(u32, u64)>>,
+    /// Messages delivered and not yet processed by the main thread, in arrival order.
+    inbox: Vec<usize>,
+    is_primary: bool,
+    owns_slots: bool,
+    stats: NodeStats,
+}
+
+/// A moment of failure detection, for the report's timeline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "event")]
+pub enum BusEvent {
+    /// The first node to flag `node` PFAIL.
+    Pfail { at_ns: u64, node: u32, by: u32 },
+    /// A node reached the quorum and flagged `node` FAIL (the broadcast follows).
+    Fail { at_ns: u64, node: u32, by: u32 },
+    /// `node`'s FAIL flag cleared by the first node to hear from it again.
+    FailCleared { at_ns: u64, node: u32, by: u32 },
+}
+
+/// The cluster bus of every node.
+pub(crate) struct Bus {
+    config: BusConfig,
+    n: u32,
+    /// `views[i * n + j]`: node i's view of node j.
+    views: Vec<Peer>,
+    nodes: Vec<BusNode>,
+    /// Primaries owning slots (`cluster->size`, the failure quorum's base).
+    slot_owners: u32,
+    /// Flow index (within the kind) of the ordered pair `i * n + j`; `u32::MAX`: not open.
+    pair_flow: Vec<u32>,
+    /// The pair of each open flow.
+    flow_pair: Vec<(u32, u32)>,
+    node_nics: Vec<NicId>,
+    node_zones: Vec<u32>,
+    zones: ZonesConfig,
+    base_link: LinkConfig,
+    msgs: slab::Slab<Msg>,
+    spare_gossip: Vec<Vec<Gossip>>,
+    /// Which nodes are down (crashed, not restarted).
+    down: Vec<bool>,
+    events: Vec<BusEvent>,
+    /// Nodes with a PFAIL event recorded since they were last heard from.
+    pfail_recorded: Vec<bool>,
+    /// Nodes currently flagged FAIL by some node, for the timeline.
+    fail_recorded: Vec<bool>,
+    end: SimTime,
+}
+
+impl Bus {
+    /// The bus of a converged cluster of `node_nics.len()` nodes (the first
+    /// `slot_owners` own slots; every node from `shards` on is a replica): pong times
+    /// spread uniformly over the last node_timeout / 2 from a seeded stream, each
+    /// node's cron at a random phase of its 100 ms.
+    #[allow(clippy::too_many_arguments)]
+    pub fn build(
+        config: BusConfig,
+        streams: &RngStreams,
+        node_nics: Vec<NicId>,
+        node_zones: Vec<u32>,
+        zones: ZonesConfig,
+        base_link: LinkConfig,
+        primaries: u32,
+        end: SimTime,
+    ) -> Bus {
+        let n = node_nics.len() as u32;
+        let half_ms = config.node_timeout_ms / 2;
+        let now_ms = super::now_unix_ms(SimTime::ZERO);
+        let mut start = streams.stream("bus.start", 0);
+        let mut views = Vec::with_capacity((n as usize) * (n as usize));
+        for i in 0..n {
+            for j in 0..n {
+                let age = if i == j {
+                    0
+                } else {
+                    below(&mut start, half_ms.max(1))
+                };
+                let pong = now_ms - age;
+                views.push(Peer {
+                    ping_sent_ms: 0,
+                    pong_received_ms: pong,
+                    data_received_ms: pong,
+                    fail_time_ms: 0,
+                    queued_due_ms: u64::MAX,
+                    link_created_ms: now_ms - half_ms,
+                    gossip_mark: 0,
+                    flags: 0,
+                    link_down: false,
+                });
+            }
+        }
+        let nodes = (0..n)
+            .map(|i| BusNode {
+                rng: streams.stream("bus.node", u64::from(i)),
+                iteration: 0,
+                pings_built: 0,
+                pinging: Vec::new(),
+                due: BinaryHeap::new(),
+                pfail_nodes: 0,
+                reports: BTreeMap::new(),
+                inbox: Vec::new(),
+                is_primary: i < primaries,
+                owns_slots: i < primaries,
+                stats: NodeStats::default(),
+            })
+            .collect();
+        let mut bus = Bus {
+            config,
+            n,
+            views,
+            nodes,
+            slot_owners: primaries,
+            pair_flow: vec![u32::MAX; (n as usize) * (n as usize)],
+            flow_pair: Vec::new(),
+            node_nics,
+            node_zones,
+            zones,
+            base_link,
+            msgs: slab::Slab::new(),
+            spare_gossip: Vec::new(),
+            down: vec![false; n as usize],
+            events: Vec::new(),
+            pfail_recorded: vec![false; n as usize],
+            fail_recorded: vec![false; n as usize],
+            end,
+        };
+        for i in 0..n {
+            for j in 0..n {
+                if i != j {
+                    bus.queue_due(i, j);
+                }
+            }
+        }
+        bus
+    }
+
+    /// Schedules every node's first cron.
+    pub fn start(&mut self, sched: &mut sim::Scheduler<Ev>) {
+        for node in 0..self.n {
+            let offset = below(&mut self.nodes[node as usize].rng, CRON_PERIOD.as_ns());
+            sched.schedule_at(
+                SimTime::from_ns(offset),
+                BusEv::Cron { node }.into(),
+            );
+        }
+    }
+
+    #[inline]
+    fn view(&self, i: u32, j: u32) -> &Peer {
+        &self.views[(i * self.n + j) as usize]
+    }
+
+    #[inline]
+    fn view_mut(&mut self, i: u32, j: u32) -> &mut Peer {
+        &mut self.views[(i * self.n + j) as usize]
+    }
+
+    /// Queues peer j of node i at the time the half-timeout rule will fire for it.
+    fn queue_due(&mut self, i: u32, j: u32) {
+        let half = self.config.node_timeout_ms / 2;
+        let v = self.view_mut(i, j);
+        let due = v.pong_received_ms + half + 1;
+        v.queued_due_ms = due;
+        self.nodes[i as usize].due.push(Reverse((due, j)));
+    }
+
+    pub fn handle(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        nodes: &mut Nodes,
+        engine: &mut Engine,
+        reqs: &mut Requests,
+        repl: &mut Replication,
+        ev: BusEv,
+    ) {
+        match ev {
+            BusEv::Cron { node } => {
+                let now = ctx.sched.now();
+                let work_ns = if self.down[node as usize] {
+                    0
+                } else {
+                    let work_ns = self.cron(ctx, node);
+                    engine.enqueue_bus_work(ctx, nodes, reqs, repl, node, work_ns, 0);
+                    work_ns
+                };
+                // ae re-arms the 100 ms timer when the handler returns, and its event
+                // loop sleeps in whole milliseconds rounded up, so each period runs a
+                // little long: over a second the cron drifts against the whole-second
+                // pong times of the gossip, which the half-timeout rule resonates with
+                // at a 2 s node timeout.
+                let late_ns = below(&mut self.nodes[node as usize].rng, TIMER_ROUNDING_NS);
+                let next = now + CRON_PERIOD + SimDuration::from_ns(work_ns + late_ns);
+                if next <= self.end {
+                    ctx.sched.schedule_at(next, BusEv::Cron { node }.into());
+                }
+            }
+        }
+    }
+
+    /// One clusterCron of node `me`; returns its CPU work (the walks and the pings it
+    /// built).
+    fn cron(&mut self, ctx: &mut Ctx<'_>, me: u32) -> u64 {
+        let now_ms = super::now_unix_ms(ctx.sched.now());
+        let timeout = self.config.node_timeout_ms;
+        let n = self.n;
+        let mut work_ns = self.config.per_node_per_cron_ns * u64::from(n);
+        let node = &mut self.nodes[me as usize];
+        node.iteration += 1;
+        let iteration = node.iteration;
+
+        // clusterNodeCronHandleReconnect: count PFAIL nodes, reconnect freed links (the
+        // new link pings at once, keeping an older ping's time).
+        let mut pfail = 0;
+        let mut reconnect = Vec::new();
+        for j in 0..n {
+            let v = self.view(me, j);
+            if v.flags & FLAG_PFAIL != 0 {
+                pfail += 1;
+            }
+            if v.link_down && j != me {
+                reconnect.push(j);
+            }
+        }
+        self.nodes[me as usize].pfail_nodes = pfail;
+        for j in reconnect {
+            let old = self.view(me, j).ping_sent_ms;
+            {
+                let v = self.view_mut(me, j);
+                v.link_down = false;
+                v.link_created_ms = now_ms;
+            }
+            work_ns += self.send_ping(ctx, me, j, MsgType::Ping, false);
+            if old != 0 {
+                self.view_mut(me, j).ping_sent_ms = old;
+            }
+        }
+
+        // Once a second: ping the oldest pong among 5 random nodes.
+        if iteration % 10 == 0 {
+            let mut best: Option<(u64, u32)> = None;
+            for _ in 0..5 {
+                let j = below(&mut self.nodes[me as usize].rng, u64::from(n)) as u32;
+                let v = self.view(me, j);
+                if j == me || v.link_down || v.ping_sent_ms != 0 {
+                    continue;
+                }
+                if best.is_none_or(|(p, _)| p > v.pong_received_ms) {
+                    best = Some((v.pong_received_ms, j));
+                }
+            }
+            if let Some((_, j)) = best {
+                work_ns += self.send_ping(ctx, me, j, MsgType::Ping, false);
+            }
+        }
+
+        // Pings in flight: free a silent link, flag PFAIL a node silent for the timeout.
+        let pinging = std::mem::take(&mut self.nodes[me as usize].pinging);
+        for &j in &pinging {
+            let v = *self.view(me, j);
+            let ping_delay = now_ms.saturating_sub(v.ping_sent_ms);
+            let data_delay = now_ms.saturating_sub(v.data_received_ms);
+            if !v.link_down
+                && now_ms.saturating_sub(v.link_created_ms) > timeout
+                && ping_delay > timeout / 2
+                && data_delay > timeout / 2
+            {
+                self.free_link(ctx, me, j);
+            }
+            if ping_delay.min(data_delay) > timeout && self.view(me, j).flags & (FLAG_PFAIL | FLAG_FAIL) == 0 {
+                self.view_mut(me, j).flags |= FLAG_PFAIL;
+                if !self.pfail_recorded[j as usize] {
+                    self.pfail_recorded[j as usize] = true;
+                    self.events.push(BusEvent::Pfail {
+                        at_ns: ctx.sched.now().as_ns(),
+                        node: j,
+                        by: me,
+                    });
+                }
+            }
+        }
+        debug_assert!(self.nodes[me as usize].pinging.is_empty());
+        self.nodes[me as usize].pinging = pinging;
+
+        // The half-timeout rule: ping every node whose pong is older than timeout / 2.
+        loop {
+            let Some(&Reverse((due, j))) = self.nodes[me as usize].due.peek() else {
+                break;
+            };
+            if due > now_ms {
+                break;
+            }
+            self.nodes[me as usize].due.pop();
+            let v = *self.view(me, j);
+            if v.queued_due_ms != due || v.ping_sent_ms != 0 {
+                // A stale entry, or a ping in flight (the pong requeues it).
+                if v.queued_due_ms == due {
+                    self.view_mut(me, j).queued_due_ms = u64::MAX;
+                }
+                continue;
+            }
+            if now_ms.saturating_sub(v.pong_received_ms) > timeout / 2 && !v.link_down {
+                self.view_mut(me, j).queued_due_ms = u64::MAX;
+                work_ns += self.send_ping(ctx, me, j, MsgType::Ping, false);
+            } else {
+                // Gossip moved the pong forward (or the link is being reconnected).
+                let later = (v.pong_received_ms + timeout / 2 + 1).max(now_ms + 1);
+                let v = self.view_mut(me, j);
+                v.queued_due_ms = later;
+                self.nodes[me as usize].due.push(Reverse((later, j)));
+            }
+        }
+        work_ns
+    }
+
+    /// Frees node `me`'s outbound link to `j`: its flow is reset (what was on its way is
+    /// lost), and the next cron reconnects.
+    fn free_link(&mut self, ctx: &mut Ctx<'_>, me: u32, j: u32) {
+        self.view_mut(me, j).link_down = true;
+        let f = self.pair_flow[(me * self.n + j) as usize];
+        if f != u32::MAX {
+            let flow = ctx.flows.flow(FlowKind::ClusterBus, f);
+            ctx.net.reset_flow(ctx.sched, flow);
+        }
+    }
+
+    /// The flow from `a` to `b`, opened at its first message.
+    fn flow(&mut self, ctx: &mut Ctx<'_>, a: u32, b: u32) -> FlowId {
+        let pair = (a * self.n + b) as usize;
+        let f = self.pair_flow[pair];
+        if f != u32::MAX {
+            return ctx.flows.flow(FlowKind::ClusterBus, f);
+        }
+        let link = if self.zones.is_empty() {
+            self.base_link.clone()
+        } else {
+            let (latency_ns, jitter_ns) = self.zones.link(
+                self.node_zones[a as usize],
+                self.node_zones[b as usize],
+                (self.base_link.latency.as_ns(), self.base_link.jitter.as_ns()),
+            );
+            LinkConfig {
+                latency: SimDuration::from_ns(latency_ns),
+                jitter: SimDuration::from_ns(jitter_ns),
+                ..self.base_link.clone()
+            }
+        };
+        let (flow, index) = ctx.flows.open_late(
+            ctx.net,
+            FlowKind::ClusterBus,
+            u64::from(a) * u64::from(self.n) + u64::from(b),
+            self.node_nics[a as usize],
+            self.node_nics[b as usize],
+            link,
+        );
+        debug_assert_eq!(index as usize, self.flow_pair.len());
+        self.pair_flow[pair] = index;
+        self.flow_pair.push((a, b));
+        flow
+    }
+
+    /// Builds and sends a PING or PONG from `me` to `to` (clusterSendPing); returns
+    /// the CPU work of building it.
+    fn send_ping(&mut self, ctx: &mut Ctx<'_>, me: u32, to: u32, ty: MsgType, reply: bool) -> u64 {
+        let now_ms = super::now_unix_ms(ctx.sched.now());
+        let n = self.n;
+        let mut gossip = self.spare_gossip.pop().unwrap_or_default();
+        gossip.clear();
+        let mut fresh = u64::from(n).saturating_sub(2);
+        let wanted = wanted_gossip_entries(u64::from(n));
+        if ty == MsgType::Ping && !reply {
+            if self.view(me, to).ping_sent_ms == 0 {
+                self.nodes[me as usize].pinging.push(to);
+            }
+            self.view_mut(me, to).ping_sent_ms = now_ms;
+        }
+        let node = &mut self.nodes[me as usize];
+        node.pings_built = node.pings_built.wrapping_add(1);
+        let mark = node.pings_built;
+        let mut iterations = wanted * 3;
+        while fresh > 0 && (gossip.len() as u64) < wanted && iterations > 0 {
+            iterations -= 1;
+            let j = below(&mut self.nodes[me as usize].rng, u64::from(n)) as u32;
+            if j == me {
+                continue;
+            }
+            let v = self.view(me, j);
+            if v.flags & FLAG_PFAIL != 0 {
+                continue;
+            }
+            // A node with no link and no slots (a replica we cannot reach) is skipped.
+            if v.link_down && !(self.nodes[j as usize].owns_slots) {
+                fresh -= 1;
+                continue;
+            }
+            if v.gossip_mark == mark {
+                continue;
+            }
+            let entry = Gossip {
+                node: j,
+                pong_received_s: v.pong_received_ms / 1000,
+                flags: v.flags,
+            };
+            self.view_mut(me, j).gossip_mark = mark;
+            gossip.push(entry);
+            fresh -= 1;
+        }
+        let mut pfail_wanted = self.nodes[me as usize].pfail_nodes;
+        if pfail_wanted > 0 {
+            for j in 0..n {
+                if pfail_wanted == 0 {
+                    break;
+                }
+                let v = self.view(me, j);
+                if v.flags & FLAG_PFAIL == 0 {
+                    continue;
+                }
+                gossip.push(Gossip {
+                    node: j,
+                    pong_received_s: v.pong_received_ms / 1000,
+                    flags: v.flags,
+                });
+                pfail_wanted -= 1;
+            }
+        }
+        let entries = gossip.len() as u64;
+        let bytes = ping_bytes(entries);
+        self.nodes[me as usize].stats.gossip_entries_sent += entries;
+        self.transmit(
+            ctx,
+            Msg {
+                ty,
+                from: me,
+                to,
+                bytes,
+                reply,
+                about: 0,
+                gossip,
+            },
+        );
+        self.config.per_message_ns + self.config.per_gossip_entry_ns * entries
+    }
+
+    /// Sends a message on its pair's flow, counting it at the sender.
+    fn transmit(&mut self, ctx: &mut Ctx<'_>, msg: Msg) {
+        let now = ctx.sched.now();
+        let (from, to, bytes, ty) = (msg.from, msg.to, msg.bytes, msg.ty);
+        let flow = self.flow(ctx, from, to);
+        let s = &mut self.nodes[from as usize].stats;
+        s.sent[ty as usize] += 1;
+        s.bytes_sent += bytes;
+        s.bytes_sent_per_s.add(now, bytes);
+        s.messages_sent_per_s.add(now, 1);
+        let token = self.msgs.insert(msg) as u64;
+        ctx.net.send(ctx.sched, flow, bytes, token);
+    }
+
+    /// The sender and receiver of message `token`.
+    pub fn message_ends(&self, token: u64) -> (u32, u32) {
+        let m = &self.msgs[token as usize];
+        (m.from, m.to)
+    }
+
+    /// A message reached its receiver: it waits for the receiver's main thread.
+    #[allow(clippy::too_many_arguments)]
+    pub fn on_delivery(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        nodes: &mut Nodes,
+        engine: &mut Engine,
+        reqs: &mut Requests,
+        repl: &mut Replication,
+        token: u64,
+    ) {
+        let now = ctx.sched.now();
+        let m = &self.msgs[token as usize];
+        let (to, bytes, ty, entries) = (m.to, m.bytes, m.ty, m.gossip.len() as u64);
+        if self.down[to as usize] {
+            self.free_msg(token as usize);
+            return;
+        }
+        let s = &mut self.nodes[to as usize].stats;
+        s.received[ty as usize] += 1;
+        s.bytes_received += bytes;
+        s.bytes_received_per_s.add(now, bytes);
+        s.messages_received_per_s.add(now, 1);
+        self.nodes[to as usize].inbox.push(token as usize);
+        let work = self.config.per_message_ns + self.config.per_gossip_entry_ns * entries;
+        engine.enqueue_bus_work(ctx, nodes, reqs, repl, to, work, 1);
+    }
+
+    /// Node `node`'s main thread has done `work_ns` of bus work, which processed its
+    /// first `messages` waiting messages.
+    pub fn work_done(&mut self, ctx: &mut Ctx<'_>, nodes: &mut Nodes, engine: &mut Engine, reqs: &mut Requests, repl: &mut Replication, node: u32, work_ns: u64, messages: u32) {
+        let now = ctx.sched.now();
+        let s = &mut self.nodes[node as usize].stats;
+        s.cpu_ns += work_ns;
+        s.cpu_ns_per_s.add(now, work_ns);
+        let take = (messages as usize).min(self.nodes[node as usize].inbox.len());
+        let batch: Vec<usize> = self.nodes[node as usize].inbox.drain(..take).collect();
+        let mut reply_work = 0;
+        for token in batch {
+            reply_work += self.process(ctx, token);
+        }
+        if reply_work > 0 {
+            engine.enqueue_bus_work(ctx, nodes, reqs, repl, node, reply_work, 0);
+        }
+    }
+
+    fn free_msg(&mut self, token: usize) {
+        let m = self.msgs.remove(token);
+        self.spare_gossip.push(m.gossip);
+    }
+
+    /// clusterProcessPacket for one message at its receiver; returns the CPU work of
+    /// what it sent in answer.
+    fn process(&mut self, ctx: &mut Ctx<'_>, token: usize) -> u64 {
+        let now_ms = super::now_unix_ms(ctx.sched.now());
+        let m = self.msgs.remove(token);
+        let (me, from) = (m.to, m.from);
+        let mut work = 0;
+        if self.down[me as usize] {
+            self.spare_gossip.push(m.gossip);
+            return 0;
+        }
+        self.view_mut(me, from).data_received_ms = now_ms;
+        match m.ty {
+            MsgType::Ping | MsgType::Pong => {
+                if m.ty == MsgType::Ping {
+                    work += self.send_ping(ctx, me, from, MsgType::Pong, true);
+                }
+                if m.ty == MsgType::Pong && m.reply {
+                    let v = self.view_mut(me, from);
+                    let was_pinging = v.ping_sent_ms != 0;
+                    v.pong_received_ms = now_ms;
+                    v.ping_sent_ms = 0;
+                    if was_pinging {
+                        let p = &mut self.nodes[me as usize].pinging;
+                        if let Some(k) = p.iter().position(|&x| x == from) {
+                            p.swap_remove(k);
+                        }
+                    }
+                    let flags = self.view(me, from).flags;
+                    if flags & FLAG_PFAIL != 0 {
+                        self.view_mut(me, from).flags &= !FLAG_PFAIL;
+                        self.pfail_recorded[from as usize] = false;
+                    } else if flags & FLAG_FAIL != 0 {
+                        self.clear_failure_if_needed(ctx, me, from, now_ms);
+                    }
+                    self.queue_due(me, from);
+                }
+                self.process_gossip(ctx, me, from, &m.gossip, now_ms);
+            }
+            MsgType::Fail => {
+                let failing = m.about;
+                if failing != me {
+                    let v = self.view_mut(me, failing);
+                    if v.flags & FLAG_FAIL == 0 {
+                        v.flags |= FLAG_FAIL;
+                        v.flags &= !FLAG_PFAIL;
+                        v.fail_time_ms = now_ms;
+                    }
+                }
+            }
+            MsgType::Update | MsgType::FailoverAuthRequest | MsgType::FailoverAuthAck => {}
+        }
+        self.spare_gossip.push(m.gossip);
+        work
+    }
+
+    /// clusterProcessGossipSection.
+    fn process_gossip(&mut self, ctx: &mut Ctx<'_>, me: u32, sender: u32, gossip: &[Gossip], now_ms: u64) {
+        let sender_is_primary = self.nodes[sender as usize].is_primary;
+        for g in gossip {
+            let j = g.node;
+            if j == me {
+                continue;
+            }
+            if sender_is_primary {
+                if g.flags & (FLAG_PFAIL | FLAG_FAIL) != 0 {
+                    self.add_failure_report(me, j, sender, now_ms);
+                    self.mark_failing_if_needed(ctx, me, j, now_ms);
+                } else {
+                    self.del_failure_report(me, j, sender);
+                }
+            }
+            if g.flags & (FLAG_PFAIL | FLAG_FAIL) == 0
+                && self.view(me, j).ping_sent_ms == 0
+                && self.failure_reports(me, j, now_ms) == 0
+            {
+                let pong_ms = g.pong_received_s * 1000;
+                let v = self.view_mut(me, j);
+                if pong_ms <= now_ms + 500 && pong_ms > v.pong_received_ms {
+                    v.pong_received_ms = pong_ms;
+                }
+            }
+        }
+    }
+
+    fn add_failure_report(&mut self, me: u32, about: u32, reporter: u32, now_ms: u64) {
+        let list = self.nodes[me as usize].reports.entry(about).or_default();
+        match list.iter_mut().find(|(r, _)| *r == reporter) {
+            Some(r) => r.1 = now_ms,
+            None => list.push((reporter, now_ms)),
+        }
+    }
+
+    fn del_failure_report(&mut self, me: u32, about: u32, reporter: u32) {
+        if let Some(list) = self.nodes[me as usize].reports.get_mut(&about) {
+            list.retain(|(r, _)| *r != reporter);
+            if list.is_empty() {
+                self.nodes[me as usize].reports.remove(&about);
+            }
+        }
+    }
+
+    /// clusterNodeFailureReportsCount, after dropping reports older than their validity.
+    fn failure_reports(&mut self, me: u32, about: u32, now_ms: u64) -> u32 {
+        let validity = self.config.node_timeout_ms * FAIL_REPORT_VALIDITY_MULT;
+        let reports = &mut self.nodes[me as usize].reports;
+        let Some(list) = reports.get_mut(&about) else {
+            return 0;
+        };
+        list.retain(|&(_, t)| now_ms.saturating_sub(t) <= validity);
+        let count = list.len() as u32;
+        if count == 0 {
+            reports.remove(&about);
+        }
+        count
+    }
+
+    /// markNodeAsFailingIfNeeded.
+    fn mark_failing_if_needed(&mut self, ctx: &mut Ctx<'_>, me: u32, about: u32, now_ms: u64) {
+        let quorum = self.slot_owners / 2 + 1;
+        let v = self.view(me, about);
+        if v.flags & FLAG_PFAIL == 0 || v.flags & FLAG_FAIL != 0 {
+            return;
+        }
+        let mut failures = self.failure_reports(me, about, now_ms);
+        if self.nodes[me as usize].is_primary {
+            failures += 1;
+        }
+        if failures < quorum {
+            return;
+        }
+        let v = self.view_mut(me, about);
+        v.flags &= !FLAG_PFAIL;
+        v.flags |= FLAG_FAIL;
+        v.fail_time_ms = now_ms;
+        if !self.fail_recorded[about as usize] {
+            self.fail_recorded[about as usize] = true;
+            self.events.push(BusEvent::Fail {
+                at_ns: ctx.sched.now().as_ns(),
+                node: about,
+                by: me,
+            });
+        }
+        // clusterSendFail: to every node with a link (the failing one included).
+        for j in 0..self.n {
+            if j == me || self.view(me, j).link_down {
+                continue;
+            }
+            let gossip = self.spare_gossip.pop().unwrap_or_default();
+            self.transmit(
+                ctx,
+                Msg {
+                    ty: MsgType::Fail,
+                    from: me,
+                    to: j,
+                    bytes: FAIL_BYTES,
+                    reply: false,
+                    about,
+                    gossip,
+                },
+            );
+        }
+    }
+
+    /// clearNodeFailureIfNeeded: `about` answered `me` while flagged FAIL.
+    fn clear_failure_if_needed(&mut self, ctx: &mut Ctx<'_>, me: u32, about: u32, now_ms: u64) {
+        let timeout = self.config.node_timeout_ms;
+        let owns = self.nodes[about as usize].owns_slots;
+        let v = self.view_mut(me, about);
+        let clear = !owns || now_ms.saturating_sub(v.fail_time_ms) > timeout * FAIL_UNDO_TIME_MULT;
+        if clear {
+            v.flags &= !FLAG_FAIL;
+            if self.fail_recorded[about as usize] {
+                self.fail_recorded[about as usize] = false;
+                self.events.push(BusEvent::FailCleared {
+                    at_ns: ctx.sched.now().as_ns(),
+                    node: about,
+                    by: me,
+                });
+            }
+        }
+    }
+
+    /// A node crashed: it runs nothing until it restarts.
+    pub fn on_crash(&mut self, node: u32) {
+        self.down[node as usize] = true;
+    }
+
+    /// A crashed node restarts with its cluster config (nodes.conf survives a restart,
+    /// the data does not): pong times of the peers it knew reset to now, as
+    /// `clusterLoadConfig` does, no ping in flight, links reconnected by the next cron.
+    pub fn on_restart(&mut self, ctx: &mut Ctx<'_>, node: u32) {
+        let now_ms = super::now_unix_ms(ctx.sched.now());
+        self.down[node as usize] = false;
+        let inbox = std::mem::take(&mut self.nodes[node as usize].inbox);
+        for token in inbox {
+            self.free_msg(token);
+        }
+        let b = &mut self.nodes[node as usize];
+        b.pinging.clear();
+        b.due.clear();
+        b.reports.clear();
+        b.pfail_nodes = 0;
+        for j in 0..self.n {
+            {
+                let v = self.view_mut(node, j);
+                v.ping_sent_ms = 0;
+                v.pong_received_ms = now_ms;
+                v.data_received_ms = now_ms;
+                v.flags = 0;
+                v.link_down = true;
+            }
+            if j != node {
+                self.queue_due(node, j);
+                // Its old connections are gone: peers' links to it are reset too.
+                let f = self.pair_flow[(j * self.n + node) as usize];
+                if f != u32::MAX {
+                    let flow = ctx.flows.flow(FlowKind::ClusterBus, f);
+                    ctx.net.reset_flow(ctx.sched, flow);
+                }
+            }
+        }
+    }
+
+    /// The network gave up on a bus flow: its sender's link is freed.
+    pub fn on_aborted(&mut self, ctx: &mut Ctx<'_>, index: u32) {
+        let (a, b) = self.flow_pair[index as usize];
+        self.view_mut(a, b).link_down = true;
+        let _ = ctx;
+    }
+
+    /// The bus's results.
+    pub fn finish(&self, names: &[String], elapsed: SimDuration) -> BusResult {
+        let nodes = self
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                let s = &b.stats;
+                NodeBusResult {
+                    node: names[i].clone(),
+                    messages_sent: MsgType::ALL
+                        .iter()
+                        .map(|&t| (t, s.sent[t as usize]))
+                        .filter(|&(_, c)| c > 0)
+                        .collect(),
+                    messages_received: MsgType::ALL
+                        .iter()
+                        .map(|&t| (t, s.received[t as usize]))
+                        .filter(|&(_, c)| c > 0)
+                        .collect(),
+                    bytes_sent: s.bytes_sent,
+                    bytes_received: s.bytes_received,
+                    gossip_entries_sent: s.gossip_entries_sent,
+                    cpu_ns: s.cpu_ns,
+                    bytes_sent_per_s: s.bytes_sent_per_s.values().to_vec(),
+                    bytes_received_per_s: s.bytes_received_per_s.values().to_vec(),
+                    messages_sent_per_s: s.messages_sent_per_s.values().to_vec(),
+                    messages_received_per_s: s.messages_received_per_s.values().to_vec(),
+                    cpu_ns_per_s: s.cpu_ns_per_s.values().to_vec(),
+                }
+            })
+            .collect();
+        BusResult {
+            node_timeout_ms: self.config.node_timeout_ms,
+            elapsed_ns: elapsed.as_ns(),
+            flows_opened: self.flow_pair.len() as u64,
+            nodes,
+            events: self
+                .events
+                .iter()
+                .map(|e| e.with_names(names))
+                .collect(),
+        }
+    }
+}
+
+impl BusEvent {
+    fn with_names(&self, names: &[String]) -> NamedBusEvent {
+        let name = |i: u32| names[i as usize].clone();
+        match *self {
+            BusEvent::Pfail { at_ns, node, by } => NamedBusEvent {
+                at_ns,
+                event: "pfail".into(),
+                node: name(node),
+                by: name(by),
+            },
+            BusEvent::Fail { at_ns, node, by } => NamedBusEvent {
+                at_ns,
+                event: "fail".into(),
+                node: name(node),
+                by: name(by),
+            },
+            BusEvent::FailCleared { at_ns, node, by } => NamedBusEvent {
+                at_ns,
+                event: "fail_cleared".into(),
+                node: name(node),
+                by: name(by),
+            },
+        }
+    }
+}
+
+/// One timeline event, with node names.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamedBusEvent {
+    pub at_ns: u64,
+    pub event: String,
+    pub node: String,
+    pub by: String,
+}
+
+/// One node's bus traffic and CPU over the whole run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NodeBusResult {
+    pub node: String,
+    pub messages_sent: Vec<(MsgType, u64)>,
+    pub messages_received: Vec<(MsgType, u64)>,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    pub gossip_entries_sent: u64,
+    /// Main-thread time spent on the bus.
+    pub cpu_ns: u64,
+    pub bytes_sent_per_s: Vec<u64>,
+    pub bytes_received_per_s: Vec<u64>,
+    pub messages_sent_per_s: Vec<u64>,
+    pub messages_received_per_s: Vec<u64>,
+    pub cpu_ns_per_s: Vec<u64>,
+}
+
+/// The cluster bus's results.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BusResult {
+    pub node_timeout_ms: u64,
+    /// The simulated time the counts cover (the whole run).
+    pub elapsed_ns: u64,
+    /// Ordered pairs of nodes that exchanged at least one message.
+    pub flows_opened: u64,
+    pub nodes: Vec<NodeBusResult>,
+    /// Failure detection's timeline.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<NamedBusEvent>,
+}
