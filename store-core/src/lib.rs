@@ -52,6 +52,7 @@ pub mod rdb;
 pub mod repl;
 pub mod reply;
 pub mod resp;
+mod slot_keys;
 pub mod slots;
 mod value;
 

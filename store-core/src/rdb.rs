@@ -448,44 +448,21 @@ impl<S: Sink> Encoder<S> {
             self.sink.bytes(&at_ms.to_le_bytes());
         }
         self.key_meta(db, entry.lru, now_ms);
-        match &entry.value {
+        self.sink.byte(object_type(&entry.value));
+        self.raw_string(entry.key.as_bytes());
+        self.object(&entry.value);
+    }
+
+    /// `rdbSaveObject`: the value's body, after its type byte.
+    pub(crate) fn object(&mut self, value: &Value) {
+        match value {
             Value::Int { .. } | Value::Bytes(_) | Value::Synthetic { .. } => {
-                self.sink.byte(TYPE_STRING);
-                self.raw_string(entry.key.as_bytes());
-                self.string_value(&entry.value);
+                self.string_value(value)
             }
-            Value::List(list) => {
-                self.sink.byte(TYPE_LIST_QUICKLIST_2);
-                self.raw_string(entry.key.as_bytes());
-                self.list(list);
-            }
-            Value::Set(set) => {
-                let intset = matches!(**set, SetValue::Ints { .. });
-                self.sink
-                    .byte(if intset { TYPE_SET_INTSET } else { TYPE_SET });
-                self.raw_string(entry.key.as_bytes());
-                self.set(set);
-            }
-            Value::ZSet(zset) => {
-                let listpack = zset.is_listpack();
-                self.sink.byte(if listpack {
-                    TYPE_ZSET_LISTPACK
-                } else {
-                    TYPE_ZSET_2
-                });
-                self.raw_string(entry.key.as_bytes());
-                self.zset(zset);
-            }
-            Value::Hash(hash) => {
-                let listpack = hash.is_listpack();
-                self.sink.byte(if listpack {
-                    TYPE_HASH_LISTPACK
-                } else {
-                    TYPE_HASH
-                });
-                self.raw_string(entry.key.as_bytes());
-                self.hash(hash);
-            }
+            Value::List(list) => self.list(list),
+            Value::Set(set) => self.set(set),
+            Value::ZSet(zset) => self.zset(zset),
+            Value::Hash(hash) => self.hash(hash),
         }
     }
 
@@ -582,6 +559,22 @@ impl<S: Sink> Encoder<S> {
                 self.blob_string(value);
             }
         }
+    }
+}
+
+/// `rdbSaveObjectType`: the type byte of a value in the encoding the store models.
+pub(crate) fn object_type(value: &Value) -> u8 {
+    match value {
+        Value::Int { .. } | Value::Bytes(_) | Value::Synthetic { .. } => TYPE_STRING,
+        Value::List(_) => TYPE_LIST_QUICKLIST_2,
+        Value::Set(set) => match **set {
+            SetValue::Ints { .. } => TYPE_SET_INTSET,
+            SetValue::Table { .. } => TYPE_SET,
+        },
+        Value::ZSet(zset) if zset.is_listpack() => TYPE_ZSET_LISTPACK,
+        Value::ZSet(_) => TYPE_ZSET_2,
+        Value::Hash(hash) if hash.is_listpack() => TYPE_HASH_LISTPACK,
+        Value::Hash(_) => TYPE_HASH,
     }
 }
 
