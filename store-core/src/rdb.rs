@@ -33,6 +33,8 @@ use std::collections::BTreeMap;
 pub const REDIS_VERSION: &str = "7.0.15";
 
 const RDB_MAGIC: &[u8] = b"REDIS0010";
+/// RDB_VERSION: the format version the magic names and a DUMP payload's footer carries.
+pub(crate) const RDB_VERSION: u16 = 10;
 
 const OPCODE_IDLE: u8 = 248;
 const OPCODE_FREQ: u8 = 249;
@@ -42,24 +44,24 @@ const OPCODE_EXPIRETIME_MS: u8 = 252;
 const OPCODE_SELECTDB: u8 = 254;
 const OPCODE_EOF: u8 = 255;
 
-const TYPE_STRING: u8 = 0;
-const TYPE_SET: u8 = 2;
-const TYPE_HASH: u8 = 4;
-const TYPE_ZSET_2: u8 = 5;
-const TYPE_SET_INTSET: u8 = 11;
-const TYPE_HASH_LISTPACK: u8 = 16;
-const TYPE_ZSET_LISTPACK: u8 = 17;
-const TYPE_LIST_QUICKLIST_2: u8 = 18;
+pub(crate) const TYPE_STRING: u8 = 0;
+pub(crate) const TYPE_SET: u8 = 2;
+pub(crate) const TYPE_HASH: u8 = 4;
+pub(crate) const TYPE_ZSET_2: u8 = 5;
+pub(crate) const TYPE_SET_INTSET: u8 = 11;
+pub(crate) const TYPE_HASH_LISTPACK: u8 = 16;
+pub(crate) const TYPE_ZSET_LISTPACK: u8 = 17;
+pub(crate) const TYPE_LIST_QUICKLIST_2: u8 = 18;
 
 /// RDB_ENCVAL << 6 | RDB_ENC_*: an integer or an LZF string in place of a length.
-const ENC_INT8: u8 = 0xC0;
-const ENC_INT16: u8 = 0xC1;
-const ENC_INT32: u8 = 0xC2;
-const ENC_LZF: u8 = 0xC3;
+pub(crate) const ENC_INT8: u8 = 0xC0;
+pub(crate) const ENC_INT16: u8 = 0xC1;
+pub(crate) const ENC_INT32: u8 = 0xC2;
+pub(crate) const ENC_LZF: u8 = 0xC3;
 
 /// Quicklist node containers (QUICKLIST_NODE_CONTAINER_PLAIN / _PACKED).
-const CONTAINER_PLAIN: u8 = 1;
-const CONTAINER_PACKED: u8 = 2;
+pub(crate) const CONTAINER_PLAIN: u8 = 1;
+pub(crate) const CONTAINER_PACKED: u8 = 2;
 /// list-max-listpack-size -2: a node's listpack stays within 8 KiB, counting the new
 /// element's raw length plus SIZE_ESTIMATE_OVERHEAD.
 const QUICKLIST_NODE_LIMIT_BYTES: u64 = 8192;
@@ -185,7 +187,45 @@ pub fn disk_payload_len(rdb_bytes: u64) -> u64 {
     1 + decimal_digits(rdb_bytes) + 2 + rdb_bytes
 }
 
-const CRC64_REDIS: crc::Crc<u64> = crc::Crc::<u64>::new(&crc::CRC_64_REDIS);
+pub(crate) const CRC64_REDIS: crc::Crc<u64> = crc::Crc::<u64>::new(&crc::CRC_64_REDIS);
+
+/// `createDumpPayload`: appends the DUMP payload of `value` to `out`: its type byte, the
+/// value as `rdbSaveObject` writes it, the RDB version (2 bytes) and the CRC-64 of all of
+/// that (8 bytes), both little-endian.
+pub(crate) fn write_dump_payload(value: &Value, out: &mut Vec<u8>) {
+    let start = out.len();
+    let mut enc = Encoder::new(Writer { out });
+    enc.sink.byte(object_type(value));
+    enc.object(value);
+    enc.sink.bytes(&RDB_VERSION.to_le_bytes());
+    let checksum = CRC64_REDIS.checksum(&enc.sink.out[start..]);
+    enc.sink.bytes(&checksum.to_le_bytes());
+}
+
+/// The length of DUMP payloads, computed without writing them, exact as [`rdb_len`] is
+/// for stored keys: synthetic strings of repeated bytes and of random bytes are measured
+/// once per (length, fill) and reused across the values one sizer measures, letters
+/// and memtier's random data are compressed value by value (O(length) time, one value's
+/// bytes of scratch memory).
+pub(crate) struct DumpSizer {
+    enc: Encoder<Counter>,
+}
+
+impl DumpSizer {
+    pub(crate) fn new() -> DumpSizer {
+        DumpSizer {
+            enc: Encoder::new(Counter::with_samples()),
+        }
+    }
+
+    /// Bytes of `value`'s DUMP payload.
+    pub(crate) fn payload_len(&mut self, value: &Value) -> u64 {
+        self.enc.sink.bytes = 0;
+        self.enc.object(value);
+        // The type byte, the version and the checksum.
+        1 + self.enc.sink.bytes + 2 + 8
+    }
+}
 
 /// Where encoded bytes go: a buffer, or a count of them.
 trait Sink {
