@@ -350,6 +350,13 @@ impl Db {
         crate::digest::state_digest(self)
     }
 
+    /// The [`Db::state_digest`] of the union of several Dbs' keys (cluster nodes hold
+    /// disjoint keys): unchanged by moving a key, with its value and expiry, from one
+    /// to another. `union_state_digest(&[db]) == db.state_digest()`.
+    pub fn union_state_digest(dbs: &[&Db]) -> u64 {
+        crate::digest::union_digest(dbs)
+    }
+
     // ----- key access used by the command families -----
 
     /// LRU/LFU metadata for a key created now.
