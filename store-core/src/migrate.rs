@@ -30,7 +30,6 @@
 
 use crate::blob::Blob;
 use crate::db::{Db, Found};
-use crate::keyspace::NO_EXPIRE;
 use crate::rdb::DumpSizer;
 use crate::repl::{command, command_len, Command};
 use crate::reply::Reply;
@@ -379,7 +378,6 @@ impl Db {
         if let Some(at) = expire_at_ms {
             self.set_expire(pos, at);
         }
-        debug_assert!(expire_at_ms.is_some() || self.keyspace.entry(pos).expire_pos == NO_EXPIRE);
         self.dirty += 1;
         if let Some(p) = self.propagation.as_deref_mut() {
             // The TTL made absolute and ABSTTL appended, as restoreCommand rewrites it.

@@ -226,6 +226,8 @@ fn nokey_sends_nothing_and_a_ttl_due_now_travels_as_one_ms() {
     assert!(batch.is_empty());
     assert_eq!((batch.request_bytes(), replies.reply_bytes()), (0, 0));
     assert_eq!(reply, Reply::simple("NOKEY"));
+    assert_eq!(store_core::migrate::migrate_reply_bytes(&reply), 8); // +NOKEY\r\n
+    assert_eq!(store_core::migrate::migrate_reply_bytes(&Reply::Ok), 5);
     // Set 50 ms ahead, migrated in the very millisecond it is due (not yet expired:
     // a key expires strictly after its time).
     let due_ms = NOW_MS + 50;
