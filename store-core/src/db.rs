@@ -97,6 +97,11 @@ pub struct Db {
     /// CONFIG SET maxmemory asked for an eviction pass once the command is done (Redis's
     /// eviction timer, which runs before the event loop reads the next command).
     pub(crate) evict_after_command: bool,
+    /// Sizes the DUMP payloads of migrated keys, its samples kept between batches.
+    pub(crate) dump_sizer: crate::rdb::DumpSizerCache,
+    /// Migrated synthetic letters and memtier data are sized from samples
+    /// (`set_dump_sampling`).
+    pub(crate) dump_sampling: bool,
 }
 
 /// Redis's LRU clock: seconds, 24 bits.
@@ -129,6 +134,8 @@ impl Db {
             master_session: None,
             watches: Watches::default(),
             evict_after_command: false,
+            dump_sizer: crate::rdb::DumpSizerCache::default(),
+            dump_sampling: false,
         }
     }
 

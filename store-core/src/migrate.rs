@@ -17,6 +17,11 @@
 //!    MULTI/EXEC with the lazy-expiry DELs of step 1 when there are several; returns
 //!    MIGRATE's reply.
 //!
+//! The target's propagated RESTORE-ASKING carries the payload's real bytes (a replica
+//! and an AOF need them), so a replica of the target applying it holds a migrated
+//! synthetic string as real bytes of the same content: its `state_digest`, which counts
+//! a synthetic value by its (length, seed), then differs from the target's.
+//!
 //! MIGRATE deletes keys only once the target has acknowledged them, so a key refused
 //! (BUSYKEY) stays on the source; steps 1 and 3 keep that apart. The bytes on the wire
 //! are [`MigrateBatch::request_bytes`] (source to target) and
@@ -220,16 +225,28 @@ impl Db {
         Some(DumpSizer::new().payload_len(&value))
     }
 
+    /// Sizes the payloads of migrated synthetic strings of letters or memtier's random
+    /// data (longer than 11 bytes) from one compressed sample per (length, fill), kept
+    /// across batches, as [`crate::rdb::rdb_len_sampled`] counts them: a few bytes off
+    /// per value, for no compression per key (a simulator moving millions of prefilled
+    /// keys). Off (the default), each is compressed and its length is exact. Repeated
+    /// and random bytes are sampled either way (their length is exact from a sample).
+    pub fn set_dump_sampling(&mut self, on: bool) {
+        self.dump_sampling = on;
+    }
+
     /// MIGRATE's first half on the source (see the module doc): looks each key up as
     /// `lookupKeyRead` does (an expired key is deleted and its DEL queued, a hit or
     /// miss counted) and returns the keys found, with what RESTORE-ASKING needs. Keys
     /// stay on the source until [`Db::migrate_finish`]. An empty batch is MIGRATE's
     /// NOKEY: call `migrate_finish` all the same (it replies NOKEY and propagates the
-    /// lazy DELs). Cost: a lookup and a payload sizing per key, no value copied beyond
-    /// its own clone (a synthetic value is a few bytes).
+    /// lazy DELs). Cost: a lookup and a payload sizing per key (see
+    /// [`Db::set_dump_sampling`]: exact sizing compresses each synthetic string of
+    /// letters or memtier data, O(its length)), and a clone of each value (a synthetic
+    /// value is a few bytes).
     pub fn migrate_out<K: AsRef<[u8]>>(&mut self, keys: &[K], now_ms: u64) -> MigrateBatch {
         self.stats.total_commands_processed += 1;
-        let mut sizer = DumpSizer::new();
+        let mut sizer = self.dump_sizer.take(self.dump_sampling);
         let mut batch = MigrateBatch::default();
         for key in keys {
             let key = key.as_ref();
@@ -252,6 +269,7 @@ impl Db {
                 value,
             });
         }
+        self.dump_sizer.put_back(sizer);
         batch
     }
 

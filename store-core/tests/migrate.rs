@@ -304,3 +304,49 @@ fn a_whole_slot_moves_in_batches_of_ten() {
         Reply::Bulk(Blob::from_slice(b"changed"))
     );
 }
+
+/// Payload sizes: exact by default (each key's own DUMP length); sampled, letters of
+/// one length count as one sample of that length, close to each exact size.
+#[test]
+fn payload_sizes_are_exact_or_sampled_per_length() {
+    let mut db = Db::new(Config::default());
+    db.prefill(PrefillRange::fixed("letters:", 50, 1_000, 3))
+        .unwrap();
+    db.prefill(
+        PrefillRange::fixed("repeat:", 50, 5_000, 4)
+            .with_fill(store_core::SyntheticFill::Repeat(b'x')),
+    )
+    .unwrap();
+    let keys: Vec<Vec<u8>> = (0..50)
+        .flat_map(|i| [format!("letters:{i}"), format!("repeat:{i}")])
+        .map(String::into_bytes)
+        .collect();
+    let exact = db.clone().migrate_out(&keys, NOW_MS);
+    for k in &exact.keys {
+        let dumped = db.dump(&k.key, NOW_MS).unwrap().len() as u64;
+        assert_eq!(k.payload_bytes, dumped);
+        assert_eq!(db.dump_len(&k.key, NOW_MS), Some(dumped));
+    }
+    db.set_dump_sampling(true);
+    let sampled = db.clone().migrate_out(&keys, NOW_MS);
+    let letters: Vec<u64> = sampled
+        .keys
+        .iter()
+        .filter(|k| k.key.starts_with(b"letters:"))
+        .map(|k| k.payload_bytes)
+        .collect();
+    assert!(
+        letters.windows(2).all(|w| w[0] == w[1]),
+        "one sample per length"
+    );
+    for (s, e) in sampled.keys.iter().zip(&exact.keys) {
+        if s.key.starts_with(b"repeat:") {
+            assert_eq!(
+                s.payload_bytes, e.payload_bytes,
+                "repeated bytes stay exact"
+            );
+        } else {
+            assert!(s.payload_bytes.abs_diff(e.payload_bytes) * 50 < e.payload_bytes);
+        }
+    }
+}
