@@ -12,6 +12,7 @@ use crate::slots::{key_hash_slot, SlotState};
 use rand::RngCore;
 use std::borrow::Cow;
 
+mod dump;
 mod hashes;
 mod keys;
 mod lists;
@@ -48,6 +49,9 @@ pub(crate) mod flags {
     /// May lazily expire any number of keys (RANDOMKEY, SCAN): run directly, its DELs
     /// propagate unwrapped, like active expiry's (CMD_TOUCHES_ARBITRARY_KEYS). Internal.
     pub const TOUCHES_ARBITRARY_KEYS: u32 = 1 << 17;
+    /// Served in an importing slot without a preceding ASKING (CMD_ASKING:
+    /// RESTORE-ASKING). Internal.
+    pub const ASKING: u32 = 1 << 18;
 }
 
 /// One command.
@@ -130,6 +134,9 @@ pub(crate) static COMMANDS: &[CommandSpec] = &[
     cmd!("pttl", 2, READONLY | FAST, 1, 1, 1, keys::pttl, "generic", "2.6.0", "Get the time to live for a key in milliseconds"),
     cmd!("expiretime", 2, READONLY | FAST, 1, 1, 1, keys::expiretime, "generic", "7.0.0", "Get the expiration Unix timestamp for a key"),
     cmd!("pexpiretime", 2, READONLY | FAST, 1, 1, 1, keys::pexpiretime, "generic", "7.0.0", "Get the expiration Unix timestamp for a key in milliseconds"),
+    cmd!("dump", 2, READONLY, 1, 1, 1, dump::dump, "generic", "2.6.0", "Return a serialized version of the value stored at the specified key."),
+    cmd!("restore", -4, WRITE | DENYOOM, 1, 1, 1, dump::restore, "generic", "2.6.0", "Create a key using the provided serialized value, previously obtained using DUMP."),
+    cmd!("restore-asking", -4, WRITE | DENYOOM | ASKING, 1, 1, 1, dump::restore, "server", "3.0.0", "An internal command for migrating keys in a cluster"),
     cmd!("persist", 2, WRITE | FAST, 1, 1, 1, keys::persist, "generic", "2.2.0", "Remove the expiration from a key"),
     cmd!("dbsize", 1, READONLY | FAST, 0, 0, 0, keys::dbsize, "server", "1.0.0", "Return the number of keys in the selected database"),
     cmd!("flushdb", -1, WRITE, 0, 0, 0, keys::flushdb, "server", "1.0.0", "Remove all keys from the current database"),
@@ -351,7 +358,7 @@ fn cluster_redirect(
         }
     }
     let slot = slot?;
-    let asking = std::mem::take(&mut ctx.session.asking);
+    let asking = std::mem::take(&mut ctx.session.asking) || spec.flags & ASKING != 0;
     let table = ctx.db.slots.as_ref()?;
     match table.state(slot) {
         SlotState::Owned => None,

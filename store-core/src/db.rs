@@ -97,6 +97,11 @@ pub struct Db {
     /// CONFIG SET maxmemory asked for an eviction pass once the command is done (Redis's
     /// eviction timer, which runs before the event loop reads the next command).
     pub(crate) evict_after_command: bool,
+    /// Sizes the DUMP payloads of migrated keys, its samples kept between batches.
+    pub(crate) dump_sizer: crate::rdb::DumpSizerCache,
+    /// Migrated synthetic letters and memtier data are sized from samples
+    /// (`set_dump_sampling`).
+    pub(crate) dump_sampling: bool,
 }
 
 /// Redis's LRU clock: seconds, 24 bits.
@@ -129,6 +134,8 @@ impl Db {
             master_session: None,
             watches: Watches::default(),
             evict_after_command: false,
+            dump_sizer: crate::rdb::DumpSizerCache::default(),
+            dump_sampling: false,
         }
     }
 
@@ -348,6 +355,13 @@ impl Db {
     /// prefilled ranges): equal states give equal digests whatever the insertion order.
     pub fn state_digest(&self) -> u64 {
         crate::digest::state_digest(self)
+    }
+
+    /// The [`Db::state_digest`] of the union of several Dbs' keys (cluster nodes hold
+    /// disjoint keys): unchanged by moving a key, with its value and expiry, from one
+    /// to another. `union_state_digest(&[db]) == db.state_digest()`.
+    pub fn union_state_digest(dbs: &[&Db]) -> u64 {
+        crate::digest::union_digest(dbs)
     }
 
     // ----- key access used by the command families -----

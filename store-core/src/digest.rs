@@ -3,8 +3,10 @@
 //! value, expiry), combined by wrapping addition so insertion order, table layout and
 //! whether a key is prefilled or stored do not matter. Invariant: equal logical states
 //! give equal digests, a synthetic string value counting by its (len, seed) description
-//! (so a value materialized into bytes digests differently). Cost: one hash per live
-//! key, prefilled ones included.
+//! (so a value materialized into bytes digests differently). The digest of several Dbs'
+//! keys together (cluster nodes) is the same sum over all of them, so moving a key from
+//! one node to another leaves it unchanged. Cost: one hash per live key, prefilled ones
+//! included.
 
 use crate::db::Db;
 use crate::hashing::{hash_bytes, mix64};
@@ -46,6 +48,21 @@ fn key_digest(key: &[u8], value: &Value, expire_at_ms: Option<u64>) -> u64 {
 }
 
 pub(crate) fn state_digest(db: &Db) -> u64 {
+    union_digest(&[db])
+}
+
+/// The digest of the keys of all `dbs` taken together, as if one Db held them all
+/// (for cluster nodes, whose keys are disjoint): a key moved from one to another leaves
+/// it unchanged. Equals `state_digest` for one Db.
+pub(crate) fn union_digest(dbs: &[&Db]) -> u64 {
+    let (sum, keys) = dbs.iter().fold((0u64, 0u64), |(sum, keys), db| {
+        (sum.wrapping_add(keys_digest(db)), keys + db.dbsize())
+    });
+    combine(sum, keys)
+}
+
+/// The sum of the keys' contributions.
+fn keys_digest(db: &Db) -> u64 {
     let mut digest = 0u64;
     for entry in db.keyspace.iter() {
         digest = digest.wrapping_add(key_digest(
@@ -66,5 +83,5 @@ pub(crate) fn state_digest(db: &Db) -> u64 {
             offset = live + 1;
         }
     }
-    combine(digest, db.dbsize())
+    digest
 }

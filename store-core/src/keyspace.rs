@@ -19,7 +19,9 @@
 //! architecture.
 
 use crate::hashing::hash_bytes;
+use crate::slots::key_hash_slot;
 use crate::value::Value;
+use std::collections::BTreeSet;
 
 /// Keys up to this many bytes are stored inside the entry, with no allocation.
 const INLINE_KEY_BYTES: usize = 22;
@@ -140,6 +142,26 @@ pub struct Keyspace {
     len: usize,
     /// Keys that have an expiry (Redis's expires dict), in no particular order.
     pub expires: Vec<Key>,
+    /// (slot, key) of every stored key, once a caller has asked for keys by slot
+    /// (Redis's `slots_to_keys`); kept up to date by every insert and removal from then on.
+    by_slot: Option<Box<SlotIndex>>,
+}
+
+/// Stored keys by cluster slot.
+#[derive(Clone, Debug, Default)]
+pub struct SlotIndex {
+    keys: BTreeSet<(u16, Box<[u8]>)>,
+}
+
+impl SlotIndex {
+    /// The keys of `slot`, by bytes.
+    pub fn keys_in(&self, slot: u16) -> impl Iterator<Item = &[u8]> {
+        let from: (u16, Box<[u8]>) = (slot, Box::default());
+        self.keys
+            .range(from..)
+            .take_while(move |(s, _)| *s == slot)
+            .map(|(_, k)| &**k)
+    }
 }
 
 #[inline]
@@ -363,6 +385,9 @@ impl Keyspace {
 
     /// Inserts a new key (the caller has checked it is absent); returns its position.
     pub fn insert_new(&mut self, key: &[u8], value: Value, lru: u32) -> usize {
+        if let Some(index) = self.by_slot.as_deref_mut() {
+            index.keys.insert((key_hash_slot(key), key.into()));
+        }
         self.ensure_room(1);
         self.len += 1;
         Self::place(
@@ -388,6 +413,10 @@ impl Keyspace {
             Some(e) => e,
             None => panic!("keyspace invariant: removing an occupied slot ({pos})"),
         };
+        if let Some(index) = self.by_slot.as_deref_mut() {
+            let key = removed.key.as_bytes();
+            index.keys.remove(&(key_hash_slot(key), Box::from(key)));
+        }
         self.ctrl[pos] = 0;
         self.len -= 1;
         let mut hole = pos;
@@ -451,6 +480,20 @@ impl Keyspace {
 
     pub fn clear(&mut self) {
         *self = Keyspace::default();
+    }
+
+    /// The stored keys by slot, built by one pass over the keyspace on first use.
+    pub fn slot_index(&mut self) -> &SlotIndex {
+        let index = match self.by_slot.take() {
+            Some(index) => index,
+            None => Box::new(SlotIndex {
+                keys: self
+                    .iter()
+                    .map(|e| (key_hash_slot(e.key.as_bytes()), Box::from(e.key.as_bytes())))
+                    .collect(),
+            }),
+        };
+        self.by_slot.insert(index)
     }
 
     /// Reserves room for `additional` more keys.

@@ -6,7 +6,9 @@
 //! [`Session`] per connection, [`Db::active_expire_cycle`] on the caller's schedule,
 //! [`Db::prefill`] for large synthetic key ranges, [`Db::set_owned_slots`] for cluster
 //! nodes; [`Db::set_propagation`] / [`Db::drain_propagated`], [`Db::set_replica`] and
-//! [`Db::apply_replicated`] with [`repl::ReplicationLog`] for replication. Ordering
+//! [`Db::apply_replicated`] with [`repl::ReplicationLog`] for replication;
+//! [`Db::keys_in_slot`], [`Db::migrate_out`], [`Db::migrate_in`] and
+//! [`Db::migrate_finish`] ([`migrate`]) for resharding. Ordering
 //! guarantees: the same sequence of calls with the same `now_ms` values
 //! and the same RNG stream gives the same replies and the same [`Db::state_digest`];
 //! nothing iterated depends on a per-process hash seed.
@@ -37,6 +39,7 @@ mod commands;
 pub mod config;
 mod db;
 mod digest;
+mod dump;
 mod evict;
 mod expire;
 mod glob;
@@ -45,6 +48,7 @@ mod keyspace;
 pub mod longdouble;
 mod lzf;
 pub mod mem;
+pub mod migrate;
 mod multi;
 pub mod numbers;
 pub mod prefill;
@@ -52,6 +56,7 @@ pub mod rdb;
 pub mod repl;
 pub mod reply;
 pub mod resp;
+mod slot_keys;
 pub mod slots;
 mod value;
 

@@ -206,9 +206,8 @@ fn compress_with(
 }
 
 /// Decompresses `input` into `out` (cleared first), expecting `expected_len` bytes, as
-/// `lzf_decompress` does; `None` on malformed input or a length mismatch. Only tests
-/// read RDB strings back; the store never loads one.
-#[cfg(test)]
+/// `lzf_decompress` does; `None` on malformed input or a length mismatch. RESTORE reads
+/// compressed strings of a DUMP payload with it.
 pub(crate) fn decompress(input: &[u8], expected_len: usize, out: &mut Vec<u8>) -> Option<()> {
     out.clear();
     out.reserve(expected_len);

@@ -33,6 +33,8 @@ use std::collections::BTreeMap;
 pub const REDIS_VERSION: &str = "7.0.15";
 
 const RDB_MAGIC: &[u8] = b"REDIS0010";
+/// RDB_VERSION: the format version the magic names and a DUMP payload's footer carries.
+pub(crate) const RDB_VERSION: u16 = 10;
 
 const OPCODE_IDLE: u8 = 248;
 const OPCODE_FREQ: u8 = 249;
@@ -42,24 +44,24 @@ const OPCODE_EXPIRETIME_MS: u8 = 252;
 const OPCODE_SELECTDB: u8 = 254;
 const OPCODE_EOF: u8 = 255;
 
-const TYPE_STRING: u8 = 0;
-const TYPE_SET: u8 = 2;
-const TYPE_HASH: u8 = 4;
-const TYPE_ZSET_2: u8 = 5;
-const TYPE_SET_INTSET: u8 = 11;
-const TYPE_HASH_LISTPACK: u8 = 16;
-const TYPE_ZSET_LISTPACK: u8 = 17;
-const TYPE_LIST_QUICKLIST_2: u8 = 18;
+pub(crate) const TYPE_STRING: u8 = 0;
+pub(crate) const TYPE_SET: u8 = 2;
+pub(crate) const TYPE_HASH: u8 = 4;
+pub(crate) const TYPE_ZSET_2: u8 = 5;
+pub(crate) const TYPE_SET_INTSET: u8 = 11;
+pub(crate) const TYPE_HASH_LISTPACK: u8 = 16;
+pub(crate) const TYPE_ZSET_LISTPACK: u8 = 17;
+pub(crate) const TYPE_LIST_QUICKLIST_2: u8 = 18;
 
 /// RDB_ENCVAL << 6 | RDB_ENC_*: an integer or an LZF string in place of a length.
-const ENC_INT8: u8 = 0xC0;
-const ENC_INT16: u8 = 0xC1;
-const ENC_INT32: u8 = 0xC2;
-const ENC_LZF: u8 = 0xC3;
+pub(crate) const ENC_INT8: u8 = 0xC0;
+pub(crate) const ENC_INT16: u8 = 0xC1;
+pub(crate) const ENC_INT32: u8 = 0xC2;
+pub(crate) const ENC_LZF: u8 = 0xC3;
 
 /// Quicklist node containers (QUICKLIST_NODE_CONTAINER_PLAIN / _PACKED).
-const CONTAINER_PLAIN: u8 = 1;
-const CONTAINER_PACKED: u8 = 2;
+pub(crate) const CONTAINER_PLAIN: u8 = 1;
+pub(crate) const CONTAINER_PACKED: u8 = 2;
 /// list-max-listpack-size -2: a node's listpack stays within 8 KiB, counting the new
 /// element's raw length plus SIZE_ESTIMATE_OVERHEAD.
 const QUICKLIST_NODE_LIMIT_BYTES: u64 = 8192;
@@ -185,7 +187,82 @@ pub fn disk_payload_len(rdb_bytes: u64) -> u64 {
     1 + decimal_digits(rdb_bytes) + 2 + rdb_bytes
 }
 
-const CRC64_REDIS: crc::Crc<u64> = crc::Crc::<u64>::new(&crc::CRC_64_REDIS);
+pub(crate) const CRC64_REDIS: crc::Crc<u64> = crc::Crc::<u64>::new(&crc::CRC_64_REDIS);
+
+/// `createDumpPayload`: appends the DUMP payload of `value` to `out`: its type byte, the
+/// value as `rdbSaveObject` writes it, the RDB version (2 bytes) and the CRC-64 of all of
+/// that (8 bytes), both little-endian.
+pub(crate) fn write_dump_payload(value: &Value, out: &mut Vec<u8>) {
+    let start = out.len();
+    let mut enc = Encoder::new(Writer { out });
+    enc.sink.byte(object_type(value));
+    enc.object(value);
+    enc.sink.bytes(&RDB_VERSION.to_le_bytes());
+    let checksum = CRC64_REDIS.checksum(&enc.sink.out[start..]);
+    enc.sink.bytes(&checksum.to_le_bytes());
+}
+
+/// The length of DUMP payloads, computed without writing them, exact as [`rdb_len`] is
+/// for stored keys: synthetic strings of repeated bytes and of random bytes are measured
+/// once per (length, fill) and reused across the values one sizer measures, letters
+/// and memtier's random data are compressed value by value (O(length) time, one value's
+/// bytes of scratch memory).
+pub(crate) struct DumpSizer {
+    enc: Encoder<Counter>,
+}
+
+impl DumpSizer {
+    pub(crate) fn new() -> DumpSizer {
+        DumpSizer {
+            enc: Encoder::new(Counter::with_samples()),
+        }
+    }
+
+    /// Counts synthetic letters and memtier's random data longer than 11 bytes from
+    /// one compressed sample per (length, fill), as [`rdb_len_sampled`] does (a few
+    /// bytes off per value, but no compression per value); off, they are exact.
+    pub(crate) fn set_sampling(&mut self, on: bool) {
+        self.enc.sink.sample_every_fill = on;
+    }
+
+    /// Bytes of `value`'s DUMP payload.
+    pub(crate) fn payload_len(&mut self, value: &Value) -> u64 {
+        self.enc.sink.bytes = 0;
+        self.enc.object(value);
+        // The type byte, the version and the checksum.
+        1 + self.enc.sink.bytes + 2 + 8
+    }
+}
+
+/// A Db's sizer, kept between calls so that samples are measured once: a pure cache,
+/// so a cloned Db starts with an empty one.
+#[derive(Default)]
+pub(crate) struct DumpSizerCache(Option<Box<DumpSizer>>);
+
+impl DumpSizerCache {
+    /// The sizer (made on first use), taken out while the caller uses the Db.
+    pub(crate) fn take(&mut self, sampling: bool) -> Box<DumpSizer> {
+        let mut sizer = self.0.take().unwrap_or_else(|| Box::new(DumpSizer::new()));
+        sizer.set_sampling(sampling);
+        sizer
+    }
+
+    pub(crate) fn put_back(&mut self, sizer: Box<DumpSizer>) {
+        self.0 = Some(sizer);
+    }
+}
+
+impl Clone for DumpSizerCache {
+    fn clone(&self) -> Self {
+        DumpSizerCache(None)
+    }
+}
+
+impl std::fmt::Debug for DumpSizerCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DumpSizerCache")
+    }
+}
 
 /// Where encoded bytes go: a buffer, or a count of them.
 trait Sink {
@@ -448,44 +525,21 @@ impl<S: Sink> Encoder<S> {
             self.sink.bytes(&at_ms.to_le_bytes());
         }
         self.key_meta(db, entry.lru, now_ms);
-        match &entry.value {
+        self.sink.byte(object_type(&entry.value));
+        self.raw_string(entry.key.as_bytes());
+        self.object(&entry.value);
+    }
+
+    /// `rdbSaveObject`: the value's body, after its type byte.
+    pub(crate) fn object(&mut self, value: &Value) {
+        match value {
             Value::Int { .. } | Value::Bytes(_) | Value::Synthetic { .. } => {
-                self.sink.byte(TYPE_STRING);
-                self.raw_string(entry.key.as_bytes());
-                self.string_value(&entry.value);
+                self.string_value(value)
             }
-            Value::List(list) => {
-                self.sink.byte(TYPE_LIST_QUICKLIST_2);
-                self.raw_string(entry.key.as_bytes());
-                self.list(list);
-            }
-            Value::Set(set) => {
-                let intset = matches!(**set, SetValue::Ints { .. });
-                self.sink
-                    .byte(if intset { TYPE_SET_INTSET } else { TYPE_SET });
-                self.raw_string(entry.key.as_bytes());
-                self.set(set);
-            }
-            Value::ZSet(zset) => {
-                let listpack = zset.is_listpack();
-                self.sink.byte(if listpack {
-                    TYPE_ZSET_LISTPACK
-                } else {
-                    TYPE_ZSET_2
-                });
-                self.raw_string(entry.key.as_bytes());
-                self.zset(zset);
-            }
-            Value::Hash(hash) => {
-                let listpack = hash.is_listpack();
-                self.sink.byte(if listpack {
-                    TYPE_HASH_LISTPACK
-                } else {
-                    TYPE_HASH
-                });
-                self.raw_string(entry.key.as_bytes());
-                self.hash(hash);
-            }
+            Value::List(list) => self.list(list),
+            Value::Set(set) => self.set(set),
+            Value::ZSet(zset) => self.zset(zset),
+            Value::Hash(hash) => self.hash(hash),
         }
     }
 
@@ -582,6 +636,22 @@ impl<S: Sink> Encoder<S> {
                 self.blob_string(value);
             }
         }
+    }
+}
+
+/// `rdbSaveObjectType`: the type byte of a value in the encoding the store models.
+pub(crate) fn object_type(value: &Value) -> u8 {
+    match value {
+        Value::Int { .. } | Value::Bytes(_) | Value::Synthetic { .. } => TYPE_STRING,
+        Value::List(_) => TYPE_LIST_QUICKLIST_2,
+        Value::Set(set) => match **set {
+            SetValue::Ints { .. } => TYPE_SET_INTSET,
+            SetValue::Table { .. } => TYPE_SET,
+        },
+        Value::ZSet(zset) if zset.is_listpack() => TYPE_ZSET_LISTPACK,
+        Value::ZSet(_) => TYPE_ZSET_2,
+        Value::Hash(hash) if hash.is_listpack() => TYPE_HASH_LISTPACK,
+        Value::Hash(_) => TYPE_HASH,
     }
 }
 

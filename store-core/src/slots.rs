@@ -12,6 +12,12 @@ pub const SLOT_COUNT: usize = 16_384;
 const XMODEM: crc::Crc<u16, crc::Table<16>> =
     crc::Crc::<u16, crc::Table<16>>::new(&crc::CRC_16_XMODEM);
 
+/// CRC-16/XMODEM of `bytes` (no hash-tag rule, no mask): what `keyHashSlot` hashes,
+/// for callers that combine CRCs of key parts by linearity.
+pub(crate) fn crc16(bytes: &[u8]) -> u16 {
+    XMODEM.checksum(bytes)
+}
+
 /// Sliced CRC takes whole 16-byte blocks; shorter tails go a byte at a time.
 const CRC_BLOCK_BYTES: usize = 16;
 /// Keys up to this long are hashed from a zero-padded copy on the stack.
@@ -48,7 +54,7 @@ pub fn key_hash_slot(key: &[u8]) -> u16 {
 
 /// The bytes Redis hashes for a key: the content of its first `{...}` when non-empty,
 /// else the whole key.
-fn hash_tag(key: &[u8]) -> &[u8] {
+pub(crate) fn hash_tag(key: &[u8]) -> &[u8] {
     match key.iter().position(|&b| b == b'{') {
         Some(open) => match key[open + 1..].iter().position(|&b| b == b'}') {
             Some(0) | None => key,

@@ -597,7 +597,9 @@ fn slot_runs(states: &[SlotState], self_addr: &str) -> Vec<(usize, usize, String
 }
 
 /// # Format
-/// `CLUSTER KEYSLOT key` | `CLUSTER INFO` | `CLUSTER MYID` | `CLUSTER SLOTS` | `CLUSTER NODES`
+/// `CLUSTER KEYSLOT key` | `CLUSTER COUNTKEYSINSLOT slot` |
+/// `CLUSTER GETKEYSINSLOT slot count` (the keys Redis lists, in another order: Redis
+/// lists a slot's newest key first) | `CLUSTER INFO` | `CLUSTER MYID` | `CLUSTER SLOTS` | `CLUSTER NODES`
 pub(crate) fn cluster(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
     if !ctx.db.config.cluster_enabled {
         return Reply::error(CLUSTER_DISABLED);
@@ -609,6 +611,33 @@ pub(crate) fn cluster(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
             return arity_error("cluster|keyslot");
         }
         Reply::Integer(i64::from(key_hash_slot(&bytes(&argv[2]))))
+    } else if is(sub, "countkeysinslot") {
+        if argv.len() != 3 {
+            return arity_error("cluster|countkeysinslot");
+        }
+        let slot = match super::int_arg(&argv[2]) {
+            Ok(slot) => slot,
+            Err(e) => return e,
+        };
+        if !(0..SLOT_COUNT as i64).contains(&slot) {
+            return Reply::error("ERR Invalid slot");
+        }
+        Reply::Integer(ctx.db.count_keys_in_slot(slot as u16) as i64)
+    } else if is(sub, "getkeysinslot") {
+        if argv.len() != 4 {
+            return arity_error("cluster|getkeysinslot");
+        }
+        let (slot, max_keys) = match (super::int_arg(&argv[2]), super::int_arg(&argv[3])) {
+            (Ok(slot), Ok(max_keys)) => (slot, max_keys),
+            (Err(e), _) | (_, Err(e)) => return e,
+        };
+        if !(0..SLOT_COUNT as i64).contains(&slot) || max_keys < 0 {
+            return Reply::error("ERR Invalid slot or number of keys");
+        }
+        // Redis answers with at most u32::MAX keys; a slot never holds that many here.
+        let count = usize::try_from(max_keys).unwrap_or(usize::MAX);
+        let keys = ctx.db.keys_in_slot(slot as u16, count);
+        Reply::Array(keys.iter().map(|k| Reply::bulk(k)).collect())
     } else if is(sub, "myid") {
         Reply::bulk(node_id(&self_addr).as_bytes())
     } else if is(sub, "info") {
