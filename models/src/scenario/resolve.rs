@@ -450,6 +450,22 @@ pub(crate) fn resolve(
 
     let cluster_spec = spec.cluster.clone().unwrap_or_default();
     let cluster = resolve_cluster(&cluster_spec, &table).map_err(|e| e.under("cluster"))?;
+    let max_bus_ns = crate::world::bus::MAX_BUS_RUN_DAYS * 86_400 * 1_000_000_000;
+    if cluster.bus.is_some() && duration_ns > max_bus_ns {
+        let path = if spec.duration_s.is_some() {
+            "duration_s"
+        } else {
+            "duration_ms"
+        };
+        return Err(fe(
+            path,
+            format!(
+                "expected at most {} days in cluster mode (the cluster bus's clock), got {} s",
+                crate::world::bus::MAX_BUS_RUN_DAYS,
+                duration_ns / 1_000_000_000
+            ),
+        ));
+    }
 
     let clients_spec = spec.clients.clone().unwrap_or_default();
     let client_instance_name = clients_spec

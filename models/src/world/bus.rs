@@ -61,6 +61,33 @@ const FAIL_REPORT_VALIDITY_MULT: u64 = 2;
 /// answers again this many timeouts after it failed.
 const FAIL_UNDO_TIME_MULT: u64 = 2;
 
+/// The bus keeps its times as milliseconds since one day before the run started, in
+/// 32 bits (a node's view of a peer is then 32 bytes: a million of them fit the cache
+/// far better): pong times start up to half a timeout in the past, and a run with a bus
+/// is refused beyond [`MAX_BUS_RUN_DAYS`].
+const BUS_TIME_OFFSET_MS: u64 = 86_400_000;
+/// The longest run with a cluster bus, in days (its 32-bit times last 49.7).
+pub const MAX_BUS_RUN_DAYS: u64 = 40;
+
+/// Bus time at simulated time `now`.
+#[inline]
+fn bus_ms(now: SimTime) -> u64 {
+    now.as_ns() / 1_000_000 + BUS_TIME_OFFSET_MS
+}
+
+/// A bus time as whole Unix seconds (what a gossip entry carries).
+#[inline]
+fn unix_s(bus_ms: u64) -> u64 {
+    (bus_ms - BUS_TIME_OFFSET_MS + super::EPOCH_UNIX_MS) / 1000
+}
+
+/// Whole Unix seconds back to bus time (both offsets are whole seconds, so a pong
+/// time floors to the same second either way).
+#[inline]
+fn bus_ms_of_unix_s(s: u64) -> u64 {
+    (s * 1000 + BUS_TIME_OFFSET_MS).saturating_sub(super::EPOCH_UNIX_MS)
+}
+
 /// PING, PONG and MEET: the header and `entries` gossip entries (7.0 sends no
 /// extension unless a hostname is set, which no simulated node has).
 pub const fn ping_bytes(entries: u64) -> u64 {
@@ -159,14 +186,14 @@ struct Msg {
 #[derive(Clone, Copy, Debug)]
 struct Peer {
     /// 0 when no ping is in flight.
-    ping_sent_ms: u64,
-    pong_received_ms: u64,
-    data_received_ms: u64,
-    fail_time_ms: u64,
+    ping_sent_ms: u32,
+    pong_received_ms: u32,
+    data_received_ms: u32,
+    fail_time_ms: u32,
     /// The due time of the peer's live entry in the half-timeout queue (u64::MAX: none).
-    queued_due_ms: u64,
+    queued_due_ms: u32,
     /// When the outbound link was (re)created.
-    link_created_ms: u64,
+    link_created_ms: u32,
     /// The sender's ping number that last put this peer in a gossip section
     /// (`last_in_ping_gossip`), to skip duplicates.
     gossip_mark: u32,
@@ -205,6 +232,10 @@ struct BusNode {
     due: BinaryHeap<Reverse<(u64, u32)>>,
     /// PFAIL nodes counted at the last cron (`stats_pfail_nodes`).
     pfail_nodes: u32,
+    /// The peers this node flags PFAIL now, in the order flagged.
+    pfail: Vec<u32>,
+    /// The peers whose outbound link is down, for the next cron to reconnect.
+    links_down: Vec<u32>,
     /// Failure reports on each peer: (reporter, time).
     reports: BTreeMap<u32, Vec<(u32, u64)>>,
     /// Messages delivered and not yet processed by the main thread, in arrival order.
@@ -273,7 +304,7 @@ impl Bus {
     ) -> Bus {
         let n = node_nics.len() as u32;
         let half_ms = config.node_timeout_ms / 2;
-        let now_ms = super::now_unix_ms(SimTime::ZERO);
+        let now_ms = bus_ms(SimTime::ZERO);
         let mut start = streams.stream("bus.start", 0);
         let mut views = Vec::with_capacity((n as usize) * (n as usize));
         for i in 0..n {
@@ -286,11 +317,11 @@ impl Bus {
                 let pong = now_ms - age;
                 views.push(Peer {
                     ping_sent_ms: 0,
-                    pong_received_ms: pong,
-                    data_received_ms: pong,
+                    pong_received_ms: (pong) as u32,
+                    data_received_ms: (pong) as u32,
                     fail_time_ms: 0,
-                    queued_due_ms: u64::MAX,
-                    link_created_ms: now_ms - half_ms,
+                    queued_due_ms: u32::MAX,
+                    link_created_ms: (now_ms - half_ms) as u32,
                     gossip_mark: 0,
                     flags: 0,
                     link_down: false,
@@ -305,6 +336,8 @@ impl Bus {
                 pinging: Vec::new(),
                 due: BinaryHeap::new(),
                 pfail_nodes: 0,
+                pfail: Vec::new(),
+                links_down: Vec::new(),
                 reports: BTreeMap::new(),
                 inbox: Vec::new(),
                 is_primary: i < primaries,
@@ -367,8 +400,8 @@ impl Bus {
     fn queue_due(&mut self, i: u32, j: u32) {
         let half = self.config.node_timeout_ms / 2;
         let v = self.view_mut(i, j);
-        let due = v.pong_received_ms + half + 1;
-        v.queued_due_ms = due;
+        let due = u64::from(v.pong_received_ms) + half + 1;
+        v.queued_due_ms = (due) as u32;
         self.nodes[i as usize].due.push(Reverse((due, j)));
     }
 
@@ -408,7 +441,7 @@ impl Bus {
     /// One clusterCron of node `me`; returns its CPU work (the walks and the pings it
     /// built).
     fn cron(&mut self, ctx: &mut Ctx<'_>, me: u32) -> u64 {
-        let now_ms = super::now_unix_ms(ctx.sched.now());
+        let now_ms = bus_ms(ctx.sched.now());
         let timeout = self.config.node_timeout_ms;
         let n = self.n;
         let mut work_ns = self.config.per_node_per_cron_ns * u64::from(n);
@@ -418,28 +451,19 @@ impl Bus {
 
         // clusterNodeCronHandleReconnect: count PFAIL nodes, reconnect freed links (the
         // new link pings at once, keeping an older ping's time).
-        let mut pfail = 0;
-        let mut reconnect = Vec::new();
-        for j in 0..n {
-            let v = self.view(me, j);
-            if v.flags & FLAG_PFAIL != 0 {
-                pfail += 1;
-            }
-            if v.link_down && j != me {
-                reconnect.push(j);
-            }
-        }
-        self.nodes[me as usize].pfail_nodes = pfail;
+        let node = &mut self.nodes[me as usize];
+        node.pfail_nodes = node.pfail.len() as u32;
+        let reconnect = std::mem::take(&mut node.links_down);
         for j in reconnect {
-            let old = self.view(me, j).ping_sent_ms;
+            let old = u64::from(self.view(me, j).ping_sent_ms);
             {
                 let v = self.view_mut(me, j);
                 v.link_down = false;
-                v.link_created_ms = now_ms;
+                v.link_created_ms = (now_ms) as u32;
             }
             work_ns += self.send_ping(ctx, me, j, MsgType::Ping, false);
             if old != 0 {
-                self.view_mut(me, j).ping_sent_ms = old;
+                self.view_mut(me, j).ping_sent_ms = (old) as u32;
             }
         }
 
@@ -449,11 +473,11 @@ impl Bus {
             for _ in 0..5 {
                 let j = below(&mut self.nodes[me as usize].rng, u64::from(n)) as u32;
                 let v = self.view(me, j);
-                if j == me || v.link_down || v.ping_sent_ms != 0 {
+                if j == me || v.link_down || u64::from(v.ping_sent_ms) != 0 {
                     continue;
                 }
-                if best.is_none_or(|(p, _)| p > v.pong_received_ms) {
-                    best = Some((v.pong_received_ms, j));
+                if best.is_none_or(|(p, _)| p > u64::from(v.pong_received_ms)) {
+                    best = Some((u64::from(v.pong_received_ms), j));
                 }
             }
             if let Some((_, j)) = best {
@@ -465,17 +489,19 @@ impl Bus {
         let pinging = std::mem::take(&mut self.nodes[me as usize].pinging);
         for &j in &pinging {
             let v = *self.view(me, j);
-            let ping_delay = now_ms.saturating_sub(v.ping_sent_ms);
-            let data_delay = now_ms.saturating_sub(v.data_received_ms);
+            let ping_delay = now_ms.saturating_sub(u64::from(v.ping_sent_ms));
+            let data_delay = now_ms.saturating_sub(u64::from(v.data_received_ms));
             if !v.link_down
-                && now_ms.saturating_sub(v.link_created_ms) > timeout
+                && now_ms.saturating_sub(u64::from(v.link_created_ms)) > timeout
                 && ping_delay > timeout / 2
                 && data_delay > timeout / 2
             {
                 self.free_link(ctx, me, j);
             }
-            if ping_delay.min(data_delay) > timeout && self.view(me, j).flags & (FLAG_PFAIL | FLAG_FAIL) == 0 {
-                self.view_mut(me, j).flags |= FLAG_PFAIL;
+            if ping_delay.min(data_delay) > timeout
+                && self.view(me, j).flags & (FLAG_PFAIL | FLAG_FAIL) == 0
+            {
+                self.set_pfail(me, j, true);
                 if !self.pfail_recorded[j as usize] {
                     self.pfail_recorded[j as usize] = true;
                     self.events.push(BusEvent::Pfail {
@@ -499,31 +525,59 @@ impl Bus {
             }
             self.nodes[me as usize].due.pop();
             let v = *self.view(me, j);
-            if v.queued_due_ms != due || v.ping_sent_ms != 0 {
+            if u64::from(v.queued_due_ms) != due || u64::from(v.ping_sent_ms) != 0 {
                 // A stale entry, or a ping in flight (the pong requeues it).
-                if v.queued_due_ms == due {
-                    self.view_mut(me, j).queued_due_ms = u64::MAX;
+                if u64::from(v.queued_due_ms) == due {
+                    self.view_mut(me, j).queued_due_ms = u32::MAX;
                 }
                 continue;
             }
-            if now_ms.saturating_sub(v.pong_received_ms) > timeout / 2 && !v.link_down {
-                self.view_mut(me, j).queued_due_ms = u64::MAX;
+            if now_ms.saturating_sub(u64::from(v.pong_received_ms)) > timeout / 2 && !v.link_down {
+                self.view_mut(me, j).queued_due_ms = u32::MAX;
                 work_ns += self.send_ping(ctx, me, j, MsgType::Ping, false);
             } else {
                 // Gossip moved the pong forward (or the link is being reconnected).
-                let later = (v.pong_received_ms + timeout / 2 + 1).max(now_ms + 1);
+                let later = (u64::from(v.pong_received_ms) + timeout / 2 + 1).max(now_ms + 1);
                 let v = self.view_mut(me, j);
-                v.queued_due_ms = later;
+                v.queued_due_ms = (later) as u32;
                 self.nodes[me as usize].due.push(Reverse((later, j)));
             }
         }
         work_ns
     }
 
+    /// Sets or clears node `me`'s PFAIL flag on `j`, keeping its list of PFAIL peers.
+    fn set_pfail(&mut self, me: u32, j: u32, on: bool) {
+        let v = self.view_mut(me, j);
+        let was = v.flags & FLAG_PFAIL != 0;
+        if on {
+            v.flags |= FLAG_PFAIL;
+        } else {
+            v.flags &= !FLAG_PFAIL;
+        }
+        let list = &mut self.nodes[me as usize].pfail;
+        if on && !was {
+            list.push(j);
+        } else if !on && was {
+            if let Some(k) = list.iter().position(|&x| x == j) {
+                list.remove(k);
+            }
+        }
+    }
+
+    /// Marks node `me`'s outbound link to `j` down, for the next cron to reconnect.
+    fn mark_link_down(&mut self, me: u32, j: u32) {
+        let v = self.view_mut(me, j);
+        if !v.link_down {
+            v.link_down = true;
+            self.nodes[me as usize].links_down.push(j);
+        }
+    }
+
     /// Frees node `me`'s outbound link to `j`: its flow is reset (what was on its way is
     /// lost), and the next cron reconnects.
     fn free_link(&mut self, ctx: &mut Ctx<'_>, me: u32, j: u32) {
-        self.view_mut(me, j).link_down = true;
+        self.mark_link_down(me, j);
         let f = self.pair_flow[(me * self.n + j) as usize];
         if f != u32::MAX {
             let flow = ctx.flows.flow(FlowKind::ClusterBus, f);
@@ -569,17 +623,17 @@ impl Bus {
     /// Builds and sends a PING or PONG from `me` to `to` (clusterSendPing); returns
     /// the CPU work of building it.
     fn send_ping(&mut self, ctx: &mut Ctx<'_>, me: u32, to: u32, ty: MsgType, reply: bool) -> u64 {
-        let now_ms = super::now_unix_ms(ctx.sched.now());
+        let now_ms = bus_ms(ctx.sched.now());
         let n = self.n;
         let mut gossip = self.spare_gossip.pop().unwrap_or_default();
         gossip.clear();
         let mut fresh = u64::from(n).saturating_sub(2);
         let wanted = wanted_gossip_entries(u64::from(n));
         if ty == MsgType::Ping && !reply {
-            if self.view(me, to).ping_sent_ms == 0 {
+            if u64::from(self.view(me, to).ping_sent_ms) == 0 {
                 self.nodes[me as usize].pinging.push(to);
             }
-            self.view_mut(me, to).ping_sent_ms = now_ms;
+            self.view_mut(me, to).ping_sent_ms = (now_ms) as u32;
         }
         let node = &mut self.nodes[me as usize];
         node.pings_built = node.pings_built.wrapping_add(1);
@@ -605,30 +659,22 @@ impl Bus {
             }
             let entry = Gossip {
                 node: j,
-                pong_received_s: v.pong_received_ms / 1000,
+                pong_received_s: unix_s(u64::from(v.pong_received_ms)),
                 flags: v.flags,
             };
             self.view_mut(me, j).gossip_mark = mark;
             gossip.push(entry);
             fresh -= 1;
         }
-        let mut pfail_wanted = self.nodes[me as usize].pfail_nodes;
-        if pfail_wanted > 0 {
-            for j in 0..n {
-                if pfail_wanted == 0 {
-                    break;
-                }
-                let v = self.view(me, j);
-                if v.flags & FLAG_PFAIL == 0 {
-                    continue;
-                }
-                gossip.push(Gossip {
-                    node: j,
-                    pong_received_s: v.pong_received_ms / 1000,
-                    flags: v.flags,
-                });
-                pfail_wanted -= 1;
-            }
+        let pfail_wanted = self.nodes[me as usize].pfail_nodes as usize;
+        for k in 0..pfail_wanted.min(self.nodes[me as usize].pfail.len()) {
+            let j = self.nodes[me as usize].pfail[k];
+            let v = self.view(me, j);
+            gossip.push(Gossip {
+                node: j,
+                pong_received_s: unix_s(u64::from(v.pong_received_ms)),
+                flags: v.flags,
+            });
         }
         let entries = gossip.len() as u64;
         let bytes = ping_bytes(entries);
@@ -722,7 +768,7 @@ impl Bus {
     /// clusterProcessPacket for one message at its receiver; returns the CPU work of
     /// what it sent in answer.
     fn process(&mut self, ctx: &mut Ctx<'_>, token: usize) -> u64 {
-        let now_ms = super::now_unix_ms(ctx.sched.now());
+        let now_ms = bus_ms(ctx.sched.now());
         let m = self.msgs.remove(token);
         let (me, from) = (m.to, m.from);
         let mut work = 0;
@@ -730,7 +776,7 @@ impl Bus {
             self.spare_gossip.push(m.gossip);
             return 0;
         }
-        self.view_mut(me, from).data_received_ms = now_ms;
+        self.view_mut(me, from).data_received_ms = (now_ms) as u32;
         match m.ty {
             MsgType::Ping | MsgType::Pong => {
                 if m.ty == MsgType::Ping {
@@ -738,9 +784,9 @@ impl Bus {
                 }
                 if m.ty == MsgType::Pong && m.reply {
                     let v = self.view_mut(me, from);
-                    let was_pinging = v.ping_sent_ms != 0;
-                    v.pong_received_ms = now_ms;
-                    v.ping_sent_ms = 0;
+                    let was_pinging = u64::from(v.ping_sent_ms) != 0;
+                    v.pong_received_ms = (now_ms) as u32;
+                    v.ping_sent_ms = (0) as u32;
                     if was_pinging {
                         let p = &mut self.nodes[me as usize].pinging;
                         if let Some(k) = p.iter().position(|&x| x == from) {
@@ -749,7 +795,7 @@ impl Bus {
                     }
                     let flags = self.view(me, from).flags;
                     if flags & FLAG_PFAIL != 0 {
-                        self.view_mut(me, from).flags &= !FLAG_PFAIL;
+                        self.set_pfail(me, from, false);
                         self.pfail_recorded[from as usize] = false;
                     } else if flags & FLAG_FAIL != 0 {
                         self.clear_failure_if_needed(ctx, me, from, now_ms);
@@ -761,11 +807,11 @@ impl Bus {
             MsgType::Fail => {
                 let failing = m.about;
                 if failing != me {
-                    let v = self.view_mut(me, failing);
-                    if v.flags & FLAG_FAIL == 0 {
+                    if self.view(me, failing).flags & FLAG_FAIL == 0 {
+                        self.set_pfail(me, failing, false);
+                        let v = self.view_mut(me, failing);
                         v.flags |= FLAG_FAIL;
-                        v.flags &= !FLAG_PFAIL;
-                        v.fail_time_ms = now_ms;
+                        v.fail_time_ms = (now_ms) as u32;
                     }
                 }
             }
@@ -792,13 +838,13 @@ impl Bus {
                 }
             }
             if g.flags & (FLAG_PFAIL | FLAG_FAIL) == 0
-                && self.view(me, j).ping_sent_ms == 0
+                && u64::from(self.view(me, j).ping_sent_ms) == 0
                 && self.failure_reports(me, j, now_ms) == 0
             {
-                let pong_ms = g.pong_received_s * 1000;
+                let pong_ms = bus_ms_of_unix_s(g.pong_received_s);
                 let v = self.view_mut(me, j);
-                if pong_ms <= now_ms + 500 && pong_ms > v.pong_received_ms {
-                    v.pong_received_ms = pong_ms;
+                if pong_ms <= now_ms + 500 && pong_ms > u64::from(v.pong_received_ms) {
+                    v.pong_received_ms = (pong_ms) as u32;
                 }
             }
         }
@@ -850,10 +896,10 @@ impl Bus {
         if failures < quorum {
             return;
         }
+        self.set_pfail(me, about, false);
         let v = self.view_mut(me, about);
-        v.flags &= !FLAG_PFAIL;
         v.flags |= FLAG_FAIL;
-        v.fail_time_ms = now_ms;
+        v.fail_time_ms = (now_ms) as u32;
         if !self.fail_recorded[about as usize] {
             self.fail_recorded[about as usize] = true;
             self.events.push(BusEvent::Fail {
@@ -888,7 +934,7 @@ impl Bus {
         let timeout = self.config.node_timeout_ms;
         let owns = self.nodes[about as usize].owns_slots;
         let v = self.view_mut(me, about);
-        let clear = !owns || now_ms.saturating_sub(v.fail_time_ms) > timeout * FAIL_UNDO_TIME_MULT;
+        let clear = !owns || now_ms.saturating_sub(u64::from(v.fail_time_ms)) > timeout * FAIL_UNDO_TIME_MULT;
         if clear {
             v.flags &= !FLAG_FAIL;
             if self.fail_recorded[about as usize] {
@@ -911,7 +957,7 @@ impl Bus {
     /// the data does not): pong times of the peers it knew reset to now, as
     /// `clusterLoadConfig` does, no ping in flight, links reconnected by the next cron.
     pub fn on_restart(&mut self, ctx: &mut Ctx<'_>, node: u32) {
-        let now_ms = super::now_unix_ms(ctx.sched.now());
+        let now_ms = bus_ms(ctx.sched.now());
         self.down[node as usize] = false;
         let inbox = std::mem::take(&mut self.nodes[node as usize].inbox);
         for token in inbox {
@@ -922,16 +968,19 @@ impl Bus {
         b.due.clear();
         b.reports.clear();
         b.pfail_nodes = 0;
+        b.pfail.clear();
+        b.links_down.clear();
         for j in 0..self.n {
             {
                 let v = self.view_mut(node, j);
-                v.ping_sent_ms = 0;
-                v.pong_received_ms = now_ms;
-                v.data_received_ms = now_ms;
+                v.ping_sent_ms = (0) as u32;
+                v.pong_received_ms = (now_ms) as u32;
+                v.data_received_ms = (now_ms) as u32;
                 v.flags = 0;
-                v.link_down = true;
+                v.link_down = false;
             }
             if j != node {
+                self.mark_link_down(node, j);
                 self.queue_due(node, j);
                 // Its old connections are gone: peers' links to it are reset too.
                 let f = self.pair_flow[(j * self.n + node) as usize];
@@ -946,7 +995,7 @@ impl Bus {
     /// The network gave up on a bus flow: its sender's link is freed.
     pub fn on_aborted(&mut self, ctx: &mut Ctx<'_>, index: u32) {
         let (a, b) = self.flow_pair[index as usize];
-        self.view_mut(a, b).link_down = true;
+        self.mark_link_down(a, b);
         let _ = ctx;
     }
 
