@@ -324,6 +324,72 @@ fn replication_backlog_loops_until_the_streams_fit() {
     assert!(repl.replicas.iter().map(|x| x.disconnects).sum::<u64>() > 0);
 }
 
+/// gossip-overhead: an idle 6-node cluster with node_timeout 15 s sends one PING and one
+/// PONG a node a second, 2,568 bytes each (3 gossip entries; measured on redis-server
+/// 7.0.15: 0.99 pings and 5,094 bytes per node a second); the bus's messages, bytes and
+/// main-thread share per node grow with the node count; message sizes stay within the
+/// header plus max(3, N/10) entries (a node in PFAIL would add more, and none is, as no
+/// pong is late); the same cluster on a larger instance sends the same traffic, a
+/// smaller share of its baseline.
+#[test]
+fn gossip_overhead_grows_with_the_cluster() {
+    let r = report("gossip-overhead.ron");
+    let bus = |name: &str| variant(r, name).bus.as_ref().expect("a bus section");
+    let six = bus("idle-6");
+    let mean = |f: &dyn Fn(&models::report::bus::NodeBusReport) -> f64,
+                b: &models::report::bus::BusReport| {
+        b.per_node.iter().map(f).sum::<f64>() / b.per_node.len() as f64
+    };
+    let pings = mean(&|n| n.pings_sent_per_s, six);
+    let bytes = mean(&|n| n.bytes_sent_per_s, six);
+    assert!((pings - 1.0).abs() < 0.1, "idle-6 pings/s {pings}");
+    assert!((bytes - 5_124.0).abs() < 512.0, "idle-6 bytes/s {bytes}");
+    let mut last = (0.0, 0.0, 0.0);
+    for (name, nodes) in [
+        ("idle-6", 6u64),
+        ("idle-30", 30),
+        ("idle-100", 100),
+        ("idle-300", 300),
+        ("idle-1000", 1000),
+    ] {
+        let b = bus(name);
+        assert_eq!(b.nodes, nodes);
+        assert!(
+            b.events.is_empty(),
+            "{name}: failure detection fired in an idle cluster: {:?}",
+            b.events
+        );
+        let m = b.per_node_messages_sent_per_s.mean;
+        let by = b.per_node_bytes_sent_per_s.mean;
+        let cpu = b.per_node_main_thread_share.mean;
+        assert!(
+            m > last.0 && by > last.1 && cpu > last.2,
+            "{name}: {m} msgs/s, {by} B/s, {cpu} of the main thread"
+        );
+        let size = by / m;
+        let entries = models::world::bus::wanted_gossip_entries(nodes);
+        assert!(
+            size <= models::world::bus::ping_bytes(entries) as f64 + 1e-6
+                && size >= models::world::bus::ping_bytes(entries) as f64 * 0.97,
+            "{name}: mean message {size} B"
+        );
+        last = (m, by, cpu);
+    }
+    assert!(
+        last.2 > 0.05,
+        "1,000 idle nodes spend {} of a main thread on the bus",
+        last.2
+    );
+    assert!(bus("idle-6").per_node_main_thread_share.mean < 0.001);
+    let (small, large) = (bus("idle-1000"), bus("idle-1000-4xlarge"));
+    let share_ratio =
+        small.per_node_egress_baseline_share.mean / large.per_node_egress_baseline_share.mean;
+    let bytes_ratio = small.per_node_bytes_sent_per_s.mean / large.per_node_bytes_sent_per_s.mean;
+    let baseline_ratio =
+        large.egress_baseline_bits_per_s as f64 / small.egress_baseline_bits_per_s as f64;
+    assert!((share_ratio / bytes_ratio - baseline_ratio).abs() < 1e-3 * baseline_ratio);
+}
+
 #[test]
 fn a_different_seed_changes_measured_figures() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/m6g-25kb-get.ron");
@@ -451,6 +517,7 @@ fn a_short_test_time_is_measured_over_its_own_time() {
 #[test]
 fn bundled_variants_run_within_their_estimates() {
     for file in [
+        "gossip-overhead.ron",
         "lab-tbf-100mbit.ron",
         "m6g-25kb-get.ron",
         "partition-one-shard.ron",

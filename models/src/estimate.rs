@@ -76,6 +76,23 @@ pub const EVENTS_PER_REPLICATED_WRITE: u64 = 14;
 pub const EVENTS_PER_LINK_SECOND: u64 = 12;
 /// Events per 64 KiB of snapshot crossing the network.
 pub const EVENTS_PER_SNAPSHOT_CHUNK: u64 = 6;
+/// Events of one cluster-bus message: its network events (egress, propagation,
+/// ingress, acknowledgement), the receiver's bus job, and room for a job shared with a
+/// cron (measured: 4.4 a message with the crons' events included, on idle clusters of
+/// 6 to 1,000 nodes).
+pub const EVENTS_PER_BUS_MESSAGE: u64 = 6;
+/// Events of one node's clusterCron: the cron and its bus job.
+pub const EVENTS_PER_BUS_CRON: u64 = 2;
+/// CPU time of one bus message, per gossip entry it carries (built and processed) and
+/// on its own (measured: 9.5 us a message of about 100 entries, most of it the
+/// entries' random reads of the node's view of its peers).
+pub const BUS_MESSAGE_NS: u64 = 2_000;
+pub const BUS_GOSSIP_ENTRY_NS: u64 = 100;
+/// Bytes per ordered pair of bus nodes: the view (32), the flow slot (4), the
+/// half-timeout queue's entries (16, twice for stale ones), and one bus flow with its
+/// shapers' per-flow state when the pair has exchanged a message.
+pub const BUS_PAIR_BYTES: u64 = 32 + 4 + 32;
+pub const BUS_FLOW_BYTES: u64 = 900;
 /// Bytes a replication log entry holds besides its values (which stay synthetic): the
 /// entry, its commands' vectors and the key each names, with the allocator's rounding
 /// (fitted with `kvsim bench --estimate replication-backlog`: its looping variants peak
@@ -977,6 +994,31 @@ pub fn estimate(config: &RunConfig) -> Estimate {
         )
         .saturating_add(links.saturating_mul(seconds.saturating_mul(EVENTS_PER_LINK_SECOND)))
         .saturating_add(snapshot_chunks.saturating_mul(EVENTS_PER_SNAPSHOT_CHUNK));
+    // The cluster bus: each node pings each peer at most once per node_timeout / 2 (a
+    // pong restarts that wait), plus once a second, and answers every ping.
+    let bus_nodes = if config.cluster.bus.is_some() {
+        shards * (1 + replicas)
+    } else {
+        0
+    };
+    let (bus_messages, bus_entries) = match config.cluster.bus {
+        Some(b) if bus_nodes > 1 => {
+            let pings_per_node_s = (bus_nodes - 1)
+                .saturating_mul(2_000)
+                .div_ceil(b.node_timeout_ms)
+                + 1;
+            let messages = bus_nodes
+                .saturating_mul(2 * pings_per_node_s)
+                .saturating_mul(seconds);
+            let entries = crate::world::bus::wanted_gossip_entries(bus_nodes);
+            (messages, messages.saturating_mul(entries))
+        }
+        _ => (0, 0),
+    };
+    let bus_crons = bus_nodes.saturating_mul(10).saturating_mul(seconds);
+    let events = events
+        .saturating_add(bus_messages.saturating_mul(EVENTS_PER_BUS_MESSAGE))
+        .saturating_add(bus_crons.saturating_mul(EVENTS_PER_BUS_CRON));
     // A replica holds at most what its primary does.
     let keys = keys.saturating_mul(1 + replicas);
     let store_memory_bytes = store_memory_bytes.saturating_mul(1 + replicas);
@@ -1143,6 +1185,16 @@ pub fn estimate(config: &RunConfig) -> Estimate {
             fields: vec!["cluster.shards", "cluster.placement"],
         },
         Part {
+            what: format!("the cluster bus of {bus_nodes} node(s): views, queues, flows"),
+            amount: {
+                let pairs = bus_nodes.saturating_mul(bus_nodes.saturating_sub(1));
+                pairs
+                    .saturating_mul(BUS_PAIR_BYTES)
+                    .saturating_add(pairs.min(bus_messages).saturating_mul(BUS_FLOW_BYTES))
+            },
+            fields: vec!["cluster.shards", "cluster.replicas_per_shard"],
+        },
+        Part {
             what: format!("{links} replication link(s): replicas' stores, snapshots, logs"),
             amount: if links > 0 {
                 let per_store = stored_keys
@@ -1269,6 +1321,12 @@ pub fn estimate(config: &RunConfig) -> Estimate {
                 * u128::from(replicas)
                 * u128::from(REPLICATED_WRITE_NS)),
             fields: vec!["cluster.replicas_per_shard", "clients.workload.ratio", time],
+        },
+        Part {
+            what: format!("{bus_messages} cluster-bus messages, {bus_crons} crons"),
+            amount: ms(u128::from(bus_messages) * u128::from(BUS_MESSAGE_NS)
+                + u128::from(bus_entries) * u128::from(BUS_GOSSIP_ENTRY_NS)),
+            fields: vec!["cluster.shards", "cluster.bus.node_timeout_ms", time],
         },
         Part {
             what: format!("storing {stored_keys} keys"),

@@ -6,9 +6,9 @@
 //! alone. Invariant: a report holds no wall time, no machine path and nothing
 //! hash-ordered, so the same scenario and seed give byte-identical output.
 
+pub mod bus;
 mod findings;
 pub mod plot;
-pub mod bus;
 pub mod replication;
 mod text;
 

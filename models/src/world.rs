@@ -221,7 +221,14 @@ impl Model for World {
                                 let (from, to) = bus.message_ends(d.token);
                                 z.on_bus_delivery(from, to, d.payload_bytes);
                             }
-                            bus.on_delivery(&mut ctx, nodes, engine, requests, replication, d.token);
+                            bus.on_delivery(
+                                &mut ctx,
+                                nodes,
+                                engine,
+                                requests,
+                                replication,
+                                d.token,
+                            );
                         }
                         #[cfg(test)]
                         FlowKind::Probe => probe
@@ -276,10 +283,14 @@ impl Model for World {
                 }
             }
             Ev::Repl(e) => replication.handle(&mut ctx, nodes, e),
-            Ev::Bus(e) => bus
-                .as_mut()
-                .expect("bus events only with a bus")
-                .handle(&mut ctx, nodes, engine, requests, replication, e),
+            Ev::Bus(e) => bus.as_mut().expect("bus events only with a bus").handle(
+                &mut ctx,
+                nodes,
+                engine,
+                requests,
+                replication,
+                e,
+            ),
             Ev::Node(e @ NodeEv::ExpireCycle { node }) => {
                 nodes.handle(&mut ctx, e);
                 replication.drain_node(&mut ctx, nodes, node);

@@ -254,6 +254,7 @@ fn variant(o: &mut String, v: &VariantReport) {
     }
     faults(o, v);
     replication(o, v);
+    bus(o, v);
     if c.report.shows(ReportSection::Shards) && v.shards.per_shard.len() > 1 {
         let s = &v.shards;
         let _ = writeln!(
@@ -559,6 +560,86 @@ cross-zone traffic (wire bytes over the whole run, what a cloud bill charges for
 /// Replication: each replica's resyncs, buffer and lag, each primary's egress split,
 /// reads served by replicas, each link's timeline, and the resync loop when there is
 /// one.
+/// The cluster bus: the spread over nodes, each node when they are few, and failure
+/// detection's timeline.
+fn bus(o: &mut String, v: &VariantReport) {
+    let Some(b) = &v.bus else {
+        return;
+    };
+    let _ = writeln!(
+        o,
+        "\ncluster bus ({} nodes, node_timeout {} ms; rates over the measured window's {} whole s): {:.1} messages/s, {} in total",
+        b.nodes,
+        b.node_timeout_ms,
+        b.window_s,
+        b.messages_sent_per_s_total,
+        crate::units::bits_per_s(b.bits_sent_per_s_total),
+    );
+    let row = |o: &mut String, name: &str, n: &crate::report::bus::NodeBusReport| {
+        let _ = writeln!(
+            o,
+            "  {:<14} {:>10.3} {:>10.3} {:>10.3} {:>12.0} {:>12.0} {:>10.4} {:>11.4}",
+            name,
+            n.pings_sent_per_s,
+            n.pongs_sent_per_s,
+            n.messages_received_per_s,
+            n.bytes_sent_per_s,
+            n.bytes_received_per_s,
+            100.0 * n.egress_baseline_share,
+            100.0 * n.main_thread_share,
+        );
+    };
+    if b.per_node.len() <= 12 {
+        let _ = writeln!(
+            o,
+            "  {:<14} {:>10} {:>10} {:>10} {:>12} {:>12} {:>10} {:>11}",
+            "node",
+            "pings/s",
+            "pongs/s",
+            "msgs in/s",
+            "bytes out/s",
+            "bytes in/s",
+            "% baseline",
+            "% main thr"
+        );
+        for n in &b.per_node {
+            row(o, &n.name, n);
+        }
+    } else {
+        for (label, s) in [
+            ("messages out/s", &b.per_node_messages_sent_per_s),
+            ("bytes out/s", &b.per_node_bytes_sent_per_s),
+            ("% of baseline", &b.per_node_egress_baseline_share),
+            ("% main thread", &b.per_node_main_thread_share),
+        ] {
+            let scale = if label.starts_with('%') { 100.0 } else { 1.0 };
+            let _ = writeln!(
+                o,
+                "  {:<14} per node: least {:>12.4}  mean {:>12.4}  most {:>12.4}",
+                label,
+                scale * s.min,
+                scale * s.mean,
+                scale * s.max
+            );
+        }
+    }
+    for e in &b.events {
+        let _ = writeln!(
+            o,
+            "  {:.3} s {} {} (by {})",
+            e.at_ns as f64 / 1e9,
+            e.node,
+            match e.event.as_str() {
+                "pfail" => "flagged PFAIL",
+                "fail" => "flagged FAIL (quorum reached; broadcast)",
+                "fail_cleared" => "FAIL cleared (reachable again)",
+                other => other,
+            },
+            e.by
+        );
+    }
+}
+
 fn replication(o: &mut String, v: &VariantReport) {
     use crate::world::replication::LinkEvent;
     let Some(r) = &v.replication else {

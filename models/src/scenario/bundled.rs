@@ -7,6 +7,10 @@ use super::{load_str, Scenario, ScenarioError};
 /// (file name, text), sorted by file name.
 pub const BUNDLED: &[(&str, &str)] = &[
     (
+        "gossip-overhead.ron",
+        include_str!("../../../scenarios/gossip-overhead.ron"),
+    ),
+    (
         "lab-tbf-100mbit.ron",
         include_str!("../../../scenarios/lab-tbf-100mbit.ron"),
     ),

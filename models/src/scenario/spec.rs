@@ -285,11 +285,6 @@ pub struct BusSpec {
     /// trigger a ping.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_timeout_ms: Option<u64>,
-    /// cluster-replica-validity-factor (default 10; 0 = any replica may fail over): a
-    /// replica whose link to its primary has been down longer than node_timeout x
-    /// factor + repl-ping-replica-period does not stand for election.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub replica_validity_factor: Option<u64>,
     /// The main thread's cost of the bus; unset parts keep the defaults.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_cost: Option<BusCpuCostSpec>,
@@ -660,7 +655,6 @@ impl Merge for ClusterSpec {
 impl Merge for BusSpec {
     fn merge(&mut self, p: Self) {
         self.node_timeout_ms.merge(p.node_timeout_ms);
-        self.replica_validity_factor.merge(p.replica_validity_factor);
         self.cpu_cost.merge(p.cpu_cost);
     }
 }

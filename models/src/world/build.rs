@@ -5,11 +5,11 @@
 //! build reads only the `RunConfig` and the seed, so the same configuration builds the
 //! same world.
 
+use super::bus::Bus;
 use super::client::{Client, ClientThread, Clients, SharedClientCpu};
 use super::engine::{Conn, Engine, Thread};
 use super::flows::{FlowKind, FlowMap};
 use super::node::{Node, Nodes};
-use super::bus::Bus;
 use super::replication::Replication;
 use super::requests::ReqList;
 use super::sampler::Sampler;

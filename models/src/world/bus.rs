@@ -379,10 +379,7 @@ impl Bus {
     pub fn start(&mut self, sched: &mut sim::Scheduler<Ev>) {
         for node in 0..self.n {
             let offset = below(&mut self.nodes[node as usize].rng, CRON_PERIOD.as_ns());
-            sched.schedule_at(
-                SimTime::from_ns(offset),
-                BusEv::Cron { node }.into(),
-            );
+            sched.schedule_at(SimTime::from_ns(offset), BusEv::Cron { node }.into());
         }
     }
 
@@ -516,10 +513,7 @@ impl Bus {
         self.nodes[me as usize].pinging = pinging;
 
         // The half-timeout rule: ping every node whose pong is older than timeout / 2.
-        loop {
-            let Some(&Reverse((due, j))) = self.nodes[me as usize].due.peek() else {
-                break;
-            };
+        while let Some(&Reverse((due, j))) = self.nodes[me as usize].due.peek() {
             if due > now_ms {
                 break;
             }
@@ -598,7 +592,10 @@ impl Bus {
             let (latency_ns, jitter_ns) = self.zones.link(
                 self.node_zones[a as usize],
                 self.node_zones[b as usize],
-                (self.base_link.latency.as_ns(), self.base_link.jitter.as_ns()),
+                (
+                    self.base_link.latency.as_ns(),
+                    self.base_link.jitter.as_ns(),
+                ),
             );
             LinkConfig {
                 latency: SimDuration::from_ns(latency_ns),
@@ -744,7 +741,18 @@ impl Bus {
 
     /// Node `node`'s main thread has done `work_ns` of bus work, which processed its
     /// first `messages` waiting messages.
-    pub fn work_done(&mut self, ctx: &mut Ctx<'_>, nodes: &mut Nodes, engine: &mut Engine, reqs: &mut Requests, repl: &mut Replication, node: u32, work_ns: u64, messages: u32) {
+    #[allow(clippy::too_many_arguments)]
+    pub fn work_done(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        nodes: &mut Nodes,
+        engine: &mut Engine,
+        reqs: &mut Requests,
+        repl: &mut Replication,
+        node: u32,
+        work_ns: u64,
+        messages: u32,
+    ) {
         let now = ctx.sched.now();
         let s = &mut self.nodes[node as usize].stats;
         s.cpu_ns += work_ns;
@@ -786,7 +794,7 @@ impl Bus {
                     let v = self.view_mut(me, from);
                     let was_pinging = u64::from(v.ping_sent_ms) != 0;
                     v.pong_received_ms = (now_ms) as u32;
-                    v.ping_sent_ms = (0) as u32;
+                    v.ping_sent_ms = 0;
                     if was_pinging {
                         let p = &mut self.nodes[me as usize].pinging;
                         if let Some(k) = p.iter().position(|&x| x == from) {
@@ -806,13 +814,11 @@ impl Bus {
             }
             MsgType::Fail => {
                 let failing = m.about;
-                if failing != me {
-                    if self.view(me, failing).flags & FLAG_FAIL == 0 {
-                        self.set_pfail(me, failing, false);
-                        let v = self.view_mut(me, failing);
-                        v.flags |= FLAG_FAIL;
-                        v.fail_time_ms = (now_ms) as u32;
-                    }
+                if failing != me && self.view(me, failing).flags & FLAG_FAIL == 0 {
+                    self.set_pfail(me, failing, false);
+                    let v = self.view_mut(me, failing);
+                    v.flags |= FLAG_FAIL;
+                    v.fail_time_ms = (now_ms) as u32;
                 }
             }
             MsgType::Update | MsgType::FailoverAuthRequest | MsgType::FailoverAuthAck => {}
@@ -822,7 +828,14 @@ impl Bus {
     }
 
     /// clusterProcessGossipSection.
-    fn process_gossip(&mut self, ctx: &mut Ctx<'_>, me: u32, sender: u32, gossip: &[Gossip], now_ms: u64) {
+    fn process_gossip(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        me: u32,
+        sender: u32,
+        gossip: &[Gossip],
+        now_ms: u64,
+    ) {
         let sender_is_primary = self.nodes[sender as usize].is_primary;
         for g in gossip {
             let j = g.node;
@@ -934,7 +947,8 @@ impl Bus {
         let timeout = self.config.node_timeout_ms;
         let owns = self.nodes[about as usize].owns_slots;
         let v = self.view_mut(me, about);
-        let clear = !owns || now_ms.saturating_sub(u64::from(v.fail_time_ms)) > timeout * FAIL_UNDO_TIME_MULT;
+        let clear = !owns
+            || now_ms.saturating_sub(u64::from(v.fail_time_ms)) > timeout * FAIL_UNDO_TIME_MULT;
         if clear {
             v.flags &= !FLAG_FAIL;
             if self.fail_recorded[about as usize] {
@@ -973,7 +987,7 @@ impl Bus {
         for j in 0..self.n {
             {
                 let v = self.view_mut(node, j);
-                v.ping_sent_ms = (0) as u32;
+                v.ping_sent_ms = 0;
                 v.pong_received_ms = (now_ms) as u32;
                 v.data_received_ms = (now_ms) as u32;
                 v.flags = 0;
@@ -1036,11 +1050,7 @@ impl Bus {
             elapsed_ns: elapsed.as_ns(),
             flows_opened: self.flow_pair.len() as u64,
             nodes,
-            events: self
-                .events
-                .iter()
-                .map(|e| e.with_names(names))
-                .collect(),
+            events: self.events.iter().map(|e| e.with_names(names)).collect(),
         }
     }
 }
