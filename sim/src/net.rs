@@ -487,6 +487,9 @@ impl Network {
             stats: FlowStats::default(),
             faults: Vec::new(),
         });
+        if !self.faults.is_empty() {
+            self.cover_new_flow(id.0 as usize);
+        }
         id
     }
 

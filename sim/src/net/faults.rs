@@ -61,6 +61,8 @@ pub(super) struct FaultState {
     flows: Vec<u32>,
     rng: SimRng,
     stats: FaultStats,
+    /// Between its start and its end.
+    active: bool,
 }
 
 impl FaultState {
@@ -118,6 +120,7 @@ impl Network {
         self.faults.push(FaultState {
             fault,
             flows: Vec::new(),
+            active: false,
             rng: self.streams.stream("net.fault", u64::from(id)),
             stats: FaultStats::default(),
         });
@@ -187,6 +190,7 @@ impl Network {
         }
         let mut covered = vec![false; self.flows.len()];
         state.flows.clear();
+        state.active = true;
         for (i, f) in self.flows.iter_mut().enumerate() {
             let (s, d) = (f.src.0 as usize, f.dst.0 as usize);
             if (in_a[s] && in_b[d]) || (in_b[s] && in_a[d]) {
@@ -211,12 +215,34 @@ impl Network {
 
     pub(super) fn fault_end(&mut self, id: u32) {
         let state = &mut self.faults[id as usize];
+        state.active = false;
         for &i in &state.flows {
             let cold = &mut self.cold[i as usize];
             cold.faults.retain(|&f| f != id);
             self.flows[i as usize].faulted = !cold.faults.is_empty();
         }
         state.flows.clear();
+    }
+
+    /// A flow opened while faults are active is covered by those between its NICs, as
+    /// if it had existed when they started (a connection opened across a partition is
+    /// cut like the others).
+    pub(super) fn cover_new_flow(&mut self, i: usize) {
+        let (src, dst) = (self.flows[i].src, self.flows[i].dst);
+        for (id, state) in self.faults.iter_mut().enumerate() {
+            if !state.active {
+                continue;
+            }
+            let f = &state.fault;
+            let covers = (f.a.contains(&src) && f.b.contains(&dst))
+                || (f.b.contains(&src) && f.a.contains(&dst));
+            if covers {
+                state.flows.push(i as u32);
+                state.stats.flows += 1;
+                self.flows[i].faulted = true;
+                self.cold[i].faults.push(id as u32);
+            }
+        }
     }
 
     pub(super) fn rate_change(&mut self, now: SimTime, change: u32) {
