@@ -90,7 +90,7 @@ fn assert_idle_consistent(m: &BusMeasurement) {
 /// machine. Both come out slightly low, for reasons a model may want: serverCron's timer
 /// is re-armed 100 ms after the handler *returns* and epoll rounds its timeout up to a
 /// whole millisecond, so a cron "second" lasts a little longer, more so when the other
-/// case loads the same cores (0.979 to 0.999 pings/s over three runs); and gossip
+/// case loads the same cores (0.979 to 0.999 pings/s over four runs); and gossip
 /// picking gives up after 3 × wanted random draws (which may hit the node itself or
 /// repeats), so some messages carry 2 entries (means of 2,561 to 2,564 bytes, not
 /// 2,568).
@@ -125,7 +125,7 @@ fn six_nodes_node_timeout_15s_idle_bus() {
 
 /// 30 nodes, 2 s timeout: only physical bounds. The rate sits well below the 29 a
 /// second that "ping each peer once node_timeout / 2 has passed since its pong" suggests
-/// (24.7 to 25.4 over three runs): a node also takes a peer's pong time from other nodes' gossip
+/// (24.7 to 25.4 over four runs): a node also takes a peer's pong time from other nodes' gossip
 /// (truncated to whole seconds, used when newer than its own), which defers its own ping,
 /// and clusterCron only notices an overdue peer on its next 100 ms tick.
 #[test]
