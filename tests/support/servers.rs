@@ -78,7 +78,7 @@ pub fn free_port() -> u16 {
         .expect("no free loopback port")
 }
 
-fn redis_server_path() -> String {
+pub fn redis_server_path() -> String {
     let candidates = [
         "redis-server",
         "/usr/bin/redis-server",
