@@ -6,11 +6,15 @@
 //! range's start. Each kind has its own message table, which a delivery's token indexes:
 //! a client request's token is its slot in the request table, a bus message will not be
 //! a request. A flow torn down and reopened later keeps its id and is reset in place.
+//! A connection whose ends change during the run (a replication link re-pointed to a
+//! promoted replica) gets a flow opened then, past the reserved ranges: an extra flow
+//! that stands for index `index` of its kind from then on.
 //!
 //! Invariant: the ranges are disjoint, in the order of [`FlowKind`], and together cover
-//! every flow the network has; flow `index` of a kind is `start + index`, and its random
-//! stream is labelled by its kind and index, so adding a kind or a flow never changes
-//! another flow's draws.
+//! every flow the network had when the world was built; flow `index` of a kind is
+//! `start + index`, and its random stream is labelled by its kind and index, so adding a
+//! kind or a flow never changes another flow's draws; extra flows follow, in the order
+//! opened, each with a stream of its own.
 
 use serde::{Deserialize, Serialize};
 use sim::net::{FlowId, LinkConfig, Network, NicId};
@@ -67,8 +71,12 @@ impl FlowKind {
 /// The flow-id ranges of every kind.
 #[derive(Clone, Debug)]
 pub struct FlowMap {
-    /// `starts[k]` is the first id of kind k; `starts[COUNT]` is one past the last flow.
+    /// `starts[k]` is the first id of kind k; `starts[COUNT]` is one past the last flow
+    /// reserved.
     starts: [u32; FlowKind::COUNT + 1],
+    /// Flows opened during the run, from id `starts[COUNT]` on: each one's kind and the
+    /// index it stands for.
+    extra: Vec<(FlowKind, u32)>,
 }
 
 impl FlowMap {
@@ -80,7 +88,10 @@ impl FlowMap {
                 .checked_add(n)
                 .expect("fewer than 2^32 flows in a world");
         }
-        FlowMap { starts }
+        FlowMap {
+            starts,
+            extra: Vec::new(),
+        }
     }
 
     /// Flows reserved for `kind`.
@@ -106,7 +117,9 @@ impl FlowMap {
     /// The kind of `flow` and its index within the kind.
     #[inline]
     pub fn locate(&self, flow: FlowId) -> (FlowKind, u32) {
-        debug_assert!(flow.0 < self.total(), "{flow:?} was reserved");
+        if flow.0 >= self.total() {
+            return self.locate_extra(flow);
+        }
         // Kinds are few: a comparison with each later range's start, in a loop whose
         // bounds the compiler sees, so it unrolls with no bounds checks.
         let mut k = 0;
@@ -114,6 +127,35 @@ impl FlowMap {
             k += 1;
         }
         (FlowKind::ALL[k], flow.0 - self.starts[k])
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn locate_extra(&self, flow: FlowId) -> (FlowKind, u32) {
+        self.extra[(flow.0 - self.total()) as usize]
+    }
+
+    /// Opens, during the run, a flow from `src` to `dst` that stands for index `index`
+    /// of `kind` (its deliveries are located there). Its random stream is labelled by
+    /// its rank among the extra flows, which the run's events alone decide.
+    pub fn open_extra(
+        &mut self,
+        net: &mut Network,
+        kind: FlowKind,
+        index: u32,
+        src: NicId,
+        dst: NicId,
+        link: LinkConfig,
+    ) -> FlowId {
+        let rank = self.extra.len() as u32;
+        let got = net.open_flow_labelled(src, dst, link, "net.flow.extra", u64::from(rank));
+        assert_eq!(
+            got,
+            FlowId(self.total() + rank),
+            "extra flows follow the reserved ones, and only they are opened during a run"
+        );
+        self.extra.push((kind, index));
+        got
     }
 
     /// Opens flow `index` of `kind` from `src` to `dst`. Flows must be opened in id
