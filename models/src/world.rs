@@ -28,6 +28,8 @@
 mod build;
 pub mod client;
 pub mod engine;
+#[cfg(test)]
+mod failover_tests;
 mod faults;
 mod finish;
 pub mod flows;
