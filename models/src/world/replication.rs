@@ -201,7 +201,8 @@ impl Log {
         replid == Some(self.replid)
             || (replid.is_some()
                 && replid == self.replid2
-                && offset + 1 <= self.second_replid_offset)
+                // It asks for byte `offset + 1`, at most `second_replid_offset`.
+                && offset < self.second_replid_offset)
     }
 
     /// The PSYNC decision of `masterTryPartialResynchronization` (Redis 7.0.15) for a
