@@ -188,7 +188,7 @@ impl Model for World {
                     counts.payload_bytes_delivered += d.payload_bytes;
                     if let Some(z) = zone_traffic {
                         let (_, index) = ctx.flows.locate(d.flow);
-                        z.on_delivery(kind, index, d.payload_bytes);
+                        z.on_delivery(kind, index, d.payload_bytes, |l| replication.link_ends(l));
                     }
                     match kind {
                         FlowKind::ClientRequest => engine.on_request(

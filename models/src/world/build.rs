@@ -426,7 +426,7 @@ impl World {
             );
         }
         let zone_traffic =
-            super::zones::ZoneTraffic::build(config, &conns, conns_per_host, &link_ends, framing);
+            super::zones::ZoneTraffic::build(config, &conns, conns_per_host, framing);
         let faults = super::faults::Faults::build(
             config,
             &mut net,

@@ -5,7 +5,8 @@
 //! acknowledged and never received, the new primary's log grows with its writes, a
 //! deposed primary restarts as no shard's primary, rejoins with a full resync, and the
 //! other replicas continue with a partial resync through the previous replication id;
-//! every replica ends with its primary's data.
+//! every replica ends with its primary's data; cross-zone bytes follow a re-pointed
+//! link's new ends.
 
 use super::{Ev, World};
 use crate::scenario::load_str;
@@ -18,19 +19,33 @@ use store_core::{Arg, Session};
 /// the only ones), no diskless sync delay (a full resync forks at once), a PING a
 /// second to attached replicas, the faults given, 6 s.
 fn config(replicas: u32, faults: &str) -> RunConfig {
+    config_in_zones(replicas, faults, false)
+}
+
+/// [`config`]; with `zones`, the primary and the clients in zone a, the replicas in b.
+fn config_in_zones(replicas: u32, faults: &str, zones: bool) -> RunConfig {
+    let (network, cluster, clients) = if zones {
+        (
+            r#", zones: ["a", "b"], cross_zone_latency_us: 500"#,
+            r#"zones: ["a"], replica_zones: ["b"],"#,
+            r#"zones: ["a"],"#,
+        )
+    } else {
+        ("", "", "")
+    };
     let text = format!(
         r#"(
         name: "failover", description: "failover", seed: 3, duration_ms: 6000, warmup_ms: 0,
-        network: (latency_us: 40, tcp_reset_after_ms: 10000),
+        network: (latency_us: 40, tcp_reset_after_ms: 10000{network}),
         faults: [{faults}],
         instances: {{
             "small": (vcpu: 2, memory_bytes: 4_294_967_296, baseline_bits_per_s: 200000000,
                       queue_limit_bytes: 16777216, source: "test"),
         }},
         cluster: (engine: redis, mode: standalone, shards: 1, instance: "small",
-                  replicas_per_shard: {replicas},
+                  replicas_per_shard: {replicas}, {cluster}
                   replication: (diskless_sync_delay_s: 0, ping_replica_period_s: 1)),
-        clients: (workload: (ratio: "0:1", key_maximum: 500, data_size: 100, pipeline: 1,
+        clients: ({clients} workload: (ratio: "0:1", key_maximum: 500, data_size: 100, pipeline: 1,
                              clients: 2, threads: 1, rate_limiting: 20, test_time_s: 6)),
         prefill: (keys: 500, value_bytes: 100),
         )"#
@@ -295,4 +310,38 @@ fn the_other_replica_continues_through_replid2() {
     let old = &repl.replicas[0];
     assert_eq!(old.name, "redis-0");
     assert_eq!(old.full_resyncs(), 1, "{:?}", old.events);
+}
+
+/// Cross-zone bytes follow a link's ends after a failover: with the primary in zone a
+/// and both replicas in b, node 2's stream crosses zones until node 1 is promoted; its
+/// partial resync and stream from node 1 then stay in zone b and add nothing to its
+/// cross-zone bytes, though it receives the writes made on node 1.
+#[test]
+fn cross_zone_bytes_follow_a_re_pointed_link() {
+    let config = config_in_zones(2, r#"(at_ms: 1000, for_ms: 1000, crash: "redis-0"),"#, true);
+    assert_eq!(config.zones.node_zones, [0, 1, 1]);
+    let mut sched: Scheduler<Ev> = Scheduler::with_capacity(1024);
+    let mut world = World::build(&config, &mut sched).expect("builds");
+    run_to(&mut world, &mut sched, 500);
+    for i in 0..20 {
+        write(&mut world, &mut sched, 0, &format!("a:{i}"));
+    }
+    run_to(&mut world, &mut sched, 1200);
+    let received = |world: &World| {
+        world
+            .zone_traffic
+            .as_ref()
+            .expect("zones are named")
+            .node_received[2]
+    };
+    let before = received(&world);
+    assert!(before > 0, "the primary's stream crossed zones");
+    let offset_before = world.replication.offsets()[1].applied;
+    world.promote(&mut sched, 1);
+    for i in 0..20 {
+        write(&mut world, &mut sched, 1, &format!("c:{i}"));
+    }
+    run_to(&mut world, &mut sched, 4500);
+    assert!(world.replication.offsets()[1].applied > offset_before);
+    assert_eq!(received(&world), before, "node 1 to node 2 stays in zone b");
 }

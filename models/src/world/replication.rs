@@ -514,6 +514,13 @@ impl Replication {
         self.links[l as usize].node
     }
 
+    /// Link `l`'s (primary, replica) nodes now.
+    #[inline]
+    pub fn link_ends(&self, l: u32) -> (u32, u32) {
+        let link = &self.links[l as usize];
+        (link.primary, link.node)
+    }
+
     /// Whether a replication job of link `l` queued on `node`'s main thread is still
     /// the link's: a promoted replica's queue may hold jobs of the link it left.
     pub fn job_is_live(&self, l: u32, node: u32) -> bool {
