@@ -29,6 +29,8 @@ mod build;
 pub mod bus;
 pub mod client;
 pub mod engine;
+#[cfg(test)]
+mod failover_tests;
 mod faults;
 mod finish;
 pub mod flows;
@@ -192,7 +194,7 @@ impl Model for World {
                     counts.payload_bytes_delivered += d.payload_bytes;
                     if let Some(z) = zone_traffic {
                         let (_, index) = ctx.flows.locate(d.flow);
-                        z.on_delivery(kind, index, d.payload_bytes);
+                        z.on_delivery(kind, index, d.payload_bytes, |l| replication.link_ends(l));
                     }
                     match kind {
                         FlowKind::ClientRequest => engine.on_request(
@@ -315,6 +317,57 @@ impl Model for World {
 }
 
 impl World {
+    /// Promotes replica `node` to its shard's primary now (see
+    /// [`Replication::promote`]): the entry point of a failover decided outside the
+    /// event loop (tests; the cluster bus calls `Replication` from its handler).
+    #[cfg_attr(not(test), allow(dead_code))] // until the cluster bus calls it
+    pub(crate) fn promote(
+        &mut self,
+        sched: &mut Scheduler<Ev>,
+        node: u32,
+    ) -> replication::Promotion {
+        let (mut ctx, replication, nodes) = self.ctx_for_replication(sched);
+        let promotion = replication.promote(&mut ctx, nodes, node);
+        self.after_role_change();
+        promotion
+    }
+
+    /// Makes `node` a replica of its shard's current primary now (see
+    /// [`Replication::rejoin_as_replica`]).
+    #[cfg_attr(not(test), allow(dead_code))] // until the cluster bus calls it
+    pub(crate) fn rejoin_as_replica(&mut self, sched: &mut Scheduler<Ev>, node: u32) {
+        let (mut ctx, replication, nodes) = self.ctx_for_replication(sched);
+        replication.rejoin_as_replica(&mut ctx, nodes, node);
+        self.after_role_change();
+    }
+
+    #[cfg_attr(not(test), allow(dead_code))]
+    fn ctx_for_replication<'a>(
+        &'a mut self,
+        sched: &'a mut Scheduler<Ev>,
+    ) -> (Ctx<'a>, &'a mut Replication, &'a mut Nodes) {
+        (
+            Ctx {
+                sched,
+                net: &mut self.net,
+                flows: &mut self.flows,
+                metrics: &mut self.metrics,
+            },
+            &mut self.replication,
+            &mut self.nodes,
+        )
+    }
+
+    /// Clients that prefer replicas in sync learn of a change at once, as after an
+    /// event.
+    #[cfg_attr(not(test), allow(dead_code))]
+    fn after_role_change(&mut self) {
+        if self.replication.in_sync_changed {
+            self.replication.in_sync_changed = false;
+            self.clients.replicas_changed(&self.replication.in_sync);
+        }
+    }
+
     /// Runs the world to its end time.
     pub fn run(&mut self, sched: &mut Scheduler<Ev>) {
         sched.run(self, RunLimit::Until(self.end));

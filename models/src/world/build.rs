@@ -427,7 +427,7 @@ impl World {
             );
         }
         let zone_traffic =
-            super::zones::ZoneTraffic::build(config, &conns, conns_per_host, &link_ends, framing);
+            super::zones::ZoneTraffic::build(config, &conns, conns_per_host, framing);
         let faults = super::faults::Faults::build(
             config,
             &mut net,
@@ -446,7 +446,8 @@ impl World {
             None => end,
         };
         let cost = CostModel::REDIS_DEFAULT.with_overrides(&config.cluster.cpu_cost);
-        let node_nics = nodes.iter().map(|n| n.nic).collect();
+        let node_nics: Vec<NicId> = nodes.iter().map(|n| n.nic).collect();
+        let node_nics_for_paths = node_nics.clone();
         let mut metrics = Metrics::new(config, nodes.len());
         if let Some(z) = &zone_traffic {
             metrics.propagation_by_conn = z.propagation_by_conn(config);
@@ -529,6 +530,12 @@ impl World {
                 &flows,
                 end,
                 config.clients.read_from != ReadFrom::Primary,
+                super::replication::Paths {
+                    nics: node_nics_for_paths,
+                    base: link.clone(),
+                    zones: config.zones.clone(),
+                    same_zone: (n.latency_ns, n.jitter_ns),
+                },
             ),
             bus: config.cluster.bus.map(|b| {
                 Bus::build(

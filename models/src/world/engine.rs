@@ -357,6 +357,10 @@ impl Engine {
                     reply_bytes + stream_bytes,
                 )
             }
+            // A job of a link its node left (promoted) does nothing.
+            Job::Apply { link } | Job::Load { link } if !repl.job_is_live(link, node) => {
+                SimDuration::ZERO
+            }
             Job::Apply { link } => {
                 let (commands, bytes) = repl.start_apply(nodes, link, now);
                 self.cost.batch(commands.max(1), bytes, 0)
@@ -489,6 +493,7 @@ impl Engine {
             .expect("a job was running");
         match job {
             Job::Read { conn } => self.enqueue(ctx, nodes, reqs, repl, node, 0, Job::Exec { conn }),
+            Job::Apply { link } | Job::Load { link } if !repl.job_is_live(link, node) => {}
             Job::Apply { link } => repl.apply_done(ctx, nodes, self, reqs, link),
             Job::Load { link } => repl.load_done(ctx, nodes, self, reqs, link),
             Job::Bus => {

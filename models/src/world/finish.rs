@@ -312,13 +312,20 @@ impl World {
                 replicas: replication.finish(&names),
                 primaries: (0..config.cluster.shards as usize)
                     .map(|s| PrimaryReplicationResult {
-                        name: names[s].clone(),
+                        // The shard's primary at the end; its replies are those of
+                        // every node that was its primary.
+                        name: names[replication.primary_of(s as u32) as usize].clone(),
                         stream_bytes: stream[s],
-                        client_reply_bytes: metrics.reply_bytes_by_node[s],
+                        client_reply_bytes: replication
+                            .primaries_of(s as u32)
+                            .iter()
+                            .map(|&n| metrics.reply_bytes_by_node[n as usize])
+                            .sum(),
                         rdb_bytes_sent: replication.rdb_bytes_sent_by_shard[s],
                         replication_bytes_delivered: replication.bytes_delivered_by_shard[s],
                     })
                     .collect(),
+                role_changes: replication.role_changes(&names),
             }
         });
         let bus = bus.map(|b| {

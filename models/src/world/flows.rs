@@ -1,20 +1,25 @@
 //! Flows by kind. Every flow of the world carries one kind of traffic (a client
 //! connection's requests, its replies, a replication link's stream and its control
 //! messages, the cluster bus between two nodes), and each kind owns a contiguous range
-//! of flow ids reserved when the world is built. Flows a kind opens at run time (the
-//! cluster bus opens one per ordered pair of nodes at its first message: a million in a
-//! 1,000-node cluster, most of them never needed in a short run) take the next ids
-//! after every reserved one, in the order they are opened, and a table maps them back
-//! to their kind and index (index `reserved + k` for a kind's k-th late flow). A delivery finds its kind by comparing its flow id with the ranges'
-//! bounds (no table lookup per message), and its index within the kind by subtracting the
-//! range's start. Each kind has its own message table, which a delivery's token indexes:
+//! of flow ids reserved when the world is built. A delivery finds its kind by comparing
+//! its flow id with the ranges' bounds (no table lookup per message), and its index
+//! within the kind by subtracting the range's start. Flows opened at run time take the
+//! next ids after every reserved one, in the order they are opened, and a table maps
+//! them back to their kind and index: a new flow of a kind (`open_late`: the cluster bus
+//! opens one per ordered pair of nodes at its first message, a million in a 1,000-node
+//! cluster, most never needed in a short run; its index is `reserved + k` for the
+//! kind's k-th), or a replacement standing for an existing index (`open_extra`). Each kind has its own message table, which a delivery's token indexes:
 //! a client request's token is its slot in the request table, a bus message will not be
 //! a request. A flow torn down and reopened later keeps its id and is reset in place.
+//! A connection whose ends change during the run (a replication link re-pointed to a
+//! promoted replica) gets a flow opened then, past the reserved ranges: an extra flow
+//! that stands for index `index` of its kind from then on.
 //!
 //! Invariant: the ranges are disjoint, in the order of [`FlowKind`], and together cover
-//! every flow the network has; flow `index` of a kind is `start + index`, and its random
-//! stream is labelled by its kind and index, so adding a kind or a flow never changes
-//! another flow's draws.
+//! every flow the network had when the world was built; flow `index` of a kind is
+//! `start + index`, and its random stream is labelled by its kind and index, so adding a
+//! kind or a flow never changes another flow's draws; extra flows follow, in the order
+//! opened, each with a stream of its own.
 
 use serde::{Deserialize, Serialize};
 use sim::net::{FlowId, LinkConfig, Network, NicId};
@@ -136,7 +141,7 @@ impl FlowMap {
     #[inline]
     pub fn locate(&self, flow: FlowId) -> (FlowKind, u32) {
         if flow.0 >= self.starts[FlowKind::COUNT] {
-            return self.late[(flow.0 - self.starts[FlowKind::COUNT]) as usize];
+            return self.locate_extra(flow);
         }
         // Kinds are few: a comparison with each later range's start, in a loop whose
         // bounds the compiler sees, so it unrolls with no bounds checks.
@@ -145,6 +150,35 @@ impl FlowMap {
             k += 1;
         }
         (FlowKind::ALL[k], flow.0 - self.starts[k])
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn locate_extra(&self, flow: FlowId) -> (FlowKind, u32) {
+        self.late[(flow.0 - self.total()) as usize]
+    }
+
+    /// Opens, during the run, a flow from `src` to `dst` that stands for index `index`
+    /// of `kind` (its deliveries are located there). Its random stream is labelled by
+    /// its rank among the extra flows, which the run's events alone decide.
+    pub fn open_extra(
+        &mut self,
+        net: &mut Network,
+        kind: FlowKind,
+        index: u32,
+        src: NicId,
+        dst: NicId,
+        link: LinkConfig,
+    ) -> FlowId {
+        let rank = self.late.len() as u32;
+        let got = net.open_flow_labelled(src, dst, link, "net.flow.extra", u64::from(rank));
+        assert_eq!(
+            got,
+            FlowId(self.total() + rank),
+            "extra flows follow the reserved ones, and only they are opened during a run"
+        );
+        self.late.push((kind, index));
+        got
     }
 
     /// Opens flow `index` of `kind` from `src` to `dst`. Flows must be opened in id

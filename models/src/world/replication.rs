@@ -15,12 +15,24 @@
 //! from the backlog when the offset is inside its window, and otherwise forks (after
 //! the diskless sync delay) and sends an RDB while new writes pile up in the buffer.
 //!
+//! Failover (the cluster bus decides it; [`Replication::promote`] and
+//! [`Replication::rejoin_as_replica`] carry it out) follows `replicationUnsetMaster`:
+//! the promoted replica keeps its data and its offset, its replication id shifts (the
+//! old one stays valid as replid2 up to its offset), the shard's other replicas re-point
+//! to it and continue with a partial resync through replid2 when their offset allows,
+//! as `masterTryPartialResynchronization` decides; a deposed primary becomes a replica
+//! of its successor only when told to, in the link slot the promoted replica left. A
+//! node's shard never changes; which node is a shard's primary and which node holds a
+//! link are looked up, never derived from node numbers.
+//!
 //! Invariants: a replica's applied offset never exceeds its received offset, which
 //! never exceeds its primary's offset; within one replication id offsets only grow; a
 //! link's output buffer is `log offset - sent offset` while attached and 0 otherwise; a
 //! partial resync is granted only when the requested offset is inside the backlog
-//! window, and every full resync's RDB is sent on the link's stream flow (so its bytes
-//! are in the primary's egress counters).
+//! window and the replica's history is the primary's (its id, or the previous id up to
+//! where it was valid), and every full resync's RDB is sent on the link's stream flow
+//! (so its bytes are in the primary's egress counters); each shard has exactly one
+//! primary node, and a node holds at most one link.
 
 use super::engine::Engine;
 use super::flows::FlowKind;
@@ -82,6 +94,9 @@ pub enum DisconnectReason {
     ConnectionReset,
     /// The primary or the replica restarted.
     Restart,
+    /// The shard's primary changed (a replica was promoted): the replica re-points to
+    /// the new one.
+    Failover,
 }
 
 impl DisconnectReason {
@@ -92,6 +107,7 @@ impl DisconnectReason {
             DisconnectReason::Timeout => "repl-timeout",
             DisconnectReason::ConnectionReset => "connection reset",
             DisconnectReason::Restart => "restart",
+            DisconnectReason::Failover => "failover",
         }
     }
 }
@@ -116,43 +132,93 @@ pub enum LinkEvent {
 struct Entry {
     /// Stream offset one past its last byte.
     end: u64,
+    /// Its stream bytes.
+    bytes: u64,
     /// When the primary acknowledged it (its replies left).
     at: SimTime,
+    /// Client write commands acknowledged with it (0 for a PING or an expiry's DELs).
+    writes: u32,
     cmds: Vec<Command>,
 }
 
 /// A shard's replication log: the master offset, its id, and the entries a replica of
 /// this id has not applied yet.
 struct Log {
-    /// The replication id, as a number (a fresh one each time the primary restarts).
+    /// The replication id, as a number (a fresh one each time the primary restarts or a
+    /// replica is promoted).
     replid: u64,
+    /// The previous id (replid2), a promoted replica's former primary's, and the
+    /// largest PSYNC offset it is valid for (Redis's `second_replid_offset`: the old
+    /// offset + 1, the first byte a replica with the whole shared history lacks).
+    replid2: Option<u64>,
+    second_replid_offset: u64,
     /// master_repl_offset.
     offset: u64,
-    /// The first offset of this id's history (a partial resync cannot go before it).
+    /// The first offset of this log's history (a partial resync cannot go before it).
     id_start: u64,
     entries: VecDeque<Entry>,
     /// Entries dropped from the front so far.
     popped: u64,
+    /// Client writes appended under this id, and their entries' stream bytes.
+    writes: u64,
+    write_bytes: u64,
 }
 
 impl Log {
     fn new(replid: u64) -> Log {
         Log {
             replid,
+            replid2: None,
+            second_replid_offset: 0,
             offset: 0,
             id_start: 0,
             entries: VecDeque::new(),
             popped: 0,
+            writes: 0,
+            write_bytes: 0,
         }
     }
 
-    fn append(&mut self, cmds: Vec<Command>, bytes: u64, at: SimTime) {
+    fn append(&mut self, cmds: Vec<Command>, bytes: u64, at: SimTime, writes: u32) {
         self.offset += bytes;
+        if writes > 0 {
+            self.writes += u64::from(writes);
+            self.write_bytes += bytes;
+        }
         self.entries.push_back(Entry {
             end: self.offset,
+            bytes,
             at,
+            writes,
             cmds,
         });
+    }
+
+    /// Whether a replica of history `replid` that has processed `offset` bytes shares
+    /// this log's history up to there: this id, or the previous one as far as it was
+    /// valid (a replica asks for byte `offset + 1`).
+    fn shares(&self, replid: Option<u64>, offset: u64) -> bool {
+        replid == Some(self.replid)
+            || (replid.is_some()
+                && replid == self.replid2
+                // It asks for byte `offset + 1`, at most `second_replid_offset`.
+                && offset < self.second_replid_offset)
+    }
+
+    /// The PSYNC decision of `masterTryPartialResynchronization` (Redis 7.0.15) for a
+    /// replica of history `replid` (`None`: `PSYNC ? -1`) that has processed `offset`
+    /// bytes and so asks for byte `offset + 1`: continue when the id is this log's, or
+    /// the previous one and the asked offset is at most `second_replid_offset`, and the
+    /// asked offset is within [oldest backlog byte, oldest + backlog length].
+    fn psync_continues(&self, replid: Option<u64>, offset: u64, backlog_bytes: u64) -> bool {
+        if !self.shares(replid, offset) {
+            return false;
+        }
+        let psync_offset = offset + 1;
+        let start = self.backlog_start(backlog_bytes);
+        // repl_backlog->offset and histlen.
+        let (first, histlen) = (start + 1, self.offset - start);
+        psync_offset >= first && psync_offset <= first + histlen
     }
 
     /// The oldest offset a partial resync may start from.
@@ -217,9 +283,12 @@ enum ReplicaSide {
 /// One replica and its link to its primary.
 struct Link {
     shard: u32,
-    /// The replica's node and its primary's.
+    /// The replica's node and its primary's. While the link is vacant (its replica was
+    /// promoted and no node has taken the slot yet) `node` is the deposed primary, the
+    /// node expected to take it.
     node: u32,
     primary: u32,
+    vacant: bool,
     stream: FlowId,
     control: FlowId,
     side: PrimarySide,
@@ -230,8 +299,11 @@ struct Link {
     soft_since: Option<SimTime>,
     last_ack_at: SimTime,
     replica: ReplicaSide,
-    /// The replica's replication id and offsets (`None`: it has no data to resume).
+    /// The replica's replication id and offsets (`None`: it has no data to resume), and
+    /// where its history starts (its last full sync's offset; its backlog, were it
+    /// promoted, starts there).
     replid: Option<u64>,
+    history_start: u64,
     received: u64,
     applied: u64,
     /// Snapshot bytes received so far, and the snapshot on its way.
@@ -275,7 +347,10 @@ pub(crate) struct Snapshot {
 
 /// A shard's primary side.
 struct Shard {
+    /// The node that is the shard's primary now.
     primary: u32,
+    /// Client writes among `pending`.
+    pending_writes: u32,
     log: Log,
     /// When the scheduled fork is due (the diskless delay runs), if one is. A `Fork`
     /// event at another time is stale: the process that scheduled it restarted.
@@ -301,9 +376,14 @@ pub(crate) struct Replication {
     pub config: ReplicationConfig,
     shards: Vec<Shard>,
     links: Vec<Link>,
-    /// Links by replica node: `links[node - first_replica_node]`.
-    first_replica_node: u32,
+    /// Each node's shard (it never changes), and the link it holds as a replica.
+    node_shard: Vec<u32>,
+    node_link: Vec<Option<u32>>,
     replicas_per_shard: u32,
+    /// The network path between two nodes, for links re-pointed during the run.
+    paths: Paths,
+    /// Promotions and rejoins, in order.
+    role_changes: Vec<RoleChangeAt>,
     end: SimTime,
     /// Each replica's link is in sync (for clients that prefer replicas).
     pub in_sync: Vec<bool>,
@@ -334,12 +414,14 @@ impl Replication {
         flows: &super::flows::FlowMap,
         end: SimTime,
         track_stale_reads: bool,
+        paths: Paths,
     ) -> Replication {
         let links = (0..shards * replicas)
             .map(|l| Link {
                 shard: l / replicas,
                 node: shards + l,
                 primary: l / replicas,
+                vacant: false,
                 stream: flows.flow(FlowKind::ReplicationStream, l),
                 control: flows.flow(FlowKind::ReplicationControl, l),
                 side: PrimarySide::Detached,
@@ -349,6 +431,7 @@ impl Replication {
                 last_ack_at: SimTime::ZERO,
                 replica: ReplicaSide::Connecting { at: SimTime::ZERO },
                 replid: None,
+                history_start: 0,
                 received: 0,
                 applied: 0,
                 rdb_received: 0,
@@ -371,6 +454,7 @@ impl Replication {
             shards: (0..shards)
                 .map(|s| Shard {
                     primary: s,
+                    pending_writes: 0,
                     log: Log::new(1),
                     fork_due: None,
                     rdb_transfers: 0,
@@ -384,8 +468,16 @@ impl Replication {
                 })
                 .collect(),
             links,
-            first_replica_node: shards,
+            node_shard: (0..shards)
+                .chain((0..shards * replicas).map(|l| l / replicas))
+                .collect(),
+            node_link: (0..shards)
+                .map(|_| None)
+                .chain((0..shards * replicas).map(Some))
+                .collect(),
             replicas_per_shard: replicas,
+            paths,
+            role_changes: Vec::new(),
             end,
             in_sync: vec![false; (shards * replicas) as usize],
             in_sync_changed: false,
@@ -422,28 +514,71 @@ impl Replication {
         self.links[l as usize].node
     }
 
+    /// Link `l`'s (primary, replica) nodes now.
+    #[inline]
+    pub fn link_ends(&self, l: u32) -> (u32, u32) {
+        let link = &self.links[l as usize];
+        (link.primary, link.node)
+    }
+
+    /// Whether a replication job of link `l` queued on `node`'s main thread is still
+    /// the link's: a promoted replica's queue may hold jobs of the link it left.
+    pub fn job_is_live(&self, l: u32, node: u32) -> bool {
+        let link = &self.links[l as usize];
+        !link.vacant && link.node == node
+    }
+
     /// The replica node's link, if `node` is a replica.
+    #[inline]
     pub fn link_of(&self, node: u32) -> Option<u32> {
-        node.checked_sub(self.first_replica_node)
-            .filter(|&l| (l as usize) < self.links.len())
+        self.node_link.get(node as usize).copied().flatten()
+    }
+
+    /// `node`'s shard, when the shards have replicas.
+    #[inline]
+    fn shard_of(&self, node: u32) -> u32 {
+        self.node_shard[node as usize]
+    }
+
+    /// Shard `shard`'s primary node now.
+    pub fn primary_of(&self, shard: u32) -> u32 {
+        self.shards[shard as usize].primary
+    }
+
+    /// The offset replica `node` has processed (what Redis Cluster ranks replicas by
+    /// when it elects one), if it is a replica.
+    #[cfg_attr(not(test), allow(dead_code))] // until the cluster bus ranks replicas
+    pub fn replica_offset(&self, node: u32) -> Option<u64> {
+        self.link_of(node).map(|l| self.links[l as usize].applied)
     }
 
     /// Whether writes on `node` (a primary) are refused for want of good replicas.
     #[inline]
     pub fn refuses_writes(&self, node: u32) -> bool {
-        (node as usize) < self.shards.len() && self.shards[node as usize].refuse_writes
+        self.propagates(node) && self.shards[self.shard_of(node) as usize].refuse_writes
     }
 
     /// Whether `node` is a primary whose writes are propagated.
     #[inline]
     pub fn propagates(&self, node: u32) -> bool {
-        (node as usize) < self.shards.len()
+        self.node_shard
+            .get(node as usize)
+            .is_some_and(|&s| self.shards[s as usize].primary == node)
     }
 
-    /// The commands one write propagated on `node`'s primary, to be appended when its
-    /// batch ends (when Redis writes replicas' buffers, before it sleeps).
+    /// The commands one client write propagated on `node`'s primary, to be appended
+    /// when its batch ends (when Redis writes replicas' buffers, before it sleeps).
     pub fn record(&mut self, node: u32, cmds: &mut Vec<Command>) {
-        let s = &mut self.shards[node as usize];
+        if cmds.is_empty() {
+            return;
+        }
+        let shard = self.shard_of(node);
+        self.shards[shard as usize].pending_writes += 1;
+        self.push_pending(shard, cmds);
+    }
+
+    fn push_pending(&mut self, shard: u32, cmds: &mut Vec<Command>) {
+        let s = &mut self.shards[shard as usize];
         for c in cmds.drain(..) {
             s.pending_bytes += store_core::repl::command_len(&c);
             s.pending.push(c);
@@ -459,7 +594,7 @@ impl Replication {
         let mut cmds = Vec::new();
         nodes.nodes[node as usize].db.drain_propagated(&mut cmds);
         if !cmds.is_empty() {
-            self.record(node, &mut cmds);
+            self.push_pending(self.shard_of(node), &mut cmds);
             self.commit(ctx, node);
         }
     }
@@ -469,7 +604,8 @@ impl Replication {
     #[inline]
     pub fn record_key(&mut self, node: u32, key_index: u64) {
         if self.last_writes.is_some() {
-            self.pending_keys[node as usize].push(key_index);
+            let shard = self.shard_of(node);
+            self.pending_keys[shard as usize].push(key_index);
         }
     }
 
@@ -487,7 +623,8 @@ impl Replication {
             return;
         };
         if let Some(&(end, at)) = writes[link.shard as usize].get(&key_index) {
-            let applied = if link.replid == Some(self.shards[link.shard as usize].log.replid) {
+            let log = &self.shards[link.shard as usize].log;
+            let applied = if log.shares(link.replid, link.applied) {
                 link.applied
             } else {
                 0
@@ -500,9 +637,10 @@ impl Replication {
 
     /// Stream bytes the batch running on `node` has propagated so far.
     pub fn pending_bytes(&self, node: u32) -> u64 {
-        self.shards
-            .get(node as usize)
-            .map_or(0, |s| s.pending_bytes)
+        if !self.propagates(node) {
+            return 0;
+        }
+        self.shards[self.shard_of(node) as usize].pending_bytes
     }
 
     /// The replicas a primary feeds (attached links).
@@ -510,7 +648,7 @@ impl Replication {
         if !self.propagates(node) {
             return 0;
         }
-        self.shard_links(node)
+        self.shard_links(self.shard_of(node))
             .filter(|l| {
                 matches!(
                     self.links[*l as usize].side,
@@ -532,7 +670,8 @@ impl Replication {
     /// what their sockets now take.
     pub fn commit(&mut self, ctx: &mut Ctx<'_>, node: u32) {
         let now = ctx.sched.now();
-        let s = &mut self.shards[node as usize];
+        let shard = self.shard_of(node);
+        let s = &mut self.shards[shard as usize];
         if !s.pending.is_empty() {
             if s.select_pending {
                 s.select_pending = false;
@@ -542,19 +681,20 @@ impl Replication {
             }
             let cmds = std::mem::take(&mut s.pending);
             let bytes = std::mem::take(&mut s.pending_bytes);
+            let writes = std::mem::take(&mut s.pending_writes);
             s.stream_bytes += bytes;
-            s.log.append(cmds, bytes, now);
-            if let Some(writes) = &mut self.last_writes {
+            s.log.append(cmds, bytes, now, writes);
+            if let Some(last) = &mut self.last_writes {
                 let end = s.log.offset;
-                for key in self.pending_keys[node as usize].drain(..) {
-                    writes[node as usize].insert(key, (end, now));
+                for key in self.pending_keys[shard as usize].drain(..) {
+                    last[shard as usize].insert(key, (end, now));
                 }
             }
-            for l in self.shard_links(node) {
+            for l in self.shard_links(shard) {
                 self.check_limits(ctx, l, now);
             }
         }
-        for l in self.shard_links(node) {
+        for l in self.shard_links(shard) {
             self.pump(ctx, l);
         }
     }
@@ -579,7 +719,7 @@ impl Replication {
         let mut keep = log.offset;
         for l in self.shard_links(shard) {
             let link = &self.links[l as usize];
-            if link.replid == Some(log.replid) {
+            if log.shares(link.replid, link.applied) {
                 keep = keep.min(link.applied);
             }
         }
@@ -667,16 +807,22 @@ impl Replication {
         let now = ctx.sched.now();
         let link = &self.links[l as usize];
         let buffer_bytes = link.buffer_bytes(&self.shards[link.shard as usize].log);
+        self.links[l as usize].events.push(LinkEvent::Disconnect {
+            at_ns: now.as_ns(),
+            reason,
+            buffer_bytes,
+        });
+        self.detach(ctx, l);
+    }
+
+    /// Closes link `l`'s connection (both ends), with no event of its own.
+    fn detach(&mut self, ctx: &mut Ctx<'_>, l: u32) {
+        let now = ctx.sched.now();
         let link = &mut self.links[l as usize];
         if let PrimarySide::Rdb { .. } = link.side {
             let s = &mut self.shards[link.shard as usize];
             s.rdb_transfers -= 1;
         }
-        link.events.push(LinkEvent::Disconnect {
-            at_ns: now.as_ns(),
-            reason,
-            buffer_bytes,
-        });
         link.side = PrimarySide::Detached;
         link.socket_bytes = 0;
         link.soft_since = None;
@@ -733,12 +879,13 @@ impl Replication {
         // The primaries' PINGs, into the stream (and its offsets) like any command.
         for shard in 0..self.shards.len() as u32 {
             let s = &mut self.shards[shard as usize];
-            if now >= s.next_ping_at && !nodes.nodes[s.primary as usize].down {
+            let primary = s.primary;
+            if now >= s.next_ping_at && !nodes.nodes[primary as usize].down {
                 s.next_ping_at = now + SimDuration::from_ns(c.ping_replica_period_ns);
-                if self.attached(shard) > 0 {
+                if self.attached(primary) > 0 {
                     let s = &mut self.shards[shard as usize];
                     s.log
-                        .append(vec![vec![Blob::from_slice(b"PING")]], PING_BYTES, now);
+                        .append(vec![vec![Blob::from_slice(b"PING")]], PING_BYTES, now, 0);
                     s.stream_bytes += PING_BYTES;
                     self.after_append(ctx, shard);
                 }
@@ -747,6 +894,9 @@ impl Replication {
         let timeout = SimDuration::from_ns(c.timeout_ns);
         for l in 0..self.links.len() as u32 {
             let link = &self.links[l as usize];
+            if link.vacant {
+                continue;
+            }
             let (primary_down, replica_down) = (
                 nodes.nodes[link.primary as usize].down,
                 nodes.nodes[link.node as usize].down,
@@ -951,13 +1101,13 @@ impl Replication {
         }
         let shard = link.shard;
         let log = &self.shards[shard as usize].log;
-        let backlog_start = log.backlog_start(self.config.backlog_bytes);
-        let can_continue = link.replid == Some(log.replid)
-            && link.applied >= backlog_start
-            && link.applied <= log.offset;
+        let can_continue =
+            log.psync_continues(link.replid, link.applied, self.config.backlog_bytes);
         let link = &mut self.links[l as usize];
         link.last_io_at = now;
         if can_continue {
+            // +CONTINUE <new id>: a replica of the previous id takes up the new one.
+            link.replid = Some(log.replid);
             link.side = PrimarySide::Online;
             link.replica = ReplicaSide::Connected;
             link.sent_offset = link.applied;
@@ -1030,6 +1180,7 @@ impl Replication {
         node.db = snapshot.db.clone();
         make_replica(&mut node.db);
         link.replid = Some(snapshot.replid);
+        link.history_start = snapshot.offset;
         link.applied = snapshot.offset;
         if link.received < snapshot.offset {
             link.received = snapshot.offset;
@@ -1083,23 +1234,223 @@ impl Replication {
             self.disconnect(ctx, l, DisconnectReason::Restart);
             return;
         }
+        // A deposed primary (its shard has another primary now) restarts as a node of
+        // no role: it neither serves the shard's data as its primary nor gives the
+        // shard's replicas a new history to resync from, until the bus has it rejoin.
         if !self.propagates(node) {
             return;
         }
+        let shard = self.shard_of(node);
         // Drop the links while the old log is still there: a link's buffer is
         // `log offset - sent offset`, which the new log's offset 0 would underflow.
-        for l in self.shard_links(node) {
-            self.disconnect(ctx, l, DisconnectReason::Restart);
+        for l in self.shard_links(shard) {
+            if !self.links[l as usize].vacant {
+                self.disconnect(ctx, l, DisconnectReason::Restart);
+            }
         }
-        let s = &mut self.shards[node as usize];
+        let s = &mut self.shards[shard as usize];
         let replid = s.next_replid;
         s.next_replid += 1;
         s.log = Log::new(replid);
         s.select_pending = true;
         s.pending.clear();
         s.pending_bytes = 0;
+        s.pending_writes = 0;
         s.rdb_transfers = 0;
         s.fork_due = None;
+    }
+
+    /// Replica `node` of shard s becomes its primary, as `replicationUnsetMaster` and
+    /// `shiftReplicationId` make it one: it first executes the stream it has received
+    /// whole (Redis processes its master's stream as it reads it; here an apply job may
+    /// still wait for its main thread), its store leaves replica mode, its log goes on
+    /// from its offset under a new replication id with the old one as replid2 (valid up
+    /// to that offset + 1), its link is left vacant for the deposed primary to take,
+    /// and the shard's other replicas drop their links and reconnect to it (a partial
+    /// resync through replid2 when their offset allows). The deposed primary, up or
+    /// down, is no longer the shard's primary; if it is up its store stops
+    /// propagating. Returns what the failover lost: the writes the old primary had
+    /// acknowledged by now beyond what `node` had received.
+    pub(crate) fn promote(&mut self, ctx: &mut Ctx<'_>, nodes: &mut Nodes, node: u32) -> Promotion {
+        let now = ctx.sched.now();
+        let l = self
+            .link_of(node)
+            .unwrap_or_else(|| panic!("node {node} promoted is a replica"));
+        let shard = self.links[l as usize].shard;
+        let previous = self.shards[shard as usize].primary;
+        {
+            let link = &self.links[l as usize];
+            if link.replica == ReplicaSide::Connected && !link.loading {
+                self.start_apply(nodes, l, now);
+            }
+        }
+        let link = &self.links[l as usize];
+        let (have_id, have, history_start) = (link.replid, link.applied, link.history_start);
+        let log = &self.shards[shard as usize].log;
+        let shares = log.shares(have_id, have);
+        let (lost_writes, lost_stream_bytes) = if shares {
+            log.entries
+                .iter()
+                .filter(|e| e.end > have && e.writes > 0 && e.at <= now)
+                .fold((0, 0), |(w, b), e| (w + u64::from(e.writes), b + e.bytes))
+        } else {
+            // It has none of this id's history: every write under it is lost.
+            (log.writes, log.write_bytes)
+        };
+        // Every link of the shard drops: the promoted replica's, without an event (it
+        // is the primary now), and the others', which re-point to it.
+        for k in self.shard_links(shard) {
+            let link = &self.links[k as usize];
+            if link.vacant {
+                continue;
+            }
+            if k == l {
+                self.detach(ctx, k);
+            } else {
+                self.disconnect(ctx, k, DisconnectReason::Failover);
+            }
+        }
+        // The new log: the shared history up to its offset (its backlog, from its last
+        // full sync), then its own writes under a new id.
+        let s = &mut self.shards[shard as usize];
+        let replid = s.next_replid;
+        s.next_replid += 1;
+        let old = std::mem::replace(&mut s.log, Log::new(replid));
+        s.log.replid2 = have_id;
+        s.log.second_replid_offset = have + 1;
+        s.log.offset = have;
+        if shares {
+            let mut entries = old.entries;
+            while entries.back().is_some_and(|e| e.end > have) {
+                entries.pop_back();
+            }
+            s.log.entries = entries;
+            s.log.popped = old.popped;
+            s.log.id_start = history_start.max(old.id_start).min(have);
+        } else {
+            s.log.id_start = have;
+        }
+        s.primary = node;
+        s.pending.clear();
+        s.pending_bytes = 0;
+        s.pending_writes = 0;
+        s.select_pending = true;
+        s.fork_due = None;
+        s.rdb_transfers = 0;
+        s.refuse_writes = false;
+        s.next_ping_at = now;
+        self.pending_keys[shard as usize].clear();
+        if let Some(last) = &mut self.last_writes {
+            // Writes past its offset were lost; their offsets will be reused.
+            last[shard as usize].retain(|_, (end, _)| *end <= have);
+        }
+        make_primary(&mut nodes.nodes[node as usize].db);
+        let old_db = &mut nodes.nodes[previous as usize].db;
+        old_db.set_propagation(false);
+        old_db.set_replica(false);
+        self.node_link[node as usize] = None;
+        let link = &mut self.links[l as usize];
+        link.vacant = true;
+        link.node = previous;
+        link.replid = None;
+        link.applied = 0;
+        link.received = 0;
+        link.history_start = 0;
+        link.loading = false;
+        link.apply_queued = false;
+        link.next_entry = 0;
+        for k in self.shard_links(shard) {
+            self.links[k as usize].primary = node;
+            if !self.links[k as usize].vacant {
+                self.open_flows(ctx, k);
+            }
+        }
+        self.role_changes.push(RoleChangeAt {
+            at: now,
+            shard,
+            node,
+            kind: RoleChangeKind::Promoted,
+            primary: previous,
+            lost_writes,
+            lost_stream_bytes,
+        });
+        Promotion {
+            shard,
+            previous_primary: previous,
+            offset: have,
+            lost_writes,
+            lost_stream_bytes,
+        }
+    }
+
+    /// `node` of shard s, not its primary (the deposed primary, typically restarted
+    /// empty, with no persistence), becomes a replica of the current primary: it takes
+    /// the link slot a promotion left vacant (the one left for it, else the first),
+    /// its store enters replica mode, and it connects as a replica does at its next
+    /// cron: PSYNC with no history, so a full resync (snapshot over the shaped link,
+    /// loaded on its main thread).
+    pub(crate) fn rejoin_as_replica(&mut self, ctx: &mut Ctx<'_>, nodes: &mut Nodes, node: u32) {
+        let now = ctx.sched.now();
+        let shard = self.shard_of(node);
+        assert!(
+            !self.propagates(node) && self.link_of(node).is_none(),
+            "node {node} rejoins: neither the primary nor a replica"
+        );
+        let vacant: Vec<u32> = self
+            .shard_links(shard)
+            .filter(|&k| self.links[k as usize].vacant)
+            .collect();
+        let l = *vacant
+            .iter()
+            .find(|&&k| self.links[k as usize].node == node)
+            .or(vacant.first())
+            .unwrap_or_else(|| panic!("shard {shard} has a vacant link for node {node}"));
+        let primary = self.shards[shard as usize].primary;
+        let link = &mut self.links[l as usize];
+        link.vacant = false;
+        link.node = node;
+        link.primary = primary;
+        link.replid = None;
+        link.applied = 0;
+        link.received = 0;
+        link.history_start = 0;
+        link.replica = ReplicaSide::Connecting { at: now };
+        link.last_io_at = now;
+        self.node_link[node as usize] = Some(l);
+        make_replica(&mut nodes.nodes[node as usize].db);
+        self.open_flows(ctx, l);
+        self.role_changes.push(RoleChangeAt {
+            at: now,
+            shard,
+            node,
+            kind: RoleChangeKind::Rejoined,
+            primary,
+            lost_writes: 0,
+            lost_stream_bytes: 0,
+        });
+    }
+
+    /// Opens link `l`'s flows between its primary and its replica now (a link whose
+    /// ends changed): the old ones, reset when the link dropped, stay idle.
+    fn open_flows(&mut self, ctx: &mut Ctx<'_>, l: u32) {
+        let link = &self.links[l as usize];
+        let (p, r) = (link.primary, link.node);
+        let (pn, rn) = (self.paths.nics[p as usize], self.paths.nics[r as usize]);
+        let path = self.paths.link(p, r);
+        let stream = ctx.flows.open_extra(
+            ctx.net,
+            FlowKind::ReplicationStream,
+            l,
+            pn,
+            rn,
+            path.clone(),
+        );
+        let control = ctx
+            .flows
+            .open_extra(ctx.net, FlowKind::ReplicationControl, l, rn, pn, path);
+        let link = &mut self.links[l as usize];
+        link.stream = stream;
+        link.control = control;
     }
 
     /// The per-second gauges: each link's buffer peak over the second, lag in bytes
@@ -1112,7 +1463,10 @@ impl Replication {
             let link = &self.links[l];
             let log = &self.shards[link.shard as usize].log;
             let buffer = link.buffer_bytes(log);
-            let lag_bytes = if link.replid == Some(log.replid) {
+            let shares = log.shares(link.replid, link.applied);
+            let lag_bytes = if link.vacant {
+                0
+            } else if shares {
                 log.offset.saturating_sub(link.applied)
             } else {
                 log.offset
@@ -1120,7 +1474,7 @@ impl Replication {
             let oldest = log
                 .entries
                 .get(log.first_after(link.applied))
-                .filter(|_| link.replid == Some(log.replid) && lag_bytes > 0);
+                .filter(|_| shares && lag_bytes > 0);
             let lag_ns = match oldest {
                 Some(e) => (now - e.at.min(now)).as_ns(),
                 None if lag_bytes > 0 => now.as_ns(),
@@ -1162,9 +1516,43 @@ impl Replication {
             .collect()
     }
 
+    /// The promotions and rejoins, in order, with nodes named by `names`.
+    pub fn role_changes(&self, names: &[String]) -> Vec<RoleChange> {
+        self.role_changes
+            .iter()
+            .map(|c| RoleChange {
+                at_ns: c.at.as_ns(),
+                shard: c.shard,
+                node: names[c.node as usize].clone(),
+                kind: c.kind,
+                primary: names[c.primary as usize].clone(),
+                lost_writes: c.lost_writes,
+                lost_stream_bytes: c.lost_stream_bytes,
+            })
+            .collect()
+    }
+
+    /// The nodes that have been shard `shard`'s primary, first to last (each once).
+    pub fn primaries_of(&self, shard: u32) -> Vec<u32> {
+        let mut v = vec![shard];
+        for c in &self.role_changes {
+            if c.shard == shard && c.kind == RoleChangeKind::Promoted && !v.contains(&c.node) {
+                v.push(c.node);
+            }
+        }
+        v
+    }
+
     /// Stream bytes each primary appended over the run, by shard.
     pub fn stream_bytes(&self) -> Vec<u64> {
         self.shards.iter().map(|s| s.stream_bytes).collect()
+    }
+
+    /// For checks: shard `shard`'s log offset and replication ids (id, replid2).
+    #[cfg(test)]
+    pub fn log_state(&self, shard: u32) -> (u64, u64, Option<u64>) {
+        let log = &self.shards[shard as usize].log;
+        (log.offset, log.replid, log.replid2)
     }
 
     /// For checks: every link's offsets and replication ids.
@@ -1186,6 +1574,86 @@ impl Replication {
     }
 }
 
+/// What a promotion lost and where the new primary's log starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Promotion {
+    pub shard: u32,
+    pub previous_primary: u32,
+    /// The promoted replica's offset, where its log goes on.
+    pub offset: u64,
+    /// Client writes the old primary acknowledged by then that the promoted replica
+    /// had not received, and their entries' stream bytes.
+    pub lost_writes: u64,
+    pub lost_stream_bytes: u64,
+}
+
+/// A role change as it happened (nodes by number).
+struct RoleChangeAt {
+    at: SimTime,
+    shard: u32,
+    node: u32,
+    kind: RoleChangeKind,
+    primary: u32,
+    lost_writes: u64,
+    lost_stream_bytes: u64,
+}
+
+/// What a role change was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoleChangeKind {
+    /// A replica became its shard's primary.
+    Promoted,
+    /// A node that was not the shard's primary became a replica of it.
+    Rejoined,
+}
+
+/// A promotion or a rejoin, for a report's timeline.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleChange {
+    pub at_ns: u64,
+    pub shard: u32,
+    /// The node promoted, or the node that rejoined.
+    pub node: String,
+    pub kind: RoleChangeKind,
+    /// The primary it replaced (promoted), or the one it now replicates (rejoined).
+    pub primary: String,
+    /// Acknowledged writes lost: client writes the replaced primary had acknowledged
+    /// that the promoted replica had not received, and their stream bytes (0 for a
+    /// rejoin).
+    pub lost_writes: u64,
+    pub lost_stream_bytes: u64,
+}
+
+/// What a re-pointed link's flows need: each node's NIC, and the path between two
+/// nodes (timed by their zones when the world has zones, as at build).
+pub(crate) struct Paths {
+    pub nics: Vec<sim::net::NicId>,
+    pub base: sim::net::LinkConfig,
+    pub zones: crate::scenario::resolve::ZonesConfig,
+    /// Latency and jitter within a zone, in ns.
+    pub same_zone: (u64, u64),
+}
+
+impl Paths {
+    fn link(&self, a: u32, b: u32) -> sim::net::LinkConfig {
+        if self.zones.is_empty() {
+            return self.base.clone();
+        }
+        let z = &self.zones;
+        let (latency_ns, jitter_ns) = z.link(
+            z.node_zones[a as usize],
+            z.node_zones[b as usize],
+            self.same_zone,
+        );
+        sim::net::LinkConfig {
+            latency: SimDuration::from_ns(latency_ns),
+            jitter: SimDuration::from_ns(jitter_ns),
+            ..self.base.clone()
+        }
+    }
+}
+
 /// A link's offsets and ids, for checks.
 #[cfg(test)]
 #[derive(Clone, Copy, Debug)]
@@ -1204,6 +1672,9 @@ pub struct ReplicationResult {
     pub replicas: Vec<ReplicaResult>,
     /// Every primary, in shard order.
     pub primaries: Vec<PrimaryReplicationResult>,
+    /// Promotions and rejoins, in order (none without failovers).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub role_changes: Vec<RoleChange>,
 }
 
 /// What a primary's egress carried: its replication stream (once per replica, plus
@@ -1304,4 +1775,82 @@ fn apply(db: &mut Db, cmd: &[Blob], now_ms: u64, rng: &mut sim::SimRng) {
 fn rdb_bytes(db: &Db, now_ms: u64, replid: u64, offset: u64) -> u64 {
     let info = store_core::rdb::RdbInfo::replication(&format!("{replid:040x}"), offset as i64);
     store_core::rdb::diskless_payload_len(store_core::rdb::rdb_len_sampled(db, now_ms, &info))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use store_core::repl::{Psync, ReplicationLog};
+
+    /// The World's PSYNC decision is Redis's `masterTryPartialResynchronization`, which
+    /// store-core's `ReplicationLog::psync` transcribes: for a log promoted from a
+    /// replica (id shifted after 20 PINGs, 3 more PINGs under the new id), a replica
+    /// asking with the previous id continues up to offset `second_replid_offset`
+    /// exactly and resyncs in full one byte past it; with the current id it continues
+    /// anywhere in the backlog; with another id, or none, never; and both decisions
+    /// agree at every offset from 0 to past the end.
+    #[test]
+    fn psync_through_replid2_stops_at_second_replid_offset() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
+        let backlog = 1 << 20;
+        let mut redis = ReplicationLog::new(backlog, &mut rng);
+        let mut log = Log::new(1);
+        let append = |redis: &mut ReplicationLog, log: &mut Log| {
+            let before = redis.master_repl_offset();
+            let end = redis.append(store_core::repl::ping());
+            log.append(
+                vec![store_core::repl::ping()],
+                end - before,
+                SimTime::ZERO,
+                0,
+            );
+            assert_eq!(log.offset, end);
+        };
+        for _ in 0..20 {
+            append(&mut redis, &mut log);
+        }
+        let (old_id, promoted_at) = (redis.replid().to_string(), log.offset);
+        redis.shift_replid(&mut rng);
+        // What `promote` does to the World's log.
+        log.replid2 = Some(log.replid);
+        log.second_replid_offset = log.offset + 1;
+        log.replid = 2;
+        for _ in 0..3 {
+            append(&mut redis, &mut log);
+        }
+        assert_eq!(redis.second_replid_offset(), promoted_at as i64 + 1);
+        // A replica with the whole shared history asks for byte promoted_at + 1:
+        // accepted; a replica one byte further (it had a byte the promoted one had not)
+        // is refused.
+        assert!(log.psync_continues(Some(1), promoted_at, backlog));
+        assert!(!log.psync_continues(Some(1), promoted_at + 1, backlog));
+        assert!(matches!(
+            redis.psync(&old_id, promoted_at as i64 + 1),
+            Psync::Continue { .. }
+        ));
+        assert!(matches!(
+            redis.psync(&old_id, promoted_at as i64 + 2),
+            Psync::FullResync { .. }
+        ));
+        let new_id = redis.replid().to_string();
+        for offset in 0..=log.offset + 2 {
+            for (ours, theirs) in [
+                (Some(1), old_id.as_str()),
+                (Some(2), new_id.as_str()),
+                (Some(9), "0123456789012345678901234567890123456789"),
+                (None, "?"),
+            ] {
+                let redis_continues = matches!(
+                    redis.psync(theirs, offset as i64 + 1),
+                    Psync::Continue { .. }
+                );
+                assert_eq!(
+                    log.psync_continues(ours, offset, backlog),
+                    redis_continues,
+                    "id {ours:?} at offset {offset}"
+                );
+            }
+        }
+    }
 }

@@ -17,12 +17,10 @@ pub(crate) struct ZoneTraffic {
     /// Per connection: its node, its client host, and whether its ends are in two
     /// zones.
     conns: Vec<(u32, u32, bool)>,
-    /// Per replication link: its primary, its replica, and whether they are in two
-    /// zones.
-    links: Vec<(u32, u32, bool)>,
-    framing: Framing,
-    /// Each node's zone, for bus messages.
+    /// Each node's zone (a replication link's ends change at a failover, so whether it
+    /// crosses zones is decided at each delivery from its ends then).
     node_zones: Vec<u32>,
+    framing: Framing,
     pub node_sent: Vec<u64>,
     pub node_received: Vec<u64>,
     pub host_sent: Vec<u64>,
@@ -35,7 +33,6 @@ impl ZoneTraffic {
         config: &RunConfig,
         conns: &[Conn],
         conns_per_host: u32,
-        links: &[(u32, u32)],
         framing: Framing,
     ) -> Option<ZoneTraffic> {
         let z = &config.zones;
@@ -51,15 +48,10 @@ impl ZoneTraffic {
                 (cn.node, host, crosses)
             })
             .collect();
-        let links = links
-            .iter()
-            .map(|&(p, r)| (p, r, z.node_zones[p as usize] != z.node_zones[r as usize]))
-            .collect();
         Some(ZoneTraffic {
             conns,
-            links,
-            framing,
             node_zones: z.node_zones.clone(),
+            framing,
             node_sent: vec![0; z.node_zones.len()],
             node_received: vec![0; z.node_zones.len()],
             host_sent: vec![0; z.client_zones.len()],
@@ -93,15 +85,22 @@ impl ZoneTraffic {
         }
     }
 
-    /// A message of flow `index` of `kind` was delivered.
+    /// A message of flow `index` of `kind` was delivered; `link_ends(l)` is replication
+    /// link l's (primary, replica) now.
     #[inline]
-    pub fn on_delivery(&mut self, kind: FlowKind, index: u32, payload_bytes: u64) {
+    pub fn on_delivery(
+        &mut self,
+        kind: FlowKind,
+        index: u32,
+        payload_bytes: u64,
+        link_ends: impl Fn(u32) -> (u32, u32),
+    ) {
         let to_node = match kind {
             FlowKind::ClientRequest => true,
             FlowKind::ClientReply => false,
             FlowKind::ReplicationStream | FlowKind::ReplicationControl => {
-                let (primary, replica, crosses) = self.links[index as usize];
-                if crosses {
+                let (primary, replica) = link_ends(index);
+                if self.node_zones[primary as usize] != self.node_zones[replica as usize] {
                     let (from, to) = if kind == FlowKind::ReplicationStream {
                         (primary, replica)
                     } else {
