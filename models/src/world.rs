@@ -27,6 +27,9 @@
 
 mod build;
 pub mod client;
+mod cluster;
+#[cfg(test)]
+mod cluster_tests;
 pub mod engine;
 mod faults;
 mod finish;
@@ -109,6 +112,8 @@ pub(crate) struct Ctx<'a> {
     pub net: &'a mut Network,
     pub flows: &'a FlowMap,
     pub metrics: &'a mut Metrics,
+    /// The cluster's addresses, and the map refreshes on their way to clients.
+    pub cluster: &'a mut cluster::ClusterShared,
 }
 
 /// One variant's world.
@@ -125,6 +130,8 @@ pub struct World {
     replication: Replication,
     sampler: Sampler,
     faults: faults::Faults,
+    /// The cluster's addresses and what clients share about it.
+    cluster: cluster::ClusterShared,
     /// Cross-zone bytes, when the world names zones.
     zone_traffic: Option<zones::ZoneTraffic>,
     /// Each client host's NIC, in host order.
@@ -161,6 +168,7 @@ impl Model for World {
             faults,
             zone_traffic,
             config,
+            cluster,
             #[cfg(test)]
             probe,
             #[cfg(test)]
@@ -176,6 +184,7 @@ impl Model for World {
             net,
             flows,
             metrics,
+            cluster,
         };
         match ev {
             Ev::Net(_) => {

@@ -6,6 +6,7 @@
 //! same world.
 
 use super::client::{Client, ClientThread, Clients, SharedClientCpu};
+use super::cluster::{ClusterShared, ClusterView, SlotMap};
 use super::engine::{Conn, Engine, Thread};
 use super::flows::{FlowKind, FlowMap};
 use super::node::{Node, Nodes};
@@ -18,7 +19,7 @@ use crate::placement::Router;
 use crate::scenario::resolve::topology::any_node_name;
 use crate::scenario::resolve::ReplicationConfig;
 use crate::scenario::resolve::{CreditLevel, RunConfig};
-use crate::scenario::spec::{ClusterMode, Placement, ReadFrom};
+use crate::scenario::spec::ReadFrom;
 use crate::workload::arrivals::ArrivalGen;
 use crate::workload::generator::{format_key, RateBudget};
 use sim::host::{CpuCreditConfig, CpuCredits, CpuThread, HostCpu};
@@ -109,10 +110,11 @@ fn prefill_owners(config: &RunConfig, router: &Router) -> Option<Vec<u16>> {
 fn node_db(
     config: &RunConfig,
     router: &Router,
+    view: Option<&ClusterView>,
     owners: &Option<Vec<u16>>,
     shard: u32,
 ) -> Result<Db, String> {
-    let mut db = empty_db(config, router, shard);
+    let mut db = empty_db(config, view, shard);
     let p = &config.prefill;
     if p.key_count > 0 {
         let range = store_core::PrefillRange {
@@ -144,17 +146,24 @@ fn node_db(
     Ok(db)
 }
 
-/// A node's store as it starts, before any prefill: its maxmemory and policy, and the
-/// slots it owns (what a node restarted after a crash gets).
-pub(super) fn empty_db(config: &RunConfig, router: &Router, shard: u32) -> Db {
+/// A node's store as it starts, before any prefill: its maxmemory and policy, and, in a
+/// CRC16 cluster, its place in the converged cluster (what a node restarted after a
+/// crash gets): the slots of its shard served, every other slot answered with `MOVED`
+/// to its owner. A replica serves its primary's slots and answers as its primary does
+/// (as a replica does for clients that sent READONLY).
+pub(super) fn empty_db(config: &RunConfig, view: Option<&ClusterView>, shard: u32) -> Db {
     let db_config = store_core::Config {
         maxmemory_bytes: config.cluster.node.maxmemory_bytes,
         maxmemory_policy: store_policy(config.cluster.node.maxmemory_policy),
         ..store_core::Config::default()
     };
     let mut db = Db::new(db_config);
-    if config.cluster.mode == ClusterMode::Cluster && router.placement() == Placement::Crc16 {
-        db.set_owned_slots(router.slots_of(shard));
+    if let Some(view) = view {
+        db.join_cluster(
+            view.addrs.clone(),
+            store_core::NodeRef(u16::try_from(shard).expect("at most 65,533 nodes")),
+            view.owners.clone(),
+        );
     }
     db
 }
@@ -217,6 +226,11 @@ impl World {
         // sync before the run).
         let server = &config.cluster.instance.spec;
         let owners = prefill_owners(config, &router);
+        let view = ClusterView::new(
+            config,
+            &router,
+            router.shards() * (1 + config.cluster.replicas_per_shard),
+        );
         let io_threads = config.cluster.node.io_threads.max(1) as usize;
         let shards = router.shards();
         let replicas = config.cluster.replicas_per_shard;
@@ -237,7 +251,7 @@ impl World {
             let credits = cpu_credits(server, config.cpu_credits_at_start);
             node_cpus.push(HostCpu::new(server.vcpu, io_threads as u32, credits));
             let db = if node < shards {
-                let mut db = node_db(config, &router, &owners, shard)?;
+                let mut db = node_db(config, &router, view.as_ref(), &owners, shard)?;
                 if replicas > 0 {
                     super::replication::make_primary(&mut db);
                 }
@@ -328,6 +342,14 @@ impl World {
                         .as_ref()
                         .map(|ol| ArrivalGen::new(ol, client_index, total_clients)),
                     arrivals_held: None,
+                    map: view.as_ref().map(|v| SlotMap {
+                        base: v.owners.clone(),
+                        moved: Default::default(),
+                    }),
+                    refreshing: false,
+                    counts: Default::default(),
+                    #[cfg(test)]
+                    sends: 0,
                 });
             }
         }
@@ -458,6 +480,10 @@ impl World {
             config: config.clone(),
             metrics,
             faults,
+            cluster: ClusterShared {
+                view,
+                ..Default::default()
+            },
             zone_traffic,
             requests: Slab::new(),
             clients: Clients {
@@ -492,6 +518,9 @@ impl World {
                 shards,
                 replicas_per_shard: replicas,
                 replica_in_sync: vec![true; links as usize],
+                connected: connected as u32,
+                redirects: config.clients.cluster,
+                awaiting_retry: 0,
                 awaiting_parse: 0,
                 shared: shared_client_cpu.then(|| {
                     let spec = &config.clients.instance.spec;

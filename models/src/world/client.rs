@@ -26,11 +26,14 @@
 //! arrival (an arrival at the very nanosecond of the reply that frees a slot counts as
 //! dropped).
 
+use super::cluster::{Outcome, SlotMap, NO_NODE};
 use super::flows::FlowKind;
 use super::requests::{with_argv, Req, Requests, NO_REQ, NO_SLOT};
+use super::results::ClusterClientCounts;
 use super::{Ctx, Ev};
 use crate::client_cpu::ClientCpuCost;
 use crate::placement::Router;
+use crate::scenario::resolve::ClusterClientConfig;
 use crate::scenario::spec::ReadFrom;
 use crate::workload::arrivals::ArrivalGen;
 use crate::workload::generator::{format_key, OpKind, RateBudget, WorkloadGen};
@@ -56,6 +59,9 @@ pub enum ClientEv {
     /// A job of a client thread sharing its host's vCPUs is due to finish (stale
     /// unless `epoch` is the thread's live one).
     JobDone { host: u32, thread: u16, epoch: u16 },
+    /// A request answered CLUSTERDOWN or TRYAGAIN has waited its retry delay: it is
+    /// sent again, where the client's map now says.
+    Retry { req: u32 },
 }
 
 impl From<ClientEv> for Ev {
@@ -91,6 +97,16 @@ pub(crate) struct Client {
     /// Reads it has sent to replicas: the next goes to replica `reads_to_replicas mod
     /// replicas` of its shard, in turn.
     pub reads_to_replicas: u32,
+    /// Its slot map (a CRC16 cluster only): where it sends each slot's requests.
+    pub map: Option<SlotMap>,
+    /// Its map refresh (`CLUSTER SLOTS`) in flight, if any: at most one at a time.
+    pub refreshing: bool,
+    /// What following the cluster cost it.
+    pub counts: ClusterClientCounts,
+    /// Sends so far, redirections and refreshes included (each send's sequence number
+    /// on its connection, for the tests' order checks).
+    #[cfg(test)]
+    pub sends: u64,
 }
 
 /// One memtier thread: a FIFO server on its client host's vCPUs.
@@ -172,6 +188,12 @@ pub(crate) struct Clients {
     pub replicas_per_shard: u32,
     /// Each replica's link is in sync, by replica (for `replica_preferred`).
     pub replica_in_sync: Vec<bool>,
+    /// A client has a connection to nodes `0..connected` (connection `first_conn + n`).
+    pub connected: u32,
+    /// How clients follow redirections and retries.
+    pub redirects: ClusterClientConfig,
+    /// Requests waiting out their retry delay (for checks: a request in one place).
+    pub awaiting_retry: u64,
 }
 
 impl Clients {
@@ -261,6 +283,12 @@ impl Clients {
                 thread,
                 epoch,
             } => self.shared_job_done(ctx, reqs, host, thread as u32, epoch),
+            ClientEv::Retry { req } => {
+                self.awaiting_retry -= 1;
+                let r = &reqs[req as usize];
+                let node = self.owner_of(r.client, r.slot, r.shard);
+                self.resend(ctx, reqs, req, node, false);
+            }
         }
     }
 
@@ -412,9 +440,20 @@ impl Clients {
         ctx.sched.schedule_at(done, ClientEv::Parsed { req }.into());
     }
 
-    /// A reply has been parsed: the request is done.
+    /// A reply has been parsed: the request is done, or, redirected or to retry, goes
+    /// on.
     fn parsed(&mut self, ctx: &mut Ctx<'_>, reqs: &mut Requests, req: u32) {
         let now = ctx.sched.now();
+        let (refresh, outcome) = {
+            let r = &reqs[req as usize];
+            (r.refresh, r.outcome)
+        };
+        if refresh {
+            return self.refresh_parsed(ctx, reqs, req);
+        }
+        if outcome != Outcome::Answered {
+            return self.redirected(ctx, reqs, req, outcome);
+        }
         let r = reqs.remove(req as usize);
         ctx.metrics.record_completion(now, &r);
         let c = r.client;
@@ -519,12 +558,24 @@ impl Clients {
         let first_conn = client.first_conn;
         format_key(&self.key_prefix, op.key_index, &mut self.key_buf);
         let (shard, slot) = self.router.route(&self.key_buf, op.key_index);
+        let mut owner = self.owner_of(c, slot.unwrap_or(NO_SLOT), shard);
+        if owner >= self.connected {
+            // No connection to the node its map names (connections are not opened at
+            // run time yet): the shard's first primary, which redirects it.
+            owner = shard;
+        }
         let node = if op.kind == OpKind::Get && self.read_from != ReadFrom::Primary {
             let turn = self.clients[c as usize].reads_to_replicas;
             self.clients[c as usize].reads_to_replicas = turn.wrapping_add(1);
-            self.read_node(shard, turn)
+            // A node that is no shard's first primary (one promoted since) has no
+            // replicas this client knows of: it reads from it.
+            if owner < self.shards {
+                self.read_node(owner, turn)
+            } else {
+                owner
+            }
         } else {
-            shard
+            owner
         };
         let conn = first_conn + node;
         let req = reqs.insert(Req {
@@ -546,20 +597,41 @@ impl Clients {
             cpu_start: now,
             cpu_end: now,
             delivered: now,
+            outcome: Outcome::Answered,
+            redirects: 0,
+            asking: false,
+            refresh: false,
             #[cfg(test)]
-            seq: self.clients[c as usize].sent - 1,
+            seq: 0,
         });
-        let r = &mut reqs[req];
-        let request_bytes = with_argv(
+        self.transmit(ctx, reqs, req as u32);
+    }
+
+    /// Sends request `req` (its key in `key_buf`) on its connection, and charges its
+    /// building to its client's thread.
+    fn transmit(&mut self, ctx: &mut Ctx<'_>, reqs: &mut Requests, req: u32) {
+        let now = ctx.sched.now();
+        let r = &mut reqs[req as usize];
+        let c = r.client;
+        #[cfg(test)]
+        {
+            let client = &mut self.clients[c as usize];
+            r.seq = client.sends;
+            client.sends += 1;
+        }
+        let mut request_bytes = with_argv(
             r,
             &self.key_buf,
             store_core::SyntheticFill::Repeat(b'x'),
             &mut self.argv_buf,
             encoded_request_len,
         );
+        if r.asking {
+            request_bytes += encoded_request_len(&[store_core::Arg::Bytes(b"ASKING")]);
+        }
         r.request_bytes = request_bytes;
-        let flow = ctx.flows.flow(FlowKind::ClientRequest, conn);
-        ctx.net.send(ctx.sched, flow, request_bytes, req as u64);
+        let flow = ctx.flows.flow(FlowKind::ClientRequest, r.conn);
+        ctx.net.send(ctx.sched, flow, request_bytes, u64::from(req));
         if !self.cpu_cost.is_free() {
             let work = self.cpu_cost.request(request_bytes);
             if self.shared.is_some() {
@@ -571,6 +643,165 @@ impl Clients {
             } else {
                 self.run_on_thread(c, now, work);
             }
+        }
+    }
+
+    /// The node client `c`'s map says serves `slot`; `fallback` (the shard routing
+    /// chose) outside a CRC16 cluster or for a slot its map gives to nobody.
+    #[inline]
+    fn owner_of(&self, c: u32, slot: u16, fallback: u32) -> u32 {
+        match &self.clients[c as usize].map {
+            Some(map) if slot != NO_SLOT => match map.owner(slot) {
+                NO_NODE => fallback,
+                n => u32::from(n),
+            },
+            _ => fallback,
+        }
+    }
+
+    /// Client `c`'s connection to `node`, if it has one.
+    fn conn_to(&self, c: u32, node: u32) -> Option<u32> {
+        (node < self.connected).then(|| self.clients[c as usize].first_conn + node)
+    }
+
+    /// A request's node answered MOVED, ASK, CLUSTERDOWN or TRYAGAIN: it follows, as a
+    /// cluster client does, unless it has had its share of redirections.
+    fn redirected(&mut self, ctx: &mut Ctx<'_>, reqs: &mut Requests, req: u32, outcome: Outcome) {
+        let r = &reqs[req as usize];
+        let (c, slot) = (r.client, r.slot);
+        let exhausted = r.redirects >= self.redirects.max_redirects;
+        let counts = &mut self.clients[c as usize].counts;
+        match outcome {
+            Outcome::Moved { .. } => counts.moved += 1,
+            Outcome::Ask { .. } => counts.ask += 1,
+            Outcome::ClusterDown => counts.clusterdown += 1,
+            Outcome::TryAgain => counts.tryagain += 1,
+            Outcome::Answered => unreachable!("an answer is no redirection"),
+        }
+        if let Outcome::Moved { node } = outcome {
+            // The slot is served elsewhere from now on, for every later request too; the
+            // rest of the map may have changed as well: ask the new owner for it all.
+            if let Some(map) = &mut self.clients[c as usize].map {
+                map.moved.insert(slot, node as u16);
+            }
+            if !self.clients[c as usize].refreshing {
+                self.send_refresh(ctx, reqs, c, node);
+            }
+        }
+        if exhausted {
+            return self.fail_request(ctx, reqs, req);
+        }
+        reqs[req as usize].redirects += 1;
+        match outcome {
+            Outcome::Moved { node } => self.resend(ctx, reqs, req, node, false),
+            Outcome::Ask { node } => self.resend(ctx, reqs, req, node, true),
+            _ => {
+                self.clients[c as usize].counts.retries += 1;
+                self.awaiting_retry += 1;
+                let at = ctx.sched.now() + SimDuration::from_ns(self.redirects.retry_delay_ns);
+                ctx.sched.schedule_at(at, ClientEv::Retry { req }.into());
+            }
+        }
+    }
+
+    /// Sends request `req` again, to `node` (after ASKING when `asking`); its latency
+    /// still runs from its first send, as memtier measures it.
+    fn resend(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        reqs: &mut Requests,
+        req: u32,
+        node: u32,
+        asking: bool,
+    ) {
+        let c = reqs[req as usize].client;
+        let Some(conn) = self.conn_to(c, node) else {
+            self.clients[c as usize].counts.unreachable += 1;
+            return self.fail_request(ctx, reqs, req);
+        };
+        let r = &mut reqs[req as usize];
+        r.conn = conn;
+        r.shard = node;
+        r.asking = asking;
+        r.outcome = Outcome::Answered;
+        // Not delivered yet on this connection (a reset of it fails the request).
+        r.delivered = r.sent;
+        format_key(&self.key_prefix, r.key_index, &mut self.key_buf);
+        self.transmit(ctx, reqs, req);
+    }
+
+    /// A request that ran out of redirections (or has no way to its node) fails: it
+    /// leaves its client's pipeline unanswered.
+    fn fail_request(&mut self, ctx: &mut Ctx<'_>, reqs: &mut Requests, req: u32) {
+        let c = reqs.remove(req as usize).client;
+        let client = &mut self.clients[c as usize];
+        client.counts.failed += 1;
+        client.outstanding -= 1;
+        self.fill(ctx, reqs, c);
+    }
+
+    /// Asks `node` for the whole slot map (`CLUSTER SLOTS`), outside the pipeline.
+    fn send_refresh(&mut self, ctx: &mut Ctx<'_>, reqs: &mut Requests, c: u32, node: u32) {
+        let Some(conn) = self.conn_to(c, node) else {
+            return;
+        };
+        let now = ctx.sched.now();
+        let client = &mut self.clients[c as usize];
+        client.refreshing = true;
+        client.counts.refreshes += 1;
+        let req = reqs.insert(Req {
+            next: NO_REQ,
+            client: c,
+            conn,
+            kind: OpKind::Get,
+            key_index: 0,
+            value_len: 0,
+            expiry_s: 0,
+            shard: node,
+            slot: NO_SLOT,
+            request_bytes: 0,
+            reply_bytes: 0,
+            hit: false,
+            intended: now,
+            sent: now,
+            received: now,
+            cpu_start: now,
+            cpu_end: now,
+            delivered: now,
+            outcome: Outcome::Answered,
+            redirects: 0,
+            asking: false,
+            refresh: true,
+            #[cfg(test)]
+            seq: 0,
+        });
+        self.transmit(ctx, reqs, req as u32);
+    }
+
+    /// A map refresh's reply is parsed: it is the client's map from now on (shared with
+    /// the clients told the same).
+    fn refresh_parsed(&mut self, ctx: &mut Ctx<'_>, reqs: &mut Requests, req: u32) {
+        let c = reqs.remove(req as usize).client;
+        self.clients[c as usize].refreshing = false;
+        let reply = ctx.cluster.refresh_replies.remove(&req);
+        let owners = match (&ctx.cluster.view, reply) {
+            (Some(view), Some(reply)) => view.parse_cluster_slots(&reply),
+            _ => None,
+        };
+        let Some(owners) = owners else {
+            return;
+        };
+        let base = match &ctx.cluster.last_parsed {
+            Some(last) if **last == owners => last.clone(),
+            _ => {
+                let base = std::sync::Arc::new(owners);
+                ctx.cluster.last_parsed = Some(base.clone());
+                base
+            }
+        };
+        if let Some(map) = &mut self.clients[c as usize].map {
+            map.base = base;
+            map.moved.clear();
         }
     }
 
@@ -613,8 +844,13 @@ impl Clients {
         reqs: &mut Requests,
         client: u32,
         failed: u32,
+        refresh_failed: bool,
     ) {
         self.clients[client as usize].outstanding -= failed;
+        if refresh_failed {
+            // The next MOVED asks again.
+            self.clients[client as usize].refreshing = false;
+        }
         // Its thread learns of the reset in its turn, like any other event.
         self.fill_or_wait(ctx, reqs, client);
     }

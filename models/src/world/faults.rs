@@ -157,7 +157,7 @@ impl Faults {
                 let now = ctx.sched.now().as_ns();
                 let n = &mut nodes.nodes[node as usize];
                 n.down = false;
-                n.db = super::build::empty_db(config, &clients.router, n.shard);
+                n.db = super::build::empty_db(config, ctx.cluster.view.as_ref(), n.shard);
                 if repl.link_of(node).is_some() {
                     super::replication::make_replica(&mut n.db);
                 } else if repl.propagates(node) {
@@ -262,7 +262,8 @@ impl Faults {
         }
         let count_batch = !cn.orphaned;
         cn.orphaned |= !batch.is_empty();
-        let mut failed: BTreeMap<u32, u32> = BTreeMap::new();
+        // Per client: workload requests failed, and whether its map refresh was one.
+        let mut failed: BTreeMap<u32, (u32, bool)> = BTreeMap::new();
         let mut gone = Vec::new();
         for (id, r) in reqs.iter() {
             // A request whose reply was delivered before the reset waits for its
@@ -275,21 +276,26 @@ impl Faults {
                 gone.push(id);
             }
             if !in_batch || count_batch {
-                *failed.entry(r.client).or_default() += 1;
+                let entry = failed.entry(r.client).or_default();
+                if r.refresh {
+                    entry.1 = true;
+                } else {
+                    entry.0 += 1;
+                }
             }
         }
         for id in gone {
             reqs.remove(id);
         }
-        let total: u64 = failed.values().map(|&n| u64::from(n)).sum();
+        let total: u64 = failed.values().map(|&(n, _)| u64::from(n)).sum();
         self.connection_resets += 1;
         self.requests_reset += total;
         if let Some(i) = record {
             self.records[i].connection_resets += 1;
             self.records[i].requests_reset += total;
         }
-        for (client, n) in failed {
-            clients.on_requests_failed(ctx, reqs, client, n);
+        for (client, (n, refresh)) in failed {
+            clients.on_requests_failed(ctx, reqs, client, n, refresh);
         }
     }
 

@@ -293,7 +293,8 @@ impl World {
             events,
             requests_sent,
             requests_completed_total: metrics.completed_total,
-            requests_in_flight: requests.len() as u64,
+            // Map refreshes are no workload requests (they are not in `requests_sent`).
+            requests_in_flight: requests.iter().filter(|(_, r)| !r.refresh).count() as u64,
             errors: metrics.errors,
             client_queue_overflows: metrics.client_queue_overflows,
         };
@@ -321,6 +322,16 @@ impl World {
             }
         });
         let (sets, gets, breakdown) = metrics.finish();
+        let cluster_clients = {
+            let mut result = super::results::ClusterClientsResult::default();
+            for (i, c) in clients.clients.iter().enumerate() {
+                if !c.counts.is_empty() {
+                    result.total.add(&c.counts);
+                    result.by_client.push((i as u32, c.counts));
+                }
+            }
+            (!result.by_client.is_empty()).then_some(result)
+        };
         RunResult {
             cpu_cost,
             end_ns: end.as_ns(),
@@ -342,6 +353,7 @@ impl World {
             simulation,
             faults,
             replication: replication_result,
+            cluster_clients,
             config,
         }
     }
