@@ -16,12 +16,18 @@ use store_core::{key_hash_slot, Arg, NodeRef, SlotState};
 /// `shards` shards, 4 clients of pipeline `pipeline`, reads and writes over 2,000 keys
 /// for `duration_ms`.
 fn config(shards: u32, pipeline: u32, duration_ms: u64) -> RunConfig {
+    config_with(shards, pipeline, duration_ms, "")
+}
+
+/// [`config`], with `clients.cluster` settings `cluster` (RON fields).
+fn config_with(shards: u32, pipeline: u32, duration_ms: u64, cluster: &str) -> RunConfig {
     let text = format!(
         r#"(
         name: "moves", description: "ownership moves", seed: 11, duration_ms: {duration_ms},
         cluster: (engine: redis, mode: cluster, shards: {shards}, instance: "cache.r7g.large"),
         clients: (workload: (ratio: "1:4", key_maximum: 2000, data_size: 100,
-                             clients: 4, threads: 1, pipeline: {pipeline})),
+                             clients: 4, threads: 1, pipeline: {pipeline}),
+                  cluster: ({cluster})),
     )"#
     );
     let scenario = load_str(&text, "moves.ron").expect("the test scenario loads");
@@ -200,6 +206,53 @@ fn ask_sends_asking_to_the_importing_node_and_keeps_the_map() {
     assert_eq!(seen.answered_by_non_owner, 0);
     assert_eq!(result.simulation.errors, 0);
     assert_accounted(&result);
+}
+
+/// Two nodes that each say the other serves some slots send a request back and forth:
+/// it fails after `max_redirects` redirections, each a MOVED; a slot nobody serves is
+/// retried after `retry_delay_ms`, `max_redirects` times, then fails.
+#[test]
+fn redirections_and_retries_are_bounded_by_the_settings() {
+    let config = config_with(2, 1, 200, "max_redirects: 2, retry_delay_ms: 10");
+    assert_eq!(config.clients.cluster.max_redirects, 2);
+    let mut loop_ = hand_over(20, 0..2000, 0, 1);
+    // Node 1 says node 0 serves them: a loop.
+    loop_.states.retain(|&(node, _, _)| node == 0);
+    for slot in 0..2000 {
+        loop_
+            .states
+            .push((1, slot, SlotState::Elsewhere(NodeRef(0))));
+    }
+    let (_, looped) = run_with(&config, &[loop_]);
+    let c = looped.cluster_clients.expect("redirected").total;
+    assert!(c.failed > 0, "{c:?}");
+    // Three MOVED a failed request (first answer and two redirections), and at most one
+    // request a client in flight at the end.
+    assert!(
+        c.moved >= 3 * c.failed && c.moved <= 3 * (c.failed + 4),
+        "{c:?}"
+    );
+
+    let down = Change {
+        at_ms: 20,
+        states: (0..2000)
+            .flat_map(|slot| {
+                [
+                    (0, slot, SlotState::Unassigned),
+                    (1, slot, SlotState::Unassigned),
+                ]
+            })
+            .collect(),
+        deletes: Vec::new(),
+    };
+    let (_, downed) = run_with(&config, &[down]);
+    let c = downed.cluster_clients.expect("retried").total;
+    assert!(c.failed > 0 && c.clusterdown >= 3 * c.failed, "{c:?}");
+    // Every CLUSTERDOWN but the last of a failed request was retried.
+    assert_eq!(c.retries, c.clusterdown - c.failed, "{c:?}");
+    // Each failed request waited two retry delays (20 ms): in the 180 ms after the
+    // change, at most 9 a client, one at a time.
+    assert!(c.failed <= 4 * 9, "{c:?}");
 }
 
 /// Same seed, same changes: the same results, byte for byte.
