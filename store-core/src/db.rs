@@ -355,6 +355,15 @@ impl Db {
         self.slots = Some(Box::new(SlotTable::shared(addrs, me, owners)));
     }
 
+    /// Serves the slots of cluster node `primary` as its replica (reads, as for clients
+    /// that sent READONLY), describing them as `primary`'s in CLUSTER SLOTS; None: no
+    /// longer a replica (a promotion then gives it slots with [`Db::set_slot_state`]).
+    pub fn set_cluster_replica_of(&mut self, primary: Option<NodeRef>) {
+        if let Some(table) = self.slots.as_deref_mut() {
+            table.set_replica_of(primary);
+        }
+    }
+
     /// The reference of the cluster node at `addr` in this node's address table (added
     /// if new), for [`SlotState::Elsewhere`] and [`SlotState::Migrating`].
     pub fn cluster_node(&mut self, addr: &str) -> NodeRef {

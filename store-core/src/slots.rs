@@ -98,6 +98,8 @@ pub struct SlotTable {
     addrs: std::sync::Arc<Vec<Box<str>>>,
     owners: std::sync::Arc<Vec<u16>>,
     me: u16,
+    /// The node whose slots this one serves as its replica ([`OWNER_NONE`]: none).
+    replica_of: u16,
     special: std::collections::BTreeMap<u16, SlotState>,
 }
 
@@ -115,6 +117,7 @@ impl SlotTable {
             addrs: Default::default(),
             owners: std::sync::Arc::new(vec![owner; SLOT_COUNT]),
             me: OWNER_SELF,
+            replica_of: OWNER_NONE,
             special: Default::default(),
         }
     }
@@ -140,6 +143,7 @@ impl SlotTable {
             addrs,
             owners,
             me: me.0,
+            replica_of: OWNER_NONE,
             special: Default::default(),
         }
     }
@@ -155,7 +159,7 @@ impl SlotTable {
         }
         match self.owners[usize::from(slot)] {
             OWNER_NONE => SlotState::Unassigned,
-            o if o == self.me || o == OWNER_SELF => SlotState::Owned,
+            o if o == self.me || o == OWNER_SELF || o == self.replica_of => SlotState::Owned,
             o => SlotState::Elsewhere(NodeRef(o)),
         }
     }
@@ -200,6 +204,26 @@ impl SlotTable {
         );
         addrs.push(addr.into());
         NodeRef(addrs.len() as u16 - 1)
+    }
+
+    /// The address that serves `slot` as this node describes its cluster (CLUSTER SLOTS,
+    /// CLUSTER NODES): `self_addr` for a slot it serves as a primary, the primary's for
+    /// one it serves as a replica, None for one nobody serves.
+    pub fn owner_addr<'a>(&'a self, slot: u16, self_addr: &'a str) -> Option<&'a str> {
+        match self.state(slot) {
+            SlotState::Migrating(_) | SlotState::Importing => Some(self_addr),
+            SlotState::Unassigned => None,
+            SlotState::Elsewhere(node) => Some(self.addr(node)),
+            SlotState::Owned => match self.owners[usize::from(slot % SLOT_COUNT as u16)] {
+                o if o == self.replica_of && o != self.me => Some(self.addr(NodeRef(o))),
+                _ => Some(self_addr),
+            },
+        }
+    }
+
+    /// Serves `primary`'s slots as its replica (None: no longer a replica).
+    pub fn set_replica_of(&mut self, primary: Option<NodeRef>) {
+        self.replica_of = primary.map_or(OWNER_NONE, |n| n.0);
     }
 
     /// This node's own reference in a shared table.

@@ -671,3 +671,59 @@ fn shared_cluster_view_matches_per_slot_tables() {
         Some(SlotState::Elsewhere(store_core::NodeRef(1)))
     );
 }
+
+/// A replica in a shared cluster view serves its primary's slots and describes them as
+/// its primary's (CLUSTER SLOTS as the primary answers it); promoted and given the
+/// slots, it describes them as its own.
+#[test]
+fn a_cluster_replica_serves_and_describes_its_primarys_slots() {
+    use std::sync::Arc;
+    let addrs: Arc<Vec<Box<str>>> = Arc::new(vec![
+        "10.0.0.0:6379".into(),
+        "10.0.0.1:6379".into(),
+        "10.0.0.2:6379".into(),
+    ]);
+    let owners: Arc<Vec<u16>> = Arc::new((0..16384u32).map(|s| u16::from(s >= 8192)).collect());
+    let mut primary = Db::new(Config::default());
+    primary.join_cluster(addrs.clone(), store_core::NodeRef(0), owners.clone());
+    let mut replica = Db::new(Config::default());
+    replica.join_cluster(addrs, store_core::NodeRef(2), owners);
+    replica.set_cluster_replica_of(Some(store_core::NodeRef(0)));
+    let mut s = Session::new(1);
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let bar = key_hash_slot(b"bar");
+    assert!(bar < 8192);
+    assert_eq!(
+        exec(&mut replica, &mut s, &["GET", "bar"], NOW_MS, &mut rng),
+        Reply::Null
+    );
+    assert_eq!(
+        exec(&mut replica, &mut s, &["GET", "foo"], NOW_MS, &mut rng),
+        Reply::error("MOVED 12182 10.0.0.1:6379")
+    );
+    let slots = |db: &mut Db, s: &mut Session, rng: &mut ChaCha8Rng| {
+        exec(db, s, &["CLUSTER", "SLOTS"], NOW_MS, rng)
+    };
+    assert_eq!(
+        slots(&mut replica, &mut s, &mut rng),
+        slots(&mut primary, &mut s, &mut rng)
+    );
+    replica.set_cluster_replica_of(None);
+    assert_eq!(
+        exec(&mut replica, &mut s, &["GET", "bar"], NOW_MS, &mut rng),
+        Reply::error(format!("MOVED {bar} 10.0.0.0:6379"))
+    );
+    for slot in 0..8192 {
+        replica.set_slot_state(slot, SlotState::Owned);
+    }
+    let Reply::Array(ranges) = slots(&mut replica, &mut s, &mut rng) else {
+        panic!("CLUSTER SLOTS answers an array")
+    };
+    let Reply::Array(first) = &ranges[0] else {
+        panic!("a range is an array")
+    };
+    let Reply::Array(node) = &first[2] else {
+        panic!("a node is an array")
+    };
+    assert_eq!(node[0], Reply::bulk(b"10.0.0.2"));
+}

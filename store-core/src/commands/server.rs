@@ -569,11 +569,7 @@ fn node_id(addr: &str) -> String {
 
 /// The address serving a slot in this node's view, if any.
 fn slot_owner<'a>(table: &'a SlotTable, slot: u16, self_addr: &'a str) -> Option<&'a str> {
-    match table.state(slot) {
-        SlotState::Owned | SlotState::Migrating(_) | SlotState::Importing => Some(self_addr),
-        SlotState::Elsewhere(node) => Some(table.addr(node)),
-        SlotState::Unassigned => None,
-    }
+    table.owner_addr(slot, self_addr)
 }
 
 /// Contiguous runs of slots served by the same address: (first, last, address).
