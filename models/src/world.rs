@@ -110,7 +110,7 @@ pub(crate) struct TestExtras {
 pub(crate) struct Ctx<'a> {
     pub sched: &'a mut Scheduler<Ev>,
     pub net: &'a mut Network,
-    pub flows: &'a FlowMap,
+    pub flows: &'a mut FlowMap,
     pub metrics: &'a mut Metrics,
     /// The cluster's addresses, and the map refreshes on their way to clients.
     pub cluster: &'a mut cluster::ClusterShared,
@@ -256,6 +256,28 @@ impl Model for World {
                 .as_mut()
                 .expect("probe events only with a probe")
                 .handle(&mut ctx, e),
+        }
+        // Connections clients opened at run time get their node's end.
+        if !clients.opened.is_empty() {
+            for o in std::mem::take(&mut clients.opened) {
+                engine.add_conn(o.conn, o.node);
+                faults.add_conn(o.conn, o.host);
+                if let Some(z) = zone_traffic {
+                    z.add_conn(config, o.node, o.host);
+                }
+                if !metrics.propagation_by_conn.is_empty() {
+                    let z = &config.zones;
+                    let n = &config.network;
+                    let (latency_ns, _) = z.link(
+                        z.client_zones[o.host as usize],
+                        z.node_zones[o.node as usize],
+                        (n.latency_ns, n.jitter_ns),
+                    );
+                    metrics
+                        .propagation_by_conn
+                        .push(SimDuration::from_ns(latency_ns));
+                }
+            }
         }
         // Clients that prefer replicas in sync learn of a change at once.
         if replication.in_sync_changed {

@@ -114,7 +114,7 @@ fn node_db(
     owners: &Option<Vec<u16>>,
     shard: u32,
 ) -> Result<Db, String> {
-    let mut db = empty_db(config, view, shard);
+    let mut db = empty_db(config, view, shard, shard);
     let p = &config.prefill;
     if p.key_count > 0 {
         let range = store_core::PrefillRange {
@@ -151,7 +151,12 @@ fn node_db(
 /// crash gets): the slots of its shard served, every other slot answered with `MOVED`
 /// to its owner. A replica serves its primary's slots and answers as its primary does
 /// (as a replica does for clients that sent READONLY).
-pub(super) fn empty_db(config: &RunConfig, view: Option<&ClusterView>, shard: u32) -> Db {
+pub(super) fn empty_db(
+    config: &RunConfig,
+    view: Option<&ClusterView>,
+    node: u32,
+    shard: u32,
+) -> Db {
     let db_config = store_core::Config {
         maxmemory_bytes: config.cluster.node.maxmemory_bytes,
         maxmemory_policy: store_policy(config.cluster.node.maxmemory_policy),
@@ -159,13 +164,19 @@ pub(super) fn empty_db(config: &RunConfig, view: Option<&ClusterView>, shard: u3
     };
     let mut db = Db::new(db_config);
     if let Some(view) = view {
-        db.join_cluster(
-            view.addrs.clone(),
-            store_core::NodeRef(u16::try_from(shard).expect("at most 65,533 nodes")),
-            view.owners.clone(),
-        );
+        join_cluster(&mut db, view, node, shard);
     }
     db
+}
+
+/// Makes `db` node `node` of the converged cluster, a replica of `shard`'s primary
+/// unless it is that primary.
+fn join_cluster(db: &mut Db, view: &ClusterView, node: u32, shard: u32) {
+    let r = |n: u32| store_core::NodeRef(u16::try_from(n).expect("at most 65,533 nodes"));
+    db.join_cluster(view.addrs.clone(), r(node), view.owners.clone());
+    if node != shard {
+        db.set_cluster_replica_of(Some(r(shard)));
+    }
 }
 
 /// The CPU credits of a burstable instance type, starting at `level`.
@@ -264,6 +275,9 @@ impl World {
                     .expect("primaries first")
                     .clone();
                 super::replication::make_replica(&mut db);
+                if let Some(view) = &view {
+                    join_cluster(&mut db, view, node, shard);
+                }
                 db
             };
             nodes.push(Node {
@@ -347,6 +361,7 @@ impl World {
                         moved: Default::default(),
                     }),
                     refreshing: false,
+                    opened: Vec::new(),
                     counts: Default::default(),
                     #[cfg(test)]
                     sends: 0,
@@ -519,6 +534,11 @@ impl World {
                 replicas_per_shard: replicas,
                 replica_in_sync: vec![true; links as usize],
                 connected: connected as u32,
+                node_nics: nodes.iter().map(|n| n.nic).collect(),
+                host_nics: client_nics.clone(),
+                link: link.clone(),
+                zones: config.zones.clone(),
+                opened: Vec::new(),
                 redirects: config.clients.cluster,
                 awaiting_retry: 0,
                 awaiting_parse: 0,

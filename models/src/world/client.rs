@@ -1,11 +1,20 @@
 //! Clients: memtier_benchmark's connections. Each client is one request generator and
 //! pipeline with a connection to every shard (a cluster-aware client routes each key to
-//! its shard's connection), sending as its pipeline, its rate limit (memtier's
+//! the node its own slot map names), sending as its pipeline, its rate limit (memtier's
 //! `--rate-limiting` timer) or its open-loop arrival schedule allow, until its request
 //! count or the test time runs out. Invariant: a client never has more than `pipeline`
 //! requests outstanding, and every request it sends is either answered exactly once
-//! (its reply delivered, `on_reply`, then parsed, `parsed`, which records its latency)
-//! or fails with a reset of its connection (`on_requests_failed`).
+//! (its reply delivered, `on_reply`, then parsed, `parsed`, which records its latency),
+//! fails with a reset of its connection (`on_requests_failed`), or fails after
+//! `max_redirects` redirections and retries (`fail_request`).
+//!
+//! In a cluster, a request answered `MOVED` updates its client's map (and the client
+//! asks the new owner for the whole map with `CLUSTER SLOTS`, one refresh at a time,
+//! outside its pipeline) and goes to the named node; one answered `ASK` goes to the named
+//! node after `ASKING`, map unchanged; one answered `CLUSTERDOWN` or `TRYAGAIN` is sent
+//! again after the retry delay. A client with no connection to a node it must reach
+//! opens one then (new flows, after every flow of the build). Its latency runs from its
+//! first send.
 //!
 //! Clients cost CPU ([`ClientCpuCost`]): memtier's clients are spread over its threads
 //! (`clients` connections each), and each thread is a FIFO server on the client host's
@@ -97,6 +106,8 @@ pub(crate) struct Client {
     /// Reads it has sent to replicas: the next goes to replica `reads_to_replicas mod
     /// replicas` of its shard, in turn.
     pub reads_to_replicas: u32,
+    /// Connections it opened at run time: (node, connection).
+    pub opened: Vec<(u32, u32)>,
     /// Its slot map (a CRC16 cluster only): where it sends each slot's requests.
     pub map: Option<SlotMap>,
     /// Its map refresh (`CLUSTER SLOTS`) in flight, if any: at most one at a time.
@@ -107,6 +118,14 @@ pub(crate) struct Client {
     /// on its connection, for the tests' order checks).
     #[cfg(test)]
     pub sends: u64,
+}
+
+/// A client connection opened at run time.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct OpenedConn {
+    pub conn: u32,
+    pub node: u32,
+    pub host: u32,
 }
 
 /// One memtier thread: a FIFO server on its client host's vCPUs.
@@ -188,8 +207,17 @@ pub(crate) struct Clients {
     pub replicas_per_shard: u32,
     /// Each replica's link is in sync, by replica (for `replica_preferred`).
     pub replica_in_sync: Vec<bool>,
-    /// A client has a connection to nodes `0..connected` (connection `first_conn + n`).
+    /// A client has a connection to nodes `0..connected` (connection `first_conn + n`)
+    /// from the start; to others once it first sends them a request.
     pub connected: u32,
+    /// Each node's NIC and each client host's, to open a connection at run time.
+    pub node_nics: Vec<sim::net::NicId>,
+    pub host_nics: Vec<sim::net::NicId>,
+    /// The path of a connection opened at run time (its latency per zones, if any).
+    pub link: sim::net::LinkConfig,
+    pub zones: crate::scenario::resolve::ZonesConfig,
+    /// Connections opened at run time, for the world to give their node ends.
+    pub opened: Vec<OpenedConn>,
     /// How clients follow redirections and retries.
     pub redirects: ClusterClientConfig,
     /// Requests waiting out their retry delay (for checks: a request in one place).
@@ -558,12 +586,7 @@ impl Clients {
         let first_conn = client.first_conn;
         format_key(&self.key_prefix, op.key_index, &mut self.key_buf);
         let (shard, slot) = self.router.route(&self.key_buf, op.key_index);
-        let mut owner = self.owner_of(c, slot.unwrap_or(NO_SLOT), shard);
-        if owner >= self.connected {
-            // No connection to the node its map names (connections are not opened at
-            // run time yet): the shard's first primary, which redirects it.
-            owner = shard;
-        }
+        let owner = self.owner_of(c, slot.unwrap_or(NO_SLOT), shard);
         let node = if op.kind == OpKind::Get && self.read_from != ReadFrom::Primary {
             let turn = self.clients[c as usize].reads_to_replicas;
             self.clients[c as usize].reads_to_replicas = turn.wrapping_add(1);
@@ -577,7 +600,12 @@ impl Clients {
         } else {
             owner
         };
-        let conn = first_conn + node;
+        let conn = if node < self.connected {
+            first_conn + node
+        } else {
+            self.conn_to(ctx, c, node)
+                .expect("a map names only nodes of the world")
+        };
         let req = reqs.insert(Req {
             next: NO_REQ,
             client: c,
@@ -659,9 +687,35 @@ impl Clients {
         }
     }
 
-    /// Client `c`'s connection to `node`, if it has one.
-    fn conn_to(&self, c: u32, node: u32) -> Option<u32> {
-        (node < self.connected).then(|| self.clients[c as usize].first_conn + node)
+    /// Client `c`'s connection to `node`, opened now if it has none (None: no such
+    /// node).
+    fn conn_to(&mut self, ctx: &mut Ctx<'_>, c: u32, node: u32) -> Option<u32> {
+        let client = &self.clients[c as usize];
+        if node < self.connected {
+            return Some(client.first_conn + node);
+        }
+        if let Some(&(_, conn)) = client.opened.iter().find(|&&(n, _)| n == node) {
+            return Some(conn);
+        }
+        let node_nic = *self.node_nics.get(node as usize)?;
+        let host = self.threads[client.thread as usize].host;
+        let mut link = self.link.clone();
+        if !self.zones.is_empty() {
+            let z = &self.zones;
+            let (latency_ns, jitter_ns) = z.link(
+                z.client_zones[host as usize],
+                z.node_zones[node as usize],
+                (link.latency.as_ns(), link.jitter.as_ns()),
+            );
+            link.latency = SimDuration::from_ns(latency_ns);
+            link.jitter = SimDuration::from_ns(jitter_ns);
+        }
+        let conn = ctx
+            .flows
+            .open_conn(ctx.net, self.host_nics[host as usize], node_nic, link);
+        self.clients[c as usize].opened.push((node, conn));
+        self.opened.push(OpenedConn { conn, node, host });
+        Some(conn)
     }
 
     /// A request's node answered MOVED, ASK, CLUSTERDOWN or TRYAGAIN: it follows, as a
@@ -715,7 +769,7 @@ impl Clients {
         asking: bool,
     ) {
         let c = reqs[req as usize].client;
-        let Some(conn) = self.conn_to(c, node) else {
+        let Some(conn) = self.conn_to(ctx, c, node) else {
             self.clients[c as usize].counts.unreachable += 1;
             return self.fail_request(ctx, reqs, req);
         };
@@ -742,7 +796,7 @@ impl Clients {
 
     /// Asks `node` for the whole slot map (`CLUSTER SLOTS`), outside the pipeline.
     fn send_refresh(&mut self, ctx: &mut Ctx<'_>, reqs: &mut Requests, c: u32, node: u32) {
-        let Some(conn) = self.conn_to(c, node) else {
+        let Some(conn) = self.conn_to(ctx, c, node) else {
             return;
         };
         let now = ctx.sched.now();

@@ -21,11 +21,23 @@ fn config(shards: u32, pipeline: u32, duration_ms: u64) -> RunConfig {
 
 /// [`config`], with `clients.cluster` settings `cluster` (RON fields).
 fn config_with(shards: u32, pipeline: u32, duration_ms: u64, cluster: &str) -> RunConfig {
+    config_text(shards, 0, "1:4", pipeline, duration_ms, cluster)
+}
+
+fn config_text(
+    shards: u32,
+    replicas: u32,
+    ratio: &str,
+    pipeline: u32,
+    duration_ms: u64,
+    cluster: &str,
+) -> RunConfig {
     let text = format!(
         r#"(
         name: "moves", description: "ownership moves", seed: 11, duration_ms: {duration_ms},
-        cluster: (engine: redis, mode: cluster, shards: {shards}, instance: "cache.r7g.large"),
-        clients: (workload: (ratio: "1:4", key_maximum: 2000, data_size: 100,
+        cluster: (engine: redis, mode: cluster, shards: {shards}, replicas_per_shard: {replicas},
+                  instance: "cache.r7g.large"),
+        clients: (workload: (ratio: "{ratio}", key_maximum: 2000, data_size: 100,
                              clients: 4, threads: 1, pipeline: {pipeline}),
                   cluster: ({cluster})),
     )"#
@@ -43,6 +55,8 @@ struct Change {
     states: Vec<(u32, u16, SlotState)>,
     /// Keys (by index) deleted from a node then: (node, key index).
     deletes: Vec<(u32, u64)>,
+    /// Replicas promoted then (they stop serving their primary's slots as replicas).
+    promote: Vec<u32>,
 }
 
 /// What a test looks at in a world before its results are taken.
@@ -77,6 +91,11 @@ fn run_with(config: &RunConfig, changes: &[Change]) -> (Seen, RunResult) {
 }
 
 fn apply(world: &mut World, change: &Change) {
+    for &node in &change.promote {
+        world.nodes.nodes[node as usize]
+            .db
+            .set_cluster_replica_of(None);
+    }
     for &(node, slot, state) in &change.states {
         world.nodes.nodes[node as usize]
             .db
@@ -102,6 +121,7 @@ fn hand_over(at_ms: u64, slots: std::ops::Range<u16>, a: u32, b: u32) -> Change 
         at_ms,
         states,
         deletes: Vec::new(),
+        promote: Vec::new(),
     }
 }
 
@@ -183,6 +203,7 @@ fn ask_sends_asking_to_the_importing_node_and_keeps_the_map() {
         at_ms: 20,
         states,
         deletes,
+        promote: Vec::new(),
     };
     let (seen, result) = run_with(&config, &[change]);
     let counts = result
@@ -244,6 +265,7 @@ fn redirections_and_retries_are_bounded_by_the_settings() {
             })
             .collect(),
         deletes: Vec::new(),
+        promote: Vec::new(),
     };
     let (_, downed) = run_with(&config, &[down]);
     let c = downed.cluster_clients.expect("retried").total;
@@ -253,6 +275,43 @@ fn redirections_and_retries_are_bounded_by_the_settings() {
     // Each failed request waited two retry delays (20 ms): in the 180 ms after the
     // change, at most 9 a client, one at a time.
     assert!(c.failed <= 4 * 9, "{c:?}");
+}
+
+/// Shard 0's replica (node 2) takes over its slots, as after a failover: each client
+/// (connected to the primaries only) is told MOVED once, opens a connection to node 2
+/// at run time, refreshes its map there, and reads from node 2 from then on.
+#[test]
+fn clients_open_a_connection_to_a_promoted_replica() {
+    let config = config_text(2, 1, "0:1", 1, 200, "");
+    let mut change = hand_over(20, 0..8192, 0, 2);
+    for slot in 0..8192 {
+        change
+            .states
+            .push((1, slot, SlotState::Elsewhere(NodeRef(2))));
+    }
+    change.promote.push(2);
+    let (seen, result) = run_with(&config, &[change]);
+    let counts = result
+        .cluster_clients
+        .as_ref()
+        .expect("clients were redirected");
+    assert_eq!(counts.by_client.len(), 4);
+    for (client, c) in &counts.by_client {
+        assert_eq!(
+            (c.moved, c.refreshes, c.failed, c.unreachable),
+            (1, 1, 0, 0),
+            "client {client}"
+        );
+    }
+    for map in &seen.maps {
+        assert_eq!((map.owner(0), map.owner(8191), map.owner(8192)), (2, 2, 1));
+    }
+    // Node 2 served reads: it is a host with client traffic now.
+    let node2 = &result.hosts[2];
+    assert!(node2.ops > 0, "{}", node2.ops);
+    assert_eq!(seen.answered_by_non_owner, 0);
+    assert_eq!(result.simulation.errors, 0);
+    assert_accounted(&result);
 }
 
 /// Same seed, same changes: the same results, byte for byte.
@@ -351,7 +410,7 @@ proptest! {
                         states.push((node, slot, state));
                     }
                 }
-                Change { at_ms: c.at_ms, states, deletes: Vec::new() }
+                Change { at_ms: c.at_ms, states, deletes: Vec::new(), promote: Vec::new() }
             })
             .collect();
         let (seen, result) = run_with(&config, &changes);

@@ -563,6 +563,27 @@ impl Engine {
         self.enqueue(ctx, nodes, reqs, repl, node, 0, job);
     }
 
+    /// The node's end of connection `conn`, opened by its client at run time (the next
+    /// index), with its I/O thread chosen as the build chooses it.
+    pub(crate) fn add_conn(&mut self, conn: u32, node: u32) {
+        assert_eq!(conn as usize, self.conns.len(), "connections open in order");
+        let io_threads = self.threads[node as usize].len() as u32;
+        let io_thread = if io_threads > 1 {
+            1 + conn % (io_threads - 1)
+        } else {
+            0
+        };
+        self.conns.push(Conn {
+            node,
+            session: Session::new(u64::from(conn) + 1),
+            waiting: ReqList::EMPTY,
+            batch: ReqList::EMPTY,
+            busy: false,
+            orphaned: false,
+            io_thread: u16::try_from(io_thread).expect("at most 128 threads"),
+        });
+    }
+
     /// A restarted node's threads take up their queues again.
     pub(crate) fn resume_node(
         &mut self,

@@ -46,6 +46,10 @@ pub(crate) struct Faults {
     pub requests_reset: u64,
     aborted: Vec<FlowId>,
     reset_after_ns: u64,
+    /// Connections before this one were opened at build, `conns_per_host` a host.
+    first_opened: u32,
+    /// The client host of each connection opened at run time.
+    opened_hosts: Vec<u32>,
 }
 
 /// Frees the requests of a batch orphaned by its connection's reset.
@@ -131,6 +135,8 @@ impl Faults {
         Faults {
             records,
             conns_per_host: conns_per_host.max(1),
+            first_opened: conns_per_host * client_nics.len() as u32,
+            opened_hosts: Vec::new(),
             connection_resets: 0,
             requests_reset: 0,
             aborted: Vec::new(),
@@ -157,7 +163,7 @@ impl Faults {
                 let now = ctx.sched.now().as_ns();
                 let n = &mut nodes.nodes[node as usize];
                 n.down = false;
-                n.db = super::build::empty_db(config, ctx.cluster.view.as_ref(), n.shard);
+                n.db = super::build::empty_db(config, ctx.cluster.view.as_ref(), node, n.shard);
                 if repl.link_of(node).is_some() {
                     super::replication::make_replica(&mut n.db);
                 } else if repl.propagates(node) {
@@ -216,7 +222,10 @@ impl Faults {
         let now = now.as_ns();
         let waited_from = now.saturating_sub(self.reset_after_ns);
         let node = HostRef::Node(engine.conns[conn as usize].node);
-        let host = HostRef::Client(conn / self.conns_per_host);
+        let host = HostRef::Client(match conn.checked_sub(self.first_opened) {
+            Some(i) => self.opened_hosts[i as usize],
+            None => conn / self.conns_per_host,
+        });
         self.records.iter().position(|r| {
             let active =
                 r.config.from_ns <= now && r.config.until_ns.is_none_or(|u| u > waited_from);
@@ -230,6 +239,12 @@ impl Faults {
                     FaultKind::NicRate { .. } => false,
                 }
         })
+    }
+
+    /// Connection `conn`, opened at run time, is from client host `host`.
+    pub fn add_conn(&mut self, conn: u32, host: u32) {
+        debug_assert_eq!(conn, self.first_opened + self.opened_hosts.len() as u32);
+        self.opened_hosts.push(host);
     }
 
     /// Resets client connection `conn` (both flows, but `already_reset`, which the

@@ -69,6 +69,10 @@ impl FlowKind {
 pub struct FlowMap {
     /// `starts[k]` is the first id of kind k; `starts[COUNT]` is one past the last flow.
     starts: [u32; FlowKind::COUNT + 1],
+    /// Client connections opened at run time (a client following a redirection to a
+    /// node it had no connection to): connection `reserved + i` has flows
+    /// `starts[COUNT] + 2i` (requests) and `+ 1` (replies), after every reserved flow.
+    opened_conns: u32,
 }
 
 impl FlowMap {
@@ -80,17 +84,29 @@ impl FlowMap {
                 .checked_add(n)
                 .expect("fewer than 2^32 flows in a world");
         }
-        FlowMap { starts }
+        FlowMap {
+            starts,
+            opened_conns: 0,
+        }
     }
 
     /// Flows reserved for `kind`.
-    pub fn count(&self, kind: FlowKind) -> u32 {
+    fn reserved(&self, kind: FlowKind) -> u32 {
         self.starts[kind as usize + 1] - self.starts[kind as usize]
     }
 
-    /// Every flow reserved.
+    /// Flows of `kind`: those reserved, and for client connections those opened since.
+    pub fn count(&self, kind: FlowKind) -> u32 {
+        let opened = match kind {
+            FlowKind::ClientRequest | FlowKind::ClientReply => self.opened_conns,
+            _ => 0,
+        };
+        self.reserved(kind) + opened
+    }
+
+    /// Every flow reserved, and opened since.
     pub fn total(&self) -> u32 {
-        self.starts[FlowKind::COUNT]
+        self.starts[FlowKind::COUNT] + 2 * self.opened_conns
     }
 
     /// Flow `index` of `kind`.
@@ -100,13 +116,53 @@ impl FlowMap {
             index < self.count(kind),
             "flow {index} of {kind:?} reserved"
         );
-        FlowId(self.starts[kind as usize] + index)
+        if index < self.reserved(kind) {
+            FlowId(self.starts[kind as usize] + index)
+        } else {
+            self.opened_flow(kind, index)
+        }
+    }
+
+    /// Flow `index` of a client kind, of a connection opened at run time.
+    #[cold]
+    #[inline(never)]
+    fn opened_flow(&self, kind: FlowKind, index: u32) -> FlowId {
+        let i = index - self.reserved(kind);
+        FlowId(self.starts[FlowKind::COUNT] + 2 * i + u32::from(kind == FlowKind::ClientReply))
+    }
+
+    /// Opens a client connection at run time from `client` to `node` (its request flow,
+    /// then its reply flow, with random streams of their own); returns its index.
+    pub fn open_conn(
+        &mut self,
+        net: &mut Network,
+        client: NicId,
+        node: NicId,
+        link: LinkConfig,
+    ) -> u32 {
+        let conn = self.reserved(FlowKind::ClientRequest) + self.opened_conns;
+        let i = u64::from(self.opened_conns);
+        self.opened_conns += 1;
+        let req = net.open_flow_labelled(client, node, link.clone(), "net.flow.opened", 2 * i);
+        let rep = net.open_flow_labelled(node, client, link, "net.flow.opened", 2 * i + 1);
+        assert_eq!(
+            (req, rep),
+            (
+                self.flow(FlowKind::ClientRequest, conn),
+                self.flow(FlowKind::ClientReply, conn)
+            ),
+            "run-time flows follow every other"
+        );
+        conn
     }
 
     /// The kind of `flow` and its index within the kind.
     #[inline]
     pub fn locate(&self, flow: FlowId) -> (FlowKind, u32) {
         debug_assert!(flow.0 < self.total(), "{flow:?} was reserved");
+        if flow.0 >= self.starts[FlowKind::COUNT] {
+            return self.locate_opened(flow);
+        }
         // Kinds are few: a comparison with each later range's start, in a loop whose
         // bounds the compiler sees, so it unrolls with no bounds checks.
         let mut k = 0;
@@ -114,6 +170,19 @@ impl FlowMap {
             k += 1;
         }
         (FlowKind::ALL[k], flow.0 - self.starts[k])
+    }
+
+    /// The kind and index of a flow opened at run time.
+    #[cold]
+    #[inline(never)]
+    fn locate_opened(&self, flow: FlowId) -> (FlowKind, u32) {
+        let off = flow.0 - self.starts[FlowKind::COUNT];
+        let kind = if off % 2 == 0 {
+            FlowKind::ClientRequest
+        } else {
+            FlowKind::ClientReply
+        };
+        (kind, self.reserved(kind) + off / 2)
     }
 
     /// Opens flow `index` of `kind` from `src` to `dst`. Flows must be opened in id
