@@ -174,6 +174,9 @@ pub struct ClusterClientConfig {
     pub max_redirects: u8,
     /// The wait before a request answered CLUSTERDOWN or TRYAGAIN is sent again.
     pub retry_delay_ns: u64,
+    /// The wait for a reply before a request is given up (None: no timeout).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_timeout_ns: Option<u64>,
 }
 
 impl ClusterClientConfig {
@@ -181,6 +184,7 @@ impl ClusterClientConfig {
     pub const DEFAULT: ClusterClientConfig = ClusterClientConfig {
         max_redirects: 5,
         retry_delay_ns: 100 * NS_PER_MS,
+        request_timeout_ns: None,
     };
 
     fn is_default(&self) -> bool {
@@ -225,9 +229,26 @@ fn resolve_cluster_client(
         }
         Some(ms) => ms * NS_PER_MS,
     };
+    let request_timeout_ns = match spec.request_timeout_ms {
+        None => None,
+        Some(0) => {
+            return Err(fe(
+                "clients.cluster.request_timeout_ms",
+                "expected a positive time, got 0",
+            ))
+        }
+        Some(ms) if ms > 3_600_000 => {
+            return Err(fe(
+                "clients.cluster.request_timeout_ms",
+                format!("expected at most one hour, got {ms} ms"),
+            ))
+        }
+        Some(ms) => Some(ms * NS_PER_MS),
+    };
     Ok(ClusterClientConfig {
         max_redirects,
         retry_delay_ns,
+        request_timeout_ns,
     })
 }
 

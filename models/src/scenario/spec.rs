@@ -415,6 +415,12 @@ pub struct ClusterClientSpec {
     /// again, in milliseconds (default 100, redis-py's cluster retry backoff base).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_delay_ms: Option<u64>,
+    /// How long a client waits for a reply before it gives the request up (counted as
+    /// a timeout and failed) and refreshes its map from another node, in milliseconds.
+    /// Default: no timeout, as memtier_benchmark (a dead node's requests then fail when
+    /// their connection resets, `network.tcp_reset_after_ms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_timeout_ms: Option<u64>,
 }
 
 /// Overrides of the client's CPU cost (see `models::client_cpu`).
@@ -667,6 +673,7 @@ impl Merge for ClusterClientSpec {
     fn merge(&mut self, p: Self) {
         self.max_redirects.merge(p.max_redirects);
         self.retry_delay_ms.merge(p.retry_delay_ms);
+        self.request_timeout_ms.merge(p.request_timeout_ms);
     }
 }
 

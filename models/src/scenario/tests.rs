@@ -135,6 +135,11 @@ fn semantic_errors_name_the_field_and_the_expectation() {
             "at most 255",
         ),
         (
+            r#"clients: (cluster: (request_timeout_ms: 0)),"#,
+            "clients.cluster.request_timeout_ms",
+            "positive",
+        ),
+        (
             r#"clients: (cluster: (retry_delay_ms: 0)),"#,
             "clients.cluster.retry_delay_ms",
             "positive",

@@ -541,6 +541,8 @@ impl World {
                 opened: Vec::new(),
                 redirects: config.clients.cluster,
                 awaiting_retry: 0,
+                timed_out_in_flight: 0,
+                attempts: 0,
                 awaiting_parse: 0,
                 shared: shared_client_cpu.then(|| {
                     let spec = &config.clients.instance.spec;

@@ -71,6 +71,9 @@ pub enum ClientEv {
     /// A request answered CLUSTERDOWN or TRYAGAIN has waited its retry delay: it is
     /// sent again, where the client's map now says.
     Retry { req: u32 },
+    /// A request's timeout, for its send number `attempt` (stale if it was answered,
+    /// redirected or freed since).
+    Timeout { req: u32, attempt: u32 },
 }
 
 impl From<ClientEv> for Ev {
@@ -222,6 +225,11 @@ pub(crate) struct Clients {
     pub redirects: ClusterClientConfig,
     /// Requests waiting out their retry delay (for checks: a request in one place).
     pub awaiting_retry: u64,
+    /// Requests given up at their timeout and still in the table (on their way).
+    pub timed_out_in_flight: u64,
+    /// Sends with a timeout so far, by every client, wrapping (a timeout names the send
+    /// it is for).
+    pub attempts: u32,
 }
 
 impl Clients {
@@ -311,6 +319,7 @@ impl Clients {
                 thread,
                 epoch,
             } => self.shared_job_done(ctx, reqs, host, thread as u32, epoch),
+            ClientEv::Timeout { req, attempt } => self.timeout(ctx, reqs, req, attempt),
             ClientEv::Retry { req } => {
                 self.awaiting_retry -= 1;
                 let r = &reqs[req as usize];
@@ -472,10 +481,16 @@ impl Clients {
     /// on.
     fn parsed(&mut self, ctx: &mut Ctx<'_>, reqs: &mut Requests, req: u32) {
         let now = ctx.sched.now();
-        let (refresh, outcome) = {
+        let (refresh, outcome, timed_out) = {
             let r = &reqs[req as usize];
-            (r.refresh, r.outcome)
+            (r.refresh, r.outcome, r.timed_out)
         };
+        if timed_out {
+            // Its client gave it up already: the late reply is dropped.
+            reqs.remove(req as usize);
+            self.timed_out_in_flight -= 1;
+            return;
+        }
         if refresh {
             return self.refresh_parsed(ctx, reqs, req);
         }
@@ -629,6 +644,9 @@ impl Clients {
             redirects: 0,
             asking: false,
             refresh: false,
+            timed_out: false,
+            reset: false,
+            attempt: 0,
             #[cfg(test)]
             seq: 0,
         });
@@ -646,6 +664,18 @@ impl Clients {
             let client = &mut self.clients[c as usize];
             r.seq = client.sends;
             client.sends += 1;
+        }
+        if let Some(timeout_ns) = self.redirects.request_timeout_ns {
+            r.attempt = self.attempts;
+            self.attempts = self.attempts.wrapping_add(1);
+            ctx.sched.schedule_at(
+                now + SimDuration::from_ns(timeout_ns),
+                ClientEv::Timeout {
+                    req,
+                    attempt: r.attempt,
+                }
+                .into(),
+            );
         }
         let mut request_bytes = with_argv(
             r,
@@ -758,6 +788,40 @@ impl Clients {
         }
     }
 
+    /// A request's timeout: if that send is still unanswered, its client gives it up
+    /// (a timeout, and a failed request), and asks another node for the map, as cluster
+    /// clients do when a node stops answering.
+    fn timeout(&mut self, ctx: &mut Ctx<'_>, reqs: &mut Requests, req: u32, attempt: u32) {
+        let Some(r) = reqs.get_mut(req as usize) else {
+            return;
+        };
+        // Stale: answered (its reply delivered), sent again since, given up already, or
+        // failed with its connection's reset.
+        if r.attempt != attempt || r.delivered > r.sent || r.timed_out || r.reset {
+            return;
+        }
+        let (c, node, refresh) = (r.client, r.shard, r.refresh);
+        r.timed_out = true;
+        self.timed_out_in_flight += 1;
+        let client = &mut self.clients[c as usize];
+        client.counts.timeouts += 1;
+        if refresh {
+            client.refreshing = false;
+        } else {
+            client.counts.failed += 1;
+            client.outstanding -= 1;
+        }
+        if client.map.is_some() && !client.refreshing && self.shards > 1 {
+            let other = if node < self.shards {
+                (node + 1) % self.shards
+            } else {
+                0
+            };
+            self.send_refresh(ctx, reqs, c, other);
+        }
+        self.fill(ctx, reqs, c);
+    }
+
     /// Sends request `req` again, to `node` (after ASKING when `asking`); its latency
     /// still runs from its first send, as memtier measures it.
     fn resend(
@@ -826,6 +890,9 @@ impl Clients {
             redirects: 0,
             asking: false,
             refresh: true,
+            timed_out: false,
+            reset: false,
+            attempt: 0,
             #[cfg(test)]
             seq: 0,
         });

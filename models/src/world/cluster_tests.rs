@@ -57,6 +57,8 @@ struct Change {
     deletes: Vec<(u32, u64)>,
     /// Replicas promoted then (they stop serving their primary's slots as replicas).
     promote: Vec<u32>,
+    /// Nodes that stop answering then (their threads run nothing more).
+    stop: Vec<u32>,
 }
 
 /// What a test looks at in a world before its results are taken.
@@ -91,6 +93,9 @@ fn run_with(config: &RunConfig, changes: &[Change]) -> (Seen, RunResult) {
 }
 
 fn apply(world: &mut World, change: &Change) {
+    for &node in &change.stop {
+        world.nodes.nodes[node as usize].down = true;
+    }
     for &node in &change.promote {
         world.nodes.nodes[node as usize]
             .db
@@ -122,6 +127,7 @@ fn hand_over(at_ms: u64, slots: std::ops::Range<u16>, a: u32, b: u32) -> Change 
         states,
         deletes: Vec::new(),
         promote: Vec::new(),
+        stop: Vec::new(),
     }
 }
 
@@ -204,6 +210,7 @@ fn ask_sends_asking_to_the_importing_node_and_keeps_the_map() {
         states,
         deletes,
         promote: Vec::new(),
+        stop: Vec::new(),
     };
     let (seen, result) = run_with(&config, &[change]);
     let counts = result
@@ -266,6 +273,7 @@ fn redirections_and_retries_are_bounded_by_the_settings() {
             .collect(),
         deletes: Vec::new(),
         promote: Vec::new(),
+        stop: Vec::new(),
     };
     let (_, downed) = run_with(&config, &[down]);
     let c = downed.cluster_clients.expect("retried").total;
@@ -311,6 +319,46 @@ fn clients_open_a_connection_to_a_promoted_replica() {
     assert!(node2.ops > 0, "{}", node2.ops);
     assert_eq!(seen.answered_by_non_owner, 0);
     assert_eq!(result.simulation.errors, 0);
+    assert_accounted(&result);
+}
+
+/// A failover as clients see it: node 0 stops answering at 20 ms; at 25 ms its replica
+/// (node 2) is promoted and node 1 learns of it. Requests to node 0 time out, each
+/// client asks node 1 for the map, and from then on reads go to node 2.
+#[test]
+fn a_timeout_leads_clients_to_the_promoted_replica() {
+    let config = config_text(2, 1, "0:1", 1, 200, "request_timeout_ms: 10");
+    assert_eq!(config.clients.cluster.request_timeout_ns, Some(10_000_000));
+    let stop = Change {
+        at_ms: 20,
+        states: Vec::new(),
+        deletes: Vec::new(),
+        promote: Vec::new(),
+        stop: vec![0],
+    };
+    let mut promote = hand_over(25, 0..8192, 0, 2);
+    promote.states.retain(|&(node, _, _)| node != 0);
+    for slot in 0..8192 {
+        promote
+            .states
+            .push((1, slot, SlotState::Elsewhere(NodeRef(2))));
+    }
+    promote.promote.push(2);
+    let (seen, result) = run_with(&config, &[stop, promote]);
+    let counts = result.cluster_clients.as_ref().expect("clients timed out");
+    assert_eq!(counts.by_client.len(), 4);
+    for (client, c) in &counts.by_client {
+        assert!(
+            c.timeouts >= 1 && c.refreshes >= 1,
+            "client {client}: {c:?}"
+        );
+        assert_eq!(c.failed, c.timeouts, "client {client}: {c:?}");
+    }
+    for map in &seen.maps {
+        assert_eq!((map.owner(0), map.owner(8192)), (2, 1));
+    }
+    assert!(result.hosts[2].ops > 0);
+    assert_eq!(seen.answered_by_non_owner, 0);
     assert_accounted(&result);
 }
 
@@ -410,7 +458,7 @@ proptest! {
                         states.push((node, slot, state));
                     }
                 }
-                Change { at_ms: c.at_ms, states, deletes: Vec::new(), promote: Vec::new() }
+                Change { at_ms: c.at_ms, states, deletes: Vec::new(), promote: Vec::new(), stop: Vec::new() }
             })
             .collect();
         let (seen, result) = run_with(&config, &changes);

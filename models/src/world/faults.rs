@@ -279,8 +279,9 @@ impl Faults {
         cn.orphaned |= !batch.is_empty();
         // Per client: workload requests failed, and whether its map refresh was one.
         let mut failed: BTreeMap<u32, (u32, bool)> = BTreeMap::new();
+        let mut timed_out = 0;
         let mut gone = Vec::new();
-        for (id, r) in reqs.iter() {
+        for (id, r) in reqs.iter_mut() {
             // A request whose reply was delivered before the reset waits for its
             // client's thread to parse it: it is answered, not failed.
             if r.conn != conn || r.delivered > r.sent {
@@ -290,6 +291,15 @@ impl Faults {
             if !in_batch {
                 gone.push(id);
             }
+            if r.timed_out {
+                // Failed at its timeout already; it leaves the clients' account now (an
+                // orphan's batch accounts for it until it is freed).
+                if !in_batch || count_batch {
+                    timed_out += 1;
+                }
+                continue;
+            }
+            r.reset = true;
             if !in_batch || count_batch {
                 let entry = failed.entry(r.client).or_default();
                 if r.refresh {
@@ -309,6 +319,7 @@ impl Faults {
             self.records[i].connection_resets += 1;
             self.records[i].requests_reset += total;
         }
+        clients.timed_out_in_flight -= timed_out;
         for (client, (n, refresh)) in failed {
             clients.on_requests_failed(ctx, reqs, client, n, refresh);
         }

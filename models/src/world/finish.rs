@@ -293,8 +293,12 @@ impl World {
             events,
             requests_sent,
             requests_completed_total: metrics.completed_total,
-            // Map refreshes are no workload requests (they are not in `requests_sent`).
-            requests_in_flight: requests.iter().filter(|(_, r)| !r.refresh).count() as u64,
+            // Map refreshes are no workload requests (they are not in `requests_sent`),
+            // and a request given up is counted failed.
+            requests_in_flight: requests
+                .iter()
+                .filter(|(_, r)| !r.refresh && !r.timed_out)
+                .count() as u64,
             errors: metrics.errors,
             client_queue_overflows: metrics.client_queue_overflows,
         };

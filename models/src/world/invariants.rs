@@ -339,7 +339,11 @@ fn check_instant(world: &World) -> Result<(), TestCaseError> {
         .iter()
         .filter(|c| c.refreshing)
         .count() as u64;
-    prop_assert_eq!(outstanding + refreshing + orphaned_requests(world), table);
+    let timed_out = world.clients.timed_out_in_flight;
+    prop_assert_eq!(
+        outstanding + refreshing + timed_out + orphaned_requests(world),
+        table
+    );
     // Per NIC direction, from the network's own account: offered = passed + queued +
     // in service + dropped + discarded.
     for a in world.net.nic_accounts() {

@@ -46,6 +46,15 @@ pub(crate) struct Req {
     pub asking: bool,
     /// A refresh of its client's slot map (`CLUSTER SLOTS`), not a workload request.
     pub refresh: bool,
+    /// Given up by its client (no reply within the request timeout): its reply, if
+    /// one comes, is dropped.
+    pub timed_out: bool,
+    /// Failed with its connection's reset while a node thread held it (an orphan):
+    /// its client is done with it.
+    pub reset: bool,
+    /// Its client's count of sends when it was last sent (its timeout acts only on
+    /// that send).
+    pub attempt: u32,
     /// The client's count of requests sent before this one (replies must come back in
     /// this order on a connection).
     #[cfg(test)]

@@ -93,6 +93,10 @@ pub struct ClusterClientCounts {
     /// Map refreshes (`CLUSTER SLOTS`) sent.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub refreshes: u64,
+    /// Requests given up after the request timeout (failed; map refreshes included,
+    /// which are not failures).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub timeouts: u64,
     /// Redirections to a node the client has no connection to (failed).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub unreachable: u64,
@@ -118,6 +122,7 @@ impl ClusterClientCounts {
         self.tryagain += other.tryagain;
         self.retries += other.retries;
         self.refreshes += other.refreshes;
+        self.timeouts += other.timeouts;
         self.unreachable += other.unreachable;
         self.failed += other.failed;
     }
