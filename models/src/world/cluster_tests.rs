@@ -75,9 +75,11 @@ fn run_with(config: &RunConfig, changes: &[Change]) -> (Seen, RunResult) {
     let mut world = World::build(config, &mut sched).expect("the world builds");
     for change in changes {
         sched.run(&mut world, RunLimit::Until(SimTime::from_ms(change.at_ms)));
+        check(&world);
         apply(&mut world, change);
     }
     world.run(&mut sched);
+    check(&world);
     let seen = Seen {
         maps: world
             .clients
@@ -90,6 +92,14 @@ fn run_with(config: &RunConfig, changes: &[Change]) -> (Seen, RunResult) {
         answered_by_non_owner: world.engine.answered_by_non_owner,
     };
     (seen, world.finish(sched.events_run()))
+}
+
+/// The world's instant invariants (a request in exactly one place, the clients'
+/// accounts agree with the request table, the NICs' books balance).
+fn check(world: &World) {
+    if let Err(e) = super::invariants::check_instant(world) {
+        panic!("{e}");
+    }
 }
 
 fn apply(world: &mut World, change: &Change) {
@@ -398,7 +408,11 @@ struct RandomChange {
     unassign: bool,
 }
 
-fn random_changes() -> impl Strategy<Value = (u32, u32, Vec<RandomChange>)> {
+/// A random world: shards, pipeline, request timeout (ms, if any), a node that stops
+/// answering (at ms, node), and ownership changes.
+type RandomCase = (u32, u32, Option<u64>, Option<(u64, u32)>, Vec<RandomChange>);
+
+fn random_changes() -> impl Strategy<Value = RandomCase> {
     (2u32..4, 1u32..4).prop_flat_map(|(shards, pipeline)| {
         let change = (
             1u64..60,
@@ -419,6 +433,8 @@ fn random_changes() -> impl Strategy<Value = (u32, u32, Vec<RandomChange>)> {
         (
             Just(shards),
             Just(pipeline),
+            prop::option::of(2u64..20),
+            prop::option::of((1u64..60, 0..shards)),
             prop::collection::vec(change, 0..5),
         )
     })
@@ -428,16 +444,19 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
 
     /// Whatever the ownership changes (consistent or not across nodes' views, slots
-    /// unassigned included): every request sent is answered once (by a node that
+    /// unassigned included), with or without a request timeout and a node that stops
+    /// answering: every request sent is answered once (by a node that
     /// served its slot in its own view at that moment: only then is the answer no
-    /// redirection), counted as failed after its redirections, or still in flight at
+    /// redirection), counted as failed (after its redirections, or at its timeout), or
+    /// still in flight at
     /// the end; none is lost or answered twice; and every client's map names only
     /// nodes of the world.
     #[test]
     fn every_request_is_answered_by_an_owner_or_counted(case in random_changes()) {
-        let (shards, pipeline, mut changes) = case;
+        let (shards, pipeline, timeout_ms, stop, mut changes) = case;
         changes.sort_by_key(|c| c.at_ms);
-        let config = config(shards, pipeline, 80);
+        let cluster = timeout_ms.map_or(String::new(), |ms| format!("request_timeout_ms: {ms}"));
+        let config = config_with(shards, pipeline, 80, &cluster);
         let changes: Vec<Change> = changes
             .iter()
             .map(|c| {
@@ -461,6 +480,17 @@ proptest! {
                 Change { at_ms: c.at_ms, states, deletes: Vec::new(), promote: Vec::new(), stop: Vec::new() }
             })
             .collect();
+        let mut changes = changes;
+        if let Some((at_ms, node)) = stop {
+            changes.push(Change {
+                at_ms,
+                states: Vec::new(),
+                deletes: Vec::new(),
+                promote: Vec::new(),
+                stop: vec![node],
+            });
+            changes.sort_by_key(|c| c.at_ms);
+        }
         let (seen, result) = run_with(&config, &changes);
         let failed = result.cluster_clients.as_ref().map_or(0, |c| c.total.failed);
         prop_assert_eq!(

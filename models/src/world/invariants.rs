@@ -300,7 +300,7 @@ fn orphaned_requests(world: &World) -> u64 {
 }
 
 /// The checks of one instant.
-fn check_instant(world: &World) -> Result<(), TestCaseError> {
+pub(super) fn check_instant(world: &World) -> Result<(), TestCaseError> {
     // A request is in exactly one place: the places, counted independently, add up to
     // the request table, and so do the clients' own outstanding counts.
     let table = world.requests.len() as u64;
