@@ -130,8 +130,8 @@ fn every_bundled_scenario_passes_check() {
         );
     }
     assert_eq!(
-        n, 7,
-        "the five experiments of issue 4, the partition of one shard, the replication backlog"
+        n, 8,
+        "the five experiments of issue 4, the partition of one shard, the replication backlog, the gossip overhead"
     );
 }
 
@@ -415,6 +415,7 @@ fn list_shows_every_bundled_scenario_once() {
     assert_eq!(
         names,
         [
+            "gossip-overhead",
             "lab-tbf-100mbit",
             "m6g-25kb-get",
             "partition-one-shard",

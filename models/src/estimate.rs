@@ -1032,8 +1032,11 @@ pub fn estimate(config: &RunConfig) -> Estimate {
     // Replicas are nodes too, and each has three replication series (buffer, lag in
     // bytes and in time).
     let nodes = shards * (1 + replicas);
+    // In cluster mode, three bus series a node (messages, bytes, main-thread share).
+    let bus_series = if config.cluster.bus.is_some() { 3 } else { 0 };
     let timeseries_points = seconds.saturating_mul(
-        (2 + nodes * (7 + io_threads + waiting) + 3 * links).saturating_add(client_threads),
+        (2 + nodes * (7 + io_threads + waiting + bus_series) + 3 * links)
+            .saturating_add(client_threads),
     );
 
     // Memory of the world.

@@ -28,6 +28,9 @@
 mod build;
 pub mod bus;
 pub mod client;
+mod cluster;
+#[cfg(test)]
+mod cluster_tests;
 pub mod engine;
 #[cfg(test)]
 mod failover_tests;
@@ -114,6 +117,8 @@ pub(crate) struct Ctx<'a> {
     pub net: &'a mut Network,
     pub flows: &'a mut FlowMap,
     pub metrics: &'a mut Metrics,
+    /// The cluster's addresses, and the map refreshes on their way to clients.
+    pub cluster: &'a mut cluster::ClusterShared,
 }
 
 /// One variant's world.
@@ -132,6 +137,8 @@ pub struct World {
     bus: Option<Bus>,
     sampler: Sampler,
     faults: faults::Faults,
+    /// The cluster's addresses and what clients share about it.
+    cluster: cluster::ClusterShared,
     /// Cross-zone bytes, when the world names zones.
     zone_traffic: Option<zones::ZoneTraffic>,
     /// Each client host's NIC, in host order.
@@ -169,6 +176,7 @@ impl Model for World {
             faults,
             zone_traffic,
             config,
+            cluster,
             #[cfg(test)]
             probe,
             #[cfg(test)]
@@ -184,6 +192,7 @@ impl Model for World {
             net,
             flows,
             metrics,
+            cluster,
         };
         match ev {
             Ev::Net(_) => {
@@ -308,6 +317,28 @@ impl Model for World {
                 .expect("probe events only with a probe")
                 .handle(&mut ctx, e),
         }
+        // Connections clients opened at run time get their node's end.
+        if !clients.opened.is_empty() {
+            for o in std::mem::take(&mut clients.opened) {
+                engine.add_conn(o.conn, o.node);
+                faults.add_conn(o.conn, o.host);
+                if let Some(z) = zone_traffic {
+                    z.add_conn(config, o.node, o.host);
+                }
+                if !metrics.propagation_by_conn.is_empty() {
+                    let z = &config.zones;
+                    let n = &config.network;
+                    let (latency_ns, _) = z.link(
+                        z.client_zones[o.host as usize],
+                        z.node_zones[o.node as usize],
+                        (n.latency_ns, n.jitter_ns),
+                    );
+                    metrics
+                        .propagation_by_conn
+                        .push(SimDuration::from_ns(latency_ns));
+                }
+            }
+        }
         // Clients that prefer replicas in sync learn of a change at once.
         if replication.in_sync_changed {
             replication.in_sync_changed = false;
@@ -352,6 +383,7 @@ impl World {
                 net: &mut self.net,
                 flows: &mut self.flows,
                 metrics: &mut self.metrics,
+                cluster: &mut self.cluster,
             },
             &mut self.replication,
             &mut self.nodes,

@@ -362,9 +362,9 @@ fn cluster_redirect(
     let table = ctx.db.slots.as_ref()?;
     match table.state(slot) {
         SlotState::Owned => None,
-        SlotState::Migrating(addr) => {
+        SlotState::Migrating(node) => {
             if missing_keys > 0 && missing_keys == total_keys {
-                Some(Reply::error(format!("ASK {slot} {addr}")))
+                Some(Reply::error(format!("ASK {slot} {}", table.addr(node))))
             } else if missing_keys > 0 {
                 Some(Reply::error(
                     "TRYAGAIN Multiple keys request during rehashing of slot",
@@ -380,7 +380,9 @@ fn cluster_redirect(
                 Some(Reply::error("CLUSTERDOWN Hash slot not served"))
             }
         }
-        SlotState::Elsewhere(addr) => Some(Reply::error(format!("MOVED {slot} {addr}"))),
+        SlotState::Elsewhere(node) => {
+            Some(Reply::error(format!("MOVED {slot} {}", table.addr(node))))
+        }
         SlotState::Unassigned => Some(Reply::error("CLUSTERDOWN Hash slot not served")),
     }
 }

@@ -18,7 +18,7 @@ use crate::multi::Watches;
 use crate::prefill::{PrefillError, PrefillRange, Prefilled};
 use crate::repl::{Command, Propagation};
 use crate::reply::Reply;
-use crate::slots::{SlotState, SlotTable};
+use crate::slots::{NodeRef, SlotState, SlotTable};
 use crate::value::Value;
 use rand::RngCore;
 
@@ -335,9 +335,7 @@ impl Db {
     /// Makes this Db a cluster node serving exactly `slots`; every other slot answers
     /// CLUSTERDOWN until [`Db::set_slot_state`] says who serves it.
     pub fn set_owned_slots(&mut self, slots: impl IntoIterator<Item = u16>) {
-        let mut table = SlotTable {
-            states: vec![SlotState::Unassigned; crate::slots::SLOT_COUNT],
-        };
+        let mut table = SlotTable::unassigned();
         for slot in slots {
             table.set(slot, SlotState::Owned);
         }
@@ -345,10 +343,57 @@ impl Db {
         self.slots = Some(Box::new(table));
     }
 
+    /// Makes this Db node `me` of a converged cluster: node `NodeRef(i)` is at
+    /// `addrs[i]`, slot s is served by node `owners[s]` (`u16::MAX`: by nobody), so a
+    /// slot served elsewhere answers `MOVED slot addr`. Both tables are shared with every
+    /// node given the same `Arc`s until this node's view changes (then copied), so a
+    /// cluster of thousands of nodes holds one owner array. This node's address
+    /// (`cluster_node_addr`) becomes `addrs[me]`.
+    pub fn join_cluster(
+        &mut self,
+        addrs: std::sync::Arc<Vec<Box<str>>>,
+        me: NodeRef,
+        owners: std::sync::Arc<Vec<u16>>,
+    ) {
+        if let Some(addr) = addrs.get(usize::from(me.0)) {
+            self.config.cluster_node_addr = addr.to_string();
+        }
+        self.config.cluster_enabled = true;
+        self.slots = Some(Box::new(SlotTable::shared(addrs, me, owners)));
+    }
+
+    /// Serves the slots of cluster node `primary` as its replica (reads, as for clients
+    /// that sent READONLY), describing them as `primary`'s in CLUSTER SLOTS; None: no
+    /// longer a replica (a promotion then gives it slots with [`Db::set_slot_state`]).
+    pub fn set_cluster_replica_of(&mut self, primary: Option<NodeRef>) {
+        if let Some(table) = self.slots.as_deref_mut() {
+            table.set_replica_of(primary);
+        }
+    }
+
+    /// The reference of the cluster node at `addr` in this node's address table (added
+    /// if new), for [`SlotState::Elsewhere`] and [`SlotState::Migrating`].
+    pub fn cluster_node(&mut self, addr: &str) -> NodeRef {
+        self.config.cluster_enabled = true;
+        self.slots.get_or_insert_with(Box::default).node(addr)
+    }
+
+    /// The address of cluster node `node` in this node's address table.
+    pub fn cluster_node_addr(&self, node: NodeRef) -> Option<&str> {
+        let table = self.slots.as_deref()?;
+        let addr = table.addr(node);
+        (addr != "?").then_some(addr)
+    }
+
     /// Sets what this node does with one slot (owned, migrating, importing, elsewhere).
     pub fn set_slot_state(&mut self, slot: u16, state: SlotState) {
         self.config.cluster_enabled = true;
         self.slots.get_or_insert_with(Box::default).set(slot, state);
+    }
+
+    /// What this node does with `slot`, when it is a cluster node.
+    pub fn slot_state(&self, slot: u16) -> Option<SlotState> {
+        self.slots.as_deref().map(|t| t.state(slot))
     }
 
     /// An order-independent digest of the logical state (keys, values, expiries, and

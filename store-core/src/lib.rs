@@ -66,4 +66,4 @@ pub use db::{Db, ExpireCycleStats, Stats};
 pub use glob::glob_match;
 pub use prefill::{PrefillError, PrefillRange, ValueSize};
 pub use reply::Reply;
-pub use slots::{key_hash_slot, SlotState};
+pub use slots::{key_hash_slot, NodeRef, SlotState};

@@ -373,8 +373,8 @@ impl Db {
             let slot = key_hash_slot(key);
             match table.state(slot) {
                 SlotState::Owned | SlotState::Migrating(_) | SlotState::Importing => {}
-                SlotState::Elsewhere(addr) => {
-                    return RestoreReply::Error(format!("MOVED {slot} {addr}"));
+                SlotState::Elsewhere(node) => {
+                    return RestoreReply::Error(format!("MOVED {slot} {}", table.addr(node)));
                 }
                 SlotState::Unassigned => {
                     return RestoreReply::Error("CLUSTERDOWN Hash slot not served".into());

@@ -64,45 +64,177 @@ pub(crate) fn hash_tag(key: &[u8]) -> &[u8] {
     }
 }
 
+/// A cluster node, as an index into the address table a node's [`SlotTable`] shares
+/// with the rest of its cluster (see [`crate::Db::join_cluster`]). Two bytes, so a slot
+/// table of 16,384 slots on each of thousands of nodes holds no address strings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NodeRef(pub u16);
+
 /// What this node does with a slot.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SlotState {
     /// Served here.
     Owned,
-    /// Served here, but being migrated: keys not present answer `ASK slot addr`.
-    Migrating(Box<str>),
+    /// Served here, but being migrated to this node: keys not present answer
+    /// `ASK slot addr`.
+    Migrating(NodeRef),
     /// Served here only for clients that sent ASKING (the node importing it).
     Importing,
-    /// Served by the node at this address: `MOVED slot addr`.
-    Elsewhere(Box<str>),
+    /// Served by this node: `MOVED slot addr`.
+    Elsewhere(NodeRef),
     /// Nobody known serves it: CLUSTERDOWN.
     Unassigned,
 }
 
-/// Slot ownership of one cluster node.
+/// `owners` entry of a slot nobody serves.
+const OWNER_NONE: u16 = u16::MAX;
+/// `owners` entry of a slot this node serves, in a table with no `me` (a node that has
+/// not joined a shared table).
+const OWNER_SELF: u16 = u16::MAX - 1;
+
+/// Slot ownership of one cluster node, as a slot → owner array and a few exceptions
+/// (migrating, importing). The array and the address table are shared (`Arc`) by every
+/// node built from the same converged view, and copied on a node's first change, so a
+/// converged cluster of N nodes holds one 32 KiB array, not N tables of strings.
+/// Invariant: `owners` has [`SLOT_COUNT`] entries, each a node index below `addrs.len()`,
+/// `me`, [`OWNER_SELF`] or [`OWNER_NONE`]; `special` holds only `Migrating` and
+/// `Importing` states.
 #[derive(Clone, Debug)]
 pub struct SlotTable {
-    pub(crate) states: Vec<SlotState>,
+    addrs: std::sync::Arc<Vec<Box<str>>>,
+    owners: std::sync::Arc<Vec<u16>>,
+    me: u16,
+    /// The node whose slots this one serves as its replica ([`OWNER_NONE`]: none).
+    replica_of: u16,
+    special: std::collections::BTreeMap<u16, SlotState>,
 }
 
 impl Default for SlotTable {
     /// A node owning every slot (`kvsim serve --cluster`).
     fn default() -> SlotTable {
-        SlotTable {
-            states: vec![SlotState::Owned; SLOT_COUNT],
-        }
+        SlotTable::filled(OWNER_SELF)
     }
 }
 
 impl SlotTable {
-    pub fn state(&self, slot: u16) -> &SlotState {
-        &self.states[usize::from(slot) % SLOT_COUNT]
+    /// A table whose every slot has owner `owner`, knowing no other node.
+    pub(crate) fn filled(owner: u16) -> SlotTable {
+        SlotTable {
+            addrs: Default::default(),
+            owners: std::sync::Arc::new(vec![owner; SLOT_COUNT]),
+            me: OWNER_SELF,
+            replica_of: OWNER_NONE,
+            special: Default::default(),
+        }
     }
 
-    pub fn set(&mut self, slot: u16, state: SlotState) {
-        if let Some(s) = self.states.get_mut(usize::from(slot)) {
-            *s = state;
+    /// A table with no slot served (every one CLUSTERDOWN).
+    pub(crate) fn unassigned() -> SlotTable {
+        SlotTable::filled(OWNER_NONE)
+    }
+
+    /// The shared view of a cluster: node `addrs[i]` is `NodeRef(i)`, this node is `me`,
+    /// slot s is served by `owners[s]` (`None`: nobody).
+    pub(crate) fn shared(
+        addrs: std::sync::Arc<Vec<Box<str>>>,
+        me: NodeRef,
+        owners: std::sync::Arc<Vec<u16>>,
+    ) -> SlotTable {
+        assert_eq!(owners.len(), SLOT_COUNT, "an owner for every slot");
+        assert!(
+            addrs.len() < usize::from(OWNER_SELF),
+            "at most 65,533 nodes"
+        );
+        SlotTable {
+            addrs,
+            owners,
+            me: me.0,
+            replica_of: OWNER_NONE,
+            special: Default::default(),
         }
+    }
+
+    /// What this node does with `slot`.
+    #[inline]
+    pub fn state(&self, slot: u16) -> SlotState {
+        let slot = slot % SLOT_COUNT as u16;
+        if !self.special.is_empty() {
+            if let Some(&s) = self.special.get(&slot) {
+                return s;
+            }
+        }
+        match self.owners[usize::from(slot)] {
+            OWNER_NONE => SlotState::Unassigned,
+            o if o == self.me || o == OWNER_SELF || o == self.replica_of => SlotState::Owned,
+            o => SlotState::Elsewhere(NodeRef(o)),
+        }
+    }
+
+    /// Sets what this node does with `slot` (copying the shared owner array on the
+    /// first change). Slots past the last are ignored.
+    pub fn set(&mut self, slot: u16, state: SlotState) {
+        if usize::from(slot) >= SLOT_COUNT {
+            return;
+        }
+        self.special.remove(&slot);
+        let owner = match state {
+            SlotState::Owned => self.me,
+            SlotState::Elsewhere(n) => n.0,
+            SlotState::Unassigned => OWNER_NONE,
+            SlotState::Migrating(_) | SlotState::Importing => {
+                self.special.insert(slot, state);
+                return;
+            }
+        };
+        if self.owners[usize::from(slot)] != owner {
+            std::sync::Arc::make_mut(&mut self.owners)[usize::from(slot)] = owner;
+        }
+    }
+
+    /// The address of cluster node `node` ("?" if this table does not know it, which
+    /// [`SlotTable::node`] rules out).
+    pub fn addr(&self, node: NodeRef) -> &str {
+        self.addrs.get(usize::from(node.0)).map_or("?", |a| a)
+    }
+
+    /// The reference of the node at `addr`, added to this node's address table if it
+    /// is not there yet.
+    pub fn node(&mut self, addr: &str) -> NodeRef {
+        if let Some(i) = self.addrs.iter().position(|a| &**a == addr) {
+            return NodeRef(i as u16);
+        }
+        let addrs = std::sync::Arc::make_mut(&mut self.addrs);
+        assert!(
+            addrs.len() < usize::from(OWNER_SELF),
+            "at most 65,533 nodes"
+        );
+        addrs.push(addr.into());
+        NodeRef(addrs.len() as u16 - 1)
+    }
+
+    /// The address that serves `slot` as this node describes its cluster (CLUSTER SLOTS,
+    /// CLUSTER NODES): `self_addr` for a slot it serves as a primary, the primary's for
+    /// one it serves as a replica, None for one nobody serves.
+    pub fn owner_addr<'a>(&'a self, slot: u16, self_addr: &'a str) -> Option<&'a str> {
+        match self.state(slot) {
+            SlotState::Migrating(_) | SlotState::Importing => Some(self_addr),
+            SlotState::Unassigned => None,
+            SlotState::Elsewhere(node) => Some(self.addr(node)),
+            SlotState::Owned => match self.owners[usize::from(slot % SLOT_COUNT as u16)] {
+                o if o == self.replica_of && o != self.me => Some(self.addr(NodeRef(o))),
+                _ => Some(self_addr),
+            },
+        }
+    }
+
+    /// Serves `primary`'s slots as its replica (None: no longer a replica).
+    pub fn set_replica_of(&mut self, primary: Option<NodeRef>) {
+        self.replica_of = primary.map_or(OWNER_NONE, |n| n.0);
+    }
+
+    /// This node's own reference in a shared table.
+    pub fn me(&self) -> Option<NodeRef> {
+        (self.me != OWNER_SELF).then_some(NodeRef(self.me))
     }
 }
 

@@ -331,8 +331,9 @@ fn cluster_redirections() {
     let mut db = Db::new(Config::default());
     let foo = key_hash_slot(b"foo");
     db.set_owned_slots(0..8192);
+    let other = db.cluster_node("127.0.0.1:7001");
     for slot in 8192..16384u16 {
-        db.set_slot_state(slot, SlotState::Elsewhere("127.0.0.1:7001".into()));
+        db.set_slot_state(slot, SlotState::Elsewhere(other));
     }
     let mut s = Session::new(1);
     let mut rng = ChaCha8Rng::seed_from_u64(1);
@@ -351,7 +352,8 @@ fn cluster_redirections() {
         exec(&mut db, &mut s, &["MGET", "bar", "foo"], NOW_MS, &mut rng),
         Reply::error("CROSSSLOT Keys in request don't hash to the same slot")
     );
-    db.set_slot_state(bar, SlotState::Migrating("127.0.0.1:7002".into()));
+    let target = db.cluster_node("127.0.0.1:7002");
+    db.set_slot_state(bar, SlotState::Migrating(target));
     assert!(matches!(
         exec(&mut db, &mut s, &["GET", "bar"], NOW_MS, &mut rng),
         Reply::Bulk(_)
@@ -462,8 +464,9 @@ fn cluster_topology_replies() {
     };
     let mut db = Db::new(config);
     db.set_owned_slots(0..100);
+    let other = db.cluster_node("127.0.0.1:7001");
     for slot in 100..16384u16 {
-        db.set_slot_state(slot, SlotState::Elsewhere("127.0.0.1:7001".into()));
+        db.set_slot_state(slot, SlotState::Elsewhere(other));
     }
     let mut s = Session::new(1);
     let mut rng = ChaCha8Rng::seed_from_u64(1);
@@ -608,4 +611,119 @@ fn eviction_hit_ratio_tracks_redis() {
         assert!(close(dbsize, redis_dbsize), "{summary}");
         assert!(close(ooms, redis_ooms), "{summary}");
     }
+}
+
+/// A node that joined a shared cluster view answers MOVED with the owner's address and
+/// describes the same topology as one whose table was set slot by slot; a change to one
+/// node's view leaves the other sharing nodes' views alone.
+#[test]
+fn shared_cluster_view_matches_per_slot_tables() {
+    use std::sync::Arc;
+    let addrs: Arc<Vec<Box<str>>> = Arc::new(vec!["10.0.0.0:6379".into(), "10.0.0.1:6379".into()]);
+    let owners: Arc<Vec<u16>> = Arc::new((0..16384u32).map(|s| u16::from(s >= 8192)).collect());
+    let mut a = Db::new(Config::default());
+    a.join_cluster(addrs.clone(), store_core::NodeRef(0), owners.clone());
+    let mut b = Db::new(Config::default());
+    b.join_cluster(addrs, store_core::NodeRef(1), owners);
+    let mut by_slot = Db::new(Config {
+        cluster_node_addr: "10.0.0.0:6379".to_string(),
+        ..Config::default()
+    });
+    by_slot.set_owned_slots(0..8192);
+    let other = by_slot.cluster_node("10.0.0.1:6379");
+    for slot in 8192..16384u16 {
+        by_slot.set_slot_state(slot, SlotState::Elsewhere(other));
+    }
+    let mut s = Session::new(1);
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    for cmd in [
+        &["GET", "foo"][..],
+        &["CLUSTER", "SLOTS"],
+        &["CLUSTER", "NODES"],
+        &["CLUSTER", "INFO"],
+    ] {
+        assert_eq!(
+            exec(&mut a, &mut s, cmd, NOW_MS, &mut rng),
+            exec(&mut by_slot, &mut s, cmd, NOW_MS, &mut rng),
+            "{cmd:?}"
+        );
+    }
+    assert_eq!(
+        exec(&mut a, &mut s, &["GET", "foo"], NOW_MS, &mut rng),
+        Reply::error("MOVED 12182 10.0.0.1:6379")
+    );
+    assert_eq!(
+        exec(&mut b, &mut s, &["GET", "foo"], NOW_MS, &mut rng),
+        Reply::Null
+    );
+    // Node b hands slot 12182 to a: a still redirects (its own view), b now does.
+    b.set_slot_state(12182, SlotState::Elsewhere(store_core::NodeRef(0)));
+    assert_eq!(
+        exec(&mut b, &mut s, &["GET", "foo"], NOW_MS, &mut rng),
+        Reply::error("MOVED 12182 10.0.0.0:6379")
+    );
+    assert_eq!(
+        exec(&mut a, &mut s, &["GET", "foo"], NOW_MS, &mut rng),
+        Reply::error("MOVED 12182 10.0.0.1:6379")
+    );
+    assert_eq!(
+        a.slot_state(12182),
+        Some(SlotState::Elsewhere(store_core::NodeRef(1)))
+    );
+}
+
+/// A replica in a shared cluster view serves its primary's slots and describes them as
+/// its primary's (CLUSTER SLOTS as the primary answers it); promoted and given the
+/// slots, it describes them as its own.
+#[test]
+fn a_cluster_replica_serves_and_describes_its_primarys_slots() {
+    use std::sync::Arc;
+    let addrs: Arc<Vec<Box<str>>> = Arc::new(vec![
+        "10.0.0.0:6379".into(),
+        "10.0.0.1:6379".into(),
+        "10.0.0.2:6379".into(),
+    ]);
+    let owners: Arc<Vec<u16>> = Arc::new((0..16384u32).map(|s| u16::from(s >= 8192)).collect());
+    let mut primary = Db::new(Config::default());
+    primary.join_cluster(addrs.clone(), store_core::NodeRef(0), owners.clone());
+    let mut replica = Db::new(Config::default());
+    replica.join_cluster(addrs, store_core::NodeRef(2), owners);
+    replica.set_cluster_replica_of(Some(store_core::NodeRef(0)));
+    let mut s = Session::new(1);
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let bar = key_hash_slot(b"bar");
+    assert!(bar < 8192);
+    assert_eq!(
+        exec(&mut replica, &mut s, &["GET", "bar"], NOW_MS, &mut rng),
+        Reply::Null
+    );
+    assert_eq!(
+        exec(&mut replica, &mut s, &["GET", "foo"], NOW_MS, &mut rng),
+        Reply::error("MOVED 12182 10.0.0.1:6379")
+    );
+    let slots = |db: &mut Db, s: &mut Session, rng: &mut ChaCha8Rng| {
+        exec(db, s, &["CLUSTER", "SLOTS"], NOW_MS, rng)
+    };
+    assert_eq!(
+        slots(&mut replica, &mut s, &mut rng),
+        slots(&mut primary, &mut s, &mut rng)
+    );
+    replica.set_cluster_replica_of(None);
+    assert_eq!(
+        exec(&mut replica, &mut s, &["GET", "bar"], NOW_MS, &mut rng),
+        Reply::error(format!("MOVED {bar} 10.0.0.0:6379"))
+    );
+    for slot in 0..8192 {
+        replica.set_slot_state(slot, SlotState::Owned);
+    }
+    let Reply::Array(ranges) = slots(&mut replica, &mut s, &mut rng) else {
+        panic!("CLUSTER SLOTS answers an array")
+    };
+    let Reply::Array(first) = &ranges[0] else {
+        panic!("a range is an array")
+    };
+    let Reply::Array(node) = &first[2] else {
+        panic!("a node is an array")
+    };
+    assert_eq!(node[0], Reply::bulk(b"10.0.0.2"));
 }

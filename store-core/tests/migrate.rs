@@ -187,7 +187,8 @@ fn slots_not_served_by_the_target_are_refused_and_nothing_moves() {
     run(&mut source, &[b"SET", b"k", b"v"], NOW_MS);
     let slot = key_hash_slot(b"k");
     target.set_owned_slots([]);
-    target.set_slot_state(slot, SlotState::Elsewhere("10.0.0.3:6379".into()));
+    let node = target.cluster_node("10.0.0.3:6379");
+    target.set_slot_state(slot, SlotState::Elsewhere(node));
     let (_, replies, reply) = migrate(&mut source, &mut target, &[b"k".to_vec()], NOW_MS);
     assert_eq!(
         replies.restores,
@@ -277,7 +278,8 @@ fn a_whole_slot_moves_in_batches_of_ten() {
         in_slot > 5,
         "a 200k-key range puts about 12 keys in each slot"
     );
-    a.set_slot_state(slot, SlotState::Migrating("b:6379".into()));
+    let node = a.cluster_node("b:6379");
+    a.set_slot_state(slot, SlotState::Migrating(node));
     b.set_slot_state(slot, SlotState::Importing);
     let mut calls = 0;
     loop {
@@ -297,7 +299,8 @@ fn a_whole_slot_moves_in_batches_of_ten() {
     );
     assert_eq!(Db::union_state_digest(&[&a, &b]), digest);
     // CLUSTER SETSLOT slot NODE b, on both.
-    a.set_slot_state(slot, SlotState::Elsewhere("b:6379".into()));
+    let node = a.cluster_node("b:6379");
+    a.set_slot_state(slot, SlotState::Elsewhere(node));
     b.set_slot_state(slot, SlotState::Owned);
     assert_eq!(
         run(&mut b, &[b"GET", b"memtier-1234"], NOW_MS),

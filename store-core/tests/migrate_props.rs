@@ -212,7 +212,8 @@ proptest! {
         slots.dedup();
         for &slot in &slots {
             let expected = source.count_keys_in_slot(slot) + target.count_keys_in_slot(slot);
-            source.set_slot_state(slot, SlotState::Migrating("target:6379".into()));
+            let node = source.cluster_node("target:6379");
+    source.set_slot_state(slot, SlotState::Migrating(node));
             target.set_slot_state(slot, SlotState::Importing);
             // Bounded: each round moves at least one key.
             for _ in 0..=expected {
@@ -228,7 +229,8 @@ proptest! {
             }
             prop_assert_eq!(source.count_keys_in_slot(slot), 0);
             prop_assert_eq!(target.count_keys_in_slot(slot), expected);
-            source.set_slot_state(slot, SlotState::Elsewhere("target:6379".into()));
+            let node = source.cluster_node("target:6379");
+    source.set_slot_state(slot, SlotState::Elsewhere(node));
             target.set_slot_state(slot, SlotState::Owned);
         }
         prop_assert_eq!(source.dbsize() + target.dbsize(), before_keys);

@@ -166,6 +166,94 @@ pub struct ClientsConfig {
     /// Where reads go; left out when `primary`, as before replicas existed.
     #[serde(default, skip_serializing_if = "is_primary")]
     pub read_from: ReadFrom,
+    /// How clients follow redirections; left out at its defaults, as before it existed.
+    #[serde(default, skip_serializing_if = "ClusterClientConfig::is_default")]
+    pub cluster: ClusterClientConfig,
+}
+
+/// How a cluster client follows redirections and retries (see `spec::ClusterClientSpec`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterClientConfig {
+    /// Redirections and retries a request may have before it counts as failed.
+    pub max_redirects: u8,
+    /// The wait before a request answered CLUSTERDOWN or TRYAGAIN is sent again.
+    pub retry_delay_ns: u64,
+    /// The wait for a reply before a request is given up (None: no timeout).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_timeout_ns: Option<u64>,
+}
+
+impl ClusterClientConfig {
+    /// Lettuce's `maxRedirects` (5) and redis-py's retry backoff base (100 ms).
+    pub const DEFAULT: ClusterClientConfig = ClusterClientConfig {
+        max_redirects: 5,
+        retry_delay_ns: 100 * NS_PER_MS,
+        request_timeout_ns: None,
+    };
+
+    fn is_default(&self) -> bool {
+        *self == ClusterClientConfig::DEFAULT
+    }
+}
+
+impl Default for ClusterClientConfig {
+    fn default() -> ClusterClientConfig {
+        ClusterClientConfig::DEFAULT
+    }
+}
+
+/// `clients.cluster`, defaults filled in and checked.
+fn resolve_cluster_client(
+    spec: Option<crate::scenario::spec::ClusterClientSpec>,
+) -> Result<ClusterClientConfig, FieldError> {
+    let spec = spec.unwrap_or_default();
+    let d = ClusterClientConfig::DEFAULT;
+    let max_redirects = match spec.max_redirects {
+        None => d.max_redirects,
+        Some(n) => u8::try_from(n).map_err(|_| {
+            fe(
+                "clients.cluster.max_redirects",
+                format!("expected at most 255, got {n}"),
+            )
+        })?,
+    };
+    let retry_delay_ns = match spec.retry_delay_ms {
+        None => d.retry_delay_ns,
+        Some(0) => {
+            return Err(fe(
+                "clients.cluster.retry_delay_ms",
+                "expected a positive time, got 0",
+            ))
+        }
+        Some(ms) if ms > 3_600_000 => {
+            return Err(fe(
+                "clients.cluster.retry_delay_ms",
+                format!("expected at most one hour, got {ms} ms"),
+            ))
+        }
+        Some(ms) => ms * NS_PER_MS,
+    };
+    let request_timeout_ns = match spec.request_timeout_ms {
+        None => None,
+        Some(0) => {
+            return Err(fe(
+                "clients.cluster.request_timeout_ms",
+                "expected a positive time, got 0",
+            ))
+        }
+        Some(ms) if ms > 3_600_000 => {
+            return Err(fe(
+                "clients.cluster.request_timeout_ms",
+                format!("expected at most one hour, got {ms} ms"),
+            ))
+        }
+        Some(ms) => Some(ms * NS_PER_MS),
+    };
+    Ok(ClusterClientConfig {
+        max_redirects,
+        retry_delay_ns,
+        request_timeout_ns,
+    })
 }
 
 fn is_primary(r: &ReadFrom) -> bool {
@@ -512,6 +600,7 @@ pub(crate) fn resolve(
         workload,
         cpu_cost,
         read_from,
+        cluster: resolve_cluster_client(clients_spec.cluster)?,
     };
     if u64::from(hosts) * u64::from(clients.workload.connections_per_host()) > 1_000_000 {
         return Err(fe(

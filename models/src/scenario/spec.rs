@@ -431,6 +431,30 @@ pub struct ClientsSpec {
     /// Where reads go (default primary); other choices need replicas.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read_from: Option<ReadFrom>,
+    /// How a cluster client follows redirections and retries (see `ClusterClientSpec`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterClientSpec>,
+}
+
+/// How a cluster client follows `MOVED` and `ASK` and retries `CLUSTERDOWN` and
+/// `TRYAGAIN`, as Lettuce and redis-py do.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename = "cluster_client")]
+pub struct ClusterClientSpec {
+    /// Redirections and retries one request may have before it counts as failed
+    /// (default 5, Lettuce's `maxRedirects`; at most 255).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_redirects: Option<u32>,
+    /// How long a request answered `CLUSTERDOWN` or `TRYAGAIN` waits before it is sent
+    /// again, in milliseconds (default 100, redis-py's cluster retry backoff base).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_delay_ms: Option<u64>,
+    /// How long a client waits for a reply before it gives the request up (counted as
+    /// a timeout and failed) and refreshes its map from another node, in milliseconds.
+    /// Default: no timeout, as memtier_benchmark (a dead node's requests then fail when
+    /// their connection resets, `network.tcp_reset_after_ms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_timeout_ms: Option<u64>,
 }
 
 /// Overrides of the client's CPU cost (see `models::client_cpu`).
@@ -691,6 +715,15 @@ impl Merge for ClientsSpec {
         self.zones.merge(p.zones);
         self.cpu_cost.merge(p.cpu_cost);
         self.read_from.merge(p.read_from);
+        self.cluster.merge(p.cluster);
+    }
+}
+
+impl Merge for ClusterClientSpec {
+    fn merge(&mut self, p: Self) {
+        self.max_redirects.merge(p.max_redirects);
+        self.retry_delay_ms.merge(p.retry_delay_ms);
+        self.request_timeout_ms.merge(p.request_timeout_ms);
     }
 }
 

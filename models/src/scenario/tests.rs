@@ -130,6 +130,21 @@ fn semantic_errors_name_the_field_and_the_expectation() {
         ),
         (r#"clients: (hosts: 0),"#, "clients.hosts", "at least 1"),
         (
+            r#"clients: (cluster: (max_redirects: 256)),"#,
+            "clients.cluster.max_redirects",
+            "at most 255",
+        ),
+        (
+            r#"clients: (cluster: (request_timeout_ms: 0)),"#,
+            "clients.cluster.request_timeout_ms",
+            "positive",
+        ),
+        (
+            r#"clients: (cluster: (retry_delay_ms: 0)),"#,
+            "clients.cluster.retry_delay_ms",
+            "positive",
+        ),
+        (
             r#"clients: (workload: (open_loop: (process: poisson))),"#,
             "clients.workload.open_loop.rate_rps",
             "required",

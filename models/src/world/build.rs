@@ -7,6 +7,7 @@
 
 use super::bus::Bus;
 use super::client::{Client, ClientThread, Clients, SharedClientCpu};
+use super::cluster::{ClusterShared, ClusterView, SlotMap};
 use super::engine::{Conn, Engine, Thread};
 use super::flows::{FlowKind, FlowMap};
 use super::node::{Node, Nodes};
@@ -19,7 +20,7 @@ use crate::placement::Router;
 use crate::scenario::resolve::topology::any_node_name;
 use crate::scenario::resolve::ReplicationConfig;
 use crate::scenario::resolve::{CreditLevel, RunConfig};
-use crate::scenario::spec::{ClusterMode, Placement, ReadFrom};
+use crate::scenario::spec::ReadFrom;
 use crate::workload::arrivals::ArrivalGen;
 use crate::workload::generator::{format_key, RateBudget};
 use sim::host::{CpuCreditConfig, CpuCredits, CpuThread, HostCpu};
@@ -110,10 +111,11 @@ fn prefill_owners(config: &RunConfig, router: &Router) -> Option<Vec<u16>> {
 fn node_db(
     config: &RunConfig,
     router: &Router,
+    view: Option<&ClusterView>,
     owners: &Option<Vec<u16>>,
     shard: u32,
 ) -> Result<Db, String> {
-    let mut db = empty_db(config, router, shard);
+    let mut db = empty_db(config, view, shard, shard);
     let p = &config.prefill;
     if p.key_count > 0 {
         let range = store_core::PrefillRange {
@@ -145,19 +147,37 @@ fn node_db(
     Ok(db)
 }
 
-/// A node's store as it starts, before any prefill: its maxmemory and policy, and the
-/// slots it owns (what a node restarted after a crash gets).
-pub(super) fn empty_db(config: &RunConfig, router: &Router, shard: u32) -> Db {
+/// A node's store as it starts, before any prefill: its maxmemory and policy, and, in a
+/// CRC16 cluster, its place in the converged cluster (what a node restarted after a
+/// crash gets): the slots of its shard served, every other slot answered with `MOVED`
+/// to its owner. A replica serves its primary's slots and answers as its primary does
+/// (as a replica does for clients that sent READONLY).
+pub(super) fn empty_db(
+    config: &RunConfig,
+    view: Option<&ClusterView>,
+    node: u32,
+    shard: u32,
+) -> Db {
     let db_config = store_core::Config {
         maxmemory_bytes: config.cluster.node.maxmemory_bytes,
         maxmemory_policy: store_policy(config.cluster.node.maxmemory_policy),
         ..store_core::Config::default()
     };
     let mut db = Db::new(db_config);
-    if config.cluster.mode == ClusterMode::Cluster && router.placement() == Placement::Crc16 {
-        db.set_owned_slots(router.slots_of(shard));
+    if let Some(view) = view {
+        join_cluster(&mut db, view, node, shard);
     }
     db
+}
+
+/// Makes `db` node `node` of the converged cluster, a replica of `shard`'s primary
+/// unless it is that primary.
+fn join_cluster(db: &mut Db, view: &ClusterView, node: u32, shard: u32) {
+    let r = |n: u32| store_core::NodeRef(u16::try_from(n).expect("at most 65,533 nodes"));
+    db.join_cluster(view.addrs.clone(), r(node), view.owners.clone());
+    if node != shard {
+        db.set_cluster_replica_of(Some(r(shard)));
+    }
 }
 
 /// The CPU credits of a burstable instance type, starting at `level`.
@@ -218,6 +238,11 @@ impl World {
         // sync before the run).
         let server = &config.cluster.instance.spec;
         let owners = prefill_owners(config, &router);
+        let view = ClusterView::new(
+            config,
+            &router,
+            router.shards() * (1 + config.cluster.replicas_per_shard),
+        );
         let io_threads = config.cluster.node.io_threads.max(1) as usize;
         let shards = router.shards();
         let replicas = config.cluster.replicas_per_shard;
@@ -238,7 +263,7 @@ impl World {
             let credits = cpu_credits(server, config.cpu_credits_at_start);
             node_cpus.push(HostCpu::new(server.vcpu, io_threads as u32, credits));
             let db = if node < shards {
-                let mut db = node_db(config, &router, &owners, shard)?;
+                let mut db = node_db(config, &router, view.as_ref(), &owners, shard)?;
                 if replicas > 0 {
                     super::replication::make_primary(&mut db);
                 }
@@ -251,6 +276,9 @@ impl World {
                     .expect("primaries first")
                     .clone();
                 super::replication::make_replica(&mut db);
+                if let Some(view) = &view {
+                    join_cluster(&mut db, view, node, shard);
+                }
                 db
             };
             nodes.push(Node {
@@ -329,6 +357,15 @@ impl World {
                         .as_ref()
                         .map(|ol| ArrivalGen::new(ol, client_index, total_clients)),
                     arrivals_held: None,
+                    map: view.as_ref().map(|v| SlotMap {
+                        base: v.owners.clone(),
+                        moved: Default::default(),
+                    }),
+                    refreshing: false,
+                    opened: Vec::new(),
+                    counts: Default::default(),
+                    #[cfg(test)]
+                    sends: 0,
                 });
             }
         }
@@ -460,6 +497,10 @@ impl World {
             config: config.clone(),
             metrics,
             faults,
+            cluster: ClusterShared {
+                view,
+                ..Default::default()
+            },
             zone_traffic,
             requests: Slab::new(),
             clients: Clients {
@@ -494,6 +535,16 @@ impl World {
                 shards,
                 replicas_per_shard: replicas,
                 replica_in_sync: vec![true; links as usize],
+                connected: connected as u32,
+                node_nics: nodes.iter().map(|n| n.nic).collect(),
+                host_nics: client_nics.clone(),
+                link: link.clone(),
+                zones: config.zones.clone(),
+                opened: Vec::new(),
+                redirects: config.clients.cluster,
+                awaiting_retry: 0,
+                timed_out_in_flight: 0,
+                attempts: 0,
                 awaiting_parse: 0,
                 shared: shared_client_cpu.then(|| {
                     let spec = &config.clients.instance.spec;

@@ -1,11 +1,20 @@
 //! Clients: memtier_benchmark's connections. Each client is one request generator and
 //! pipeline with a connection to every shard (a cluster-aware client routes each key to
-//! its shard's connection), sending as its pipeline, its rate limit (memtier's
+//! the node its own slot map names), sending as its pipeline, its rate limit (memtier's
 //! `--rate-limiting` timer) or its open-loop arrival schedule allow, until its request
 //! count or the test time runs out. Invariant: a client never has more than `pipeline`
 //! requests outstanding, and every request it sends is either answered exactly once
-//! (its reply delivered, `on_reply`, then parsed, `parsed`, which records its latency)
-//! or fails with a reset of its connection (`on_requests_failed`).
+//! (its reply delivered, `on_reply`, then parsed, `parsed`, which records its latency),
+//! fails with a reset of its connection (`on_requests_failed`), or fails after
+//! `max_redirects` redirections and retries (`fail_request`).
+//!
+//! In a cluster, a request answered `MOVED` updates its client's map (and the client
+//! asks the new owner for the whole map with `CLUSTER SLOTS`, one refresh at a time,
+//! outside its pipeline) and goes to the named node; one answered `ASK` goes to the named
+//! node after `ASKING`, map unchanged; one answered `CLUSTERDOWN` or `TRYAGAIN` is sent
+//! again after the retry delay. A client with no connection to a node it must reach
+//! opens one then (new flows, after every flow of the build). Its latency runs from its
+//! first send.
 //!
 //! Clients cost CPU ([`ClientCpuCost`]): memtier's clients are spread over its threads
 //! (`clients` connections each), and each thread is a FIFO server on the client host's
@@ -26,11 +35,14 @@
 //! arrival (an arrival at the very nanosecond of the reply that frees a slot counts as
 //! dropped).
 
+use super::cluster::{Outcome, SlotMap, NO_NODE};
 use super::flows::FlowKind;
 use super::requests::{with_argv, Req, Requests, NO_REQ, NO_SLOT};
+use super::results::ClusterClientCounts;
 use super::{Ctx, Ev};
 use crate::client_cpu::ClientCpuCost;
 use crate::placement::Router;
+use crate::scenario::resolve::ClusterClientConfig;
 use crate::scenario::spec::ReadFrom;
 use crate::workload::arrivals::ArrivalGen;
 use crate::workload::generator::{format_key, OpKind, RateBudget, WorkloadGen};
@@ -56,6 +68,12 @@ pub enum ClientEv {
     /// A job of a client thread sharing its host's vCPUs is due to finish (stale
     /// unless `epoch` is the thread's live one).
     JobDone { host: u32, thread: u16, epoch: u16 },
+    /// A request answered CLUSTERDOWN or TRYAGAIN has waited its retry delay: it is
+    /// sent again, where the client's map now says.
+    Retry { req: u32 },
+    /// A request's timeout, for its send number `attempt` (stale if it was answered,
+    /// redirected or freed since).
+    Timeout { req: u32, attempt: u32 },
 }
 
 impl From<ClientEv> for Ev {
@@ -91,6 +109,26 @@ pub(crate) struct Client {
     /// Reads it has sent to replicas: the next goes to replica `reads_to_replicas mod
     /// replicas` of its shard, in turn.
     pub reads_to_replicas: u32,
+    /// Connections it opened at run time: (node, connection).
+    pub opened: Vec<(u32, u32)>,
+    /// Its slot map (a CRC16 cluster only): where it sends each slot's requests.
+    pub map: Option<SlotMap>,
+    /// Its map refresh (`CLUSTER SLOTS`) in flight, if any: at most one at a time.
+    pub refreshing: bool,
+    /// What following the cluster cost it.
+    pub counts: ClusterClientCounts,
+    /// Sends so far, redirections and refreshes included (each send's sequence number
+    /// on its connection, for the tests' order checks).
+    #[cfg(test)]
+    pub sends: u64,
+}
+
+/// A client connection opened at run time.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct OpenedConn {
+    pub conn: u32,
+    pub node: u32,
+    pub host: u32,
 }
 
 /// One memtier thread: a FIFO server on its client host's vCPUs.
@@ -172,6 +210,26 @@ pub(crate) struct Clients {
     pub replicas_per_shard: u32,
     /// Each replica's link is in sync, by replica (for `replica_preferred`).
     pub replica_in_sync: Vec<bool>,
+    /// A client has a connection to nodes `0..connected` (connection `first_conn + n`)
+    /// from the start; to others once it first sends them a request.
+    pub connected: u32,
+    /// Each node's NIC and each client host's, to open a connection at run time.
+    pub node_nics: Vec<sim::net::NicId>,
+    pub host_nics: Vec<sim::net::NicId>,
+    /// The path of a connection opened at run time (its latency per zones, if any).
+    pub link: sim::net::LinkConfig,
+    pub zones: crate::scenario::resolve::ZonesConfig,
+    /// Connections opened at run time, for the world to give their node ends.
+    pub opened: Vec<OpenedConn>,
+    /// How clients follow redirections and retries.
+    pub redirects: ClusterClientConfig,
+    /// Requests waiting out their retry delay (for checks: a request in one place).
+    pub awaiting_retry: u64,
+    /// Requests given up at their timeout and still in the table (on their way).
+    pub timed_out_in_flight: u64,
+    /// Sends with a timeout so far, by every client, wrapping (a timeout names the send
+    /// it is for).
+    pub attempts: u32,
 }
 
 impl Clients {
@@ -261,6 +319,13 @@ impl Clients {
                 thread,
                 epoch,
             } => self.shared_job_done(ctx, reqs, host, thread as u32, epoch),
+            ClientEv::Timeout { req, attempt } => self.timeout(ctx, reqs, req, attempt),
+            ClientEv::Retry { req } => {
+                self.awaiting_retry -= 1;
+                let r = &reqs[req as usize];
+                let node = self.owner_of(r.client, r.slot, r.shard);
+                self.resend(ctx, reqs, req, node, false);
+            }
         }
     }
 
@@ -412,9 +477,26 @@ impl Clients {
         ctx.sched.schedule_at(done, ClientEv::Parsed { req }.into());
     }
 
-    /// A reply has been parsed: the request is done.
+    /// A reply has been parsed: the request is done, or, redirected or to retry, goes
+    /// on.
     fn parsed(&mut self, ctx: &mut Ctx<'_>, reqs: &mut Requests, req: u32) {
         let now = ctx.sched.now();
+        let (refresh, outcome, timed_out) = {
+            let r = &reqs[req as usize];
+            (r.refresh, r.outcome, r.timed_out)
+        };
+        if timed_out {
+            // Its client gave it up already: the late reply is dropped.
+            reqs.remove(req as usize);
+            self.timed_out_in_flight -= 1;
+            return;
+        }
+        if refresh {
+            return self.refresh_parsed(ctx, reqs, req);
+        }
+        if outcome != Outcome::Answered {
+            return self.redirected(ctx, reqs, req, outcome);
+        }
         let r = reqs.remove(req as usize);
         ctx.metrics.record_completion(now, &r);
         let c = r.client;
@@ -519,14 +601,26 @@ impl Clients {
         let first_conn = client.first_conn;
         format_key(&self.key_prefix, op.key_index, &mut self.key_buf);
         let (shard, slot) = self.router.route(&self.key_buf, op.key_index);
+        let owner = self.owner_of(c, slot.unwrap_or(NO_SLOT), shard);
         let node = if op.kind == OpKind::Get && self.read_from != ReadFrom::Primary {
             let turn = self.clients[c as usize].reads_to_replicas;
             self.clients[c as usize].reads_to_replicas = turn.wrapping_add(1);
-            self.read_node(shard, turn)
+            // A node that is no shard's first primary (one promoted since) has no
+            // replicas this client knows of: it reads from it.
+            if owner < self.shards {
+                self.read_node(owner, turn)
+            } else {
+                owner
+            }
         } else {
-            shard
+            owner
         };
-        let conn = first_conn + node;
+        let conn = if node < self.connected {
+            first_conn + node
+        } else {
+            self.conn_to(ctx, c, node)
+                .expect("a map names only nodes of the world")
+        };
         let req = reqs.insert(Req {
             next: NO_REQ,
             client: c,
@@ -546,20 +640,56 @@ impl Clients {
             cpu_start: now,
             cpu_end: now,
             delivered: now,
+            outcome: Outcome::Answered,
+            redirects: 0,
+            asking: false,
+            refresh: false,
+            timed_out: false,
+            reset: false,
+            attempt: 0,
             #[cfg(test)]
-            seq: self.clients[c as usize].sent - 1,
+            seq: 0,
         });
-        let r = &mut reqs[req];
-        let request_bytes = with_argv(
+        self.transmit(ctx, reqs, req as u32);
+    }
+
+    /// Sends request `req` (its key in `key_buf`) on its connection, and charges its
+    /// building to its client's thread.
+    fn transmit(&mut self, ctx: &mut Ctx<'_>, reqs: &mut Requests, req: u32) {
+        let now = ctx.sched.now();
+        let r = &mut reqs[req as usize];
+        let c = r.client;
+        #[cfg(test)]
+        {
+            let client = &mut self.clients[c as usize];
+            r.seq = client.sends;
+            client.sends += 1;
+        }
+        if let Some(timeout_ns) = self.redirects.request_timeout_ns {
+            r.attempt = self.attempts;
+            self.attempts = self.attempts.wrapping_add(1);
+            ctx.sched.schedule_at(
+                now + SimDuration::from_ns(timeout_ns),
+                ClientEv::Timeout {
+                    req,
+                    attempt: r.attempt,
+                }
+                .into(),
+            );
+        }
+        let mut request_bytes = with_argv(
             r,
             &self.key_buf,
             store_core::SyntheticFill::Repeat(b'x'),
             &mut self.argv_buf,
             encoded_request_len,
         );
+        if r.asking {
+            request_bytes += encoded_request_len(&[store_core::Arg::Bytes(b"ASKING")]);
+        }
         r.request_bytes = request_bytes;
-        let flow = ctx.flows.flow(FlowKind::ClientRequest, conn);
-        ctx.net.send(ctx.sched, flow, request_bytes, req as u64);
+        let flow = ctx.flows.flow(FlowKind::ClientRequest, r.conn);
+        ctx.net.send(ctx.sched, flow, request_bytes, u64::from(req));
         if !self.cpu_cost.is_free() {
             let work = self.cpu_cost.request(request_bytes);
             if self.shared.is_some() {
@@ -571,6 +701,228 @@ impl Clients {
             } else {
                 self.run_on_thread(c, now, work);
             }
+        }
+    }
+
+    /// The node client `c`'s map says serves `slot`; `fallback` (the shard routing
+    /// chose) outside a CRC16 cluster or for a slot its map gives to nobody.
+    #[inline]
+    fn owner_of(&self, c: u32, slot: u16, fallback: u32) -> u32 {
+        match &self.clients[c as usize].map {
+            Some(map) if slot != NO_SLOT => match map.owner(slot) {
+                NO_NODE => fallback,
+                n => u32::from(n),
+            },
+            _ => fallback,
+        }
+    }
+
+    /// Client `c`'s connection to `node`, opened now if it has none (None: no such
+    /// node).
+    fn conn_to(&mut self, ctx: &mut Ctx<'_>, c: u32, node: u32) -> Option<u32> {
+        let client = &self.clients[c as usize];
+        if node < self.connected {
+            return Some(client.first_conn + node);
+        }
+        if let Some(&(_, conn)) = client.opened.iter().find(|&&(n, _)| n == node) {
+            return Some(conn);
+        }
+        let node_nic = *self.node_nics.get(node as usize)?;
+        let host = self.threads[client.thread as usize].host;
+        let mut link = self.link.clone();
+        if !self.zones.is_empty() {
+            let z = &self.zones;
+            let (latency_ns, jitter_ns) = z.link(
+                z.client_zones[host as usize],
+                z.node_zones[node as usize],
+                (link.latency.as_ns(), link.jitter.as_ns()),
+            );
+            link.latency = SimDuration::from_ns(latency_ns);
+            link.jitter = SimDuration::from_ns(jitter_ns);
+        }
+        let conn = ctx
+            .flows
+            .open_conn(ctx.net, self.host_nics[host as usize], node_nic, link);
+        self.clients[c as usize].opened.push((node, conn));
+        self.opened.push(OpenedConn { conn, node, host });
+        Some(conn)
+    }
+
+    /// A request's node answered MOVED, ASK, CLUSTERDOWN or TRYAGAIN: it follows, as a
+    /// cluster client does, unless it has had its share of redirections.
+    fn redirected(&mut self, ctx: &mut Ctx<'_>, reqs: &mut Requests, req: u32, outcome: Outcome) {
+        let r = &reqs[req as usize];
+        let (c, slot) = (r.client, r.slot);
+        let exhausted = r.redirects >= self.redirects.max_redirects;
+        let counts = &mut self.clients[c as usize].counts;
+        match outcome {
+            Outcome::Moved { .. } => counts.moved += 1,
+            Outcome::Ask { .. } => counts.ask += 1,
+            Outcome::ClusterDown => counts.clusterdown += 1,
+            Outcome::TryAgain => counts.tryagain += 1,
+            Outcome::Answered => unreachable!("an answer is no redirection"),
+        }
+        if let Outcome::Moved { node } = outcome {
+            // The slot is served elsewhere from now on, for every later request too; the
+            // rest of the map may have changed as well: ask the new owner for it all.
+            if let Some(map) = &mut self.clients[c as usize].map {
+                map.moved.insert(slot, node as u16);
+            }
+            if !self.clients[c as usize].refreshing {
+                self.send_refresh(ctx, reqs, c, node);
+            }
+        }
+        if exhausted {
+            return self.fail_request(ctx, reqs, req);
+        }
+        reqs[req as usize].redirects += 1;
+        match outcome {
+            Outcome::Moved { node } => self.resend(ctx, reqs, req, node, false),
+            Outcome::Ask { node } => self.resend(ctx, reqs, req, node, true),
+            _ => {
+                self.clients[c as usize].counts.retries += 1;
+                self.awaiting_retry += 1;
+                let at = ctx.sched.now() + SimDuration::from_ns(self.redirects.retry_delay_ns);
+                ctx.sched.schedule_at(at, ClientEv::Retry { req }.into());
+            }
+        }
+    }
+
+    /// A request's timeout: if that send is still unanswered, its client gives it up
+    /// (a timeout, and a failed request), and asks another node for the map, as cluster
+    /// clients do when a node stops answering.
+    fn timeout(&mut self, ctx: &mut Ctx<'_>, reqs: &mut Requests, req: u32, attempt: u32) {
+        let Some(r) = reqs.get_mut(req as usize) else {
+            return;
+        };
+        // Stale: answered (its reply delivered), sent again since, given up already, or
+        // failed with its connection's reset.
+        if r.attempt != attempt || r.delivered > r.sent || r.timed_out || r.reset {
+            return;
+        }
+        let (c, node, refresh) = (r.client, r.shard, r.refresh);
+        r.timed_out = true;
+        self.timed_out_in_flight += 1;
+        let client = &mut self.clients[c as usize];
+        client.counts.timeouts += 1;
+        if refresh {
+            client.refreshing = false;
+        } else {
+            client.counts.failed += 1;
+            client.outstanding -= 1;
+        }
+        if client.map.is_some() && !client.refreshing && self.shards > 1 {
+            let other = if node < self.shards {
+                (node + 1) % self.shards
+            } else {
+                0
+            };
+            self.send_refresh(ctx, reqs, c, other);
+        }
+        self.fill(ctx, reqs, c);
+    }
+
+    /// Sends request `req` again, to `node` (after ASKING when `asking`); its latency
+    /// still runs from its first send, as memtier measures it.
+    fn resend(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        reqs: &mut Requests,
+        req: u32,
+        node: u32,
+        asking: bool,
+    ) {
+        let c = reqs[req as usize].client;
+        let Some(conn) = self.conn_to(ctx, c, node) else {
+            self.clients[c as usize].counts.unreachable += 1;
+            return self.fail_request(ctx, reqs, req);
+        };
+        let r = &mut reqs[req as usize];
+        r.conn = conn;
+        r.shard = node;
+        r.asking = asking;
+        r.outcome = Outcome::Answered;
+        // Not delivered yet on this connection (a reset of it fails the request).
+        r.delivered = r.sent;
+        format_key(&self.key_prefix, r.key_index, &mut self.key_buf);
+        self.transmit(ctx, reqs, req);
+    }
+
+    /// A request that ran out of redirections (or has no way to its node) fails: it
+    /// leaves its client's pipeline unanswered.
+    fn fail_request(&mut self, ctx: &mut Ctx<'_>, reqs: &mut Requests, req: u32) {
+        let c = reqs.remove(req as usize).client;
+        let client = &mut self.clients[c as usize];
+        client.counts.failed += 1;
+        client.outstanding -= 1;
+        self.fill(ctx, reqs, c);
+    }
+
+    /// Asks `node` for the whole slot map (`CLUSTER SLOTS`), outside the pipeline.
+    fn send_refresh(&mut self, ctx: &mut Ctx<'_>, reqs: &mut Requests, c: u32, node: u32) {
+        let Some(conn) = self.conn_to(ctx, c, node) else {
+            return;
+        };
+        let now = ctx.sched.now();
+        let client = &mut self.clients[c as usize];
+        client.refreshing = true;
+        client.counts.refreshes += 1;
+        let req = reqs.insert(Req {
+            next: NO_REQ,
+            client: c,
+            conn,
+            kind: OpKind::Get,
+            key_index: 0,
+            value_len: 0,
+            expiry_s: 0,
+            shard: node,
+            slot: NO_SLOT,
+            request_bytes: 0,
+            reply_bytes: 0,
+            hit: false,
+            intended: now,
+            sent: now,
+            received: now,
+            cpu_start: now,
+            cpu_end: now,
+            delivered: now,
+            outcome: Outcome::Answered,
+            redirects: 0,
+            asking: false,
+            refresh: true,
+            timed_out: false,
+            reset: false,
+            attempt: 0,
+            #[cfg(test)]
+            seq: 0,
+        });
+        self.transmit(ctx, reqs, req as u32);
+    }
+
+    /// A map refresh's reply is parsed: it is the client's map from now on (shared with
+    /// the clients told the same).
+    fn refresh_parsed(&mut self, ctx: &mut Ctx<'_>, reqs: &mut Requests, req: u32) {
+        let c = reqs.remove(req as usize).client;
+        self.clients[c as usize].refreshing = false;
+        let reply = ctx.cluster.refresh_replies.remove(&req);
+        let owners = match (&ctx.cluster.view, reply) {
+            (Some(view), Some(reply)) => view.parse_cluster_slots(&reply),
+            _ => None,
+        };
+        let Some(owners) = owners else {
+            return;
+        };
+        let base = match &ctx.cluster.last_parsed {
+            Some(last) if **last == owners => last.clone(),
+            _ => {
+                let base = std::sync::Arc::new(owners);
+                ctx.cluster.last_parsed = Some(base.clone());
+                base
+            }
+        };
+        if let Some(map) = &mut self.clients[c as usize].map {
+            map.base = base;
+            map.moved.clear();
         }
     }
 
@@ -613,8 +965,13 @@ impl Clients {
         reqs: &mut Requests,
         client: u32,
         failed: u32,
+        refresh_failed: bool,
     ) {
         self.clients[client as usize].outstanding -= failed;
+        if refresh_failed {
+            // The next MOVED asks again.
+            self.clients[client as usize].refreshing = false;
+        }
         // Its thread learns of the reset in its turn, like any other event.
         self.fill_or_wait(ctx, reqs, client);
     }

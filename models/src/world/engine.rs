@@ -13,6 +13,7 @@
 //! completion event acts only if it is its thread's live one (the host reschedules
 //! completions when threads contend).
 
+use super::cluster::Outcome;
 use super::flows::FlowKind;
 use super::node::Nodes;
 use super::replication::{Command, Replication};
@@ -24,7 +25,7 @@ use sim::host::{Completion, HostCpu};
 use sim::{SimDuration, SimTime};
 use std::collections::VecDeque;
 use store_core::resp::{encoded_len, Protocol};
-use store_core::{Reply, Session};
+use store_core::{Arg, Reply, Session};
 
 /// Redis's reply to a write refused by min-replicas-to-write.
 const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
@@ -137,6 +138,10 @@ pub(crate) struct Engine {
     pub bus_work: Vec<BusWork>,
     /// Bus jobs finished and not yet handed to the bus: (node, work, messages).
     pub bus_done: Vec<(u32, u64, u32)>,
+    /// Requests answered (no redirection) by a node whose own view did not serve their
+    /// slot then: always 0 (tests check).
+    #[cfg(test)]
+    pub answered_by_non_owner: u64,
 }
 
 impl Engine {
@@ -161,6 +166,8 @@ impl Engine {
             value_fill: store_core::SyntheticFill::Repeat(b'x'),
             bus_work: Vec::new(),
             bus_done: Vec::new(),
+            #[cfg(test)]
+            answered_by_non_owner: 0,
         }
     }
 
@@ -429,8 +436,17 @@ impl Engine {
         let mut total = 0;
         let mut req = cn.batch.head;
         while req != NO_REQ {
+            let id = req;
             let r = &mut reqs[req as usize];
             req = r.next;
+            // ASKING rides in the same write as the command it is for: it only sets the
+            // session's flag the command then clears.
+            let asking_reply_bytes = if r.asking {
+                let ok = n.execute(&mut cn.session, &[Arg::Bytes(b"ASKING")], now_ms);
+                encoded_len(&ok, Protocol::Resp2)
+            } else {
+                0
+            };
             if self.key_buf_index != r.key_index {
                 format_key(&self.key_prefix, r.key_index, &mut self.key_buf);
                 self.key_buf_index = r.key_index;
@@ -467,10 +483,31 @@ impl Engine {
                 )
             };
             r.hit = matches!(reply, Reply::Bulk(_));
-            if reply.is_error() {
+            r.outcome = match &reply {
+                Reply::Error(text) => Outcome::of_error(text.as_bytes(), ctx.cluster.view.as_ref()),
+                _ => Outcome::Answered,
+            };
+            // A redirection or a retry is the client's to count (see `world::client`).
+            if reply.is_error() && r.outcome == Outcome::Answered {
                 ctx.metrics.errors += 1;
             }
-            r.reply_bytes = encoded_len(&reply, Protocol::Resp2);
+            #[cfg(test)]
+            if r.outcome == Outcome::Answered && r.slot != NO_SLOT && !r.refresh {
+                let served = match n.db.slot_state(r.slot) {
+                    Some(store_core::SlotState::Owned | store_core::SlotState::Migrating(_)) => {
+                        true
+                    }
+                    Some(store_core::SlotState::Importing) => r.asking,
+                    _ => false,
+                };
+                self.answered_by_non_owner += u64::from(!served);
+            }
+            if r.refresh {
+                ctx.cluster
+                    .refresh_replies
+                    .insert(id, store_core::resp::encode_to_vec(&reply, Protocol::Resp2));
+            }
+            r.reply_bytes = encoded_len(&reply, Protocol::Resp2) + asking_reply_bytes;
             r.cpu_start = now;
             total += r.reply_bytes;
         }
@@ -584,6 +621,27 @@ impl Engine {
             w.queued = true;
             self.enqueue(ctx, nodes, reqs, repl, node, 0, Job::Bus);
         }
+    }
+
+    /// The node's end of connection `conn`, opened by its client at run time (the next
+    /// index), with its I/O thread chosen as the build chooses it.
+    pub(crate) fn add_conn(&mut self, conn: u32, node: u32) {
+        assert_eq!(conn as usize, self.conns.len(), "connections open in order");
+        let io_threads = self.threads[node as usize].len() as u32;
+        let io_thread = if io_threads > 1 {
+            1 + conn % (io_threads - 1)
+        } else {
+            0
+        };
+        self.conns.push(Conn {
+            node,
+            session: Session::new(u64::from(conn) + 1),
+            waiting: ReqList::EMPTY,
+            batch: ReqList::EMPTY,
+            busy: false,
+            orphaned: false,
+            io_thread: u16::try_from(io_thread).expect("at most 128 threads"),
+        });
     }
 
     /// A restarted node's threads take up their queues again.

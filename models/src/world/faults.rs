@@ -46,6 +46,10 @@ pub(crate) struct Faults {
     pub requests_reset: u64,
     aborted: Vec<FlowId>,
     reset_after_ns: u64,
+    /// Connections before this one were opened at build, `conns_per_host` a host.
+    first_opened: u32,
+    /// The client host of each connection opened at run time.
+    opened_hosts: Vec<u32>,
 }
 
 /// Frees the requests of a batch orphaned by its connection's reset.
@@ -131,6 +135,8 @@ impl Faults {
         Faults {
             records,
             conns_per_host: conns_per_host.max(1),
+            first_opened: conns_per_host * client_nics.len() as u32,
+            opened_hosts: Vec::new(),
             connection_resets: 0,
             requests_reset: 0,
             aborted: Vec::new(),
@@ -157,7 +163,7 @@ impl Faults {
                 let now = ctx.sched.now().as_ns();
                 let n = &mut nodes.nodes[node as usize];
                 n.down = false;
-                n.db = super::build::empty_db(config, &clients.router, n.shard);
+                n.db = super::build::empty_db(config, ctx.cluster.view.as_ref(), node, n.shard);
                 if repl.link_of(node).is_some() {
                     super::replication::make_replica(&mut n.db);
                 } else if repl.propagates(node) {
@@ -223,7 +229,10 @@ impl Faults {
         let now = now.as_ns();
         let waited_from = now.saturating_sub(self.reset_after_ns);
         let node = HostRef::Node(engine.conns[conn as usize].node);
-        let host = HostRef::Client(conn / self.conns_per_host);
+        let host = HostRef::Client(match conn.checked_sub(self.first_opened) {
+            Some(i) => self.opened_hosts[i as usize],
+            None => conn / self.conns_per_host,
+        });
         self.records.iter().position(|r| {
             let active =
                 r.config.from_ns <= now && r.config.until_ns.is_none_or(|u| u > waited_from);
@@ -237,6 +246,12 @@ impl Faults {
                     FaultKind::NicRate { .. } => false,
                 }
         })
+    }
+
+    /// Connection `conn`, opened at run time, is from client host `host`.
+    pub fn add_conn(&mut self, conn: u32, host: u32) {
+        debug_assert_eq!(conn, self.first_opened + self.opened_hosts.len() as u32);
+        self.opened_hosts.push(host);
     }
 
     /// Resets client connection `conn` (both flows, but `already_reset`, which the
@@ -269,9 +284,11 @@ impl Faults {
         }
         let count_batch = !cn.orphaned;
         cn.orphaned |= !batch.is_empty();
-        let mut failed: BTreeMap<u32, u32> = BTreeMap::new();
+        // Per client: workload requests failed, and whether its map refresh was one.
+        let mut failed: BTreeMap<u32, (u32, bool)> = BTreeMap::new();
+        let mut timed_out = 0;
         let mut gone = Vec::new();
-        for (id, r) in reqs.iter() {
+        for (id, r) in reqs.iter_mut() {
             // A request whose reply was delivered before the reset waits for its
             // client's thread to parse it: it is answered, not failed.
             if r.conn != conn || r.delivered > r.sent {
@@ -281,22 +298,37 @@ impl Faults {
             if !in_batch {
                 gone.push(id);
             }
+            if r.timed_out {
+                // Failed at its timeout already; it leaves the clients' account now (an
+                // orphan's batch accounts for it until it is freed).
+                if !in_batch || count_batch {
+                    timed_out += 1;
+                }
+                continue;
+            }
+            r.reset = true;
             if !in_batch || count_batch {
-                *failed.entry(r.client).or_default() += 1;
+                let entry = failed.entry(r.client).or_default();
+                if r.refresh {
+                    entry.1 = true;
+                } else {
+                    entry.0 += 1;
+                }
             }
         }
         for id in gone {
             reqs.remove(id);
         }
-        let total: u64 = failed.values().map(|&n| u64::from(n)).sum();
+        let total: u64 = failed.values().map(|&(n, _)| u64::from(n)).sum();
         self.connection_resets += 1;
         self.requests_reset += total;
         if let Some(i) = record {
             self.records[i].connection_resets += 1;
             self.records[i].requests_reset += total;
         }
-        for (client, n) in failed {
-            clients.on_requests_failed(ctx, reqs, client, n);
+        clients.timed_out_in_flight -= timed_out;
+        for (client, (n, refresh)) in failed {
+            clients.on_requests_failed(ctx, reqs, client, n, refresh);
         }
     }
 

@@ -294,7 +294,12 @@ impl World {
             events,
             requests_sent,
             requests_completed_total: metrics.completed_total,
-            requests_in_flight: requests.len() as u64,
+            // Map refreshes are no workload requests (they are not in `requests_sent`),
+            // and a request given up is counted failed.
+            requests_in_flight: requests
+                .iter()
+                .filter(|(_, r)| !r.refresh && !r.timed_out)
+                .count() as u64,
             errors: metrics.errors,
             client_queue_overflows: metrics.client_queue_overflows,
         };
@@ -333,6 +338,16 @@ impl World {
             b.finish(&names, sim::SimDuration::from_ns(end.as_ns()))
         });
         let (sets, gets, breakdown) = metrics.finish();
+        let cluster_clients = {
+            let mut result = super::results::ClusterClientsResult::default();
+            for (i, c) in clients.clients.iter().enumerate() {
+                if !c.counts.is_empty() {
+                    result.total.add(&c.counts);
+                    result.by_client.push((i as u32, c.counts));
+                }
+            }
+            (!result.by_client.is_empty()).then_some(result)
+        };
         RunResult {
             cpu_cost,
             end_ns: end.as_ns(),
@@ -355,6 +370,7 @@ impl World {
             faults,
             replication: replication_result,
             bus,
+            cluster_clients,
             config,
         }
     }

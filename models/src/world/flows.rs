@@ -107,24 +107,24 @@ impl FlowMap {
     }
 
     /// Flows reserved for `kind`.
-    pub fn count(&self, kind: FlowKind) -> u32 {
+    fn reserved(&self, kind: FlowKind) -> u32 {
         self.starts[kind as usize + 1] - self.starts[kind as usize]
     }
 
-    /// Flows of `kind`, reserved and opened late.
-    pub fn count_all(&self, kind: FlowKind) -> u32 {
-        self.count(kind) + self.late_ids[kind as usize].len() as u32
+    /// Flows of `kind`: reserved, and opened during the run as new ones.
+    pub fn count(&self, kind: FlowKind) -> u32 {
+        self.reserved(kind) + self.late_ids[kind as usize].len() as u32
     }
 
-    /// Every flow reserved.
+    /// Every flow: reserved, and opened during the run.
     pub fn total(&self) -> u32 {
-        self.starts[FlowKind::COUNT]
+        self.starts[FlowKind::COUNT] + self.late.len() as u32
     }
 
     /// Flow `index` of `kind`.
     #[inline]
     pub fn flow(&self, kind: FlowKind, index: u32) -> FlowId {
-        let reserved = self.count(kind);
+        let reserved = self.reserved(kind);
         if index < reserved {
             FlowId(self.starts[kind as usize] + index)
         } else {
@@ -133,6 +133,7 @@ impl FlowMap {
     }
 
     #[cold]
+    #[inline(never)]
     fn late_flow(&self, kind: FlowKind, k: u32) -> FlowId {
         FlowId(self.late_ids[kind as usize][k as usize])
     }
@@ -141,7 +142,7 @@ impl FlowMap {
     #[inline]
     pub fn locate(&self, flow: FlowId) -> (FlowKind, u32) {
         if flow.0 >= self.starts[FlowKind::COUNT] {
-            return self.locate_extra(flow);
+            return self.locate_late(flow);
         }
         // Kinds are few: a comparison with each later range's start, in a loop whose
         // bounds the compiler sees, so it unrolls with no bounds checks.
@@ -154,13 +155,23 @@ impl FlowMap {
 
     #[cold]
     #[inline(never)]
-    fn locate_extra(&self, flow: FlowId) -> (FlowKind, u32) {
-        self.late[(flow.0 - self.total()) as usize]
+    fn locate_late(&self, flow: FlowId) -> (FlowKind, u32) {
+        self.late[(flow.0 - self.starts[FlowKind::COUNT]) as usize]
+    }
+
+    /// Checks that `got` is the next flow id after every flow opened so far.
+    fn check_next(&self, got: FlowId) {
+        assert_eq!(
+            got,
+            FlowId(self.total()),
+            "every reserved flow is opened before any opened during the run"
+        );
     }
 
     /// Opens, during the run, a flow from `src` to `dst` that stands for index `index`
-    /// of `kind` (its deliveries are located there). Its random stream is labelled by
-    /// its rank among the extra flows, which the run's events alone decide.
+    /// of `kind` (its deliveries are located there; the caller keeps its id). Its random
+    /// stream is labelled by its rank among the flows opened during the run, which the
+    /// run's events alone decide.
     pub fn open_extra(
         &mut self,
         net: &mut Network,
@@ -172,13 +183,61 @@ impl FlowMap {
     ) -> FlowId {
         let rank = self.late.len() as u32;
         let got = net.open_flow_labelled(src, dst, link, "net.flow.extra", u64::from(rank));
-        assert_eq!(
-            got,
-            FlowId(self.total() + rank),
-            "extra flows follow the reserved ones, and only they are opened during a run"
-        );
+        self.check_next(got);
         self.late.push((kind, index));
         got
+    }
+
+    /// Opens the next flow of `kind` during the run and returns it with its index in
+    /// the kind (`count(kind)` before it). Its random stream is labelled by the kind and
+    /// `stream_index` (for the bus, the ordered pair of nodes; for a client connection,
+    /// as a reserved connection's), so its draws do not depend on the order flows are
+    /// opened in.
+    pub fn open_late(
+        &mut self,
+        net: &mut Network,
+        kind: FlowKind,
+        stream_index: u64,
+        src: NicId,
+        dst: NicId,
+        link: LinkConfig,
+    ) -> (FlowId, u32) {
+        let (label, _) = kind.stream(0);
+        let flow = net.open_flow_labelled(src, dst, link, label, stream_index);
+        self.check_next(flow);
+        let index = self.count(kind);
+        self.late.push((kind, index));
+        self.late_ids[kind as usize].push(flow.0);
+        (flow, index)
+    }
+
+    /// Opens a client connection during the run from `client` to `node`: its request
+    /// flow and its reply flow, each the next of its kind (the two kinds grow together,
+    /// so both have the connection's index, which this returns).
+    pub fn open_conn(
+        &mut self,
+        net: &mut Network,
+        client: NicId,
+        node: NicId,
+        link: LinkConfig,
+    ) -> u32 {
+        let conn = self.count(FlowKind::ClientRequest);
+        let c = u64::from(conn);
+        let (_, req) = self.open_late(
+            net,
+            FlowKind::ClientRequest,
+            2 * c,
+            client,
+            node,
+            link.clone(),
+        );
+        let (_, rep) = self.open_late(net, FlowKind::ClientReply, 2 * c + 1, node, client, link);
+        assert_eq!(
+            (req, rep),
+            (conn, conn),
+            "a connection's two flows share its index"
+        );
+        conn
     }
 
     /// Opens flow `index` of `kind` from `src` to `dst`. Flows must be opened in id
@@ -201,34 +260,6 @@ impl FlowMap {
             "flows are opened in the order they were reserved"
         );
         got
-    }
-}
-
-impl FlowMap {
-    /// Opens the next flow of `kind` at run time, after every reserved flow, and
-    /// returns it with its index in the kind. Its random stream is labelled by
-    /// `stream_index` (for the bus, the ordered pair of nodes), so its draws do not
-    /// depend on the order flows are opened in.
-    pub fn open_late(
-        &mut self,
-        net: &mut Network,
-        kind: FlowKind,
-        stream_index: u64,
-        src: NicId,
-        dst: NicId,
-        link: LinkConfig,
-    ) -> (FlowId, u32) {
-        let (label, _) = kind.stream(0);
-        let flow = net.open_flow_labelled(src, dst, link, label, stream_index);
-        assert_eq!(
-            flow.0,
-            self.starts[FlowKind::COUNT] + self.late.len() as u32,
-            "every reserved flow is opened before any late one"
-        );
-        let index = self.count_all(kind);
-        self.late.push((kind, index));
-        self.late_ids[kind as usize].push(flow.0);
-        (flow, index)
     }
 }
 

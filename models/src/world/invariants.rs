@@ -300,7 +300,7 @@ fn orphaned_requests(world: &World) -> u64 {
 }
 
 /// The checks of one instant.
-fn check_instant(world: &World) -> Result<(), TestCaseError> {
+pub(super) fn check_instant(world: &World) -> Result<(), TestCaseError> {
     // A request is in exactly one place: the places, counted independently, add up to
     // the request table, and so do the clients' own outstanding counts.
     let table = world.requests.len() as u64;
@@ -313,14 +313,16 @@ fn check_instant(world: &World) -> Result<(), TestCaseError> {
     }
     let (waiting, in_batch) = world.engine.queued_requests();
     let parsing = world.clients.awaiting_parse;
+    let retrying = world.clients.awaiting_retry;
     prop_assert_eq!(
-        on_network + waiting + in_batch + parsing,
+        on_network + waiting + in_batch + parsing + retrying,
         table,
-        "requests on the network {} + waiting {} + in a batch {} + waiting for their client's parse {} = in flight",
+        "requests on the network {} + waiting {} + in a batch {} + waiting for their client's parse {} + waiting to be retried {} = in flight",
         on_network,
         waiting,
         in_batch,
-        parsing
+        parsing,
+        retrying
     );
     let outstanding: u64 = world
         .clients
@@ -330,7 +332,18 @@ fn check_instant(world: &World) -> Result<(), TestCaseError> {
         .sum();
     // Orphaned requests (their connection reset while a node thread held their batch)
     // have left their clients and wait in the table for the batch to end.
-    prop_assert_eq!(outstanding + orphaned_requests(world), table);
+    // A client's map refresh is in the table, outside its pipeline.
+    let refreshing = world
+        .clients
+        .clients
+        .iter()
+        .filter(|c| c.refreshing)
+        .count() as u64;
+    let timed_out = world.clients.timed_out_in_flight;
+    prop_assert_eq!(
+        outstanding + refreshing + timed_out + orphaned_requests(world),
+        table
+    );
     // Per NIC direction, from the network's own account: offered = passed + queued +
     // in service + dropped + discarded.
     for a in world.net.nic_accounts() {

@@ -38,6 +38,23 @@ pub(crate) struct Req {
     pub cpu_end: SimTime,
     /// When its reply reached the client host (the client's thread parses it after).
     pub delivered: SimTime,
+    /// What its node answered, for its client to act on (a redirection, a retry).
+    pub outcome: super::cluster::Outcome,
+    /// Redirections and retries it has had (at most the clients' `max_redirects`).
+    pub redirects: u8,
+    /// ASKING goes before the command, in the same write (its previous answer was ASK).
+    pub asking: bool,
+    /// A refresh of its client's slot map (`CLUSTER SLOTS`), not a workload request.
+    pub refresh: bool,
+    /// Given up by its client (no reply within the request timeout): its reply, if
+    /// one comes, is dropped.
+    pub timed_out: bool,
+    /// Failed with its connection's reset while a node thread held it (an orphan):
+    /// its client is done with it.
+    pub reset: bool,
+    /// Its client's count of sends when it was last sent (its timeout acts only on
+    /// that send).
+    pub attempt: u32,
     /// The client's count of requests sent before this one (replies must come back in
     /// this order on a connection).
     #[cfg(test)]
@@ -101,7 +118,7 @@ impl ReqList {
 }
 
 /// Calls `f` with the command a request sends: `GET key`, `SET key value`, or
-/// `SET key value EX seconds`; the value is synthetic (its bytes are never made, and
+/// `SET key value EX seconds` (`CLUSTER SLOTS` for a map refresh); the value is synthetic (its bytes are never made, and
 /// `fill` says what they are: memtier's 'x's, or its random data). One
 /// builder serves both the request's size on the wire and its execution on the Db, so
 /// the two always describe the same command.
@@ -112,6 +129,9 @@ pub(crate) fn with_argv<T>(
     ex_buf: &mut Vec<u8>,
     f: impl FnOnce(&[Arg<'_>]) -> T,
 ) -> T {
+    if r.refresh {
+        return f(&[Arg::Bytes(b"CLUSTER"), Arg::Bytes(b"SLOTS")]);
+    }
     match r.kind {
         OpKind::Get => f(&[Arg::Bytes(b"GET"), Arg::Bytes(key)]),
         OpKind::Set => {

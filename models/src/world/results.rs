@@ -58,6 +58,77 @@ pub struct RunResult {
     /// The cluster bus, in cluster mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bus: Option<super::bus::BusResult>,
+    /// What following the cluster cost the clients, when some client was redirected,
+    /// retried or refreshed its map.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_clients: Option<ClusterClientsResult>,
+}
+
+/// What following the cluster (redirections, retries, map refreshes) cost the clients.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterClientsResult {
+    /// Over every client.
+    pub total: ClusterClientCounts,
+    /// Each client with a count that is not zero, by index (host by host, client by
+    /// client), in index order.
+    pub by_client: Vec<(u32, ClusterClientCounts)>,
+}
+
+/// One client's (or every client's) counts of what following the cluster cost. Zero
+/// counts are left out of the serialized form.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterClientCounts {
+    /// `MOVED` answers: the slot's owner changed in the client's map.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub moved: u64,
+    /// `ASK` answers: the request went again to the named node, after ASKING.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub ask: u64,
+    /// `CLUSTERDOWN` answers.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub clusterdown: u64,
+    /// `TRYAGAIN` answers.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub tryagain: u64,
+    /// Requests sent again after the retry delay (CLUSTERDOWN, TRYAGAIN).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retries: u64,
+    /// Map refreshes (`CLUSTER SLOTS`) sent.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub refreshes: u64,
+    /// Requests given up after the request timeout (failed; map refreshes included,
+    /// which are not failures).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub timeouts: u64,
+    /// Redirections to a node the client has no connection to (failed).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unreachable: u64,
+    /// Requests that failed: out of redirections and retries, or unreachable.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub failed: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl ClusterClientCounts {
+    pub fn is_empty(&self) -> bool {
+        *self == ClusterClientCounts::default()
+    }
+
+    /// Adds `other`'s counts.
+    pub fn add(&mut self, other: &ClusterClientCounts) {
+        self.moved += other.moved;
+        self.ask += other.ask;
+        self.clusterdown += other.clusterdown;
+        self.tryagain += other.tryagain;
+        self.retries += other.retries;
+        self.refreshes += other.refreshes;
+        self.timeouts += other.timeouts;
+        self.unreachable += other.unreachable;
+        self.failed += other.failed;
+    }
 }
 
 /// The fault timeline of a run.

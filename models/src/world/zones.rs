@@ -59,6 +59,13 @@ impl ZoneTraffic {
         })
     }
 
+    /// A connection opened at run time from client host `host` to `node`.
+    pub fn add_conn(&mut self, config: &RunConfig, node: u32, host: u32) {
+        let z = &config.zones;
+        let crosses = z.client_zones[host as usize] != z.node_zones[node as usize];
+        self.conns.push((node, host, crosses));
+    }
+
     /// Each connection's one-way propagation, for the latency breakdown.
     pub fn propagation_by_conn(&self, config: &RunConfig) -> Vec<SimDuration> {
         let z = &config.zones;

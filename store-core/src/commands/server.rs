@@ -10,7 +10,7 @@ use crate::blob::Arg;
 use crate::config::EvictionPolicy;
 use crate::glob::glob_match;
 use crate::reply::Reply;
-use crate::slots::{key_hash_slot, SlotState, SLOT_COUNT};
+use crate::slots::{key_hash_slot, SlotState, SlotTable, SLOT_COUNT};
 
 /// The Redis version this store answers as.
 pub const REDIS_VERSION: &str = "7.0.15";
@@ -568,28 +568,22 @@ fn node_id(addr: &str) -> String {
 }
 
 /// The address serving a slot in this node's view, if any.
-fn slot_owner(state: &SlotState, self_addr: &str) -> Option<String> {
-    match state {
-        SlotState::Owned | SlotState::Migrating(_) | SlotState::Importing => {
-            Some(self_addr.to_string())
-        }
-        SlotState::Elsewhere(a) => Some(a.to_string()),
-        SlotState::Unassigned => None,
-    }
+fn slot_owner<'a>(table: &'a SlotTable, slot: u16, self_addr: &'a str) -> Option<&'a str> {
+    table.owner_addr(slot, self_addr)
 }
 
 /// Contiguous runs of slots served by the same address: (first, last, address).
-fn slot_runs(states: &[SlotState], self_addr: &str) -> Vec<(usize, usize, String)> {
+fn slot_runs(table: &SlotTable, self_addr: &str) -> Vec<(usize, usize, String)> {
     let mut runs = Vec::new();
     let mut slot = 0;
-    while slot < states.len() {
-        let owner = slot_owner(&states[slot], self_addr);
+    while slot < SLOT_COUNT {
+        let owner = slot_owner(table, slot as u16, self_addr);
         let start = slot;
-        while slot + 1 < states.len() && slot_owner(&states[slot + 1], self_addr) == owner {
+        while slot + 1 < SLOT_COUNT && slot_owner(table, slot as u16 + 1, self_addr) == owner {
             slot += 1;
         }
         if let Some(owner) = owner {
-            runs.push((start, slot, owner));
+            runs.push((start, slot, owner.to_string()));
         }
         slot += 1;
     }
@@ -642,9 +636,8 @@ pub(crate) fn cluster(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
         Reply::bulk(node_id(&self_addr).as_bytes())
     } else if is(sub, "info") {
         let owned = ctx.db.slots.as_ref().map_or(0, |t| {
-            t.states
-                .iter()
-                .filter(|s| !matches!(s, SlotState::Unassigned))
+            (0..SLOT_COUNT as u16)
+                .filter(|&s| !matches!(t.state(s), SlotState::Unassigned))
                 .count()
         });
         let state = if owned == SLOT_COUNT { "ok" } else { "fail" };
@@ -662,7 +655,7 @@ pub(crate) fn cluster(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
             return Reply::bulk(b"");
         };
         let mut nodes: Vec<(String, Vec<(usize, usize)>)> = vec![(self_addr.clone(), Vec::new())];
-        for (start, end, owner) in slot_runs(&table.states, &self_addr) {
+        for (start, end, owner) in slot_runs(table, &self_addr) {
             match nodes.iter_mut().find(|(a, _)| *a == owner) {
                 Some((_, ranges)) => ranges.push((start, end)),
                 None => nodes.push((owner, vec![(start, end)])),
@@ -692,7 +685,7 @@ pub(crate) fn cluster(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
             return Reply::Array(Vec::new());
         };
         let mut out = Vec::new();
-        for (start, end, addr) in slot_runs(&table.states, &self_addr) {
+        for (start, end, addr) in slot_runs(table, &self_addr) {
             let (host, port) = addr.rsplit_once(':').unwrap_or((addr.as_str(), "0"));
             out.push(Reply::Array(vec![
                 Reply::Integer(start as i64),
