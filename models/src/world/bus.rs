@@ -166,11 +166,12 @@ const FLAG_PFAIL: u8 = 1;
 const FLAG_FAIL: u8 = 2;
 
 /// One gossip entry: a node, its pong time in whole seconds as the sender sees it, and
-/// its failure flags in the sender's view.
+/// its failure flags in the sender's view (12 bytes, Unix seconds in 32 bits as on
+/// the wire: a message's section is read back when it arrives, long evicted).
 #[derive(Clone, Copy, Debug)]
 struct Gossip {
     node: u32,
-    pong_received_s: u64,
+    pong_received_s: u32,
     flags: u8,
 }
 
@@ -215,6 +216,12 @@ struct Cold {
     /// When the outbound link was (re)created.
     link_created_ms: u32,
 }
+
+/// How many random views ahead gossip building asks the cache to load (a miss costs
+/// about as long as drawing and handling this many picks that hit).
+const BUILD_PREFETCH_AHEAD: u64 = 12;
+/// The same for gossip processing, whose entries that hit cost less.
+const PROCESS_PREFETCH_AHEAD: usize = 24;
 
 /// A half-timeout wheel bucket spans `1 << WHEEL_SHIFT` ms (128 ms: a cron every
 /// 100 ms empties one or two buckets).
@@ -739,8 +746,21 @@ impl Bus {
         let base = (me * n) as usize;
         let row = &self.hot[base..base + n as usize];
         let nodes = &mut self.nodes;
+        // The picks are random views, each a likely cache miss: a copy of the node's
+        // stream runs BUILD_PREFETCH_AHEAD draws ahead to load the views the real draws will
+        // pick (the real stream is drawn exactly as before; the copy is dropped).
+        let mut ahead = nodes[me as usize].rng.clone();
+        let mut ahead_left = iterations;
+        for _ in 0..BUILD_PREFETCH_AHEAD.min(ahead_left) {
+            ahead_left -= 1;
+            sim::hint::prefetch_all(&row[below(&mut ahead, u64::from(n)) as usize]);
+        }
         while fresh > 0 && (gossip.len() as u64) < wanted && iterations > 0 {
             iterations -= 1;
+            if ahead_left > 0 {
+                ahead_left -= 1;
+                sim::hint::prefetch_all(&row[below(&mut ahead, u64::from(n)) as usize]);
+            }
             let j = below(&mut nodes[me as usize].rng, u64::from(n)) as u32;
             if j == me {
                 continue;
@@ -761,7 +781,7 @@ impl Bus {
             self.in_gossip[word] |= bit;
             gossip.push(Gossip {
                 node: j,
-                pong_received_s: unix_s(u64::from(v.pong_received_ms)),
+                pong_received_s: unix_s(u64::from(v.pong_received_ms)) as u32,
                 flags: v.flags,
             });
             fresh -= 1;
@@ -775,7 +795,7 @@ impl Bus {
             let v = self.hot(me, j);
             gossip.push(Gossip {
                 node: j,
-                pong_received_s: unix_s(u64::from(v.pong_received_ms)),
+                pong_received_s: unix_s(u64::from(v.pong_received_ms)) as u32,
                 flags: v.flags,
             });
         }
@@ -928,7 +948,15 @@ impl Bus {
     /// clusterProcessGossipSection.
     fn process_gossip(&mut self, ctx: &mut Ctx<'_>, me: u32, sender: u32, gossip: &[Gossip], now_ms: u64) {
         let sender_is_primary = self.nodes[sender as usize].is_primary;
-        for g in gossip {
+        let base = (me * self.n) as usize;
+        for g in gossip.iter().take(PROCESS_PREFETCH_AHEAD) {
+            sim::hint::prefetch_all(&self.hot[base + g.node as usize]);
+        }
+        for (k, g) in gossip.iter().enumerate() {
+            // Each entry is a random view: load the one PROCESS_PREFETCH_AHEAD entries on.
+            if let Some(next) = gossip.get(k + PROCESS_PREFETCH_AHEAD) {
+                sim::hint::prefetch_all(&self.hot[base + next.node as usize]);
+            }
             let j = g.node;
             if j == me {
                 continue;
@@ -945,7 +973,7 @@ impl Bus {
                 && !self.hot(me, j).pinging
                 && self.failure_reports(me, j, now_ms) == 0
             {
-                let pong_ms = bus_ms_of_unix_s(g.pong_received_s);
+                let pong_ms = bus_ms_of_unix_s(u64::from(g.pong_received_s));
                 let v = self.hot_mut(me, j);
                 if pong_ms <= now_ms + 500 && pong_ms > u64::from(v.pong_received_ms) {
                     v.pong_received_ms = (pong_ms) as u32;
