@@ -474,10 +474,7 @@ impl Bus {
     pub fn start(&mut self, sched: &mut sim::Scheduler<Ev>) {
         for node in 0..self.n {
             let offset = below(&mut self.nodes[node as usize].rng, CRON_PERIOD.as_ns());
-            sched.schedule_at(
-                SimTime::from_ns(offset),
-                BusEv::Cron { node }.into(),
-            );
+            sched.schedule_at(SimTime::from_ns(offset), BusEv::Cron { node }.into());
         }
     }
 
@@ -705,7 +702,10 @@ impl Bus {
             let (latency_ns, jitter_ns) = self.zones.link(
                 self.node_zones[a as usize],
                 self.node_zones[b as usize],
-                (self.base_link.latency.as_ns(), self.base_link.jitter.as_ns()),
+                (
+                    self.base_link.latency.as_ns(),
+                    self.base_link.jitter.as_ns(),
+                ),
             );
             LinkConfig {
                 latency: SimDuration::from_ns(latency_ns),
@@ -867,7 +867,17 @@ impl Bus {
 
     /// Node `node`'s main thread has done `work_ns` of bus work, which processed its
     /// first `messages` waiting messages.
-    pub fn work_done(&mut self, ctx: &mut Ctx<'_>, nodes: &mut Nodes, engine: &mut Engine, reqs: &mut Requests, repl: &mut Replication, node: u32, work_ns: u64, messages: u32) {
+    pub fn work_done(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        nodes: &mut Nodes,
+        engine: &mut Engine,
+        reqs: &mut Requests,
+        repl: &mut Replication,
+        node: u32,
+        work_ns: u64,
+        messages: u32,
+    ) {
         let now = ctx.sched.now();
         let s = &mut self.nodes[node as usize].stats;
         s.cpu_ns += work_ns;
@@ -946,7 +956,14 @@ impl Bus {
     }
 
     /// clusterProcessGossipSection.
-    fn process_gossip(&mut self, ctx: &mut Ctx<'_>, me: u32, sender: u32, gossip: &[Gossip], now_ms: u64) {
+    fn process_gossip(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        me: u32,
+        sender: u32,
+        gossip: &[Gossip],
+        now_ms: u64,
+    ) {
         let sender_is_primary = self.nodes[sender as usize].is_primary;
         let base = (me * self.n) as usize;
         for g in gossip.iter().take(PROCESS_PREFETCH_AHEAD) {
@@ -1173,11 +1190,7 @@ impl Bus {
             elapsed_ns: elapsed.as_ns(),
             flows_opened: self.flow_pair.len() as u64,
             nodes,
-            events: self
-                .events
-                .iter()
-                .map(|e| e.with_names(names))
-                .collect(),
+            events: self.events.iter().map(|e| e.with_names(names)).collect(),
         }
     }
 }
