@@ -867,6 +867,7 @@ impl Bus {
 
     /// Node `node`'s main thread has done `work_ns` of bus work, which processed its
     /// first `messages` waiting messages.
+    #[allow(clippy::too_many_arguments)]
     pub fn work_done(
         &mut self,
         ctx: &mut Ctx<'_>,
@@ -941,12 +942,10 @@ impl Bus {
             }
             MsgType::Fail => {
                 let failing = m.about;
-                if failing != me {
-                    if self.hot(me, failing).flags & FLAG_FAIL == 0 {
-                        self.set_pfail(me, failing, false);
-                        self.hot_mut(me, failing).flags |= FLAG_FAIL;
-                        self.cold_mut(me, failing).fail_time_ms = now_ms as u32;
-                    }
+                if failing != me && self.hot(me, failing).flags & FLAG_FAIL == 0 {
+                    self.set_pfail(me, failing, false);
+                    self.hot_mut(me, failing).flags |= FLAG_FAIL;
+                    self.cold_mut(me, failing).fail_time_ms = now_ms as u32;
                 }
             }
             MsgType::Update | MsgType::FailoverAuthRequest | MsgType::FailoverAuthAck => {}
