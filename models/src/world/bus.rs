@@ -84,7 +84,9 @@ fn bus_ms(now: SimTime) -> u64 {
 /// A bus time as whole Unix seconds (what a gossip entry carries).
 #[inline]
 fn unix_s(bus_ms: u64) -> u64 {
-    (bus_ms - BUS_TIME_OFFSET_MS + super::EPOCH_UNIX_MS) / 1000
+    // The epoch first: a pong time from before the run is below the offset (the same
+    // value, without the subtraction overflowing in a debug build).
+    (bus_ms + super::EPOCH_UNIX_MS - BUS_TIME_OFFSET_MS) / 1000
 }
 
 /// Whole Unix seconds back to bus time (both offsets are whole seconds, so a pong
