@@ -154,17 +154,64 @@ fn thirty_nodes_node_timeout_2s_idle_bus() {
     );
 }
 
-/// Orientation figures, not a check: set KVSIM_BUS_ORIENTATION=1 to also measure
-/// 30 and 100 nodes at the default 15 s timeout (several minutes of wall time, so it is
-/// off in CI). Run it alone, so the other cases' load does not skew it.
+/// An idle cluster of `nodes` primaries with `node_timeout_ms`, simulated from a
+/// converged start: rates over 60 s after 8 s of warm-up (the start's spread of pong
+/// times pinged through), per node: (pings, pongs, bus bytes) sent a second.
+fn simulate_idle(nodes: u32, node_timeout_ms: u64) -> (f64, f64, f64) {
+    let text = format!(
+        r#"(name: "idle", description: "an idle cluster", seed: 7, duration_s: 68, warmup_s: 8,
+            network: (latency_us: 50),
+            cluster: (engine: redis, mode: cluster, shards: {nodes}, instance: "cache.r7g.large",
+                      bus: (node_timeout_ms: {node_timeout_ms})),
+            clients: (hosts: 1, workload: (clients: 1, threads: 1, rate_limiting: 1,
+                                           key_maximum: 1000, test_time_s: 68)))"#
+    );
+    let scenario = models::scenario::load_str(&text, "idle.ron").expect("the scenario loads");
+    let report = models::run::run_scenario(&scenario, None, 1, &|_| {}).expect("it runs");
+    let bus = report.variants[0]
+        .bus
+        .as_ref()
+        .expect("cluster mode runs the bus");
+    let n = bus.per_node.len() as f64;
+    let mean = |f: &dyn Fn(&models::report::bus::NodeBusReport) -> f64| {
+        bus.per_node.iter().map(f).sum::<f64>() / n
+    };
+    (
+        mean(&|x| x.pings_sent_per_s),
+        mean(&|x| x.pongs_sent_per_s),
+        mean(&|x| x.bytes_sent_per_s),
+    )
+}
+
+/// The simulated bus agrees with the real one within 10% on pings, pongs and bytes sent
+/// per node a second: 6 nodes at the default 15 s timeout (the once-a-second random
+/// ping), and 30 nodes at 2 s (the half-timeout rule, postponed by gossiped pong times).
 #[test]
-fn orientation_default_timeout_larger_clusters() {
-    if std::env::var_os("KVSIM_BUS_ORIENTATION").is_none() {
-        return;
-    }
-    for nodes in [30, 100] {
-        let m = measure_idle_cluster(nodes, 15_000, MEASURE);
-        println!("real redis bus: {m}");
-        println!("{m:#?}");
+fn simulated_idle_bus_matches_real_clusters() {
+    for (nodes, timeout_ms, real) in [(6, 15_000, six_nodes_15s()), (30, 2_000, thirty_nodes_2s())]
+    {
+        let (pings, pongs, bytes) = simulate_idle(nodes, timeout_ms);
+        println!("simulated {nodes} nodes / {timeout_ms} ms: {pings:.3} pings/s, {pongs:.3} pongs/s, {bytes:.0} B/s; real: {real}");
+        assert_within(
+            &format!("{nodes} nodes: simulated pings/s"),
+            pings,
+            real.ping_sent_per_node_s,
+            0.10,
+            real,
+        );
+        assert_within(
+            &format!("{nodes} nodes: simulated pongs/s"),
+            pongs,
+            real.pong_sent_per_node_s,
+            0.10,
+            real,
+        );
+        assert_within(
+            &format!("{nodes} nodes: simulated bytes/s"),
+            bytes,
+            real.bus_bytes_sent_per_node_s,
+            0.10,
+            real,
+        );
     }
 }

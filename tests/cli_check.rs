@@ -130,8 +130,8 @@ fn every_bundled_scenario_passes_check() {
         );
     }
     assert_eq!(
-        n, 8,
-        "the five experiments of issue 4, the partition of one shard, the replication backlog, the gossip overhead"
+        n, 9,
+        "the five experiments of issue 4, the partition of one shard, the replication backlog, the gossip overhead, the failover"
     );
 }
 
@@ -415,6 +415,7 @@ fn list_shows_every_bundled_scenario_once() {
     assert_eq!(
         names,
         [
+            "failover",
             "gossip-overhead",
             "lab-tbf-100mbit",
             "m6g-25kb-get",

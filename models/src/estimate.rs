@@ -1216,8 +1216,10 @@ pub fn estimate(config: &RunConfig) -> Estimate {
                 per_store
                     .saturating_mul(replicas + 1)
                     .saturating_add(
+                        // A log holds at most what fits its limits, and never more
+                        // entries than the run has writes.
                         shards
-                            .saturating_mul(limit / entry_bytes + 1)
+                            .saturating_mul((limit / entry_bytes + 1).min(sets_for_events + 1))
                             .saturating_mul(LOG_ENTRY_BYTES),
                     )
                     .saturating_add(links.saturating_mul(NODE_BYTES))

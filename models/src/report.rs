@@ -229,6 +229,9 @@ pub struct VariantReport {
     /// The cluster bus, in cluster mode.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bus: Option<bus::BusReport>,
+    /// What following the cluster cost the clients, when something moved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster_clients: Option<crate::world::results::ClusterClientsResult>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -450,6 +453,7 @@ pub fn variant_report(result: &RunResult) -> VariantReport {
         faults: result.faults.clone(),
         replication: replication::replication_report(result),
         bus: bus::bus_report(result),
+        cluster_clients: result.cluster_clients.clone(),
     }
 }
 

@@ -288,7 +288,7 @@ impl Model for World {
                 if let Some(bus) = bus {
                     match e {
                         NodeEv::Crash { node } => bus.on_crash(node),
-                        NodeEv::Restart { node } => bus.on_restart(&mut ctx, node),
+                        NodeEv::Restart { node } => bus.on_restart(&mut ctx, node, replication),
                         NodeEv::ExpireCycle { .. } => {}
                     }
                 }

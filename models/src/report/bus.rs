@@ -60,9 +60,29 @@ pub struct BusReport {
     pub per_node_main_thread_share: Spread,
     pub egress_baseline_bits_per_s: u64,
     pub per_node: Vec<NodeBusReport>,
-    /// Failure detection: first PFAIL, FAIL, FAIL cleared, in time order.
+    /// Failure detection and failover: first PFAIL, FAIL, FAIL cleared, elections,
+    /// promotions, rejoins, in time order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<NamedBusEvent>,
+    /// Each promotion: how long its shard's slots had no primary answering (from the
+    /// old primary's crash, when a crash fault caused it, to the promotion).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failovers: Vec<FailoverReport>,
+}
+
+/// One failover, from the crash to the promotion.
+#[derive(Clone, Debug, Serialize)]
+pub struct FailoverReport {
+    pub failed: String,
+    pub promoted: String,
+    /// The crash of `failed` that began it, when a fault crashed it.
+    pub crashed_at_s: Option<f64>,
+    pub promoted_at_s: f64,
+    /// From the crash to the promotion: the shard's slots unavailable for writes and
+    /// reads from the primary.
+    pub unavailable_s: Option<f64>,
+    pub lost_writes: u64,
+    pub lost_stream_bytes: u64,
 }
 
 /// The section for `result`, in cluster mode.
@@ -130,6 +150,29 @@ pub fn bus_report(result: &RunResult) -> Option<BusReport> {
         per_node_main_thread_share: Spread::of(per_node.iter().map(|n| n.main_thread_share)),
         egress_baseline_bits_per_s: baseline,
         per_node,
+        failovers: b
+            .events
+            .iter()
+            .filter(|e| e.event == "promoted")
+            .map(|e| {
+                let crashed_ns = result.faults.as_ref().and_then(|f| {
+                    f.timeline
+                        .iter()
+                        .filter(|r| r.kind == "crash" && r.target == e.by && r.began_ns <= e.at_ns)
+                        .map(|r| r.began_ns)
+                        .max()
+                });
+                FailoverReport {
+                    failed: e.by.clone(),
+                    promoted: e.node.clone(),
+                    crashed_at_s: crashed_ns.map(|ns| round3(ns as f64 / 1e9)),
+                    promoted_at_s: round3(e.at_ns as f64 / 1e9),
+                    unavailable_s: crashed_ns.map(|ns| round3((e.at_ns - ns) as f64 / 1e9)),
+                    lost_writes: e.lost_writes.unwrap_or(0),
+                    lost_stream_bytes: e.lost_stream_bytes.unwrap_or(0),
+                }
+            })
+            .collect(),
         events: b.events.clone(),
     })
 }

@@ -624,18 +624,42 @@ fn bus(o: &mut String, v: &VariantReport) {
         }
     }
     for e in &b.events {
+        let t = e.at_ns as f64 / 1e9;
+        let line = match e.event.as_str() {
+            "pfail" => format!("{} flagged PFAIL by {}", e.node, e.by),
+            "fail" => format!(
+                "{} flagged FAIL by {} (quorum reached; broadcast)",
+                e.node, e.by
+            ),
+            "fail_cleared" => format!("{}'s FAIL cleared by {} (reachable again)", e.node, e.by),
+            "election" => format!("{} asks for votes to replace {}", e.node, e.by),
+            "promoted" => format!(
+                "{} promoted in place of {}: {} acknowledged write(s) lost ({})",
+                e.node,
+                e.by,
+                e.lost_writes.unwrap_or(0),
+                crate::units::bytes(e.lost_stream_bytes.unwrap_or(0))
+            ),
+            "rejoined" => format!("{} rejoined as a replica of {} (full resync)", e.node, e.by),
+            other => format!("{} {other} ({})", e.node, e.by),
+        };
+        let _ = writeln!(o, "  {t:.3} s {line}");
+    }
+    for f in &b.failovers {
+        if let (Some(at), Some(gap)) = (f.crashed_at_s, f.unavailable_s) {
+            let _ = writeln!(
+                o,
+                "  failover: {} crashed at {at:.3} s, {} promoted at {:.3} s: its slots had no primary for {gap:.3} s; {} acknowledged write(s) lost",
+                f.failed, f.promoted, f.promoted_at_s, f.lost_writes
+            );
+        }
+    }
+    if let Some(c) = &v.cluster_clients {
+        let t = &c.total;
         let _ = writeln!(
             o,
-            "  {:.3} s {} {} (by {})",
-            e.at_ns as f64 / 1e9,
-            e.node,
-            match e.event.as_str() {
-                "pfail" => "flagged PFAIL",
-                "fail" => "flagged FAIL (quorum reached; broadcast)",
-                "fail_cleared" => "FAIL cleared (reachable again)",
-                other => other,
-            },
-            e.by
+            "  clients: {} MOVED, {} ASK, {} CLUSTERDOWN, {} TRYAGAIN, {} retries, {} map refreshes, {} timeouts, {} failed request(s)",
+            t.moved, t.ask, t.clusterdown, t.tryagain, t.retries, t.refreshes, t.timeouts, t.failed
         );
     }
 }

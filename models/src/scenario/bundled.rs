@@ -7,6 +7,10 @@ use super::{load_str, Scenario, ScenarioError};
 /// (file name, text), sorted by file name.
 pub const BUNDLED: &[(&str, &str)] = &[
     (
+        "failover.ron",
+        include_str!("../../../scenarios/failover.ron"),
+    ),
+    (
         "gossip-overhead.ron",
         include_str!("../../../scenarios/gossip-overhead.ron"),
     ),

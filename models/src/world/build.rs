@@ -231,6 +231,14 @@ impl World {
             link.rules = extras.link_rules;
         }
         let router = Router::new(config);
+        // Each shard's slots, for the cluster bus to move at a failover.
+        let shard_slots: Vec<Vec<u16>> = if config.cluster.bus.is_some()
+            && router.placement() == crate::scenario::Placement::Crc16
+        {
+            (0..router.shards()).map(|s| router.slots_of(s)).collect()
+        } else {
+            vec![Vec::new(); router.shards() as usize]
+        };
         let w = &config.clients.workload;
 
         // Nodes: one per shard, each on its own NIC; then each shard's replicas, each
@@ -601,6 +609,8 @@ impl World {
                     config.zones.clone(),
                     link.clone(),
                     shards,
+                    nodes.iter().map(|n| n.shard).collect(),
+                    shard_slots.clone(),
                     end,
                 )
             }),

@@ -188,6 +188,12 @@ struct Msg {
     reply: bool,
     /// A FAIL's failing node.
     about: u32,
+    /// The sender's currentEpoch (every header carries it).
+    current_epoch: u64,
+    /// The shard whose slots the sender claims as a primary, with its configEpoch
+    /// (the header's slot bitmap and configEpoch); `u32::MAX`: none (a replica).
+    claim_shard: u32,
+    claim_epoch: u64,
     gossip: Vec<Gossip>,
 }
 
@@ -324,6 +330,23 @@ struct BusNode {
     inbox: Vec<usize>,
     is_primary: bool,
     owns_slots: bool,
+    /// The node's shard (a replica's is its primary's).
+    shard: u32,
+    current_epoch: u64,
+    /// A primary's configEpoch (as after `redis-cli --cluster create`: distinct).
+    config_epoch: u64,
+    /// The epoch of this primary's last vote.
+    last_vote_epoch: u64,
+    /// When this primary last voted for a replica of each failed primary.
+    voted_at_ms: BTreeMap<u32, u64>,
+    /// A replica's election: when it may ask for votes (0: none scheduled), whether
+    /// it has asked, for which epoch, and the votes it has.
+    auth_time_ms: u64,
+    auth_sent: bool,
+    auth_epoch: u64,
+    auth_count: u32,
+    /// Restarted after a successor took its slots: it learns so at its first message.
+    replaced: bool,
     stats: NodeStats,
 }
 
@@ -337,6 +360,19 @@ pub enum BusEvent {
     Fail { at_ns: u64, node: u32, by: u32 },
     /// `node`'s FAIL flag cleared by the first node to hear from it again.
     FailCleared { at_ns: u64, node: u32, by: u32 },
+    /// Replica `node` asked for votes to replace its failed primary `by`.
+    Election { at_ns: u64, node: u32, by: u32 },
+    /// Replica `node` won its election and replaced primary `by`, losing the writes
+    /// `by` had acknowledged and not sent it.
+    Promoted {
+        at_ns: u64,
+        node: u32,
+        by: u32,
+        lost_writes: u64,
+        lost_bytes: u64,
+    },
+    /// Node `node`, restarted after `by` took its slots, became `by`'s replica.
+    Rejoined { at_ns: u64, node: u32, by: u32 },
 }
 
 /// The cluster bus of every node.
@@ -374,6 +410,12 @@ pub(crate) struct Bus {
     pfail_recorded: Vec<bool>,
     /// Nodes currently flagged FAIL by some node, for the timeline.
     fail_recorded: Vec<bool>,
+    /// Each node's view of each shard's owner and its configEpoch
+    /// (`owner_view[i * shards + s]`), from the claims it has heard.
+    owner_view: Vec<(u32, u64)>,
+    shards: u32,
+    /// Each shard's slots (empty without CRC16 placement).
+    shard_slots: Vec<Vec<u16>>,
     end: SimTime,
 }
 
@@ -391,6 +433,8 @@ impl Bus {
         zones: ZonesConfig,
         base_link: LinkConfig,
         primaries: u32,
+        node_shard: Vec<u32>,
+        shard_slots: Vec<Vec<u16>>,
         end: SimTime,
     ) -> Bus {
         let n = node_nics.len() as u32;
@@ -435,6 +479,16 @@ impl Bus {
                 inbox: Vec::new(),
                 is_primary: i < primaries,
                 owns_slots: i < primaries,
+                shard: node_shard[i as usize],
+                current_epoch: u64::from(primaries),
+                config_epoch: if i < primaries { u64::from(i) + 1 } else { 0 },
+                last_vote_epoch: 0,
+                voted_at_ms: BTreeMap::new(),
+                auth_time_ms: 0,
+                auth_sent: false,
+                auth_epoch: 0,
+                auth_count: 0,
+                replaced: false,
                 stats: NodeStats::default(),
             })
             .collect();
@@ -460,6 +514,11 @@ impl Bus {
             events: Vec::new(),
             pfail_recorded: vec![false; n as usize],
             fail_recorded: vec![false; n as usize],
+            owner_view: (0..n)
+                .flat_map(|_| (0..primaries).map(|s| (s, u64::from(s) + 1)))
+                .collect(),
+            shards: primaries,
+            shard_slots,
             end,
         };
         for i in 0..n {
@@ -531,6 +590,9 @@ impl Bus {
                     0
                 } else {
                     let work_ns = self.cron(ctx, node);
+                    if !self.nodes[node as usize].is_primary {
+                        self.replica_failover(ctx, nodes, repl, node);
+                    }
                     engine.enqueue_bus_work(ctx, nodes, reqs, repl, node, work_ns, 0);
                     work_ns
                 };
@@ -813,6 +875,9 @@ impl Bus {
                 bytes,
                 reply,
                 about: 0,
+                current_epoch: self.nodes[me as usize].current_epoch,
+                claim_shard: self.claim_of(me).0,
+                claim_epoch: self.claim_of(me).1,
                 gossip,
             },
         );
@@ -890,7 +955,7 @@ impl Bus {
         batch.extend(self.nodes[node as usize].inbox.drain(..take));
         let mut reply_work = 0;
         for &token in &batch {
-            reply_work += self.process(ctx, token);
+            reply_work += self.process(ctx, nodes, repl, token);
         }
         batch.clear();
         self.batch_scratch = batch;
@@ -906,7 +971,13 @@ impl Bus {
 
     /// clusterProcessPacket for one message at its receiver; returns the CPU work of
     /// what it sent in answer.
-    fn process(&mut self, ctx: &mut Ctx<'_>, token: usize) -> u64 {
+    fn process(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        nodes: &mut Nodes,
+        repl: &mut Replication,
+        token: usize,
+    ) -> u64 {
         let now_ms = bus_ms(ctx.sched.now());
         let m = self.msgs.remove(token);
         let (me, from) = (m.to, m.from);
@@ -916,6 +987,18 @@ impl Bus {
             return 0;
         }
         self.cold_mut(me, from).data_received_ms = now_ms as u32;
+        // The header: a newer currentEpoch is adopted; a restarted node that lost its
+        // slots learns it (the UPDATE any node answers its stale claim with); a claim
+        // with a newer configEpoch moves the shard's slots in this node's view.
+        let node = &mut self.nodes[me as usize];
+        node.current_epoch = node.current_epoch.max(m.current_epoch);
+        if node.replaced {
+            node.replaced = false;
+            self.rejoin(ctx, nodes, repl, me);
+        }
+        if m.claim_shard != u32::MAX {
+            self.learn_claim(nodes, repl, ctx, me, from, m.claim_shard, m.claim_epoch);
+        }
         match m.ty {
             MsgType::Ping | MsgType::Pong => {
                 if m.ty == MsgType::Ping {
@@ -950,7 +1033,19 @@ impl Bus {
                     self.cold_mut(me, failing).fail_time_ms = now_ms as u32;
                 }
             }
-            MsgType::Update | MsgType::FailoverAuthRequest | MsgType::FailoverAuthAck => {}
+            MsgType::FailoverAuthRequest => self.maybe_vote(ctx, me, from, m.current_epoch, now_ms),
+            MsgType::FailoverAuthAck => {
+                let b = &self.nodes[from as usize];
+                let counts = b.is_primary && b.owns_slots;
+                let r = &mut self.nodes[me as usize];
+                if counts && r.auth_sent && m.current_epoch >= r.auth_epoch {
+                    r.auth_count += 1;
+                    if r.auth_count >= self.slot_owners / 2 + 1 && !r.is_primary {
+                        self.promote(ctx, nodes, repl, me);
+                    }
+                }
+            }
+            MsgType::Update => {}
         }
         self.spare_gossip.push(m.gossip);
         work
@@ -1080,6 +1175,9 @@ impl Bus {
                     bytes: FAIL_BYTES,
                     reply: false,
                     about,
+                    current_epoch: self.nodes[me as usize].current_epoch,
+                    claim_shard: u32::MAX,
+                    claim_epoch: 0,
                     gossip,
                 },
             );
@@ -1105,6 +1203,243 @@ impl Bus {
         }
     }
 
+    /// What a node's header claims: its shard and configEpoch when it is a primary
+    /// owning slots.
+    fn claim_of(&self, me: u32) -> (u32, u64) {
+        let b = &self.nodes[me as usize];
+        if b.is_primary && b.owns_slots {
+            (b.shard, b.config_epoch)
+        } else {
+            (u32::MAX, 0)
+        }
+    }
+
+    /// clusterUpdateSlotsConfigWith, by shard: `from` claims shard `shard`'s slots
+    /// with `epoch`; if that is newer than the owner `me` knows, `me`'s view (and its
+    /// store's slot table) moves them to `from`, and a replica of the shard follows its
+    /// new primary.
+    #[allow(clippy::too_many_arguments)]
+    fn learn_claim(
+        &mut self,
+        nodes: &mut Nodes,
+        repl: &mut Replication,
+        ctx: &mut Ctx<'_>,
+        me: u32,
+        from: u32,
+        shard: u32,
+        epoch: u64,
+    ) {
+        let at = (me * self.shards + shard) as usize;
+        let (owner, known) = self.owner_view[at];
+        if epoch <= known || owner == from {
+            if owner == from {
+                self.owner_view[at].1 = known.max(epoch);
+            }
+            return;
+        }
+        self.owner_view[at] = (from, epoch);
+        if me == from {
+            return;
+        }
+        let db = &mut nodes.nodes[me as usize].db;
+        let to = store_core::NodeRef(from as u16);
+        for &slot in &self.shard_slots[shard as usize] {
+            db.set_slot_state(slot, store_core::SlotState::Elsewhere(to));
+        }
+        if self.nodes[me as usize].shard == shard {
+            db.set_cluster_replica_of(Some(to));
+            // A primary that lost its slots to a newer epoch becomes its replica.
+            if self.nodes[me as usize].is_primary {
+                self.nodes[me as usize].is_primary = false;
+                self.nodes[me as usize].owns_slots = false;
+                if repl.primary_of(shard) != me && repl.link_of(me).is_none() {
+                    self.rejoin(ctx, nodes, repl, me);
+                }
+            }
+        }
+    }
+
+    /// A node whose shard has another primary now becomes that primary's replica.
+    fn rejoin(&mut self, ctx: &mut Ctx<'_>, nodes: &mut Nodes, repl: &mut Replication, me: u32) {
+        let shard = self.nodes[me as usize].shard;
+        let primary = repl.primary_of(shard);
+        if primary == me || repl.link_of(me).is_some() {
+            return;
+        }
+        let b = &mut self.nodes[me as usize];
+        b.is_primary = false;
+        b.owns_slots = false;
+        repl.rejoin_as_replica(ctx, nodes, me);
+        let to = store_core::NodeRef(primary as u16);
+        let db = &mut nodes.nodes[me as usize].db;
+        for &slot in &self.shard_slots[shard as usize] {
+            db.set_slot_state(slot, store_core::SlotState::Elsewhere(to));
+        }
+        db.set_cluster_replica_of(Some(to));
+        self.owner_view[(me * self.shards + shard) as usize] =
+            (primary, self.nodes[primary as usize].config_epoch);
+        self.events.push(BusEvent::Rejoined {
+            at_ns: ctx.sched.now().as_ns(),
+            node: me,
+            by: primary,
+        });
+    }
+
+    /// clusterHandleSlaveFailover, at each cron of replica `me`: once its primary is
+    /// FAIL in its view, it waits 500 ms + a random 0-500 ms + 1 s per sibling replica
+    /// with a larger replication offset, then asks every node for its vote in a new
+    /// epoch; an election not won in max(2 x node_timeout, 2 s) is retried after twice
+    /// that.
+    fn replica_failover(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        nodes: &mut Nodes,
+        repl: &mut Replication,
+        me: u32,
+    ) {
+        let _ = nodes;
+        let now_ms = bus_ms(ctx.sched.now());
+        let shard = self.nodes[me as usize].shard;
+        let primary = repl.primary_of(shard);
+        if primary == me
+            || repl.link_of(me).is_none()
+            || self.hot(me, primary).flags & FLAG_FAIL == 0
+            || !self.nodes[primary as usize].owns_slots
+        {
+            return;
+        }
+        let auth_timeout = (2 * self.config.node_timeout_ms).max(2_000);
+        let b = &self.nodes[me as usize];
+        let age = now_ms.saturating_sub(b.auth_time_ms);
+        if b.auth_time_ms == 0 || (now_ms >= b.auth_time_ms && age > 2 * auth_timeout) {
+            let mine = repl.replica_offset(me).unwrap_or(0);
+            let rank = (0..self.n)
+                .filter(|&k| k != me && self.nodes[k as usize].shard == shard)
+                .filter(|&k| repl.replica_offset(k).is_some_and(|o| o > mine))
+                .count() as u64;
+            let jitter = below(&mut self.nodes[me as usize].rng, 500);
+            let b = &mut self.nodes[me as usize];
+            b.auth_time_ms = now_ms + 500 + jitter + 1_000 * rank;
+            b.auth_sent = false;
+            b.auth_count = 0;
+            return;
+        }
+        if now_ms < b.auth_time_ms || age > auth_timeout || b.auth_sent {
+            return;
+        }
+        let b = &mut self.nodes[me as usize];
+        b.current_epoch += 1;
+        b.auth_epoch = b.current_epoch;
+        b.auth_sent = true;
+        self.events.push(BusEvent::Election {
+            at_ns: ctx.sched.now().as_ns(),
+            node: me,
+            by: primary,
+        });
+        for j in 0..self.n {
+            if j == me || self.hot(me, j).link_down {
+                continue;
+            }
+            let gossip = self.spare_gossip.pop().unwrap_or_default();
+            self.transmit(
+                ctx,
+                Msg {
+                    ty: MsgType::FailoverAuthRequest,
+                    from: me,
+                    to: j,
+                    bytes: AUTH_BYTES,
+                    reply: false,
+                    about: primary,
+                    current_epoch: self.nodes[me as usize].current_epoch,
+                    claim_shard: u32::MAX,
+                    claim_epoch: 0,
+                    gossip,
+                },
+            );
+        }
+    }
+
+    /// clusterSendFailoverAuthIfNeeded: primary `me` votes for replica `from` once per
+    /// epoch, when the replica's primary is FAIL in its view and it has not voted for a
+    /// replica of that primary within twice the node timeout.
+    fn maybe_vote(&mut self, ctx: &mut Ctx<'_>, me: u32, from: u32, epoch: u64, now_ms: u64) {
+        let b = &self.nodes[me as usize];
+        if !(b.is_primary && b.owns_slots) || epoch < b.current_epoch {
+            return;
+        }
+        if b.last_vote_epoch == b.current_epoch {
+            return;
+        }
+        let shard = self.nodes[from as usize].shard;
+        let (failed, _) = self.owner_view[(me * self.shards + shard) as usize];
+        if failed == from || self.hot(me, failed).flags & FLAG_FAIL == 0 {
+            return;
+        }
+        let window = 2 * self.config.node_timeout_ms;
+        if b.voted_at_ms
+            .get(&failed)
+            .is_some_and(|&t| now_ms.saturating_sub(t) < window)
+        {
+            return;
+        }
+        let b = &mut self.nodes[me as usize];
+        b.last_vote_epoch = b.current_epoch;
+        b.voted_at_ms.insert(failed, now_ms);
+        let gossip = self.spare_gossip.pop().unwrap_or_default();
+        self.transmit(
+            ctx,
+            Msg {
+                ty: MsgType::FailoverAuthAck,
+                from: me,
+                to: from,
+                bytes: AUTH_BYTES,
+                reply: false,
+                about: 0,
+                current_epoch: self.nodes[me as usize].current_epoch,
+                claim_shard: u32::MAX,
+                claim_epoch: 0,
+                gossip,
+            },
+        );
+    }
+
+    /// clusterFailoverReplaceYourMaster: replica `me` won; it becomes its shard's
+    /// primary (replication promotes it, its store takes the slots), its configEpoch
+    /// the election's, and it broadcasts a PONG so every node learns at once.
+    fn promote(&mut self, ctx: &mut Ctx<'_>, nodes: &mut Nodes, repl: &mut Replication, me: u32) {
+        let shard = self.nodes[me as usize].shard;
+        let old = repl.primary_of(shard);
+        let promotion = repl.promote(ctx, nodes, me);
+        let db = &mut nodes.nodes[me as usize].db;
+        db.set_cluster_replica_of(None);
+        for &slot in &self.shard_slots[shard as usize] {
+            db.set_slot_state(slot, store_core::SlotState::Owned);
+        }
+        let epoch = self.nodes[me as usize].auth_epoch;
+        let b = &mut self.nodes[me as usize];
+        b.is_primary = true;
+        b.owns_slots = true;
+        b.config_epoch = epoch;
+        b.auth_time_ms = 0;
+        b.auth_sent = false;
+        let o = &mut self.nodes[old as usize];
+        o.is_primary = false;
+        o.owns_slots = false;
+        self.owner_view[(me * self.shards + shard) as usize] = (me, epoch);
+        self.events.push(BusEvent::Promoted {
+            at_ns: ctx.sched.now().as_ns(),
+            node: me,
+            by: old,
+            lost_writes: promotion.lost_writes,
+            lost_bytes: promotion.lost_stream_bytes,
+        });
+        for j in 0..self.n {
+            if j != me && !self.hot(me, j).link_down {
+                self.send_ping(ctx, me, j, MsgType::Pong, false);
+            }
+        }
+    }
+
     /// A node crashed: it runs nothing until it restarts.
     pub fn on_crash(&mut self, node: u32) {
         self.down[node as usize] = true;
@@ -1113,9 +1448,13 @@ impl Bus {
     /// A crashed node restarts with its cluster config (nodes.conf survives a restart,
     /// the data does not): pong times of the peers it knew reset to now, as
     /// `clusterLoadConfig` does, no ping in flight, links reconnected by the next cron.
-    pub fn on_restart(&mut self, ctx: &mut Ctx<'_>, node: u32) {
+    pub fn on_restart(&mut self, ctx: &mut Ctx<'_>, node: u32, repl: &Replication) {
         let now_ms = bus_ms(ctx.sched.now());
         self.down[node as usize] = false;
+        let shard = self.nodes[node as usize].shard;
+        if repl.primary_of(shard) != node && repl.link_of(node).is_none() {
+            self.nodes[node as usize].replaced = true;
+        }
         let inbox = std::mem::take(&mut self.nodes[node as usize].inbox);
         for token in inbox {
             self.free_msg(token);
@@ -1205,30 +1544,66 @@ impl BusEvent {
                 event: "pfail".into(),
                 node: name(node),
                 by: name(by),
+                ..Default::default()
             },
             BusEvent::Fail { at_ns, node, by } => NamedBusEvent {
                 at_ns,
                 event: "fail".into(),
                 node: name(node),
                 by: name(by),
+                ..Default::default()
             },
             BusEvent::FailCleared { at_ns, node, by } => NamedBusEvent {
                 at_ns,
                 event: "fail_cleared".into(),
                 node: name(node),
                 by: name(by),
+                ..Default::default()
+            },
+            BusEvent::Election { at_ns, node, by } => NamedBusEvent {
+                at_ns,
+                event: "election".into(),
+                node: name(node),
+                by: name(by),
+                ..Default::default()
+            },
+            BusEvent::Promoted {
+                at_ns,
+                node,
+                by,
+                lost_writes,
+                lost_bytes,
+            } => NamedBusEvent {
+                at_ns,
+                event: "promoted".into(),
+                node: name(node),
+                by: name(by),
+                lost_writes: Some(lost_writes),
+                lost_stream_bytes: Some(lost_bytes),
+            },
+            BusEvent::Rejoined { at_ns, node, by } => NamedBusEvent {
+                at_ns,
+                event: "rejoined".into(),
+                node: name(node),
+                by: name(by),
+                ..Default::default()
             },
         }
     }
 }
 
 /// One timeline event, with node names.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NamedBusEvent {
     pub at_ns: u64,
     pub event: String,
     pub node: String,
     pub by: String,
+    /// A promotion's acknowledged writes lost with the old primary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lost_writes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lost_stream_bytes: Option<u64>,
 }
 
 /// One node's bus traffic and CPU over the whole run.
