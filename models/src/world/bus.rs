@@ -1040,7 +1040,8 @@ impl Bus {
                 let r = &mut self.nodes[me as usize];
                 if counts && r.auth_sent && m.current_epoch >= r.auth_epoch {
                     r.auth_count += 1;
-                    if r.auth_count >= self.slot_owners / 2 + 1 && !r.is_primary {
+                    // A majority of the slot-owning primaries (needed_quorum).
+                    if r.auth_count > self.slot_owners / 2 && !r.is_primary {
                         self.promote(ctx, nodes, repl, me);
                     }
                 }
