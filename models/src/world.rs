@@ -27,6 +27,8 @@
 
 mod build;
 pub mod bus;
+#[cfg(test)]
+mod bus_props;
 pub mod client;
 mod cluster;
 #[cfg(test)]

@@ -1638,3 +1638,51 @@ pub struct BusResult {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<NamedBusEvent>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each message type's size is Redis 7.0.15's: the 2,256-byte header, then its data.
+    #[test]
+    fn message_sizes_follow_cluster_h() {
+        assert_eq!(ping_bytes(0), 2_256);
+        assert_eq!(ping_bytes(3), 2_568, "6 or 30 nodes: 3 gossip entries");
+        assert_eq!(ping_bytes(10), 3_296, "100 nodes");
+        assert_eq!(ping_bytes(100), 12_656, "1,000 nodes");
+        assert_eq!(FAIL_BYTES, 2_296);
+        assert_eq!(UPDATE_BYTES, 4_352);
+        assert_eq!(AUTH_BYTES, 2_256);
+    }
+
+    /// max(3, N / 10) entries, never more than N - 2 (the sender and the receiver).
+    #[test]
+    fn gossip_entries_are_a_tenth_at_least_three_at_most_n_minus_two() {
+        for (n, want) in [
+            (2, 0),
+            (3, 1),
+            (4, 2),
+            (5, 3),
+            (6, 3),
+            (30, 3),
+            (39, 3),
+            (40, 4),
+            (100, 10),
+            (1000, 100),
+        ] {
+            assert_eq!(wanted_gossip_entries(n), want, "{n} nodes");
+        }
+    }
+
+    /// Bus time and whole Unix seconds convert both ways at whole seconds, and a time
+    /// within a second floors to that second.
+    #[test]
+    fn bus_time_floors_to_the_unix_second() {
+        let t = bus_ms(SimTime::from_ns(12_345_000_000));
+        assert_eq!(unix_s(t), super::super::EPOCH_UNIX_MS / 1000 + 12);
+        assert_eq!(
+            bus_ms_of_unix_s(unix_s(t)),
+            bus_ms(SimTime::from_ns(12_000_000_000))
+        );
+    }
+}
