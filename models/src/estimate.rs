@@ -1611,8 +1611,8 @@ mod tests {
         );
     }
 
-    /// Series: ops and p99, per node seven series and one a thread, and one a client
-    /// thread (one here), every second.
+    /// Series: ops and p99, per node seven series, one a thread and three of the
+    /// cluster bus, and one a client thread (one here), every second.
     #[test]
     fn series_points_count_every_node_and_thread() {
         let e = estimate(&scenario_of(
@@ -1621,7 +1621,7 @@ mod tests {
             "requests: 1",
             "",
         ));
-        assert_eq!(e.timeseries_points, 10 * (2 + 3 * (7 + 2) + 1));
+        assert_eq!(e.timeseries_points, 10 * (2 + 3 * (7 + 2 + 3) + 1));
     }
 
     /// The memory grows with what drives it, and says which fields those are.

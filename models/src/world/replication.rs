@@ -540,9 +540,9 @@ impl Replication {
         self.node_shard[node as usize]
     }
 
-    /// Shard `shard`'s primary node now.
+    /// Shard `shard`'s primary node now (without replicas, node `shard` for good).
     pub fn primary_of(&self, shard: u32) -> u32 {
-        self.shards[shard as usize].primary
+        self.shards.get(shard as usize).map_or(shard, |s| s.primary)
     }
 
     /// The offset replica `node` has processed (what Redis Cluster ranks replicas by

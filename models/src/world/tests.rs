@@ -2,6 +2,7 @@
 //! carries its own traffic on its own flow kind, and that traffic shows in the results
 //! and on the NICs it crosses.
 
+use super::flows::FlowKind;
 use super::probe::ProbeConfig;
 use super::{Ev, RunResult, World};
 use crate::scenario::load_str;
@@ -186,11 +187,11 @@ fn a_probe_connection_reset_mid_run_reuses_its_flow() {
         ..Default::default()
     };
     let mut world = World::build_with(&config, &mut sched, extras).expect("builds");
-    let flows_before = world.flows.total();
+    let probe_flows = world.flows.count(FlowKind::Probe);
     let flow = world.probe.as_ref().expect("probe").flow();
     world.run(&mut sched);
     let p = world.probe.as_ref().expect("probe");
-    assert_eq!(world.flows.total(), flows_before);
+    assert_eq!(world.flows.count(FlowKind::Probe), probe_flows);
     assert_eq!(p.flow(), flow);
     let stats = world.net.flow_stats(flow);
     assert_eq!(stats.resets, 1);
