@@ -1166,22 +1166,8 @@ impl Bus {
             if j == me || self.hot(me, j).link_down {
                 continue;
             }
-            let gossip = self.spare_gossip.pop().unwrap_or_default();
-            self.transmit(
-                ctx,
-                Msg {
-                    ty: MsgType::Fail,
-                    from: me,
-                    to: j,
-                    bytes: FAIL_BYTES,
-                    reply: false,
-                    about,
-                    current_epoch: self.nodes[me as usize].current_epoch,
-                    claim_shard: u32::MAX,
-                    claim_epoch: 0,
-                    gossip,
-                },
-            );
+            let msg = self.control_msg(MsgType::Fail, me, j, FAIL_BYTES, about);
+            self.transmit(ctx, msg);
         }
     }
 
@@ -1201,6 +1187,23 @@ impl Bus {
                     by: me,
                 });
             }
+        }
+    }
+
+    /// A message with no gossip and no claim (FAIL, votes), from `from` with its
+    /// currentEpoch.
+    fn control_msg(&mut self, ty: MsgType, from: u32, to: u32, bytes: u64, about: u32) -> Msg {
+        Msg {
+            ty,
+            from,
+            to,
+            bytes,
+            reply: false,
+            about,
+            current_epoch: self.nodes[from as usize].current_epoch,
+            claim_shard: u32::MAX,
+            claim_epoch: 0,
+            gossip: self.spare_gossip.pop().unwrap_or_default(),
         }
     }
 
@@ -1341,22 +1344,8 @@ impl Bus {
             if j == me || self.hot(me, j).link_down {
                 continue;
             }
-            let gossip = self.spare_gossip.pop().unwrap_or_default();
-            self.transmit(
-                ctx,
-                Msg {
-                    ty: MsgType::FailoverAuthRequest,
-                    from: me,
-                    to: j,
-                    bytes: AUTH_BYTES,
-                    reply: false,
-                    about: primary,
-                    current_epoch: self.nodes[me as usize].current_epoch,
-                    claim_shard: u32::MAX,
-                    claim_epoch: 0,
-                    gossip,
-                },
-            );
+            let msg = self.control_msg(MsgType::FailoverAuthRequest, me, j, AUTH_BYTES, primary);
+            self.transmit(ctx, msg);
         }
     }
 
@@ -1386,22 +1375,8 @@ impl Bus {
         let b = &mut self.nodes[me as usize];
         b.last_vote_epoch = b.current_epoch;
         b.voted_at_ms.insert(failed, now_ms);
-        let gossip = self.spare_gossip.pop().unwrap_or_default();
-        self.transmit(
-            ctx,
-            Msg {
-                ty: MsgType::FailoverAuthAck,
-                from: me,
-                to: from,
-                bytes: AUTH_BYTES,
-                reply: false,
-                about: 0,
-                current_epoch: self.nodes[me as usize].current_epoch,
-                claim_shard: u32::MAX,
-                claim_epoch: 0,
-                gossip,
-            },
-        );
+        let msg = self.control_msg(MsgType::FailoverAuthAck, me, from, AUTH_BYTES, 0);
+        self.transmit(ctx, msg);
     }
 
     /// clusterFailoverReplaceYourMaster: replica `me` won; it becomes its shard's
@@ -1538,57 +1513,27 @@ impl Bus {
 
 impl BusEvent {
     fn with_names(&self, names: &[String]) -> NamedBusEvent {
-        let name = |i: u32| names[i as usize].clone();
-        match *self {
-            BusEvent::Pfail { at_ns, node, by } => NamedBusEvent {
-                at_ns,
-                event: "pfail".into(),
-                node: name(node),
-                by: name(by),
-                ..Default::default()
-            },
-            BusEvent::Fail { at_ns, node, by } => NamedBusEvent {
-                at_ns,
-                event: "fail".into(),
-                node: name(node),
-                by: name(by),
-                ..Default::default()
-            },
-            BusEvent::FailCleared { at_ns, node, by } => NamedBusEvent {
-                at_ns,
-                event: "fail_cleared".into(),
-                node: name(node),
-                by: name(by),
-                ..Default::default()
-            },
-            BusEvent::Election { at_ns, node, by } => NamedBusEvent {
-                at_ns,
-                event: "election".into(),
-                node: name(node),
-                by: name(by),
-                ..Default::default()
-            },
+        let (at_ns, event, node, by, lost) = match *self {
+            BusEvent::Pfail { at_ns, node, by } => (at_ns, "pfail", node, by, None),
+            BusEvent::Fail { at_ns, node, by } => (at_ns, "fail", node, by, None),
+            BusEvent::FailCleared { at_ns, node, by } => (at_ns, "fail_cleared", node, by, None),
+            BusEvent::Election { at_ns, node, by } => (at_ns, "election", node, by, None),
             BusEvent::Promoted {
                 at_ns,
                 node,
                 by,
                 lost_writes,
                 lost_bytes,
-            } => NamedBusEvent {
-                at_ns,
-                event: "promoted".into(),
-                node: name(node),
-                by: name(by),
-                lost_writes: Some(lost_writes),
-                lost_stream_bytes: Some(lost_bytes),
-            },
-            BusEvent::Rejoined { at_ns, node, by } => NamedBusEvent {
-                at_ns,
-                event: "rejoined".into(),
-                node: name(node),
-                by: name(by),
-                ..Default::default()
-            },
+            } => (at_ns, "promoted", node, by, Some((lost_writes, lost_bytes))),
+            BusEvent::Rejoined { at_ns, node, by } => (at_ns, "rejoined", node, by, None),
+        };
+        NamedBusEvent {
+            at_ns,
+            event: event.into(),
+            node: names[node as usize].clone(),
+            by: names[by as usize].clone(),
+            lost_writes: lost.map(|(w, _)| w),
+            lost_stream_bytes: lost.map(|(_, b)| b),
         }
     }
 }
