@@ -10,143 +10,17 @@
 //! and removes the directory when done.
 
 use rand::SeedableRng;
-use std::io::{BufRead, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::io::Write;
+
 use store_core::rdb::{rdb_len, write_rdb, RdbInfo};
 use store_core::resp::{encode, encode_request, parse_frame, Frame, Protocol};
 use store_core::{Arg, Blob, Config, Db, EvictionPolicy, PrefillRange, Session, SyntheticFill};
 
-const START_TIMEOUT: Duration = Duration::from_secs(20);
-const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
-/// Expiries far in the future of any wall clock the test runs under (2100-01-01), so
-/// that redis-server keeps the keys when it loads them.
-const FAR_FUTURE_MS: u64 = 4_102_444_800_000;
-const NOW_MS: u64 = 1_700_000_000_000;
-
-/// A redis-server with its scratch directory, killed and removed on drop.
-struct Redis {
-    child: Child,
-    dir: PathBuf,
-    port: u16,
-}
-
-impl Redis {
-    /// Starts redis-server in a new scratch directory, after `prepare(dir)` (which may
-    /// put a dump.rdb there for it to load), with extra arguments.
-    fn start(name: &str, prepare: impl FnOnce(&PathBuf), extra: &[&str]) -> Redis {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free loopback port");
-        let dir = std::env::temp_dir().join(format!(
-            "store-core-rdb-{name}-{}-{port}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("scratch directory");
-        prepare(&dir);
-        let mut child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(&dir)
-            .args(["--dbfilename", "dump.rdb"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("redis-server runs (Debian: apt-get install redis-server)");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        // Reads the log until the server is ready, then keeps draining it.
-        std::thread::spawn(move || {
-            let mut tx = Some(tx);
-            let mut log = String::new();
-            for line in std::io::BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                log.push_str(&line);
-                log.push('\n');
-                if line.contains("Ready to accept connections") {
-                    if let Some(tx) = tx.take() {
-                        let _ = tx.send(Ok(()));
-                    }
-                }
-            }
-            if let Some(tx) = tx.take() {
-                let _ = tx.send(Err(log));
-            }
-        });
-        let mut redis = Redis { child, dir, port };
-        match rx.recv_timeout(START_TIMEOUT) {
-            Ok(Ok(())) => redis,
-            Ok(Err(log)) => {
-                redis.stop();
-                panic!("redis-server exited before it was ready:\n{log}")
-            }
-            Err(_) => {
-                redis.stop();
-                panic!("redis-server was not ready within {START_TIMEOUT:?}")
-            }
-        }
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-
-    fn client(&self) -> Client {
-        let stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
-        stream
-            .set_read_timeout(Some(REPLY_TIMEOUT))
-            .expect("timeout");
-        Client {
-            stream,
-            buf: Vec::new(),
-        }
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// A blocking RESP client that pipelines.
-struct Client {
-    stream: TcpStream,
-    buf: Vec<u8>,
-}
+#[path = "support/redis.rs"]
+mod redis;
+use redis::*;
 
 impl Client {
-    fn read_frame(&mut self) -> Frame {
-        let mut chunk = [0u8; 64 * 1024];
-        loop {
-            if let Some((frame, used)) = parse_frame(&self.buf).expect("well-formed reply") {
-                self.buf.drain(..used);
-                return frame;
-            }
-            let n = self
-                .stream
-                .read(&mut chunk)
-                .expect("reply before the timeout");
-            assert!(n > 0, "redis-server closed the connection");
-            self.buf.extend_from_slice(&chunk[..n]);
-        }
-    }
-
-    fn call(&mut self, args: &[&[u8]]) -> Frame {
-        let mut wire = Vec::new();
-        encode_request(args, &mut wire);
-        self.stream.write_all(&wire).expect("send");
-        self.read_frame()
-    }
-
     /// Sends the commands in batches, each batch's replies read before the next, and
     /// checks none is an error.
     fn pipeline(&mut self, commands: &[Vec<Vec<u8>>]) {
