@@ -11,6 +11,10 @@ use crate::world::bus::{MsgType, NamedBusEvent};
 use crate::world::results::RunResult;
 use serde::Serialize;
 
+/// ElastiCache's nodes per cluster (cluster mode enabled; primaries and replicas):
+/// docs/REFERENCES.md section 10.
+pub const ELASTICACHE_MAX_NODES_PER_CLUSTER: usize = 500;
+
 /// One node's bus, as rates over the measured window.
 #[derive(Clone, Debug, Serialize)]
 pub struct NodeBusReport {
@@ -64,6 +68,9 @@ pub struct BusReport {
     /// promotions, rejoins, in time order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<NamedBusEvent>,
+    /// Beyond ElastiCache's limit of nodes per cluster, what a user should know.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_limit_note: Option<String>,
     /// Each promotion: how long its shard's slots had no primary answering (from the
     /// old primary's crash, when a crash fault caused it, to the promotion).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -150,6 +157,16 @@ pub fn bus_report(result: &RunResult) -> Option<BusReport> {
         per_node_main_thread_share: Spread::of(per_node.iter().map(|n| n.main_thread_share)),
         egress_baseline_bits_per_s: baseline,
         per_node,
+        node_limit_note: (result.config.cluster.instance.name.starts_with("cache.")
+            && b.nodes.len() > ELASTICACHE_MAX_NODES_PER_CLUSTER)
+            .then(|| {
+                format!(
+                    "{} nodes: ElastiCache allows at most {} per cluster (Valkey 7.2+ and Redis OSS \
+                     5.0.6+; 250 below): a cluster this large is self-managed Redis Cluster on EC2",
+                    b.nodes.len(),
+                    ELASTICACHE_MAX_NODES_PER_CLUSTER
+                )
+            }),
         failovers: b
             .events
             .iter()

@@ -645,6 +645,9 @@ fn bus(o: &mut String, v: &VariantReport) {
         };
         let _ = writeln!(o, "  {t:.3} s {line}");
     }
+    if let Some(note) = &b.node_limit_note {
+        let _ = writeln!(o, "  note: {note}");
+    }
     for f in &b.failovers {
         if let (Some(at), Some(gap)) = (f.crashed_at_s, f.unavailable_s) {
             let _ = writeln!(
