@@ -1,13 +1,15 @@
 //! Property tests of the cluster bus over random single-node crashes: each stated in
 //! words on its test.
 
-use super::{simulate, RunResult};
+use super::{simulate, Ev, RunResult, World};
 use crate::scenario::load_str;
 use proptest::prelude::*;
+use sim::Scheduler;
+use store_core::{NodeRef, SlotState};
 
-/// A 3-shard cluster with a replica each, node_timeout 2 s, light closed-loop load,
-/// with `node` crashed from `at_ms` for `for_ms`.
-fn run(node: &str, at_ms: u64, for_ms: u64) -> RunResult {
+/// The scenario: a 3-shard cluster with a replica each, node_timeout 2 s, light
+/// closed-loop load, with `node` crashed from `at_ms` for `for_ms`.
+fn config(node: &str, at_ms: u64, for_ms: u64) -> crate::scenario::resolve::RunConfig {
     let text = format!(
         r#"(name: "p", description: "p", seed: {seed}, duration_s: 30, warmup_s: 1,
             network: (latency_us: 50),
@@ -19,10 +21,13 @@ fn run(node: &str, at_ms: u64, for_ms: u64) -> RunResult {
             faults: [(at_ms: {at_ms}, for_ms: {for_ms}, crash: "{node}")])"#,
         seed = at_ms % 97
     );
-    let config = load_str(&text, "p.ron").expect("loads").resolved_variants()[0]
+    load_str(&text, "p.ron").expect("loads").resolved_variants()[0]
         .config
-        .clone();
-    simulate(&config).expect("runs")
+        .clone()
+}
+
+fn run(node: &str, at_ms: u64, for_ms: u64) -> RunResult {
+    simulate(&config(node, at_ms, for_ms)).expect("runs")
 }
 
 const NODES: [&str; 6] = [
@@ -71,5 +76,35 @@ proptest! {
         // Every request got an answer, a timeout or a failure: none served by a node
         // that did not own its slot (the engine counts those, and they stay at zero).
         prop_assert_eq!(r.simulation.requests_in_flight <= 2, true);
+    }
+
+    /// Once the cluster has converged after a single-node crash and restart, every slot
+    /// has exactly one owner in every node's view: the store of each node answers for a
+    /// slot either as its shard's current primary or a replica of it (`Owned`), or sends
+    /// it (`Elsewhere`) to that primary and no other node.
+    #[test]
+    fn after_a_crash_every_view_names_one_owner_per_slot(
+        which in 0usize..6, at_ms in 2_000u64..8_000, for_ms in 8_000u64..12_000,
+    ) {
+        let config = config(NODES[which], at_ms, for_ms);
+        let mut sched: Scheduler<Ev> = Scheduler::with_capacity(1024);
+        let mut world = World::build(&config, &mut sched).expect("builds");
+        world.run(&mut sched);
+        let router = &world.clients.router;
+        for shard in 0..router.shards() {
+            let primary = world.replication.primary_of(shard);
+            for slot in router.slots_of(shard).into_iter().step_by(97) {
+                for (i, n) in world.nodes.nodes.iter().enumerate() {
+                    let state = n.db.slot_state(slot).expect("a cluster node");
+                    let serves = i as u32 == primary || (n.shard == shard);
+                    let want = if serves {
+                        SlotState::Owned
+                    } else {
+                        SlotState::Elsewhere(NodeRef(primary as u16))
+                    };
+                    prop_assert_eq!(state, want, "{} on slot {} (shard {}, primary {})", n.name, slot, shard, primary);
+                }
+            }
+        }
     }
 }
