@@ -51,7 +51,7 @@ const SLOTS: u32 = 16_384;
 
 /// What an idle cluster sent on its bus during the window, per node per second
 /// (averaged over the nodes).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BusMeasurement {
     pub nodes: u32,
     pub node_timeout_ms: u64,

@@ -183,10 +183,14 @@ pub fn start_redis_cluster() -> Server {
     panic!("the one-node redis cluster did not reach cluster_state:ok within 10 s");
 }
 
+/// The binary this package builds, when this module is compiled into one of its
+/// integration tests (the bus recorder example includes it too, and starts no kvsim).
+const KVSIM_BIN: Option<&str> = option_env!("CARGO_BIN_EXE_kvsim");
+
 /// Starts `kvsim serve` (the binary this package builds) on a free loopback port.
 pub fn start_kvsim(extra_args: &[&str]) -> Server {
     let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_kvsim"))
+    let child = Command::new(KVSIM_BIN.expect("kvsim serve is started from the package's tests"))
         .args(["serve", "--port", &port.to_string()])
         .args(extra_args)
         .stdout(Stdio::piped())
