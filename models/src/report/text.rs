@@ -661,7 +661,7 @@ fn bus(o: &mut String, v: &VariantReport) {
         let t = &c.total;
         let _ = writeln!(
             o,
-            "  clients: {} MOVED, {} ASK, {} CLUSTERDOWN, {} TRYAGAIN, {} retries, {} map refreshes, {} timeouts, {} failed request(s)",
+            "  clients (over the whole run): {} MOVED, {} ASK, {} CLUSTERDOWN, {} TRYAGAIN, {} retries, {} map refreshes, {} timeouts, {} failed request(s)",
             t.moved, t.ask, t.clusterdown, t.tryagain, t.retries, t.refreshes, t.timeouts, t.failed
         );
     }
