@@ -7,6 +7,7 @@
 //! hash-ordered, so the same scenario and seed give byte-identical output.
 
 pub mod bus;
+pub mod reshard;
 mod findings;
 pub mod plot;
 pub mod replication;
@@ -232,6 +233,9 @@ pub struct VariantReport {
     /// What following the cluster cost the clients, when something moved.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster_clients: Option<crate::world::results::ClusterClientsResult>,
+    /// The resharding timeline, when the scenario has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resharding: Option<reshard::ReshardReport>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -383,7 +387,8 @@ pub fn variant_report(result: &RunResult) -> VariantReport {
             shard: i as u32,
             ops,
             share_measured: round6(ops as f64 / total_ops.max(1) as f64),
-            share_exact: round6(exact[i]),
+            // A shard the resharding timeline added starts with no slots.
+            share_exact: round6(exact.get(i).copied().unwrap_or(0.0)),
         })
         .collect();
     let ratio = |v: &[f64]| {
@@ -454,6 +459,7 @@ pub fn variant_report(result: &RunResult) -> VariantReport {
         replication: replication::replication_report(result),
         bus: bus::bus_report(result),
         cluster_clients: result.cluster_clients.clone(),
+        resharding: reshard::reshard_report(result),
     }
 }
 
@@ -618,6 +624,15 @@ fn timeseries(result: &RunResult) -> TimeSeries {
                 round6(at(&n.cpu_ns_per_s, s) as f64 / 1e9)
             }));
         }
+    }
+    // The resharding's pace.
+    if let Some(r) = &result.resharding {
+        series.push(per_s("reshard_migrated_bytes_per_s", None, &|s| {
+            at(&r.migrated_bytes_per_s, s) as f64
+        }));
+        series.push(per_s("reshard_slots_moved_per_s", None, &|s| {
+            at(&r.slots_moved_per_s, s) as f64
+        }));
     }
     TimeSeries {
         seconds,

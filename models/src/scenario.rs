@@ -360,6 +360,7 @@ fn spec_without_variants(spec: &ScenarioSpec) -> ScenarioSpec {
         report,
         instances,
         faults,
+        resharding,
         variants: _,
     } = spec;
     ScenarioSpec {
@@ -379,6 +380,7 @@ fn spec_without_variants(spec: &ScenarioSpec) -> ScenarioSpec {
         report: report.clone(),
         instances: instances.clone(),
         faults: faults.clone(),
+        resharding: resharding.clone(),
         variants: None,
     }
 }

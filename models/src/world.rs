@@ -46,6 +46,7 @@ pub mod node;
 #[cfg(test)]
 mod probe;
 pub mod replication;
+pub mod reshard;
 #[cfg(test)]
 mod replication_props;
 mod requests;
@@ -90,6 +91,7 @@ pub enum Ev {
     Node(NodeEv),
     Repl(ReplEv),
     Bus(BusEv),
+    Reshard(reshard::ReshardEv),
     /// Once a second: gauges (credits, memory).
     Sample,
     /// The end of warm-up, when it is not on a whole second (a `Sample` marks it
@@ -137,6 +139,8 @@ pub struct World {
     replication: Replication,
     /// The cluster bus, in cluster mode.
     bus: Option<Bus>,
+    /// The resharding timeline's driver (idle without one).
+    resharding: reshard::Resharding,
     sampler: Sampler,
     faults: faults::Faults,
     /// The cluster's addresses and what clients share about it.
@@ -173,6 +177,7 @@ impl Model for World {
             engine,
             replication,
             bus,
+            resharding,
             sampler,
             deliveries,
             faults,
@@ -232,7 +237,7 @@ impl Model for World {
                             let bus = bus.as_mut().expect("bus flows only with a bus");
                             if let Some(z) = zone_traffic {
                                 let (from, to) = bus.message_ends(d.token);
-                                z.on_bus_delivery(from, to, d.payload_bytes);
+                                z.on_node_pair_delivery(from, to, d.payload_bytes);
                             }
                             bus.on_delivery(
                                 &mut ctx,
@@ -240,6 +245,23 @@ impl Model for World {
                                 engine,
                                 requests,
                                 replication,
+                                d.token,
+                            );
+                        }
+                        FlowKind::Resharding => {
+                            let bus = bus.as_mut().expect("resharding only with a bus");
+                            if let (Some(z), Some((from, to))) =
+                                (zone_traffic.as_mut(), resharding.message_ends(d.token))
+                            {
+                                z.on_node_pair_delivery(from, to, d.payload_bytes);
+                            }
+                            resharding.on_delivery(
+                                &mut ctx,
+                                nodes,
+                                engine,
+                                requests,
+                                replication,
+                                bus,
                                 d.token,
                             );
                         }
@@ -251,7 +273,15 @@ impl Model for World {
                     }
                 }
                 if ctx.net.has_aborted() {
-                    faults.on_aborted(&mut ctx, engine, clients, requests, replication, bus);
+                    faults.on_aborted(
+                        &mut ctx,
+                        engine,
+                        clients,
+                        requests,
+                        replication,
+                        bus,
+                        resharding,
+                    );
                 }
             }
             Ev::Client(e) => clients.handle(&mut ctx, requests, e),
@@ -274,6 +304,19 @@ impl Model for World {
                     }
                     engine.bus_done = done;
                     engine.bus_done.clear();
+                }
+                if !engine.admin_done.is_empty() {
+                    let bus = bus.as_mut().expect("resharding only with a bus");
+                    let done = std::mem::take(&mut engine.admin_done);
+                    resharding.admin_done(
+                        &mut ctx,
+                        nodes,
+                        engine,
+                        requests,
+                        replication,
+                        bus,
+                        &done,
+                    );
                 }
             }
             Ev::Node(e @ (NodeEv::Crash { .. } | NodeEv::Restart { .. })) => {
@@ -302,6 +345,15 @@ impl Model for World {
                 engine,
                 requests,
                 replication,
+                e,
+            ),
+            Ev::Reshard(e) => resharding.handle(
+                &mut ctx,
+                nodes,
+                engine,
+                requests,
+                replication,
+                bus.as_mut().expect("resharding only with a bus"),
                 e,
             ),
             Ev::Node(e @ NodeEv::ExpireCycle { node }) => {

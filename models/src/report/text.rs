@@ -255,6 +255,7 @@ fn variant(o: &mut String, v: &VariantReport) {
     faults(o, v);
     replication(o, v);
     bus(o, v);
+    resharding(o, v);
     if c.report.shows(ReportSection::Shards) && v.shards.per_shard.len() > 1 {
         let s = &v.shards;
         let _ = writeln!(
@@ -560,6 +561,52 @@ cross-zone traffic (wire bytes over the whole run, what a cloud bill charges for
 /// Replication: each replica's resyncs, buffer and lag, each primary's egress split,
 /// reads served by replicas, each link's timeline, and the resync loop when there is
 /// one.
+/// The resharding timeline: a line a step.
+fn resharding(o: &mut String, v: &VariantReport) {
+    let Some(r) = &v.resharding else {
+        return;
+    };
+    let _ = writeln!(
+        o,
+        "\nresharding (redis-cli from client-0): {} slot(s) and {} key(s) moved, {} migrated",
+        r.slots_moved,
+        r.keys_moved,
+        crate::units::bytes(r.migrated_bytes),
+    );
+    for s in &r.steps {
+        let when = match (s.ended_s, s.duration_s) {
+            (Some(end), Some(d)) => format!("{:.3} s to {:.3} s ({:.3} s)", s.started_s, end, d),
+            _ => format!("{:.3} s, still running at the end", s.started_s),
+        };
+        let late = if s.started_s > s.due_s {
+            format!(" (due at {:.3} s)", s.due_s)
+        } else {
+            String::new()
+        };
+        let line = if s.kind == "add_shards" {
+            format!("add-node: shards from {} join the cluster", s.node)
+        } else {
+            format!(
+                "reshard to {}: {} of {} slot(s), {} key(s) in {} MIGRATE(s), {} at {}/s",
+                s.node,
+                s.slots_moved,
+                s.slots_planned,
+                s.keys_moved,
+                s.migrate_calls,
+                crate::units::bytes(s.migrated_bytes),
+                crate::units::bytes(s.migrated_bytes_per_s as u64),
+            )
+        };
+        let _ = writeln!(o, "  {when}{late}: {line}");
+    }
+    if let Some(t) = r.aborted_s {
+        let _ = writeln!(
+            o,
+            "  {t:.3} s: a resharding connection was reset; redis-cli gave up, leaving its slot open"
+        );
+    }
+}
+
 /// The cluster bus: the spread over nodes, each node when they are few, and failure
 /// detection's timeline.
 fn bus(o: &mut String, v: &VariantReport) {

@@ -20,8 +20,10 @@ use std::collections::BTreeMap;
 
 pub mod bus;
 pub mod replication;
+pub mod reshard;
 pub mod topology;
 pub use replication::ReplicationConfig;
+pub use reshard::{ReshardConfig, ReshardKind, ReshardStep};
 pub use topology::{FaultConfig, FaultKind, HostRef, ZonePairConfig, ZonesConfig};
 
 /// Defaults that are not memtier's, each with its reason.
@@ -76,6 +78,9 @@ pub struct RunConfig {
     /// The fault timeline, in the scenario's order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<FaultConfig>,
+    /// The resharding timeline, in start order.
+    #[serde(default, skip_serializing_if = "ReshardConfig::is_empty")]
+    pub resharding: ReshardConfig,
     /// How long a connection retransmits one message before it is reset.
     #[serde(
         default = "topology::default_tcp_reset_after_ns",
@@ -117,8 +122,12 @@ impl NetworkConfig {
 pub struct ClusterConfig {
     pub engine: Engine,
     pub mode: ClusterMode,
-    /// Primaries; 1 in standalone mode.
+    /// Primaries at the start; 1 in standalone mode.
     pub shards: u32,
+    /// Shards the resharding timeline adds (each a primary and its replicas); left out
+    /// when none, as before they existed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub added_shards: u32,
     pub replicas_per_shard: u32,
     /// Present exactly when there are replicas.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -537,7 +546,7 @@ pub(crate) fn resolve(
     let table = instance_table(catalog, spec.instances.as_ref())?;
 
     let cluster_spec = spec.cluster.clone().unwrap_or_default();
-    let cluster = resolve_cluster(&cluster_spec, &table).map_err(|e| e.under("cluster"))?;
+    let mut cluster = resolve_cluster(&cluster_spec, &table).map_err(|e| e.under("cluster"))?;
     let max_bus_ns = crate::world::bus::MAX_BUS_RUN_DAYS * 86_400 * 1_000_000_000;
     if cluster.bus.is_some() && duration_ns > max_bus_ns {
         let path = if spec.duration_s.is_some() {
@@ -613,10 +622,16 @@ pub(crate) fn resolve(
         .map_err(|e| e.under("prefill"))?;
     check_prefill_fits(&prefill, &cluster)?;
 
+    let resharding = reshard::resolve_resharding(
+        spec.resharding.as_deref().unwrap_or_default(),
+        duration_ns,
+        &cluster,
+    )?;
+    cluster.added_shards = resharding.added_shards();
     let zones = topology::resolve_zones(
         &network_spec,
         &cluster_spec,
-        cluster.shards,
+        cluster.total_shards(),
         cluster.replicas_per_shard,
         &clients_spec,
         clients.hosts,
@@ -628,6 +643,17 @@ pub(crate) fn resolve(
         &clients,
         &zones,
     )?;
+    if !resharding.is_empty() {
+        if let Some(i) = faults
+            .iter()
+            .position(|f| matches!(f.kind, FaultKind::Crash { .. }))
+        {
+            return Err(fe(
+                &format!("faults[{i}].crash"),
+                "a crash and resharding in one run are not modelled together yet;                  run them as two scenarios",
+            ));
+        }
+    }
 
     let net_credits_at_start = check_level(spec.net_credits_at_start, "net_credits_at_start")?;
     let cpu_credits_at_start = check_level(spec.cpu_credits_at_start, "cpu_credits_at_start")?;
@@ -669,8 +695,20 @@ pub(crate) fn resolve(
         report,
         zones,
         faults,
+        resharding,
         tcp_reset_after_ns,
     })
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl ClusterConfig {
+    /// Primaries at the end of the run: those at the start and those added.
+    pub fn total_shards(&self) -> u32 {
+        self.shards + self.added_shards
+    }
 }
 
 fn check_level(level: Option<CreditLevel>, path: &str) -> Result<CreditLevel, FieldError> {
@@ -841,6 +879,7 @@ fn resolve_cluster(
         engine,
         mode,
         shards,
+        added_shards: 0,
         replicas_per_shard,
         replication,
         bus,

@@ -55,8 +55,51 @@ pub struct ScenarioSpec {
     /// Faults on the run's timeline (a variant's list replaces the base's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub faults: Option<Vec<FaultSpec>>,
+    /// Growing the cluster on the run's timeline (mode cluster, crc16 placement): shards
+    /// added and slots moved as `redis-cli --cluster add-node` and `reshard` do them (a
+    /// variant's list replaces the base's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resharding: Option<Vec<ReshardActionSpec>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variants: Option<Vec<VariantSpec>>,
+}
+
+/// One step of growing the cluster: when it starts (`at_s` or `at_ms`) and exactly one
+/// of what it does. Steps run one after another, as one operator's redis-cli runs
+/// them: a step due while another runs starts when that one ends.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename = "reshard_action")]
+pub struct ReshardActionSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_s: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_ms: Option<u64>,
+    /// `redis-cli --cluster add-node`, this many times: new shards (a primary and
+    /// `replicas_per_shard` replicas each, empty, named after the existing ones) join
+    /// the cluster owning no slots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub add_shards: Option<u32>,
+    /// `redis-cli --cluster reshard`: moves slots to a primary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reshard: Option<ReshardSpec>,
+}
+
+/// `redis-cli --cluster reshard --cluster-to TO --cluster-slots SLOTS --cluster-from
+/// FROM --cluster-pipeline PIPELINE --cluster-yes`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename = "reshard")]
+pub struct ReshardSpec {
+    /// The primary receiving the slots (`redis-6`).
+    pub to: String,
+    /// How many slots to move (1 to 16,384).
+    pub slots: u32,
+    /// The primaries giving them (default: every other primary owning slots, redis-cli's
+    /// `all`), each in proportion to the slots it owns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<Vec<String>>,
+    /// Keys per MIGRATE (default 10, redis-cli's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline: Option<u32>,
 }
 
 /// One fault: when it begins (`at_s` or `at_ms`), how long it lasts (`for_s` or
@@ -331,8 +374,8 @@ pub enum Engine {
 pub enum ClusterMode {
     /// One primary, clients send everything to it.
     Standalone,
-    /// Redis Cluster: slots over shards, clients route by slot. The cluster bus between
-    /// nodes is not simulated yet.
+    /// Redis Cluster: slots over shards, clients route by slot, nodes run the cluster
+    /// bus.
     Cluster,
 }
 
@@ -640,6 +683,7 @@ impl Merge for ScenarioSpec {
         self.report.merge(p.report);
         self.instances.merge(p.instances);
         self.faults.merge(p.faults);
+        self.resharding.merge(p.resharding);
         // Patches cannot hold variants (checked in resolve); keep the base's list.
     }
 }

@@ -231,13 +231,24 @@ impl World {
             link.rules = extras.link_rules;
         }
         let router = Router::new(config);
+        let initial_shards = router.shards();
         // Each shard's slots, for the cluster bus to move at a failover.
+        // Shards the resharding timeline adds start with no slots and no keys.
+        let shards = router.shards() + config.cluster.added_shards;
         let shard_slots: Vec<Vec<u16>> = if config.cluster.bus.is_some()
             && router.placement() == crate::scenario::Placement::Crc16
         {
-            (0..router.shards()).map(|s| router.slots_of(s)).collect()
+            (0..shards)
+                .map(|s| {
+                    if s < router.shards() {
+                        router.slots_of(s)
+                    } else {
+                        Vec::new()
+                    }
+                })
+                .collect()
         } else {
-            vec![Vec::new(); router.shards() as usize]
+            vec![Vec::new(); shards as usize]
         };
         let w = &config.clients.workload;
 
@@ -249,10 +260,9 @@ impl World {
         let view = ClusterView::new(
             config,
             &router,
-            router.shards() * (1 + config.cluster.replicas_per_shard),
+            shards * (1 + config.cluster.replicas_per_shard),
         );
         let io_threads = config.cluster.node.io_threads.max(1) as usize;
-        let shards = router.shards();
         let replicas = config.cluster.replicas_per_shard;
         let mut nodes = Vec::new();
         let mut node_cpus = Vec::new();
@@ -271,7 +281,11 @@ impl World {
             let credits = cpu_credits(server, config.cpu_credits_at_start);
             node_cpus.push(HostCpu::new(server.vcpu, io_threads as u32, credits));
             let db = if node < shards {
-                let mut db = node_db(config, &router, view.as_ref(), &owners, shard)?;
+                let mut db = if shard < router.shards() {
+                    node_db(config, &router, view.as_ref(), &owners, shard)?
+                } else {
+                    empty_db(config, view.as_ref(), shard, shard)
+                };
                 if replicas > 0 {
                     super::replication::make_primary(&mut db);
                 }
@@ -609,11 +623,28 @@ impl World {
                     config.zones.clone(),
                     link.clone(),
                     shards,
+                    initial_shards,
                     nodes.iter().map(|n| n.shard).collect(),
                     shard_slots.clone(),
                     end,
                 )
             }),
+            resharding: super::reshard::Resharding::build(
+                config.resharding.steps.clone(),
+                initial_shards,
+                replicas,
+                nodes.iter().map(|n| n.name.clone()).collect(),
+                client_nics[0],
+                config.zones.client_zones.first().copied().unwrap_or(0),
+                nodes.iter().map(|n| n.nic).collect(),
+                if config.zones.is_empty() {
+                    vec![0; nodes.len()]
+                } else {
+                    config.zones.node_zones.clone()
+                },
+                config.zones.clone(),
+                link.clone(),
+            ),
             nodes: Nodes {
                 nodes,
                 uses_expiry: w.expiry_range_s.is_some(),
@@ -643,6 +674,7 @@ impl World {
             bus.start(sched);
             world.engine.bus_work = vec![Default::default(); world.nodes.nodes.len()];
         }
+        world.resharding.start(sched);
         world.sampler.start(sched);
         #[cfg(test)]
         if let Some(p) = &world.probe {

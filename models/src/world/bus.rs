@@ -31,6 +31,14 @@
 //! messages;
 //! every message sent is counted once at its sender and, when delivered, once at its
 //! receiver; a crashed node runs no cron and processes nothing until it restarts.
+//!
+//! Shards the resharding timeline adds (see `world::reshard`) run no bus until they
+//! join: then every node knows them at once (the MEET handshake's spread by gossip is
+//! not modelled) and links to them at its next cron, with the handshake's PING. A slot
+//! that moves joins its new shard's slot list and the shard's log of slots gained; a
+//! node that hears the new owner's claim applies the slots gained since it last did
+//! (the header's slot bitmap, read as a difference), as `clusterUpdateSlotsConfigWith`
+//! would.
 
 use super::engine::Engine;
 use super::flows::FlowKind;
@@ -416,14 +424,25 @@ pub(crate) struct Bus {
     shards: u32,
     /// Each shard's slots (empty without CRC16 placement).
     shard_slots: Vec<Vec<u16>>,
+    /// Which nodes have joined the cluster (all but the shards resharding adds, until
+    /// their step), and how many.
+    joined: Vec<bool>,
+    joined_count: u32,
+    /// Each slot's shard now (with CRC16 placement).
+    slot_shard: Vec<u32>,
+    /// Each shard's slots gained by resharding, in order.
+    shard_gained: Vec<Vec<u16>>,
+    /// How many of `shard_gained[s]` node i has applied (`[i * shards + s]`).
+    gained_seen: Vec<u32>,
     end: SimTime,
 }
 
 impl Bus {
     /// The bus of a converged cluster of `node_nics.len()` nodes (the first
-    /// `slot_owners` own slots; every node from `shards` on is a replica): pong times
-    /// spread uniformly over the last node_timeout / 2 from a seeded stream, each
-    /// node's cron at a random phase of its 100 ms.
+    /// `primaries` are primaries, of which the first `initial` own slots and have
+    /// joined; every node from `primaries` on is a replica, joined with its primary):
+    /// pong times spread uniformly over the last node_timeout / 2 from a seeded
+    /// stream, each node's cron at a random phase of its 100 ms.
     #[allow(clippy::too_many_arguments)]
     pub fn build(
         config: BusConfig,
@@ -433,11 +452,19 @@ impl Bus {
         zones: ZonesConfig,
         base_link: LinkConfig,
         primaries: u32,
+        initial: u32,
         node_shard: Vec<u32>,
         shard_slots: Vec<Vec<u16>>,
         end: SimTime,
     ) -> Bus {
         let n = node_nics.len() as u32;
+        let joined: Vec<bool> = node_shard.iter().map(|&s| s < initial).collect();
+        let mut slot_shard = vec![u32::MAX; if shard_slots.iter().all(Vec::is_empty) { 0 } else { store_core::slots::SLOT_COUNT }];
+        for (s, slots) in shard_slots.iter().enumerate() {
+            for &slot in slots {
+                slot_shard[usize::from(slot)] = s as u32;
+            }
+        }
         let half_ms = config.node_timeout_ms / 2;
         let now_ms = bus_ms(SimTime::ZERO);
         let mut start = streams.stream("bus.start", 0);
@@ -478,10 +505,10 @@ impl Bus {
                 reports: BTreeMap::new(),
                 inbox: Vec::new(),
                 is_primary: i < primaries,
-                owns_slots: i < primaries,
+                owns_slots: i < initial,
                 shard: node_shard[i as usize],
-                current_epoch: u64::from(primaries),
-                config_epoch: if i < primaries { u64::from(i) + 1 } else { 0 },
+                current_epoch: u64::from(initial),
+                config_epoch: if i < initial { u64::from(i) + 1 } else { 0 },
                 last_vote_epoch: 0,
                 voted_at_ms: BTreeMap::new(),
                 auth_time_ms: 0,
@@ -501,7 +528,7 @@ impl Bus {
             due_scratch: Vec::new(),
             batch_scratch: Vec::new(),
             nodes,
-            slot_owners: primaries,
+            slot_owners: initial,
             pair_flow: vec![u32::MAX; (n as usize) * (n as usize)],
             flow_pair: Vec::new(),
             node_nics,
@@ -515,15 +542,22 @@ impl Bus {
             pfail_recorded: vec![false; n as usize],
             fail_recorded: vec![false; n as usize],
             owner_view: (0..n)
-                .flat_map(|_| (0..primaries).map(|s| (s, u64::from(s) + 1)))
+                .flat_map(|_| {
+                    (0..primaries).map(|s| (s, if s < initial { u64::from(s) + 1 } else { 0 }))
+                })
                 .collect(),
             shards: primaries,
+            shard_gained: vec![Vec::new(); shard_slots.len()],
             shard_slots,
+            joined_count: joined.iter().filter(|&&j| j).count() as u32,
+            joined,
+            slot_shard,
+            gained_seen: vec![0; (n as usize) * (primaries as usize)],
             end,
         };
         for i in 0..n {
             for j in 0..n {
-                if i != j {
+                if i != j && bus.joined[i as usize] && bus.joined[j as usize] {
                     bus.queue_due(i, j);
                 }
             }
@@ -531,11 +565,107 @@ impl Bus {
         bus
     }
 
+    /// `redis-cli --cluster add-node` for every node in `added`: each joins, every
+    /// node knowing every other at once, with no link yet (each links at its next
+    /// cron, with the handshake's PING), its pong times now; an added node takes the
+    /// cluster's currentEpoch and every owner it will hear of, and starts its cron.
+    pub fn join(&mut self, ctx: &mut Ctx<'_>, added: &[u32]) {
+        let now = ctx.sched.now();
+        let now_ms = bus_ms(now);
+        let epoch = self.nodes.iter().map(|b| b.current_epoch).max().unwrap_or(0);
+        for &k in added {
+            if self.joined[k as usize] {
+                continue;
+            }
+            self.joined[k as usize] = true;
+            self.joined_count += 1;
+            self.nodes[k as usize].current_epoch = epoch;
+            for s in 0..self.shards {
+                let at = (k * self.shards + s) as usize;
+                self.owner_view[at] = self.owner_view[s as usize];
+                self.gained_seen[at] = self.shard_gained[s as usize].len() as u32;
+            }
+            self.nodes[k as usize].due.clear(now_ms);
+            for j in 0..self.n {
+                if j == k || !self.joined[j as usize] {
+                    continue;
+                }
+                for (a, b) in [(j, k), (k, j)] {
+                    self.hot_mut(a, b).pong_received_ms = now_ms as u32;
+                    let c = self.cold_mut(a, b);
+                    c.data_received_ms = now_ms as u32;
+                    c.link_created_ms = now_ms as u32;
+                    self.mark_link_down(a, b);
+                    self.queue_due(a, b);
+                }
+            }
+            let offset = below(&mut self.nodes[k as usize].rng, CRON_PERIOD.as_ns());
+            ctx.sched
+                .schedule_at(now + SimDuration::from_ns(offset), BusEv::Cron { node: k }.into());
+        }
+    }
+
+    /// Whether node `node` has joined the cluster.
+    pub fn has_joined(&self, node: u32) -> bool {
+        self.joined[node as usize]
+    }
+
+    /// Every slot's shard now (empty without CRC16 placement).
+    pub fn slot_shards(&self) -> &[u32] {
+        &self.slot_shard
+    }
+
+    /// `CLUSTER SETSLOT slot NODE target` reached `target`, the primary of shard
+    /// `to`, which imported the slot: the slot joins the shard, and the target bumps
+    /// its configEpoch unless it is already the cluster's greatest
+    /// (`clusterBumpConfigEpochWithoutConsensus`), so its claim wins everywhere. A
+    /// primary left with no slot stops counting towards the failure quorum.
+    pub fn move_slot(&mut self, slot: u16, to: u32, target: u32) {
+        let from = self.slot_shard[usize::from(slot)];
+        if from == to {
+            return;
+        }
+        self.shard_slots[from as usize].retain(|&s| s != slot);
+        self.shard_slots[to as usize].push(slot);
+        self.shard_gained[to as usize].push(slot);
+        self.slot_shard[usize::from(slot)] = to;
+        if !self.nodes[target as usize].owns_slots {
+            self.nodes[target as usize].owns_slots = true;
+            self.slot_owners += 1;
+        }
+        if self.shard_slots[from as usize].is_empty() {
+            for b in self.nodes.iter_mut().filter(|b| b.shard == from && b.is_primary) {
+                if b.owns_slots {
+                    b.owns_slots = false;
+                    self.slot_owners -= 1;
+                }
+            }
+        }
+        let max_epoch = self
+            .nodes
+            .iter()
+            .map(|b| b.config_epoch)
+            .max()
+            .unwrap_or(0)
+            .max(self.nodes[target as usize].current_epoch);
+        let t = &mut self.nodes[target as usize];
+        if t.config_epoch == 0 || t.config_epoch != max_epoch {
+            t.current_epoch = max_epoch + 1;
+            t.config_epoch = t.current_epoch;
+        }
+        let epoch = t.config_epoch;
+        let at = (target * self.shards + to) as usize;
+        self.owner_view[at] = (target, epoch);
+        self.gained_seen[at] = self.shard_gained[to as usize].len() as u32;
+    }
+
     /// Schedules every node's first cron.
     pub fn start(&mut self, sched: &mut sim::Scheduler<Ev>) {
         for node in 0..self.n {
             let offset = below(&mut self.nodes[node as usize].rng, CRON_PERIOD.as_ns());
-            sched.schedule_at(SimTime::from_ns(offset), BusEv::Cron { node }.into());
+            if self.joined[node as usize] {
+                sched.schedule_at(SimTime::from_ns(offset), BusEv::Cron { node }.into());
+            }
         }
     }
 
@@ -616,7 +746,7 @@ impl Bus {
         let now_ms = bus_ms(ctx.sched.now());
         let timeout = self.config.node_timeout_ms;
         let n = self.n;
-        let mut work_ns = self.config.per_node_per_cron_ns * u64::from(n);
+        let mut work_ns = self.config.per_node_per_cron_ns * u64::from(self.joined_count);
         let node = &mut self.nodes[me as usize];
         node.iteration += 1;
         let iteration = node.iteration;
@@ -642,7 +772,7 @@ impl Bus {
             for _ in 0..5 {
                 let j = below(&mut self.nodes[me as usize].rng, u64::from(n)) as u32;
                 let v = self.hot(me, j);
-                if j == me || v.link_down || v.pinging {
+                if j == me || v.link_down || v.pinging || !self.joined[j as usize] {
                     continue;
                 }
                 if best.is_none_or(|(p, _)| p > u64::from(v.pong_received_ms)) {
@@ -798,8 +928,8 @@ impl Bus {
         let n = self.n;
         let mut gossip = self.spare_gossip.pop().unwrap_or_default();
         gossip.clear();
-        let mut fresh = u64::from(n).saturating_sub(2);
-        let wanted = wanted_gossip_entries(u64::from(n));
+        let mut fresh = u64::from(self.joined_count).saturating_sub(2);
+        let wanted = wanted_gossip_entries(u64::from(self.joined_count));
         if ty == MsgType::Ping && !reply {
             if !self.hot(me, to).pinging {
                 self.nodes[me as usize].pinging.push(to);
@@ -826,7 +956,7 @@ impl Bus {
                 sim::hint::prefetch_all(&row[below(&mut ahead, u64::from(n)) as usize]);
             }
             let j = below(&mut nodes[me as usize].rng, u64::from(n)) as u32;
-            if j == me {
+            if j == me || !self.joined[j as usize] {
                 continue;
             }
             let v = &row[j as usize];
@@ -1163,7 +1293,7 @@ impl Bus {
         }
         // clusterSendFail: to every node with a link (the failing one included).
         for j in 0..self.n {
-            if j == me || self.hot(me, j).link_down {
+            if j == me || self.hot(me, j).link_down || !self.joined[j as usize] {
                 continue;
             }
             let msg = self.control_msg(MsgType::Fail, me, j, FAIL_BYTES, about);
@@ -1238,10 +1368,14 @@ impl Bus {
         if epoch <= known || owner == from {
             if owner == from {
                 self.owner_view[at].1 = known.max(epoch);
+                if self.gained_seen[at] as usize != self.shard_gained[shard as usize].len() {
+                    self.apply_gained(nodes, me, from, shard);
+                }
             }
             return;
         }
         self.owner_view[at] = (from, epoch);
+        self.gained_seen[at] = self.shard_gained[shard as usize].len() as u32;
         if me == from {
             return;
         }
@@ -1261,6 +1395,25 @@ impl Bus {
                 }
             }
         }
+    }
+
+    /// Node `me` heard the claim of `from`, the owner of `shard`, whose slot list has
+    /// grown since `me` last applied it: the slots gained since (those still the
+    /// shard's) are `from`'s in `me`'s store.
+    fn apply_gained(&mut self, nodes: &mut Nodes, me: u32, from: u32, shard: u32) {
+        let at = (me * self.shards + shard) as usize;
+        let gained = &self.shard_gained[shard as usize];
+        let seen = self.gained_seen[at] as usize;
+        if me != from {
+            let db = &mut nodes.nodes[me as usize].db;
+            let to = store_core::NodeRef(from as u16);
+            for &slot in &gained[seen..] {
+                if self.slot_shard[usize::from(slot)] == shard {
+                    db.set_slot_state(slot, store_core::SlotState::Elsewhere(to));
+                }
+            }
+        }
+        self.gained_seen[at] = gained.len() as u32;
     }
 
     /// A node whose shard has another primary now becomes that primary's replica.
@@ -1341,7 +1494,7 @@ impl Bus {
             by: primary,
         });
         for j in 0..self.n {
-            if j == me || self.hot(me, j).link_down {
+            if j == me || self.hot(me, j).link_down || !self.joined[j as usize] {
                 continue;
             }
             let msg = self.control_msg(MsgType::FailoverAuthRequest, me, j, AUTH_BYTES, primary);
@@ -1410,7 +1563,7 @@ impl Bus {
             lost_bytes: promotion.lost_stream_bytes,
         });
         for j in 0..self.n {
-            if j != me && !self.hot(me, j).link_down {
+            if j != me && !self.hot(me, j).link_down && self.joined[j as usize] {
                 self.send_ping(ctx, me, j, MsgType::Pong, false);
             }
         }
@@ -1449,7 +1602,7 @@ impl Bus {
             v.pong_received_ms = now_ms as u32;
             v.flags = 0;
             v.link_down = false;
-            if j != node {
+            if j != node && self.joined[j as usize] {
                 self.mark_link_down(node, j);
                 self.queue_due(node, j);
                 // Its old connections are gone: peers' links to it are reset too.

@@ -60,6 +60,43 @@ enum Job {
     Load { link: u32 },
     /// The main thread's cluster-bus work: messages to process, a cron, pings to build.
     Bus,
+    /// The main thread runs a resharding command (`Engine::admin[token]`).
+    Admin { token: u32 },
+}
+
+/// A command of the resharding driver for a node's main thread (see `world::reshard`),
+/// run on the node's store when its job starts, as a client's command is.
+#[derive(Debug)]
+pub(crate) enum AdminCmd {
+    /// `CLUSTER SETSLOT slot IMPORTING | MIGRATING | NODE`.
+    SetSlot {
+        slot: u16,
+        state: store_core::SlotState,
+    },
+    /// `CLUSTER GETKEYSINSLOT slot count`; the job leaves the keys in `keys`.
+    GetKeys {
+        slot: u16,
+        count: u32,
+        keys: Vec<Vec<u8>>,
+    },
+    /// MIGRATE's first half on the source; the job leaves what it sends in `batch`
+    /// and the thread held (MIGRATE blocks its node until the target answers).
+    MigrateOut {
+        keys: Vec<Vec<u8>>,
+        select: bool,
+        batch: store_core::migrate::MigrateBatch,
+    },
+    /// The target's RESTORE-ASKINGs; the job leaves the replies in `replies`.
+    MigrateIn {
+        batch: store_core::migrate::MigrateBatch,
+        replies: store_core::migrate::MigrateReplies,
+    },
+    /// MIGRATE's second half on the source, with the target's replies.
+    MigrateFinish {
+        batch: store_core::migrate::MigrateBatch,
+        replies: store_core::migrate::MigrateReplies,
+        reply_bytes: u64,
+    },
 }
 
 /// A node's cluster-bus work for its main thread: what has accrued since the last bus
@@ -77,6 +114,8 @@ pub(crate) struct BusWork {
 pub(crate) struct Thread {
     queue: VecDeque<Job>,
     current: Option<Job>,
+    /// Blocked in a MIGRATE, waiting for its target: starts nothing meanwhile.
+    held: bool,
 }
 
 impl Thread {
@@ -84,6 +123,7 @@ impl Thread {
         Thread {
             queue: VecDeque::new(),
             current: None,
+            held: false,
         }
     }
 }
@@ -138,6 +178,10 @@ pub(crate) struct Engine {
     pub bus_work: Vec<BusWork>,
     /// Bus jobs finished and not yet handed to the bus: (node, work, messages).
     pub bus_done: Vec<(u32, u64, u32)>,
+    /// Resharding commands queued, running or done and not yet collected.
+    pub admin: slab::Slab<(u32, AdminCmd)>,
+    /// Resharding commands done and not yet handed to the driver, in order.
+    pub admin_done: Vec<u32>,
     /// Requests answered (no redirection) by a node whose own view did not serve their
     /// slot then: always 0 (tests check).
     #[cfg(test)]
@@ -166,6 +210,8 @@ impl Engine {
             value_fill: store_core::SyntheticFill::Repeat(b'x'),
             bus_work: Vec::new(),
             bus_done: Vec::new(),
+            admin: slab::Slab::new(),
+            admin_done: Vec::new(),
             #[cfg(test)]
             answered_by_non_owner: 0,
         }
@@ -264,7 +310,7 @@ impl Engine {
         let now = ctx.sched.now();
         let t = &mut self.threads[node as usize][thread as usize];
         // A crashed node's threads start nothing until it restarts.
-        if t.current.is_some() || nodes.nodes[node as usize].down {
+        if t.current.is_some() || t.held || nodes.nodes[node as usize].down {
             return;
         }
         let Some(job) = t.queue.pop_front() else {
@@ -379,6 +425,7 @@ impl Engine {
                 w.taken_messages = std::mem::take(&mut w.pending_messages);
                 SimDuration::from_ns(w.taken_ns)
             }
+            Job::Admin { token } => self.start_admin(nodes, repl, now, node, token),
             Job::Load { link } => {
                 let rdb_bytes = repl.start_load(nodes, link);
                 SimDuration::from_ns(
@@ -538,6 +585,15 @@ impl Engine {
                 let done = (node, w.taken_ns, w.taken_messages);
                 self.bus_done.push(done);
             }
+            Job::Admin { token } => {
+                if repl.propagates(node) {
+                    repl.commit(ctx, node);
+                }
+                if matches!(self.admin[token as usize].1, AdminCmd::MigrateOut { .. }) {
+                    self.threads[node as usize][0].held = true;
+                }
+                self.admin_done.push(token);
+            }
             Job::Exec { conn } => {
                 if repl.propagates(node) {
                     repl.commit(ctx, node);
@@ -621,6 +677,91 @@ impl Engine {
             w.queued = true;
             self.enqueue(ctx, nodes, reqs, repl, node, 0, Job::Bus);
         }
+    }
+
+    /// Queues resharding command `cmd` on node `node`'s main thread (first in its
+    /// queue when `front`: MIGRATE's second half runs as soon as the target answers);
+    /// returns its token. A thread held in a MIGRATE is released first.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn enqueue_admin(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        nodes: &mut Nodes,
+        reqs: &mut Requests,
+        repl: &mut Replication,
+        node: u32,
+        cmd: AdminCmd,
+        front: bool,
+    ) -> u32 {
+        let token = self.admin.insert((node, cmd)) as u32;
+        let main = &mut self.threads[node as usize][0];
+        if front {
+            main.held = false;
+            main.queue.push_front(Job::Admin { token });
+            self.kick(ctx, nodes, reqs, repl, node, 0);
+        } else {
+            self.enqueue(ctx, nodes, reqs, repl, node, 0, Job::Admin { token });
+        }
+        token
+    }
+
+    /// Runs resharding command `token` on its node's store; returns its CPU cost:
+    /// a command's, with its bytes read and written (a MIGRATE's payload is
+    /// serialized on the source and parsed on the target, like a request's bytes).
+    fn start_admin(
+        &mut self,
+        nodes: &mut Nodes,
+        repl: &mut Replication,
+        now: SimTime,
+        node: u32,
+        token: u32,
+    ) -> SimDuration {
+        let now_ms = super::now_unix_ms(now);
+        let n = &mut nodes.nodes[node as usize];
+        let cost = match &mut self.admin[token as usize].1 {
+            AdminCmd::SetSlot { slot, state } => {
+                n.db.set_slot_state(*slot, *state);
+                self.cost.batch(1, 0, 0)
+            }
+            AdminCmd::GetKeys { slot, count, keys } => {
+                *keys = n.db.keys_in_slot(*slot, *count as usize);
+                let bytes: u64 = keys.iter().map(|k| k.len() as u64 + 8).sum();
+                self.cost.batch(1, 0, bytes)
+            }
+            AdminCmd::MigrateOut {
+                keys,
+                select,
+                batch,
+            } => {
+                *batch = n.db.migrate_out(keys, now_ms);
+                batch.select = *select;
+                self.cost.batch(1, 0, batch.request_bytes())
+            }
+            AdminCmd::MigrateIn { batch, replies } => {
+                *replies = n.db.migrate_in(batch, now_ms, &mut n.rng);
+                self.cost.batch(
+                    batch.keys.len() as u64,
+                    batch.request_bytes(),
+                    replies.reply_bytes(),
+                )
+            }
+            AdminCmd::MigrateFinish {
+                batch,
+                replies,
+                reply_bytes,
+            } => {
+                let reply = n.db.migrate_finish(batch, replies);
+                *reply_bytes = store_core::migrate::migrate_reply_bytes(&reply);
+                self.cost.batch(batch.keys.len() as u64, 0, *reply_bytes)
+            }
+        };
+        if repl.propagates(node) {
+            n.db.drain_propagated(&mut self.propagated);
+            repl.record(node, &mut self.propagated);
+        }
+        cost + self
+            .cost
+            .write(repl.pending_bytes(node) * repl.attached(node))
     }
 
     /// The node's end of connection `conn`, opened by its client at run time (the next

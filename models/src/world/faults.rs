@@ -188,6 +188,7 @@ impl Faults {
     /// reset.
     #[cold]
     #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
     pub fn on_aborted(
         &mut self,
         ctx: &mut Ctx<'_>,
@@ -196,6 +197,7 @@ impl Faults {
         reqs: &mut Requests,
         repl: &mut Replication,
         bus: &mut Option<super::bus::Bus>,
+        resharding: &mut super::reshard::Resharding,
     ) {
         let mut aborted = std::mem::take(&mut self.aborted);
         ctx.net.take_aborted(&mut aborted);
@@ -212,6 +214,10 @@ impl Faults {
                 if let Some(bus) = bus.as_mut() {
                     bus.on_aborted(ctx, conn);
                 }
+                continue;
+            }
+            if kind == FlowKind::Resharding {
+                resharding.on_aborted(ctx.sched.now());
                 continue;
             }
             if !matches!(kind, FlowKind::ClientRequest | FlowKind::ClientReply) {

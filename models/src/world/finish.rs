@@ -99,6 +99,7 @@ impl World {
             zone_traffic,
             replication,
             bus,
+            resharding,
             flows: flow_map,
             ..
         } = self;
@@ -285,7 +286,7 @@ impl World {
         let requests_sent = clients.sent_total();
         let flows = metrics.flow_kind_totals(&flow_map);
         // Requests by shard: its primary's and its replicas'.
-        let mut shard_ops = vec![0u64; config.cluster.shards as usize];
+        let mut shard_ops = vec![0u64; config.cluster.total_shards() as usize];
         for (i, n) in nodes.nodes.iter().enumerate() {
             shard_ops[n.shard as usize] += metrics.shard_ops[i];
         }
@@ -315,7 +316,7 @@ impl World {
             let stream = replication.stream_bytes();
             ReplicationResult {
                 replicas: replication.finish(&names),
-                primaries: (0..config.cluster.shards as usize)
+                primaries: (0..config.cluster.total_shards() as usize)
                     .map(|s| PrimaryReplicationResult {
                         // The shard's primary at the end; its replies are those of
                         // every node that was its primary.
@@ -371,6 +372,7 @@ impl World {
             replication: replication_result,
             bus,
             cluster_clients,
+            resharding: resharding.finish(),
             config,
         }
     }

@@ -43,6 +43,9 @@ pub enum FlowKind {
     /// Cluster-bus messages from one node to another (see `world::bus`), opened at
     /// their first message.
     ClusterBus,
+    /// Resharding (see `world::reshard`): redis-cli's commands and their replies, and
+    /// MIGRATE's keys and the target's answers, opened at their first message.
+    Resharding,
 }
 
 impl FlowKind {
@@ -55,6 +58,7 @@ impl FlowKind {
         #[cfg(test)]
         FlowKind::Probe,
         FlowKind::ClusterBus,
+        FlowKind::Resharding,
     ];
 
     /// The number of kinds.
@@ -74,6 +78,7 @@ impl FlowKind {
             #[cfg(test)]
             FlowKind::Probe => ("net.flow.probe", index),
             FlowKind::ClusterBus => ("net.flow.bus", index),
+            FlowKind::Resharding => ("net.flow.reshard", index),
         }
     }
 }

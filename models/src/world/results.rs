@@ -62,6 +62,9 @@ pub struct RunResult {
     /// retried or refreshed its map.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster_clients: Option<ClusterClientsResult>,
+    /// The resharding timeline, when the scenario has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resharding: Option<super::reshard::ReshardResult>,
 }
 
 /// What following the cluster (redirections, retries, map refreshes) cost the clients.

@@ -83,8 +83,9 @@ impl ZoneTraffic {
             .collect()
     }
 
-    /// A cluster-bus message from node `from` to node `to` was delivered.
-    pub fn on_bus_delivery(&mut self, from: u32, to: u32, payload_bytes: u64) {
+    /// A message from node `from` to node `to` was delivered (the cluster bus's, or a
+    /// MIGRATE's).
+    pub fn on_node_pair_delivery(&mut self, from: u32, to: u32, payload_bytes: u64) {
         if self.node_zones[from as usize] != self.node_zones[to as usize] {
             let wire = self.framing.wire_bytes(payload_bytes);
             self.node_sent[from as usize] += wire;
@@ -121,8 +122,9 @@ impl ZoneTraffic {
             }
             #[cfg(test)]
             FlowKind::Probe => return,
-            // Counted by `on_bus_delivery`, which knows the pair.
-            FlowKind::ClusterBus => return,
+            // Counted by `on_node_pair_delivery`, which knows the pair; redis-cli's
+            // commands to the nodes are a few bytes each, not counted.
+            FlowKind::ClusterBus | FlowKind::Resharding => return,
         };
         let (node, host, crosses) = self.conns[index as usize];
         if !crosses {

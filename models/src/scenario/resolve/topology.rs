@@ -569,7 +569,7 @@ pub(super) fn resolve_faults(
     }
     let hosts = Hosts {
         engine: cluster.engine,
-        shards: cluster.shards,
+        shards: cluster.total_shards(),
         replicas: cluster.replicas_per_shard,
         client_hosts: clients.hosts,
         zones,
