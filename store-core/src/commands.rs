@@ -373,13 +373,16 @@ fn cluster_redirect(
                 None
             }
         }
-        SlotState::Importing => {
-            if asking {
-                None
-            } else {
-                Some(Reply::error("CLUSTERDOWN Hash slot not served"))
+        // Without ASKING, an importing slot is its owner's, still the source
+        // (getNodeByQuery's base case: MOVED to `server.cluster->slots[slot]`).
+        SlotState::Importing if asking => None,
+        SlotState::Importing => match table.owner_state(slot) {
+            SlotState::Elsewhere(node) => {
+                Some(Reply::error(format!("MOVED {slot} {}", table.addr(node))))
             }
-        }
+            SlotState::Unassigned => Some(Reply::error("CLUSTERDOWN Hash slot not served")),
+            _ => None,
+        },
         SlotState::Elsewhere(node) => {
             Some(Reply::error(format!("MOVED {slot} {}", table.addr(node))))
         }

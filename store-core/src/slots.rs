@@ -163,6 +163,14 @@ impl SlotTable {
                 return s;
             }
         }
+        self.owner_state(slot)
+    }
+
+    /// What `slot`'s owner in this node's view (`server.cluster->slots[slot]`) makes
+    /// of it, migrating or importing aside: an importing slot's owner is still the
+    /// node it comes from.
+    pub fn owner_state(&self, slot: u16) -> SlotState {
+        let slot = slot % SLOT_COUNT as u16;
         match self.owners[usize::from(slot)] {
             OWNER_NONE => SlotState::Unassigned,
             o if o == self.me || o == OWNER_SELF || o == self.replica_of => SlotState::Owned,
@@ -217,7 +225,13 @@ impl SlotTable {
     /// one it serves as a replica, None for one nobody serves.
     pub fn owner_addr<'a>(&'a self, slot: u16, self_addr: &'a str) -> Option<&'a str> {
         match self.state(slot) {
-            SlotState::Migrating(_) | SlotState::Importing => Some(self_addr),
+            SlotState::Migrating(_) => Some(self_addr),
+            // CLUSTER SLOTS names the owner: an importing slot's is still its source.
+            SlotState::Importing => match self.owner_state(slot) {
+                SlotState::Elsewhere(node) => Some(self.addr(node)),
+                SlotState::Unassigned => None,
+                _ => Some(self_addr),
+            },
             SlotState::Unassigned => None,
             SlotState::Elsewhere(node) => Some(self.addr(node)),
             SlotState::Owned => match self.owners[usize::from(slot % SLOT_COUNT as u16)] {
