@@ -461,6 +461,54 @@ fn failover_promotes_the_replica_within_redis_timings() {
     }
 }
 
+/// scale-out-event: redis-cli's table moves a few slots fewer than asked (ceil for
+/// the first source, floor for the others), the second reshard starts when the first
+/// ends, a quarter of the keys move with at least their values' bytes, the new
+/// primaries then serve their share, clients met ASK and MOVED and lost nothing, and
+/// the move raises the p99 while it runs.
+#[test]
+fn scale_out_moves_a_quarter_of_the_keys_under_load() {
+    let r = report("scale-out-event.ron");
+    for v in &r.variants {
+        let name = &v.name;
+        let rs = v.resharding.as_ref().expect("a resharding section");
+        let [add, first, second] = &rs.steps[..] else {
+            panic!("{name}: three steps, got {:?}", rs.steps);
+        };
+        assert_eq!((add.kind.as_str(), add.started_s), ("add_shards", 10.0));
+        assert_eq!((first.node.as_str(), first.started_s), ("redis-6", 12.0));
+        assert_eq!(second.node, "redis-7");
+        assert_eq!(Some(second.started_s), first.ended_s, "{name}: one at a time");
+        for s in [first, second] {
+            assert!(
+                s.slots_planned < 2048 && s.slots_planned > 2040,
+                "{name}: {s:?}"
+            );
+            assert_eq!(s.slots_moved, s.slots_planned, "{name}: {s:?}");
+        }
+        let end = second.ended_s.expect("the reshard ends within the run");
+        let share = rs.keys_moved as f64 / 300_000.0;
+        let slots = rs.slots_moved as f64 / 16_384.0;
+        assert!((share - slots).abs() < 0.01, "{name}: {share} of the keys moved");
+        assert!(rs.migrated_bytes >= rs.keys_moved * 1_000, "{name}: {rs:?}");
+        let shard_ops = |s: u32| v.shards.per_shard.iter().find(|x| x.shard == s).unwrap().ops;
+        assert!(shard_ops(6) > 0 && shard_ops(7) > 0);
+        let c = v.cluster_clients.as_ref().expect("clients were redirected");
+        assert!(c.total.moved > 0 && c.total.ask > 0, "{name}: {c:?}");
+        assert_eq!(v.simulation.errors, 0, "{name}");
+        let p99 = &v
+            .timeseries
+            .series
+            .iter()
+            .find(|x| x.name == "latency_ms_p99" && x.node.is_none())
+            .expect("a p99 series")
+            .values;
+        let mean = |a: usize, b: usize| p99[a..b].iter().sum::<f64>() / (b - a) as f64;
+        let (before, during) = (mean(3, 10), mean(12, end.floor() as usize));
+        assert!(during > 1.2 * before, "{name}: p99 {before} ms before, {during} ms during");
+    }
+}
+
 #[test]
 fn a_different_seed_changes_measured_figures() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/m6g-25kb-get.ron");

@@ -48,6 +48,8 @@ mod probe;
 pub mod replication;
 pub mod reshard;
 #[cfg(test)]
+mod reshard_props;
+#[cfg(test)]
 mod replication_props;
 mod requests;
 pub mod results;

@@ -13,7 +13,7 @@ use serde::Serialize;
 pub struct ReshardStepReport {
     /// `add_shards` or `reshard`.
     pub kind: String,
-    /// The primary receiving the slots, or the first one added.
+    /// The primary receiving the slots, or those added (`redis-6, redis-7`).
     pub node: String,
     pub due_s: f64,
     pub started_s: f64,

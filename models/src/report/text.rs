@@ -263,6 +263,13 @@ fn variant(o: &mut String, v: &VariantReport) {
             "\nshards ({} placement): hottest/coldest {:.3} measured (request-sampled), {:.3} exact (expected from the key distribution)",
             s.placement, s.load_ratio_measured, s.load_ratio_exact
         );
+        if let Some(r) = &v.resharding {
+            let _ = writeln!(
+                o,
+                "  exact shares are those of the slots at the start; resharding moved {} slot(s) during the run, so measured shares mix the layouts before and after",
+                r.slots_moved
+            );
+        }
         if s.share_exact_error_bound > 0.0 {
             let _ = writeln!(
                 o,
@@ -575,6 +582,7 @@ fn resharding(o: &mut String, v: &VariantReport) {
     );
     for s in &r.steps {
         let when = match (s.ended_s, s.duration_s) {
+            (Some(_), Some(d)) if d == 0.0 => format!("{:.3} s", s.started_s),
             (Some(end), Some(d)) => format!("{:.3} s to {:.3} s ({:.3} s)", s.started_s, end, d),
             _ => format!("{:.3} s, still running at the end", s.started_s),
         };
@@ -584,7 +592,7 @@ fn resharding(o: &mut String, v: &VariantReport) {
             String::new()
         };
         let line = if s.kind == "add_shards" {
-            format!("add-node: shards from {} join the cluster", s.node)
+            format!("add-node: {} join the cluster, with their replicas", s.node)
         } else {
             format!(
                 "reshard to {}: {} of {} slot(s), {} key(s) in {} MIGRATE(s), {} at {}/s",

@@ -902,6 +902,86 @@ fn bad_faults_and_zones_name_the_field() {
     }
 }
 
+/// Every kind of bad resharding step is refused with its field path and what was
+/// expected; a valid timeline resolves sorted by time, with the shards it adds.
+#[test]
+fn bad_resharding_names_the_field() {
+    let cluster = r#"cluster: (mode: cluster, shards: 2, instance: "cache.r7g.large"),"#;
+    let steps = |list: &str| format!("{cluster} resharding: [{list}],");
+    let cases: &[(String, &str, &str)] = &[
+        (steps("(at_s: 1)"), "resharding[0]", "exactly one of"),
+        (steps("(add_shards: 1)"), "resharding[0].at_s", "required"),
+        (steps("(at_s: 1, at_ms: 5, add_shards: 1)"), "resharding[0].at_ms", "set one"),
+        (steps("(at_s: 10, add_shards: 1)"), "resharding[0].at_s", "before the end"),
+        (steps("(at_s: 1, add_shards: 0)"), "resharding[0].add_shards", "expected 1 to"),
+        (steps("(at_s: 1, add_shards: 999)"), "resharding[0].add_shards", "at most 1,000"),
+        (
+            steps(r#"(at_s: 1, reshard: (to: "redis-2", slots: 10))"#),
+            "resharding[0].reshard.to",
+            "unknown primary \"redis-2\"",
+        ),
+        (
+            // Due before the shard that would receive them is added.
+            steps(r#"(at_s: 2, add_shards: 1), (at_s: 1, reshard: (to: "redis-2", slots: 10))"#),
+            "resharding[1].reshard.to",
+            "shards added earlier included",
+        ),
+        (
+            steps(r#"(at_s: 1, reshard: (to: "redis-0-r1", slots: 10))"#),
+            "resharding[0].reshard.to",
+            "unknown primary",
+        ),
+        (
+            steps(r#"(at_s: 1, reshard: (to: "redis-1", slots: 10, from: ["redis-1"]))"#),
+            "resharding[0].reshard.from[0]",
+            "the target",
+        ),
+        (
+            steps(r#"(at_s: 1, reshard: (to: "redis-1", slots: 10, from: ["redis-0", "redis-0"]))"#),
+            "resharding[0].reshard.from[1]",
+            "listed twice",
+        ),
+        (
+            steps(r#"(at_s: 1, reshard: (to: "redis-1", slots: 10, from: []))"#),
+            "resharding[0].reshard.from",
+            "at least one primary",
+        ),
+        (
+            steps(r#"(at_s: 1, reshard: (to: "redis-1", slots: 0))"#),
+            "resharding[0].reshard.slots",
+            "expected 1 to 8192 slots",
+        ),
+        (
+            steps(r#"(at_s: 1, reshard: (to: "redis-1", slots: 8193))"#),
+            "resharding[0].reshard.slots",
+            "what the sources own by then",
+        ),
+        (
+            steps(r#"(at_s: 1, reshard: (to: "redis-1", slots: 5, pipeline: 0))"#),
+            "resharding[0].reshard.pipeline",
+            "keys per MIGRATE",
+        ),
+        (
+            r#"resharding: [(at_s: 1, add_shards: 1)],"#.to_string(),
+            "resharding",
+            "mode: cluster",
+        ),
+        (
+            r#"cluster: (mode: cluster, shards: 2, replicas_per_shard: 1,
+                         instance: "cache.r7g.large"),
+               faults: [(at_s: 1, crash: "redis-0")], resharding: [(at_s: 2, add_shards: 1)],"#
+                .to_string(),
+            "faults[0].crash",
+            "not modelled together",
+        ),
+    ];
+    for (extra, path, fragment) in cases {
+        let (p, m) = invalid(&without_cluster(extra));
+        assert_eq!(&p, path, "{extra}: {m}");
+        assert!(m.contains(fragment), "{extra}: {m}");
+    }
+}
+
 /// Faults are part of the scenario, so of its digest.
 #[test]
 fn faults_change_the_digest() {

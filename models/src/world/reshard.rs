@@ -120,7 +120,7 @@ enum Wire {
 pub struct ReshardStepResult {
     /// `add_shards` or `reshard`.
     pub kind: String,
-    /// The primary receiving slots, or the first added.
+    /// The primary receiving slots, or those added (`redis-6, redis-7`).
     pub node: String,
     pub due_ns: u64,
     pub started_ns: u64,
@@ -280,7 +280,10 @@ impl Resharding {
                     bus.join(ctx, &added);
                     self.results.push(ReshardStepResult {
                         kind: "add_shards".into(),
-                        node: self.names[first_shard as usize].clone(),
+                        node: (first_shard..first_shard + count)
+                            .map(|s| self.names[s as usize].as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "),
                         due_ns: step.at_ns,
                         started_ns: now,
                         ended_ns: Some(now),
