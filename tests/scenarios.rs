@@ -388,6 +388,31 @@ fn gossip_overhead_grows_with_the_cluster() {
     let baseline_ratio =
         large.egress_baseline_bits_per_s as f64 / small.egress_baseline_bits_per_s as f64;
     assert!((share_ratio / bytes_ratio - baseline_ratio).abs() < 1e-3 * baseline_ratio);
+    // Under a load each node carries at 75% of its main thread without the bus: up to
+    // 300 nodes no main thread binds and the p99 stays that of the 75% queue; at 1,000
+    // the bus takes over 10% of the mean node's main thread, the busiest binds, and the
+    // p99 is many times the small clusters'.
+    let p99 = |name: &str| variant(r, name).all_stats.totals.percentile_latencies["p99.00"];
+    let main_thread = |f: &models::report::Finding| {
+        format!("{:?}", f.resource) == "Cpu" && f.thread == Some(0) && f.node.starts_with("redis-")
+    };
+    for name in ["loaded-6", "loaded-30", "loaded-100"] {
+        let v = variant(r, name);
+        assert!(
+            v.findings.iter().all(|f| !main_thread(f)),
+            "{name}: {:?}",
+            v.findings
+        );
+        assert!(p99(name) < 1.5 * p99("loaded-6"), "{name}: p99 {} ms", p99(name));
+    }
+    let busy = variant(r, "loaded-1000");
+    assert!(bus("loaded-1000").per_node_main_thread_share.mean > 0.1);
+    assert!(
+        busy.findings.iter().any(main_thread),
+        "{:?}",
+        busy.findings
+    );
+    assert!(p99("loaded-1000") > 10.0 * p99("loaded-6"));
 }
 
 /// failover: redis-1 crashes at 5 s (node_timeout 15 s). It is flagged PFAIL no earlier
