@@ -464,6 +464,12 @@ fn failover_promotes_the_replica_within_redis_timings() {
         assert!(s(rejoined) >= 35.0);
         let f = &bus.failovers[0];
         assert_eq!(f.crashed_at_s, Some(5.0));
+        let recovered = f.clients_recovered_at_s.expect("the clients recover");
+        assert!(
+            recovered >= s(promoted).floor() && recovered <= s(promoted) + 3.0,
+            "{name}: recovered at {recovered} s, promoted at {} s",
+            s(promoted)
+        );
         assert!(
             lost.contains(&f.lost_writes),
             "{name}: {} writes lost",

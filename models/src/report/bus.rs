@@ -88,8 +88,32 @@ pub struct FailoverReport {
     /// From the crash to the promotion: the shard's slots unavailable for writes and
     /// reads from the primary.
     pub unavailable_s: Option<f64>,
+    /// The start of the first whole second from the promotion on whose completed
+    /// requests reach 95% of the clients' mean over the measured seconds before the
+    /// crash: when the clients had recovered (None: not within the run, or no measured
+    /// second before the crash to compare with).
+    pub clients_recovered_at_s: Option<f64>,
     pub lost_writes: u64,
     pub lost_stream_bytes: u64,
+}
+
+/// The share of the clients' throughput before a crash that counts as recovered.
+pub const RECOVERED_SHARE: f64 = 0.95;
+
+/// See [`FailoverReport::clients_recovered_at_s`]; `first` is the first measured second.
+fn clients_recovered_at_s(ops_per_s: &[u64], first: usize, crashed_ns: u64, promoted_ns: u64) -> Option<f64> {
+    let crash_s = (crashed_ns / 1_000_000_000) as usize;
+    let before = ops_per_s.get(first..crash_s.min(ops_per_s.len()))?;
+    if before.is_empty() {
+        return None;
+    }
+    let mean = before.iter().sum::<u64>() as f64 / before.len() as f64;
+    let from = promoted_ns.div_ceil(1_000_000_000) as usize;
+    // The last second may be partial: only whole seconds count.
+    let whole = ops_per_s.len().saturating_sub(1);
+    (from..whole)
+        .find(|&s| ops_per_s[s] as f64 >= RECOVERED_SHARE * mean)
+        .map(|s| s as f64)
 }
 
 /// The section for `result`, in cluster mode.
@@ -185,6 +209,9 @@ pub fn bus_report(result: &RunResult) -> Option<BusReport> {
                     crashed_at_s: crashed_ns.map(|ns| round3(ns as f64 / 1e9)),
                     promoted_at_s: round3(e.at_ns as f64 / 1e9),
                     unavailable_s: crashed_ns.map(|ns| round3((e.at_ns - ns) as f64 / 1e9)),
+                    clients_recovered_at_s: crashed_ns.and_then(|ns| {
+                        clients_recovered_at_s(&result.ops_per_s, first, ns, e.at_ns)
+                    }),
                     lost_writes: e.lost_writes.unwrap_or(0),
                     lost_stream_bytes: e.lost_stream_bytes.unwrap_or(0),
                 }

@@ -710,6 +710,21 @@ fn bus(o: &mut String, v: &VariantReport) {
                 "  failover: {} crashed at {at:.3} s, {} promoted at {:.3} s: its slots had no primary for {gap:.3} s; {} acknowledged write(s) lost",
                 f.failed, f.promoted, f.promoted_at_s, f.lost_writes
             );
+            match f.clients_recovered_at_s {
+                Some(t) => {
+                    let _ = writeln!(
+                        o,
+                        "  clients recovered: from {t:.0} s they completed at least {:.0}% of their requests a second before the crash",
+                        100.0 * crate::report::bus::RECOVERED_SHARE
+                    );
+                }
+                None => {
+                    let _ = writeln!(
+                        o,
+                        "  clients recovered: not within the run (or no measured second before the crash to compare with)"
+                    );
+                }
+            }
         }
     }
     if let Some(c) = &v.cluster_clients {
