@@ -403,15 +403,15 @@ fn gossip_overhead_grows_with_the_cluster() {
             "{name}: {:?}",
             v.findings
         );
-        assert!(p99(name) < 1.5 * p99("loaded-6"), "{name}: p99 {} ms", p99(name));
+        assert!(
+            p99(name) < 1.5 * p99("loaded-6"),
+            "{name}: p99 {} ms",
+            p99(name)
+        );
     }
     let busy = variant(r, "loaded-1000");
     assert!(bus("loaded-1000").per_node_main_thread_share.mean > 0.1);
-    assert!(
-        busy.findings.iter().any(main_thread),
-        "{:?}",
-        busy.findings
-    );
+    assert!(busy.findings.iter().any(main_thread), "{:?}", busy.findings);
     assert!(p99("loaded-1000") > 10.0 * p99("loaded-6"));
 }
 
@@ -509,7 +509,11 @@ fn scale_out_moves_a_quarter_of_the_keys_under_load() {
         assert_eq!((add.kind.as_str(), add.started_s), ("add_shards", 10.0));
         assert_eq!((first.node.as_str(), first.started_s), ("redis-6", 12.0));
         assert_eq!(second.node, "redis-7");
-        assert_eq!(Some(second.started_s), first.ended_s, "{name}: one at a time");
+        assert_eq!(
+            Some(second.started_s),
+            first.ended_s,
+            "{name}: one at a time"
+        );
         for s in [first, second] {
             assert!(
                 s.slots_planned < 2048 && s.slots_planned > 2040,
@@ -520,9 +524,19 @@ fn scale_out_moves_a_quarter_of_the_keys_under_load() {
         let end = second.ended_s.expect("the reshard ends within the run");
         let share = rs.keys_moved as f64 / 300_000.0;
         let slots = rs.slots_moved as f64 / 16_384.0;
-        assert!((share - slots).abs() < 0.01, "{name}: {share} of the keys moved");
+        assert!(
+            (share - slots).abs() < 0.01,
+            "{name}: {share} of the keys moved"
+        );
         assert!(rs.migrated_bytes >= rs.keys_moved * 1_000, "{name}: {rs:?}");
-        let shard_ops = |s: u32| v.shards.per_shard.iter().find(|x| x.shard == s).unwrap().ops;
+        let shard_ops = |s: u32| {
+            v.shards
+                .per_shard
+                .iter()
+                .find(|x| x.shard == s)
+                .unwrap()
+                .ops
+        };
         assert!(shard_ops(6) > 0 && shard_ops(7) > 0);
         let c = v.cluster_clients.as_ref().expect("clients were redirected");
         assert!(c.total.moved > 0 && c.total.ask > 0, "{name}: {c:?}");
@@ -536,7 +550,10 @@ fn scale_out_moves_a_quarter_of_the_keys_under_load() {
             .values;
         let mean = |a: usize, b: usize| p99[a..b].iter().sum::<f64>() / (b - a) as f64;
         let (before, during) = (mean(3, 10), mean(12, end.floor() as usize));
-        assert!(during > 1.2 * before, "{name}: p99 {before} ms before, {during} ms during");
+        assert!(
+            during > 1.2 * before,
+            "{name}: p99 {before} ms before, {during} ms during"
+        );
     }
 }
 

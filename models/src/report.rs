@@ -7,10 +7,10 @@
 //! hash-ordered, so the same scenario and seed give byte-identical output.
 
 pub mod bus;
-pub mod reshard;
 mod findings;
 pub mod plot;
 pub mod replication;
+pub mod reshard;
 mod text;
 
 pub use crate::world::results::ResourceKind as Resource;

@@ -46,12 +46,12 @@ pub mod node;
 #[cfg(test)]
 mod probe;
 pub mod replication;
-pub mod reshard;
-#[cfg(test)]
-mod reshard_props;
 #[cfg(test)]
 mod replication_props;
 mod requests;
+pub mod reshard;
+#[cfg(test)]
+mod reshard_props;
 pub mod results;
 mod sampler;
 #[cfg(test)]

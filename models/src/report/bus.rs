@@ -101,7 +101,12 @@ pub struct FailoverReport {
 pub const RECOVERED_SHARE: f64 = 0.95;
 
 /// See [`FailoverReport::clients_recovered_at_s`]; `first` is the first measured second.
-fn clients_recovered_at_s(ops_per_s: &[u64], first: usize, crashed_ns: u64, promoted_ns: u64) -> Option<f64> {
+fn clients_recovered_at_s(
+    ops_per_s: &[u64],
+    first: usize,
+    crashed_ns: u64,
+    promoted_ns: u64,
+) -> Option<f64> {
     let crash_s = (crashed_ns / 1_000_000_000) as usize;
     let before = ops_per_s.get(first..crash_s.min(ops_per_s.len()))?;
     if before.is_empty() {

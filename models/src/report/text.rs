@@ -582,7 +582,7 @@ fn resharding(o: &mut String, v: &VariantReport) {
     );
     for s in &r.steps {
         let when = match (s.ended_s, s.duration_s) {
-            (Some(_), Some(d)) if d == 0.0 => format!("{:.3} s", s.started_s),
+            (Some(_), Some(0.0)) => format!("{:.3} s", s.started_s),
             (Some(end), Some(d)) => format!("{:.3} s to {:.3} s ({:.3} s)", s.started_s, end, d),
             _ => format!("{:.3} s, still running at the end", s.started_s),
         };

@@ -911,10 +911,26 @@ fn bad_resharding_names_the_field() {
     let cases: &[(String, &str, &str)] = &[
         (steps("(at_s: 1)"), "resharding[0]", "exactly one of"),
         (steps("(add_shards: 1)"), "resharding[0].at_s", "required"),
-        (steps("(at_s: 1, at_ms: 5, add_shards: 1)"), "resharding[0].at_ms", "set one"),
-        (steps("(at_s: 10, add_shards: 1)"), "resharding[0].at_s", "before the end"),
-        (steps("(at_s: 1, add_shards: 0)"), "resharding[0].add_shards", "expected 1 to"),
-        (steps("(at_s: 1, add_shards: 999)"), "resharding[0].add_shards", "at most 1,000"),
+        (
+            steps("(at_s: 1, at_ms: 5, add_shards: 1)"),
+            "resharding[0].at_ms",
+            "set one",
+        ),
+        (
+            steps("(at_s: 10, add_shards: 1)"),
+            "resharding[0].at_s",
+            "before the end",
+        ),
+        (
+            steps("(at_s: 1, add_shards: 0)"),
+            "resharding[0].add_shards",
+            "expected 1 to",
+        ),
+        (
+            steps("(at_s: 1, add_shards: 999)"),
+            "resharding[0].add_shards",
+            "at most 1,000",
+        ),
         (
             steps(r#"(at_s: 1, reshard: (to: "redis-2", slots: 10))"#),
             "resharding[0].reshard.to",
@@ -937,7 +953,9 @@ fn bad_resharding_names_the_field() {
             "the target",
         ),
         (
-            steps(r#"(at_s: 1, reshard: (to: "redis-1", slots: 10, from: ["redis-0", "redis-0"]))"#),
+            steps(
+                r#"(at_s: 1, reshard: (to: "redis-1", slots: 10, from: ["redis-0", "redis-0"]))"#,
+            ),
             "resharding[0].reshard.from[1]",
             "listed twice",
         ),

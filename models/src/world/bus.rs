@@ -459,7 +459,14 @@ impl Bus {
     ) -> Bus {
         let n = node_nics.len() as u32;
         let joined: Vec<bool> = node_shard.iter().map(|&s| s < initial).collect();
-        let mut slot_shard = vec![u32::MAX; if shard_slots.iter().all(Vec::is_empty) { 0 } else { store_core::slots::SLOT_COUNT }];
+        let mut slot_shard = vec![
+            u32::MAX;
+            if shard_slots.iter().all(Vec::is_empty) {
+                0
+            } else {
+                store_core::slots::SLOT_COUNT
+            }
+        ];
         for (s, slots) in shard_slots.iter().enumerate() {
             for &slot in slots {
                 slot_shard[usize::from(slot)] = s as u32;
@@ -572,7 +579,12 @@ impl Bus {
     pub fn join(&mut self, ctx: &mut Ctx<'_>, added: &[u32]) {
         let now = ctx.sched.now();
         let now_ms = bus_ms(now);
-        let epoch = self.nodes.iter().map(|b| b.current_epoch).max().unwrap_or(0);
+        let epoch = self
+            .nodes
+            .iter()
+            .map(|b| b.current_epoch)
+            .max()
+            .unwrap_or(0);
         for &k in added {
             if self.joined[k as usize] {
                 continue;
@@ -600,8 +612,10 @@ impl Bus {
                 }
             }
             let offset = below(&mut self.nodes[k as usize].rng, CRON_PERIOD.as_ns());
-            ctx.sched
-                .schedule_at(now + SimDuration::from_ns(offset), BusEv::Cron { node: k }.into());
+            ctx.sched.schedule_at(
+                now + SimDuration::from_ns(offset),
+                BusEv::Cron { node: k }.into(),
+            );
         }
     }
 
@@ -634,7 +648,11 @@ impl Bus {
             self.slot_owners += 1;
         }
         if self.shard_slots[from as usize].is_empty() {
-            for b in self.nodes.iter_mut().filter(|b| b.shard == from && b.is_primary) {
+            for b in self
+                .nodes
+                .iter_mut()
+                .filter(|b| b.shard == from && b.is_primary)
+            {
                 if b.owns_slots {
                     b.owns_slots = false;
                     self.slot_owners -= 1;

@@ -106,7 +106,11 @@ enum Wire {
     /// A reply to redis-cli.
     Reply,
     /// MIGRATE's keys, source to target.
-    Keys { source: u32, target: u32, batch: MigrateBatch },
+    Keys {
+        source: u32,
+        target: u32,
+        batch: MigrateBatch,
+    },
     /// The target's answers, back to the source.
     Answers {
         source: u32,
@@ -594,7 +598,12 @@ impl Resharding {
                 let keys = self.pending_keys.take().unwrap_or_default();
                 if keys.is_empty() {
                     m.phase = Phase::NodeOnTarget;
-                    self.command(ctx, target, setslot(SlotState::Owned), SETSLOT_REQUEST_BYTES);
+                    self.command(
+                        ctx,
+                        target,
+                        setslot(SlotState::Owned),
+                        SETSLOT_REQUEST_BYTES,
+                    );
                 } else {
                     m.phase = Phase::Migrate;
                     let bytes = MIGRATE_REQUEST_BYTES

@@ -189,7 +189,11 @@ pub(super) fn resolve_resharding(
                                     format!(
                                         "{name:?} is {}; expected each source once, not \
                                          the target",
-                                        if s == to { "the target" } else { "listed twice" }
+                                        if s == to {
+                                            "the target"
+                                        } else {
+                                            "listed twice"
+                                        }
                                     ),
                                 ));
                             }
@@ -230,12 +234,7 @@ pub(super) fn resolve_resharding(
                     pipeline,
                 }
             }
-            _ => {
-                return Err(fe(
-                    &path,
-                    "expected exactly one of add_shards or reshard",
-                ))
-            }
+            _ => return Err(fe(&path, "expected exactly one of add_shards or reshard")),
         };
         steps.push(ReshardStep { at_ns, kind });
     }
@@ -295,7 +294,11 @@ mod tests {
             .enumerate()
             .map(|(s, &c)| {
                 let n = 2048f32 / 16384f32 * c as f32;
-                (if s as u32 == first { n.ceil() } else { n.floor() }) as usize
+                (if s as u32 == first {
+                    n.ceil()
+                } else {
+                    n.floor()
+                }) as usize
             })
             .sum();
         assert_eq!(table.len(), expected);
