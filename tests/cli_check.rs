@@ -130,8 +130,8 @@ fn every_bundled_scenario_passes_check() {
         );
     }
     assert_eq!(
-        n, 9,
-        "the five experiments of issue 4, the partition of one shard, the replication backlog, the gossip overhead, the failover"
+        n, 10,
+        "the five experiments of issue 4, the partition of one shard, the replication backlog, the gossip overhead, the failover, the scale-out event"
     );
 }
 
@@ -422,6 +422,7 @@ fn list_shows_every_bundled_scenario_once() {
             "partition-one-shard",
             "r7g-family",
             "replication-backlog",
+            "scale-out-event",
             "t4g-burst-depletion",
             "zipf-hot-shards"
         ]

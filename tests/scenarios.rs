@@ -691,6 +691,7 @@ fn bundled_variants_run_within_their_estimates() {
         "partition-one-shard.ron",
         "r7g-family.ron",
         "replication-backlog.ron",
+        "scale-out-event.ron",
         "t4g-burst-depletion.ron",
         "zipf-hot-shards.ron",
     ] {

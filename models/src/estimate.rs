@@ -83,6 +83,14 @@ pub const EVENTS_PER_SNAPSHOT_CHUNK: u64 = 6;
 pub const EVENTS_PER_BUS_MESSAGE: u64 = 6;
 /// Events of one node's clusterCron: the cron and its bus job.
 pub const EVENTS_PER_BUS_CRON: u64 = 2;
+/// Events of one resharding command: its message and reply (network events each way)
+/// and its node's job; a MIGRATE adds its keys' round trip to the target and the
+/// target's job.
+pub const EVENTS_PER_RESHARD_COMMAND: u64 = 10;
+pub const EVENTS_PER_MIGRATE: u64 = 22;
+/// CPU time of one resharding command's handling (the commands' store work is small
+/// against a request's; a MIGRATE's keys count as stored keys).
+pub const RESHARD_COMMAND_NS: u64 = 3_000;
 /// CPU time of one bus message, per gossip entry it carries (built and processed) and
 /// on its own (measured: 9.5 us a message of about 100 entries, most of it the
 /// entries' random reads of the node's view of its peers).
@@ -756,11 +764,39 @@ fn retransmissions_bound(config: &RunConfig, sizes: &Sizes, requests: u64) -> u6
     per_message.min(per_slot)
 }
 
+/// An upper bound on the commands redis-cli sends in the resharding timeline, and
+/// on its MIGRATEs, with `keys` keys in the cluster at most: per slot two SETSLOTs to
+/// open it and one `SETSLOT NODE` a primary, and a GETKEYSINSLOT and a MIGRATE per
+/// `pipeline` of its keys and one more GETKEYSINSLOT; a slot holds at most the keys
+/// of its share of the keyspace, twice over for CRC16's unevenness, plus one.
+fn reshard_commands(config: &RunConfig, keys: u64) -> (u64, u64) {
+    use crate::scenario::resolve::ReshardKind;
+    let primaries = u64::from(config.cluster.total_shards());
+    let per_slot_keys = keys.saturating_mul(2) / 16_384 + 1;
+    let mut commands = 0u64;
+    let mut migrates = 0u64;
+    for step in &config.resharding.steps {
+        if let ReshardKind::Move {
+            slots, pipeline, ..
+        } = step.kind
+        {
+            let slots = u64::from(slots);
+            let batches = slots.saturating_mul(per_slot_keys.div_ceil(u64::from(pipeline)));
+            migrates = migrates.saturating_add(batches);
+            commands = commands
+                .saturating_add(slots.saturating_mul(3 + primaries))
+                .saturating_add(batches.saturating_mul(2));
+        }
+    }
+    (commands, migrates)
+}
+
 /// The estimate of one variant.
 pub fn estimate(config: &RunConfig) -> Estimate {
     let w = &config.clients.workload;
     let p = &config.prefill;
-    let shards = u64::from(config.cluster.shards);
+    // Shards a resharding timeline adds exist (and hold connections) from the start.
+    let shards = u64::from(config.cluster.total_shards());
     let hosts = u64::from(config.clients.hosts);
     let clients = u64::from(config.clients.connections_total());
     let connections = clients.saturating_mul(shards);
@@ -1016,11 +1052,28 @@ pub fn estimate(config: &RunConfig) -> Estimate {
         _ => (0, 0),
     };
     let bus_crons = bus_nodes.saturating_mul(10).saturating_mul(seconds);
+    let (reshard_commands, migrates) = reshard_commands(config, keys);
     let events = events
         .saturating_add(bus_messages.saturating_mul(EVENTS_PER_BUS_MESSAGE))
-        .saturating_add(bus_crons.saturating_mul(EVENTS_PER_BUS_CRON));
+        .saturating_add(bus_crons.saturating_mul(EVENTS_PER_BUS_CRON))
+        .saturating_add(reshard_commands.saturating_mul(EVENTS_PER_RESHARD_COMMAND))
+        .saturating_add(migrates.saturating_mul(EVENTS_PER_MIGRATE));
+    // A MIGRATE in flight has its keys on both its source and its target (restored,
+    // not yet deleted): one batch at a time.
+    let migrating_keys = config
+        .resharding
+        .steps
+        .iter()
+        .map(|s| match s.kind {
+            crate::scenario::resolve::ReshardKind::Move { pipeline, .. } => u64::from(pipeline),
+            crate::scenario::resolve::ReshardKind::AddShards { .. } => 0,
+        })
+        .max()
+        .unwrap_or(0);
     // A replica holds at most what its primary does.
-    let keys = keys.saturating_mul(1 + replicas);
+    let keys = keys
+        .saturating_add(migrating_keys)
+        .saturating_mul(1 + replicas);
     let store_memory_bytes = store_memory_bytes.saturating_mul(1 + replicas);
 
     // Series: ops and p99, then per node seven series, one a thread and one of threads
@@ -1032,10 +1085,12 @@ pub fn estimate(config: &RunConfig) -> Estimate {
     // Replicas are nodes too, and each has three replication series (buffer, lag in
     // bytes and in time).
     let nodes = shards * (1 + replicas);
-    // In cluster mode, three bus series a node (messages, bytes, main-thread share).
+    // In cluster mode, three bus series a node (messages, bytes, main-thread share);
+    // with resharding, two more (bytes migrated, slots moved).
     let bus_series = if config.cluster.bus.is_some() { 3 } else { 0 };
+    let reshard_series = if config.resharding.is_empty() { 0 } else { 2 };
     let timeseries_points = seconds.saturating_mul(
-        (2 + nodes * (7 + io_threads + waiting + bus_series) + 3 * links)
+        (2 + reshard_series + nodes * (7 + io_threads + waiting + bus_series) + 3 * links)
             .saturating_add(client_threads),
     );
 
@@ -1326,6 +1381,11 @@ pub fn estimate(config: &RunConfig) -> Estimate {
                 * u128::from(replicas)
                 * u128::from(REPLICATED_WRITE_NS)),
             fields: vec!["cluster.replicas_per_shard", "clients.workload.ratio", time],
+        },
+        Part {
+            what: format!("{reshard_commands} resharding commands, {migrates} of them MIGRATEs"),
+            amount: ms(u128::from(reshard_commands) * u128::from(RESHARD_COMMAND_NS)),
+            fields: vec!["resharding"],
         },
         Part {
             what: format!("{bus_messages} cluster-bus messages, {bus_crons} crons"),

@@ -35,6 +35,10 @@ pub const BUNDLED: &[(&str, &str)] = &[
         include_str!("../../../scenarios/replication-backlog.ron"),
     ),
     (
+        "scale-out-event.ron",
+        include_str!("../../../scenarios/scale-out-event.ron"),
+    ),
+    (
         "t4g-burst-depletion.ron",
         include_str!("../../../scenarios/t4g-burst-depletion.ron"),
     ),
