@@ -257,15 +257,14 @@ impl Model for World {
                             {
                                 z.on_node_pair_delivery(from, to, d.payload_bytes);
                             }
-                            resharding.on_delivery(
-                                &mut ctx,
+                            let mut p = reshard::Parts {
                                 nodes,
                                 engine,
-                                requests,
-                                replication,
+                                reqs: requests,
+                                repl: replication,
                                 bus,
-                                d.token,
-                            );
+                            };
+                            resharding.on_delivery(&mut ctx, &mut p, d.token);
                         }
                         #[cfg(test)]
                         FlowKind::Probe => probe
@@ -310,15 +309,14 @@ impl Model for World {
                 if !engine.admin_done.is_empty() {
                     let bus = bus.as_mut().expect("resharding only with a bus");
                     let done = std::mem::take(&mut engine.admin_done);
-                    resharding.admin_done(
-                        &mut ctx,
+                    let mut p = reshard::Parts {
                         nodes,
                         engine,
-                        requests,
-                        replication,
+                        reqs: requests,
+                        repl: replication,
                         bus,
-                        &done,
-                    );
+                    };
+                    resharding.admin_done(&mut ctx, &mut p, &done);
                 }
             }
             Ev::Node(e @ (NodeEv::Crash { .. } | NodeEv::Restart { .. })) => {
@@ -349,15 +347,16 @@ impl Model for World {
                 replication,
                 e,
             ),
-            Ev::Reshard(e) => resharding.handle(
-                &mut ctx,
-                nodes,
-                engine,
-                requests,
-                replication,
-                bus.as_mut().expect("resharding only with a bus"),
-                e,
-            ),
+            Ev::Reshard(e) => {
+                let mut p = reshard::Parts {
+                    nodes,
+                    engine,
+                    reqs: requests,
+                    repl: replication,
+                    bus: bus.as_mut().expect("resharding only with a bus"),
+                };
+                resharding.handle(&mut ctx, &mut p, e);
+            }
             Ev::Node(e @ NodeEv::ExpireCycle { node }) => {
                 nodes.handle(&mut ctx, e);
                 replication.drain_node(&mut ctx, nodes, node);

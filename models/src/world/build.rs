@@ -14,6 +14,7 @@ use super::node::{Node, Nodes};
 use super::replication::Replication;
 use super::requests::ReqList;
 use super::sampler::Sampler;
+use super::zones::path_between;
 use super::{Ev, Metrics, World, EPOCH_UNIX_MS};
 use crate::engine::CostModel;
 use crate::placement::Router;
@@ -407,21 +408,13 @@ impl World {
         let flows = FlowMap::reserve(counts);
         // Each connection's path, by its ends' zones (one link for all without zones).
         let conns_per_host = per_host * connected as u32;
+        let z = &config.zones;
         let conn_link = |c: usize| -> LinkConfig {
-            if config.zones.is_empty() {
+            if z.is_empty() {
                 return link.clone();
             }
-            let z = &config.zones;
-            let (latency_ns, jitter_ns) = z.link(
-                z.client_zones[c / conns_per_host as usize],
-                z.node_zones[conns[c].node as usize],
-                (n.latency_ns, n.jitter_ns),
-            );
-            LinkConfig {
-                latency: SimDuration::from_ns(latency_ns),
-                jitter: SimDuration::from_ns(jitter_ns),
-                ..link.clone()
-            }
+            let client_zone = z.client_zones[c / conns_per_host as usize];
+            path_between(z, client_zone, z.node_zones[conns[c].node as usize], &link)
         };
         for (c, &(cnic, snic)) in conn_ends.iter().enumerate() {
             flows.open(
@@ -448,20 +441,10 @@ impl World {
             .map(|l| (l / replicas.max(1), shards + l))
             .collect();
         let node_link = |a: u32, b: u32| -> LinkConfig {
-            if config.zones.is_empty() {
+            if z.is_empty() {
                 return link.clone();
             }
-            let z = &config.zones;
-            let (latency_ns, jitter_ns) = z.link(
-                z.node_zones[a as usize],
-                z.node_zones[b as usize],
-                (n.latency_ns, n.jitter_ns),
-            );
-            LinkConfig {
-                latency: SimDuration::from_ns(latency_ns),
-                jitter: SimDuration::from_ns(jitter_ns),
-                ..link.clone()
-            }
+            path_between(z, z.node_zones[a as usize], z.node_zones[b as usize], &link)
         };
         for (l, &(p, r)) in link_ends.iter().enumerate() {
             let (pn, rn) = (nodes[p as usize].nic, nodes[r as usize].nic);
@@ -607,7 +590,6 @@ impl World {
                     nics: node_nics_for_paths,
                     base: link.clone(),
                     zones: config.zones.clone(),
-                    same_zone: (n.latency_ns, n.jitter_ns),
                 },
             ),
             bus: config.cluster.bus.map(|b| {

@@ -908,23 +908,12 @@ impl Bus {
         if f != u32::MAX {
             return ctx.flows.flow(FlowKind::ClusterBus, f);
         }
-        let link = if self.zones.is_empty() {
-            self.base_link.clone()
-        } else {
-            let (latency_ns, jitter_ns) = self.zones.link(
-                self.node_zones[a as usize],
-                self.node_zones[b as usize],
-                (
-                    self.base_link.latency.as_ns(),
-                    self.base_link.jitter.as_ns(),
-                ),
-            );
-            LinkConfig {
-                latency: SimDuration::from_ns(latency_ns),
-                jitter: SimDuration::from_ns(jitter_ns),
-                ..self.base_link.clone()
-            }
-        };
+        let link = super::zones::path_between(
+            &self.zones,
+            self.node_zones[a as usize],
+            self.node_zones[b as usize],
+            &self.base_link,
+        );
         let (flow, index) = ctx.flows.open_late(
             ctx.net,
             FlowKind::ClusterBus,

@@ -1631,26 +1631,12 @@ pub(crate) struct Paths {
     pub nics: Vec<sim::net::NicId>,
     pub base: sim::net::LinkConfig,
     pub zones: crate::scenario::resolve::ZonesConfig,
-    /// Latency and jitter within a zone, in ns.
-    pub same_zone: (u64, u64),
 }
 
 impl Paths {
     fn link(&self, a: u32, b: u32) -> sim::net::LinkConfig {
-        if self.zones.is_empty() {
-            return self.base.clone();
-        }
-        let z = &self.zones;
-        let (latency_ns, jitter_ns) = z.link(
-            z.node_zones[a as usize],
-            z.node_zones[b as usize],
-            self.same_zone,
-        );
-        sim::net::LinkConfig {
-            latency: SimDuration::from_ns(latency_ns),
-            jitter: SimDuration::from_ns(jitter_ns),
-            ..self.base.clone()
-        }
+        let zone = |n: u32| self.zones.node_zones.get(n as usize).copied().unwrap_or(0);
+        super::zones::path_between(&self.zones, zone(a), zone(b), &self.base)
     }
 }
 

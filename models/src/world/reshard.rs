@@ -40,7 +40,7 @@ use crate::scenario::resolve::{ReshardKind, ReshardStep};
 use serde::{Deserialize, Serialize};
 use sim::net::{FlowId, LinkConfig, NicId};
 use sim::stats::CounterSeries;
-use sim::{SimDuration, SimTime};
+use sim::SimTime;
 use std::collections::BTreeMap;
 use store_core::migrate::{MigrateBatch, MigrateReplies};
 use store_core::{NodeRef, SlotState};
@@ -117,6 +117,15 @@ enum Wire {
         batch: MigrateBatch,
         replies: MigrateReplies,
     },
+}
+
+/// The components a resharding step drives, borrowed for one call.
+pub(crate) struct Parts<'a> {
+    pub nodes: &'a mut Nodes,
+    pub engine: &'a mut Engine,
+    pub reqs: &'a mut Requests,
+    pub repl: &'a mut Replication,
+    pub bus: &'a mut Bus,
 }
 
 /// One step as it went.
@@ -236,34 +245,16 @@ impl Resharding {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub fn handle(
-        &mut self,
-        ctx: &mut Ctx<'_>,
-        nodes: &mut Nodes,
-        engine: &mut Engine,
-        reqs: &mut Requests,
-        repl: &mut Replication,
-        bus: &mut Bus,
-        ev: ReshardEv,
-    ) {
+    pub fn handle(&mut self, ctx: &mut Ctx<'_>, p: &mut Parts<'_>, ev: ReshardEv) {
         let ReshardEv::Due { step } = ev;
         if step as usize == self.next && self.running.is_none() && self.aborted_at_ns.is_none() {
-            self.start_due(ctx, nodes, engine, reqs, repl, bus);
+            self.start_due(ctx, p);
         }
     }
 
     /// Starts the steps that are due, one at a time: add-node steps end at once, a
     /// reshard runs until its last slot.
-    fn start_due(
-        &mut self,
-        ctx: &mut Ctx<'_>,
-        nodes: &mut Nodes,
-        engine: &mut Engine,
-        reqs: &mut Requests,
-        repl: &mut Replication,
-        bus: &mut Bus,
-    ) {
+    fn start_due(&mut self, ctx: &mut Ctx<'_>, p: &mut Parts<'_>) {
         let now = ctx.sched.now().as_ns();
         while self.running.is_none() && self.next < self.steps.len() {
             let step = self.steps[self.next].clone();
@@ -281,7 +272,7 @@ impl Resharding {
                                 .chain((0..replicas).map(move |r| total + s * replicas + r))
                         })
                         .collect();
-                    bus.join(ctx, &added);
+                    p.bus.join(ctx, &added);
                     self.results.push(ReshardStepResult {
                         kind: "add_shards".into(),
                         node: (first_shard..first_shard + count)
@@ -304,8 +295,8 @@ impl Resharding {
                     slots,
                     pipeline,
                 } => {
-                    let table = reshard_table(bus.slot_shards(), from, slots);
-                    let target = repl.primary_of(to);
+                    let table = reshard_table(p.bus.slot_shards(), from, slots);
+                    let target = p.repl.primary_of(to);
                     self.results.push(ReshardStepResult {
                         kind: "reshard".into(),
                         node: self.names[target as usize].clone(),
@@ -332,31 +323,23 @@ impl Resharding {
                         payload_bytes: 0,
                         migrate_calls: 0,
                     });
-                    self.next_slot(ctx, nodes, engine, reqs, repl, bus);
+                    self.next_slot(ctx, p);
                 }
             }
         }
     }
 
     /// Starts moving the next slot of the running reshard, or ends it.
-    fn next_slot(
-        &mut self,
-        ctx: &mut Ctx<'_>,
-        nodes: &mut Nodes,
-        engine: &mut Engine,
-        reqs: &mut Requests,
-        repl: &mut Replication,
-        bus: &mut Bus,
-    ) {
+    fn next_slot(&mut self, ctx: &mut Ctx<'_>, p: &mut Parts<'_>) {
         let m = self.running.as_mut().expect("a reshard runs");
         let Some(&(slot, source_shard)) = m.table.get(m.pos) else {
             let m = self.running.take().expect("a reshard runs");
             let r = &mut self.results[m.step as usize];
             r.ended_ns = Some(ctx.sched.now().as_ns());
-            self.start_due(ctx, nodes, engine, reqs, repl, bus);
+            self.start_due(ctx, p);
             return;
         };
-        m.source = repl.primary_of(source_shard);
+        m.source = p.repl.primary_of(source_shard);
         m.phase = Phase::Importing;
         let target = m.target;
         self.command(
@@ -394,23 +377,7 @@ impl Resharding {
             }
         };
         let ((a_nic, a_zone), (b_nic, b_zone)) = (host(a), host(b));
-        let link = if self.zones.is_empty() {
-            self.base_link.clone()
-        } else {
-            let (latency_ns, jitter_ns) = self.zones.link(
-                a_zone,
-                b_zone,
-                (
-                    self.base_link.latency.as_ns(),
-                    self.base_link.jitter.as_ns(),
-                ),
-            );
-            LinkConfig {
-                latency: SimDuration::from_ns(latency_ns),
-                jitter: SimDuration::from_ns(jitter_ns),
-                ..self.base_link.clone()
-            }
-        };
+        let link = super::zones::path_between(&self.zones, a_zone, b_zone, &self.base_link);
         let (flow, index) =
             ctx.flows
                 .open_late(ctx.net, FlowKind::Resharding, key, a_nic, b_nic, link);
@@ -431,27 +398,19 @@ impl Resharding {
     }
 
     /// A message of the resharding flows arrived.
-    #[allow(clippy::too_many_arguments)]
-    pub fn on_delivery(
-        &mut self,
-        ctx: &mut Ctx<'_>,
-        nodes: &mut Nodes,
-        engine: &mut Engine,
-        reqs: &mut Requests,
-        repl: &mut Replication,
-        bus: &mut Bus,
-        token: u64,
-    ) {
+    pub fn on_delivery(&mut self, ctx: &mut Ctx<'_>, p: &mut Parts<'_>, token: u64) {
         match self.msgs.remove(token as usize) {
             Wire::Command { node, cmd } => {
-                engine.enqueue_admin(ctx, nodes, reqs, repl, node, cmd, false);
+                p.engine
+                    .enqueue_admin(ctx, p.nodes, p.reqs, p.repl, node, cmd, false);
             }
             Wire::Keys { target, batch, .. } => {
                 let cmd = AdminCmd::MigrateIn {
                     batch,
                     replies: MigrateReplies::default(),
                 };
-                engine.enqueue_admin(ctx, nodes, reqs, repl, target, cmd, false);
+                p.engine
+                    .enqueue_admin(ctx, p.nodes, p.reqs, p.repl, target, cmd, false);
             }
             Wire::Answers {
                 source,
@@ -463,32 +422,23 @@ impl Resharding {
                     replies,
                     reply_bytes: 0,
                 };
-                engine.enqueue_admin(ctx, nodes, reqs, repl, source, cmd, true);
+                p.engine
+                    .enqueue_admin(ctx, p.nodes, p.reqs, p.repl, source, cmd, true);
             }
-            Wire::Reply => self.on_reply(ctx, nodes, engine, reqs, repl, bus),
+            Wire::Reply => self.on_reply(ctx, p),
         }
     }
 
     /// Commands the nodes' main threads finished (`engine.admin_done`).
-    #[allow(clippy::too_many_arguments)]
-    pub fn admin_done(
-        &mut self,
-        ctx: &mut Ctx<'_>,
-        nodes: &mut Nodes,
-        engine: &mut Engine,
-        reqs: &mut Requests,
-        repl: &mut Replication,
-        bus: &mut Bus,
-        done: &[u32],
-    ) {
+    pub fn admin_done(&mut self, ctx: &mut Ctx<'_>, p: &mut Parts<'_>, done: &[u32]) {
         let n = self.node_nics.len() as u32;
         for &token in done {
-            let (node, cmd) = engine.admin.remove(token as usize);
+            let (node, cmd) = p.engine.admin.remove(token as usize);
             match cmd {
                 AdminCmd::SetSlot { slot, state } => {
                     let m = self.running.as_ref().expect("a reshard runs");
                     if state == SlotState::Owned && node == m.target {
-                        bus.move_slot(slot, m.to_shard, node);
+                        p.bus.move_slot(slot, m.to_shard, node);
                     }
                     self.reply(ctx, node, n, OK_BYTES);
                 }
@@ -509,7 +459,8 @@ impl Resharding {
                             replies: MigrateReplies::default(),
                             reply_bytes: 0,
                         };
-                        engine.enqueue_admin(ctx, nodes, reqs, repl, node, cmd, true);
+                        p.engine
+                            .enqueue_admin(ctx, p.nodes, p.reqs, p.repl, node, cmd, true);
                         continue;
                     }
                     self.connected.insert((node, target), ());
@@ -565,15 +516,7 @@ impl Resharding {
     }
 
     /// redis-cli has the reply to its command: it sends the next.
-    fn on_reply(
-        &mut self,
-        ctx: &mut Ctx<'_>,
-        nodes: &mut Nodes,
-        engine: &mut Engine,
-        reqs: &mut Requests,
-        repl: &mut Replication,
-        bus: &mut Bus,
-    ) {
+    fn on_reply(&mut self, ctx: &mut Ctx<'_>, p: &mut Parts<'_>) {
         let m = self.running.as_mut().expect("a reshard runs");
         let (slot, _) = m.table[m.pos];
         let (source, target) = (m.source, m.target);
@@ -627,8 +570,8 @@ impl Resharding {
                     Phase::NodeOnOthers(k) => k + 1,
                     _ => {
                         m.others = (0..self.total_shards)
-                            .map(|s| repl.primary_of(s))
-                            .filter(|&p| p != source && p != target && bus.has_joined(p))
+                            .map(|s| p.repl.primary_of(s))
+                            .filter(|&n| n != source && n != target && p.bus.has_joined(n))
                             .collect();
                         0
                     }
@@ -647,7 +590,7 @@ impl Resharding {
                 r.keys_moved = m.keys_moved;
                 r.migrated_bytes = m.payload_bytes;
                 r.migrate_calls = m.migrate_calls;
-                self.next_slot(ctx, nodes, engine, reqs, repl, bus);
+                self.next_slot(ctx, p);
             }
         }
     }

@@ -8,9 +8,29 @@
 
 use super::engine::Conn;
 use super::flows::FlowKind;
-use crate::scenario::resolve::RunConfig;
+use crate::scenario::resolve::{RunConfig, ZonesConfig};
 use sim::net::Framing;
 use sim::SimDuration;
+
+/// The path between a host in zone `a` and one in zone `b`: `base` (the path within a
+/// zone, and every path of a world that names no zones) with the two zones' latency
+/// and jitter.
+pub(crate) fn path_between(
+    zones: &ZonesConfig,
+    a: u32,
+    b: u32,
+    base: &sim::net::LinkConfig,
+) -> sim::net::LinkConfig {
+    if zones.is_empty() {
+        return base.clone();
+    }
+    let (latency_ns, jitter_ns) = zones.link(a, b, (base.latency.as_ns(), base.jitter.as_ns()));
+    sim::net::LinkConfig {
+        latency: SimDuration::from_ns(latency_ns),
+        jitter: SimDuration::from_ns(jitter_ns),
+        ..base.clone()
+    }
+}
 
 /// Cross-zone wire bytes by host.
 pub(crate) struct ZoneTraffic {
