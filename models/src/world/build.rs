@@ -498,6 +498,12 @@ impl World {
         // otherwise each runs as a server of its own (an event a reply).
         let shared_client_cpu =
             !config.clients.cpu_cost.is_free() && w.threads > config.clients.instance.spec.vcpu;
+        // Each node's zone (all in zone 0 without zones), for the paths opened late.
+        let node_zones = if config.zones.is_empty() {
+            vec![0; nodes.len()]
+        } else {
+            config.zones.node_zones.clone()
+        };
         let mut world = World {
             config: config.clone(),
             metrics,
@@ -597,11 +603,7 @@ impl World {
                     b,
                     &streams,
                     nodes.iter().map(|n| n.nic).collect(),
-                    if config.zones.is_empty() {
-                        vec![0; nodes.len()]
-                    } else {
-                        config.zones.node_zones.clone()
-                    },
+                    node_zones.clone(),
                     config.zones.clone(),
                     link.clone(),
                     shards,
@@ -619,11 +621,7 @@ impl World {
                 client_nics[0],
                 config.zones.client_zones.first().copied().unwrap_or(0),
                 nodes.iter().map(|n| n.nic).collect(),
-                if config.zones.is_empty() {
-                    vec![0; nodes.len()]
-                } else {
-                    config.zones.node_zones.clone()
-                },
+                node_zones,
                 config.zones.clone(),
                 link.clone(),
             ),
