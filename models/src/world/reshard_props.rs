@@ -10,7 +10,8 @@ use store_core::{Db, NodeRef, SlotState};
 /// A 3-shard cluster (`replicas` each) of 3,000 prefilled keys under light load
 /// (`read_only`: GETs only), growing by `added` shards at 1 s; then `first` slots move
 /// to redis-3 (from every primary, or from redis-0 and redis-2), and `back` slots (if
-/// any) from redis-3 to redis-1.
+/// any) from redis-3 to redis-1; when `outage_ms` is not 0, nothing crosses between
+/// redis-0 and redis-3 for that long from 1.3 s (a MIGRATE caught in it waits).
 #[allow(clippy::too_many_arguments)]
 fn config(
     replicas: u32,
@@ -20,6 +21,7 @@ fn config(
     some_sources: bool,
     back: u32,
     pipeline: u32,
+    outage_ms: u64,
 ) -> crate::scenario::resolve::RunConfig {
     let from = if some_sources {
         r#", from: ["redis-0", "redis-2"]"#
@@ -32,6 +34,13 @@ fn config(
         String::new()
     };
     let ratio = if read_only { "0:1" } else { "1:4" };
+    let faults = if outage_ms > 0 {
+        format!(
+            r#"faults: [(at_ms: 1300, for_ms: {outage_ms}, outage: (["redis-0"], ["redis-3"]))],"#
+        )
+    } else {
+        String::new()
+    };
     let text = format!(
         r#"(name: "p", description: "p", seed: {seed}, duration_s: 30, warmup_s: 1,
             network: (latency_us: 50),
@@ -40,7 +49,7 @@ fn config(
             clients: (hosts: 1,
                       workload: (ratio: "{ratio}", key_maximum: 2999, data_size: 100,
                                  clients: 4, threads: 1, rate_limiting: 200, test_time_s: 30)),
-            prefill: (keys: 3000, key_minimum: 0, value_bytes: 100),
+            prefill: (keys: 3000, key_minimum: 0, value_bytes: 100), {faults}
             resharding: [(at_ms: 1000, add_shards: {added}),
                          (at_ms: 1200, reshard: (to: "redis-3", slots: {first}, pipeline: {pipeline}{from})){back}])"#,
         seed = u64::from(first) % 89,
@@ -53,7 +62,8 @@ fn config(
 proptest! {
     #![proptest_config(ProptestConfig { cases: 10, ..ProptestConfig::default() })]
 
-    /// After every reshard of the timeline has ended: every key is on the primary of
+    /// After every reshard of the timeline has ended (a partition between a source and
+    /// the target included): every key is on the primary of
     /// its slot's shard now, so every key of a moved slot is on its new owner and none
     /// is left on the old one; with GETs only, the primaries together hold exactly the
     /// keys and values they held before (migration moves keys, never loses, duplicates
@@ -64,10 +74,10 @@ proptest! {
     fn after_a_reshard_every_key_is_on_its_slot_owner(
         replicas in 0u32..2, read_only in any::<bool>(), added in 1u32..3,
         first in 1u32..4_000, some_sources in any::<bool>(), back in 0u32..600,
-        pipeline in 1u32..25,
+        pipeline in 1u32..25, outage_ms in prop_oneof![Just(0u64), 200u64..3_000],
     ) {
         let back = back.min(first / 2);
-        let config = config(replicas, read_only, added, first, some_sources, back, pipeline);
+        let config = config(replicas, read_only, added, first, some_sources, back, pipeline, outage_ms);
         let mut sched: Scheduler<Ev> = Scheduler::with_capacity(1024);
         let mut world = World::build(&config, &mut sched).expect("builds");
         let primaries_digest = |w: &World| {
