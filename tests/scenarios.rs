@@ -520,6 +520,14 @@ fn scale_out_moves_a_quarter_of_the_keys_under_load() {
                 "{name}: {s:?}"
             );
             assert_eq!(s.slots_moved, s.slots_planned, "{name}: {s:?}");
+            // Each slot's move: one at a time, in order, its keys adding up.
+            assert_eq!(s.slots.len() as u64, s.slots_moved);
+            assert_eq!(s.slots.iter().map(|m| m.keys).sum::<u64>(), s.keys_moved);
+            assert!(s.slots.windows(2).all(|w| w[0].ended_s <= w[1].started_s));
+            assert!(s
+                .slots
+                .iter()
+                .all(|m| m.started_s < m.ended_s && m.from != s.node));
         }
         let end = second.ended_s.expect("the reshard ends within the run");
         let share = rs.keys_moved as f64 / 300_000.0;

@@ -4,7 +4,7 @@
 //! its `ReshardResult`; a step still running at the end of the run has no end and no
 //! duration, and says so.
 
-use super::round3;
+use super::{round3, round6};
 use crate::world::results::RunResult;
 use serde::Serialize;
 
@@ -29,6 +29,18 @@ pub struct ReshardStepReport {
     pub migrate_calls: u64,
     /// Migrated bytes over the step's duration (so far, for a step still running).
     pub migrated_bytes_per_s: f64,
+    /// Each slot moved, in order: the primary it left, its first command and the last
+    /// primary told its new owner (s), and its keys.
+    pub slots: Vec<SlotMoveReport>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SlotMoveReport {
+    pub slot: u16,
+    pub from: String,
+    pub started_s: f64,
+    pub ended_s: f64,
+    pub keys: u64,
 }
 
 /// The resharding timeline.
@@ -69,6 +81,17 @@ pub fn reshard_report(result: &RunResult) -> Option<ReshardReport> {
                 } else {
                     round3(x.migrated_bytes as f64 * 1e9 / span_ns as f64)
                 },
+                slots: x
+                    .slots
+                    .iter()
+                    .map(|m| SlotMoveReport {
+                        slot: m.slot,
+                        from: m.from.clone(),
+                        started_s: round6(m.started_ns as f64 / 1e9),
+                        ended_s: round6(m.ended_ns as f64 / 1e9),
+                        keys: m.keys,
+                    })
+                    .collect(),
             }
         })
         .collect();

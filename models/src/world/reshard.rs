@@ -97,6 +97,9 @@ struct Move {
     keys_moved: u64,
     payload_bytes: u64,
     migrate_calls: u64,
+    /// When the moving slot's first command was sent, and the keys moved before it.
+    slot_started_ns: u64,
+    keys_before_slot: u64,
 }
 
 /// A message of the resharding flows.
@@ -146,6 +149,20 @@ pub struct ReshardStepResult {
     /// DUMP payloads and RESTORE-ASKING commands sent source to target.
     pub migrated_bytes: u64,
     pub migrate_calls: u64,
+    /// Each slot moved, in order.
+    pub slots: Vec<SlotMoveResult>,
+}
+
+/// One slot's move: from its first command (SETSLOT IMPORTING) to the last primary
+/// told its new owner.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlotMoveResult {
+    pub slot: u16,
+    /// The primary it left.
+    pub from: String,
+    pub started_ns: u64,
+    pub ended_ns: u64,
+    pub keys: u64,
 }
 
 /// What the resharding timeline did.
@@ -287,6 +304,7 @@ impl Resharding {
                         keys_moved: 0,
                         migrated_bytes: 0,
                         migrate_calls: 0,
+                        slots: Vec::new(),
                     });
                 }
                 ReshardKind::Move {
@@ -308,6 +326,7 @@ impl Resharding {
                         keys_moved: 0,
                         migrated_bytes: 0,
                         migrate_calls: 0,
+                        slots: Vec::new(),
                     });
                     self.running = Some(Move {
                         step: index,
@@ -322,6 +341,8 @@ impl Resharding {
                         keys_moved: 0,
                         payload_bytes: 0,
                         migrate_calls: 0,
+                        slot_started_ns: now,
+                        keys_before_slot: 0,
                     });
                     self.next_slot(ctx, p);
                 }
@@ -341,6 +362,8 @@ impl Resharding {
         };
         m.source = p.repl.primary_of(source_shard);
         m.phase = Phase::Importing;
+        m.slot_started_ns = ctx.sched.now().as_ns();
+        m.keys_before_slot = m.keys_moved;
         let target = m.target;
         self.command(
             ctx,
@@ -586,6 +609,13 @@ impl Resharding {
                 self.slots_moved_per_s.add(now, 1);
                 m.pos += 1;
                 let r = &mut self.results[m.step as usize];
+                r.slots.push(SlotMoveResult {
+                    slot,
+                    from: self.names[source as usize].clone(),
+                    started_ns: m.slot_started_ns,
+                    ended_ns: now.as_ns(),
+                    keys: m.keys_moved - m.keys_before_slot,
+                });
                 r.slots_moved += 1;
                 r.keys_moved = m.keys_moved;
                 r.migrated_bytes = m.payload_bytes;
