@@ -575,8 +575,9 @@ impl Bus {
     /// `redis-cli --cluster add-node` for every node in `added`: each joins, every
     /// node knowing every other at once, with no link yet (each links at its next
     /// cron, with the handshake's PING), its pong times now; an added node takes the
-    /// cluster's currentEpoch and every owner it will hear of, and starts its cron.
-    pub fn join(&mut self, ctx: &mut Ctx<'_>, added: &[u32]) {
+    /// cluster's currentEpoch, every owner (and every slot moved before it joined),
+    /// and starts its cron.
+    pub fn join(&mut self, ctx: &mut Ctx<'_>, nodes: &mut Nodes, added: &[u32]) {
         let now = ctx.sched.now();
         let now_ms = bus_ms(now);
         let epoch = self
@@ -592,10 +593,13 @@ impl Bus {
             self.joined[k as usize] = true;
             self.joined_count += 1;
             self.nodes[k as usize].current_epoch = epoch;
+            // Its store was built with the owners at the start: the slots moved since
+            // go to their owners now.
             for s in 0..self.shards {
                 let at = (k * self.shards + s) as usize;
                 self.owner_view[at] = self.owner_view[s as usize];
-                self.gained_seen[at] = self.shard_gained[s as usize].len() as u32;
+                self.gained_seen[at] = 0;
+                self.apply_gained(nodes, k, self.owner_view[at].0, s);
             }
             self.nodes[k as usize].due.clear(now_ms);
             for j in 0..self.n {

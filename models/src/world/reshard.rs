@@ -289,7 +289,7 @@ impl Resharding {
                                 .chain((0..replicas).map(move |r| total + s * replicas + r))
                         })
                         .collect();
-                    p.bus.join(ctx, &added);
+                    p.bus.join(ctx, p.nodes, &added);
                     self.results.push(ReshardStepResult {
                         kind: "add_shards".into(),
                         node: (first_shard..first_shard + count)

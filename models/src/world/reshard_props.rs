@@ -10,7 +10,8 @@ use store_core::{Db, NodeRef, SlotState};
 /// A 3-shard cluster (`replicas` each) of 3,000 prefilled keys under light load
 /// (`read_only`: GETs only), growing by `added` shards at 1 s; then `first` slots move
 /// to redis-3 (from every primary, or from redis-0 and redis-2), and `back` slots (if
-/// any) from redis-3 to redis-1; when `outage_ms` is not 0, nothing crosses between
+/// any) from redis-3 to redis-1, then (`late_add`) one more shard joins, after the
+/// slots moved; when `outage_ms` is not 0, nothing crosses between
 /// redis-0 and redis-3 for that long from 1.3 s (a MIGRATE caught in it waits).
 #[allow(clippy::too_many_arguments)]
 fn config(
@@ -22,6 +23,7 @@ fn config(
     back: u32,
     pipeline: u32,
     outage_ms: u64,
+    late_add: bool,
 ) -> crate::scenario::resolve::RunConfig {
     let from = if some_sources {
         r#", from: ["redis-0", "redis-2"]"#
@@ -32,6 +34,11 @@ fn config(
         format!(r#", (at_ms: 1500, reshard: (to: "redis-1", slots: {back}, from: ["redis-3"]))"#)
     } else {
         String::new()
+    };
+    let late = if late_add {
+        ", (at_ms: 1600, add_shards: 1)"
+    } else {
+        ""
     };
     let ratio = if read_only { "0:1" } else { "1:4" };
     let faults = if outage_ms > 0 {
@@ -51,7 +58,7 @@ fn config(
                                  clients: 4, threads: 1, rate_limiting: 200, test_time_s: 30)),
             prefill: (keys: 3000, key_minimum: 0, value_bytes: 100), {faults}
             resharding: [(at_ms: 1000, add_shards: {added}),
-                         (at_ms: 1200, reshard: (to: "redis-3", slots: {first}, pipeline: {pipeline}{from})){back}])"#,
+                         (at_ms: 1200, reshard: (to: "redis-3", slots: {first}, pipeline: {pipeline}{from})){back}{late}])"#,
         seed = u64::from(first) % 89,
     );
     load_str(&text, "p.ron").expect("loads").resolved_variants()[0]
@@ -63,7 +70,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 10, ..ProptestConfig::default() })]
 
     /// After every reshard of the timeline has ended (a partition between a source and
-    /// the target included): every key is on the primary of
+    /// the target included, and a shard added after the moves): every key is on the primary of
     /// its slot's shard now, so every key of a moved slot is on its new owner and none
     /// is left on the old one; with GETs only, the primaries together hold exactly the
     /// keys and values they held before (migration moves keys, never loses, duplicates
@@ -75,9 +82,10 @@ proptest! {
         replicas in 0u32..2, read_only in any::<bool>(), added in 1u32..3,
         first in 1u32..4_000, some_sources in any::<bool>(), back in 0u32..600,
         pipeline in 1u32..25, outage_ms in prop_oneof![Just(0u64), 200u64..3_000],
+        late_add in any::<bool>(),
     ) {
         let back = back.min(first / 2);
-        let config = config(replicas, read_only, added, first, some_sources, back, pipeline, outage_ms);
+        let config = config(replicas, read_only, added, first, some_sources, back, pipeline, outage_ms, late_add);
         let mut sched: Scheduler<Ev> = Scheduler::with_capacity(1024);
         let mut world = World::build(&config, &mut sched).expect("builds");
         let primaries_digest = |w: &World| {
