@@ -67,7 +67,7 @@ fn config(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 10, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
     /// After every reshard of the timeline has ended (a partition between a source and
     /// the target included, and a shard added after the moves): every key is on the primary of
