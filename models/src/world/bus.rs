@@ -42,7 +42,7 @@ use crate::scenario::resolve::bus::BusConfig;
 use crate::scenario::resolve::topology::ZonesConfig;
 use serde::{Deserialize, Serialize};
 use sim::net::{FlowId, LinkConfig, NicId};
-use sim::rng::below;
+use sim::rng::{below, Lookahead};
 use sim::stats::CounterSeries;
 use sim::{RngStreams, SimDuration, SimRng, SimTime};
 use std::collections::BTreeMap;
@@ -310,7 +310,8 @@ struct NodeStats {
 
 /// One node's bus state.
 struct BusNode {
-    rng: SimRng,
+    /// Looked ahead in by gossip building (see `send_ping`).
+    rng: Lookahead<SimRng>,
     iteration: u64,
     /// Peers with a ping in flight.
     pinging: Vec<u32>,
@@ -468,7 +469,7 @@ impl Bus {
         }
         let nodes = (0..n)
             .map(|i| BusNode {
-                rng: streams.stream("bus.node", u64::from(i)),
+                rng: Lookahead::new(streams.stream("bus.node", u64::from(i))),
                 iteration: 0,
                 pinging: Vec::new(),
                 due: DueWheel::new(half_ms, now_ms),
@@ -503,7 +504,7 @@ impl Bus {
             nodes,
             slot_owners: primaries,
             pair_flow: vec![u32::MAX; (n as usize) * (n as usize)],
-            flow_pair: Vec::new(),
+            flow_pair: Vec::with_capacity((n as usize) * (n as usize).saturating_sub(1)),
             node_nics,
             node_zones,
             zones,
@@ -810,20 +811,20 @@ impl Bus {
         let base = (me * n) as usize;
         let row = &self.hot[base..base + n as usize];
         let nodes = &mut self.nodes;
-        // The picks are random views, each a likely cache miss: a copy of the node's
-        // stream runs BUILD_PREFETCH_AHEAD draws ahead to load the views the real draws will
-        // pick (the real stream is drawn exactly as before; the copy is dropped).
-        let mut ahead = nodes[me as usize].rng.clone();
-        let mut ahead_left = iterations;
-        for _ in 0..BUILD_PREFETCH_AHEAD.min(ahead_left) {
-            ahead_left -= 1;
-            sim::hint::prefetch_all(&row[below(&mut ahead, u64::from(n)) as usize]);
+        // The picks are random views, each a likely cache miss: the node's stream is
+        // looked ahead in to load the view picked BUILD_PREFETCH_AHEAD draws on (a peek
+        // takes no draw, so the picks are what they would be without it).
+        for k in 0..BUILD_PREFETCH_AHEAD.min(iterations) {
+            let ahead = nodes[me as usize].rng.peek_below(k as usize, u64::from(n));
+            sim::hint::prefetch_all(&row[ahead as usize]);
         }
         while fresh > 0 && (gossip.len() as u64) < wanted && iterations > 0 {
             iterations -= 1;
-            if ahead_left > 0 {
-                ahead_left -= 1;
-                sim::hint::prefetch_all(&row[below(&mut ahead, u64::from(n)) as usize]);
+            if iterations >= BUILD_PREFETCH_AHEAD {
+                let ahead = nodes[me as usize]
+                    .rng
+                    .peek_below(BUILD_PREFETCH_AHEAD as usize, u64::from(n));
+                sim::hint::prefetch_all(&row[ahead as usize]);
             }
             let j = below(&mut nodes[me as usize].rng, u64::from(n)) as u32;
             if j == me {
