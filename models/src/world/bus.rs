@@ -817,6 +817,13 @@ impl Bus {
             self.set_ping_sent(me, to, now_ms);
         }
         let mut iterations = wanted * 3;
+        // The message leaves on the pair's flow once its gossip is built: have the
+        // flow's state (a random one of a million) loading meanwhile.
+        let f = self.pair_flow[(me * n + to) as usize];
+        if f != u32::MAX {
+            ctx.net
+                .prefetch_flow(ctx.flows.flow(FlowKind::ClusterBus, f));
+        }
         let base = (me * n) as usize;
         let row = &self.hot[base..base + n as usize];
         let nodes = &mut self.nodes;
@@ -938,6 +945,12 @@ impl Bus {
         s.bytes_received_per_s.add(now, bytes);
         s.messages_received_per_s.add(now, 1);
         self.nodes[to as usize].inbox.push(token as usize);
+        // Its gossip is read when the main thread has processed it, milliseconds on:
+        // start loading it now, from wherever it went since it was written.
+        let gossip = &self.msgs[token as usize].gossip;
+        for k in (0..gossip.len()).step_by(64 / std::mem::size_of::<Gossip>()) {
+            sim::hint::prefetch_all(&gossip[k]);
+        }
         let work = self.config.per_message_ns + self.config.per_gossip_entry_ns * entries;
         engine.enqueue_bus_work(ctx, nodes, reqs, repl, to, work, 1);
     }
@@ -1075,7 +1088,9 @@ impl Bus {
         // Mostly no entry is flagged and the node holds no failure report: then none is
         // added, dropped or counted, and the entries only move pong times forward.
         let quiet = self.nodes[me as usize].reports.is_empty()
-            && gossip.iter().all(|g| g.flags & (FLAG_PFAIL | FLAG_FAIL) == 0);
+            && gossip
+                .iter()
+                .all(|g| g.flags & (FLAG_PFAIL | FLAG_FAIL) == 0);
         let base = (me * self.n) as usize;
         for g in gossip.iter().take(PROCESS_PREFETCH_AHEAD) {
             sim::hint::prefetch_all(&self.hot[base + g.node as usize]);
