@@ -125,9 +125,14 @@ impl<R: RngCore> Lookahead<R> {
             "a peek reaches {} draws",
             Self::MAX_PEEK
         );
-        while self.len < 2 * k + 2 {
-            self.words[(self.head + self.len) % LOOKAHEAD_WORDS] = self.inner.next_u32();
-            self.len += 1;
+        if self.len + 2 == 2 * k + 2 {
+            // A caller peeking a fixed distance ahead of its draws needs one more draw.
+            let w = self.inner.next_u64();
+            self.words[(self.head + self.len) % LOOKAHEAD_WORDS] = w as u32;
+            self.words[(self.head + self.len + 1) % LOOKAHEAD_WORDS] = (w >> 32) as u32;
+            self.len += 2;
+        } else if self.len < 2 * k + 2 {
+            self.fill(2 * k + 2);
         }
         let lo = self.words[(self.head + 2 * k) % LOOKAHEAD_WORDS];
         let hi = self.words[(self.head + 2 * k + 1) % LOOKAHEAD_WORDS];
@@ -139,6 +144,32 @@ impl<R: RngCore> Lookahead<R> {
     #[inline]
     pub fn peek_below(&mut self, k: usize, n: u64) -> u64 {
         ((self.peek_u64(k) as u128 * n as u128) >> 64) as u64
+    }
+
+    /// Moves the inner stream's next words into the ring until it holds `len`: by 64-bit
+    /// draws (one call for two words, in the same order) while two fit.
+    #[inline(never)]
+    fn fill(&mut self, len: usize) {
+        while self.len + 2 <= len {
+            let w = self.inner.next_u64();
+            self.words[(self.head + self.len) % LOOKAHEAD_WORDS] = w as u32;
+            self.words[(self.head + self.len + 1) % LOOKAHEAD_WORDS] = (w >> 32) as u32;
+            self.len += 2;
+        }
+        if self.len < len {
+            self.words[(self.head + self.len) % LOOKAHEAD_WORDS] = self.inner.next_u32();
+            self.len += 1;
+        }
+    }
+
+    #[inline(never)]
+    fn next_u64_slow(&mut self) -> u64 {
+        if self.len == 0 {
+            return self.inner.next_u64();
+        }
+        let lo = self.pop_word();
+        let hi = self.next_u32();
+        (u64::from(hi) << 32) | u64::from(lo)
     }
 
     #[inline]
@@ -160,13 +191,17 @@ impl<R: RngCore> RngCore for Lookahead<R> {
         }
     }
 
-    #[inline]
+    /// A draw that was peeked at (the common case for a caller that looks ahead) takes
+    /// two words from the ring, inline.
+    #[inline(always)]
     fn next_u64(&mut self) -> u64 {
-        if self.len == 0 {
-            return self.inner.next_u64();
+        if self.len < 2 {
+            return self.next_u64_slow();
         }
-        let lo = self.pop_word();
-        let hi = self.next_u32();
+        let lo = self.words[self.head];
+        let hi = self.words[(self.head + 1) % LOOKAHEAD_WORDS];
+        self.head = (self.head + 2) % LOOKAHEAD_WORDS;
+        self.len -= 2;
         (u64::from(hi) << 32) | u64::from(lo)
     }
 
