@@ -416,13 +416,10 @@ pub(crate) struct Bus {
     pfail_recorded: Vec<bool>,
     /// Nodes currently flagged FAIL by some node, for the timeline.
     fail_recorded: Vec<bool>,
-    /// Each node's view of each shard's owner and its configEpoch, from the claims it
-    /// has heard: the view every node had at build (`owner_base[s]`), and per node the
-    /// shards it sees otherwise, sorted (`owner_changed[i]`: none until a failover). A
-    /// table per node and shard cost a cache miss on every message a primary sent (16
-    /// MB at 1,000 nodes) to confirm what nearly always is the build's view.
-    owner_base: Vec<(u32, u64)>,
-    owner_changed: Vec<Vec<(u32, (u32, u64))>>,
+    /// Each node's view of each shard's owner and its configEpoch
+    /// (`owner_view[i * shards + s]`), from the claims it has heard.
+    owner_view: Vec<(u32, u64)>,
+    shards: u32,
     /// Each shard's slots (empty without CRC16 placement).
     shard_slots: Vec<Vec<u16>>,
     end: SimTime,
@@ -523,8 +520,10 @@ impl Bus {
             events: Vec::new(),
             pfail_recorded: vec![false; n as usize],
             fail_recorded: vec![false; n as usize],
-            owner_base: (0..primaries).map(|s| (s, u64::from(s) + 1)).collect(),
-            owner_changed: vec![Vec::new(); n as usize],
+            owner_view: (0..n)
+                .flat_map(|_| (0..primaries).map(|s| (s, u64::from(s) + 1)))
+                .collect(),
+            shards: primaries,
             shard_slots,
             end,
         };
@@ -1252,27 +1251,6 @@ impl Bus {
         }
     }
 
-    /// Node `me`'s view of shard `shard`'s owner and its configEpoch.
-    fn owner_view(&self, me: u32, shard: u32) -> (u32, u64) {
-        let changed = &self.owner_changed[me as usize];
-        match changed.binary_search_by_key(&shard, |c| c.0) {
-            Ok(k) => changed[k].1,
-            Err(_) => self.owner_base[shard as usize],
-        }
-    }
-
-    fn set_owner_view(&mut self, me: u32, shard: u32, view: (u32, u64)) {
-        let changed = &mut self.owner_changed[me as usize];
-        match changed.binary_search_by_key(&shard, |c| c.0) {
-            Ok(k) => changed[k].1 = view,
-            Err(k) => {
-                if view != self.owner_base[shard as usize] {
-                    changed.insert(k, (shard, view));
-                }
-            }
-        }
-    }
-
     /// clusterUpdateSlotsConfigWith, by shard: `from` claims shard `shard`'s slots
     /// with `epoch`; if that is newer than the owner `me` knows, `me`'s view (and its
     /// store's slot table) moves them to `from`, and a replica of the shard follows its
@@ -1288,14 +1266,15 @@ impl Bus {
         shard: u32,
         epoch: u64,
     ) {
-        let (owner, known) = self.owner_view(me, shard);
+        let at = (me * self.shards + shard) as usize;
+        let (owner, known) = self.owner_view[at];
         if epoch <= known || owner == from {
-            if owner == from && epoch > known {
-                self.set_owner_view(me, shard, (owner, epoch));
+            if owner == from {
+                self.owner_view[at].1 = known.max(epoch);
             }
             return;
         }
-        self.set_owner_view(me, shard, (from, epoch));
+        self.owner_view[at] = (from, epoch);
         if me == from {
             return;
         }
@@ -1334,8 +1313,8 @@ impl Bus {
             db.set_slot_state(slot, store_core::SlotState::Elsewhere(to));
         }
         db.set_cluster_replica_of(Some(to));
-        let epoch = self.nodes[primary as usize].config_epoch;
-        self.set_owner_view(me, shard, (primary, epoch));
+        self.owner_view[(me * self.shards + shard) as usize] =
+            (primary, self.nodes[primary as usize].config_epoch);
         self.events.push(BusEvent::Rejoined {
             at_ns: ctx.sched.now().as_ns(),
             node: me,
@@ -1415,7 +1394,7 @@ impl Bus {
             return;
         }
         let shard = self.nodes[from as usize].shard;
-        let (failed, _) = self.owner_view(me, shard);
+        let (failed, _) = self.owner_view[(me * self.shards + shard) as usize];
         if failed == from || self.hot(me, failed).flags & FLAG_FAIL == 0 {
             return;
         }
@@ -1455,7 +1434,7 @@ impl Bus {
         let o = &mut self.nodes[old as usize];
         o.is_primary = false;
         o.owns_slots = false;
-        self.set_owner_view(me, shard, (me, epoch));
+        self.owner_view[(me * self.shards + shard) as usize] = (me, epoch);
         self.events.push(BusEvent::Promoted {
             at_ns: ctx.sched.now().as_ns(),
             node: me,
