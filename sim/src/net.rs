@@ -426,6 +426,20 @@ impl Network {
         &self.nics
     }
 
+    /// Makes room for `additional` more flows, of which `per_nic[i]` (egress, ingress)
+    /// cross NIC i, for a model that knows it will open them during the run: the flow
+    /// tables then never regrow, which would copy them and have the kernel clear the
+    /// fresh pages of every larger table. Changes no result.
+    pub fn reserve_flows(&mut self, additional: usize, per_nic: &[(NicId, usize, usize)]) {
+        self.flows.reserve(additional);
+        self.cold.reserve(additional);
+        for &(nic, egress, ingress) in per_nic {
+            let n = &mut self.nics[nic.0 as usize];
+            n.egress.reserve_flows(egress);
+            n.ingress.reserve_flows(ingress);
+        }
+    }
+
     /// Opens a one-way flow from `src` to `dst` (a connection is two flows). Its random
     /// stream (drawn from only when the link has jitter or fault rules) is named by the
     /// flow's number: see [`Network::open_flow_labelled`] for one that is not.

@@ -174,6 +174,55 @@ impl CounterSeries {
     }
 }
 
+/// `N` per-second counter series of one owner, stored second by second: an owner that
+/// adds to several of them at once (a message's bytes and its count) touches one place
+/// in memory, where `N` [`CounterSeries`] are `N` buffers, each a cache miss when the
+/// owner is one of thousands. Column c reads as a [`CounterSeries`] given the same adds
+/// would: up to the last second added to, an add of 0 included.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CounterColumns<const N: usize> {
+    per_s: Vec<[u64; N]>,
+    /// Each column's length as a series.
+    lens: [usize; N],
+}
+
+impl<const N: usize> Default for CounterColumns<N> {
+    fn default() -> Self {
+        CounterColumns {
+            per_s: Vec::new(),
+            lens: [0; N],
+        }
+    }
+}
+
+impl<const N: usize> CounterColumns<N> {
+    #[inline]
+    pub fn add(&mut self, now: SimTime, column: usize, v: u64) {
+        let i = now.whole_secs() as usize;
+        if i >= self.per_s.len() {
+            self.grow(i);
+        }
+        self.per_s[i][column] += v;
+        if self.lens[column] <= i {
+            self.lens[column] = i + 1;
+        }
+    }
+
+    /// The first add of a second past the end: kept out of line so `add` inlines.
+    #[inline(never)]
+    fn grow(&mut self, i: usize) {
+        self.per_s.resize(i + 1, [0; N]);
+    }
+
+    /// Column `column` as a series.
+    pub fn values(&self, column: usize) -> Vec<u64> {
+        self.per_s[..self.lens[column]]
+            .iter()
+            .map(|s| s[column])
+            .collect()
+    }
+}
+
 /// Busy nanoseconds per second of a resource (a CPU thread, a NIC direction): the basis
 /// of utilization findings. Intervals may be recorded ahead of time (a transfer whose end
 /// is already known); they are split exactly at second boundaries.
@@ -273,6 +322,31 @@ impl BusySeries {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each column reads as a series given the same adds, lengths included (an add of
+    /// 0 past the end extends it).
+    #[test]
+    fn counter_columns_read_as_series() {
+        let mut columns = CounterColumns::<3>::default();
+        let mut series: [CounterSeries; 3] = Default::default();
+        let adds = [
+            (0, 0, 5),
+            (1_500_000_000, 1, 7),
+            (1_600_000_000, 0, 1),
+            (4_000_000_000, 2, 0),
+            (4_100_000_000, 1, 3),
+            (9_000_000_000, 1, 2),
+        ];
+        for (ns, c, v) in adds {
+            columns.add(SimTime::from_ns(ns), c, v);
+            series[c].add(SimTime::from_ns(ns), v);
+        }
+        for (c, s) in series.iter().enumerate() {
+            assert_eq!(columns.values(c), s.values(), "column {c}");
+        }
+        assert_eq!(columns.values(1).len(), 10);
+        assert_eq!(CounterColumns::<2>::default().values(1), Vec::<u64>::new());
+    }
 
     #[test]
     fn a_histogram_reads_back_with_every_figure_the_same() {

@@ -652,7 +652,19 @@ impl World {
         world.replication.start(sched);
         if let Some(bus) = &mut world.bus {
             bus.start(sched);
-            world.engine.bus_work = vec![Default::default(); world.nodes.nodes.len()];
+            let n = world.nodes.nodes.len();
+            world.engine.bus_work = vec![Default::default(); n];
+            let peers = n.saturating_sub(1);
+            // The bus opens a flow per ordered pair of nodes, nearly all of them within
+            // the first half node timeout (each node pings every other by then): room
+            // for them now spares regrowing tables of up to a million flows.
+            let per_nic: Vec<_> = world
+                .nodes
+                .nodes
+                .iter()
+                .map(|node| (node.nic, peers, peers))
+                .collect();
+            world.net.reserve_flows(n * peers, &per_nic);
         }
         world.resharding.start(sched);
         world.sampler.start(sched);

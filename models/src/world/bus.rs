@@ -50,8 +50,8 @@ use crate::scenario::resolve::bus::BusConfig;
 use crate::scenario::resolve::topology::ZonesConfig;
 use serde::{Deserialize, Serialize};
 use sim::net::{FlowId, LinkConfig, NicId};
-use sim::rng::below;
-use sim::stats::CounterSeries;
+use sim::rng::{below, Lookahead};
+use sim::stats::CounterColumns;
 use sim::{RngStreams, SimDuration, SimRng, SimTime};
 use std::collections::BTreeMap;
 
@@ -307,18 +307,24 @@ struct NodeStats {
     received: [u64; MsgType::COUNT],
     bytes_sent: u64,
     bytes_received: u64,
-    bytes_sent_per_s: CounterSeries,
-    bytes_received_per_s: CounterSeries,
-    messages_sent_per_s: CounterSeries,
-    messages_received_per_s: CounterSeries,
+    /// Per second, by the columns below: a message sent or received adds to two of them
+    /// in one place.
+    per_s: CounterColumns<5>,
     cpu_ns: u64,
-    cpu_ns_per_s: CounterSeries,
     gossip_entries_sent: u64,
 }
 
+/// Columns of `NodeStats::per_s`.
+const BYTES_SENT: usize = 0;
+const MESSAGES_SENT: usize = 1;
+const BYTES_RECEIVED: usize = 2;
+const MESSAGES_RECEIVED: usize = 3;
+const CPU_NS: usize = 4;
+
 /// One node's bus state.
 struct BusNode {
-    rng: SimRng,
+    /// Looked ahead in by gossip building (see `send_ping`).
+    rng: Lookahead<SimRng>,
     iteration: u64,
     /// Peers with a ping in flight.
     pinging: Vec<u32>,
@@ -502,7 +508,7 @@ impl Bus {
         }
         let nodes = (0..n)
             .map(|i| BusNode {
-                rng: streams.stream("bus.node", u64::from(i)),
+                rng: Lookahead::new(streams.stream("bus.node", u64::from(i))),
                 iteration: 0,
                 pinging: Vec::new(),
                 due: DueWheel::new(half_ms, now_ms),
@@ -537,7 +543,7 @@ impl Bus {
             nodes,
             slot_owners: initial,
             pair_flow: vec![u32::MAX; (n as usize) * (n as usize)],
-            flow_pair: Vec::new(),
+            flow_pair: Vec::with_capacity((n as usize) * (n as usize).saturating_sub(1)),
             node_nics,
             node_zones,
             zones,
@@ -808,6 +814,10 @@ impl Bus {
 
         // Pings in flight: free a silent link, flag PFAIL a node silent for the timeout.
         let pinging = std::mem::take(&mut self.nodes[me as usize].pinging);
+        // Each is a random view: have them all loading before the first is read.
+        for &j in &pinging {
+            sim::hint::prefetch_all(self.cold(me, j));
+        }
         for &j in &pinging {
             let v = *self.cold(me, j);
             let ping_delay = now_ms.saturating_sub(u64::from(v.ping_sent_ms));
@@ -841,6 +851,10 @@ impl Bus {
         // entry is due after now.
         let mut due_now = std::mem::take(&mut self.due_scratch);
         self.nodes[me as usize].due.take_due(now_ms, &mut due_now);
+        for &(_, j) in &due_now {
+            sim::hint::prefetch_all(self.cold(me, j));
+            sim::hint::prefetch_all(self.hot(me, j));
+        }
         for &(due, j) in &due_now {
             let queued = self.cold(me, j).queued_due_ms;
             let v = *self.hot(me, j);
@@ -948,23 +962,30 @@ impl Bus {
             self.set_ping_sent(me, to, now_ms);
         }
         let mut iterations = wanted * 3;
+        // The message leaves on the pair's flow once its gossip is built: have the
+        // flow's state (a random one of a million) loading meanwhile.
+        let f = self.pair_flow[(me * n + to) as usize];
+        if f != u32::MAX {
+            ctx.net
+                .prefetch_flow(ctx.flows.flow(FlowKind::ClusterBus, f));
+        }
         let base = (me * n) as usize;
         let row = &self.hot[base..base + n as usize];
         let nodes = &mut self.nodes;
-        // The picks are random views, each a likely cache miss: a copy of the node's
-        // stream runs BUILD_PREFETCH_AHEAD draws ahead to load the views the real draws will
-        // pick (the real stream is drawn exactly as before; the copy is dropped).
-        let mut ahead = nodes[me as usize].rng.clone();
-        let mut ahead_left = iterations;
-        for _ in 0..BUILD_PREFETCH_AHEAD.min(ahead_left) {
-            ahead_left -= 1;
-            sim::hint::prefetch_all(&row[below(&mut ahead, u64::from(n)) as usize]);
+        // The picks are random views, each a likely cache miss: the node's stream is
+        // looked ahead in to load the view picked BUILD_PREFETCH_AHEAD draws on (a peek
+        // takes no draw, so the picks are what they would be without it).
+        for k in 0..BUILD_PREFETCH_AHEAD.min(iterations) {
+            let ahead = nodes[me as usize].rng.peek_below(k as usize, u64::from(n));
+            sim::hint::prefetch_all(&row[ahead as usize]);
         }
         while fresh > 0 && (gossip.len() as u64) < wanted && iterations > 0 {
             iterations -= 1;
-            if ahead_left > 0 {
-                ahead_left -= 1;
-                sim::hint::prefetch_all(&row[below(&mut ahead, u64::from(n)) as usize]);
+            if iterations >= BUILD_PREFETCH_AHEAD {
+                let ahead = nodes[me as usize]
+                    .rng
+                    .peek_below(BUILD_PREFETCH_AHEAD as usize, u64::from(n));
+                sim::hint::prefetch_all(&row[ahead as usize]);
             }
             let j = below(&mut nodes[me as usize].rng, u64::from(n)) as u32;
             if j == me || !self.joined[j as usize] {
@@ -1033,8 +1054,8 @@ impl Bus {
         let s = &mut self.nodes[from as usize].stats;
         s.sent[ty as usize] += 1;
         s.bytes_sent += bytes;
-        s.bytes_sent_per_s.add(now, bytes);
-        s.messages_sent_per_s.add(now, 1);
+        s.per_s.add(now, BYTES_SENT, bytes);
+        s.per_s.add(now, MESSAGES_SENT, 1);
         let token = self.msgs.insert(msg) as u64;
         ctx.net.send(ctx.sched, flow, bytes, token);
     }
@@ -1066,9 +1087,15 @@ impl Bus {
         let s = &mut self.nodes[to as usize].stats;
         s.received[ty as usize] += 1;
         s.bytes_received += bytes;
-        s.bytes_received_per_s.add(now, bytes);
-        s.messages_received_per_s.add(now, 1);
+        s.per_s.add(now, BYTES_RECEIVED, bytes);
+        s.per_s.add(now, MESSAGES_RECEIVED, 1);
         self.nodes[to as usize].inbox.push(token as usize);
+        // Its gossip is read when the main thread has processed it, milliseconds on:
+        // start loading it now, from wherever it went since it was written.
+        let gossip = &self.msgs[token as usize].gossip;
+        for k in (0..gossip.len()).step_by(64 / std::mem::size_of::<Gossip>()) {
+            sim::hint::prefetch_all(&gossip[k]);
+        }
         let work = self.config.per_message_ns + self.config.per_gossip_entry_ns * entries;
         engine.enqueue_bus_work(ctx, nodes, reqs, repl, to, work, 1);
     }
@@ -1090,7 +1117,7 @@ impl Bus {
         let now = ctx.sched.now();
         let s = &mut self.nodes[node as usize].stats;
         s.cpu_ns += work_ns;
-        s.cpu_ns_per_s.add(now, work_ns);
+        s.per_s.add(now, CPU_NS, work_ns);
         let take = (messages as usize).min(self.nodes[node as usize].inbox.len());
         let mut batch = std::mem::take(&mut self.batch_scratch);
         batch.extend(self.nodes[node as usize].inbox.drain(..take));
@@ -1203,6 +1230,12 @@ impl Bus {
         now_ms: u64,
     ) {
         let sender_is_primary = self.nodes[sender as usize].is_primary;
+        // Mostly no entry is flagged and the node holds no failure report: then none is
+        // added, dropped or counted, and the entries only move pong times forward.
+        let quiet = self.nodes[me as usize].reports.is_empty()
+            && gossip
+                .iter()
+                .all(|g| g.flags & (FLAG_PFAIL | FLAG_FAIL) == 0);
         let base = (me * self.n) as usize;
         for g in gossip.iter().take(PROCESS_PREFETCH_AHEAD) {
             sim::hint::prefetch_all(&self.hot[base + g.node as usize]);
@@ -1216,7 +1249,7 @@ impl Bus {
             if j == me {
                 continue;
             }
-            if sender_is_primary {
+            if sender_is_primary && !quiet {
                 if g.flags & (FLAG_PFAIL | FLAG_FAIL) != 0 {
                     self.add_failure_report(me, j, sender, now_ms);
                     self.mark_failing_if_needed(ctx, me, j, now_ms);
@@ -1226,7 +1259,7 @@ impl Bus {
             }
             if g.flags & (FLAG_PFAIL | FLAG_FAIL) == 0
                 && !self.hot(me, j).pinging
-                && self.failure_reports(me, j, now_ms) == 0
+                && (quiet || self.failure_reports(me, j, now_ms) == 0)
             {
                 let pong_ms = bus_ms_of_unix_s(u64::from(g.pong_received_s));
                 let v = self.hot_mut(me, j);
@@ -1657,11 +1690,11 @@ impl Bus {
                     bytes_received: s.bytes_received,
                     gossip_entries_sent: s.gossip_entries_sent,
                     cpu_ns: s.cpu_ns,
-                    bytes_sent_per_s: s.bytes_sent_per_s.values().to_vec(),
-                    bytes_received_per_s: s.bytes_received_per_s.values().to_vec(),
-                    messages_sent_per_s: s.messages_sent_per_s.values().to_vec(),
-                    messages_received_per_s: s.messages_received_per_s.values().to_vec(),
-                    cpu_ns_per_s: s.cpu_ns_per_s.values().to_vec(),
+                    bytes_sent_per_s: s.per_s.values(BYTES_SENT),
+                    bytes_received_per_s: s.per_s.values(BYTES_RECEIVED),
+                    messages_sent_per_s: s.per_s.values(MESSAGES_SENT),
+                    messages_received_per_s: s.per_s.values(MESSAGES_RECEIVED),
+                    cpu_ns_per_s: s.per_s.values(CPU_NS),
                 }
             })
             .collect();

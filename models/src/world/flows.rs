@@ -4,11 +4,15 @@
 //! of flow ids reserved when the world is built. A delivery finds its kind by comparing
 //! its flow id with the ranges' bounds (no table lookup per message), and its index
 //! within the kind by subtracting the range's start. Flows opened at run time take the
-//! next ids after every reserved one, in the order they are opened, and a table maps
-//! them back to their kind and index: a new flow of a kind (`open_late`: the cluster bus
-//! opens one per ordered pair of nodes at its first message, a million in a 1,000-node
-//! cluster, most never needed in a short run; its index is `reserved + k` for the
-//! kind's k-th), or a replacement standing for an existing index (`open_extra`). Each kind has its own message table, which a delivery's token indexes:
+//! next ids after every reserved one, in the order they are opened, and runs of them
+//! map them back to their kind and index: a new flow of a kind (`open_late`: the cluster
+//! bus opens one per ordered pair of nodes at its first message, a million in a
+//! 1,000-node cluster, most never needed in a short run; its index is `reserved + k` for
+//! the kind's k-th), or a replacement standing for an existing index (`open_extra`).
+//! Late flows are held as runs (consecutive ids of one kind with consecutive indices),
+//! not one table entry per flow: the bus opens its flows in long runs, and a table of a
+//! million entries cost a cache miss on every bus message sent and delivered, where a
+//! few runs stay in the cache. Each kind has its own message table, which a delivery's token indexes:
 //! a client request's token is its slot in the request table, a bus message will not be
 //! a request. A flow torn down and reopened later keeps its id and is reset in place.
 //! A connection whose ends change during the run (a replication link re-pointed to a
@@ -89,10 +93,29 @@ pub struct FlowMap {
     /// `starts[k]` is the first id of kind k; `starts[COUNT]` is one past the last
     /// reserved flow.
     starts: [u32; FlowKind::COUNT + 1],
-    /// Flows opened at run time, by id from `starts[COUNT]`: their kind and index.
-    late: Vec<(FlowKind, u32)>,
-    /// Each kind's late flows' ids, by index past its reserved ones.
-    late_ids: [Vec<u32>; FlowKind::COUNT],
+    /// Flows opened at run time, as runs in id order (the first starts at
+    /// `starts[COUNT]`, each starts where the one before ends).
+    late: Vec<LateRun>,
+    /// Flows opened at run time.
+    late_total: u32,
+    /// Each kind's new late flows (`open_late`, not `open_extra`) as runs in order of
+    /// their index past the kind's reserved ones: (that index, the flow's id) at each
+    /// run's start; a run ends where the next starts, the last at `late_new[kind]`.
+    late_new_runs: [Vec<(u32, u32)>; FlowKind::COUNT],
+    /// Each kind's new late flows.
+    late_new: [u32; FlowKind::COUNT],
+}
+
+/// Flows opened at run time with consecutive ids, of one kind, standing for
+/// consecutive indices of it (an extra flow is a run of its own).
+#[derive(Clone, Copy, Debug)]
+struct LateRun {
+    first_id: u32,
+    len: u32,
+    kind: FlowKind,
+    first_index: u32,
+    /// A run of new flows, which the next new flow of its kind may extend.
+    new: bool,
 }
 
 impl FlowMap {
@@ -107,7 +130,9 @@ impl FlowMap {
         FlowMap {
             starts,
             late: Vec::new(),
-            late_ids: Default::default(),
+            late_total: 0,
+            late_new_runs: Default::default(),
+            late_new: [0; FlowKind::COUNT],
         }
     }
 
@@ -118,12 +143,12 @@ impl FlowMap {
 
     /// Flows of `kind`: reserved, and opened during the run as new ones.
     pub fn count(&self, kind: FlowKind) -> u32 {
-        self.reserved(kind) + self.late_ids[kind as usize].len() as u32
+        self.reserved(kind) + self.late_new[kind as usize]
     }
 
     /// Every flow: reserved, and opened during the run.
     pub fn total(&self) -> u32 {
-        self.starts[FlowKind::COUNT] + self.late.len() as u32
+        self.starts[FlowKind::COUNT] + self.late_total
     }
 
     /// Flow `index` of `kind`.
@@ -137,10 +162,17 @@ impl FlowMap {
         }
     }
 
-    #[cold]
-    #[inline(never)]
+    /// The bus's flows are all late: this is on every bus message's path.
+    #[inline]
     fn late_flow(&self, kind: FlowKind, k: u32) -> FlowId {
-        FlowId(self.late_ids[kind as usize][k as usize])
+        assert!(
+            k < self.late_new[kind as usize],
+            "flow {k} past the reserved not opened"
+        );
+        let runs = &self.late_new_runs[kind as usize];
+        let r = runs.partition_point(|&(first, _)| first <= k) - 1;
+        let (first, id) = runs[r];
+        FlowId(id + (k - first))
     }
 
     /// The kind of `flow` and its index within the kind.
@@ -158,10 +190,35 @@ impl FlowMap {
         (FlowKind::ALL[k], flow.0 - self.starts[k])
     }
 
-    #[cold]
-    #[inline(never)]
+    #[inline]
     fn locate_late(&self, flow: FlowId) -> (FlowKind, u32) {
-        self.late[(flow.0 - self.starts[FlowKind::COUNT]) as usize]
+        assert!(flow.0 < self.total(), "flow {} not opened", flow.0);
+        let r = self.late.partition_point(|run| run.first_id <= flow.0) - 1;
+        let run = self.late[r];
+        (run.kind, run.first_index + (flow.0 - run.first_id))
+    }
+
+    /// Records the flow just opened (`id`, the next) as standing for `index` of `kind`.
+    fn push_late(&mut self, id: FlowId, kind: FlowKind, index: u32, new: bool) {
+        self.late_total += 1;
+        if let Some(last) = self.late.last_mut() {
+            if new
+                && last.new
+                && last.kind == kind
+                && last.first_index + last.len == index
+                && last.first_id + last.len == id.0
+            {
+                last.len += 1;
+                return;
+            }
+        }
+        self.late.push(LateRun {
+            first_id: id.0,
+            len: 1,
+            kind,
+            first_index: index,
+            new,
+        });
     }
 
     /// Checks that `got` is the next flow id after every flow opened so far.
@@ -186,10 +243,10 @@ impl FlowMap {
         dst: NicId,
         link: LinkConfig,
     ) -> FlowId {
-        let rank = self.late.len() as u32;
+        let rank = self.late_total;
         let got = net.open_flow_labelled(src, dst, link, "net.flow.extra", u64::from(rank));
         self.check_next(got);
-        self.late.push((kind, index));
+        self.push_late(got, kind, index, false);
         got
     }
 
@@ -211,8 +268,16 @@ impl FlowMap {
         let flow = net.open_flow_labelled(src, dst, link, label, stream_index);
         self.check_next(flow);
         let index = self.count(kind);
-        self.late.push((kind, index));
-        self.late_ids[kind as usize].push(flow.0);
+        self.push_late(flow, kind, index, true);
+        let k = self.late_new[kind as usize];
+        let runs = &mut self.late_new_runs[kind as usize];
+        let extends = runs
+            .last()
+            .is_some_and(|&(first, id)| id + (k - first) == flow.0);
+        if !extends {
+            runs.push((k, flow.0));
+        }
+        self.late_new[kind as usize] += 1;
         (flow, index)
     }
 
@@ -288,6 +353,80 @@ mod tests {
             }
         }
         assert_eq!(map.total(), id);
+    }
+
+    /// Late flows of several kinds opened interleaved, in runs and alone, and extra
+    /// flows standing for existing indices, are each found at their kind and index,
+    /// and each index of a kind at its flow.
+    #[test]
+    fn late_flows_are_located_across_runs() {
+        use sim::net::{Framing, NicConfig, ShaperConfig};
+        use sim::RngStreams;
+        let mut counts = [0u32; FlowKind::COUNT];
+        counts[FlowKind::ClientRequest as usize] = 2;
+        counts[FlowKind::ClientReply as usize] = 2;
+        counts[FlowKind::ReplicationStream as usize] = 1;
+        let mut map = FlowMap::reserve(counts);
+        let mut net = Network::new(RngStreams::new(1));
+        let nic = net.add_nic(NicConfig {
+            egress: ShaperConfig::unlimited(),
+            ingress: ShaperConfig::unlimited(),
+            framing: Framing {
+                mtu_bytes: 9001,
+                ip_tcp_header_bytes: 40,
+                link_header_bytes: 18,
+            },
+        });
+        for &kind in FlowKind::ALL {
+            for index in 0..map.count(kind) {
+                map.open(&mut net, kind, index, nic, nic, LinkConfig::default());
+            }
+        }
+        // (flow, kind, index) of every late flow, as opened.
+        let mut want = Vec::new();
+        let mut late = |map: &mut FlowMap, net: &mut Network, kind: FlowKind| {
+            let (flow, index) = map.open_late(net, kind, 0, nic, nic, LinkConfig::default());
+            want.push((flow, kind, index));
+        };
+        for _ in 0..5 {
+            late(&mut map, &mut net, FlowKind::ClusterBus);
+        }
+        let conn = map.open_conn(&mut net, nic, nic, LinkConfig::default());
+        assert_eq!(conn, 2);
+        for _ in 0..3 {
+            late(&mut map, &mut net, FlowKind::ClusterBus);
+        }
+        let extra = map.open_extra(
+            &mut net,
+            FlowKind::ReplicationStream,
+            0,
+            nic,
+            nic,
+            LinkConfig::default(),
+        );
+        late(&mut map, &mut net, FlowKind::ClusterBus);
+        late(&mut map, &mut net, FlowKind::ReplicationStream);
+        late(&mut map, &mut net, FlowKind::ClusterBus);
+        assert_eq!(map.locate(extra), (FlowKind::ReplicationStream, 0));
+        assert_eq!(map.locate(FlowId(10)), (FlowKind::ClientRequest, 2));
+        assert_eq!(map.locate(FlowId(11)), (FlowKind::ClientReply, 2));
+        assert_eq!(map.flow(FlowKind::ClientReply, 2), FlowId(11));
+        for &(flow, kind, index) in &want {
+            assert_eq!(map.locate(flow), (kind, index));
+            assert_eq!(map.flow(kind, index), flow);
+        }
+        let bus: Vec<u32> = want
+            .iter()
+            .filter(|w| w.1 == FlowKind::ClusterBus)
+            .map(|w| w.2)
+            .collect();
+        assert_eq!(bus, (0..10).collect::<Vec<_>>());
+        assert_eq!(map.count(FlowKind::ReplicationStream), 2);
+        assert_eq!(
+            map.total(),
+            19,
+            "5 reserved, 10 bus, 2 of a connection, 2 replication"
+        );
     }
 
     #[test]

@@ -380,6 +380,11 @@ impl Shaper {
         &self.framing
     }
 
+    /// Makes room for `additional` more flows (see [`crate::net::Network::reserve_flows`]).
+    pub fn reserve_flows(&mut self, additional: usize) {
+        self.flows.reserve(additional);
+    }
+
     pub fn add_flow(&mut self) -> LocalFlow {
         self.flows.push(FlowQueue::default());
         LocalFlow((self.flows.len() - 1) as u32)
