@@ -424,9 +424,8 @@ pub(crate) struct Bus {
     pfail_recorded: Vec<bool>,
     /// Nodes currently flagged FAIL by some node, for the timeline.
     fail_recorded: Vec<bool>,
-    /// Each node's view of each shard's owner and its configEpoch
-    /// (`owner_view[i * shards + s]`), from the claims it has heard.
-    owner_view: Vec<(u32, u64)>,
+    /// Each node's view of each shard's owner, from the claims it has heard.
+    owners: OwnerViews,
     shards: u32,
     /// Each shard's slots (empty without CRC16 placement).
     shard_slots: Vec<Vec<u16>>,
@@ -438,9 +437,51 @@ pub(crate) struct Bus {
     slot_shard: Vec<u32>,
     /// Each shard's slots gained by resharding, in order.
     shard_gained: Vec<Vec<u16>>,
-    /// How many of `shard_gained[s]` node i has applied (`[i * shards + s]`).
-    gained_seen: Vec<u32>,
     end: SimTime,
+}
+
+/// One node's view of one shard: its owner, the owner's configEpoch, and how many of
+/// the shard's gained slots (`Bus::shard_gained`) the node has applied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct ShardView {
+    owner: u32,
+    epoch: u64,
+    seen: u32,
+}
+
+/// Every node's view of every shard: the view every node had at build (`base[s]`),
+/// and per node the shards it sees otherwise, sorted by shard (none until a failover
+/// or a reshard). A table of nodes x shards (16 MB at 1,000 nodes) cost a cache miss
+/// on every message a primary sent, evicting the views the gossip reads, to confirm
+/// what nearly always is the build's view.
+struct OwnerViews {
+    base: Vec<ShardView>,
+    changed: Vec<Vec<(u32, ShardView)>>,
+}
+
+impl OwnerViews {
+    fn get(&self, me: u32, shard: u32) -> ShardView {
+        let changed = &self.changed[me as usize];
+        if changed.is_empty() {
+            return self.base[shard as usize];
+        }
+        match changed.binary_search_by_key(&shard, |c| c.0) {
+            Ok(k) => changed[k].1,
+            Err(_) => self.base[shard as usize],
+        }
+    }
+
+    fn set(&mut self, me: u32, shard: u32, view: ShardView) {
+        let changed = &mut self.changed[me as usize];
+        match changed.binary_search_by_key(&shard, |c| c.0) {
+            Ok(k) => changed[k].1 = view,
+            Err(k) => {
+                if view != self.base[shard as usize] {
+                    changed.insert(k, (shard, view));
+                }
+            }
+        }
+    }
 }
 
 impl Bus {
@@ -554,18 +595,22 @@ impl Bus {
             events: Vec::new(),
             pfail_recorded: vec![false; n as usize],
             fail_recorded: vec![false; n as usize],
-            owner_view: (0..n)
-                .flat_map(|_| {
-                    (0..primaries).map(|s| (s, if s < initial { u64::from(s) + 1 } else { 0 }))
-                })
-                .collect(),
+            owners: OwnerViews {
+                base: (0..primaries)
+                    .map(|s| ShardView {
+                        owner: s,
+                        epoch: if s < initial { u64::from(s) + 1 } else { 0 },
+                        seen: 0,
+                    })
+                    .collect(),
+                changed: vec![Vec::new(); n as usize],
+            },
             shards: primaries,
             shard_gained: vec![Vec::new(); shard_slots.len()],
             shard_slots,
             joined_count: joined.iter().filter(|&&j| j).count() as u32,
             joined,
             slot_shard,
-            gained_seen: vec![0; (n as usize) * (primaries as usize)],
             end,
         };
         for i in 0..n {
@@ -602,10 +647,9 @@ impl Bus {
             // Its store was built with the owners at the start: the slots moved since
             // go to their owners now.
             for s in 0..self.shards {
-                let at = (k * self.shards + s) as usize;
-                self.owner_view[at] = self.owner_view[s as usize];
-                self.gained_seen[at] = 0;
-                self.apply_gained(nodes, k, self.owner_view[at].0, s);
+                let v = self.owners.get(0, s);
+                self.owners.set(k, s, ShardView { seen: 0, ..v });
+                self.apply_gained(nodes, k, v.owner, s);
             }
             self.nodes[k as usize].due.clear(now_ms);
             for j in 0..self.n {
@@ -681,10 +725,12 @@ impl Bus {
             t.current_epoch = max_epoch + 1;
             t.config_epoch = t.current_epoch;
         }
-        let epoch = t.config_epoch;
-        let at = (target * self.shards + to) as usize;
-        self.owner_view[at] = (target, epoch);
-        self.gained_seen[at] = self.shard_gained[to as usize].len() as u32;
+        let view = ShardView {
+            owner: target,
+            epoch: t.config_epoch,
+            seen: self.shard_gained[to as usize].len() as u32,
+        };
+        self.owners.set(target, to, view);
     }
 
     /// Schedules every node's first cron.
@@ -1407,19 +1453,25 @@ impl Bus {
         shard: u32,
         epoch: u64,
     ) {
-        let at = (me * self.shards + shard) as usize;
-        let (owner, known) = self.owner_view[at];
-        if epoch <= known || owner == from {
-            if owner == from {
-                self.owner_view[at].1 = known.max(epoch);
-                if self.gained_seen[at] as usize != self.shard_gained[shard as usize].len() {
+        let v = self.owners.get(me, shard);
+        let gained = self.shard_gained[shard as usize].len() as u32;
+        if epoch <= v.epoch || v.owner == from {
+            if v.owner == from {
+                if epoch > v.epoch {
+                    self.owners.set(me, shard, ShardView { epoch, ..v });
+                }
+                if v.seen != gained {
                     self.apply_gained(nodes, me, from, shard);
                 }
             }
             return;
         }
-        self.owner_view[at] = (from, epoch);
-        self.gained_seen[at] = self.shard_gained[shard as usize].len() as u32;
+        let view = ShardView {
+            owner: from,
+            epoch,
+            seen: gained,
+        };
+        self.owners.set(me, shard, view);
         if me == from {
             return;
         }
@@ -1445,9 +1497,9 @@ impl Bus {
     /// grown since `me` last applied it: the slots gained since (those still the
     /// shard's) are `from`'s in `me`'s store.
     fn apply_gained(&mut self, nodes: &mut Nodes, me: u32, from: u32, shard: u32) {
-        let at = (me * self.shards + shard) as usize;
+        let v = self.owners.get(me, shard);
         let gained = &self.shard_gained[shard as usize];
-        let seen = self.gained_seen[at] as usize;
+        let seen = v.seen as usize;
         if me != from {
             let db = &mut nodes.nodes[me as usize].db;
             let to = store_core::NodeRef(from as u16);
@@ -1457,7 +1509,8 @@ impl Bus {
                 }
             }
         }
-        self.gained_seen[at] = gained.len() as u32;
+        let seen = gained.len() as u32;
+        self.owners.set(me, shard, ShardView { seen, ..v });
     }
 
     /// A node whose shard has another primary now becomes that primary's replica.
@@ -1477,8 +1530,17 @@ impl Bus {
             db.set_slot_state(slot, store_core::SlotState::Elsewhere(to));
         }
         db.set_cluster_replica_of(Some(to));
-        self.owner_view[(me * self.shards + shard) as usize] =
-            (primary, self.nodes[primary as usize].config_epoch);
+        let v = self.owners.get(me, shard);
+        let epoch = self.nodes[primary as usize].config_epoch;
+        self.owners.set(
+            me,
+            shard,
+            ShardView {
+                owner: primary,
+                epoch,
+                ..v
+            },
+        );
         self.events.push(BusEvent::Rejoined {
             at_ns: ctx.sched.now().as_ns(),
             node: me,
@@ -1558,7 +1620,7 @@ impl Bus {
             return;
         }
         let shard = self.nodes[from as usize].shard;
-        let (failed, _) = self.owner_view[(me * self.shards + shard) as usize];
+        let failed = self.owners.get(me, shard).owner;
         if failed == from || self.hot(me, failed).flags & FLAG_FAIL == 0 {
             return;
         }
@@ -1598,7 +1660,16 @@ impl Bus {
         let o = &mut self.nodes[old as usize];
         o.is_primary = false;
         o.owns_slots = false;
-        self.owner_view[(me * self.shards + shard) as usize] = (me, epoch);
+        let v = self.owners.get(me, shard);
+        self.owners.set(
+            me,
+            shard,
+            ShardView {
+                owner: me,
+                epoch,
+                ..v
+            },
+        );
         self.events.push(BusEvent::Promoted {
             at_ns: ctx.sched.now().as_ns(),
             node: me,
