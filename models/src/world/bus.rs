@@ -440,6 +440,13 @@ pub(crate) struct Bus {
     end: SimTime,
 }
 
+/// A slot `db`'s node is importing: a claim on it does not move it
+/// (`clusterUpdateSlotsConfigWith` skips `importing_slots_from`), so a reshard's
+/// SETSLOT NODE decides.
+fn importing(db: &store_core::Db, slot: u16) -> bool {
+    db.slot_state(slot) == Some(store_core::SlotState::Importing)
+}
+
 /// One node's view of one shard: its owner, the owner's configEpoch, and how many of
 /// the shard's gained slots (`Bus::shard_gained`) the node has applied.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1478,7 +1485,9 @@ impl Bus {
         let db = &mut nodes.nodes[me as usize].db;
         let to = store_core::NodeRef(from as u16);
         for &slot in &self.shard_slots[shard as usize] {
-            db.set_slot_state(slot, store_core::SlotState::Elsewhere(to));
+            if !importing(db, slot) {
+                db.set_slot_state(slot, store_core::SlotState::Elsewhere(to));
+            }
         }
         if self.nodes[me as usize].shard == shard {
             db.set_cluster_replica_of(Some(to));
@@ -1504,7 +1513,7 @@ impl Bus {
             let db = &mut nodes.nodes[me as usize].db;
             let to = store_core::NodeRef(from as u16);
             for &slot in &gained[seen..] {
-                if self.slot_shard[usize::from(slot)] == shard {
+                if self.slot_shard[usize::from(slot)] == shard && !importing(db, slot) {
                     db.set_slot_state(slot, store_core::SlotState::Elsewhere(to));
                 }
             }

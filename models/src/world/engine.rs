@@ -68,7 +68,10 @@ enum Job {
 /// run on the node's store when its job starts, as a client's command is.
 #[derive(Debug)]
 pub(crate) enum AdminCmd {
-    /// `CLUSTER SETSLOT slot IMPORTING | MIGRATING | NODE`.
+    /// `CLUSTER SETSLOT slot IMPORTING | MIGRATING | NODE`: set in the node's store,
+    /// and the bus's when it gives the slot to its node, at once when the job ends
+    /// (a bus message processed at the end of a job just before must not see the
+    /// store's change without the bus's).
     SetSlot {
         slot: u16,
         state: store_core::SlotState,
@@ -719,10 +722,9 @@ impl Engine {
         let now_ms = super::now_unix_ms(now);
         let n = &mut nodes.nodes[node as usize];
         let cost = match &mut self.admin[token as usize].1 {
-            AdminCmd::SetSlot { slot, state } => {
-                n.db.set_slot_state(*slot, *state);
-                self.cost.batch(1, 0, 0)
-            }
+            // Its effect is the driver's, at the job's end, with the bus's own (see
+            // `Resharding::admin_done`).
+            AdminCmd::SetSlot { .. } => self.cost.batch(1, 0, 0),
             AdminCmd::GetKeys { slot, count, keys } => {
                 *keys = n.db.keys_in_slot(*slot, *count as usize);
                 let bytes: u64 = keys.iter().map(|k| k.len() as u64 + 8).sum();

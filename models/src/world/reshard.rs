@@ -459,6 +459,7 @@ impl Resharding {
             let (node, cmd) = p.engine.admin.remove(token as usize);
             match cmd {
                 AdminCmd::SetSlot { slot, state } => {
+                    p.nodes.nodes[node as usize].db.set_slot_state(slot, state);
                     let m = self.running.as_ref().expect("a reshard runs");
                     if state == SlotState::Owned && node == m.target {
                         p.bus.move_slot(slot, m.to_shard, node);
