@@ -11,7 +11,10 @@
 #[path = "../tests/support/servers.rs"]
 mod servers;
 
-#[path = "../tests/support/real_cluster.rs"]
+#[path = "../tests/support/bus_measurement.rs"]
+mod bus_measurement;
+
+#[path = "support/real_cluster.rs"]
 mod real_cluster;
 
 use std::time::Duration;
@@ -26,7 +29,7 @@ fn main() {
             })
         })
         .collect();
-    let measured: Vec<real_cluster::BusMeasurement> = handles
+    let measured: Vec<bus_measurement::BusMeasurement> = handles
         .into_iter()
         .map(|h| h.join().expect("a measurement"))
         .collect();

@@ -14,13 +14,10 @@
 //! 104 bytes per gossip entry, of which it wants max(3, N / 10), at most N - 2, plus
 //! one per node it currently flags PFAIL.
 
-#[path = "support/servers.rs"]
-mod servers;
+#[path = "support/bus_measurement.rs"]
+mod bus_measurement;
 
-#[path = "support/real_cluster.rs"]
-mod real_cluster;
-
-use real_cluster::BusMeasurement;
+use bus_measurement::BusMeasurement;
 use std::sync::OnceLock;
 
 /// Bytes of a ping or pong without gossip entries: sizeof(clusterMsg) minus its data

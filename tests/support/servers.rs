@@ -15,11 +15,11 @@ use store_core::resp::{encode_request, parse_frame, Frame};
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a server may take to print that it is ready.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
-/// Polls of CLUSTER INFO while a new cluster master waits out Redis's own 2 s writable
-/// delay (CLUSTER_WRITABLE_DELAY, a wall-clock gate inside redis-server that no request
-/// can shorten), and the pause between them: at most 10 s.
-const CLUSTER_OK_ATTEMPTS: u32 = 500;
-const CLUSTER_OK_PAUSE: Duration = Duration::from_millis(20);
+/// How long a new cluster master may take to log that its state is ok: Redis holds it
+/// back 2 s (CLUSTER_WRITABLE_DELAY, a wall-clock gate inside redis-server).
+const CLUSTER_OK_TIMEOUT: Duration = Duration::from_secs(10);
+/// What redis-server logs when its cluster state turns ok (`clusterUpdateState`).
+const CLUSTER_OK_LOG: &str = "Cluster state changed: ok";
 
 /// A server process on 127.0.0.1, killed on drop (and its scratch directory removed).
 pub struct Server {
@@ -28,6 +28,9 @@ pub struct Server {
     /// `None` once handed to a thread waiting for its exit (see `wait_exit`).
     child: Option<Child>,
     scratch_dir: Option<std::path::PathBuf>,
+    /// The lines the server prints on stdout, as a reader thread gets them (in a
+    /// mutex: tests share a server between threads).
+    log: Option<std::sync::Mutex<std::sync::mpsc::Receiver<String>>>,
 }
 
 impl Server {
@@ -126,6 +129,7 @@ pub fn start_redis_with(extra_args: &[&str]) -> Server {
             port,
             child: Some(child),
             scratch_dir: None,
+            log: None,
         },
     )
 }
@@ -162,6 +166,7 @@ pub fn start_redis_cluster() -> Server {
             port,
             child: Some(child),
             scratch_dir: Some(dir),
+            log: None,
         },
     );
     let mut client = Client::connect(port).expect("connect to the cluster node");
@@ -171,16 +176,14 @@ pub fn start_redis_cluster() -> Server {
         Some(Frame::Simple(b"OK".to_vec())),
         "CLUSTER ADDSLOTSRANGE"
     );
-    // A new master waits about 2 s (CLUSTER_WRITABLE_DELAY) before reporting ok.
-    for _ in 0..CLUSTER_OK_ATTEMPTS {
-        if let Ok(Frame::Bulk(info)) = client.call(&["CLUSTER", "INFO"]) {
-            if info.starts_with(b"cluster_state:ok") {
-                return server;
-            }
-        }
-        std::thread::sleep(CLUSTER_OK_PAUSE);
+    // A new master waits about 2 s (CLUSTER_WRITABLE_DELAY) before reporting ok: wait
+    // for the line it logs then, not on a clock of our own.
+    let mut server = server;
+    wait_for_line(&mut server, CLUSTER_OK_LOG, CLUSTER_OK_TIMEOUT);
+    match client.call(&["CLUSTER", "INFO"]) {
+        Ok(Frame::Bulk(info)) if info.starts_with(b"cluster_state:ok") => server,
+        other => panic!("the one-node redis cluster logged ok but CLUSTER INFO says {other:?}"),
     }
-    panic!("the one-node redis cluster did not reach cluster_state:ok within 10 s");
 }
 
 /// The binary this package builds, when this module is compiled into one of its
@@ -204,6 +207,7 @@ pub fn start_kvsim(extra_args: &[&str]) -> Server {
             port,
             child: Some(child),
             scratch_dir: None,
+            log: None,
         },
     )
 }
@@ -220,29 +224,47 @@ fn wait_ready(marker: &'static str, mut server: Server) -> Server {
     use std::io::BufRead;
     let child = server.child.as_mut().expect("a new server's process");
     let stdout = child.stdout.take().expect("stdout is piped");
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let mut ready_tx = Some(ready_tx);
         for line in std::io::BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
-            if line.contains(marker) {
-                if let Some(tx) = ready_tx.take() {
-                    let _ = tx.send(());
-                }
+            if tx.send(line).is_err() {
+                break;
             }
         }
     });
-    match ready_rx.recv_timeout(START_TIMEOUT) {
-        Ok(()) => server,
-        Err(_) => {
-            let status = server
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten());
-            panic!(
-                "{} did not print {marker:?} within {START_TIMEOUT:?} (exit status: {status:?})",
-                server.name
-            )
+    server.log = Some(std::sync::Mutex::new(rx));
+    wait_for_line(&mut server, marker, START_TIMEOUT);
+    server
+}
+
+/// Waits (at most `timeout`) for the server to print a line containing `marker`.
+// Instant::now bounds the wait on a real process; nothing here feeds the simulator.
+#[allow(clippy::disallowed_methods)]
+fn wait_for_line(server: &mut Server, marker: &str, timeout: Duration) {
+    let log = server
+        .log
+        .as_ref()
+        .expect("the server's stdout is read")
+        .lock()
+        .expect("the log's lock");
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match log.recv_timeout(left) {
+            Ok(line) if line.contains(marker) => return,
+            Ok(_) => {}
+            Err(_) => {
+                drop(log);
+                let status = server
+                    .child
+                    .as_mut()
+                    .and_then(|c| c.try_wait().ok().flatten());
+                panic!(
+                    "{} did not print {marker:?} within {timeout:?} (exit status: {status:?})",
+                    server.name
+                )
+            }
         }
     }
 }

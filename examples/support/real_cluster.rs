@@ -8,14 +8,18 @@
 //! with a message instead of hanging it; every process started here is killed, and its
 //! scratch directory removed, when the measurement returns or panics.
 //!
-//! Include this module next to `support/servers.rs` under the module name `servers`
-//! (it reuses that module's RESP client and redis-server lookup).
+//! Include this module next to `tests/support/servers.rs` and
+//! `tests/support/bus_measurement.rs` under the module names `servers` and
+//! `bus_measurement` (it reuses the RESP client, the redis-server lookup and the
+//! measurement's type). Only the recorder (`examples/record_bus.rs`) runs it: it waits
+//! on the wall clock, which no test may.
 
 #![allow(dead_code)]
 // Instant::now: this module measures a real system's rate over wall-clock time, which is
 // its whole purpose; nothing here feeds the simulator.
 #![allow(clippy::disallowed_methods)]
 
+use crate::bus_measurement::BusMeasurement;
 use crate::servers::{redis_server_path, Client};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
@@ -48,57 +52,6 @@ const SETTLE: Duration = Duration::from_secs(5);
 const REDIS_READY: &str = "Ready to accept connections";
 /// Total hash slots, split evenly over the primaries.
 const SLOTS: u32 = 16_384;
-
-/// What an idle cluster sent on its bus during the window, per node per second
-/// (averaged over the nodes).
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct BusMeasurement {
-    pub nodes: u32,
-    pub node_timeout_ms: u64,
-    /// The wall-clock length of the window (between the midpoints of the two snapshots).
-    pub seconds: f64,
-    /// `cluster_stats_messages_ping_sent`.
-    pub ping_sent_per_node_s: f64,
-    /// `cluster_stats_messages_pong_sent`.
-    pub pong_sent_per_node_s: f64,
-    /// Everything else in `cluster_stats_messages_sent` (MEET, FAIL, UPDATE, PUBLISH, ...).
-    pub other_sent_per_node_s: f64,
-    /// TCP payload bytes sent on bus sockets, from the kernel's `bytes_sent` counters.
-    pub bus_bytes_sent_per_node_s: f64,
-    /// Bus bytes over bus messages: the wire size of an average message.
-    pub mean_message_bytes: f64,
-    /// Cross-check for the bytes: `wchar` of /proc/<pid>/io, every byte the processes
-    /// wrote by any syscall. Idle, that is the bus plus our few CLUSTER INFO replies.
-    pub wchar_per_node_s: f64,
-    /// Bus sockets that appeared during the window (counted from zero, so exact).
-    pub bus_sockets_opened: u32,
-    /// Bus sockets that vanished during the window: what they sent between the first
-    /// snapshot and their close is missing from the byte count (the kernel drops the
-    /// counters with the socket), so a non-zero value means bytes are slightly low.
-    pub bus_sockets_closed: u32,
-}
-
-impl std::fmt::Display for BusMeasurement {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} nodes, node timeout {} ms, {:.1} s: per node per second {:.3} pings, \
-             {:.3} pongs, {:.3} other, {:.0} bus bytes (wchar {:.0}); mean message {:.1} \
-             bytes; bus sockets opened {}, closed {}",
-            self.nodes,
-            self.node_timeout_ms,
-            self.seconds,
-            self.ping_sent_per_node_s,
-            self.pong_sent_per_node_s,
-            self.other_sent_per_node_s,
-            self.bus_bytes_sent_per_node_s,
-            self.wchar_per_node_s,
-            self.mean_message_bytes,
-            self.bus_sockets_opened,
-            self.bus_sockets_closed,
-        )
-    }
-}
 
 /// Starts an idle cluster of `nodes` primaries with `cluster-node-timeout
 /// node_timeout_ms`, waits until it has converged, and measures its bus traffic over
