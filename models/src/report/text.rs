@@ -575,7 +575,7 @@ fn resharding(o: &mut String, v: &VariantReport) {
     };
     let _ = writeln!(
         o,
-        "\nresharding (redis-cli from client-0; each slot's move is in the JSON): {} slot(s) and {} key(s) moved, {} migrated",
+        "\nresharding (over the whole run; redis-cli from client-0; each slot's move is in the JSON): {} slot(s) and {} key(s) moved, {} migrated",
         r.slots_moved,
         r.keys_moved,
         crate::units::bytes(r.migrated_bytes),
