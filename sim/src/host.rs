@@ -15,12 +15,21 @@
 //! starts with credits left runs at full speed for as long as they last, then at the
 //! baseline share), before any sharing of vCPUs, which then stretches it further.
 //!
+//! An instance on a shared physical host ([`HostCpu::set_co_tenant_demand`]) also
+//! competes for the host's cores: while its runnable vCPUs (at most its vCPU count) and
+//! the other tenants' demand (in vCPUs) add up to more than the cores, every runnable
+//! vCPU runs at cores / total of full speed, and the time a runnable thread waits for a
+//! core is recorded as steal, as a hypervisor reports it. Without co-tenant demand
+//! nothing changes, bit for bit.
+//!
 //! [`CpuThread`] is a lone FIFO server whose completion times are known at submission,
 //! for models that need no host.
 //!
 //! Invariants: in any interval, the vCPU-time a host's threads consume is at most its
-//! vCPU count times the interval (per second of the recorded series, too); a thread's
-//! jobs complete in the order started; the credit balance stays within [0, maximum].
+//! vCPU count times the interval (per second of the recorded series, too); busy,
+//! contended and stolen time add up to each running job's wall time (to a nanosecond
+//! per settlement); a thread's jobs complete in the order started; the credit balance
+//! stays within [0, maximum].
 
 use crate::stats::BusySeries;
 use crate::time::{div_ceil_u128, SimDuration, SimTime, NS_PER_S};
@@ -179,6 +188,9 @@ pub struct HostThread {
     pub busy: BusySeries,
     /// Nanoseconds runnable without a vCPU (the host's vCPUs were all taken), per second.
     pub contended: BusySeries,
+    /// Nanoseconds runnable on a vCPU that had no core (co-tenants took the physical
+    /// host's cores), per second: steal.
+    pub stolen: BusySeries,
 }
 
 impl HostThread {
@@ -201,6 +213,41 @@ pub struct HostCpu {
     runnable: u32,
     threads: Vec<HostThread>,
     credits: Option<CpuCredits>,
+    /// The physical host's cores and the other tenants' demand, when shared.
+    cores: Option<CoreShare>,
+}
+
+/// The physical host's cores as this instance sees them, in milli-vCPUs (a core runs one
+/// vCPU at full speed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct CoreShare {
+    cores_milli: u64,
+    /// What the other tenants run now.
+    others_milli: u64,
+}
+
+/// A running thread's share of full speed, num / den, and how its wall time splits:
+/// busy (num / den), waiting for a vCPU (contended_num / den) and waiting for a core
+/// (stolen_num / den).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Share {
+    num: u64,
+    den: u64,
+    contended_num: u64,
+    stolen_num: u64,
+}
+
+impl Share {
+    const FULL: Share = Share {
+        num: 1,
+        den: 1,
+        contended_num: 0,
+        stolen_num: 0,
+    };
+
+    fn is_full(&self) -> bool {
+        self.num == self.den
+    }
 }
 
 impl HostCpu {
@@ -211,6 +258,76 @@ impl HostCpu {
             runnable: 0,
             threads: vec![HostThread::default(); threads as usize],
             credits,
+            cores: None,
+        }
+    }
+
+    /// Shares a physical host of `cores` with other tenants (see the module doc); their
+    /// demand starts at zero.
+    pub fn share_cores(&mut self, cores: u32) {
+        self.cores = Some(CoreShare {
+            cores_milli: u64::from(cores.max(1)) * 1_000,
+            others_milli: 0,
+        });
+    }
+
+    /// The other tenants of the physical host run `demand_milli` milli-vCPUs from `now`:
+    /// every running job's progress is recorded at the old share and its completion
+    /// recomputed at the new one (pushed onto `out` when it moves).
+    pub fn set_co_tenant_demand(
+        &mut self,
+        now: SimTime,
+        demand_milli: u64,
+        out: &mut Vec<Completion>,
+    ) {
+        let Some(c) = self.cores else {
+            debug_assert!(false, "set_co_tenant_demand on a host that shares no cores");
+            return;
+        };
+        if c.others_milli == demand_milli {
+            return;
+        }
+        let old = self.share(self.runnable);
+        self.cores = Some(CoreShare {
+            others_milli: demand_milli,
+            ..c
+        });
+        self.reshare_from(now, old, self.runnable, out);
+    }
+
+    /// Whether the share of a running thread may change with the number of runnable
+    /// threads even while they fit the vCPUs: co-tenants are using cores and this
+    /// instance's vCPUs could then overcommit them.
+    #[inline]
+    fn cores_contended(&self) -> bool {
+        self.cores.is_some_and(|c| {
+            c.others_milli > 0 && u64::from(self.vcpus) * 1_000 + c.others_milli > c.cores_milli
+        })
+    }
+
+    /// The share of each running thread when `runnable` threads run.
+    #[inline]
+    fn share(&self, runnable: u32) -> Share {
+        let vcpus = self.vcpus;
+        let on_vcpus = u64::from(runnable.min(vcpus));
+        let runnable = u64::from(runnable);
+        // The speed of a vCPU that runs: a core each, or cores / demand of one.
+        let (speed_num, speed_den) = match self.cores {
+            Some(c) if c.others_milli > 0 && on_vcpus * 1_000 + c.others_milli > c.cores_milli => {
+                (c.cores_milli, on_vcpus * 1_000 + c.others_milli)
+            }
+            _ => {
+                if runnable <= u64::from(vcpus) {
+                    return Share::FULL;
+                }
+                (1, 1)
+            }
+        };
+        Share {
+            num: on_vcpus * speed_num,
+            den: runnable * speed_den,
+            contended_num: (runnable - on_vcpus) * speed_den,
+            stolen_num: on_vcpus * (speed_den - speed_num),
         }
     }
 
@@ -228,9 +345,9 @@ impl HostCpu {
 
     /// When the run is over: records every running job's progress up to `now`.
     pub fn settle(&mut self, now: SimTime) {
-        let (vcpus, runnable) = (self.vcpus, self.runnable);
+        let share = self.share(self.runnable);
         for t in &mut self.threads {
-            settle_thread(t, now, vcpus, runnable);
+            settle_thread(t, now, share);
         }
     }
 
@@ -254,15 +371,16 @@ impl HostCpu {
             self.threads[thread as usize].job.is_none(),
             "one job at a time"
         );
-        if self.runnable >= self.vcpus {
+        if self.runnable >= self.vcpus || self.cores_contended() {
             self.reshare(now, self.runnable + 1, out);
         } else {
             self.runnable += 1;
         }
+        let share = self.share(self.runnable);
         let t = &mut self.threads[thread as usize];
         t.jobs += 1;
         t.epoch = t.epoch.wrapping_add(1);
-        let done_at = now + stretch(work.as_ns(), self.vcpus, self.runnable);
+        let done_at = now + stretch(work.as_ns(), share);
         t.job = Some(RunningJob {
             remaining_ns: work.as_ns(),
             since: now,
@@ -287,15 +405,16 @@ impl HostCpu {
         epoch: u16,
         out: &mut Vec<Completion>,
     ) -> bool {
-        let (vcpus, runnable) = (self.vcpus, self.runnable);
+        let runnable = self.runnable;
+        let share = self.share(runnable);
         let t = &mut self.threads[thread as usize];
         match t.job {
             Some(j) if t.epoch == epoch && j.done_at == now => {}
             _ => return false,
         }
-        settle_thread(t, now, vcpus, runnable);
+        settle_thread(t, now, share);
         t.job = None;
-        if runnable > vcpus {
+        if runnable > self.vcpus || self.cores_contended() {
             self.reshare(now, runnable - 1, out);
         } else {
             self.runnable -= 1;
@@ -307,14 +426,21 @@ impl HostCpu {
     /// is recorded at the old share and its completion recomputed at the new one.
     #[cold]
     fn reshare(&mut self, now: SimTime, runnable: u32, out: &mut Vec<Completion>) {
-        let (vcpus, old) = (self.vcpus, self.runnable);
+        let old = self.share(self.runnable);
+        self.reshare_from(now, old, runnable, out);
+    }
+
+    /// Records every running job's progress at share `old` and recomputes its
+    /// completion with `runnable` threads at the share in force now.
+    fn reshare_from(&mut self, now: SimTime, old: Share, runnable: u32, out: &mut Vec<Completion>) {
+        let new = self.share(runnable);
         for (i, t) in self.threads.iter_mut().enumerate() {
             if t.job.is_none() {
                 continue;
             }
-            settle_thread(t, now, vcpus, old);
+            settle_thread(t, now, old);
             let j = t.job.as_mut().expect("checked");
-            let done_at = now + stretch(j.remaining_ns, vcpus, runnable);
+            let done_at = now + stretch(j.remaining_ns, new);
             if done_at != j.done_at {
                 j.done_at = done_at;
                 t.epoch = t.epoch.wrapping_add(1);
@@ -329,22 +455,21 @@ impl HostCpu {
     }
 }
 
-/// Wall time `work_ns` of work takes at a share of vcpus / runnable (full speed when
-/// runnable <= vcpus), rounded up so the work is done by then.
+/// Wall time `work_ns` of work takes at `share` of full speed, rounded up so the work
+/// is done by then.
 #[inline]
-fn stretch(work_ns: u64, vcpus: u32, runnable: u32) -> SimDuration {
-    if runnable <= vcpus {
+fn stretch(work_ns: u64, share: Share) -> SimDuration {
+    if share.is_full() {
         return SimDuration::from_ns(work_ns);
     }
     SimDuration::from_ns(div_ceil_u128(
-        work_ns as u128 * runnable as u128,
-        vcpus as u128,
+        work_ns as u128 * share.den as u128,
+        share.num as u128,
     ))
 }
 
-/// Records `t`'s progress since its job's last settlement, at a share of vcpus /
-/// runnable.
-fn settle_thread(t: &mut HostThread, now: SimTime, vcpus: u32, runnable: u32) {
+/// Records `t`'s progress since its job's last settlement, at `share`.
+fn settle_thread(t: &mut HostThread, now: SimTime, share: Share) {
     let Some(j) = t.job.as_mut() else {
         return;
     };
@@ -352,13 +477,23 @@ fn settle_thread(t: &mut HostThread, now: SimTime, vcpus: u32, runnable: u32) {
         return;
     }
     let wall_ns = (now - j.since).as_ns();
-    let progress_ns = if runnable <= vcpus {
+    let progress_ns = if share.is_full() {
         t.busy.add(j.since, now);
         wall_ns
     } else {
-        let (num, den) = (vcpus as u64, runnable as u64);
+        let Share {
+            num,
+            den,
+            contended_num,
+            stolen_num,
+        } = share;
         t.busy.add_share(j.since, now, num, den);
-        t.contended.add_share(j.since, now, den - num, den);
+        if contended_num > 0 {
+            t.contended.add_share(j.since, now, contended_num, den);
+        }
+        if stolen_num > 0 {
+            t.stolen.add_share(j.since, now, stolen_num, den);
+        }
         (wall_ns as u128 * num as u128 / den as u128) as u64
     };
     j.remaining_ns = j.remaining_ns.saturating_sub(progress_ns);
@@ -413,44 +548,115 @@ mod tests {
     /// Runs `jobs` (thread, start ns, work ns) on a host to completion, handling
     /// completions in time order as a scheduler would; returns each job's end.
     fn run_host(vcpus: u32, threads: u32, jobs: &[(u32, u64, u64)]) -> (HostCpu, Vec<u64>) {
+        run_shared_host(vcpus, threads, None, &[], jobs)
+    }
+
+    /// As `run_host`, on a physical host of `cores` (when given) whose other tenants'
+    /// demand changes at the given (time ns, milli-vCPUs), applied before a job
+    /// starting at the same time.
+    fn run_shared_host(
+        vcpus: u32,
+        threads: u32,
+        cores: Option<u32>,
+        demand: &[(u64, u64)],
+        jobs: &[(u32, u64, u64)],
+    ) -> (HostCpu, Vec<u64>) {
         let mut host = HostCpu::new(vcpus, threads, None);
+        if let Some(cores) = cores {
+            host.share_cores(cores);
+        }
         let mut pending: Vec<(u64, u32, u16)> = Vec::new(); // (at, thread, epoch)
         let mut out = Vec::new();
         let mut ends = vec![0; jobs.len()];
         let mut job_of = vec![usize::MAX; threads as usize];
-        let mut next_job = 0;
+        let (mut next_job, mut next_demand) = (0, 0);
         loop {
             let next_start = jobs.get(next_job).map(|j| j.1);
+            let next_change = demand.get(next_demand).map(|d| d.0);
             pending.sort();
             let next_done = pending.first().map(|p| p.0);
-            match (next_start, next_done) {
-                (Some(s), d) if d.is_none_or(|d| s < d) => {
-                    let (thread, at, work) = jobs[next_job];
-                    job_of[thread as usize] = next_job;
-                    next_job += 1;
-                    out.clear();
-                    let c = host.start(
-                        SimTime::from_ns(at),
-                        thread,
-                        SimDuration::from_ns(work),
-                        &mut out,
-                    );
-                    pending.push((c.at.as_ns(), c.thread, c.epoch));
-                    pending.extend(out.iter().map(|c| (c.at.as_ns(), c.thread, c.epoch)));
+            let first = [next_change, next_start, next_done]
+                .into_iter()
+                .flatten()
+                .min();
+            let Some(first) = first else { break };
+            out.clear();
+            if next_change == Some(first) {
+                let (at, milli) = demand[next_demand];
+                next_demand += 1;
+                host.set_co_tenant_demand(SimTime::from_ns(at), milli, &mut out);
+            } else if next_start == Some(first) && next_done.is_none_or(|d| first < d) {
+                let (thread, at, work) = jobs[next_job];
+                job_of[thread as usize] = next_job;
+                next_job += 1;
+                let c = host.start(
+                    SimTime::from_ns(at),
+                    thread,
+                    SimDuration::from_ns(work),
+                    &mut out,
+                );
+                pending.push((c.at.as_ns(), c.thread, c.epoch));
+            } else {
+                let (at, thread, epoch) = pending.remove(0);
+                if host.finish(SimTime::from_ns(at), thread, epoch, &mut out) {
+                    ends[job_of[thread as usize]] = at;
                 }
-                (_, Some(_)) => {
-                    let (at, thread, epoch) = pending.remove(0);
-                    out.clear();
-                    if host.finish(SimTime::from_ns(at), thread, epoch, &mut out) {
-                        ends[job_of[thread as usize]] = at;
-                    }
-                    pending.extend(out.iter().map(|c| (c.at.as_ns(), c.thread, c.epoch)));
-                }
-                (None, None) => break,
-                _ => unreachable!(),
             }
+            pending.extend(out.iter().map(|c| (c.at.as_ns(), c.thread, c.epoch)));
         }
         (host, ends)
+    }
+
+    #[test]
+    fn a_co_tenant_on_the_only_core_halves_the_speed_and_the_wait_is_steal() {
+        // 1 vCPU on a host of 1 core; another tenant runs 1 vCPU from 0 to 1 ms. A 1 ms
+        // job from 0 runs at half speed until 1 ms (0.5 ms done), then alone: 1.5 ms.
+        let (host, ends) = run_shared_host(
+            1,
+            1,
+            Some(1),
+            &[(0, 1_000), (1_000_000, 0)],
+            &[(0, 0, 1_000_000)],
+        );
+        assert_eq!(ends, vec![1_500_000]);
+        assert_eq!(host.thread(0).busy.total_ns(), 1_000_000);
+        assert_eq!(host.thread(0).stolen.total_ns(), 500_000);
+        assert_eq!(host.thread(0).contended.total_ns(), 0);
+    }
+
+    #[test]
+    fn co_tenants_within_the_spare_cores_take_nothing() {
+        // 2 vCPUs on 4 cores, others at 2 vCPUs: everyone has a core.
+        let (host, ends) = run_shared_host(
+            2,
+            2,
+            Some(4),
+            &[(0, 2_000)],
+            &[(0, 0, 1_000), (1, 0, 1_000)],
+        );
+        assert_eq!(ends, vec![1_000, 1_000]);
+        assert_eq!(
+            host.thread(0).stolen.total_ns() + host.thread(1).stolen.total_ns(),
+            0
+        );
+    }
+
+    #[test]
+    fn the_share_of_a_running_vcpu_follows_its_own_runnable_threads() {
+        // 2 vCPUs on 2 cores, others at 1 vCPU. One job alone: 1 + 1 <= 2 cores, full
+        // speed. Two jobs: 2 + 1 > 2, each at 2/3.
+        let (_, ends) = run_shared_host(2, 2, Some(2), &[(0, 1_000)], &[(0, 0, 2_000_000)]);
+        assert_eq!(ends, vec![2_000_000]);
+        let (host, ends) = run_shared_host(
+            2,
+            2,
+            Some(2),
+            &[(0, 1_000)],
+            &[(0, 0, 2_000_000), (1, 0, 2_000_000)],
+        );
+        assert_eq!(ends, vec![3_000_000, 3_000_000]);
+        let stolen: u64 = host.threads().iter().map(|t| t.stolen.total_ns()).sum();
+        assert_eq!(stolen, 2_000_000, "each waited a third of its 3 ms");
     }
 
     #[test]
@@ -491,6 +697,55 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// On a shared physical host, whatever the jobs and the co-tenants' demand: each
+        /// thread's busy, contended and stolen time add up to the wall time of its jobs
+        /// (to a nanosecond per settlement), so each vCPU's time is busy + steal + idle;
+        /// no second holds more busy time than the vCPUs; the work done is the work
+        /// asked.
+        #[test]
+        fn busy_steal_and_waiting_add_up_to_each_thread_s_time(
+            vcpus in 1u32..4,
+            cores in 1u32..4,
+            demand in proptest::collection::vec((0u64..3_000_000_000, 0u64..4_000), 0..12),
+            jobs in proptest::collection::vec((0u32..6, 0u64..3_000_000_000, 1u64..500_000_000), 1..30),
+        ) {
+            let mut demand = demand;
+            demand.sort_by_key(|d| d.0);
+            let mut jobs = jobs;
+            jobs.sort_by_key(|j| j.1);
+            // A thread's next job starts only after its last surely ended: 6 threads on
+            // 1 vCPU at a quarter speed (4 vCPUs of others on 1 core) take 6 x 5 = 30x.
+            let mut free_at = [0u64; 6];
+            let mut ok = Vec::new();
+            for (t, at, work) in jobs {
+                if at >= free_at[t as usize] {
+                    free_at[t as usize] = at + work * 30;
+                    ok.push((t, at, work));
+                }
+            }
+            let (host, ends) = run_shared_host(vcpus, 6, Some(cores), &demand, &ok);
+            let mut settlements = 0u64;
+            for t in 0..6u32 {
+                let wall: u64 = ok.iter().zip(&ends).filter(|(j, _)| j.0 == t).map(|(j, e)| e - j.1).sum();
+                let th = host.thread(t);
+                let parts = th.busy.total_ns() + th.contended.total_ns() + th.stolen.total_ns();
+                // Each settlement rounds each of three parts down by under 1 ns; a job
+                // settles at most once per event.
+                settlements += 3 * (ok.len() as u64 + demand.len() as u64 + 1) * 2;
+                proptest::prop_assert!(parts <= wall, "thread {t}: {parts} > {wall}");
+                proptest::prop_assert!(wall - parts <= settlements, "thread {t}: {parts} vs {wall}");
+            }
+            let seconds = host.threads().iter().map(|t| t.busy.len()).max().unwrap_or(0);
+            for s in 0..seconds {
+                let busy: u64 = host.threads().iter().map(|t| t.busy.busy_ns(s)).sum();
+                let stolen: u64 = host.threads().iter().map(|t| t.stolen.busy_ns(s)).sum();
+                proptest::prop_assert!(busy + stolen <= vcpus as u64 * NS_PER_S + 64, "second {s}: {busy} + {stolen}");
+            }
+            let asked: u64 = ok.iter().map(|j| j.2).sum();
+            let done: u64 = host.threads().iter().map(|t| t.busy.total_ns()).sum();
+            proptest::prop_assert!(done <= asked && asked - done <= 64 * (ok.len() + demand.len()) as u64, "{done} vs {asked}");
+        }
+
         /// Whatever the jobs, no second of a host's series holds more vCPU-time than
         /// its vCPUs, the vCPU-time consumed is the work asked, and each job takes at
         /// least its work.

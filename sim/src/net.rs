@@ -418,6 +418,14 @@ impl Network {
         NicId((self.nics.len() - 1) as u32)
     }
 
+    /// The physical host grants NIC `id` at most `cap_bits_per_s` of burst rate, both
+    /// ways, from `now` on (`None`: its own); see [`Shaper::set_host_burst_cap`].
+    pub fn set_host_burst_cap(&mut self, now: SimTime, id: NicId, cap_bits_per_s: Option<u64>) {
+        let nic = &mut self.nics[id.0 as usize];
+        nic.egress.set_host_burst_cap(now, cap_bits_per_s);
+        nic.ingress.set_host_burst_cap(now, cap_bits_per_s);
+    }
+
     pub fn nic(&self, id: NicId) -> &Nic {
         &self.nics[id.0 as usize]
     }

@@ -240,10 +240,18 @@ pub struct ShaperCounters {
 /// One NIC direction.
 #[derive(Clone, Debug)]
 pub struct Shaper {
-    /// The shaping in force: `configured` with a rate cap applied, if any.
+    /// The shaping in force: `configured` with the caps applied.
     cfg: ShaperConfig,
     /// The shaping the NIC was built with.
     configured: ShaperConfig,
+    /// A fault's cap on the allowed rate (baseline and burst), if any.
+    rate_cap: Option<u64>,
+    /// The burst rate the physical host grants when it is shared and full, if it holds
+    /// this NIC below its own burst rate.
+    host_burst_cap: Option<u64>,
+    /// The burst rate this NIC would have without the host's cap (the configured burst
+    /// under the fault's cap), while the host's cap holds it lower; 0 otherwise.
+    own_burst_bits_per_s: u64,
     framing: Framing,
     chunk_packets: u64,
     /// Bytes a flow may send per turn: at least one chunk (so any chunk fits in one turn).
@@ -297,6 +305,9 @@ pub struct Shaper {
     /// Wire bytes served at the baseline rate because the credits were spent (only for
     /// a NIC that can burst): which seconds ran in which regime.
     pub throttled_wire_bytes_per_s: CounterSeries,
+    /// Burst the physical host denied: bits this NIC could have sent at its own burst
+    /// rate, with credits left, in the time it served at the rate the host granted.
+    pub burst_denied_bits_per_s: CounterSeries,
 }
 
 impl Shaper {
@@ -319,6 +330,9 @@ impl Shaper {
             capacity_nanobits: cfg.credit_capacity_bits as u128 * NS_PER_S as u128,
             cfg,
             configured: cfg,
+            rate_cap: None,
+            host_burst_cap: None,
+            own_burst_bits_per_s: 0,
             framing,
             clock: SimTime::ZERO,
             busy_until: SimTime::ZERO,
@@ -347,6 +361,7 @@ impl Shaper {
             drops_per_s: CounterSeries::default(),
             bw_allowance_exceeded_per_s: CounterSeries::default(),
             throttled_wire_bytes_per_s: CounterSeries::default(),
+            burst_denied_bits_per_s: CounterSeries::default(),
         }
     }
 
@@ -360,20 +375,54 @@ impl Shaper {
     /// earned until `now` (or until the end of the chunk in service, which finishes as
     /// it was started) are kept; from then on they are earned at the new baseline.
     pub fn set_rate_cap(&mut self, now: SimTime, cap_bits_per_s: Option<u64>) {
+        self.rate_cap = cap_bits_per_s;
+        self.apply_caps(now);
+    }
+
+    /// The physical host grants at most `cap_bits_per_s` of burst rate from `now` on
+    /// (`None`: the NIC's own burst rate); never below the baseline, which the host
+    /// guarantees. Credits are spent only on what is sent above the baseline, so a
+    /// tenant held back spends them more slowly; the time it serves at the granted rate
+    /// with credits left counts its denied burst.
+    pub fn set_host_burst_cap(&mut self, now: SimTime, cap_bits_per_s: Option<u64>) {
+        self.host_burst_cap = cap_bits_per_s;
+        self.apply_caps(now);
+    }
+
+    /// The burst rate in force, as the host granted it (the NIC's own when not held).
+    pub fn burst_bits_per_s(&self) -> u64 {
+        self.cfg.burst_bits_per_s
+    }
+
+    fn apply_caps(&mut self, now: SimTime) {
         self.refill(now);
         let c = self.configured;
-        let (baseline, burst) = match cap_bits_per_s {
+        let (baseline, own_burst) = match self.rate_cap {
             Some(cap) => (
                 c.baseline_bits_per_s.min(cap).max(1),
                 c.burst_bits_per_s.min(cap).max(1),
             ),
             None => (c.baseline_bits_per_s, c.burst_bits_per_s),
         };
+        let burst = match self.host_burst_cap {
+            Some(cap) => own_burst.min(cap).max(baseline),
+            None => own_burst,
+        };
+        self.own_burst_bits_per_s = if burst < own_burst { own_burst } else { 0 };
         self.cfg.baseline_bits_per_s = baseline;
         self.cfg.burst_bits_per_s = burst;
         let extra_nanobits_per_byte = (burst - baseline) as u128 * NANOBITS_PER_BYTE as u128;
         self.spend_quot = (extra_nanobits_per_byte / burst as u128) as u64;
         self.spend_rem = (extra_nanobits_per_byte % burst as u128) as u64;
+    }
+
+    /// Records the burst the host denied over `burst_ns` served at the granted burst
+    /// rate `granted` (the baseline when it grants none) with credits left.
+    #[cold]
+    fn count_denied(&mut self, now: SimTime, granted: u64, burst_ns: u64) {
+        let denied = (self.own_burst_bits_per_s - granted) as u128 * burst_ns as u128;
+        self.burst_denied_bits_per_s
+            .add(now, (denied / NS_PER_S as u128) as u64);
     }
 
     pub fn framing(&self) -> &Framing {
@@ -765,7 +814,12 @@ impl Shaper {
             if extra > 0 {
                 self.throttled_wire_bytes_per_s.add(now, wire_bytes);
             }
-            div_ceil_u128(need, baseline)
+            let d = div_ceil_u128(need, baseline);
+            if self.own_burst_bits_per_s > 0 && self.credits_nanobits > 0 {
+                // The host grants no burst at all, and the NIC has credits for some.
+                self.count_denied(now, baseline as u64, d);
+            }
+            d
         } else {
             let at_burst_ns = div_ceil_u128(need, burst);
             // Spend for the exact (unrounded) time at burst: extra x need / burst. Charging
@@ -773,6 +827,9 @@ impl Shaper {
             let spend = self.burst_spend(wire_bytes, need);
             if spend <= self.credits_nanobits {
                 self.credits_nanobits -= spend;
+                if self.own_burst_bits_per_s > 0 {
+                    self.count_denied(now, burst as u64, at_burst_ns);
+                }
                 at_burst_ns
             } else {
                 // Credits run out inside this chunk: burst until they do, baseline after.
@@ -782,6 +839,9 @@ impl Shaper {
                 self.credits_nanobits = 0;
                 self.depleted_at
                     .get_or_insert(now + SimDuration::from_ns(burst_ns));
+                if self.own_burst_bits_per_s > 0 {
+                    self.count_denied(now, burst as u64, burst_ns);
+                }
                 burst_ns + div_ceil_u128(need - sent, baseline)
             }
         };
@@ -980,6 +1040,45 @@ mod tests {
             wake = earliest(wake, out.wake_at);
         }
         (finished, s)
+    }
+
+    /// A host that grants 2 of a NIC's 5 Gbit/s of burst: a message leaves at 2 Gbit/s,
+    /// credits go at 2 - 1 Gbit/s, and the 3 Gbit/s withheld over its time count as
+    /// denied; lifting the cap restores the NIC's own burst and counts nothing more.
+    #[test]
+    fn a_host_burst_cap_slows_the_burst_and_counts_what_it_denies() {
+        let mut s = shaper(1_000_000_000, 5_000_000_000);
+        let flow = s.add_flow();
+        let credits0 = s.credits_bits(SimTime::ZERO);
+        s.set_host_burst_cap(SimTime::ZERO, Some(2_000_000_000));
+        assert_eq!(s.burst_bits_per_s(), 2_000_000_000);
+        let mut out = ShaperOutput::default();
+        // 8 packets of 8,949 + 70 header bytes: 72,152 wire bytes, 288,608 ns at 2G.
+        let payload = 8 * 8_949;
+        s.offer(SimTime::ZERO, flow, 0, payload, &mut out);
+        let mut now = SimTime::ZERO;
+        while out.finished.is_empty() {
+            now = out.wake_at.take().expect("a wake");
+            s.wake(now, &mut out);
+        }
+        let wire_bits = 8 * 9_019 * 8u64;
+        let at_2g_ns = wire_bits.div_ceil(2);
+        let done = out.finished[0].1.as_ns();
+        assert!(done.abs_diff(at_2g_ns) <= 8, "{done} vs {at_2g_ns}");
+        let spent = credits0 - s.credits_bits(SimTime::from_ns(done));
+        assert!(spent.abs_diff(wire_bits / 2) <= 16, "spent {spent}");
+        let denied: u64 = s.burst_denied_bits_per_s.values().iter().sum();
+        assert!(denied.abs_diff(3 * wire_bits / 2) <= 16, "denied {denied}");
+        s.set_host_burst_cap(now, None);
+        assert_eq!(s.burst_bits_per_s(), 5_000_000_000);
+        let mut out = ShaperOutput::default();
+        s.offer(now, flow, 1, payload, &mut out);
+        while out.finished.is_empty() {
+            let at = out.wake_at.take().expect("a wake");
+            s.wake(at, &mut out);
+        }
+        let after: u64 = s.burst_denied_bits_per_s.values().iter().sum();
+        assert_eq!(after, denied);
     }
 
     /// A flow whose queued messages are discarded before any of their bytes start
