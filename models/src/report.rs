@@ -8,6 +8,7 @@
 
 pub mod bus;
 mod findings;
+pub mod neighbours;
 pub mod plot;
 pub mod replication;
 pub mod reshard;
@@ -236,6 +237,12 @@ pub struct VariantReport {
     /// The resharding timeline, when the scenario has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resharding: Option<reshard::ReshardReport>,
+    /// Shared hosts and their neighbours, when the scenario has them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub neighbours: Option<neighbours::NeighboursReport>,
+    /// The latency objective's verdict, when the scenario states one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slo: Option<neighbours::SloReport>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -258,6 +265,16 @@ pub struct ComparisonRow {
     /// Replication across the variant's replicas, when it has any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replication: Option<ReplicationComparison>,
+    /// With a latency objective: the whole p99.9, and the seconds that breached it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_ms_p999: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slo_seconds_breached: Option<u64>,
+    /// With shared hosts: the steal and the burst denied, over the shared nodes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub steal_vcpus_mean: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub burst_denied_mbps_mean: Option<f64>,
 }
 
 /// A variant's replication in one row: does the resync loop stop?
@@ -460,6 +477,8 @@ pub fn variant_report(result: &RunResult) -> VariantReport {
         bus: bus::bus_report(result),
         cluster_clients: result.cluster_clients.clone(),
         resharding: reshard::reshard_report(result),
+        neighbours: neighbours::neighbours_report(result),
+        slo: neighbours::slo_report(result),
     }
 }
 
@@ -548,6 +567,31 @@ fn timeseries(result: &RunResult) -> TimeSeries {
                 .unwrap_or(0.0)
         }),
     ];
+    // The tail per second, with an objective or shared hosts (left out otherwise, so
+    // reports without them are as before): p99.9, and whether each second held enough
+    // requests to estimate p99 and p99.9 (1: yes).
+    if config.slo.is_some() || !config.hosts.is_empty() {
+        series.push(per_s("latency_ms_p999", None, &|s| {
+            result
+                .latency_in_second(s as u64)
+                .map(|h| ms(h.percentile_ns(99.9) as f64))
+                .unwrap_or(0.0)
+        }));
+        for (name, p) in [
+            ("latency_p99_estimable", 99.0),
+            ("latency_p999_estimable", 99.9),
+        ] {
+            let min = neighbours::min_requests_for(p);
+            series.push(per_s(name, None, &|s| {
+                let n = result.latency_in_second(s as u64).map_or(0, |h| h.count());
+                if n >= min {
+                    1.0
+                } else {
+                    0.0
+                }
+            }));
+        }
+    }
     for (i, host) in result.hosts.iter().enumerate() {
         if host.role == crate::world::results::HostRole::Client {
             // A client host's series: its memtier threads' CPU.
@@ -594,6 +638,27 @@ fn timeseries(result: &RunResult) -> TimeSeries {
         if host.cpu_contended_ns_per_s.iter().any(|&ns| ns > 0) {
             series.push(per_s("cpu_threads_waiting", Some(node), &|s| {
                 round3(at(&host.cpu_contended_ns_per_s, s) as f64 / 1e9)
+            }));
+        }
+    }
+    // Each shared host: the node's steal and the burst it was denied, the time the NIC
+    // was full and the time some neighbour was on.
+    if let Some(n) = &result.neighbours {
+        for h in &n.hosts {
+            let host = &result.hosts[h.node as usize];
+            let node = host.name.as_str();
+            series.push(per_s("cpu_steal_vcpus", Some(node), &|s| {
+                round6(at(&host.cpu_steal_ns_per_s, s) as f64 / 1e9)
+            }));
+            series.push(per_s("burst_denied_bits_per_s", Some(node), &|s| {
+                (at(&host.egress.burst_denied_bits_per_s, s)
+                    + at(&host.ingress.burst_denied_bits_per_s, s)) as f64
+            }));
+            series.push(per_s("host_nic_full_share", Some(node), &|s| {
+                round6(at(&h.full_ns_per_s, s) as f64 / 1e9)
+            }));
+            series.push(per_s("neighbour_on_share", Some(node), &|s| {
+                round6(at(&h.neighbour_on_ns_per_s, s) as f64 / 1e9)
             }));
         }
     }
@@ -667,6 +732,19 @@ pub fn build_report(scenario: &Scenario, variants: Vec<VariantReport>) -> Report
                 in_sync_at_end: r.replicas.iter().filter(|x| x.in_sync_at_end).count() as u64,
                 replicas_in_loop: r.replicas.iter().filter(|x| x.full_resyncs > 1).count() as u64,
             }),
+            latency_ms_p999: v
+                .slo
+                .as_ref()
+                .map(|_| v.all_stats.totals.percentile_latencies["p99.90"]),
+            slo_seconds_breached: v.slo.as_ref().map(|s| s.seconds_breached),
+            steal_vcpus_mean: v
+                .neighbours
+                .as_ref()
+                .map(|n| round6(n.hosts.iter().map(|h| h.steal_vcpus_mean).sum())),
+            burst_denied_mbps_mean: v
+                .neighbours
+                .as_ref()
+                .map(|n| round3(n.hosts.iter().map(|h| h.burst_denied_mbps_mean).sum())),
         })
         .collect();
     Report {

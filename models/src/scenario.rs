@@ -361,6 +361,8 @@ fn spec_without_variants(spec: &ScenarioSpec) -> ScenarioSpec {
         instances,
         faults,
         resharding,
+        hosts,
+        slo,
         variants: _,
     } = spec;
     ScenarioSpec {
@@ -381,6 +383,8 @@ fn spec_without_variants(spec: &ScenarioSpec) -> ScenarioSpec {
         instances: instances.clone(),
         faults: faults.clone(),
         resharding: resharding.clone(),
+        hosts: hosts.clone(),
+        slo: slo.clone(),
         variants: None,
     }
 }

@@ -42,6 +42,9 @@ pub mod flows;
 #[cfg(test)]
 mod invariants;
 pub mod metrics;
+pub mod neighbours;
+#[cfg(test)]
+mod neighbours_props;
 pub mod node;
 #[cfg(test)]
 mod probe;
@@ -94,6 +97,7 @@ pub enum Ev {
     Repl(ReplEv),
     Bus(BusEv),
     Reshard(reshard::ReshardEv),
+    Neighbour(neighbours::NeighbourEv),
     /// Once a second: gauges (credits, memory).
     Sample,
     /// The end of warm-up, when it is not on a whole second (a `Sample` marks it
@@ -143,6 +147,8 @@ pub struct World {
     bus: Option<Bus>,
     /// The resharding timeline's driver (idle without one).
     resharding: reshard::Resharding,
+    /// Shared hosts and their neighbours (none without `hosts`).
+    neighbours: neighbours::Neighbours,
     sampler: Sampler,
     faults: faults::Faults,
     /// The cluster's addresses and what clients share about it.
@@ -180,6 +186,7 @@ impl Model for World {
             replication,
             bus,
             resharding,
+            neighbours,
             sampler,
             deliveries,
             faults,
@@ -356,6 +363,11 @@ impl Model for World {
                     bus: bus.as_mut().expect("resharding only with a bus"),
                 };
                 resharding.handle(&mut ctx, &mut p, e);
+            }
+            Ev::Neighbour(e) => {
+                if let Some((node, demand_milli)) = neighbours.handle(&mut ctx, e) {
+                    engine.set_co_tenant_demand(&mut ctx, node, demand_milli);
+                }
             }
             Ev::Node(e @ NodeEv::ExpireCycle { node }) => {
                 nodes.handle(&mut ctx, e);

@@ -59,6 +59,30 @@ pub fn render(r: &Report) -> String {
                 c.binding
             );
         }
+        if r.comparison
+            .iter()
+            .any(|c| c.slo_seconds_breached.is_some() || c.steal_vcpus_mean.is_some())
+        {
+            let _ = writeln!(
+                o,
+                "\n{:<24} {:>10} {:>10} {:>16} {:>12} {:>16}",
+                "variant", "p99 ms", "p99.9 ms", "SLO breached s", "steal vCPU", "denied Mbps"
+            );
+            let opt = |x: Option<f64>, p: usize| x.map_or("-".to_string(), |x| format!("{x:.p$}"));
+            for c in &r.comparison {
+                let _ = writeln!(
+                    o,
+                    "{:<24} {:>10.3} {:>10} {:>16} {:>12} {:>16}",
+                    c.variant,
+                    c.latency_ms_p99,
+                    opt(c.latency_ms_p999, 3),
+                    c.slo_seconds_breached
+                        .map_or("-".to_string(), |x| x.to_string()),
+                    opt(c.steal_vcpus_mean, 3),
+                    opt(c.burst_denied_mbps_mean, 1),
+                );
+            }
+        }
         if r.comparison.iter().any(|c| c.replication.is_some()) {
             let _ = writeln!(
                 o,
@@ -256,6 +280,8 @@ fn variant(o: &mut String, v: &VariantReport) {
     replication(o, v);
     bus(o, v);
     resharding(o, v);
+    neighbours(o, v);
+    slo(o, v);
     if c.report.shows(ReportSection::Shards) && v.shards.per_shard.len() > 1 {
         let s = &v.shards;
         let _ = writeln!(
@@ -568,6 +594,97 @@ cross-zone traffic (wire bytes over the whole run, what a cloud bill charges for
 /// Replication: each replica's resyncs, buffer and lag, each primary's egress split,
 /// reads served by replicas, each link's timeline, and the resync loop when there is
 /// one.
+/// Shared hosts: what the scenario states about each, what it led to, and the rules.
+fn neighbours(o: &mut String, v: &VariantReport) {
+    let Some(n) = &v.neighbours else {
+        return;
+    };
+    let _ = writeln!(
+        o,
+        "\nshared hosts (noisy neighbours; figures stated by the scenario, not measured; over the measured window):"
+    );
+    for h in &n.hosts {
+        let _ = writeln!(
+            o,
+            "  {} on {}: NIC {} Gbps, {} cores x overcommit {}; NIC full {:.1}% of the time; burst granted {:.3} Gbps (mean above baseline), denied {:.1} Mbps (mean, in + out) in {} s; steal {:.3} vCPU (mean), {:.3} (worst second)",
+            h.node,
+            h.name,
+            h.nic_gbps,
+            h.cores,
+            h.overcommit,
+            h.full_fraction * 100.0,
+            h.node_burst_granted_gbps_mean,
+            h.burst_denied_mbps_mean,
+            h.seconds_with_burst_denied,
+            h.steal_vcpus_mean,
+            h.steal_vcpus_peak,
+        );
+        for x in &h.neighbours {
+            let credits = match x.credit_capacity_gbit {
+                Some(c) => format!("{c} Gbit of credits"),
+                None => "credits unlimited".to_string(),
+            };
+            let _ = writeln!(
+                o,
+                "    neighbour {}: {} vCPU, baseline {} Gbps, burst {} Gbps, {credits}; {} (duty {:.3}); asks while on {} Gbps and {} vCPU; on {:.1}% of the time, granted {:.3} Gbps of burst while on",
+                x.name,
+                x.vcpus,
+                x.baseline_gbps,
+                x.burst_gbps,
+                x.activity,
+                x.duty_cycle_stated,
+                x.demand_gbps,
+                x.demand_vcpus,
+                x.on_fraction * 100.0,
+                x.burst_granted_gbps_mean_while_on,
+            );
+        }
+    }
+    let _ = writeln!(o, "  model:");
+    for r in &n.rules {
+        let _ = writeln!(o, "  - {r}");
+    }
+}
+
+/// The latency objective: seconds judged, breached, and too thin to judge.
+fn slo(o: &mut String, v: &VariantReport) {
+    let Some(s) = &v.slo else {
+        return;
+    };
+    let bounds: Vec<String> = [("p99", s.p99_ms), ("p99.9", s.p999_ms)]
+        .iter()
+        .filter_map(|(l, b)| b.map(|b| format!("{l} <= {b} ms")))
+        .collect();
+    let _ = writeln!(
+        o,
+        "\nlatency objective ({} each second): {} of {} whole second(s) of the measured window breached it",
+        bounds.join(" and "),
+        s.seconds_breached,
+        s.seconds
+    );
+    for (label, r) in [("p99", &s.p99), ("p99.9", &s.p999)] {
+        let Some(r) = r else { continue };
+        let worst = match r.worst_second {
+            Some(w) => format!("worst {:.3} ms in the second from {w} s", r.worst_ms),
+            None => "no second held enough requests".to_string(),
+        };
+        let listed: Vec<String> = r.breached.iter().take(20).map(|s| s.to_string()).collect();
+        let more = if r.breached.len() > 20 { ", ..." } else { "" };
+        let _ = writeln!(
+            o,
+            "  {label}: {} breached{}; {} second(s) with fewer than {} requests not judged; {worst}",
+            r.seconds_breached,
+            if r.breached.is_empty() {
+                String::new()
+            } else {
+                format!(" (seconds from {}{more})", listed.join(", "))
+            },
+            r.seconds_too_few_requests,
+            r.min_requests,
+        );
+    }
+}
+
 /// The resharding timeline: a line a step.
 fn resharding(o: &mut String, v: &VariantReport) {
     let Some(r) = &v.resharding else {

@@ -19,9 +19,11 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 pub mod bus;
+pub mod neighbours;
 pub mod replication;
 pub mod reshard;
 pub mod topology;
+pub use neighbours::{Activity, NeighbourConfig, PhysicalHostConfig, SloConfig};
 pub use replication::ReplicationConfig;
 pub use reshard::{ReshardConfig, ReshardKind, ReshardStep};
 pub use topology::{FaultConfig, FaultKind, HostRef, ZonePairConfig, ZonesConfig};
@@ -87,6 +89,13 @@ pub struct RunConfig {
         skip_serializing_if = "topology::is_default_tcp_reset_after_ns"
     )]
     pub tcp_reset_after_ns: u64,
+    /// Physical hosts shared with neighbours (empty: every instance alone on an
+    /// unlimited host, and left out of the serialized form, as before they existed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<PhysicalHostConfig>,
+    /// The latency objective, if the scenario states one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo: Option<SloConfig>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -655,6 +664,13 @@ pub(crate) fn resolve(
         }
     }
 
+    let hosts = neighbours::resolve_hosts(
+        spec.hosts.as_deref().unwrap_or_default(),
+        duration_ns,
+        &cluster,
+    )?;
+    let slo = neighbours::resolve_slo(spec.slo.as_ref())?;
+
     let net_credits_at_start = check_level(spec.net_credits_at_start, "net_credits_at_start")?;
     let cpu_credits_at_start = check_level(spec.cpu_credits_at_start, "cpu_credits_at_start")?;
 
@@ -697,6 +713,8 @@ pub(crate) fn resolve(
         faults,
         resharding,
         tcp_reset_after_ns,
+        hosts,
+        slo,
     })
 }
 

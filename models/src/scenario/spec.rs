@@ -60,8 +60,99 @@ pub struct ScenarioSpec {
     /// variant's list replaces the base's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resharding: Option<Vec<ReshardActionSpec>>,
+    /// Physical hosts shared with other tenants (noisy neighbours). Without them every
+    /// instance is alone on a host that never limits it (a variant's list replaces the
+    /// base's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosts: Option<Vec<HostSpec>>,
+    /// A latency objective, checked second by second over the measured window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo: Option<SloSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variants: Option<Vec<VariantSpec>>,
+}
+
+/// A physical host: its NIC, its cores, how many vCPUs it sells per core, the
+/// scenario's instance it carries and the other tenants beside it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename = "host")]
+pub struct HostSpec {
+    pub name: String,
+    /// The host's NIC, each direction: what all its tenants share.
+    pub nic_bits_per_s: u64,
+    /// Physical cores; a core runs one vCPU at full speed.
+    pub cores: u32,
+    /// vCPUs sold per core (default 1: no overcommit); the tenants' vCPUs must fit in
+    /// cores x overcommit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overcommit: Option<f64>,
+    /// The scenario's instances on this host, named as reports name them (`redis-0`,
+    /// `redis-0-r1`); one per host.
+    pub instances: Vec<String>,
+    /// The other tenants.
+    pub neighbours: Vec<NeighbourSpec>,
+}
+
+/// A tenant of a physical host that is not part of the scenario's cluster: a process
+/// that is on or off, asking while on for bandwidth and CPU.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename = "neighbour")]
+pub struct NeighbourSpec {
+    pub name: String,
+    /// Its instance's vCPUs (counted against the host's cores x overcommit).
+    pub vcpus: u32,
+    /// Its instance's network baseline, each direction: guaranteed while it asks.
+    pub baseline_bits_per_s: u64,
+    /// Its instance's burst rate (default: its baseline, no burst).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burst_bits_per_s: Option<u64>,
+    /// Its burst credit bucket, full at the start (default: none, its burst never runs
+    /// out of credits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credit_capacity_bits: Option<u64>,
+    /// When it is on.
+    pub activity: ActivitySpec,
+    /// Bandwidth it asks for while on, each direction (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub net_bits_per_s: Option<u64>,
+    /// vCPUs it keeps busy while on (default 0; at most its vCPUs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_vcpus: Option<f64>,
+}
+
+/// A neighbour's on and off periods.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case", rename = "activity")]
+pub enum ActivitySpec {
+    /// On from the start to the end.
+    Always,
+    /// Exponential on and off periods (their means in ms), starting off.
+    Exponential { on_mean_ms: u64, off_mean_ms: u64 },
+    /// Pareto on and off periods with the given means (ms) and shape (> 1: heavy
+    /// tailed, a finite mean), starting off.
+    Pareto {
+        on_mean_ms: u64,
+        off_mean_ms: u64,
+        shape: f64,
+    },
+    /// On in each listed window, (at_ms, for_ms), in time order.
+    Schedule(Vec<(u64, u64)>),
+}
+
+impl Default for ActivitySpec {
+    fn default() -> ActivitySpec {
+        ActivitySpec::Always
+    }
+}
+
+/// A latency objective per second of the measured window.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename = "slo")]
+pub struct SloSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p99_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p999_ms: Option<f64>,
 }
 
 /// One step of growing the cluster: when it starts (`at_s` or `at_ms`) and exactly one
@@ -684,6 +775,8 @@ impl Merge for ScenarioSpec {
         self.instances.merge(p.instances);
         self.faults.merge(p.faults);
         self.resharding.merge(p.resharding);
+        self.hosts.merge(p.hosts);
+        self.slo.merge(p.slo);
         // Patches cannot hold variants (checked in resolve); keep the base's list.
     }
 }
@@ -803,6 +896,13 @@ impl Merge for PrefillSpec {
         self.keys.merge(p.keys);
         self.key_minimum.merge(p.key_minimum);
         self.value_bytes.merge(p.value_bytes);
+    }
+}
+
+impl Merge for SloSpec {
+    fn merge(&mut self, p: Self) {
+        self.p99_ms.merge(p.p99_ms);
+        self.p999_ms.merge(p.p999_ms);
     }
 }
 

@@ -1008,3 +1008,165 @@ fn faults_change_the_digest() {
     assert_ne!(a.digest(), b.digest());
     assert_ne!(a.digest(), load(MINIMAL).unwrap().digest());
 }
+
+/// A shared host as the tests below vary it: `host` replaces the host's own fields,
+/// `nb` the neighbour's.
+fn shared_host(host: &str, nb: &str) -> String {
+    format!(
+        r#"hosts: [(name: "h0", nic_bits_per_s: 25000000000, cores: 8, {host}
+                    neighbours: [(name: "n0", vcpus: 2, baseline_bits_per_s: 1000000000, {nb})])],"#
+    )
+}
+
+/// Every malformed shared host or objective is refused with the field's path and what
+/// is expected; none panics.
+#[test]
+fn bad_hosts_and_objectives_name_the_field() {
+    let ok_host = r#"instances: ["redis-0"],"#;
+    let ok_nb = r#"activity: always, net_bits_per_s: 1000000000"#;
+    let cases: &[(String, &str, &str)] = &[
+        (
+            shared_host(r#"instances: [],"#, ok_nb),
+            "hosts[0].instances",
+            "changes nothing",
+        ),
+        (
+            shared_host(r#"instances: ["redis-0", "redis-0"],"#, ok_nb),
+            "hosts[0].instances",
+            "not modelled yet",
+        ),
+        (
+            shared_host(r#"instances: ["redis-9"],"#, ok_nb),
+            "hosts[0].instances[0]",
+            "unknown instance",
+        ),
+        (
+            shared_host(r#"instances: ["client-0"],"#, ok_nb),
+            "hosts[0].instances[0]",
+            "client hosts",
+        ),
+        (
+            shared_host(&format!("{ok_host} overcommit: 0.5,"), ok_nb),
+            "hosts[0].overcommit",
+            "from 1 to 16",
+        ),
+        (
+            shared_host(ok_host, r#"activity: always"#),
+            "hosts[0].neighbours[0]",
+            "a demand while on",
+        ),
+        (
+            shared_host(ok_host, r#"activity: always, net_bits_per_s: 5000000000"#),
+            "hosts[0].neighbours[0].net_bits_per_s",
+            "at most its burst rate",
+        ),
+        (
+            shared_host(ok_host, r#"activity: always, cpu_vcpus: 3.0"#),
+            "hosts[0].neighbours[0].cpu_vcpus",
+            "expected 0 to its 2 vCPUs",
+        ),
+        (
+            shared_host(
+                ok_host,
+                r#"activity: exponential(on_mean_ms: 0, off_mean_ms: 10), cpu_vcpus: 1.0"#,
+            ),
+            "hosts[0].neighbours[0].activity.on_mean_ms",
+            "1 ms to one day",
+        ),
+        (
+            shared_host(
+                ok_host,
+                r#"activity: pareto(on_mean_ms: 5, off_mean_ms: 10, shape: 1.0), cpu_vcpus: 1.0"#,
+            ),
+            "hosts[0].neighbours[0].activity.shape",
+            "above 1",
+        ),
+        (
+            shared_host(
+                ok_host,
+                r#"activity: schedule([(1000, 500), (1200, 10)]), cpu_vcpus: 1.0"#,
+            ),
+            "hosts[0].neighbours[0].activity[1]",
+            "time order",
+        ),
+        (
+            shared_host(
+                ok_host,
+                r#"activity: schedule([(9000, 5000)]), cpu_vcpus: 1.0"#,
+            ),
+            "hosts[0].neighbours[0].activity[0]",
+            "inside the run",
+        ),
+        (
+            shared_host(
+                ok_host,
+                r#"credit_capacity_bits: 100, activity: always, cpu_vcpus: 1.0"#,
+            ),
+            "hosts[0].neighbours[0].credit_capacity_bits",
+            "cannot burst",
+        ),
+        (
+            // 2 vCPUs for the node and 2 for the neighbour on 1 core.
+            r#"hosts: [(name: "h0", nic_bits_per_s: 25000000000, cores: 1, instances: ["redis-0"],
+                        neighbours: [(name: "n0", vcpus: 2, baseline_bits_per_s: 1000000000,
+                                      activity: always, cpu_vcpus: 1.0)])],"#
+                .to_string(),
+            "hosts[0]",
+            "more than 1 cores x overcommit",
+        ),
+        (
+            // Slower than the node's own 12.5 Gbps burst.
+            r#"hosts: [(name: "h0", nic_bits_per_s: 10000000000, cores: 8, instances: ["redis-0"],
+                        neighbours: [(name: "n0", vcpus: 2, baseline_bits_per_s: 1000000000,
+                                      activity: always, cpu_vcpus: 1.0)])],"#
+                .to_string(),
+            "hosts[0].nic_bits_per_s",
+            "every tenant's burst rate",
+        ),
+        (r#"slo: (),"#.to_string(), "slo", "p99_ms, p999_ms or both"),
+        (
+            r#"slo: (p99_ms: -1.0),"#.to_string(),
+            "slo.p99_ms",
+            "above 0",
+        ),
+    ];
+    for (extra, path, fragment) in cases {
+        let (p, m) = invalid(&with(extra));
+        assert_eq!(&p, path, "{extra}: {m}");
+        assert!(m.contains(fragment), "{extra}: {m}");
+    }
+    // A typo in a neighbour is a parse error with its line and column.
+    let typo = with(&shared_host(
+        ok_host,
+        r#"activity: always, net_bits_per_sec: 1"#,
+    ));
+    match load(&typo) {
+        Err(e @ ScenarioError::Parse { .. }) => {
+            let m = e.to_string();
+            assert!(m.contains("net_bits_per_sec"), "{m}");
+        }
+        other => panic!("expected a parse error, got {other:?}"),
+    }
+}
+
+/// Shared hosts and the objective are part of the scenario, so of its digest; a
+/// scenario without them resolves to a configuration that serializes as before.
+#[test]
+fn shared_hosts_change_the_digest_and_are_absent_otherwise() {
+    let host = shared_host(
+        r#"instances: ["redis-0"],"#,
+        r#"activity: always, cpu_vcpus: 1.0"#,
+    );
+    let a = load(&with(&host)).unwrap();
+    assert_ne!(a.digest(), load(MINIMAL).unwrap().digest());
+    let b = load(&with(r#"slo: (p99_ms: 1.0),"#)).unwrap();
+    assert_ne!(b.digest(), load(MINIMAL).unwrap().digest());
+    let plain = serde_json::to_string(&load(MINIMAL).unwrap().variants()[0].config).unwrap();
+    assert!(
+        !plain.contains("\"hosts\":[") && !plain.contains("\"slo\""),
+        "{plain}"
+    );
+    let c = &a.variants()[0].config;
+    assert_eq!(c.hosts.len(), 1);
+    assert_eq!(c.hosts[0].neighbours[0].cpu_milli_vcpus, 1_000);
+}

@@ -613,6 +613,22 @@ impl World {
                     end,
                 )
             }),
+            neighbours: super::neighbours::Neighbours::build(
+                &config.hosts,
+                &config
+                    .hosts
+                    .iter()
+                    .map(|h| nodes[h.node as usize].nic)
+                    .collect::<Vec<_>>(),
+                (
+                    server.baseline_bits_per_s,
+                    server
+                        .burst_bits_per_s
+                        .unwrap_or(server.baseline_bits_per_s),
+                ),
+                &streams,
+                SimTime::from_ns(config.warmup_ns),
+            ),
             resharding: super::reshard::Resharding::build(
                 config.resharding.steps.clone(),
                 initial_shards,
@@ -666,6 +682,10 @@ impl World {
                 .collect();
             world.net.reserve_flows(n * peers, &per_nic);
         }
+        for (node, cores) in world.neighbours.node_cores() {
+            world.engine.cpus[node as usize].share_cores(cores);
+        }
+        world.neighbours.start(sched);
         world.resharding.start(sched);
         world.sampler.start(sched);
         #[cfg(test)]

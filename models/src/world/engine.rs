@@ -342,6 +342,16 @@ impl Engine {
         self.prefetch_next(nodes, reqs, node, thread);
     }
 
+    /// The other tenants of `node`'s physical host now run `demand_milli` milli-vCPUs:
+    /// its running jobs' completions move with their new share of the cores.
+    pub(crate) fn set_co_tenant_demand(&mut self, ctx: &mut Ctx<'_>, node: u32, demand_milli: u64) {
+        let now = ctx.sched.now();
+        self.cpus[node as usize].set_co_tenant_demand(now, demand_milli, &mut self.completions);
+        if !self.completions.is_empty() {
+            self.schedule_completions(ctx, node);
+        }
+    }
+
     /// Schedules the completions the node's host has rescheduled (its threads
     /// contend), and empties the list.
     #[cold]

@@ -37,6 +37,7 @@ fn nic_direction(
         baseline_bits_per_s: shaper.config().baseline_bits_per_s,
         burst_bits_per_s: shaper.config().burst_bits_per_s,
         throttled_wire_bytes_per_s: shaper.throttled_wire_bytes_per_s.values().to_vec(),
+        burst_denied_bits_per_s: shaper.burst_denied_bits_per_s.values().to_vec(),
     }
 }
 
@@ -100,6 +101,7 @@ impl World {
             replication,
             bus,
             resharding,
+            neighbours,
             flows: flow_map,
             ..
         } = self;
@@ -183,6 +185,12 @@ impl World {
                         .iter()
                         .map(|t| t.contended.busy_ns_per_s()),
                 ),
+                cpu_steal_ns_per_s: sum_series(
+                    engine.cpus[i]
+                        .threads()
+                        .iter()
+                        .map(|t| t.stolen.busy_ns_per_s()),
+                ),
                 ops: metrics.shard_ops[i],
                 ops_per_s: metrics.shard_ops_per_s[i].values().to_vec(),
                 used_memory_bytes: n.db.used_memory(),
@@ -243,6 +251,7 @@ impl World {
                             .map(|t| t.contended.busy_ns_per_s()),
                     )
                 }),
+                cpu_steal_ns_per_s: Vec::new(),
                 ops: replies,
                 ops_per_s: Vec::new(),
                 used_memory_bytes: 0,
@@ -373,6 +382,7 @@ impl World {
             bus,
             cluster_clients,
             resharding: resharding.finish(),
+            neighbours: neighbours.finish(end),
             config,
         }
     }

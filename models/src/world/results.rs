@@ -65,6 +65,9 @@ pub struct RunResult {
     /// The resharding timeline, when the scenario has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resharding: Option<super::reshard::ReshardResult>,
+    /// Shared hosts and their neighbours, when the scenario has them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub neighbours: Option<super::neighbours::NeighboursResult>,
 }
 
 /// What following the cluster (redirections, retries, map refreshes) cost the clients.
@@ -251,6 +254,11 @@ pub struct HostResult {
     /// Nanoseconds the host's threads were runnable without a vCPU (more threads than
     /// vCPUs wanted to run), summed over its threads, per second.
     pub cpu_contended_ns_per_s: Vec<u64>,
+    /// Nanoseconds the host's threads were runnable on a vCPU that had no core (a
+    /// shared host's other tenants took them: steal), summed over its threads, per
+    /// second; empty, and left out, when there was none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cpu_steal_ns_per_s: Vec<u64>,
     /// Requests this node served that completed in the measured window; for a client
     /// host, the replies its clients received in that window.
     pub ops: u64,
@@ -326,6 +334,10 @@ pub struct NicDirectionResult {
     pub burst_bits_per_s: u64,
     /// Wire bytes served at the baseline because the credits were spent, per second.
     pub throttled_wire_bytes_per_s: Vec<u64>,
+    /// Burst a shared host denied, in bits per second (see `Shaper`); empty when it
+    /// denied none, and left out then, as before shared hosts existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub burst_denied_bits_per_s: Vec<u64>,
 }
 
 /// A kind of resource in the registry.
