@@ -130,8 +130,8 @@ fn every_bundled_scenario_passes_check() {
         );
     }
     assert_eq!(
-        n, 10,
-        "the five experiments of issue 4, the partition of one shard, the replication backlog, the gossip overhead, the failover, the scale-out event"
+        n, 11,
+        "the five experiments of issue 4, the partition of one shard, the replication backlog, the gossip overhead, the failover, the scale-out event, the noisy neighbours"
     );
 }
 
@@ -419,6 +419,7 @@ fn list_shows_every_bundled_scenario_once() {
             "gossip-overhead",
             "lab-tbf-100mbit",
             "m6g-25kb-get",
+            "noisy-neighbours",
             "partition-one-shard",
             "r7g-family",
             "replication-backlog",

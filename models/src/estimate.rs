@@ -1000,8 +1000,41 @@ pub fn estimate(config: &RunConfig) -> Estimate {
         } else {
             0
         };
+    // Shared hosts: a neighbour's change is an event, and a re-arbitration may move the
+    // node's running jobs (an event each); while the neighbours' CPU demand can
+    // overcommit the cores, every job start and end moves them too. Periods are drawn,
+    // so their count is bounded by four times the expected one (a period of the shorter
+    // mean), which the draws of any run this short stay below.
+    let mut neighbour_events = 0u64;
+    let mut shared_contention_per_request = 0u64;
+    for h in &config.hosts {
+        let demand: u64 = h.neighbours.iter().map(|n| n.cpu_milli_vcpus).sum();
+        let vcpus = u64::from(config.cluster.instance.spec.vcpu) * 1_000;
+        if demand > 0 && vcpus + demand > u64::from(h.cores) * 1_000 {
+            shared_contention_per_request = 6 * running_jobs.max(1);
+        }
+        for n in &h.neighbours {
+            let changes = match &n.activity {
+                crate::scenario::resolve::Activity::Always => 1,
+                crate::scenario::resolve::Activity::Schedule(w) => 2 * w.len() as u64,
+                crate::scenario::resolve::Activity::Exponential {
+                    on_mean_ns,
+                    off_mean_ns,
+                }
+                | crate::scenario::resolve::Activity::Pareto {
+                    on_mean_ns,
+                    off_mean_ns,
+                    ..
+                } => 4 * (config.duration_ns / (*on_mean_ns).min(*off_mean_ns).max(1) + 1),
+            };
+            // A change, a credit run-out each, and the node's jobs moved.
+            neighbour_events =
+                neighbour_events.saturating_add(changes.saturating_mul(2 + node_threads));
+        }
+    }
     let events = requests
-        .saturating_mul(per_request + contention_per_request)
+        .saturating_mul(per_request + contention_per_request + shared_contention_per_request)
+        .saturating_add(neighbour_events)
         .saturating_add(
             retransmissions.saturating_mul(EVENTS_PER_ATTEMPT + split_events(largest_message)),
         )
@@ -1089,8 +1122,21 @@ pub fn estimate(config: &RunConfig) -> Estimate {
     // with resharding, two more (bytes migrated, slots moved).
     let bus_series = if config.cluster.bus.is_some() { 3 } else { 0 };
     let reshard_series = if config.resharding.is_empty() { 0 } else { 2 };
+    // With an objective or shared hosts, three tail series (p99.9, and whether p99 and
+    // p99.9 were estimable); with shared hosts, four a shared node (steal, burst denied,
+    // NIC full, a neighbour on).
+    let tail_series = if config.slo.is_some() || !config.hosts.is_empty() {
+        3
+    } else {
+        0
+    };
+    let shared_series = 4 * config.hosts.len() as u64;
     let timeseries_points = seconds.saturating_mul(
-        (2 + reshard_series + nodes * (7 + io_threads + waiting + bus_series) + 3 * links)
+        (2 + tail_series
+            + shared_series
+            + reshard_series
+            + nodes * (7 + io_threads + waiting + bus_series)
+            + 3 * links)
             .saturating_add(client_threads),
     );
 

@@ -657,7 +657,7 @@ fn slo(o: &mut String, v: &VariantReport) {
         .collect();
     let _ = writeln!(
         o,
-        "\nlatency objective ({} each second): {} of {} whole second(s) of the measured window breached it",
+        "\nlatency objective ({} in each second, latency from the actual send as memtier measures it): {} of {} whole second(s) of the measured window breached it",
         bounds.join(" and "),
         s.seconds_breached,
         s.seconds

@@ -23,6 +23,10 @@ pub const BUNDLED: &[(&str, &str)] = &[
         include_str!("../../../scenarios/m6g-25kb-get.ron"),
     ),
     (
+        "noisy-neighbours.ron",
+        include_str!("../../../scenarios/noisy-neighbours.ron"),
+    ),
+    (
         "partition-one-shard.ron",
         include_str!("../../../scenarios/partition-one-shard.ron"),
     ),

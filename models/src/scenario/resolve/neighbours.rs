@@ -107,7 +107,7 @@ impl Activity {
                 ms(*on_mean_ns),
                 ms(*off_mean_ns)
             ),
-            Activity::Schedule(w) => format!("a schedule of {} windows", w.len()),
+            Activity::Schedule(w) => format!("a schedule of {} window(s)", w.len()),
         }
     }
 }
