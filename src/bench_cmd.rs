@@ -17,9 +17,11 @@ const BENCH_SCENARIO: &str = include_str!("../benches/r7g-10-shards.ron");
 
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
-    /// Run only this variant (throughput, replicated-writes, throughput-100-faults, writes-10m).
+    /// Run only this variant (throughput, replicated-writes, throughput-100-faults,
+    /// throughput-neighbours, writes-10m); repeat to run several, in the benchmark's
+    /// order (the ratios to `throughput` are printed when it runs too).
     #[arg(long)]
-    pub variant: Option<String>,
+    pub variant: Vec<String>,
     /// Instead, hold the estimate `kvsim check` prints to measured runs: each variant of
     /// every bundled scenario (or of the scenarios named) in a process of its own, its
     /// estimated and measured wall time and peak memory, and their ratios.
@@ -81,12 +83,24 @@ pub fn bench(args: &BenchArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let mut ran = 0;
+    let names: Vec<String> = scenario
+        .resolved_variants()
+        .iter()
+        .map(|v| v.name.clone())
+        .collect();
+    if let Some(unknown) = args.variant.iter().find(|n| !names.contains(n)) {
+        eprintln!(
+            "kvsim bench: no variant named {unknown:?} (one of {})",
+            names.join(", ")
+        );
+        return ExitCode::from(2);
+    }
+    // (variant, requests a CPU second), for the ratios the floors are stated in.
+    let mut rates: Vec<(String, f64)> = Vec::new();
     for v in scenario.resolved_variants() {
-        if args.variant.as_ref().is_some_and(|name| *name != v.name) {
+        if !args.variant.is_empty() && !args.variant.contains(&v.name) {
             continue;
         }
-        ran += 1;
         reset_peak_rss();
         let start = Instant::now();
         let cpu_start = cpu_seconds();
@@ -117,6 +131,7 @@ pub fn bench(args: &BenchArgs) -> ExitCode {
         let requests = result.simulation.requests_completed_total;
         let events = result.simulation.events;
         let keys: u64 = result.hosts.iter().map(|h| h.keys).sum();
+        rates.push((v.name.clone(), requests as f64 / cpu_s.max(1e-9)));
         println!(
             "variant={} simulated_requests={requests} wall_s={wall_s:.3} cpu_s={cpu_s:.3} requests_per_s={:.0} requests_per_cpu_s={:.0} events_per_cpu_s={:.0} keys_at_end={keys} finish_cpu_s={finish_cpu_s:.3} peak_rss_mb={}",
             v.name,
@@ -126,12 +141,20 @@ pub fn bench(args: &BenchArgs) -> ExitCode {
             peak_rss_bytes().map(|b| format!("{:.1}", b as f64 / 1_048_576.0)).unwrap_or_else(|| "unknown".into()),
         );
     }
-    if ran == 0 {
-        eprintln!(
-            "kvsim bench: no variant named {:?} (throughput, replicated-writes, throughput-100-faults, writes-10m)",
-            args.variant.as_deref().unwrap_or("")
-        );
-        return ExitCode::from(2);
+    let rate = |name: &str| rates.iter().find(|(n, _)| n == name).map(|(_, r)| *r);
+    if let Some(base) = rate("throughput") {
+        for other in [
+            "throughput-100-faults",
+            "throughput-neighbours",
+            "replicated-writes",
+        ] {
+            if let Some(r) = rate(other) {
+                println!(
+                    "ratio {other}/throughput requests_per_cpu_s={:.3}",
+                    r / base
+                );
+            }
+        }
     }
     ExitCode::SUCCESS
 }

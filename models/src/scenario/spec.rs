@@ -121,10 +121,11 @@ pub struct NeighbourSpec {
 }
 
 /// A neighbour's on and off periods.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "snake_case", rename = "activity")]
 pub enum ActivitySpec {
     /// On from the start to the end.
+    #[default]
     Always,
     /// Exponential on and off periods (their means in ms), starting off.
     Exponential { on_mean_ms: u64, off_mean_ms: u64 },
@@ -137,12 +138,6 @@ pub enum ActivitySpec {
     },
     /// On in each listed window, (at_ms, for_ms), in time order.
     Schedule(Vec<(u64, u64)>),
-}
-
-impl Default for ActivitySpec {
-    fn default() -> ActivitySpec {
-        ActivitySpec::Always
-    }
 }
 
 /// A latency objective per second of the measured window.
