@@ -17,6 +17,9 @@
 //! with faults too: it allows for their events, retransmissions and the requests
 //! connection resets fail.
 //!
+//! A quarter carry a shared host (one node beside an on/off neighbour, valid or not in
+//! one of several ways) and a latency objective.
+//!
 //! The property, for every case: loading and validating never panics or aborts (`kvsim
 //! check` exits 0 for exactly the scenarios the library accepts and 2 for the others);
 //! an invalid scenario is refused with a message naming the file and either the line
@@ -687,6 +690,32 @@ fn random_scenario() -> impl Strategy<Value = String> {
             format!("variants: [{}],\n", list.join(", "))
         }),
     );
+    // Shared hosts: one node beside a neighbour, valid or not (too few cores, an
+    // overcommit below 1, a demand above its burst, a zero mean, a window past the end,
+    // an unknown node), with an objective. `@` stands for the engine's name.
+    let shared = maybe(
+        0.25,
+        (
+            small(0, 3),
+            small(0, 40),
+            prop::sample::select(vec!["1.0", "2.0", "0.5"]),
+            prop::sample::select(vec![
+                "always",
+                "exponential(on_mean_ms: 50, off_mean_ms: 100)",
+                "pareto(on_mean_ms: 20, off_mean_ms: 60, shape: 1.5)",
+                "schedule([(100, 200), (500, 100)])",
+                "exponential(on_mean_ms: 0, off_mean_ms: 5)",
+            ]),
+            small(0, 12_000_000_000),
+            prop::sample::select(vec!["1.0", "0.0", "4.0", "9.0"]),
+            prop::sample::select(vec!["", "credit_capacity_bits: 1000000000, "]),
+        )
+            .prop_map(|(n, cores, oc, act, net, cpu, credits)| {
+                format!(
+                    "hosts: [(name: \"h\", nic_bits_per_s: 25000000000, cores: {cores}, overcommit: {oc}, instances: [\"@-{n}\"],\n  neighbours: [(name: \"x\", vcpus: 4, baseline_bits_per_s: 1000000000, burst_bits_per_s: 10000000000, {credits}net_bits_per_s: {net}, cpu_vcpus: {cpu}, activity: {act})])],\nslo: (p99_ms: 1.0, p999_ms: 4.0),\n"
+                )
+            }),
+    );
     (
         small(0, 1_000),
         prop_oneof![
@@ -701,9 +730,11 @@ fn random_scenario() -> impl Strategy<Value = String> {
         credits,
         variants,
         prop::option::weighted(1.0 / 3.0, fault_plan()),
+        shared,
     )
         .prop_map(
-            |(seed, (duration, duration_ms), warmup, network, (engine, shards, cluster), (hosts, clients), prefill, credits, variants, plan)| {
+            |(seed, (duration, duration_ms), warmup, network, (engine, shards, cluster), (hosts, clients), prefill, credits, variants, plan, shared)| {
+                let shared = shared.replace("\"@-", &format!("\"{engine}-"));
                 let shape = Shape {
                     engine,
                     shards,
@@ -719,7 +750,7 @@ fn random_scenario() -> impl Strategy<Value = String> {
                     format!("network: ({network}{}),\n", t.network)
                 };
                 format!(
-                    "(\nname: \"fuzz\",\ndescription: \"random\",\nseed: {seed},\n{duration},\n{warmup}{network}cluster: ({cluster}{}),\nclients: ({clients}{}),\n{prefill}{credits}{}{variants})\n",
+                    "(\nname: \"fuzz\",\ndescription: \"random\",\nseed: {seed},\n{duration},\n{warmup}{network}cluster: ({cluster}{}),\nclients: ({clients}{}),\n{prefill}{credits}{shared}{}{variants})\n",
                     t.cluster, t.clients, t.faults
                 )
             },

@@ -110,6 +110,10 @@ pub struct NodeReport {
     /// Threads waiting for a vCPU, on average over the measured window (0 unless the
     /// host runs more runnable threads than it has vCPUs).
     pub cpu_threads_waiting_mean: f64,
+    /// vCPUs runnable but without a core (steal, on a shared host), on average over the
+    /// measured window; absent when the run recorded none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_steal_vcpus_mean: Option<f64>,
     pub net_in_bytes: u64,
     pub net_out_bytes: u64,
     /// The same bytes as mean rates over the measured window, in bits per second.
@@ -508,6 +512,8 @@ fn host_report(
         cpu_utilization,
         vcpus: host.vcpus,
         cpu_threads_waiting_mean: round3(window.mean_of(&host.cpu_contended_ns_per_s) / 1e9),
+        cpu_steal_vcpus_mean: (!host.cpu_steal_ns_per_s.is_empty())
+            .then(|| round6(window.mean_of(&host.cpu_steal_ns_per_s) / 1e9)),
         net_in_bytes: i.wire_bytes,
         net_out_bytes: e.wire_bytes,
         net_in_bits_per_s: rate(i.wire_bytes),
