@@ -759,7 +759,17 @@ fn neighbours_cost_the_large_node_more_than_the_small_ones_here() {
             0,
             "{alone}"
         );
-        assert!(v.nodes.iter().all(|n| n.name.starts_with("redis")));
+        assert!(
+            v.nodes.iter().all(|n| n.cpu_steal_vcpus_mean.is_none()),
+            "{alone}"
+        );
+        assert!(
+            !v.timeseries
+                .series
+                .iter()
+                .any(|s| s.name == "burst_denied_bits_per_s" || s.name == "cpu_steal_vcpus"),
+            "{alone}"
+        );
     }
     let small = variant(r, "small-shared");
     let large = variant(r, "large-shared");

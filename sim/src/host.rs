@@ -15,12 +15,13 @@
 //! starts with credits left runs at full speed for as long as they last, then at the
 //! baseline share), before any sharing of vCPUs, which then stretches it further.
 //!
-//! An instance on a shared physical host ([`HostCpu::set_co_tenant_demand`]) also
-//! competes for the host's cores: while its runnable vCPUs (at most its vCPU count) and
-//! the other tenants' demand (in vCPUs) add up to more than the cores, every runnable
-//! vCPU runs at cores / total of full speed, and the time a runnable thread waits for a
-//! core is recorded as steal, as a hypervisor reports it. Without co-tenant demand
-//! nothing changes, bit for bit.
+//! An instance on a shared physical host ([`HostCpu::share_cores`],
+//! [`HostCpu::set_co_tenant_demand`]) also competes for the host's cores: while its
+//! runnable vCPUs (at most its vCPU count) and the other tenants' demand (in vCPUs) add
+//! up to more than the cores, every runnable vCPU runs at cores / total of full speed,
+//! and the time a runnable thread waits for a core is recorded as steal, as a
+//! hypervisor reports it. A host that shares no cores computes exactly as before, bit
+//! for bit.
 //!
 //! [`CpuThread`] is a lone FIFO server whose completion times are known at submission,
 //! for models that need no host.
@@ -296,13 +297,12 @@ impl HostCpu {
     }
 
     /// Whether the share of a running thread may change with the number of runnable
-    /// threads even while they fit the vCPUs: co-tenants are using cores and this
-    /// instance's vCPUs could then overcommit them.
+    /// threads even while they fit the vCPUs: this instance's vCPUs, with what the
+    /// co-tenants run, could overcommit the physical host's cores.
     #[inline]
     fn cores_contended(&self) -> bool {
-        self.cores.is_some_and(|c| {
-            c.others_milli > 0 && u64::from(self.vcpus) * 1_000 + c.others_milli > c.cores_milli
-        })
+        self.cores
+            .is_some_and(|c| u64::from(self.vcpus) * 1_000 + c.others_milli > c.cores_milli)
     }
 
     /// The share of each running thread when `runnable` threads run.
@@ -313,7 +313,7 @@ impl HostCpu {
         let runnable = u64::from(runnable);
         // The speed of a vCPU that runs: a core each, or cores / demand of one.
         let (speed_num, speed_den) = match self.cores {
-            Some(c) if c.others_milli > 0 && on_vcpus * 1_000 + c.others_milli > c.cores_milli => {
+            Some(c) if on_vcpus * 1_000 + c.others_milli > c.cores_milli => {
                 (c.cores_milli, on_vcpus * 1_000 + c.others_milli)
             }
             _ => {
@@ -625,6 +625,17 @@ mod tests {
     }
 
     #[test]
+    fn an_instance_with_more_vcpus_than_the_host_has_cores_shares_them_alone_too() {
+        // 4 vCPUs on a host of 2 cores, no co-tenant demand: four 1 ms jobs run at half
+        // speed, 2 ms each, the wait counted as steal.
+        let jobs: Vec<_> = (0..4).map(|t| (t, 0, 1_000_000)).collect();
+        let (host, ends) = run_shared_host(4, 4, Some(2), &[], &jobs);
+        assert_eq!(ends, vec![2_000_000; 4]);
+        let stolen: u64 = host.threads().iter().map(|t| t.stolen.total_ns()).sum();
+        assert_eq!(stolen, 4_000_000);
+    }
+
+    #[test]
     fn co_tenants_within_the_spare_cores_take_nothing() {
         // 2 vCPUs on 4 cores, others at 2 vCPUs: everyone has a core.
         let (host, ends) = run_shared_host(
@@ -724,14 +735,13 @@ mod tests {
                 }
             }
             let (host, ends) = run_shared_host(vcpus, 6, Some(cores), &demand, &ok);
-            let mut settlements = 0u64;
             for t in 0..6u32 {
                 let wall: u64 = ok.iter().zip(&ends).filter(|(j, _)| j.0 == t).map(|(j, e)| e - j.1).sum();
                 let th = host.thread(t);
                 let parts = th.busy.total_ns() + th.contended.total_ns() + th.stolen.total_ns();
                 // Each settlement rounds each of three parts down by under 1 ns; a job
-                // settles at most once per event.
-                settlements += 3 * (ok.len() as u64 + demand.len() as u64 + 1) * 2;
+                // settles at most once per event (starts, ends and demand changes).
+                let settlements = 3 * (2 * ok.len() as u64 + demand.len() as u64 + 1);
                 proptest::prop_assert!(parts <= wall, "thread {t}: {parts} > {wall}");
                 proptest::prop_assert!(wall - parts <= settlements, "thread {t}: {parts} vs {wall}");
             }

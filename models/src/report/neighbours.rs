@@ -42,12 +42,13 @@ pub struct SharedHostReport {
     pub nic_gbps: f64,
     pub cores: u32,
     pub overcommit: f64,
-    /// Over the measured window: the share of time the NIC was full, the node's mean
-    /// burst granted above its baseline, its steal (vCPUs waiting for a core, mean and
-    /// the worst second) and the burst it was denied (mean over the window, both
-    /// directions added, and the seconds with any).
+    /// Over the measured window's whole seconds: the share of time the NIC was full,
+    /// the mean burst rate the host allowed the node above its baseline (what it could
+    /// have sent, not what it sent), its steal (vCPUs waiting for a core, mean and the
+    /// worst second) and the burst it was denied (mean over the window, both directions
+    /// added, and the seconds with any).
     pub full_fraction: f64,
-    pub node_burst_granted_gbps_mean: f64,
+    pub node_burst_allowed_gbps_mean: f64,
     pub steal_vcpus_mean: f64,
     pub steal_vcpus_peak: f64,
     pub burst_denied_mbps_mean: f64,
@@ -68,7 +69,7 @@ pub struct NeighbourReport {
     pub duty_cycle_stated: f64,
     pub demand_gbps: f64,
     pub demand_vcpus: f64,
-    /// Over the measured window.
+    /// Over the measured window's whole seconds.
     pub on_fraction: f64,
     pub burst_granted_gbps_mean_while_on: f64,
 }
@@ -107,8 +108,10 @@ pub fn neighbours_report(result: &RunResult) -> Option<NeighboursReport> {
                 nic_gbps: gbps(cfg.nic_bits_per_s),
                 cores: cfg.cores,
                 overcommit: cfg.overcommit,
-                full_fraction: round6(h.full_fraction),
-                node_burst_granted_gbps_mean: round6(h.node_burst_granted_bits_per_s_mean / 1e9),
+                full_fraction: round6(window.mean_of(&h.full_ns_per_s) / 1e9),
+                node_burst_allowed_gbps_mean: round6(
+                    window.mean_of(&h.node_burst_allowed_bits_per_s) / 1e9,
+                ),
                 steal_vcpus_mean: round6(window.mean_of(steal) / 1e9),
                 steal_vcpus_peak: round6(
                     (0..result.seconds())
@@ -137,10 +140,16 @@ pub fn neighbours_report(result: &RunResult) -> Option<NeighboursReport> {
                         duty_cycle_stated: round6(c.activity.duty_cycle(config.duration_ns)),
                         demand_gbps: gbps(c.net_bits_per_s),
                         demand_vcpus: round3(c.cpu_milli_vcpus as f64 / 1e3),
-                        on_fraction: round6(r.on_fraction),
-                        burst_granted_gbps_mean_while_on: round6(
-                            r.burst_granted_bits_per_s_mean_while_on / 1e9,
-                        ),
+                        on_fraction: round6(window.mean_of(&r.on_ns_per_s) / 1e9),
+                        burst_granted_gbps_mean_while_on: {
+                            let on_ns = window.mean_of(&r.on_ns_per_s);
+                            let bits = window.mean_of(&r.burst_granted_bits_per_s);
+                            if on_ns > 0.0 {
+                                round6(bits / on_ns)
+                            } else {
+                                0.0
+                            }
+                        },
                     })
                     .collect(),
             }

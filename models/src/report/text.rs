@@ -591,9 +591,6 @@ cross-zone traffic (wire bytes over the whole run, what a cloud bill charges for
     }
 }
 
-/// Replication: each replica's resyncs, buffer and lag, each primary's egress split,
-/// reads served by replicas, each link's timeline, and the resync loop when there is
-/// one.
 /// Shared hosts: what the scenario states about each, what it led to, and the rules.
 fn neighbours(o: &mut String, v: &VariantReport) {
     let Some(n) = &v.neighbours else {
@@ -606,14 +603,14 @@ fn neighbours(o: &mut String, v: &VariantReport) {
     for h in &n.hosts {
         let _ = writeln!(
             o,
-            "  {} on {}: NIC {} Gbps, {} cores x overcommit {}; NIC full {:.1}% of the time; burst granted {:.3} Gbps (mean above baseline), denied {:.1} Mbps (mean, in + out) in {} s; steal {:.3} vCPU (mean), {:.3} (worst second)",
+            "  {} on {}: NIC {} Gbps, {} cores x overcommit {}; NIC full {:.1}% of the time; burst rate allowed {:.3} Gbps above baseline (mean), denied {:.1} Mbps (mean, in + out) in {} s; steal {:.3} vCPU (mean), {:.3} (worst second)",
             h.node,
             h.name,
             h.nic_gbps,
             h.cores,
             h.overcommit,
             h.full_fraction * 100.0,
-            h.node_burst_granted_gbps_mean,
+            h.node_burst_allowed_gbps_mean,
             h.burst_denied_mbps_mean,
             h.seconds_with_burst_denied,
             h.steal_vcpus_mean,
@@ -854,6 +851,9 @@ fn bus(o: &mut String, v: &VariantReport) {
     }
 }
 
+/// Replication: each replica's resyncs, buffer and lag, each primary's egress split,
+/// reads served by replicas, each link's timeline, and the resync loop when there is
+/// one.
 fn replication(o: &mut String, v: &VariantReport) {
     use crate::world::replication::LinkEvent;
     let Some(r) = &v.replication else {

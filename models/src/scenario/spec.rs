@@ -127,10 +127,12 @@ pub enum ActivitySpec {
     /// On from the start to the end.
     #[default]
     Always,
-    /// Exponential on and off periods (their means in ms), starting off.
+    /// Exponential on and off periods (their means in ms), starting on with the
+    /// probability of the duty cycle.
     Exponential { on_mean_ms: u64, off_mean_ms: u64 },
     /// Pareto on and off periods with the given means (ms) and shape (> 1: heavy
-    /// tailed, a finite mean), starting off.
+    /// tailed, a finite mean), starting on with the probability of the duty cycle. A
+    /// period is at most one day, which lowers the mean a little for shapes near 1.
     Pareto {
         on_mean_ms: u64,
         off_mean_ms: u64,

@@ -1170,3 +1170,17 @@ fn shared_hosts_change_the_digest_and_are_absent_otherwise() {
     assert_eq!(c.hosts.len(), 1);
     assert_eq!(c.hosts[0].neighbours[0].cpu_milli_vcpus, 1_000);
 }
+
+/// Rates beyond 10 Tbit/s on a shared host are refused, so a host's sums never overflow.
+#[test]
+fn shared_host_rates_are_bounded() {
+    let host = r#"hosts: [(name: "h0", nic_bits_per_s: 18446744073709551615, cores: 8, instances: ["redis-0"],
+                    neighbours: [(name: "n0", vcpus: 2, baseline_bits_per_s: 1000000000, activity: always, cpu_vcpus: 1.0)])],"#;
+    let (p, m) = invalid(&with(host));
+    assert_eq!(p, "hosts[0].nic_bits_per_s", "{m}");
+    assert!(m.contains("10 Tbit/s"), "{m}");
+    let host = r#"hosts: [(name: "h0", nic_bits_per_s: 25000000000, cores: 8, instances: ["redis-0"],
+                    neighbours: [(name: "n0", vcpus: 2, baseline_bits_per_s: 18446744073709551615, activity: always, cpu_vcpus: 1.0)])],"#;
+    let (p, m) = invalid(&with(host));
+    assert_eq!(p, "hosts[0].neighbours[0].baseline_bits_per_s", "{m}");
+}

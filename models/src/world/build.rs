@@ -627,7 +627,6 @@ impl World {
                         .unwrap_or(server.baseline_bits_per_s),
                 ),
                 &streams,
-                SimTime::from_ns(config.warmup_ns),
             ),
             resharding: super::reshard::Resharding::build(
                 config.resharding.steps.clone(),

@@ -81,7 +81,7 @@ pub fn arbitrate(nic_bits_per_s: u64, asks: &[Ask], out: &mut Vec<Grant>) -> boo
     let mut in_use = 0u64;
     for a in asks {
         let base = a.demand_bits_per_s.min(a.baseline_bits_per_s);
-        in_use += base;
+        in_use = in_use.saturating_add(base);
         out.push(Grant {
             baseline_bits_per_s: base,
             burst_bits_per_s: 0,
@@ -94,7 +94,7 @@ pub fn arbitrate(nic_bits_per_s: u64, asks: &[Ask], out: &mut Vec<Grant>) -> boo
             .saturating_sub(a.baseline_bits_per_s)
             .min(a.burst_headroom_bits_per_s)
     };
-    let asked: u64 = asks.iter().map(wants).sum();
+    let asked = asks.iter().map(wants).fold(0u64, u64::saturating_add);
     if asked <= spare {
         for (g, a) in out.iter_mut().zip(asks) {
             g.burst_bits_per_s = wants(a);
@@ -132,9 +132,9 @@ struct Neighbour {
     /// The burst granted now (bits/s).
     granted_burst: u64,
     epoch: u32,
-    /// Time on, and burst granted x time (bit-ns) while on, over the measured window.
-    on_ns: u64,
-    burst_bit_ns: u128,
+    /// Time on, and the burst granted (bits: the rate granted x time), per second.
+    on_ns: BusySeries,
+    burst_bits: Vec<u64>,
 }
 
 /// One shared host.
@@ -146,11 +146,12 @@ struct SharedHost {
     neighbours: Vec<Neighbour>,
     /// The node's NIC burst cap in force (None: its own).
     cap: Option<u64>,
-    /// Whether the host is full now, and since when the integrals below are exact.
+    /// Whether the host is full now, and since when the series below are exact.
     full: bool,
     since: SimTime,
-    /// The node's granted burst x time (bit-ns) over the measured window.
-    own_burst_bit_ns: u128,
+    /// The burst rate above its baseline the host allows the node, x time (bits), per
+    /// second.
+    own_burst_bits: Vec<u64>,
     /// Time full, per second of the run.
     full_ns: BusySeries,
     /// Time with some neighbour on, per second.
@@ -163,11 +164,10 @@ pub(crate) struct Neighbours {
     hosts: Vec<SharedHost>,
     asks: Vec<Ask>,
     grants: Vec<Grant>,
-    /// The start of the measured window: the means count from it.
-    window_start: SimTime,
 }
 
-/// What the neighbours and their hosts did, for the report.
+/// What the neighbours and their hosts did, second by second (the report takes the
+/// measured window's seconds, as for every other series).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NeighboursResult {
     pub hosts: Vec<SharedHostResult>,
@@ -178,35 +178,32 @@ pub struct SharedHostResult {
     pub name: String,
     /// The node it carries.
     pub node: u32,
-    /// Over the measured window: the share of time the host's NIC was full, and the
-    /// node's mean granted burst (above its baseline).
-    pub full_fraction: f64,
-    pub node_burst_granted_bits_per_s_mean: f64,
     /// Time the NIC was full, per second of the run.
     pub full_ns_per_s: Vec<u64>,
     /// Time with some neighbour on, per second of the run.
     pub neighbour_on_ns_per_s: Vec<u64>,
+    /// The burst rate above its baseline the host allowed the node, x time: bits per
+    /// second of the run (what it could have sent above its baseline, not what it sent).
+    pub node_burst_allowed_bits_per_s: Vec<u64>,
     pub neighbours: Vec<NeighbourResult>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NeighbourResult {
     pub name: String,
-    /// Over the measured window: the share of time on, and its mean burst granted
-    /// while on.
-    pub on_fraction: f64,
-    pub burst_granted_bits_per_s_mean_while_on: f64,
+    /// Time on, and the burst it was granted (bits), per second of the run.
+    pub on_ns_per_s: Vec<u64>,
+    pub burst_granted_bits_per_s: Vec<u64>,
 }
 
 impl Neighbours {
     /// The shared hosts of `hosts`, host h carrying the node whose NIC is `nics[h]`, of
-    /// baseline and burst `own`; means count from `measure_from`.
+    /// baseline and burst `own`.
     pub(crate) fn build(
         hosts: &[PhysicalHostConfig],
         nics: &[NicId],
         own: (u64, u64),
         streams: &RngStreams,
-        measure_from: SimTime,
     ) -> Neighbours {
         let hosts = hosts
             .iter()
@@ -218,11 +215,21 @@ impl Neighbours {
                 neighbours: cfg
                     .neighbours
                     .iter()
-                    .enumerate()
-                    .map(|(k, n)| Neighbour {
+                    .map(|n| Neighbour {
                         on: false,
-                        rng: streams
-                            .stream(&format!("neighbour/{}/{}", cfg.name, n.name), k as u64),
+                        // Named by host and neighbour, their lengths first so that no two
+                        // pairs of names spell one label: the same neighbour acts alike
+                        // in every variant, wherever the lists put it.
+                        rng: streams.stream(
+                            &format!(
+                                "neighbour/{}:{}/{}:{}",
+                                cfg.name.len(),
+                                cfg.name,
+                                n.name.len(),
+                                n.name
+                            ),
+                            0,
+                        ),
                         next_window: 0,
                         credits_nanobits: n
                             .credit_capacity_bits
@@ -232,15 +239,15 @@ impl Neighbours {
                         clock: SimTime::ZERO,
                         granted_burst: 0,
                         epoch: 0,
-                        on_ns: 0,
-                        burst_bit_ns: 0,
+                        on_ns: BusySeries::default(),
+                        burst_bits: Vec::new(),
                     })
                     .collect(),
                 cfg: cfg.clone(),
                 cap: None,
                 full: false,
                 since: SimTime::ZERO,
-                own_burst_bit_ns: 0,
+                own_burst_bits: Vec::new(),
                 full_ns: BusySeries::default(),
                 any_on_ns: BusySeries::default(),
                 cpu_demand_milli: 0,
@@ -250,7 +257,6 @@ impl Neighbours {
             hosts,
             asks: Vec::new(),
             grants: Vec::new(),
-            window_start: measure_from,
         }
     }
 
@@ -309,7 +315,7 @@ impl Neighbours {
             }
         };
         let host = &mut self.hosts[h];
-        settle(host, now, self.window_start);
+        settle(host, now);
         for (n, cfg) in host.neighbours.iter_mut().zip(&host.cfg.neighbours) {
             settle_credits(n, cfg.baseline_bits_per_s, cfg.net_bits_per_s, now);
         }
@@ -419,42 +425,30 @@ impl Neighbours {
         }
     }
 
-    /// The results, with every integral settled at `end`.
+    /// The results, every series settled at `end`.
     pub(crate) fn finish(mut self, end: SimTime) -> Option<NeighboursResult> {
         if self.hosts.is_empty() {
             return None;
         }
-        let window_ns = (end.as_ns().saturating_sub(self.window_start.as_ns())).max(1) as f64;
         let hosts = self
             .hosts
             .iter_mut()
             .map(|host| {
-                settle(host, end, self.window_start);
+                settle(host, end);
                 SharedHostResult {
                     name: host.cfg.name.clone(),
                     node: host.cfg.node,
-                    full_fraction: host
-                        .full_ns
-                        .busy_ns_per_s()
-                        .iter()
-                        .skip(self.window_start.whole_secs() as usize)
-                        .sum::<u64>() as f64
-                        / window_ns,
-                    node_burst_granted_bits_per_s_mean: host.own_burst_bit_ns as f64 / window_ns,
                     full_ns_per_s: host.full_ns.busy_ns_per_s().to_vec(),
                     neighbour_on_ns_per_s: host.any_on_ns.busy_ns_per_s().to_vec(),
+                    node_burst_allowed_bits_per_s: std::mem::take(&mut host.own_burst_bits),
                     neighbours: host
                         .neighbours
-                        .iter()
+                        .iter_mut()
                         .zip(&host.cfg.neighbours)
                         .map(|(n, c)| NeighbourResult {
                             name: c.name.clone(),
-                            on_fraction: n.on_ns as f64 / window_ns,
-                            burst_granted_bits_per_s_mean_while_on: if n.on_ns == 0 {
-                                0.0
-                            } else {
-                                n.burst_bit_ns as f64 / n.on_ns as f64
-                            },
+                            on_ns_per_s: n.on_ns.busy_ns_per_s().to_vec(),
+                            burst_granted_bits_per_s: std::mem::take(&mut n.burst_bits),
                         })
                         .collect(),
                 }
@@ -464,14 +458,11 @@ impl Neighbours {
     }
 }
 
-/// Brings a host's integrals up to `now` under the state in force since `host.since`
-/// (only the part after `window_start` counts toward the window's means).
-fn settle(host: &mut SharedHost, now: SimTime, window_start: SimTime) {
+/// Brings a host's series up to `now` under the state in force since `host.since`.
+fn settle(host: &mut SharedHost, now: SimTime) {
     if now <= host.since {
         return;
     }
-    let from = host.since.max(window_start);
-    let counted_ns = now.as_ns().saturating_sub(from.as_ns());
     if host.full {
         host.full_ns.add(host.since, now);
     }
@@ -480,16 +471,34 @@ fn settle(host: &mut SharedHost, now: SimTime, window_start: SimTime) {
     }
     let own_burst = host
         .cap
-        .map_or(host.own_burst, |c| c)
+        .unwrap_or(host.own_burst)
         .saturating_sub(host.own_baseline);
-    host.own_burst_bit_ns += own_burst as u128 * counted_ns as u128;
+    add_rate(&mut host.own_burst_bits, host.since, now, own_burst);
     for n in &mut host.neighbours {
         if n.on {
-            n.on_ns += counted_ns;
-            n.burst_bit_ns += n.granted_burst as u128 * counted_ns as u128;
+            n.on_ns.add(host.since, now);
+            add_rate(&mut n.burst_bits, host.since, now, n.granted_burst);
         }
     }
     host.since = now;
+}
+
+/// Adds `bits_per_s` over [from, to) to `per_s`, second by second (each second's bits
+/// rounded down).
+fn add_rate(per_s: &mut Vec<u64>, from: SimTime, to: SimTime, bits_per_s: u64) {
+    if bits_per_s == 0 {
+        return;
+    }
+    let (mut t, end) = (from.as_ns(), to.as_ns());
+    while t < end {
+        let s = (t / NS_PER_S) as usize;
+        let upto = ((s as u64 + 1) * NS_PER_S).min(end);
+        if per_s.len() <= s {
+            per_s.resize(s + 1, 0);
+        }
+        per_s[s] += (u128::from(bits_per_s) * u128::from(upto - t) / u128::from(NS_PER_S)) as u64;
+        t = upto;
+    }
 }
 
 /// Brings a neighbour's credits up to `now`: earned at its baseline less what it uses

@@ -18,6 +18,19 @@ const MAX_HOSTS: usize = 10_000;
 const MAX_NEIGHBOURS_PER_HOST: usize = 64;
 /// The most windows in one neighbour's schedule.
 const MAX_SCHEDULE_WINDOWS: usize = 100_000;
+/// The fastest rate accepted anywhere on a shared host (10 Tbit/s): sums of a host's
+/// rates then stay far from overflow.
+const MAX_BITS_PER_S: u64 = 10_000_000_000_000;
+
+fn check_rate(v: u64, path: &str) -> Result<(), FieldError> {
+    if v > MAX_BITS_PER_S {
+        return Err(fe(
+            path,
+            format!("expected at most 10 Tbit/s (10000000000000), got {v}"),
+        ));
+    }
+    Ok(())
+}
 
 /// A physical host, resolved.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -194,6 +207,7 @@ pub(super) fn resolve_hosts(
                 "expected a positive rate",
             ));
         }
+        check_rate(h.nic_bits_per_s, &format!("{path}.nic_bits_per_s"))?;
         let node = match h.instances.as_slice() {
             [one] => node_index(one, shards, replicas, cluster, &format!("{path}.instances[0]"))?,
             [] => {
@@ -270,11 +284,10 @@ pub(super) fn resolve_hosts(
                 ),
             ));
         }
-        let baselines: u64 = spec.baseline_bits_per_s
-            + neighbours
-                .iter()
-                .map(|n| n.baseline_bits_per_s)
-                .sum::<u64>();
+        let baselines = neighbours
+            .iter()
+            .map(|n| n.baseline_bits_per_s)
+            .fold(spec.baseline_bits_per_s, u64::saturating_add);
         if baselines > h.nic_bits_per_s {
             return Err(fe(
                 &format!("{path}.nic_bits_per_s"),
@@ -357,6 +370,13 @@ fn resolve_neighbour(
             &format!("{path}.baseline_bits_per_s"),
             "expected a positive rate",
         ));
+    }
+    check_rate(
+        n.baseline_bits_per_s,
+        &format!("{path}.baseline_bits_per_s"),
+    )?;
+    if let Some(b) = n.burst_bits_per_s {
+        check_rate(b, &format!("{path}.burst_bits_per_s"))?;
     }
     let burst = n.burst_bits_per_s.unwrap_or(n.baseline_bits_per_s);
     if burst < n.baseline_bits_per_s {
