@@ -728,3 +728,23 @@ fn invalid_zones_and_faults() {
         check_rejects(name, contents, fragments);
     }
 }
+
+/// `extends`: `kvsim check --resolved` shows the fully resolved child (the parent's
+/// fields with the child's over them), and a cycle exits 2 naming the chain.
+#[test]
+fn extends_resolves_and_a_cycle_exits_2_with_its_chain() {
+    let child = scratch(
+        "extends-child.ron",
+        r#"(extends: "bundled:lab-tbf-100mbit", name: "lab-child", seed: 5)"#,
+    );
+    let out = kvsim(&["check", "--resolved", child.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("lab-child") && stdout.contains("seed: 5"), "{stdout}");
+    scratch("extends-a.ron", r#"(extends: "extends-b.ron", name: "a")"#);
+    check_rejects(
+        "extends-b.ron",
+        r#"(extends: "extends-a.ron")"#,
+        &["extends", "a cycle of extends", "extends-a.ron -> ", "extends-b.ron"],
+    );
+}

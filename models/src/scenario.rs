@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! text --(ron, implicit Some, deny_unknown_fields)--> ScenarioSpec
+//!      --(extends: merged onto its parents)--> ScenarioSpec
 //!      --(base merged with each variant's patch)--> ScenarioSpec per variant
 //!      --(resolve: defaults, checks, catalog lookup)--> ResolvedVariant { name, config }
 //! ```
@@ -14,6 +15,7 @@
 
 pub mod bundled;
 pub mod error;
+pub mod extends;
 mod locate;
 pub(crate) mod merge;
 pub mod resolve;
@@ -99,8 +101,9 @@ impl Scenario {
         &self.variants
     }
 
-    /// Canonical serialized form: compact RON of the parsed file with unset fields
-    /// omitted, so comments and layout do not matter and values and order do.
+    /// Canonical serialized form: compact RON of the parsed file (its `extends` chain
+    /// merged in) with unset fields omitted, so comments and layout do not matter and
+    /// values and order do.
     pub fn canonical(&self) -> String {
         ron::to_string(&self.spec).unwrap_or_default()
     }
@@ -116,7 +119,8 @@ impl Scenario {
     }
 
     /// Pretty RON of the parsed file (base and variant patches, unmerged, unset fields
-    /// omitted); it parses back to the same scenario and digest.
+    /// omitted; its `extends` chain merged in); it parses back to the same scenario and
+    /// digest.
     pub fn to_ron_pretty(&self) -> String {
         ron::ser::to_string_pretty(&self.spec, ron::ser::PrettyConfig::default())
             .unwrap_or_default()
@@ -130,13 +134,23 @@ pub const MAX_SCENARIO_BYTES: u64 = 64 * 1024 * 1024;
 /// Reads and validates a scenario file against the built-in catalog.
 pub fn load_file(path: impl AsRef<Path>) -> Result<Scenario, ScenarioError> {
     let path = path.as_ref();
+    let text = read_scenario_file(path)?;
+    load_source(
+        &text,
+        extends::Source::File(path.to_path_buf()),
+        &Catalog::builtin(),
+    )
+}
+
+/// A scenario file's text, read with the size limit: a device or a huge file is refused
+/// without being read whole (`kvsim check /dev/urandom` must not fill the memory).
+pub(crate) fn read_scenario_file(path: &Path) -> Result<String, ScenarioError> {
     let origin = path.display().to_string();
     let io = |source| ScenarioError::Io {
         path: origin.clone(),
         source,
     };
-    // Read at most one byte past the limit: a device or a huge file is refused without
-    // being read whole (`kvsim check /dev/urandom` must not fill the memory).
+    // Read at most one byte past the limit.
     let mut bytes = Vec::new();
     std::fs::File::open(path)
         .and_then(|f| f.take(MAX_SCENARIO_BYTES + 1).read_to_end(&mut bytes))
@@ -147,16 +161,16 @@ pub fn load_file(path: impl AsRef<Path>) -> Result<Scenario, ScenarioError> {
             limit_bytes: MAX_SCENARIO_BYTES,
         });
     }
-    let text = String::from_utf8(bytes).map_err(|e| {
+    String::from_utf8(bytes).map_err(|e| {
         io(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
             format!("not UTF-8 text ({e})"),
         ))
-    })?;
-    load_str(&text, &origin)
+    })
 }
 
-/// Parses and validates scenario text; `origin` names it in error messages.
+/// Parses and validates scenario text; `origin` names it in error messages (and a
+/// relative `extends` resolves against its folder).
 pub fn load_str(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
     load_str_with_catalog(text, origin, &Catalog::builtin())
 }
@@ -167,11 +181,34 @@ pub fn load_str_with_catalog(
     origin: &str,
     catalog: &Catalog,
 ) -> Result<Scenario, ScenarioError> {
-    let spec = parse(text, origin)?;
-    let variants =
-        resolve_variants(&spec, catalog).map_err(|e| ScenarioError::invalid(origin, text, e))?;
+    load_source(text, extends::Source::Text(origin.to_string()), catalog)
+}
+
+/// Loads `text` read from `source`: parsed, its `extends` chain merged, every variant
+/// resolved. An invalid value is located in the first file of the chain that sets it.
+pub(crate) fn load_source(
+    text: &str,
+    source: extends::Source,
+    catalog: &Catalog,
+) -> Result<Scenario, ScenarioError> {
+    let origin = source.origin();
+    let spec = parse(text, &origin)?;
+    let (spec, layers) = if spec.extends.is_some() {
+        extends::resolve_chain(spec, source, text)?
+    } else {
+        (spec, Vec::new())
+    };
+    let variants = resolve_variants(&spec, catalog).map_err(|e| {
+        // The child first: its setting is the one merged last.
+        for layer in &layers {
+            if locate::locate(&layer.text, &e.path).is_some() {
+                return ScenarioError::invalid(&layer.origin, &layer.text, e);
+            }
+        }
+        ScenarioError::invalid(&origin, text, e)
+    })?;
     Ok(Scenario {
-        origin: origin.to_string(),
+        origin,
         spec,
         variants,
         catalog_digest: catalog.digest(),
@@ -184,7 +221,7 @@ fn ron_options() -> ron::Options {
     ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
 }
 
-fn parse(text: &str, origin: &str) -> Result<ScenarioSpec, ScenarioError> {
+pub(crate) fn parse(text: &str, origin: &str) -> Result<ScenarioSpec, ScenarioError> {
     let parse_error = |e: ron::error::SpannedError, path: String| {
         // Past the last non-blank character: the text stopped before the value did.
         let trimmed = text.trim_end();
@@ -316,6 +353,7 @@ fn resolve_variants(
             ));
         }
         for (field, set) in [
+            ("extends", v.patch.extends.is_some()),
             ("name", v.patch.name.is_some()),
             ("description", v.patch.description.is_some()),
             ("seed", v.patch.seed.is_some()),
@@ -344,6 +382,7 @@ fn resolve_variants(
 /// (Destructured field by field, so that a new field cannot be forgotten here.)
 fn spec_without_variants(spec: &ScenarioSpec) -> ScenarioSpec {
     let ScenarioSpec {
+        extends,
         name,
         description,
         seed,
@@ -366,6 +405,7 @@ fn spec_without_variants(spec: &ScenarioSpec) -> ScenarioSpec {
         variants: _,
     } = spec;
     ScenarioSpec {
+        extends: extends.clone(),
         name: name.clone(),
         description: description.clone(),
         seed: *seed,
@@ -453,5 +493,7 @@ fn patch_sets(patch: &ScenarioSpec, path: &str) -> bool {
     true
 }
 
+#[cfg(test)]
+mod extends_tests;
 #[cfg(test)]
 mod tests;

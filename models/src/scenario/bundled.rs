@@ -2,7 +2,17 @@
 //! `kvsim run` without a file work from any directory. Invariant (tested): every entry
 //! loads, and the list holds exactly the `.ron` files of `scenarios/`, in name order.
 
-use super::{load_str, Scenario, ScenarioError};
+use super::{load_source, Scenario, ScenarioError};
+use crate::catalog::Catalog;
+
+/// Loads bundled file `file` (its `extends` resolve among the bundled ones).
+fn load_bundled(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
+    load_source(
+        text,
+        super::extends::Source::Bundled(file.to_string()),
+        &Catalog::builtin(),
+    )
+}
 
 /// (file name, text), sorted by file name.
 pub const BUNDLED: &[(&str, &str)] = &[
@@ -59,7 +69,7 @@ pub const DEFAULT_SCENARIO: &str = "m6g-25kb-get";
 pub fn all() -> Vec<(&'static str, Result<Scenario, ScenarioError>)> {
     BUNDLED
         .iter()
-        .map(|(file, text)| (*file, load_str(text, &format!("scenarios/{file}"))))
+        .map(|(file, text)| (*file, load_bundled(file, text)))
         .collect()
 }
 
@@ -73,7 +83,7 @@ pub fn find(name: &str) -> Option<Result<Scenario, ScenarioError>> {
     BUNDLED
         .iter()
         .find(|(f, _)| *f == file)
-        .map(|(f, text)| load_str(text, &format!("scenarios/{f}")))
+        .map(|(f, text)| load_bundled(f, text))
 }
 
 /// The default experiment.

@@ -14,6 +14,11 @@ use std::collections::BTreeMap;
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename = "scenario")]
 pub struct ScenarioSpec {
+    /// The scenario this one builds on: a path relative to this file, or
+    /// `bundled:NAME`. This file's fields are merged onto it (structures field by field,
+    /// lists and maps replaced whole); resolved away on loading.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extends: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -774,7 +779,7 @@ impl Merge for ScenarioSpec {
         self.resharding.merge(p.resharding);
         self.hosts.merge(p.hosts);
         self.slo.merge(p.slo);
-        // Patches cannot hold variants (checked in resolve); keep the base's list.
+        // Patches cannot hold variants or extends (checked in resolve); keep the base's.
     }
 }
 
