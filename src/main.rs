@@ -9,6 +9,7 @@ mod output;
 mod run_cmd;
 mod scenario_cmds;
 mod serve;
+mod sweep_cmd;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -60,6 +61,9 @@ enum Command {
     Catalog(scenario_cmds::CatalogArgs),
     /// Serve the store on a real TCP port, on the real clock (RESP2/RESP3).
     Serve(serve::ServeArgs),
+    /// Run a sweep: a scenario over a grid of parameter values, replicated, each
+    /// metric summarized with a 95% interval.
+    Sweep(sweep_cmd::SweepArgs),
 }
 
 fn main() -> ExitCode {
@@ -71,5 +75,6 @@ fn main() -> ExitCode {
         Command::List => scenario_cmds::list(),
         Command::Catalog(args) => scenario_cmds::catalog(&args),
         Command::Serve(args) => serve::serve(&args),
+        Command::Sweep(args) => sweep_cmd::sweep(&args),
     }
 }

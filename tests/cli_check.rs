@@ -740,11 +740,19 @@ fn extends_resolves_and_a_cycle_exits_2_with_its_chain() {
     let out = kvsim(&["check", "--resolved", child.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("lab-child") && stdout.contains("seed: 5"), "{stdout}");
+    assert!(
+        stdout.contains("lab-child") && stdout.contains("seed: 5"),
+        "{stdout}"
+    );
     scratch("extends-a.ron", r#"(extends: "extends-b.ron", name: "a")"#);
     check_rejects(
         "extends-b.ron",
         r#"(extends: "extends-a.ron")"#,
-        &["extends", "a cycle of extends", "extends-a.ron -> ", "extends-b.ron"],
+        &[
+            "extends",
+            "a cycle of extends",
+            "extends-a.ron -> ",
+            "extends-b.ron",
+        ],
     );
 }

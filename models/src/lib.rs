@@ -11,6 +11,7 @@ pub mod placement;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod sweep;
 pub mod units;
 pub mod workload;
 pub mod world;

@@ -222,6 +222,60 @@ fn ron_options() -> ron::Options {
 }
 
 pub(crate) fn parse(text: &str, origin: &str) -> Result<ScenarioSpec, ScenarioError> {
+    parse_as(text, origin)
+}
+
+/// A scenario's merged spec from `source` (a file path, or `bundled:NAME`), its
+/// `extends` chain followed: for a sweep's base.
+pub(crate) fn load_spec_chain(
+    source: &str,
+) -> Result<(ScenarioSpec, Vec<extends::Layer>), ScenarioError> {
+    let (text, src) = match source.strip_prefix("bundled:") {
+        Some(name) => {
+            let file = if name.ends_with(".ron") {
+                name.to_string()
+            } else {
+                format!("{name}.ron")
+            };
+            let Some((_, text)) = bundled::BUNDLED.iter().find(|(f, _)| *f == file) else {
+                let names: Vec<&str> = bundled::BUNDLED
+                    .iter()
+                    .map(|(f, _)| f.trim_end_matches(".ron"))
+                    .collect();
+                return Err(ScenarioError::Invalid {
+                    origin: source.to_string(),
+                    path: "base".into(),
+                    message: format!(
+                        "no bundled scenario {name:?}; expected one of {}",
+                        names.join(", ")
+                    ),
+                    position: None,
+                });
+            };
+            (text.to_string(), extends::Source::Bundled(file))
+        }
+        None => {
+            let path = Path::new(source);
+            (
+                read_scenario_file(path)?,
+                extends::Source::File(path.to_path_buf()),
+            )
+        }
+    };
+    let spec = parse(&text, &src.origin())?;
+    if spec.extends.is_some() {
+        extends::resolve_chain(spec, src, &text)
+    } else {
+        Ok((spec, Vec::new()))
+    }
+}
+
+/// Parses RON text in the scenario dialect (implicit `Some`, unknown fields refused)
+/// into `T`, a syntax or type error located at its line, column and field path.
+pub(crate) fn parse_as<T: serde::de::DeserializeOwned>(
+    text: &str,
+    origin: &str,
+) -> Result<T, ScenarioError> {
     let parse_error = |e: ron::error::SpannedError, path: String| {
         // Past the last non-blank character: the text stopped before the value did.
         let trimmed = text.trim_end();
@@ -467,7 +521,7 @@ fn locate_in_variant(e: FieldError, index: usize, name: &str, patch: &ScenarioSp
 
 /// Whether the patch sets the field at `path` (dot-separated struct fields; map keys in
 /// `["..."]` count as set when the map is).
-fn patch_sets(patch: &ScenarioSpec, path: &str) -> bool {
+pub(crate) fn patch_sets(patch: &ScenarioSpec, path: &str) -> bool {
     let Ok(text) = ron::to_string(patch) else {
         return false;
     };

@@ -1,0 +1,125 @@
+//! `kvsim sweep` through the binary: the output is byte-identical with 1 and 2 worker
+//! threads; `--metrics` lists what a sweep can name; a bad sweep file, an unknown metric
+//! and a missing base exit 2 naming the file and what is wrong.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn kvsim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kvsim"))
+        .args(args)
+        .output()
+        .expect("the kvsim binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn scratch(name: &str, contents: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli_sweep");
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let path = dir.join(name);
+    std::fs::write(&path, contents).expect("write scratch file");
+    path
+}
+
+const BASE: &str = r#"(name: "tiny", description: "d", seed: 3, duration_ms: 400,
+    cluster: (instance: "cache.r7g.large"),
+    clients: (workload: (ratio: "1:10", key_maximum: 100, data_size: 100, clients: 2,
+                         threads: 1, test_time_s: 1)),
+    prefill: (keys: 100, value_bytes: 100))"#;
+
+fn sweep_file(name: &str, metrics: &str) -> PathBuf {
+    scratch("base.ron", BASE);
+    scratch(
+        name,
+        &format!(
+            r#"(base: "base.ron", seed: 4, replications: 3, metrics: [{metrics}],
+                parameters: [(path: "clients.workload.pipeline", values: [1, 8]),
+                             (path: "clients.workload.data_size", range: (from: 100, to: 300, step: 200))])"#
+        ),
+    )
+}
+
+#[test]
+fn a_sweep_prints_the_same_bytes_on_one_thread_and_two() {
+    let path = sweep_file(
+        "ok.ron",
+        r#""ALL STATS.Totals.Ops/sec", "ALL STATS.Totals.Percentile Latencies.p99.00""#,
+    );
+    let p = path.to_str().unwrap();
+    let one = kvsim(&["sweep", p, "--jobs", "1"]);
+    let two = kvsim(&["sweep", p, "--jobs", "2"]);
+    assert_eq!(one.status.code(), Some(0), "{}", text(&one.stderr));
+    assert_eq!(
+        one.stdout, two.stdout,
+        "the output depends on the thread count"
+    );
+    let stdout = text(&one.stdout);
+    assert!(
+        stdout.contains("== ALL STATS.Totals.Ops/sec =="),
+        "{stdout}"
+    );
+    assert!(stdout.contains("pipeline=8 data_size=300"), "{stdout}");
+    let json = kvsim(&["sweep", p, "--jobs", "2", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    assert_eq!(v["points"].as_array().map(Vec::len), Some(4));
+    assert_eq!(
+        v["points"][0]["metrics"][0]["values"]
+            .as_array()
+            .map(Vec::len),
+        Some(3)
+    );
+    // More pipelining raises throughput, beyond the interval.
+    let high = |i: usize| v["points"][i]["metrics"][0]["ci95_high"].as_f64().unwrap();
+    let low = |i: usize| v["points"][i]["metrics"][0]["ci95_low"].as_f64().unwrap();
+    assert!(low(2) > high(0), "{}", v["points"]);
+}
+
+#[test]
+fn metrics_are_listed_and_an_unknown_one_is_refused() {
+    let path = sweep_file("unknown-metric.ron", r#""ALL STATS.Totals.Ops/sek""#);
+    let p = path.to_str().unwrap();
+    let out = kvsim(&["sweep", p]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("metrics[0]") && stderr.contains("Ops/sek") && stderr.contains("--metrics"),
+        "{stderr}"
+    );
+    let list = kvsim(&["sweep", p, "--metrics"]);
+    assert_eq!(list.status.code(), Some(0));
+    let stdout = text(&list.stdout);
+    assert!(
+        stdout.lines().any(|l| l == "ALL STATS.Totals.Ops/sec"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.lines().any(|l| l == "shards.load_ratio_measured"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn bad_sweep_files_exit_2_naming_the_file() {
+    let typo = scratch("typo.ron", "(base: \"base.ron\",\n seed: 1, replications: 2, metrics: [\"x\"], parameters: [], sed: 3)");
+    let out = kvsim(&["sweep", typo.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("typo.ron:2:") && stderr.contains("sed"),
+        "{stderr}"
+    );
+    let missing = scratch(
+        "missing-base.ron",
+        r#"(base: "nowhere.ron", seed: 1, replications: 2, metrics: ["x"], parameters: [])"#,
+    );
+    let out = kvsim(&["sweep", missing.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("nowhere.ron"),
+        "{}",
+        text(&out.stderr)
+    );
+}
