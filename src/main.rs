@@ -5,6 +5,7 @@
 mod bench_cmd;
 mod bench_estimate;
 mod budget;
+mod import;
 mod output;
 mod run_cmd;
 mod scenario_cmds;
@@ -60,6 +61,8 @@ enum Command {
     Catalog(scenario_cmds::CatalogArgs),
     /// Serve the store on a real TCP port, on the real clock (RESP2/RESP3).
     Serve(serve::ServeArgs),
+    /// Print the scenario equivalent to a memtier_benchmark or redis-benchmark command line.
+    Import(import::ImportArgs),
 }
 
 fn main() -> ExitCode {
@@ -71,5 +74,6 @@ fn main() -> ExitCode {
         Command::List => scenario_cmds::list(),
         Command::Catalog(args) => scenario_cmds::catalog(&args),
         Command::Serve(args) => serve::serve(&args),
+        Command::Import(args) => import::import(&args),
     }
 }
