@@ -199,16 +199,10 @@ fn render(d: &Draft, empty_prefill: bool) -> String {
     let _ = writeln!(t, "//     {command}");
     let _ = writeln!(
         t,
-        "// Each workload field is the value {}'s source gives this argv (its own default",
+        "// Each workload field is the value {}'s source gives this argv (its default\n\
+         // where no flag sets it; the comment names the flag). The cluster, the network and\n\
+         // the run's length are not in the argv: they are kvsim's choices, to edit.",
         d.tool
-    );
-    let _ = writeln!(
-        t,
-        "// where no flag sets it; the comment names the flag). The cluster, the network and"
-    );
-    let _ = writeln!(
-        t,
-        "// the run's length are not in the argv: they are kvsim's choices, to edit."
     );
     for n in &d.notes {
         let _ = writeln!(t, "// {n}");
@@ -336,12 +330,22 @@ fn shell_quote(arg: &str) -> String {
 /// tool's).
 pub(crate) fn argv_error(tool: &str, e: &clap::Error) -> String {
     let rendered = e.render().to_string();
-    let mut lines: Vec<&str> = Vec::new();
+    let mut lines: Vec<String> = Vec::new();
     for line in rendered.lines() {
         if line.starts_with("Usage:") || line.starts_with("For more information") {
             break;
         }
-        lines.push(line);
+        // clap's advice to pass a value after `--` is about kvsim's own command line,
+        // not the tool's.
+        if line.contains("as a value, use '--") {
+            continue;
+        }
+        lines.push(line.to_string());
+    }
+    if e.kind() == clap::error::ErrorKind::UnknownArgument {
+        if let Some(first) = lines.first_mut() {
+            first.push_str(&format!(": not one of {tool}'s options"));
+        }
     }
     while lines.last().is_some_and(|l| l.trim().is_empty()) {
         lines.pop();
@@ -390,7 +394,31 @@ pub(crate) fn duration_for_requests_s(
 }
 
 /// The comment beside a duration chosen by [`duration_for_requests_s`].
-pub(crate) const DURATION_FOR_REQUESTS_NOTE: &str = "ours: the clients stop after their request count; twice what their CPU, rate limit and round trips take, at least 10 s (the report ends at the last reply; lengthen it if the clients are still sending at the end)";
+pub(crate) const DURATION_FOR_REQUESTS_NOTE: &str = "ours: twice what the request count takes the clients' CPU, rate limit and round trips, at least 10 s (the report ends at the last reply; lengthen the run if they still send at its end)";
+
+/// The README's part on one tool's flags (from its heading line to the next tool's or
+/// the section's end), for tests that hold the README to the option tables.
+#[cfg(test)]
+pub(crate) fn readme_part(starts: &str) -> &'static str {
+    let readme = include_str!("../README.md");
+    let section = readme
+        .split("## Importing a benchmark's command line")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .unwrap_or_default();
+    let part = section.split(starts).nth(1).unwrap_or_default();
+    part.split("\nredis-benchmark (").next().unwrap_or_default()
+}
+
+/// Whether the README's part names `arg` (its long form, else its short one), quoted.
+#[cfg(test)]
+pub(crate) fn readme_names(part: &str, arg: &clap::Arg) -> bool {
+    match (arg.get_long(), arg.get_short()) {
+        (Some(l), _) => part.contains(&format!("--{l}`")) || part.contains(&format!("--{l}=")),
+        (None, Some(c)) => part.contains(&format!("`-{c}`")) || part.contains(&format!("`-{c} ")),
+        (None, None) => true,
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -541,8 +541,13 @@ fn memtier_flags_without_a_model_are_named() {
 #[test]
 fn memtier_bad_input_exits_2_naming_the_flag() {
     let cases: &[(&[&str], &[&str])] = &[
-        (&["--bogus"], &["'--bogus'"]),
+        (
+            &["--bogus"],
+            &["'--bogus'", "not one of memtier_benchmark's options"],
+        ),
         (&["-Q"], &["'-Q'"]),
+        // getopt_long refuses an ambiguous prefix too.
+        (&["--cli=5"], &["'--cli'"]),
         (&["--clients=x"], &["--clients", "greater than zero"]),
         (&["--clients=0"], &["--clients", "greater than zero"]),
         (&["-c"], &["--clients", "value is required"]),
@@ -873,7 +878,10 @@ fn redis_benchmark_flags_without_a_model_are_named() {
 #[test]
 fn redis_benchmark_bad_input_exits_2_naming_the_flag() {
     let cases: &[(&[&str], &[&str])] = &[
-        (&["--bogus"], &["'--bogus'"]),
+        (
+            &["--bogus"],
+            &["'--bogus'", "not one of redis-benchmark's options"],
+        ),
         (&["-c", "x"], &["-c", "integer"]),
         (&["-c", "0"], &["-c", "from 1"]),
         (&["-c"], &["-c", "value is required"]),
@@ -899,4 +907,7 @@ fn redis_benchmark_bad_input_exits_2_naming_the_flag() {
     for (argv, fragments) in cases {
         rejects("redis-benchmark", argv, fragments);
     }
+    // No advice about `--`, which would be about kvsim's own command line.
+    let out = import("redis-benchmark", &["--bogus"]);
+    assert!(!text(&out.stderr).contains("'-- "), "{}", text(&out.stderr));
 }

@@ -902,4 +902,17 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn the_readme_names_every_flag() {
+        let part = super::super::readme_part("memtier_benchmark (");
+        assert!(part.contains("| flag |"), "the README's table");
+        for arg in MemtierArgv::command().get_arguments() {
+            assert!(
+                super::super::readme_names(part, arg),
+                "the README does not name {:?}",
+                arg.get_id()
+            );
+        }
+    }
 }

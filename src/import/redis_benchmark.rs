@@ -575,4 +575,20 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn the_readme_names_every_flag() {
+        let part = super::super::readme_part("\nredis-benchmark (one process");
+        assert!(part.contains("| flag |"), "the README's table");
+        for arg in RedisBenchmarkArgv::command().get_arguments() {
+            if arg.is_positional() {
+                continue;
+            }
+            assert!(
+                super::super::readme_names(part, arg),
+                "the README does not name {:?}",
+                arg.get_id()
+            );
+        }
+    }
 }
