@@ -328,7 +328,7 @@ fn shell_quote(arg: &str) -> String {
 /// A clap error on the tool's argv as one message naming the flag and what it expects:
 /// clap's own text up to its usage line (which would describe kvsim's help, not the
 /// tool's).
-pub(crate) fn argv_error(tool: &str, e: &clap::Error) -> String {
+pub(crate) fn argv_error(tool: &str, command: &clap::Command, e: &clap::Error) -> String {
     let rendered = e.render().to_string();
     let mut lines: Vec<String> = Vec::new();
     for line in rendered.lines() {
@@ -343,8 +343,31 @@ pub(crate) fn argv_error(tool: &str, e: &clap::Error) -> String {
         lines.push(line.to_string());
     }
     if e.kind() == clap::error::ErrorKind::UnknownArgument {
+        // getopt_long takes an abbreviation only when it names one option; say which
+        // options an ambiguous one could mean rather than that it is unknown.
+        let given = match e.get(clap::error::ContextKind::InvalidArg) {
+            Some(clap::error::ContextValue::String(s)) => s.clone(),
+            _ => String::new(),
+        };
+        let prefix = given
+            .strip_prefix("--")
+            .map(|g| g.split('=').next().unwrap_or_default())
+            .unwrap_or_default();
+        let candidates: Vec<String> = command
+            .get_arguments()
+            .filter_map(|a| a.get_long())
+            .filter(|l| !prefix.is_empty() && l.starts_with(prefix))
+            .map(|l| format!("--{l}"))
+            .collect();
         if let Some(first) = lines.first_mut() {
-            first.push_str(&format!(": not one of {tool}'s options"));
+            if candidates.len() > 1 {
+                first.push_str(&format!(
+                    ": an ambiguous abbreviation of {}",
+                    candidates.join(", ")
+                ));
+            } else {
+                first.push_str(&format!(": not one of {tool}'s options"));
+            }
         }
     }
     while lines.last().is_some_and(|l| l.trim().is_empty()) {

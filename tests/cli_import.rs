@@ -547,7 +547,13 @@ fn memtier_bad_input_exits_2_naming_the_flag() {
         ),
         (&["-Q"], &["'-Q'"]),
         // getopt_long refuses an ambiguous prefix too.
-        (&["--cli=5"], &["'--cli'"]),
+        (
+            &["--cli=5"],
+            &[
+                "'--cli'",
+                "ambiguous abbreviation of --client-stats, --clients",
+            ],
+        ),
         (&["--clients=x"], &["--clients", "greater than zero"]),
         (&["--clients=0"], &["--clients", "greater than zero"]),
         (&["-c"], &["--clients", "value is required"]),

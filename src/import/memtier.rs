@@ -302,8 +302,8 @@ pub fn draft(argv: &[String]) -> Result<Draft, String> {
     let m = command
         .clone()
         .try_get_matches_from(argv)
-        .map_err(|e| argv_error(TOOL, &e))?;
-    let a = MemtierArgv::from_arg_matches(&m).map_err(|e| argv_error(TOOL, &e))?;
+        .map_err(|e| argv_error(TOOL, &command, &e))?;
+    let a = MemtierArgv::from_arg_matches(&m).map_err(|e| argv_error(TOOL, &command, &e))?;
     let flag = |id: &str| -> String {
         command
             .get_arguments()

@@ -216,8 +216,8 @@ pub fn draft(argv: &[String]) -> Result<Draft, String> {
     let m = command
         .clone()
         .try_get_matches_from(argv)
-        .map_err(|e| argv_error(TOOL, &e))?;
-    let a = RedisBenchmarkArgv::from_arg_matches(&m).map_err(|e| argv_error(TOOL, &e))?;
+        .map_err(|e| argv_error(TOOL, &command, &e))?;
+    let a = RedisBenchmarkArgv::from_arg_matches(&m).map_err(|e| argv_error(TOOL, &command, &e))?;
     let flag = |id: &str| -> String {
         let arg = command.get_arguments().find(|arg| arg.get_id() == id);
         match (
