@@ -141,8 +141,9 @@ const DEFAULT_INSTANCE: &str = "cache.r7g.large";
 pub(crate) const CLUSTER_SHARDS_DEFAULT: u32 = 3;
 
 /// Renders the draft, checks that it loads, and returns the text and the warnings in
-/// argv order. A default prefill that does not fit the default instance's memory is
-/// dropped (with a warning) rather than refused: the argv did not ask for it.
+/// argv order. A default prefill the default instance cannot take (its memory, or the
+/// most keys kvsim prefills) is dropped with a warning rather than refused: the argv
+/// did not ask for it.
 fn finish(mut draft: Draft) -> Result<(String, Vec<String>), String> {
     let origin = format!("the scenario imported from {}", draft.tool);
     let mut empty_prefill = false;
@@ -156,7 +157,7 @@ fn finish(mut draft: Draft) -> Result<(String, Vec<String>), String> {
                     draft.warnings.push((
                         usize::MAX,
                         format!(
-                            "prefill: the whole key range at the mean value size does not fit a {DEFAULT_INSTANCE}'s memory ({message}); the scenario starts with an empty cache (prefill: (keys: 0)): choose a larger instance or more shards and remove that line to prefill"
+                            "prefill: kvsim's default prefill (the whole key range at the mean value size) is refused on the scenario's cluster of {DEFAULT_INSTANCE}: {message}; the scenario starts with an empty cache (prefill: (keys: 0)): choose a larger instance or more shards and remove that line to prefill"
                         ),
                     ));
                     continue;
