@@ -34,12 +34,12 @@ use models::client_cpu::ClientCpuCost;
 pub mod defaults {
     pub const CLIENTS: u32 = 50;
     pub const REQUESTS: u64 = 100_000;
-    pub const DATA_SIZE: u32 = 3;
+    pub const DATA_SIZE_BYTES: u32 = 3;
     pub const PIPELINE: u32 = 1;
     /// `--threads 0`: no threads, the main event loop drives every connection.
     pub const THREADS: u32 = 0;
     pub const MAX_THREADS: u32 = 500;
-    pub const MAX_DATA_SIZE: u32 = 1024 * 1024 * 1024;
+    pub const MAX_DATA_SIZE_BYTES: u32 = 1024 * 1024 * 1024;
     /// The first key index: twelve digits, as `__rand_int__` expands to.
     pub const KEY_INDEX_BASE: u64 = 100_000_000_000;
     pub const KEY_PREFIX: &str = "key:";
@@ -353,8 +353,8 @@ pub fn draft(argv: &[String]) -> Result<Draft, String> {
     }
     let data_size = a
         .data_size
-        .map(|d| d.clamp(1, i64::from(defaults::MAX_DATA_SIZE)) as u32)
-        .unwrap_or(defaults::DATA_SIZE);
+        .map(|d| d.clamp(1, i64::from(defaults::MAX_DATA_SIZE_BYTES)) as u32)
+        .unwrap_or(defaults::DATA_SIZE_BYTES);
     let pipeline = a
         .pipeline
         .map(|p| p.clamp(1, i64::from(u32::MAX)) as u32)
@@ -401,7 +401,7 @@ pub fn draft(argv: &[String]) -> Result<Draft, String> {
     workload.push(Field::new(
         "data_size",
         data_size.to_string(),
-        default_from("data_size", defaults::DATA_SIZE.to_string()),
+        default_from("data_size", defaults::DATA_SIZE_BYTES.to_string()),
     ));
     workload.push(Field::new(
         "random_data",
