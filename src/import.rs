@@ -147,6 +147,7 @@ pub(crate) const CLUSTER_SHARDS_DEFAULT: u32 = 3;
 fn finish(mut draft: Draft) -> Result<(String, Vec<String>), String> {
     let origin = format!("the scenario imported from {}", draft.tool);
     let mut empty_prefill = false;
+    // At most two passes: the second, if any, without the default prefill.
     let text = loop {
         let text = render(&draft, empty_prefill);
         match scenario::load_str(&text, &origin) {
