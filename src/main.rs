@@ -5,6 +5,7 @@
 mod bench_cmd;
 mod bench_estimate;
 mod budget;
+mod import;
 mod output;
 mod run_cmd;
 mod scenario_cmds;
@@ -64,6 +65,8 @@ enum Command {
     /// Run a sweep: a scenario over a grid of parameter values, replicated, each
     /// metric summarized with a 95% interval.
     Sweep(sweep_cmd::SweepArgs),
+    /// Print the scenario equivalent to a memtier_benchmark or redis-benchmark command line.
+    Import(import::ImportArgs),
 }
 
 fn main() -> ExitCode {
@@ -76,5 +79,6 @@ fn main() -> ExitCode {
         Command::Catalog(args) => scenario_cmds::catalog(&args),
         Command::Serve(args) => serve::serve(&args),
         Command::Sweep(args) => sweep_cmd::sweep(&args),
+        Command::Import(args) => import::import(&args),
     }
 }
