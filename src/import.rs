@@ -445,6 +445,25 @@ pub(crate) fn readme_names(part: &str, arg: &clap::Arg) -> bool {
     }
 }
 
+/// Asserts that each option of `command` is exactly one of: warned about (`warned`, by
+/// id) or mapped to a field or refused (`placed`), so a new option needs a decision.
+#[cfg(test)]
+pub(crate) fn assert_every_option_placed(
+    command: &clap::Command,
+    warned: &[(&str, &str)],
+    placed: &[&str],
+) {
+    for arg in command.get_arguments() {
+        let id = arg.get_id().as_str();
+        let is_warned = warned.iter().any(|(w, _)| *w == id);
+        let is_placed = placed.contains(&id);
+        assert!(
+            is_warned != is_placed,
+            "{id}: warned {is_warned}, mapped or refused {is_placed}"
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -65,6 +65,8 @@ enum Command {
     /// Run a sweep: a scenario over a grid of parameter values, replicated, each
     /// metric summarized with a 95% interval.
     Sweep(sweep_cmd::SweepArgs),
+    /// Merge the result files of a sweep's shards and print its report.
+    Merge(sweep_cmd::MergeArgs),
     /// Print the scenario equivalent to a memtier_benchmark or redis-benchmark command line.
     Import(import::ImportArgs),
 }
@@ -79,6 +81,7 @@ fn main() -> ExitCode {
         Command::Catalog(args) => scenario_cmds::catalog(&args),
         Command::Serve(args) => serve::serve(&args),
         Command::Sweep(args) => sweep_cmd::sweep(&args),
+        Command::Merge(args) => sweep_cmd::merge(&args),
         Command::Import(args) => import::import(&args),
     }
 }

@@ -54,19 +54,22 @@ pub struct RunArgs {
     pub budget: Option<BudgetArg>,
 }
 
+/// `--jobs`, or every core this process may use (at least 1).
+pub(crate) fn jobs_or_all_cores(jobs: Option<usize>) -> usize {
+    jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    })
+    .max(1)
+}
+
 pub fn run(args: &RunArgs) -> ExitCode {
     let scenario = match load_scenario_arg(args.file.as_deref()) {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
-        })
-        .max(1);
+    let jobs = jobs_or_all_cores(args.jobs);
     // A run over its budget is refused before anything is simulated or written.
     let budget = Budget::new(args.budget);
     if let Some(why) = over_budget(&estimates(&scenario), jobs, &budget) {

@@ -9,19 +9,12 @@
 use models::scenario::{ClusterMode, RunConfig};
 use models::workload::{DataSize, KeyDist, KeyPattern, RateLimit, Ratio, WorkloadConfig};
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
+
+#[path = "support/cli.rs"]
+mod cli;
+use cli::{kvsim, text};
 use std::sync::atomic::{AtomicUsize, Ordering};
-
-fn kvsim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kvsim"))
-        .args(args)
-        .output()
-        .expect("the kvsim binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// `kvsim import TOOL -- ARGV`.
 fn import(tool: &str, argv: &[&str]) -> Output {

@@ -3,18 +3,10 @@
 //! and a missing base exit 2 naming the file and what is wrong.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn kvsim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kvsim"))
-        .args(args)
-        .output()
-        .expect("the kvsim binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+#[path = "support/cli.rs"]
+mod cli;
+use cli::{kvsim, text};
 
 fn scratch(name: &str, contents: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli_sweep");
@@ -122,4 +114,100 @@ fn bad_sweep_files_exit_2_naming_the_file() {
         "{}",
         text(&out.stderr)
     );
+}
+
+/// Shards 1/3, 2/3 and 3/3 run separately (the second through `--shard-index` and
+/// `--shard-count`, as a batch system's array index passes them), then `kvsim merge`
+/// prints the one-machine sweep's output byte for byte; running a shard again skips
+/// what is there; a missing or duplicated run makes merge exit 2 naming it.
+#[test]
+fn shards_merge_into_the_one_machine_report() {
+    let path = sweep_file(
+        "sharded.ron",
+        r#""ALL STATS.Totals.Ops/sec", "ALL STATS.Gets.Percentile Latencies.p99.00""#,
+    );
+    let p = path.to_str().unwrap();
+    let whole = kvsim(&["sweep", p, "--jobs", "2"]);
+    assert_eq!(whole.status.code(), Some(0), "{}", text(&whole.stderr));
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli_sweep/shards");
+    let _ = std::fs::remove_dir_all(&dir);
+    let d = dir.to_str().unwrap();
+    for shard in [
+        vec!["--shard", "1/3"],
+        vec!["--shard-index", "1", "--shard-count", "3"],
+        vec!["--shard", "3/3"],
+    ] {
+        let mut args = vec!["sweep", p, "--out", d];
+        args.extend(shard);
+        let out = kvsim(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert!(out.stdout.is_empty());
+    }
+    // 4 points x 3 replications, one file each.
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 12);
+    let again = kvsim(&["sweep", p, "--out", d, "--shard", "1/3"]);
+    assert!(
+        text(&again.stderr).contains("0 run(s) of this shard written"),
+        "{}",
+        text(&again.stderr)
+    );
+    let merged = kvsim(&["merge", d]);
+    assert_eq!(merged.status.code(), Some(0), "{}", text(&merged.stderr));
+    assert_eq!(
+        merged.stdout, whole.stdout,
+        "merge differs from the one-machine sweep"
+    );
+    // A duplicated run, then a missing one.
+    let first = dir.join("run-000000-0000-000000.json");
+    std::fs::copy(&first, dir.join("copy.json")).unwrap();
+    let dup = kvsim(&["merge", d]);
+    assert_eq!(dup.status.code(), Some(2));
+    assert!(
+        text(&dup.stderr).contains("is there twice") && text(&dup.stderr).contains("replication 0"),
+        "{}",
+        text(&dup.stderr)
+    );
+    std::fs::remove_file(dir.join("copy.json")).unwrap();
+    std::fs::remove_file(&first).unwrap();
+    let missing = kvsim(&["merge", d]);
+    assert_eq!(missing.status.code(), Some(2));
+    let stderr = text(&missing.stderr);
+    assert!(
+        stderr.contains("is missing") && stderr.contains("pipeline=1"),
+        "{stderr}"
+    );
+}
+
+/// The README's Slurm array script: its loop body, run with the array index set by hand,
+/// runs that task's shard.
+#[test]
+fn the_slurm_script_runs_its_shard() {
+    let readme = include_str!("../README.md");
+    let script = readme
+        .split("#SBATCH --array=0-2")
+        .nth(1)
+        .and_then(|s| s.split("```").next().or(Some(s)))
+        .expect("the README's Slurm script");
+    let command = script
+        .lines()
+        .find(|l| l.trim_start().starts_with("kvsim sweep"))
+        .expect("its kvsim line")
+        .trim();
+    assert!(
+        command.contains("--shard-index \"$SLURM_ARRAY_TASK_ID\""),
+        "{command}"
+    );
+    let path = sweep_file("slurm.ron", r#""ALL STATS.Totals.Ops/sec""#);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli_sweep/slurm");
+    let _ = std::fs::remove_dir_all(&dir);
+    // The line as the script runs it, with the array index and the file set by hand.
+    let line = command
+        .replace("\"$SLURM_ARRAY_TASK_ID\"", "1")
+        .replace("my-sweep.ron", path.to_str().unwrap())
+        .replace("results/", &format!("{}/", dir.display()));
+    let args: Vec<&str> = line.split_whitespace().skip(1).collect();
+    let out = kvsim(&args);
+    assert_eq!(out.status.code(), Some(0), "{line}: {}", text(&out.stderr));
+    // Shard 2 of 3 of 12 runs: 4 files.
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 4, "{line}");
 }

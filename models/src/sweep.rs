@@ -80,7 +80,59 @@ pub struct Sweep {
     pub points: Vec<Point>,
 }
 
+/// What a summary needs of its sweep, carried in every shard's result file so that
+/// `kvsim merge` needs nothing else.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SweepMeta {
+    pub origin: String,
+    pub digest: String,
+    pub spec: SweepSpec,
+    /// Each point's parameter values.
+    pub point_values: Vec<Vec<(String, String)>>,
+    /// Every run, in output order (point, variant, replication).
+    pub runs: Vec<(usize, usize, u32)>,
+}
+
+/// One run's result as a shard writes it: self-describing, so that files from many
+/// machines can be checked and merged.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunFile {
+    pub kvsim_version: String,
+    pub sweep: SweepMeta,
+    /// The digest of the point's scenario.
+    pub scenario_digest: String,
+    pub outcome: RunOutcome,
+}
+
+impl RunFile {
+    /// The file name of run (p, v, r).
+    pub fn name((p, v, r): (usize, usize, u32)) -> String {
+        format!("run-{p:06}-{v:04}-{r:06}.json")
+    }
+}
+
+/// The runs of shard `k` of `n` (1-based): every n-th, from the k-th; stable whatever
+/// machine computes it.
+pub fn shard_runs(runs: &[(usize, usize, u32)], k: usize, n: usize) -> Vec<(usize, usize, u32)> {
+    runs.iter()
+        .enumerate()
+        .filter(|(i, _)| i % n == k - 1)
+        .map(|(_, r)| *r)
+        .collect()
+}
+
 impl Sweep {
+    /// What a summary needs of this sweep.
+    pub fn meta(&self) -> SweepMeta {
+        SweepMeta {
+            origin: self.origin.clone(),
+            digest: self.digest(),
+            spec: self.spec.clone(),
+            point_values: self.points.iter().map(|p| p.values.clone()).collect(),
+            runs: self.runs(),
+        }
+    }
+
     /// Hex SHA-256 of the sweep's canonical form and every point's scenario digest.
     pub fn digest(&self) -> String {
         let mut s = ron::to_string(&self.spec).unwrap_or_default();
@@ -423,6 +475,7 @@ fn patch_text(path: &str, value: &str) -> String {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RunOutcome {
     pub point: usize,
+    pub variant_index: usize,
     pub variant: String,
     pub replication: u32,
     pub seed: u64,
@@ -514,6 +567,7 @@ pub fn run_one(
     Ok((
         RunOutcome {
             point: p,
+            variant_index: v,
             variant: variant.name.clone(),
             replication: r,
             seed: config.seed,
@@ -570,7 +624,7 @@ pub struct SweepReport {
 }
 
 /// Summarizes the outcomes (in run order) of `sweep`.
-pub fn summarize(sweep: &Sweep, outcomes: &[RunOutcome]) -> SweepReport {
+pub fn summarize(sweep: &SweepMeta, outcomes: &[RunOutcome]) -> SweepReport {
     let reps = sweep.spec.replications as usize;
     let mut points = Vec::new();
     for chunk in outcomes.chunks(reps) {
@@ -586,7 +640,7 @@ pub fn summarize(sweep: &Sweep, outcomes: &[RunOutcome]) -> SweepReport {
             })
             .collect();
         points.push(PointSummary {
-            values: sweep.points[first.point].values.clone(),
+            values: sweep.point_values[first.point].clone(),
             variant: first.variant.clone(),
             metrics,
         });
@@ -594,7 +648,7 @@ pub fn summarize(sweep: &Sweep, outcomes: &[RunOutcome]) -> SweepReport {
     SweepReport {
         kvsim_version: env!("CARGO_PKG_VERSION").to_string(),
         sweep: sweep.origin.clone(),
-        digest: sweep.digest(),
+        digest: sweep.digest.clone(),
         seed: sweep.spec.seed,
         replications: sweep.spec.replications,
         points,
@@ -650,7 +704,7 @@ fn histogram(o: &RunOutcome, command: &str) -> LatencyHistogram {
 }
 
 fn percentile_summary(
-    sweep: &Sweep,
+    sweep: &SweepMeta,
     metric: &str,
     command: &str,
     p: f64,
@@ -938,7 +992,7 @@ mod tests {
         assert_eq!(outcomes[0].seed, outcomes[2].seed);
         assert_eq!(outcomes[1].seed, outcomes[3].seed);
         assert_ne!(outcomes[0].seed, outcomes[1].seed);
-        let report = summarize(&s, &outcomes);
+        let report = summarize(&s.meta(), &outcomes);
         assert_eq!(report.points.len(), 2);
         let p99 = &report.points[0].metrics[1];
         assert!(p99.values.is_empty() && p99.estimate > 0.0);

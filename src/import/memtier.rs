@@ -892,15 +892,11 @@ mod tests {
             "help",
             "version",
         ];
-        for arg in MemtierArgv::command().get_arguments() {
-            let id = arg.get_id().as_str();
-            let warned = UNMODELLED.iter().any(|(w, _)| *w == id);
-            let placed = MAPPED_OR_REFUSED.contains(&id);
-            assert!(
-                warned != placed,
-                "{id}: warned {warned}, mapped or refused {placed}"
-            );
-        }
+        super::super::assert_every_option_placed(
+            &MemtierArgv::command(),
+            UNMODELLED,
+            MAPPED_OR_REFUSED,
+        );
     }
 
     #[test]
