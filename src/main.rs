@@ -5,6 +5,7 @@
 mod bench_cmd;
 mod bench_estimate;
 mod budget;
+mod diff_cmd;
 mod import;
 mod output;
 mod run_cmd;
@@ -67,6 +68,8 @@ enum Command {
     Sweep(sweep_cmd::SweepArgs),
     /// Merge the result files of a sweep's shards and print its report.
     Merge(sweep_cmd::MergeArgs),
+    /// Compare two reports or two sweep results, metric by metric.
+    Diff(diff_cmd::DiffArgs),
     /// Print the scenario equivalent to a memtier_benchmark or redis-benchmark command line.
     Import(import::ImportArgs),
 }
@@ -82,6 +85,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::serve(&args),
         Command::Sweep(args) => sweep_cmd::sweep(&args),
         Command::Merge(args) => sweep_cmd::merge(&args),
+        Command::Diff(args) => diff_cmd::diff(&args),
         Command::Import(args) => import::import(&args),
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod catalog;
 pub mod client_cpu;
+pub mod diff;
 pub mod engine;
 pub mod estimate;
 pub mod placement;
