@@ -197,8 +197,7 @@ fn run_shard(
         })
         .collect();
     let jobs = crate::run_cmd::jobs_or_all_cores(jobs);
-    let one = |&run: &(usize, usize, u32)| -> Result<(), String> {
-        let (outcome, _) = sweep::run_one(sweep, run)?;
+    let write = |run: (usize, usize, u32), outcome: sweep::RunOutcome| -> Result<(), String> {
         let file = sweep::RunFile {
             kvsim_version: version.to_string(),
             sweep: meta.clone(),
@@ -212,6 +211,29 @@ fn run_shard(
         std::fs::write(&tmp, text)
             .and_then(|_| std::fs::rename(&tmp, &path))
             .map_err(|e| format!("{}: {e}", path.display()))
+    };
+    // The shard's first run goes alone, so a metric missing from the report is refused
+    // before the rest run (as without shards).
+    if let Some(&run) = todo.first() {
+        let first = sweep::run_one(sweep, run).and_then(|(outcome, json)| {
+            sweep::check_metrics(sweep, &json).map_err(|e| format!("bad input: {e}"))?;
+            Ok(outcome)
+        });
+        match first.and_then(|o| write(run, o)) {
+            Ok(()) => {}
+            Err(e) if e.starts_with("bad input: ") => {
+                eprintln!("kvsim sweep: {}", &e["bad input: ".len()..]);
+                return ExitCode::from(2);
+            }
+            Err(e) => {
+                eprintln!("kvsim sweep: {}: {e}", sweep.origin);
+                return ExitCode::from(1);
+            }
+        }
+    }
+    let one = |&run: &(usize, usize, u32)| -> Result<(), String> {
+        let (outcome, _) = sweep::run_one(sweep, run)?;
+        write(run, outcome)
     };
     let done: Result<Vec<()>, String> =
         match rayon::ThreadPoolBuilder::new().num_threads(jobs).build() {

@@ -211,3 +211,26 @@ fn the_slurm_script_runs_its_shard() {
     // Shard 2 of 3 of 12 runs: 4 files.
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 4, "{line}");
 }
+
+/// A shard checks the metrics on its first run too: a bad one exits 2 before the rest.
+#[test]
+fn a_shard_refuses_an_unknown_metric() {
+    let path = sweep_file("shard-bad-metric.ron", r#""ALL STATS.Totals.Ops/sek""#);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli_sweep/bad-shard");
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = kvsim(&[
+        "sweep",
+        path.to_str().unwrap(),
+        "--shard",
+        "1/2",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("metrics[0]"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0), 0);
+}
