@@ -232,26 +232,13 @@ pub(crate) fn load_spec_chain(
 ) -> Result<(ScenarioSpec, Vec<extends::Layer>), ScenarioError> {
     let (text, src) = match source.strip_prefix("bundled:") {
         Some(name) => {
-            let file = if name.ends_with(".ron") {
-                name.to_string()
-            } else {
-                format!("{name}.ron")
-            };
-            let Some((_, text)) = bundled::BUNDLED.iter().find(|(f, _)| *f == file) else {
-                let names: Vec<&str> = bundled::BUNDLED
-                    .iter()
-                    .map(|(f, _)| f.trim_end_matches(".ron"))
-                    .collect();
-                return Err(ScenarioError::Invalid {
-                    origin: source.to_string(),
-                    path: "base".into(),
-                    message: format!(
-                        "no bundled scenario {name:?}; expected one of {}",
-                        names.join(", ")
-                    ),
-                    position: None,
-                });
-            };
+            let file = extends::bundled_file(name);
+            let text = extends::bundled_text(&file).map_err(|message| ScenarioError::Invalid {
+                origin: source.to_string(),
+                path: "base".into(),
+                message,
+                position: None,
+            })?;
             (text.to_string(), extends::Source::Bundled(file))
         }
         None => {

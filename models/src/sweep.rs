@@ -19,7 +19,7 @@ use crate::world::simulate;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use sim::stats::LatencyHistogram;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Points x variants x replications a sweep may run.
 pub const MAX_RUNS: u64 = 1_000_000;
@@ -191,7 +191,9 @@ pub fn load_sweep(path: &Path) -> Result<Sweep, ScenarioError> {
     let base_source = if spec.base.starts_with("bundled:") {
         spec.base.clone()
     } else {
-        relative_to(path, &spec.base).display().to_string()
+        scenario::extends::relative_to(path, &spec.base)
+            .display()
+            .to_string()
     };
     let (base_spec, _) = scenario::load_spec_chain(&base_source).map_err(|e| match e {
         ScenarioError::Io { source, .. } => invalid(fe(
@@ -267,14 +269,6 @@ pub fn load_sweep(path: &Path) -> Result<Sweep, ScenarioError> {
         spec,
         points,
     })
-}
-
-fn relative_to(file: &Path, target: &str) -> PathBuf {
-    let t = Path::new(target);
-    if t.is_absolute() {
-        return t.to_path_buf();
-    }
-    file.parent().map_or_else(|| t.to_path_buf(), |d| d.join(t))
 }
 
 /// A parameter with its values as RON text.
@@ -823,6 +817,7 @@ impl SweepReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn folder(test: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("kvsim-sweep-{}-{test}", std::process::id()));

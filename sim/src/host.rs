@@ -406,12 +406,14 @@ impl HostCpu {
         out: &mut Vec<Completion>,
     ) -> bool {
         let runnable = self.runnable;
-        let share = self.share(runnable);
-        let t = &mut self.threads[thread as usize];
-        match t.job {
-            Some(j) if t.epoch == epoch && j.done_at == now => {}
+        match self.threads[thread as usize].job {
+            Some(j) if self.threads[thread as usize].epoch == epoch && j.done_at == now => {}
             _ => return false,
         }
+        // Only a live completion needs its share: stale ones are many while threads
+        // contend.
+        let share = self.share(runnable);
+        let t = &mut self.threads[thread as usize];
         settle_thread(t, now, share);
         t.job = None;
         if runnable > self.vcpus || self.cores_contended() {

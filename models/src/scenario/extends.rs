@@ -63,7 +63,26 @@ impl Source {
     }
 }
 
-fn bundled_file(name: &str) -> String {
+/// The text of bundled file `file`, or what to say when there is none.
+pub(crate) fn bundled_text(file: &str) -> Result<&'static str, String> {
+    bundled::BUNDLED
+        .iter()
+        .find(|(name, _)| *name == file)
+        .map(|(_, text)| *text)
+        .ok_or_else(|| {
+            let names: Vec<&str> = bundled::BUNDLED
+                .iter()
+                .map(|(f, _)| f.trim_end_matches(".ron"))
+                .collect();
+            format!(
+                "no bundled scenario {:?}; expected one of {}",
+                file.trim_end_matches(".ron"),
+                names.join(", ")
+            )
+        })
+}
+
+pub(crate) fn bundled_file(name: &str) -> String {
     if name.ends_with(".ron") {
         name.to_string()
     } else {
@@ -71,7 +90,8 @@ fn bundled_file(name: &str) -> String {
     }
 }
 
-fn relative_to(file: &Path, target: &str) -> PathBuf {
+/// `target` as seen from `file`: itself when absolute, else in `file`'s folder.
+pub(crate) fn relative_to(file: &Path, target: &str) -> PathBuf {
     let target = Path::new(target);
     if target.is_absolute() {
         return target.to_path_buf();
@@ -132,20 +152,7 @@ pub(crate) fn resolve_chain(
             )));
         }
         let parent_text = match &parent {
-            Source::Bundled(f) => match bundled::BUNDLED.iter().find(|(name, _)| name == f) {
-                Some((_, text)) => text.to_string(),
-                None => {
-                    let names: Vec<&str> = bundled::BUNDLED
-                        .iter()
-                        .map(|(f, _)| f.trim_end_matches(".ron"))
-                        .collect();
-                    return Err(located(format!(
-                        "no bundled scenario {:?}; expected one of {}",
-                        f.trim_end_matches(".ron"),
-                        names.join(", ")
-                    )));
-                }
-            },
+            Source::Bundled(f) => bundled_text(f).map_err(located)?.to_string(),
             Source::File(p) => match read_scenario_file(p) {
                 Ok(text) => text,
                 Err(ScenarioError::Io { source, .. }) => {
