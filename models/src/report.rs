@@ -8,6 +8,7 @@
 
 pub mod bus;
 mod findings;
+pub mod html;
 pub mod neighbours;
 pub mod plot;
 pub mod replication;
@@ -18,6 +19,7 @@ pub use crate::world::results::ResourceKind as Resource;
 pub use findings::Finding;
 
 use crate::scenario::resolve::RunConfig;
+use crate::scenario::spec::TimeSeriesKind;
 use crate::scenario::Scenario;
 use crate::world::results::{CommandResult, HostResult, RunResult};
 use indexmap::IndexMap;
@@ -705,6 +707,11 @@ fn timeseries(result: &RunResult) -> TimeSeries {
             at(&r.slots_moved_per_s, s) as f64
         }));
     }
+    // Only the kinds the scenario asks for (all by default); a series of no known kind
+    // is kept, so that a new one is never silently dropped.
+    series.retain(|s| {
+        TimeSeriesKind::of_series(&s.name).is_none_or(|k| config.report.timeseries.contains(&k))
+    });
     TimeSeries {
         seconds,
         warmup_s: config.warmup_ns as f64 / 1e9,

@@ -680,14 +680,9 @@ pub(crate) fn resolve(
         .unwrap_or_else(|| ReportSection::ALL.to_vec());
     sections.sort();
     sections.dedup();
-    let mut timeseries = report_spec.timeseries.unwrap_or_else(|| {
-        vec![
-            TimeSeriesKind::Ops,
-            TimeSeriesKind::NetBits,
-            TimeSeriesKind::NetCredits,
-            TimeSeriesKind::CpuUtilization,
-        ]
-    });
+    let mut timeseries = report_spec
+        .timeseries
+        .unwrap_or_else(|| TimeSeriesKind::ALL.to_vec());
     timeseries.sort();
     timeseries.dedup();
     let report = ReportConfig {

@@ -688,13 +688,77 @@ impl ReportSection {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", rename = "time_series")]
 pub enum TimeSeriesKind {
+    /// Requests completed per second (`ops_per_s`).
     Ops,
+    /// The p99 latency of each second, and whether it held enough requests to say.
     LatencyP99,
+    /// Bits per second in and out per node.
     NetBits,
+    /// Burst credits left per node, each direction.
     NetCredits,
+    /// Each thread's CPU utilization per node and client host, and threads waiting.
     CpuUtilization,
+    /// Packets over the bandwidth allowance per node.
     AllowanceExceeded,
+    /// Packets dropped per node.
     Drops,
+    /// The p99.9 latency of each second (with an SLO or shared hosts), and whether
+    /// it held enough requests to say.
+    LatencyP999,
+    /// `used_memory` per node.
+    Memory,
+    /// Each replica's lag, in bytes and milliseconds.
+    Replication,
+    /// Cluster-bus messages and bytes sent, and the bus's share of the main thread.
+    Bus,
+    /// A resharding's pace: slots moved and bytes migrated per second.
+    Reshard,
+    /// Shared hosts: CPU steal, burst denied, the NIC full, neighbours on.
+    Neighbours,
+}
+
+impl TimeSeriesKind {
+    /// Every kind: what a report holds unless the scenario lists fewer.
+    pub const ALL: [TimeSeriesKind; 13] = [
+        TimeSeriesKind::Ops,
+        TimeSeriesKind::LatencyP99,
+        TimeSeriesKind::NetBits,
+        TimeSeriesKind::NetCredits,
+        TimeSeriesKind::CpuUtilization,
+        TimeSeriesKind::AllowanceExceeded,
+        TimeSeriesKind::Drops,
+        TimeSeriesKind::LatencyP999,
+        TimeSeriesKind::Memory,
+        TimeSeriesKind::Replication,
+        TimeSeriesKind::Bus,
+        TimeSeriesKind::Reshard,
+        TimeSeriesKind::Neighbours,
+    ];
+
+    /// The kind of a report series, by its name (None for a name no series has).
+    pub fn of_series(name: &str) -> Option<TimeSeriesKind> {
+        use TimeSeriesKind::*;
+        Some(match name {
+            "ops_per_s" => Ops,
+            "latency_ms_p99" | "latency_p99_estimable" => LatencyP99,
+            "latency_ms_p999" | "latency_p999_estimable" => LatencyP999,
+            "net_out_bits_per_s" | "net_in_bits_per_s" => NetBits,
+            "net_credits_bits" | "net_credits_in_bits" => NetCredits,
+            "cpu_threads_waiting" => CpuUtilization,
+            n if n.starts_with("cpu_utilization_thread") => CpuUtilization,
+            "bw_out_allowance_exceeded_per_s" => AllowanceExceeded,
+            "drops_per_s" => Drops,
+            "used_memory_bytes" => Memory,
+            "replication_lag_bytes" | "replication_lag_ms" => Replication,
+            "bus_bytes_sent_per_s" | "bus_messages_sent_per_s" | "bus_main_thread_share" => Bus,
+            "reshard_migrated_bytes_per_s" | "reshard_slots_moved_per_s" => Reshard,
+            "cpu_steal_vcpus"
+            | "burst_denied_bits_per_s"
+            | "host_nic_full_share"
+            | "neighbour_on_share" => Neighbours,
+            _ => return None,
+        })
+    }
 }
 
 /// Fields of a catalog type to override, or of a custom type to define.
