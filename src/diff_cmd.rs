@@ -24,6 +24,10 @@ pub struct DiffArgs {
     pub fail_on_regression: Vec<(String, f64)>,
     #[arg(long, value_enum, default_value_t = SweepFormat::Text)]
     pub format: SweepFormat,
+    /// Also write diff.txt, diff.json and report.html (A and B side by side, as bars)
+    /// into this folder.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 fn parse_gate(s: &str) -> Result<(String, f64), String> {
@@ -103,6 +107,27 @@ pub fn diff(args: &DiffArgs) -> ExitCode {
                 ))
             }
             Some(_) => {}
+        }
+    }
+    if let Some(dir) = &args.out {
+        if let Err(e) = crate::output::prepare_dir(dir) {
+            return bad(e);
+        }
+        let a_name = args.a.display().to_string();
+        let b_name = args.b.display().to_string();
+        let written = models::report::html::diff_html(&d, &a_name, &b_name).and_then(|html| {
+            crate::output::write_files(
+                dir,
+                [
+                    ("diff.txt", d.to_text()),
+                    ("diff.json", d.to_json()),
+                    ("report.html", html),
+                ],
+            )
+        });
+        if let Err(e) = written {
+            eprintln!("kvsim diff: {e}");
+            return ExitCode::from(1);
         }
     }
     let text = match args.format {

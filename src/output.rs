@@ -19,3 +19,25 @@ pub fn emit(text: &str) -> ExitCode {
         }
     }
 }
+
+/// Creates `dir` (and its parents) for a command's `--out`, before any work, so that
+/// a folder that cannot take the results is bad input found at once.
+pub fn prepare_dir(dir: &std::path::Path) -> Result<(), String> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(format!("--out {}: is not a folder", dir.display()));
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|e| format!("--out {}: cannot create it: {e}", dir.display()))
+}
+
+/// Writes each (file name, body) into `dir`; the first failure is returned.
+pub fn write_files<N: AsRef<std::path::Path>>(
+    dir: &std::path::Path,
+    files: impl IntoIterator<Item = (N, String)>,
+) -> Result<(), String> {
+    for (name, body) in files {
+        let path = dir.join(name);
+        std::fs::write(&path, body).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    Ok(())
+}

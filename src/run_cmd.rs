@@ -36,8 +36,9 @@ pub struct RunArgs {
     /// What to print on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// Also write report.txt, report.json and timeseries.csv into this folder, and SVG
-    /// plots of the time series for variants whose report asks for them.
+    /// Also write report.txt, report.json, report.html (self-contained, plots inline),
+    /// timeseries.csv and nodes.csv into this folder, and SVG plots of the time series
+    /// for variants whose report asks for them.
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// With --out: plot every variant, whatever its report settings say.
@@ -79,7 +80,7 @@ pub fn run(args: &RunArgs) -> ExitCode {
     // A folder that cannot take the results is bad input, found before any simulating.
     if let Some(dir) = &args.out {
         if let Err(e) = prepare_out(dir) {
-            eprintln!("error: --out {}: {e}", dir.display());
+            eprintln!("error: {e}");
             return ExitCode::from(2);
         }
     }
@@ -126,8 +127,16 @@ pub fn run(args: &RunArgs) -> ExitCode {
                 return ExitCode::from(1);
             }
         };
+        let html = match models::report::html::run_html(&report) {
+            Ok(h) => h,
+            Err(e) => {
+                eprintln!("kvsim run: {e}");
+                return ExitCode::from(1);
+            }
+        };
         let files = [
             ("report.txt".to_string(), report.to_text()),
+            ("report.html".to_string(), html),
             ("report.json".to_string(), report.to_json()),
             ("timeseries.csv".to_string(), report.to_csv()),
             ("nodes.csv".to_string(), report.nodes_csv()),
@@ -138,12 +147,9 @@ pub fn run(args: &RunArgs) -> ExitCode {
                 .into_iter()
                 .map(|(name, svg)| (format!("{PLOTS_DIR}/{name}"), svg)),
         );
-        for (name, body) in files {
-            let path = dir.join(&name);
-            if let Err(e) = std::fs::write(&path, body) {
-                eprintln!("kvsim run: cannot write {}: {e}", path.display());
-                return ExitCode::from(1);
-            }
+        if let Err(e) = crate::output::write_files(dir, files) {
+            eprintln!("kvsim run: {e}");
+            return ExitCode::from(1);
         }
     }
     let body = match args.format {
@@ -161,19 +167,17 @@ const PLOTS_DIR: &str = "plots";
 /// Makes `dir` ready for a run's files before the run: created if missing, refused if
 /// it is not a writable folder, and its plots folder emptied.
 fn prepare_out(dir: &Path) -> Result<(), String> {
-    if dir.exists() && !dir.is_dir() {
-        return Err("is not a folder".into());
-    }
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create it: {e}"))?;
+    crate::output::prepare_dir(dir)?;
     let plots = dir.join(PLOTS_DIR);
     if plots.exists() {
         if !plots.is_dir() {
-            return Err(format!("{} is not a folder", plots.display()));
+            return Err(format!("--out: {} is not a folder", plots.display()));
         }
         std::fs::remove_dir_all(&plots)
-            .map_err(|e| format!("cannot empty {}: {e}", plots.display()))?;
+            .map_err(|e| format!("--out: cannot empty {}: {e}", plots.display()))?;
     }
-    std::fs::create_dir(&plots).map_err(|e| format!("cannot write in it: {e}"))?;
+    std::fs::create_dir(&plots)
+        .map_err(|e| format!("--out {}: cannot write in it: {e}", dir.display()))?;
     Ok(())
 }
 

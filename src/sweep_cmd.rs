@@ -41,7 +41,9 @@ pub struct SweepArgs {
     pub shard_index: Option<usize>,
     #[arg(long, requires = "shard_index")]
     pub shard_count: Option<usize>,
-    /// The folder a shard writes its result files into.
+    /// With --shard: the folder the shard writes its result files into. Without: also
+    /// write report.txt, report.json, report.html (plots inline) and plots/METRIC.svg
+    /// into this folder.
     #[arg(long)]
     pub out: Option<PathBuf>,
 }
@@ -52,6 +54,10 @@ pub struct MergeArgs {
     pub dir: PathBuf,
     #[arg(long, value_enum, default_value_t = SweepFormat::Text)]
     pub format: SweepFormat,
+    /// Also write report.txt, report.json, report.html (plots inline) and
+    /// plots/METRIC.svg into this folder (the shards' folder holds their result files).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 fn parse_shard(s: &str) -> Result<(usize, usize), String> {
@@ -104,6 +110,12 @@ pub fn sweep(args: &SweepArgs) -> ExitCode {
     };
     if let (Some(_), Some(dir)) = (shard, &args.out) {
         return run_shard(&sweep, &runs, dir, args.jobs);
+    }
+    if let Some(dir) = &args.out {
+        if let Err(e) = crate::output::prepare_dir(dir) {
+            eprintln!("kvsim sweep: {e}");
+            return ExitCode::from(2);
+        }
     }
     let first = match sweep::run_one(&sweep, runs[0]) {
         Ok(r) => r,
@@ -160,7 +172,42 @@ pub fn sweep(args: &SweepArgs) -> ExitCode {
         }
     }
     let report = sweep::summarize(&sweep.meta(), &outcomes);
-    let text = match args.format {
+    print_report(&report, args.format, args.out.as_deref(), "kvsim sweep")
+}
+
+/// Prints a sweep's report, after writing it (text, JSON, HTML) into `out` if given.
+fn print_report(
+    report: &sweep::SweepReport,
+    format: SweepFormat,
+    out: Option<&std::path::Path>,
+    command: &str,
+) -> ExitCode {
+    if let Some(dir) = out {
+        let written = (|| {
+            let html = models::report::html::sweep_html(report)?;
+            let svgs = models::report::html::sweep_svgs(report)?;
+            std::fs::create_dir_all(dir.join("plots"))
+                .map_err(|e| format!("cannot write in {}: {e}", dir.display()))?;
+            crate::output::write_files(
+                dir,
+                [
+                    ("report.txt".to_string(), report.to_text()),
+                    ("report.json".to_string(), report.to_json()),
+                    ("report.html".to_string(), html),
+                ]
+                .into_iter()
+                .chain(
+                    svgs.into_iter()
+                        .map(|(name, svg)| (format!("plots/{name}"), svg)),
+                ),
+            )
+        })();
+        if let Err(e) = written {
+            eprintln!("{command}: {e}");
+            return ExitCode::from(1);
+        }
+    }
+    let text = match format {
         SweepFormat::Text => report.to_text(),
         SweepFormat::Json => report.to_json(),
     };
@@ -264,6 +311,11 @@ pub fn merge(args: &MergeArgs) -> ExitCode {
         eprintln!("kvsim merge: {}: {m}", args.dir.display());
         ExitCode::from(2)
     };
+    if let Some(out) = &args.out {
+        if let Err(e) = crate::output::prepare_dir(out) {
+            return bad(e);
+        }
+    }
     let mut names: Vec<PathBuf> = match std::fs::read_dir(&args.dir) {
         Ok(entries) => entries
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -341,9 +393,5 @@ pub fn merge(args: &MergeArgs) -> ExitCode {
         }
     }
     let report = sweep::summarize(&meta, &outcomes);
-    let text = match args.format {
-        SweepFormat::Text => report.to_text(),
-        SweepFormat::Json => report.to_json(),
-    };
-    crate::output::emit(&text)
+    print_report(&report, args.format, args.out.as_deref(), "kvsim merge")
 }

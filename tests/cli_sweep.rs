@@ -234,3 +234,13 @@ fn a_shard_refuses_an_unknown_metric() {
     );
     assert_eq!(std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0), 0);
 }
+
+#[test]
+fn the_bundled_zipf_sweep_loads_with_its_fourteen_points() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/sweeps/zipf-exponents.ron");
+    let sweep = models::sweep::load_sweep(&path).expect("the bundled sweep loads");
+    // Exponents 0.6 to 1.2 by 0.1 (7) x shards 10 and 100, one variant.
+    assert_eq!(sweep.points.len(), 14);
+    assert_eq!(sweep.spec.replications, 20);
+    assert_eq!(sweep.runs().len(), 14 * 20);
+}

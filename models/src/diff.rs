@@ -70,6 +70,19 @@ pub enum Verdict {
     SingleRun,
 }
 
+impl Verdict {
+    /// The verdict as the reports word it.
+    pub fn words(self) -> &'static str {
+        match self {
+            Verdict::Better => "better",
+            Verdict::Worse => "worse",
+            Verdict::NoSignificantDifference => "no significant difference",
+            Verdict::Changed => "changed",
+            Verdict::SingleRun => "single run",
+        }
+    }
+}
+
 /// One metric at one row (a variant, or a sweep point and variant).
 #[derive(Clone, Debug, Serialize)]
 pub struct Delta {
@@ -341,13 +354,7 @@ impl Diff {
                 (Some(l), Some(h)) => format!("[{l:.3}, {h:.3}]"),
                 _ => "-".to_string(),
             };
-            let verdict = match d.verdict {
-                Verdict::Better => "better",
-                Verdict::Worse => "worse",
-                Verdict::NoSignificantDifference => "no significant difference",
-                Verdict::Changed => "changed",
-                Verdict::SingleRun => "single run",
-            };
+            let verdict = d.verdict.words();
             let _ = writeln!(
                 o,
                 "{:<row_w$}  {:<metric_w$}  {:>14.3}  {:>14.3}  {:>14.3}  {pct:>9}  {ci:>28}  {verdict}",

@@ -1078,3 +1078,17 @@ fn node_row(
         n.used_memory_bytes as f64 / 1_048_576.0
     );
 }
+
+/// One variant's section of the text report, as `render` prints it.
+pub(crate) fn variant_text(v: &VariantReport) -> String {
+    let mut o = String::new();
+    variant(&mut o, v);
+    o
+}
+
+/// One variant's findings, as the text report prints them.
+pub(crate) fn findings_text(v: &VariantReport) -> String {
+    let mut o = String::new();
+    findings(&mut o, v);
+    o
+}
