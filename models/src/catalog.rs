@@ -144,11 +144,50 @@ pub struct Instance {
     pub spec: InstanceSpec,
 }
 
+/// How a price is paid: on demand by the hour, or a 3-year reservation (its total
+/// spread over the hours of the term).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", rename = "price_basis")]
+pub enum PriceBasis {
+    OnDemand,
+    #[serde(rename = "reserved_3yr")]
+    Reserved3yr,
+}
+
+impl PriceBasis {
+    pub fn describe(self) -> &'static str {
+        match self {
+            PriceBasis::OnDemand => "on-demand",
+            PriceBasis::Reserved3yr => "3-year reserved",
+        }
+    }
+}
+
+/// What one node of a type costs, with where the figure comes from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    pub basis: PriceBasis,
+    /// The engine the price is for (ElastiCache prices Valkey below Redis OSS); absent
+    /// for an EC2 type, which runs whatever engine it is given at one price.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<crate::scenario::spec::Engine>,
+    pub usd_per_hour: f64,
+    pub region: String,
+    /// A source named in docs/REFERENCES.md section 7, or "derived: ...".
+    pub source: String,
+    /// When the figure was read (YYYY-MM-DD): prices change.
+    pub date: String,
+}
+
 /// The parsed catalog, in file order.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Catalog {
     pub instances: IndexMap<String, InstanceSpec>,
+    /// Prices per instance type, where known.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub prices: IndexMap<String, Vec<Price>>,
 }
 
 impl Catalog {
@@ -171,7 +210,61 @@ impl Catalog {
             spec.validate()
                 .map_err(|e| format!("catalog: instances.\"{name}\".{e}"))?;
         }
+        for (name, prices) in &catalog.prices {
+            if !catalog.instances.contains_key(name) {
+                return Err(format!(
+                    "catalog: prices.\"{name}\": not an instance type of the catalog"
+                ));
+            }
+            for (i, p) in prices.iter().enumerate() {
+                let at = format!("catalog: prices.\"{name}\"[{i}]");
+                if !(p.usd_per_hour.is_finite() && p.usd_per_hour > 0.0) {
+                    return Err(format!("{at}.usd_per_hour: expected a positive price"));
+                }
+                if p.region.is_empty() || p.source.is_empty() {
+                    return Err(format!("{at}: a price states its region and source"));
+                }
+                let date_ok = p.date.len() == 10
+                    && p.date.bytes().enumerate().all(|(j, b)| {
+                        if j == 4 || j == 7 {
+                            b == b'-'
+                        } else {
+                            b.is_ascii_digit()
+                        }
+                    });
+                if !date_ok {
+                    return Err(format!("{at}.date: expected YYYY-MM-DD, got {:?}", p.date));
+                }
+                if prices[..i]
+                    .iter()
+                    .any(|q| q.basis == p.basis && q.engine == p.engine)
+                {
+                    return Err(format!(
+                        "{at}: a second price for the same basis and engine"
+                    ));
+                }
+            }
+        }
         Ok(catalog)
+    }
+
+    /// The price of one node of `instance` running `engine` on `basis`: the engine's own
+    /// price, else the type's engine-independent one.
+    pub fn price(
+        &self,
+        instance: &str,
+        engine: crate::scenario::spec::Engine,
+        basis: PriceBasis,
+    ) -> Option<&Price> {
+        let prices = self.prices.get(instance)?;
+        prices
+            .iter()
+            .find(|p| p.basis == basis && p.engine == Some(engine))
+            .or_else(|| {
+                prices
+                    .iter()
+                    .find(|p| p.basis == basis && p.engine.is_none())
+            })
     }
 
     pub fn get(&self, name: &str) -> Option<&InstanceSpec> {
@@ -241,6 +334,31 @@ impl Catalog {
                 credits,
                 cpu
             );
+        }
+        if !self.prices.is_empty() {
+            let _ = writeln!(
+                out,
+                "\n{:<20} {:<16} {:<8} {:>12} {:<10} {:<10}  source",
+                "prices", "basis", "engine", "usd_per_hour", "region", "read"
+            );
+            for (name, prices) in &self.prices {
+                for p in prices {
+                    let engine = p
+                        .engine
+                        .map_or("any".to_string(), |e| format!("{e:?}").to_lowercase());
+                    let _ = writeln!(
+                        out,
+                        "{:<20} {:<16} {:<8} {:>12.6} {:<10} {:<10}  {}",
+                        name,
+                        p.basis.describe(),
+                        engine,
+                        p.usd_per_hour,
+                        p.region,
+                        p.date,
+                        p.source
+                    );
+                }
+            }
         }
         let _ = writeln!(out, "catalog digest: {}", self.digest());
         out
@@ -418,6 +536,70 @@ mod tests {
     }
 
     #[test]
+    fn a_price_is_found_for_its_engine_or_for_any_engine() {
+        use crate::scenario::spec::Engine;
+        let c = Catalog::builtin();
+        let valkey = c
+            .price("cache.r7g.large", Engine::Valkey, PriceBasis::OnDemand)
+            .unwrap();
+        assert!((valkey.usd_per_hour - 0.1752).abs() < 1e-4, "{valkey:?}");
+        let redis = c
+            .price("cache.r7g.large", Engine::Redis, PriceBasis::OnDemand)
+            .unwrap();
+        // ElastiCache prices Valkey 20% below Redis OSS.
+        assert!((redis.usd_per_hour * 0.8 - valkey.usd_per_hour).abs() < 1e-6);
+        assert!(c
+            .price("cache.r7g.large", Engine::Redis, PriceBasis::Reserved3yr)
+            .is_none());
+        // An EC2 type has one price, whatever the engine.
+        let a = c.price("c7gn.16xlarge", Engine::Redis, PriceBasis::Reserved3yr);
+        let b = c.price("c7gn.16xlarge", Engine::Valkey, PriceBasis::Reserved3yr);
+        assert!(a.is_some() && a == b);
+        assert!(c
+            .price("cache.t4g.small", Engine::Redis, PriceBasis::OnDemand)
+            .is_none());
+        // Every price is for a type of the catalog, positive, sourced and dated.
+        for (name, prices) in &c.prices {
+            assert!(c.instances.contains_key(name));
+            for p in prices {
+                assert!(p.usd_per_hour > 0.0 && !p.source.is_empty() && p.date.len() == 10);
+            }
+        }
+    }
+
+    #[test]
+    fn bad_prices_are_refused_by_name() {
+        let cases = [
+            (
+                "usd_per_hour: 0.1752,",
+                "usd_per_hour: 0.0,",
+                "usd_per_hour: expected a positive price",
+            ),
+            (
+                "\"cache.r7g.large\": [",
+                "\"cache.r7g.nano\": [",
+                "not an instance type of the catalog",
+            ),
+            (
+                "date: \"2026-12-07\"",
+                "date: \"7 Dec 2026\"",
+                "date: expected YYYY-MM-DD",
+            ),
+        ];
+        let prices_at = CATALOG_RON.find("prices: {").unwrap();
+        for (from, to, expected) in cases {
+            let (head, tail) = CATALOG_RON.split_at(prices_at);
+            assert!(tail.contains(from), "{from}");
+            let text = format!("{head}{}", tail.replacen(from, to, 1));
+            let e = Catalog::parse(&text).unwrap_err();
+            assert!(
+                e.starts_with("catalog: prices.") && e.contains(expected),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
     fn digest_is_stable_and_content_sensitive() {
         let a = Catalog::builtin();
         assert_eq!(a.digest(), Catalog::builtin().digest());
@@ -441,7 +623,10 @@ mod tests {
     fn table_lists_every_type() {
         let c = Catalog::builtin();
         let t = c.to_table();
-        assert_eq!(t.lines().count(), c.instances.len() + 2);
+        // Header, a line per type; a blank line, header and a line per price; digest.
+        let prices: usize = c.prices.values().map(Vec::len).sum();
+        assert_eq!(t.lines().count(), c.instances.len() + 1 + 2 + prices + 1);
+        assert!(t.contains("c7gn.16xlarge        3-year reserved  any"));
         assert!(t.contains("cache.t4g.micro"));
         assert!(t.contains("0.064"));
     }

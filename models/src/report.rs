@@ -7,6 +7,7 @@
 //! hash-ordered, so the same scenario and seed give byte-identical output.
 
 pub mod bus;
+pub mod cost;
 mod findings;
 pub mod html;
 pub mod neighbours;
@@ -249,6 +250,8 @@ pub struct VariantReport {
     /// The latency objective's verdict, when the scenario states one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub slo: Option<neighbours::SloReport>,
+    /// What the simulated deployment costs.
+    pub cost: cost::CostReport,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -281,6 +284,11 @@ pub struct ComparisonRow {
     pub steal_vcpus_mean: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub burst_denied_mbps_mean: Option<f64>,
+    /// The deployment's cost, where the catalog prices it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usd_per_hour: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usd_per_million_requests: Option<f64>,
 }
 
 /// A variant's replication in one row: does the resync loop stop?
@@ -457,6 +465,8 @@ pub fn variant_report(result: &RunResult) -> VariantReport {
     }
     .map(|rate| round3(rate * sending_share.min(1.0)));
     let timeseries = timeseries(result);
+    let nodes_priced = nodes.len() as u64;
+    let all_stats_ops = all_stats.totals.ops_per_sec;
     VariantReport {
         name: config.variant_name.clone(),
         config: config.clone(),
@@ -485,6 +495,7 @@ pub fn variant_report(result: &RunResult) -> VariantReport {
         resharding: reshard::reshard_report(result),
         neighbours: neighbours::neighbours_report(result),
         slo: neighbours::slo_report(result),
+        cost: cost::cost_report(config, nodes_priced, all_stats_ops),
     }
 }
 
@@ -758,6 +769,8 @@ pub fn build_report(scenario: &Scenario, variants: Vec<VariantReport>) -> Report
                 .neighbours
                 .as_ref()
                 .map(|n| round3(n.hosts.iter().map(|h| h.burst_denied_mbps_mean).sum())),
+            usd_per_hour: v.cost.usd_per_hour,
+            usd_per_million_requests: v.cost.usd_per_million_requests,
         })
         .collect();
     Report {

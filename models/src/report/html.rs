@@ -162,6 +162,8 @@ fn variant_section(o: &mut String, scenario: &str, v: &VariantReport) -> Result<
     ));
     let _ = writeln!(o, "<h3>Findings</h3>");
     o.push_str(&pre(&super::text::findings_text(v)));
+    let _ = writeln!(o, "<h3>Cost</h3>");
+    o.push_str(&pre(&super::cost::describe(&v.cost)));
     let names = plot::series_names(v);
     let mut shown: Vec<&str> = Vec::new();
     for (heading, group) in SERIES_GROUPS {
@@ -265,6 +267,8 @@ pub fn run_html(r: &Report) -> Result<String, String> {
                     fmt(c.latency_ms_p99_intended, 3),
                     fmt(c.kb_per_sec, 2),
                     fmt(c.load_ratio_measured, 3),
+                    c.usd_per_hour.map_or("-".into(), |x| fmt(x, 4)),
+                    c.usd_per_million_requests.map_or("-".into(), |x| fmt(x, 6)),
                     c.binding.clone(),
                 ]
             })
@@ -278,6 +282,8 @@ pub fn run_html(r: &Report) -> Result<String, String> {
                 "p99 ms (intended)",
                 "KB/sec",
                 "Hot/cold",
+                "USD/hour",
+                "USD/M requests",
                 "Binding resource",
             ],
             &rows,

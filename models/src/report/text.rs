@@ -83,6 +83,25 @@ pub fn render(r: &Report) -> String {
                 );
             }
         }
+        if r.comparison.iter().any(|c| c.usd_per_hour.is_some()) {
+            let basis = r.variants[0].cost.basis.describe();
+            let _ = writeln!(
+                o,
+                "\n{:<24} {:>12} {:>14} {:>16}  ({basis}; a month is 730 h)",
+                "variant", "USD/hour", "USD/month", "USD/M requests"
+            );
+            let opt = |x: Option<f64>, p: usize| x.map_or("-".to_string(), |x| format!("{x:.p$}"));
+            for c in &r.comparison {
+                let _ = writeln!(
+                    o,
+                    "{:<24} {:>12} {:>14} {:>16}",
+                    c.variant,
+                    opt(c.usd_per_hour, 4),
+                    opt(c.usd_per_hour.map(|h| h * super::cost::HOURS_PER_MONTH), 2),
+                    opt(c.usd_per_million_requests, 6),
+                );
+            }
+        }
         if r.comparison.iter().any(|c| c.replication.is_some()) {
             let _ = writeln!(
                 o,
@@ -336,6 +355,7 @@ fn variant(o: &mut String, v: &VariantReport) {
     if c.report.shows(ReportSection::Findings) {
         findings(o, v);
     }
+    let _ = writeln!(o, "\ncost: {}", super::cost::describe(&v.cost));
 }
 
 /// A rate in Gbps with at most three decimals.

@@ -12,7 +12,9 @@ use super::spec::*;
 // The world builder reads credit levels next to the RunConfig that carries them, and
 // the engine the CPU cost overrides.
 pub use super::spec::{CpuCostOverrides, CreditLevel};
-use crate::catalog::{closest_names, Catalog, Instance, InstanceSources, InstanceSpec};
+use crate::catalog::{
+    closest_names, Catalog, Instance, InstanceSources, InstanceSpec, Price, PriceBasis,
+};
 use crate::client_cpu::ClientCpuCost;
 use crate::workload::WorkloadConfig;
 use serde::{Deserialize, Serialize};
@@ -296,11 +298,16 @@ pub struct PrefillConfig {
     pub value_bytes: u32,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ReportConfig {
     pub sections: Vec<ReportSection>,
     pub timeseries: Vec<TimeSeriesKind>,
     pub plots: bool,
+    /// The basis costs are reported on.
+    pub price_basis: PriceBasis,
+    /// The catalog's price of one server node (the cluster's instance type, for its
+    /// engine, on `price_basis`); None when the catalog has none.
+    pub price: Option<Price>,
 }
 
 impl ReportConfig {
@@ -685,10 +692,16 @@ pub(crate) fn resolve(
         .unwrap_or_else(|| TimeSeriesKind::ALL.to_vec());
     timeseries.sort();
     timeseries.dedup();
+    let price_basis = report_spec.price_basis.unwrap_or(PriceBasis::OnDemand);
+    let price = catalog
+        .price(&cluster.instance.name, cluster.engine, price_basis)
+        .cloned();
     let report = ReportConfig {
         sections,
         timeseries,
         plots: report_spec.plots.unwrap_or(false),
+        price_basis,
+        price,
     };
 
     Ok(RunConfig {

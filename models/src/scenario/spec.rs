@@ -656,6 +656,9 @@ pub struct ReportSpec {
     /// Write SVG plots of the time series (with --out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plots: Option<bool>,
+    /// The basis costs are reported on (default on_demand).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_basis: Option<crate::catalog::PriceBasis>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -797,7 +800,8 @@ merge_by_replacing!(
     CreditLevel,
     ArrivalProcess,
     CpuCreditSpec,
-    ReadFrom
+    ReadFrom,
+    crate::catalog::PriceBasis
 );
 
 /// Two fields that say the same thing in different units: setting one in a patch
@@ -976,6 +980,7 @@ impl Merge for ReportSpec {
     fn merge(&mut self, p: Self) {
         self.sections.merge(p.sections);
         self.timeseries.merge(p.timeseries);
+        self.price_basis.merge(p.price_basis);
         self.plots.merge(p.plots);
     }
 }
