@@ -246,6 +246,42 @@ impl Prefilled {
         key
     }
 
+    /// Bytes of the keys at offsets `start + b` for the bits `b` set in `bits` (`b <
+    /// n`), as [`Prefilled::default_entry_bytes`] adds them one by one.
+    fn bytes_of_offsets(&self, start: u64, n: u64, bits: u64) -> u64 {
+        let first = self.spec.first_index + start;
+        let ValueSize::Fixed(value_len) = self.spec.value_size else {
+            let mut bytes = 0;
+            let mut rest = bits;
+            while rest != 0 {
+                let b = u64::from(rest.trailing_zeros());
+                bytes += self.default_entry_bytes(first + b);
+                rest &= rest - 1;
+            }
+            return bytes;
+        };
+        // Runs of one digit count: at most one power of ten falls in 64 indices.
+        let value = mem::string_object_bytes(value_len);
+        let mut bytes = 0;
+        let mut b = 0;
+        while b < n {
+            let digits = decimal_digits(first + b);
+            let run_end = if digits >= 20 {
+                n
+            } else {
+                (10u64.pow(digits as u32) - first).min(n)
+            };
+            let mask = run_mask(b, run_end);
+            let keys = u64::from((bits & mask).count_ones());
+            let per_key = mem::DICT_ENTRY_BYTES
+                + mem::sds_bytes(self.spec.prefix.len() as u64 + digits)
+                + value;
+            bytes += keys * per_key;
+            b = run_end;
+        }
+        bytes
+    }
+
     /// Bytes of key `index` as a stored entry (no expiry).
     fn default_entry_bytes(&self, index: u64) -> u64 {
         let key_len = self.spec.prefix.len() as u64 + decimal_digits(index);
@@ -325,6 +361,12 @@ pub(crate) fn mark_overridden(db: &mut Db, key: &[u8]) {
     }
 }
 
+/// The bits [from, to) of a word (to <= 64).
+fn run_mask(from: u64, to: u64) -> u64 {
+    let upto = if to >= 64 { u64::MAX } else { (1u64 << to) - 1 };
+    upto & !((1u64 << from) - 1)
+}
+
 /// Deletes a key still at its default.
 pub(crate) fn delete_default(db: &mut Db, range: usize, index: u64) {
     override_default(db, range, index);
@@ -346,13 +388,10 @@ impl Db {
     }
 }
 
-/// Which keys of a range a Db keeps: `keep(index)`.
-pub(crate) type KeepFilter<'a> = &'a mut dyn FnMut(u64) -> bool;
-
-pub(crate) fn add_range(
+pub(crate) fn add_range<K: FnMut(u64) -> bool>(
     db: &mut Db,
     spec: PrefillRange,
-    mut keep: Option<KeepFilter<'_>>,
+    mut keep: Option<K>,
 ) -> Result<(), PrefillError> {
     spec.first_index
         .checked_add(spec.count)
@@ -432,15 +471,29 @@ pub(crate) fn add_range(
             range.default_bytes -= b;
         }
     }
-    // Keys the caller does not keep count as deleted: overridden, and not stored.
-    if let Some(keep) = keep {
-        for index in first..first + range.spec.count {
-            if !keep(index) {
-                let b = range.default_entry_bytes(index);
-                if range.set_overridden(index - first) {
-                    range.default_bytes -= b;
+    // Keys the caller does not keep count as deleted: overridden, and not stored. A
+    // word of 64 keys at a time, so that a node keeping a small share of a large range
+    // pays one filter call per key and not the bytes of every key it drops (with a
+    // fixed value size, keys of one digit count all cost the same).
+    if let Some(mut keep) = keep {
+        let count = range.spec.count;
+        for w in 0..count.div_ceil(64) {
+            let start = w * 64;
+            let n = (count - start).min(64);
+            let mut dropped = 0u64;
+            for b in 0..n {
+                if !keep(first + start + b) {
+                    dropped |= 1 << b;
                 }
             }
+            let new = dropped & !range.overridden[w as usize];
+            if new == 0 {
+                continue;
+            }
+            range.overridden[w as usize] |= new;
+            range.overridden_count += u64::from(new.count_ones());
+            let bytes = range.bytes_of_offsets(start, n, new);
+            range.default_bytes -= bytes;
         }
     }
     db.prefilled_default_bytes += range.default_bytes;
