@@ -186,7 +186,13 @@ fn print_report(
         let written = (|| {
             let html = models::report::html::sweep_html(report)?;
             let svgs = models::report::html::sweep_svgs(report)?;
-            std::fs::create_dir_all(dir.join("plots"))
+            // kvsim's own folder, emptied so that no plot of an earlier sweep stays.
+            let plots = dir.join("plots");
+            if plots.is_dir() {
+                std::fs::remove_dir_all(&plots)
+                    .map_err(|e| format!("cannot empty {}: {e}", plots.display()))?;
+            }
+            std::fs::create_dir_all(&plots)
                 .map_err(|e| format!("cannot write in {}: {e}", dir.display()))?;
             crate::output::write_files(
                 dir,
@@ -312,8 +318,22 @@ pub fn merge(args: &MergeArgs) -> ExitCode {
         ExitCode::from(2)
     };
     if let Some(out) = &args.out {
+        // The shards' folder holds their result files only: a report.json there would
+        // stop the next merge.
+        let same = matches!(
+            (out.canonicalize(), args.dir.canonicalize()),
+            (Ok(a), Ok(b)) if a == b
+        );
+        if same {
+            eprintln!(
+                "kvsim merge: --out {}: the shards' folder itself; name another",
+                out.display()
+            );
+            return ExitCode::from(2);
+        }
         if let Err(e) = crate::output::prepare_dir(out) {
-            return bad(e);
+            eprintln!("kvsim merge: {e}");
+            return ExitCode::from(2);
         }
     }
     let mut names: Vec<PathBuf> = match std::fs::read_dir(&args.dir) {

@@ -151,6 +151,10 @@ fn shards_merge_into_the_one_machine_report() {
         "{}",
         text(&again.stderr)
     );
+    // The report cannot go into the shards' own folder: the next merge would choke.
+    let into_shards = kvsim(&["merge", d, "--out", d]);
+    assert_eq!(into_shards.status.code(), Some(2));
+    assert!(text(&into_shards.stderr).contains("the shards' folder itself"));
     let merged = kvsim(&["merge", d]);
     assert_eq!(merged.status.code(), Some(0), "{}", text(&merged.stderr));
     assert_eq!(

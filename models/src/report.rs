@@ -288,6 +288,8 @@ pub struct ComparisonRow {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub usd_per_hour: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub usd_per_month: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub usd_per_million_requests: Option<f64>,
 }
 
@@ -770,6 +772,7 @@ pub fn build_report(scenario: &Scenario, variants: Vec<VariantReport>) -> Report
                 .as_ref()
                 .map(|n| round3(n.hosts.iter().map(|h| h.burst_denied_mbps_mean).sum())),
             usd_per_hour: v.cost.usd_per_hour,
+            usd_per_month: v.cost.usd_per_month,
             usd_per_million_requests: v.cost.usd_per_million_requests,
         })
         .collect();

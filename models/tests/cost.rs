@@ -82,3 +82,16 @@ fn valkey_is_cheaper_and_an_unpriced_basis_says_so() {
         assert!(r.to_text().contains("no cost: the catalog has no"));
     }
 }
+
+#[test]
+fn a_type_the_scenario_modifies_is_not_priced() {
+    let r = report(
+        "redis",
+        r#"instances: {"cache.r7g.large": (vcpu: 4, source: "a test's own machine")},"#,
+        "cache.r7g.large",
+    );
+    let c = &r.variants[0].cost;
+    assert!(c.usd_per_hour.is_none());
+    let why = c.unpriced.as_deref().unwrap();
+    assert!(why.contains("modifies cache.r7g.large"), "{why}");
+}

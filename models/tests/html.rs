@@ -44,3 +44,20 @@ fn the_page_is_deterministic_and_escapes_scenario_text() {
     // A figure per series name, and the per-shard bars.
     assert_eq!(figures, names.len() + 1);
 }
+
+#[test]
+fn the_page_shows_only_the_sections_the_report_settings_ask_for() {
+    let text = SCENARIO.replace(
+        "variants: [",
+        "report: (sections: [totals]),\n    variants: [",
+    );
+    let scenario = load_str(&text, "html.ron").expect("a valid scenario");
+    let page = run_html(&run_scenario(&scenario, None, 1, &|_| {}).unwrap()).unwrap();
+    assert!(page.contains("<th>Ops/sec</th>"), "the totals table");
+    assert!(!page.contains("<h3>Findings</h3>"));
+    assert!(
+        !page.contains("<figure"),
+        "no plots without the timeseries section"
+    );
+    assert!(page.contains("<h3>Cost</h3>"));
+}

@@ -7,10 +7,14 @@ use models::scenario::load_str;
 use models::scenario::spec::TimeSeriesKind;
 
 fn series_names(timeseries: &str) -> Vec<String> {
+    series_names_of("mode: standalone", timeseries)
+}
+
+fn series_names_of(cluster: &str, timeseries: &str) -> Vec<String> {
     let text = format!(
         r#"(
             name: "series", description: "series choice", seed: 1, duration_s: 2, warmup_s: 0,
-            cluster: (engine: redis, mode: standalone, instance: "cache.r7g.large"),
+            cluster: (engine: redis, {cluster}, instance: "cache.r7g.large"),
             clients: (instance: "c7gn.16xlarge", workload: (ratio: "1:1", data_size: 100, clients: 4)),
             {timeseries}
         )"#
@@ -57,5 +61,24 @@ fn only_the_listed_kinds_are_reported_and_all_by_default() {
     assert!(
         !cpu.is_empty() && cpu.iter().all(|n| n.starts_with("cpu_")),
         "{cpu:?}"
+    );
+}
+
+#[test]
+fn a_replicated_cluster_s_series_all_have_kinds_and_filter_by_them() {
+    let cluster = "mode: cluster, shards: 2, replicas_per_shard: 1";
+    let all = series_names_of(cluster, "");
+    assert!(all.iter().any(|n| n.starts_with("replication_")), "{all:?}");
+    assert!(all.iter().any(|n| n.starts_with("bus_")), "{all:?}");
+    for name in &all {
+        assert!(
+            TimeSeriesKind::of_series(name).is_some(),
+            "{name} has no kind"
+        );
+    }
+    let repl = series_names_of(cluster, "report: (timeseries: [replication]),");
+    assert!(
+        !repl.is_empty() && repl.iter().all(|n| n.starts_with("replication_")),
+        "{repl:?}"
     );
 }

@@ -55,12 +55,19 @@ pub fn cost_report(
     let instance = config.cluster.instance.name.clone();
     let Some(price) = &config.report.price else {
         let engine = format!("{:?}", config.cluster.engine).to_lowercase();
-        return CostReport {
-            basis,
-            unpriced: Some(format!(
+        let why = if config.report.instance_modified {
+            format!(
+                "the scenario modifies {instance} under `instances`, so no catalog price is for it"
+            )
+        } else {
+            format!(
                 "the catalog has no {} price for {instance} running {engine} (see `kvsim catalog`; report: (price_basis: ...) chooses the basis)",
                 basis.describe()
-            )),
+            )
+        };
+        return CostReport {
+            basis,
+            unpriced: Some(why),
             instance,
             nodes,
             usd_per_hour_per_node: None,

@@ -8,6 +8,7 @@
 use super::plot::{self, Bars, Line, Plot, XAxis};
 use super::{MemtierStats, Report, VariantReport};
 use crate::diff::Diff;
+use crate::scenario::spec::{ReportSection, TimeSeriesKind};
 use crate::sweep::SweepReport;
 use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
 use std::fmt::Write;
@@ -111,118 +112,112 @@ fn memtier_row(kind: &str, s: &MemtierStats) -> Vec<String> {
     ]
 }
 
-/// The series shown under each heading, in order (those a variant has); the rest go
-/// under "other series".
-const SERIES_GROUPS: &[(&str, &[&str])] = &[
+/// The kinds of series shown under each heading, in the report's order; the other
+/// kinds go under "other series".
+const SERIES_GROUPS: &[(&str, &[TimeSeriesKind])] = &[
     (
         "Throughput and tail latency",
-        &["ops_per_s", "latency_ms_p99", "latency_ms_p999"],
-    ),
-    (
-        "Network per node",
-        &["net_out_bits_per_s", "net_in_bits_per_s"],
-    ),
-    (
-        "Burst credits and allowance exceeded",
         &[
-            "net_credits_bits",
-            "net_credits_in_bits",
-            "bw_out_allowance_exceeded_per_s",
-            "drops_per_s",
+            TimeSeriesKind::Ops,
+            TimeSeriesKind::LatencyP99,
+            TimeSeriesKind::LatencyP999,
         ],
     ),
-    ("CPU per node and thread", &["cpu_utilization_thread0"]),
+    ("Network per node", &[TimeSeriesKind::NetBits]),
+    (
+        "Burst credits, allowance exceeded and drops",
+        &[
+            TimeSeriesKind::NetCredits,
+            TimeSeriesKind::AllowanceExceeded,
+            TimeSeriesKind::Drops,
+        ],
+    ),
+    ("CPU per node and thread", &[TimeSeriesKind::CpuUtilization]),
 ];
 
+/// One variant: the sections its report settings show (totals, findings, per-second
+/// plots, shard loads), its cost, and its full text report folded away.
 fn variant_section(o: &mut String, scenario: &str, v: &VariantReport) -> Result<(), String> {
+    let shows = |section| v.config.report.shows(section);
     let _ = writeln!(
         o,
         "<h2 id=\"variant-{}\">Variant {}</h2>",
         attr(&v.name),
         text(&v.name)
     );
-    let s = &v.all_stats;
-    o.push_str(&table(
-        &[
-            "Type",
-            "Ops/sec",
-            "Hits/sec",
-            "Misses/sec",
-            "Avg. ms",
-            "p50 ms",
-            "p99 ms",
-            "p99.9 ms",
-            "KB/sec",
-        ],
-        &[
-            memtier_row("Sets", &s.sets),
-            memtier_row("Gets", &s.gets),
-            memtier_row("Totals", &s.totals),
-        ],
-    ));
-    let _ = writeln!(o, "<h3>Findings</h3>");
-    o.push_str(&pre(&super::text::findings_text(v)));
+    if shows(ReportSection::Totals) {
+        let s = &v.all_stats;
+        o.push_str(&table(
+            &super::text::MEMTIER_COLUMNS,
+            &[
+                memtier_row("Sets", &s.sets),
+                memtier_row("Gets", &s.gets),
+                memtier_row("Totals", &s.totals),
+            ],
+        ));
+    }
+    if shows(ReportSection::Findings) {
+        let _ = writeln!(o, "<h3>Findings</h3>");
+        o.push_str(&pre(&super::text::findings_text(v)));
+    }
     let _ = writeln!(o, "<h3>Cost</h3>");
     o.push_str(&pre(&super::cost::describe(&v.cost)));
     let names = plot::series_names(v);
+    let kind = |n: &str| TimeSeriesKind::of_series(n);
     let mut shown: Vec<&str> = Vec::new();
-    for (heading, group) in SERIES_GROUPS {
-        let mut members: Vec<&str> = group
-            .iter()
-            .copied()
-            .filter(|n| names.contains(n))
-            .collect();
-        if *heading == "CPU per node and thread" {
-            members.extend(
-                names
-                    .iter()
-                    .copied()
-                    .filter(|n| n.starts_with("cpu_") && !group.contains(n)),
-            );
-        }
-        if members.is_empty() {
-            continue;
-        }
-        let _ = writeln!(o, "<h3>{}</h3>", text(heading));
-        for name in members {
-            o.push_str(&figure(&plot::series_plot(scenario, v, name)?));
-            shown.push(name);
+    if shows(ReportSection::Timeseries) {
+        for (heading, kinds) in SERIES_GROUPS {
+            let members: Vec<&str> = names
+                .iter()
+                .copied()
+                .filter(|n| kind(n).is_some_and(|k| kinds.contains(&k)))
+                .collect();
+            if members.is_empty() {
+                continue;
+            }
+            let _ = writeln!(o, "<h3>{}</h3>", text(heading));
+            for name in members {
+                o.push_str(&figure(&plot::series_plot(scenario, v, name)?));
+                shown.push(name);
+            }
         }
     }
-    let _ = writeln!(o, "<h3>Load per shard</h3>");
-    let shards = &v.shards.per_shard;
-    let categories: Vec<String> = shards.iter().map(|s| s.shard.to_string()).collect();
-    let bars = plot::bar_chart(
-        &format!("{scenario} / {}: share of requests per shard", v.name),
-        "shard",
-        "share of requests",
-        &categories,
-        &[
-            Bars {
-                label: "measured".into(),
-                values: shards.iter().map(|s| s.share_measured).collect(),
-                whiskers: None,
-            },
-            Bars {
-                label: "exact".into(),
-                values: shards.iter().map(|s| s.share_exact).collect(),
-                whiskers: None,
-            },
-        ],
-    )?;
-    o.push_str(&figure(&bars));
-    let _ = writeln!(
-        o,
-        "<p>Hottest over coldest shard: {} measured, {} exact.</p>",
-        fmt(v.shards.load_ratio_measured, 3),
-        fmt(v.shards.load_ratio_exact, 3)
-    );
+    if shows(ReportSection::Shards) {
+        let _ = writeln!(o, "<h3>Load per shard</h3>");
+        let shards = &v.shards.per_shard;
+        let categories: Vec<String> = shards.iter().map(|s| s.shard.to_string()).collect();
+        let bars = plot::bar_chart(
+            &format!("{scenario} / {}: share of requests per shard", v.name),
+            "shard",
+            "share of requests",
+            &categories,
+            &[
+                Bars {
+                    label: "measured".into(),
+                    values: shards.iter().map(|s| s.share_measured).collect(),
+                    whiskers: None,
+                },
+                Bars {
+                    label: "exact".into(),
+                    values: shards.iter().map(|s| s.share_exact).collect(),
+                    whiskers: None,
+                },
+            ],
+        )?;
+        o.push_str(&figure(&bars));
+        let _ = writeln!(
+            o,
+            "<p>Hottest over coldest shard: {} measured, {} exact.</p>",
+            fmt(v.shards.load_ratio_measured, 3),
+            fmt(v.shards.load_ratio_exact, 3)
+        );
+    }
     let rest: Vec<&str> = names
         .iter()
         .copied()
         .filter(|n| !shown.contains(n))
         .collect();
-    if !rest.is_empty() {
+    if shows(ReportSection::Timeseries) && !rest.is_empty() {
         let _ = writeln!(o, "<details>\n<summary>Other series</summary>");
         for name in rest {
             o.push_str(&figure(&plot::series_plot(scenario, v, name)?));
@@ -253,7 +248,11 @@ pub fn run_html(r: &Report) -> Result<String, String> {
         text(&r.catalog_digest),
         r.variants.len()
     );
-    if r.variants.len() > 1 {
+    let shows_comparison = r
+        .variants
+        .first()
+        .is_some_and(|v| v.config.report.shows(ReportSection::Comparison));
+    if shows_comparison && r.variants.len() > 1 {
         let _ = writeln!(o, "<h2>Comparison across variants</h2>");
         let rows: Vec<Vec<String>> = r
             .comparison
@@ -415,13 +414,30 @@ pub fn sweep_plot(s: &SweepReport, mi: usize) -> Result<Plot, String> {
         let idx = x_values.iter().position(|v| *v == key).unwrap_or(0);
         x_numbers.as_ref().map_or(idx as f64, |n| n[idx])
     };
+    // A parameter the x value determines (zipped with it) varies along a line, not
+    // between lines.
+    let follows_x = |i: usize| {
+        let Some(x) = x_param else { return false };
+        let mut seen: Vec<(&str, &str)> = Vec::new();
+        s.points.iter().all(|p| {
+            let (xv, v) = (p.values[x].1.as_str(), p.values[i].1.as_str());
+            match seen.iter().find(|(a, _)| *a == xv) {
+                Some((_, b)) => *b == v,
+                None => {
+                    seen.push((xv, v));
+                    true
+                }
+            }
+        })
+    };
+    let along_x: Vec<bool> = (0..params.len()).map(follows_x).collect();
     // The line a point belongs to: the other parameters' values and the variant.
     let group_of = |p: &crate::sweep::PointSummary| -> String {
         let mut parts: Vec<String> = p
             .values
             .iter()
             .enumerate()
-            .filter(|(i, _)| Some(*i) != x_param)
+            .filter(|(i, _)| !along_x[*i])
             .map(|(_, (k, v))| format!("{}={v}", short_param(k)))
             .collect();
         if x_param.is_some() {
@@ -439,6 +455,10 @@ pub fn sweep_plot(s: &SweepReport, mi: usize) -> Result<Plot, String> {
             None => groups.push((g, vec![point])),
         }
     }
+    // Beyond plot::MAX_LINES lines the colours would repeat: the first ones are drawn,
+    // and the title says how many of how many.
+    let total = groups.len();
+    groups.truncate(plot::MAX_LINES);
     let lines: Vec<Line> = groups
         .into_iter()
         .map(|(label, mut pts)| {
@@ -472,8 +492,13 @@ pub fn sweep_plot(s: &SweepReport, mi: usize) -> Result<Plot, String> {
             (-0.5, categories.len() as f64 - 0.5),
         ),
     };
+    let shown = if total > plot::MAX_LINES {
+        format!(" (the first {} of {total} lines)", plot::MAX_LINES)
+    } else {
+        String::new()
+    };
     plot::line_chart(
-        &format!("{}: {metric}", s.sweep),
+        &format!("{}: {metric}{shown}", s.sweep),
         axis,
         &metric,
         &lines,
@@ -485,13 +510,17 @@ pub fn sweep_plot(s: &SweepReport, mi: usize) -> Result<Plot, String> {
 /// (file name, SVG) of each metric's plot, for `--out DIR/plots`.
 pub fn sweep_svgs(s: &SweepReport) -> Result<Vec<(String, String)>, String> {
     let n = s.points.first().map_or(0, |p| p.metrics.len());
-    (0..n)
-        .map(|mi| {
-            let p = sweep_plot(s, mi)?;
-            let name = &s.points[0].metrics[mi].metric;
-            Ok((format!("{}.svg", plot::file_safe(name)), p.svg))
-        })
-        .collect()
+    let mut files: Vec<(String, String)> = Vec::with_capacity(n);
+    for mi in 0..n {
+        let p = sweep_plot(s, mi)?;
+        let mut name = plot::file_safe(&s.points[0].metrics[mi].metric);
+        // Two metrics that differ only in characters a file name cannot hold.
+        if files.iter().any(|(f, _)| *f == format!("{name}.svg")) {
+            name = format!("{name}-{mi}");
+        }
+        files.push((format!("{name}.svg"), p.svg));
+    }
+    Ok(files)
 }
 
 /// A sweep curve's point: x, the estimate, and its 95% interval if it has one.

@@ -1,13 +1,17 @@
-//! SVG plots of a report's per-second series: one chart per (variant, series name),
-//! one line per node, the warm-up boundary marked. Invariant: a pure function of the
-//! `Report` (no fonts are loaded, nothing depends on the machine), so the same report
-//! always gives the same bytes.
+//! SVG charts of reports, drawn with plotters: a run's per-second series (a line per
+//! node, the end of warm-up marked), a sweep's metric against a parameter (a line per
+//! group, its 95% band under it) and side-by-side bars (shards, variants, A and B).
+//! Invariants: a pure function of its input (no fonts are loaded, nothing depends on
+//! the machine), so the same report always gives the same bytes; a chart draws at most
+//! `MAX_LINES` lines, each in its own colour; and every chart returns, with its SVG,
+//! what it drew ([`Drawn`]: colour and number of points of each line, band and bar
+//! group), for a reader to check against the picture.
 
 use super::{Report, Series, VariantReport};
 use plotters::prelude::*;
 
 /// Lines drawn per chart at most: the ones with the largest totals (ties: listed order).
-const MAX_LINES: usize = 12;
+pub const MAX_LINES: usize = 12;
 
 /// (file name, SVG text) for every chart of the variants that ask for plots (or of all
 /// variants when `all` is set).
@@ -116,6 +120,27 @@ pub fn file_safe(name: &str) -> String {
         .collect()
 }
 
+/// A chart of these plots: f64 on both axes, drawn into a string.
+type Chart<'a, 'b> = ChartContext<
+    'a,
+    SVGBackend<'b>,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
+
+/// Draws the legend and writes the SVG out.
+fn finish<'a, 'b: 'a>(
+    chart: &mut Chart<'a, 'b>,
+    root: &DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
+) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK.mix(0.3))
+        .draw()
+        .map_err(|e| e.to_string())?;
+    root.present().map_err(|e| e.to_string())
+}
+
 /// A line to draw: its legend label, its points, and an optional confidence band
 /// (x, low, high) drawn under it in the same colour.
 pub struct Line {
@@ -151,7 +176,8 @@ fn color_hex(c: &RGBAColor) -> String {
     format!("#{:02X}{:02X}{:02X}", c.0, c.1, c.2)
 }
 
-/// The i-th series colour. Palette99 skips black, white and the warm-up line's grey.
+/// The i-th series colour: Palette99's first colours are distinct and none is white or
+/// the warm-up line's black (its grey and black come at 19 and 20, past `MAX_LINES`).
 fn series_color(i: usize) -> RGBAColor {
     Palette99::pick(i).to_rgba()
 }
@@ -249,13 +275,7 @@ pub fn line_chart(
                     PathElement::new([(x, y), (x + 16, y)], color.stroke_width(2))
                 });
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK.mix(0.3))
-            .draw()
-            .map_err(|e| e.to_string())?;
-        root.present().map_err(|e| e.to_string())?;
+        finish(&mut chart, &root)?;
     }
     Ok(Plot {
         title: title.to_string(),
@@ -347,13 +367,7 @@ pub fn bar_chart(
                     .map_err(|e| e.to_string())?;
             }
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK.mix(0.3))
-            .draw()
-            .map_err(|e| e.to_string())?;
-        root.present().map_err(|e| e.to_string())?;
+        finish(&mut chart, &root)?;
     }
     Ok(Plot {
         title: title.to_string(),

@@ -8,6 +8,19 @@ use super::{NodeReport, Report, VariantReport};
 use crate::scenario::spec::{CreditLevel, ReportSection};
 use std::fmt::Write;
 
+/// The columns of memtier's totals table, as the text and HTML reports head them.
+pub(crate) const MEMTIER_COLUMNS: [&str; 9] = [
+    "Type",
+    "Ops/sec",
+    "Hits/sec",
+    "Misses/sec",
+    "Avg. ms",
+    "p50 ms",
+    "p99 ms",
+    "p99.9 ms",
+    "KB/sec",
+];
+
 /// Shards listed one by one up to this count; beyond it the hottest and coldest five.
 const SHARDS_LISTED_IN_FULL: usize = 16;
 
@@ -68,7 +81,6 @@ pub fn render(r: &Report) -> String {
                 "\n{:<24} {:>10} {:>10} {:>16} {:>12} {:>16}",
                 "variant", "p99 ms", "p99.9 ms", "SLO breached s", "steal vCPU", "denied Mbps"
             );
-            let opt = |x: Option<f64>, p: usize| x.map_or("-".to_string(), |x| format!("{x:.p$}"));
             for c in &r.comparison {
                 let _ = writeln!(
                     o,
@@ -84,20 +96,19 @@ pub fn render(r: &Report) -> String {
             }
         }
         if r.comparison.iter().any(|c| c.usd_per_hour.is_some()) {
-            let basis = r.variants[0].cost.basis.describe();
             let _ = writeln!(
                 o,
-                "\n{:<24} {:>12} {:>14} {:>16}  ({basis}; a month is 730 h)",
-                "variant", "USD/hour", "USD/month", "USD/M requests"
+                "\n{:<24} {:<16} {:>12} {:>14} {:>16}  (a month is 730 h)",
+                "variant", "price basis", "USD/hour", "USD/month", "USD/M requests"
             );
-            let opt = |x: Option<f64>, p: usize| x.map_or("-".to_string(), |x| format!("{x:.p$}"));
-            for c in &r.comparison {
+            for (c, v) in r.comparison.iter().zip(&r.variants) {
                 let _ = writeln!(
                     o,
-                    "{:<24} {:>12} {:>14} {:>16}",
+                    "{:<24} {:<16} {:>12} {:>14} {:>16}",
                     c.variant,
+                    v.cost.basis.describe(),
                     opt(c.usd_per_hour, 4),
-                    opt(c.usd_per_hour.map(|h| h * super::cost::HOURS_PER_MONTH), 2),
+                    opt(c.usd_per_month, 2),
                     opt(c.usd_per_million_requests, 6),
                 );
             }
@@ -135,6 +146,11 @@ pub fn render(r: &Report) -> String {
         }
     }
     o
+}
+
+/// A number with `p` decimals, or "-" for none.
+fn opt(x: Option<f64>, p: usize) -> String {
+    x.map_or("-".to_string(), |x| format!("{x:.p$}"))
 }
 
 fn short(digest: &str) -> &str {
@@ -219,18 +235,10 @@ fn variant(o: &mut String, v: &VariantReport) {
             o,
             "\nALL STATS (after warm-up; latency from the actual send, as memtier)"
         );
+        let [c0, c1, c2, c3, c4, c5, c6, c7, c8] = MEMTIER_COLUMNS;
         let _ = writeln!(
             o,
-            "{:<8} {:>12} {:>12} {:>12} {:>12} {:>10} {:>10} {:>10} {:>12}",
-            "Type",
-            "Ops/sec",
-            "Hits/sec",
-            "Misses/sec",
-            "Avg. ms",
-            "p50 ms",
-            "p99 ms",
-            "p99.9 ms",
-            "KB/sec"
+            "{c0:<8} {c1:>12} {c2:>12} {c3:>12} {c4:>12} {c5:>10} {c6:>10} {c7:>10} {c8:>12}"
         );
         for (name, s) in [
             ("Sets", &v.all_stats.sets),

@@ -306,8 +306,11 @@ pub struct ReportConfig {
     /// The basis costs are reported on.
     pub price_basis: PriceBasis,
     /// The catalog's price of one server node (the cluster's instance type, for its
-    /// engine, on `price_basis`); None when the catalog has none.
+    /// engine, on `price_basis`); None when the catalog has none, or when the scenario
+    /// modifies the type (under `instances`), which makes it another machine.
     pub price: Option<Price>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub instance_modified: bool,
 }
 
 impl ReportConfig {
@@ -693,8 +696,14 @@ pub(crate) fn resolve(
     timeseries.sort();
     timeseries.dedup();
     let price_basis = report_spec.price_basis.unwrap_or(PriceBasis::OnDemand);
+    // A type the scenario modifies is not the machine the price is for.
+    let instance_modified = spec
+        .instances
+        .as_ref()
+        .is_some_and(|m| m.contains_key(&cluster.instance.name));
     let price = catalog
         .price(&cluster.instance.name, cluster.engine, price_basis)
+        .filter(|_| !instance_modified)
         .cloned();
     let report = ReportConfig {
         sections,
@@ -702,6 +711,7 @@ pub(crate) fn resolve(
         plots: report_spec.plots.unwrap_or(false),
         price_basis,
         price,
+        instance_modified,
     };
 
     Ok(RunConfig {

@@ -710,7 +710,7 @@ pub enum TimeSeriesKind {
     LatencyP999,
     /// `used_memory` per node.
     Memory,
-    /// Each replica's lag, in bytes and milliseconds.
+    /// Each replica's lag, in bytes and milliseconds, and its primary's output buffer.
     Replication,
     /// Cluster-bus messages and bytes sent, and the bus's share of the main thread.
     Bus,
@@ -752,7 +752,9 @@ impl TimeSeriesKind {
             "bw_out_allowance_exceeded_per_s" => AllowanceExceeded,
             "drops_per_s" => Drops,
             "used_memory_bytes" => Memory,
-            "replication_lag_bytes" | "replication_lag_ms" => Replication,
+            "replication_lag_bytes" | "replication_lag_ms" | "replication_buffer_peak_bytes" => {
+                Replication
+            }
             "bus_bytes_sent_per_s" | "bus_messages_sent_per_s" | "bus_main_thread_share" => Bus,
             "reshard_migrated_bytes_per_s" | "reshard_slots_moved_per_s" => Reshard,
             "cpu_steal_vcpus"
