@@ -18,8 +18,8 @@ const BENCH_SCENARIO: &str = include_str!("../benches/r7g-10-shards.ron");
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
     /// Run only this variant (throughput, replicated-writes, throughput-100-faults,
-    /// throughput-neighbours, writes-10m); repeat to run several, in the benchmark's
-    /// order (the ratios to `throughput` are printed when it runs too).
+    /// throughput-neighbours, build-50m-60, writes-10m); repeat to run several, in the
+    /// benchmark's order (the ratios to `throughput` are printed when it runs too).
     #[arg(long)]
     pub variant: Vec<String>,
     /// Instead, hold the estimate `kvsim check` prints to measured runs: each variant of

@@ -1171,7 +1171,7 @@ pub fn estimate(config: &RunConfig) -> Estimate {
     } else {
         0
     };
-    let owner_table = shards > 1 && p.key_count <= (1 << 25);
+    let owner_table = shards > 1;
     let data_list_bytes = match &w.data_size {
         DataSize::Weighted(list) => list.len() as u64 * 8,
         _ => 0,

@@ -35,6 +35,13 @@ use weights::{KeyWeights, Piece, Tolerance, TOLERANCE};
 
 pub const SLOTS: usize = 16_384;
 
+#[cfg(test)]
+thread_local! {
+    /// Keys placed through [`Router::shard_of`] on this thread (tests count the
+    /// hashing a world build does).
+    pub(crate) static SHARD_OF_CALLS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
 /// Routes keys to shards.
 #[derive(Clone, Debug)]
 pub struct Router {
@@ -74,6 +81,8 @@ impl Router {
     /// The shard of key `key` whose memtier index is `key_index`.
     #[inline]
     pub fn shard_of(&self, key: &[u8], key_index: u64) -> u32 {
+        #[cfg(test)]
+        SHARD_OF_CALLS.with(|c| c.set(c.get() + 1));
         self.route(key, key_index).0
     }
 

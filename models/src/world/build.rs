@@ -45,9 +45,6 @@ pub fn default_queue_bytes(baseline_bits_per_s: u64) -> u64 {
 /// Wire bytes one shaper turn serves: one TSO-sized segment.
 const CHUNK_BYTES: u64 = 65_536;
 
-/// Ranges up to this many keys get a table of their keys' shards (2 bytes a key).
-const PREFILL_OWNER_TABLE_MAX_KEYS: u64 = 1 << 25;
-
 /// The shaping of one NIC direction of an instance (the estimate reads it too).
 pub(crate) fn shaper(spec: &crate::catalog::InstanceSpec, credits: CreditLevel) -> ShaperConfig {
     let burst = spec
@@ -89,12 +86,13 @@ fn store_policy(p: crate::scenario::spec::EvictionPolicy) -> store_core::Evictio
     }
 }
 
-/// The shard of every prefilled key, in index order, when there are several shards and
-/// the range is small enough for a table: each node keeps only its own keys, and without
-/// the table every node would hash every key of the range again.
+/// The shard of every prefilled key, in index order, when there are several shards:
+/// each key is hashed once for the whole world (2 bytes a key, freed once the nodes are
+/// built), and each node keeps the keys the table gives it. Building is then O(keys)
+/// in hashing whatever the number of nodes.
 fn prefill_owners(config: &RunConfig, router: &Router) -> Option<Vec<u16>> {
     let p = &config.prefill;
-    if router.shards() <= 1 || p.key_count == 0 || p.key_count > PREFILL_OWNER_TABLE_MAX_KEYS {
+    if router.shards() <= 1 || p.key_count == 0 {
         return None;
     }
     let mut key = Vec::with_capacity(p.key_prefix.len() + 20);
@@ -111,7 +109,6 @@ fn prefill_owners(config: &RunConfig, router: &Router) -> Option<Vec<u16>> {
 /// prefilled keys.
 fn node_db(
     config: &RunConfig,
-    router: &Router,
     view: Option<&ClusterView>,
     owners: &Option<Vec<u16>>,
     shard: u32,
@@ -131,17 +128,11 @@ fn node_db(
         .with_fill(config.clients.workload.value_fill());
         // Each shard holds only the keys placed on it.
         let first = p.key_minimum;
-        let mut key = Vec::new();
-        let filled = if router.shards() > 1 {
-            db.prefill_where(range, |index| match owners {
-                Some(owners) => owners[(index - first) as usize] == shard as u16,
-                None => {
-                    format_key(&p.key_prefix, index, &mut key);
-                    router.shard_of(&key, index) == shard
-                }
-            })
-        } else {
-            db.prefill(range)
+        let filled = match owners {
+            Some(owners) => db.prefill_where(range, |index| {
+                owners[(index - first) as usize] == shard as u16
+            }),
+            None => db.prefill(range),
         };
         filled.map_err(|e| format!("prefill of node {shard}: {e}"))?;
     }
@@ -283,7 +274,7 @@ impl World {
             node_cpus.push(HostCpu::new(server.vcpu, io_threads as u32, credits));
             let db = if node < shards {
                 let mut db = if shard < router.shards() {
-                    node_db(config, &router, view.as_ref(), &owners, shard)?
+                    node_db(config, view.as_ref(), &owners, shard)?
                 } else {
                     empty_db(config, view.as_ref(), shard, shard)
                 };

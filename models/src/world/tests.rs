@@ -537,3 +537,33 @@ fn zones_time_each_connection_and_count_cross_zone_bytes() {
         "propagation is one of the two paths"
     );
 }
+
+/// Building a world hashes each prefilled key once, whatever the number of nodes: the
+/// table of the keys' shards is built once and every node reads its own keys from it
+/// (before, every node of a range over 2^25 keys hashed the whole range again).
+#[test]
+fn a_world_build_hashes_each_prefilled_key_once() {
+    // 2^25 + 1,000 keys: past the size up to which a table used to be built.
+    for (shards, keys) in [(3u32, 20_000u64), (60, 20_000), (2, (1 << 25) + 1_000)] {
+        let text = format!(
+            r#"(
+            name: "hash-once", description: "prefill across shards", seed: 2,
+            duration_ms: 10, warmup_s: 0,
+            cluster: (mode: cluster, shards: {shards}, replicas_per_shard: 1,
+                      instance: "cache.r7g.large"),
+            clients: (workload: (clients: 1, threads: 1, test_time_s: 1)),
+            prefill: (keys: {keys}),
+        )"#
+        );
+        let scenario = load_str(&text, "hash-once.ron").expect("loads");
+        let config = &scenario.resolved_variants()[0].config;
+        let before = crate::placement::SHARD_OF_CALLS.with(|c| c.get());
+        let mut sched = sim::Scheduler::with_capacity(64);
+        let world = World::build(config, &mut sched).expect("builds");
+        let hashed = crate::placement::SHARD_OF_CALLS.with(|c| c.get()) - before;
+        assert_eq!(hashed, keys, "{shards} shards");
+        // And every key is on exactly one primary (and its replica).
+        let held: u64 = world.nodes.nodes.iter().map(|n| n.db.dbsize()).sum();
+        assert_eq!(held, 2 * keys, "{shards} shards, one replica each");
+    }
+}
