@@ -329,7 +329,7 @@ impl Db {
     /// Adds a prefilled range of keys `prefix + decimal(index)`; see [`PrefillRange`].
     /// Keys of the range that already exist keep their stored state.
     pub fn prefill(&mut self, range: PrefillRange) -> Result<(), PrefillError> {
-        crate::prefill::add_range(self, range, None::<fn(u64) -> bool>)
+        crate::prefill::add_range(self, range, None::<fn(u64, u64) -> u64>)
     }
 
     /// Makes this Db a cluster node serving exactly `slots`; every other slot answers

@@ -384,14 +384,30 @@ impl Db {
         range: PrefillRange,
         mut keep: impl FnMut(u64) -> bool,
     ) -> Result<(), PrefillError> {
-        add_range(self, range, Some(&mut keep))
+        let words =
+            |first: u64, n: u64| (0..n).fold(0u64, |m, b| m | (u64::from(keep(first + b)) << b));
+        add_range(self, range, Some(words))
+    }
+
+    /// [`Db::prefill_where`] asked a word at a time: `kept(first, n)` gives the keys
+    /// kept among the `n` (at most 64) from index `first` on, bit b for key `first + b`.
+    /// For a caller that can answer 64 keys at once (a slice of a shard table).
+    pub fn prefill_where_words(
+        &mut self,
+        range: PrefillRange,
+        kept: impl FnMut(u64, u64) -> u64,
+    ) -> Result<(), PrefillError> {
+        add_range(self, range, Some(kept))
     }
 }
 
-pub(crate) fn add_range<K: FnMut(u64) -> bool>(
+/// Adds a range; `kept(first, n)`, when given, says which of the `n` (at most 64) keys
+/// from index `first` on the Db keeps (bit b: key `first + b`). It is asked once per
+/// word of 64 keys, in order.
+pub(crate) fn add_range<K: FnMut(u64, u64) -> u64>(
     db: &mut Db,
     spec: PrefillRange,
-    mut keep: Option<K>,
+    mut kept: Option<K>,
 ) -> Result<(), PrefillError> {
     spec.first_index
         .checked_add(spec.count)
@@ -431,10 +447,16 @@ pub(crate) fn add_range<K: FnMut(u64) -> bool>(
     if range.spec.materialize {
         let spec = range.spec.clone();
         db.keyspace.reserve(spec.count as usize);
+        let mut word = u64::MAX;
         for i in 0..spec.count {
             let index = spec.first_index + i;
+            if i % 64 == 0 {
+                if let Some(k) = kept.as_mut() {
+                    word = k(index, (spec.count - i).min(64));
+                }
+            }
             let key = range.key_of(index);
-            if keep.as_mut().is_some_and(|k| !k(index)) || db.keyspace.find(&key).is_some() {
+            if word & (1 << (i % 64)) == 0 || db.keyspace.find(&key).is_some() {
                 continue;
             }
             let value = range.default_value(index);
@@ -473,27 +495,40 @@ pub(crate) fn add_range<K: FnMut(u64) -> bool>(
     }
     // Keys the caller does not keep count as deleted: overridden, and not stored. A
     // word of 64 keys at a time, so that a node keeping a small share of a large range
-    // pays one filter call per key and not the bytes of every key it drops (with a
-    // fixed value size, keys of one digit count all cost the same).
-    if let Some(mut keep) = keep {
+    // pays a few operations per word, not the bytes of every key it drops: with a fixed
+    // value size, keys of one digit count all cost the same, so a word inside one digit
+    // count only adds its dropped keys to that count's tally.
+    if let Some(mut kept) = kept {
         let count = range.spec.count;
+        let fixed = matches!(range.spec.value_size, ValueSize::Fixed(_));
+        let mut dropped_by_digits = [0u64; 21];
         for w in 0..count.div_ceil(64) {
             let start = w * 64;
             let n = (count - start).min(64);
-            let mut dropped = 0u64;
-            for b in 0..n {
-                if !keep(first + start + b) {
-                    dropped |= 1 << b;
-                }
-            }
+            let mask = if n == 64 { u64::MAX } else { (1u64 << n) - 1 };
+            let dropped = !kept(first + start, n) & mask;
             let new = dropped & !range.overridden[w as usize];
             if new == 0 {
                 continue;
             }
             range.overridden[w as usize] |= new;
             range.overridden_count += u64::from(new.count_ones());
-            let bytes = range.bytes_of_offsets(start, n, new);
-            range.default_bytes -= bytes;
+            let digits = decimal_digits(first + start);
+            if fixed && decimal_digits(first + start + n - 1) == digits {
+                dropped_by_digits[digits as usize] += u64::from(new.count_ones());
+            } else {
+                let bytes = range.bytes_of_offsets(start, n, new);
+                range.default_bytes -= bytes;
+            }
+        }
+        if let ValueSize::Fixed(value_len) = range.spec.value_size {
+            let value = mem::string_object_bytes(value_len);
+            for (digits, keys) in dropped_by_digits.iter().enumerate() {
+                let per_key = mem::DICT_ENTRY_BYTES
+                    + mem::sds_bytes(range.spec.prefix.len() as u64 + digits as u64)
+                    + value;
+                range.default_bytes -= keys * per_key;
+            }
         }
     }
     db.prefilled_default_bytes += range.default_bytes;
