@@ -41,3 +41,18 @@ pub fn write_files<N: AsRef<std::path::Path>>(
     }
     Ok(())
 }
+
+/// `dir/name` made empty: kvsim's own folder under `--out` (its plots), emptied at
+/// each run so that a reused folder never shows an earlier run's files.
+pub fn fresh_subdir(dir: &std::path::Path, name: &str) -> Result<(), String> {
+    let sub = dir.join(name);
+    if sub.exists() {
+        if !sub.is_dir() {
+            return Err(format!("--out: {} is not a folder", sub.display()));
+        }
+        std::fs::remove_dir_all(&sub)
+            .map_err(|e| format!("--out: cannot empty {}: {e}", sub.display()))?;
+    }
+    std::fs::create_dir(&sub)
+        .map_err(|e| format!("--out {}: cannot write in it: {e}", dir.display()))
+}

@@ -168,17 +168,7 @@ const PLOTS_DIR: &str = "plots";
 /// it is not a writable folder, and its plots folder emptied.
 fn prepare_out(dir: &Path) -> Result<(), String> {
     crate::output::prepare_dir(dir)?;
-    let plots = dir.join(PLOTS_DIR);
-    if plots.exists() {
-        if !plots.is_dir() {
-            return Err(format!("--out: {} is not a folder", plots.display()));
-        }
-        std::fs::remove_dir_all(&plots)
-            .map_err(|e| format!("--out: cannot empty {}: {e}", plots.display()))?;
-    }
-    std::fs::create_dir(&plots)
-        .map_err(|e| format!("--out {}: cannot write in it: {e}", dir.display()))?;
-    Ok(())
+    crate::output::fresh_subdir(dir, PLOTS_DIR)
 }
 
 /// The progress line: the share of all variants' simulated time done, the variant that

@@ -186,14 +186,7 @@ fn print_report(
         let written = (|| {
             let html = models::report::html::sweep_html(report)?;
             let svgs = models::report::html::sweep_svgs(report)?;
-            // kvsim's own folder, emptied so that no plot of an earlier sweep stays.
-            let plots = dir.join("plots");
-            if plots.is_dir() {
-                std::fs::remove_dir_all(&plots)
-                    .map_err(|e| format!("cannot empty {}: {e}", plots.display()))?;
-            }
-            std::fs::create_dir_all(&plots)
-                .map_err(|e| format!("cannot write in {}: {e}", dir.display()))?;
+            crate::output::fresh_subdir(dir, "plots")?;
             crate::output::write_files(
                 dir,
                 [

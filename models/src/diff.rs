@@ -319,9 +319,7 @@ fn welch_ci(a: &[f64], b: &[f64]) -> Option<(f64, f64)> {
 
 impl Diff {
     pub fn to_json(&self) -> String {
-        let mut s = serde_json::to_string_pretty(self).expect("a diff serializes");
-        s.push('\n');
-        s
+        crate::pretty_json(self)
     }
 
     pub fn to_text(&self) -> String {

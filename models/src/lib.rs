@@ -16,3 +16,11 @@ pub mod sweep;
 pub mod units;
 pub mod workload;
 pub mod world;
+
+/// Pretty JSON, newline-terminated: how every kvsim result prints (reports, sweeps,
+/// comparisons).
+pub(crate) fn pretty_json<T: serde::Serialize>(value: &T) -> String {
+    let mut s = serde_json::to_string_pretty(value).expect("invariant: kvsim's results serialize");
+    s.push('\n');
+    s
+}

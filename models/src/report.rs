@@ -796,9 +796,7 @@ pub fn build_report(scenario: &Scenario, variants: Vec<VariantReport>) -> Report
 impl Report {
     /// Pretty JSON, newline-terminated.
     pub fn to_json(&self) -> String {
-        let mut s = serde_json::to_string_pretty(self).expect("reports serialize");
-        s.push('\n');
-        s
+        crate::pretty_json(self)
     }
 
     /// The per-second series of every variant as CSV in long form, one row per

@@ -744,9 +744,7 @@ fn percentile_summary(
 
 impl SweepReport {
     pub fn to_json(&self) -> String {
-        let mut s = serde_json::to_string_pretty(self).expect("a sweep report serializes");
-        s.push('\n');
-        s
+        crate::pretty_json(self)
     }
 
     /// A table per metric: a row per point and variant, its estimate and 95% interval.
