@@ -283,7 +283,7 @@ fn unknown_command(argv: &[Arg<'_>]) -> Reply {
 }
 
 /// The keys a command touches, per its (first, last, step) key positions.
-fn command_keys<'a, 'b>(
+pub(crate) fn command_keys<'a, 'b>(
     spec: &CommandSpec,
     argv: &'a [Arg<'b>],
 ) -> impl Iterator<Item = &'a Arg<'b>> {
