@@ -31,7 +31,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use store_core::resp::{encode, Protocol, RequestParser};
-use store_core::{Arg, Config, Db, Session};
+use store_core::{Arg, Config, Session, ShardedDb};
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
@@ -52,6 +52,21 @@ pub struct ServeArgs {
     /// the way (for deterministic tests of expiry).
     #[arg(long, value_name = "UNIX_MS")]
     pub manual_clock: Option<u64>,
+    /// The engine's store: `redis`, one keyspace; `dragonfly`, the keyspace split over
+    /// `--threads` shards as Dragonfly splits it (replies are the same; a replica cannot
+    /// sync from it).
+    #[arg(long, value_enum, default_value = "redis")]
+    pub engine: ServeEngine,
+    /// Thread shards of the dragonfly engine (1 to 256).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub threads: u16,
+}
+
+/// The store behind `kvsim serve`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ServeEngine {
+    Redis,
+    Dragonfly,
 }
 
 /// Where the server's time comes from, and when its next expire cycle is due.
@@ -72,7 +87,7 @@ impl Clock {
 
     /// Runs the expire cycle if it is due on the real clock, and says how long the
     /// event loop may wait for the next one (forever on a manual clock).
-    fn run_due_cron(&mut self, db: &mut Db, rng: &mut ChaCha8Rng) -> Option<Duration> {
+    fn run_due_cron(&mut self, db: &mut ShardedDb, rng: &mut ChaCha8Rng) -> Option<Duration> {
         match self {
             Clock::Real { next_cron_ms } => {
                 let now_ms = unix_now_ms();
@@ -88,7 +103,7 @@ impl Clock {
 
     /// `DEBUG ADVANCE-CLOCK ms`: moves a manual clock on by `ms`, running each expire
     /// cycle due on the way at its own time. The reply's bytes.
-    fn advance(&mut self, ms: &[u8], db: &mut Db, rng: &mut ChaCha8Rng) -> &'static [u8] {
+    fn advance(&mut self, ms: &[u8], db: &mut ShardedDb, rng: &mut ChaCha8Rng) -> &'static [u8] {
         let Clock::Manual {
             now_ms,
             next_cron_ms,
@@ -197,17 +212,27 @@ fn run(args: &ServeArgs) -> std::io::Result<()> {
         cluster_node_addr: local.to_string(),
         ..Config::default()
     };
-    let mut db = Db::new(config);
+    let threads = match args.engine {
+        ServeEngine::Redis => 1,
+        ServeEngine::Dragonfly => args.threads as usize,
+    };
+    let mut db = ShardedDb::new(config, threads);
     if args.cluster {
-        db.set_owned_slots(0..16384);
+        for shard in db.shards_mut() {
+            shard.set_owned_slots(0..16384);
+        }
     }
     let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
     println!(
-        "kvsim serve: listening on {local} ({}, seed {})",
+        "kvsim serve: listening on {local} ({}, {}, seed {})",
         if args.cluster {
             "cluster node owning all slots"
         } else {
             "standalone"
+        },
+        match args.engine {
+            ServeEngine::Redis => "redis engine".to_string(),
+            ServeEngine::Dragonfly => format!("dragonfly engine, {threads} thread shards"),
         },
         args.seed
     );
@@ -333,7 +358,7 @@ fn settle(
     conns: &mut [Option<Conn>],
     free_slots: &mut Vec<usize>,
     master: &mut Master,
-    db: &mut Db,
+    db: &mut ShardedDb,
     slot: usize,
 ) {
     let Some(conn) = conns[slot].as_mut() else {
@@ -427,7 +452,7 @@ fn accept_all(
 /// its side, reading goes on to the end of the stream, which raises no further event.
 fn read_and_execute(
     conn: &mut Conn,
-    db: &mut Db,
+    db: &mut ShardedDb,
     rng: &mut ChaCha8Rng,
     clock: &mut Clock,
     master: &mut Master,
@@ -461,7 +486,7 @@ fn read_and_execute(
 /// Executes every complete request in the input buffer, in order, appending replies.
 fn execute_buffered(
     conn: &mut Conn,
-    db: &mut Db,
+    db: &mut ShardedDb,
     rng: &mut ChaCha8Rng,
     clock: &mut Clock,
     master: &mut Master,

@@ -336,9 +336,17 @@ fn script_paths(dir: &str) -> Vec<PathBuf> {
 }
 
 fn run_all(reference: &Server, subject: &Server, dir: &str) {
+    run_all_but(reference, subject, dir, &[]);
+}
+
+/// `run_all` without the scripts named in `skipped`.
+fn run_all_but(reference: &Server, subject: &Server, dir: &str, skipped: &[&str]) {
     let mut total = 0;
     let mut report = Vec::new();
-    let paths = script_paths(dir);
+    let paths: Vec<PathBuf> = script_paths(dir)
+        .into_iter()
+        .filter(|p| !skipped.iter().any(|s| p.ends_with(s)))
+        .collect();
     assert!(!paths.is_empty(), "no scripts in tests/{dir}");
     for path in &paths {
         let (count, mismatches) = run_script(path, reference, subject);
@@ -383,6 +391,33 @@ fn cluster_scripts_match_redis() {
     } else {
         start_kvsim(&["--cluster"])
     };
+    run_all(&redis, &subject, "differential/cluster");
+}
+
+/// The scripts give the same replies from redis-server and from `kvsim serve --engine
+/// dragonfly --threads 4`, whose keyspace is split over four thread shards: single-key
+/// commands run on their key's shard, multi-key ones across shards. Replies that
+/// depend on iteration order across shards are compared as sets by the scripts'
+/// directives already (KEYS and SMEMBERS with `@sort`, SCAN with `@scanall`, RANDOMKEY
+/// with `@type`). INFO sums the shards' figures. One script is left out, by design:
+/// `13_eviction.txt` sets maxmemory to 1 byte and expects one write to evict every
+/// key, as Redis evicts from its one keyspace; a thread-per-core store budgets memory
+/// per shard, as Dragonfly does, so a write evicts only from its own shard.
+#[test]
+fn scripts_match_redis_on_four_thread_shards() {
+    let redis = start_redis();
+    let subject = start_kvsim(&["--engine", "dragonfly", "--threads", "4"]);
+    run_all_but(&redis, &subject, "differential", &["13_eviction.txt"]);
+}
+
+/// The cluster scripts (one slot per command, as a cluster client sends them) give the
+/// same replies from a one-node redis-server cluster and from `kvsim serve --cluster
+/// --engine dragonfly --threads 4`, whose keys of one slot share a thread shard (hash
+/// tags decide, as in Dragonfly's cluster mode).
+#[test]
+fn cluster_scripts_match_redis_on_four_thread_shards() {
+    let redis = start_redis_cluster();
+    let subject = start_kvsim(&["--cluster", "--engine", "dragonfly", "--threads", "4"]);
     run_all(&redis, &subject, "differential/cluster");
 }
 

@@ -19,7 +19,7 @@
 use rand_chacha::ChaCha8Rng;
 use store_core::rdb::{write_rdb, RdbInfo};
 use store_core::repl::{encode_command, ping, Psync, ReplicationLog, DEFAULT_BACKLOG_SIZE_BYTES};
-use store_core::Db;
+use store_core::ShardedDb;
 
 /// repl-ping-replica-period: a PING goes into the stream this often while replicas
 /// are attached.
@@ -52,11 +52,11 @@ impl Master {
     }
 
     /// Moves what the store propagated into the log (nothing before the first sync).
-    pub fn absorb(&mut self, db: &mut Db) {
+    pub fn absorb(&mut self, db: &mut ShardedDb) {
         let Some(log) = self.log.as_mut() else {
             return;
         };
-        db.drain_propagated(&mut self.drained);
+        db.only_mut().drain_propagated(&mut self.drained);
         for cmd in self.drained.drain(..) {
             log.append(cmd);
         }
@@ -78,17 +78,23 @@ impl Master {
     /// the new replica link; `None` when it was refused (an error reply is appended).
     pub fn sync(
         &mut self,
-        db: &mut Db,
+        db: &mut ShardedDb,
         rng: &mut ChaCha8Rng,
         now_ms: u64,
         psync: Option<(&[u8], &[u8])>,
         output: &mut Vec<u8>,
     ) -> Option<ReplicaLink> {
+        if db.shard_count() > 1 {
+            output.extend_from_slice(
+                b"-ERR replication from a store of several thread shards is not modelled\r\n",
+            );
+            return None;
+        }
         if self.log.is_none() {
             // Redis creates the backlog, with a fresh replication id, for its first
             // replica; from now on the store's effects are kept.
             self.log = Some(ReplicationLog::new(DEFAULT_BACKLOG_SIZE_BYTES, rng));
-            db.set_propagation(true);
+            db.only_mut().set_propagation(true);
         }
         self.absorb(db);
         let log = self.log.as_mut()?;
@@ -121,7 +127,7 @@ impl Master {
                 }
                 let mut rdb = Vec::new();
                 let info = RdbInfo::replication(&replid, i64::try_from(offset).unwrap_or(i64::MAX));
-                write_rdb(db, now_ms, &info, &mut rdb);
+                write_rdb(db.only(), now_ms, &info, &mut rdb);
                 output.extend_from_slice(format!("${}\r\n", rdb.len()).as_bytes());
                 output.extend_from_slice(&rdb);
                 // The stream after a full resync starts with SELECT 0.

@@ -16,7 +16,7 @@ mod dump;
 mod hashes;
 mod keys;
 mod lists;
-mod server;
+pub(crate) mod server;
 mod sets;
 mod strings;
 mod transactions;

@@ -133,6 +133,14 @@ impl ShardedDb {
         &mut self.shards[0]
     }
 
+    /// Tells every shard how many clients the server has connected (INFO's
+    /// `connected_clients`).
+    pub fn set_connected_clients(&mut self, clients: u64) {
+        for db in &mut self.shards {
+            db.set_connected_clients(clients);
+        }
+    }
+
     /// Keys in all shards.
     pub fn dbsize(&self) -> u64 {
         self.shards.iter().map(Db::dbsize).sum()
@@ -208,6 +216,11 @@ impl ShardedDb {
             // Unknown: shard 0 words the error as Redis does.
             return self.shards[0].execute(session, argv, now_ms, rng);
         };
+        let argc = argv.len() as i32;
+        if (spec.arity > 0 && argc != spec.arity) || argc < -spec.arity {
+            // Shard 0 words the arity error (and fails a transaction being queued).
+            return self.shards[0].execute(session, argv, now_ms, rng);
+        }
         // Inside MULTI every command but EXEC and DISCARD is queued, once it passes the
         // checks shard 0 makes (arity, OOM against its share), as Redis queues it.
         if session.multi().is_some() {
@@ -217,8 +230,7 @@ impl ShardedDb {
             };
         }
         match spec.name {
-            "watch" | "info" | "sync" | "psync" | "replconf" | "migrate" | "restore-asking"
-            | "asking" | "readonly" | "readwrite" | "wait" => {
+            "watch" | "sync" | "psync" | "replconf" | "migrate" | "restore-asking" | "wait" => {
                 return Reply::error(format!(
                     "ERR {} is not modelled on a store of {} thread shards",
                     spec.name.to_ascii_uppercase(),
@@ -236,6 +248,16 @@ impl ShardedDb {
                 return self.broadcast(session, argv, now_ms, rng);
             }
             "keys" => return self.keys(session, argv, now_ms, rng),
+            "cluster" => return self.cluster(session, argv, now_ms, rng),
+            "info" => {
+                use crate::commands::server::{info_reply, InfoFigures};
+                self.shards[0].stats.total_commands_processed += 1;
+                let mut figures = InfoFigures::default();
+                for db in &self.shards {
+                    figures.add(&InfoFigures::of(db));
+                }
+                return info_reply(&self.shards[0], &figures, argv);
+            }
             "scan" => return self.scan(session, argv, now_ms, rng),
             "randomkey" => return self.randomkey(session, argv, now_ms, rng),
             _ => {}
@@ -258,6 +280,16 @@ impl ShardedDb {
         };
         if !spans {
             return self.shards[home].execute(session, argv, now_ms, rng);
+        }
+        if self.hash_tags {
+            // A cluster node refuses keys of several slots (CROSSSLOT) before anything
+            // runs: the home shard words it. Keys of one slot may still sit on several
+            // shards (a slot is CRC16's, a shard XXH64's of the same tag).
+            let mut slots = command_keys(spec, argv).map(|k| crate::key_hash_slot(&bytes(k)));
+            let first_slot = slots.next();
+            if slots.any(|s| Some(s) != first_slot) {
+                return self.shards[home].execute(session, argv, now_ms, rng);
+            }
         }
         let split = match spec.name {
             "mget" => Some(Split::Mget),
@@ -487,8 +519,54 @@ impl ShardedDb {
         Reply::Array(all)
     }
 
+    /// CLUSTER: the slot table is every shard's, so changes to it go to all; the keys
+    /// of a slot are spread over the shards, so COUNTKEYSINSLOT sums and GETKEYSINSLOT
+    /// gathers them.
+    fn cluster<R: RngCore + ?Sized>(
+        &mut self,
+        session: &mut Session,
+        argv: &[Arg<'_>],
+        now_ms: u64,
+        rng: &mut R,
+    ) -> Reply {
+        let sub = bytes(&argv[1]).to_ascii_lowercase();
+        match sub.as_slice() {
+            b"countkeysinslot" => {
+                let mut total = 0;
+                for db in &mut self.shards {
+                    match db.execute(session, argv, now_ms, rng) {
+                        Reply::Integer(n) => total += n,
+                        other => return other,
+                    }
+                }
+                Reply::Integer(total)
+            }
+            b"getkeysinslot" => {
+                let limit = argv
+                    .get(3)
+                    .and_then(|a| std::str::from_utf8(&bytes(a)).ok()?.parse::<usize>().ok())
+                    .unwrap_or(0);
+                let mut keys = Vec::new();
+                for db in &mut self.shards {
+                    match db.execute(session, argv, now_ms, rng) {
+                        Reply::Array(items) => keys.extend(items),
+                        other => return other,
+                    }
+                }
+                keys.truncate(limit);
+                Reply::Array(keys)
+            }
+            b"addslots" | b"addslotsrange" | b"delslots" | b"delslotsrange" | b"setslot"
+            | b"flushslots" | b"forget" | b"meet" | b"replicate" | b"reset" | b"bumpepoch"
+            | b"set-config-epoch" => self.broadcast(session, argv, now_ms, rng),
+            _ => self.shards[0].execute(session, argv, now_ms, rng),
+        }
+    }
+
     /// SCAN over the shards in turn: the cursor is the shard's own cursor shifted left
-    /// by 8 bits, with the shard in the low 8.
+    /// by 8 bits, with the shard in the low 8. A call that finishes a shard with fewer
+    /// than COUNT keys goes on to the next, so a small keyspace is returned in one call,
+    /// as Redis returns it.
     fn scan<R: RngCore + ?Sized>(
         &mut self,
         session: &mut Session,
@@ -507,32 +585,50 @@ impl ShardedDb {
         if shard >= self.shards.len() {
             return Reply::error("ERR invalid cursor");
         }
-        let inner = (cursor >> 8).to_string();
-        let mut sub: Vec<Arg<'_>> = argv.to_vec();
-        sub[1] = Arg::Bytes(inner.as_bytes());
-        let reply = self.shards[shard].execute(session, &sub, now_ms, rng);
-        let Reply::Array(mut parts) = reply else {
-            return reply;
-        };
-        let next_inner = match parts.first() {
-            Some(Reply::Bulk(b)) => std::str::from_utf8(&b.to_vec())
-                .ok()
-                .and_then(|t| t.parse::<u64>().ok())
-                .unwrap_or(0),
-            _ => 0,
-        };
-        let next = if next_inner != 0 {
-            (next_inner << 8) | shard as u64
-        } else {
-            shard += 1;
-            if shard < self.shards.len() {
-                shard as u64
-            } else {
-                0
+        let count = argv
+            .windows(2)
+            .skip(2)
+            .find(|w| crate::commands::is(&w[0], "count"))
+            .and_then(|w| {
+                std::str::from_utf8(&bytes(&w[1]))
+                    .ok()?
+                    .parse::<usize>()
+                    .ok()
+            })
+            .unwrap_or(10);
+        let mut inner = cursor >> 8;
+        let mut items = Vec::new();
+        loop {
+            let inner_text = inner.to_string();
+            let mut sub: Vec<Arg<'_>> = argv.to_vec();
+            sub[1] = Arg::Bytes(inner_text.as_bytes());
+            let reply = self.shards[shard].execute(session, &sub, now_ms, rng);
+            let Reply::Array(mut parts) = reply else {
+                return reply;
+            };
+            let next_inner = match parts.first() {
+                Some(Reply::Bulk(b)) => std::str::from_utf8(&b.to_vec())
+                    .ok()
+                    .and_then(|t| t.parse::<u64>().ok())
+                    .unwrap_or(0),
+                _ => 0,
+            };
+            if let Some(Reply::Array(found)) = parts.pop() {
+                items.extend(found);
             }
-        };
-        parts[0] = Reply::bulk(next.to_string().as_bytes());
-        Reply::Array(parts)
+            if next_inner != 0 {
+                let next = (next_inner << 8) | shard as u64;
+                return scan_reply(next, items);
+            }
+            shard += 1;
+            if shard == self.shards.len() {
+                return scan_reply(0, items);
+            }
+            inner = 0;
+            if items.len() >= count {
+                return scan_reply(shard as u64, items);
+            }
+        }
     }
 
     /// A random key: a shard drawn with weight its key count, then a key of it.
@@ -557,6 +653,13 @@ impl ShardedDb {
         }
         Reply::Null
     }
+}
+
+fn scan_reply(cursor: u64, items: Vec<Reply>) -> Reply {
+    Reply::Array(vec![
+        Reply::bulk(cursor.to_string().as_bytes()),
+        Reply::Array(items),
+    ])
 }
 
 fn blob_arg(blob: &Blob) -> Arg<'_> {

@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 use rand::SeedableRng;
-use store_core::{Arg, Blob, Config, Db, EvictionPolicy, Reply, Session};
+use store_core::{Arg, Blob, Config, Db, EvictionPolicy, Reply, Session, ShardedDb};
 
 const NAMES: &[&str] = &[
     "MULTI",
@@ -234,6 +234,41 @@ proptest! {
             db.active_expire_cycle(now, &mut rng);
             db.drain_propagated(&mut propagated);
             propagated.clear();
+        }
+    }
+
+    /// The same for a thread-per-core store of 2 to 5 shards (standalone, under a tiny
+    /// maxmemory, or a cluster node owning some slots): no command line panics it, its
+    /// routing, splitting, gathering, SCAN cursors and CLUSTER aggregation included,
+    /// and an unknown command is an error.
+    #[test]
+    fn arbitrary_commands_never_panic_on_thread_shards(
+        lines in proptest::collection::vec(line(), 1..60),
+        mode in 0u8..3,
+        shards in 2usize..6,
+    ) {
+        let config = match mode {
+            0 => Config::default(),
+            1 => Config { maxmemory_bytes: 4_000_000, maxmemory_policy: EvictionPolicy::AllKeysLru, ..Config::default() },
+            _ => Config { cluster_enabled: true, ..Config::default() },
+        };
+        let mut db = ShardedDb::new(config, shards);
+        if mode == 2 {
+            for shard in db.shards_mut() {
+                shard.set_owned_slots(0..9000);
+            }
+        }
+        let mut session = Session::new(1);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let mut now = 1_764_000_000_000u64;
+        for args in &lines {
+            now += 700;
+            let argv: Vec<Arg<'_>> = args.iter().map(|a| Arg::Bytes(a.as_bytes())).collect();
+            let reply = db.execute(&mut session, &argv, now, &mut rng);
+            if args[0] == "NOSUCH" {
+                prop_assert!(matches!(reply, Reply::Error(_)));
+            }
+            db.active_expire_cycle(now, &mut rng);
         }
     }
 }

@@ -481,6 +481,62 @@ fn bytes_to_human(n: u64) -> String {
 /// # Format
 /// `INFO [section [section ...]]`
 pub(crate) fn info(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
+    info_reply(ctx.db, &InfoFigures::of(ctx.db), argv)
+}
+
+/// The figures INFO reports of a keyspace: one Db's, or the sum of a thread-per-core
+/// store's shards.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct InfoFigures {
+    pub used_memory: u64,
+    pub dataset_used_memory: u64,
+    pub stats: crate::db::Stats,
+    pub keys: u64,
+    pub expires: u64,
+    /// Sum over the parts of avg_ttl x expires, for a mean weighted by expiring keys.
+    pub ttl_weighted: u128,
+}
+
+impl InfoFigures {
+    pub(crate) fn of(db: &crate::Db) -> InfoFigures {
+        let expires = db.keys_with_expiry();
+        InfoFigures {
+            used_memory: db.used_memory(),
+            dataset_used_memory: db.dataset_used_memory(),
+            stats: db.stats.clone(),
+            keys: db.dbsize(),
+            expires,
+            ttl_weighted: u128::from(db.avg_ttl_ms) * u128::from(expires),
+        }
+    }
+
+    pub(crate) fn add(&mut self, o: &InfoFigures) {
+        self.used_memory += o.used_memory;
+        self.dataset_used_memory += o.dataset_used_memory;
+        let (s, t) = (&mut self.stats, &o.stats);
+        s.total_commands_processed += t.total_commands_processed;
+        s.expired_keys += t.expired_keys;
+        s.evicted_keys += t.evicted_keys;
+        s.keyspace_hits += t.keyspace_hits;
+        s.keyspace_misses += t.keyspace_misses;
+        s.active_expire_cycles += t.active_expire_cycles;
+        s.expired_stale_perc_x100 = s.expired_stale_perc_x100.max(t.expired_stale_perc_x100);
+        self.keys += o.keys;
+        self.expires += o.expires;
+        self.ttl_weighted += o.ttl_weighted;
+    }
+
+    fn avg_ttl_ms(&self) -> u64 {
+        if self.expires == 0 {
+            0
+        } else {
+            (self.ttl_weighted / u128::from(self.expires)) as u64
+        }
+    }
+}
+
+/// INFO's reply: `db`'s settings and clients, `figures`' numbers.
+pub(crate) fn info_reply(db: &crate::Db, figures: &InfoFigures, argv: &[Arg<'_>]) -> Reply {
     let all = ["server", "clients", "memory", "stats", "keyspace"];
     let wanted: Vec<String> = if argv.len() == 1 {
         all.iter().map(|s| s.to_string()).collect()
@@ -494,7 +550,6 @@ pub(crate) fn info(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
         .iter()
         .any(|w| matches!(w.as_str(), "all" | "everything" | "default"));
     let include = |section: &str| everything || wanted.iter().any(|w| w == section);
-    let db = &ctx.db;
     let mut sections: Vec<String> = Vec::new();
     if include("server") {
         let mode = if db.config.cluster_enabled {
@@ -513,18 +568,18 @@ pub(crate) fn info(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
         ));
     }
     if include("memory") {
-        let used = db.used_memory();
+        let used = figures.used_memory;
         let max = db.config.maxmemory_bytes;
         sections.push(format!(
             "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_dataset:{}\r\nmaxmemory:{max}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_allocator:jemalloc-5.3.0\r\n",
             bytes_to_human(used),
-            db.dataset_used_memory(),
+            figures.dataset_used_memory,
             bytes_to_human(max),
             db.config.maxmemory_policy.name()
         ));
     }
     if include("stats") {
-        let s = &db.stats;
+        let s = &figures.stats;
         sections.push(format!(
             "# Stats\r\ntotal_commands_processed:{}\r\nexpired_keys:{}\r\nexpired_stale_perc:{:.2}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\n",
             s.total_commands_processed,
@@ -537,12 +592,12 @@ pub(crate) fn info(ctx: &mut Ctx<'_>, argv: &[Arg<'_>]) -> Reply {
     }
     if include("keyspace") {
         let mut section = "# Keyspace\r\n".to_string();
-        let keys = db.dbsize();
+        let keys = figures.keys;
         if keys > 0 {
             section.push_str(&format!(
                 "db0:keys={keys},expires={},avg_ttl={}\r\n",
-                db.keys_with_expiry(),
-                db.avg_ttl_ms
+                figures.expires,
+                figures.avg_ttl_ms()
             ));
         }
         sections.push(section);
