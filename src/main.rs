@@ -10,6 +10,7 @@ mod import;
 mod output;
 mod run_cmd;
 mod scenario_cmds;
+mod search_cmd;
 mod serve;
 mod sweep_cmd;
 
@@ -70,6 +71,8 @@ enum Command {
     Merge(sweep_cmd::MergeArgs),
     /// Compare two reports or two sweep results, metric by metric.
     Diff(diff_cmd::DiffArgs),
+    /// Find, per variant, the highest offered load served with p99.9 under an objective.
+    Search(search_cmd::SearchArgs),
     /// Print the scenario equivalent to a memtier_benchmark or redis-benchmark command line.
     Import(import::ImportArgs),
 }
@@ -86,6 +89,7 @@ fn main() -> ExitCode {
         Command::Sweep(args) => sweep_cmd::sweep(&args),
         Command::Merge(args) => sweep_cmd::merge(&args),
         Command::Diff(args) => diff_cmd::diff(&args),
+        Command::Search(args) => search_cmd::search(&args),
         Command::Import(args) => import::import(&args),
     }
 }

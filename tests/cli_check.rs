@@ -239,7 +239,7 @@ fn wrong_types() {
             "bad-enum.ron:9:",
             "cluster.engine: ",
             "`memcached`",
-            "expected either `redis` or `valkey`",
+            "expected one of `redis`, `valkey`, or `dragonfly`",
         ],
     );
     check_rejects(

@@ -565,6 +565,38 @@ fn scale_out_moves_a_quarter_of_the_keys_under_load() {
     }
 }
 
+/// The thread-per-core engine's closed-loop throughput grows with its threads, by the
+/// hops: with T threads (T - 1) / T of the commands hop, each hop paid twice; at 64
+/// threads on 64 vCPUs the kernel's network work takes its share of them. One thread
+/// and 64 land near Dragonfly's published 302,603 and 6,432,982 ops/s (the load search
+/// in tests/calibration.rs checks every thread count).
+#[test]
+fn engine_thread_scaling_grows_by_the_hops_and_stops_at_the_cores() {
+    let r = report("engine-thread-scaling.ron");
+    let at = |t: u32| ops(variant(r, &format!("threads-{t}")));
+    let counts = [1u32, 2, 4, 8, 16, 32, 64];
+    for w in counts.windows(2) {
+        assert!(at(w[1]) > at(w[0]), "{} threads: {}", w[1], at(w[1]));
+    }
+    assert!((at(1) / 302_603.0 - 1.0).abs() < 0.05, "{}", at(1));
+    assert!((at(64) / 6_432_982.0 - 1.0).abs() < 0.10, "{}", at(64));
+    // From 4 to 16 threads, nearly linear: the hop share barely moves ((T-1)/T).
+    let per_thread = |t: u32| at(t) / f64::from(t);
+    assert!((per_thread(16) / per_thread(4) - 1.0).abs() < 0.15);
+    // At 64 threads the kernel leaves the threads less than the 64 vCPUs: per thread,
+    // clearly below 32 threads' (which leave 32 vCPUs for the kernel).
+    assert!(per_thread(64) < 0.8 * per_thread(32));
+    let t = variant(r, "threads-4")
+        .thread_per_core
+        .as_ref()
+        .expect("thread-per-core report");
+    assert!(
+        (t.hops_per_command - 0.75).abs() < 0.02,
+        "{}",
+        t.hops_per_command
+    );
+}
+
 #[test]
 fn a_different_seed_changes_measured_figures() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/m6g-25kb-get.ron");

@@ -35,6 +35,21 @@ pub struct CostModel {
     pub per_command_ns: u64,
     /// Parsing, copying and writing one byte of request or reply, in picoseconds.
     pub per_byte_ps: u64,
+    /// The thread-per-core engine only: one message hop of a command to the thread
+    /// that owns its key, paid there and again by the connection's thread when the
+    /// answer comes back (0 for the single-threaded engines, which have none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub per_hop_ns: u64,
+    /// The thread-per-core engine only: the kernel's network work for one request and
+    /// its reply, on the host's vCPUs ahead of the engine's threads (0: not modelled,
+    /// as for the single-threaded engines, whose fit folds the syscalls into the batch
+    /// cost and whose idle vCPUs absorb the interrupts).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub kernel_per_request_ns: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 impl CostModel {
@@ -42,14 +57,43 @@ impl CostModel {
         per_read_batch_ns: 4_000,
         per_command_ns: 950,
         per_byte_ps: 250,
+        per_hop_ns: 0,
+        kernel_per_request_ns: 0,
     };
+
+    /// The thread-per-core engine's default (see [`dragonfly`](self#the-thread-per-core-engine)).
+    pub const DRAGONFLY_DEFAULT: CostModel = CostModel {
+        per_read_batch_ns: 1_800,
+        per_command_ns: 1_400,
+        per_byte_ps: 250,
+        per_hop_ns: 1_500,
+        kernel_per_request_ns: 3_700,
+    };
+
+    /// The default of `engine`.
+    pub fn default_for(engine: crate::scenario::spec::Engine) -> CostModel {
+        if engine.is_thread_per_core() {
+            CostModel::DRAGONFLY_DEFAULT
+        } else {
+            CostModel::REDIS_DEFAULT
+        }
+    }
 
     pub fn with_overrides(self, o: &CpuCostOverrides) -> CostModel {
         CostModel {
             per_read_batch_ns: o.per_read_batch_ns.unwrap_or(self.per_read_batch_ns),
             per_command_ns: o.per_command_ns.unwrap_or(self.per_command_ns),
             per_byte_ps: o.per_byte_ps.unwrap_or(self.per_byte_ps),
+            per_hop_ns: o.per_hop_ns.unwrap_or(self.per_hop_ns),
+            kernel_per_request_ns: o
+                .kernel_per_request_ns
+                .unwrap_or(self.kernel_per_request_ns),
         }
+    }
+
+    /// A hop's cost on one thread.
+    pub fn hop(&self) -> SimDuration {
+        SimDuration::from_ns(self.per_hop_ns)
     }
 
     /// Reading and parsing a batch of `request_bytes`.

@@ -588,7 +588,8 @@ fn requests_bound(config: &RunConfig, sizes: &Sizes) -> (u64, RequestsBound, Vec
     // costs at least its read and one command, on one thread or split over an I/O
     // thread and the main thread). Serialization is left out: it is short beside these
     // for small messages, and large ones are bounded by the network below.
-    let cost = CostModel::REDIS_DEFAULT.with_overrides(&config.cluster.cpu_cost);
+    let cost =
+        CostModel::default_for(config.cluster.engine).with_overrides(&config.cluster.cpu_cost);
     let net = &config.network;
     // Between zones a link may be faster than within one.
     let latency_ns = config
@@ -1032,8 +1033,47 @@ pub fn estimate(config: &RunConfig) -> Estimate {
                 neighbour_events.saturating_add(changes.saturating_mul(2 + node_threads));
         }
     }
+    // The thread-per-core engine: a batch whose keys other threads own takes a hop job
+    // on each and a reply job back (two more events a request at most, unpipelined).
+    // With the kernel's network work on the vCPUs, each job start and end may move the
+    // completion of every other running job, as contention does; the kernel's demand
+    // is set once a millisecond, moving each node's running jobs.
+    let tpc = config
+        .cluster
+        .node
+        .threads
+        .filter(|_| config.cluster.engine.is_thread_per_core());
+    let (tpc_per_request, kernel_ticks) = match tpc {
+        Some(threads) => {
+            let threads = u64::from(threads);
+            let hops = if threads > 1 {
+                2 * u64::from(w.pipeline.max(1))
+            } else {
+                0
+            };
+            let kernel = CostModel::default_for(config.cluster.engine)
+                .with_overrides(&config.cluster.cpu_cost)
+                .kernel_per_request_ns
+                > 0;
+            let moves = if kernel {
+                6 * (threads.min(clients).max(1) - 1)
+            } else {
+                0
+            };
+            let ticks = if kernel {
+                (config.duration_ns / 1_000_000 + 1).saturating_mul(1 + shards * threads)
+            } else {
+                0
+            };
+            (hops + moves, ticks)
+        }
+        None => (0, 0),
+    };
     let events = requests
-        .saturating_mul(per_request + contention_per_request + shared_contention_per_request)
+        .saturating_mul(
+            per_request + contention_per_request + shared_contention_per_request + tpc_per_request,
+        )
+        .saturating_add(kernel_ticks)
         .saturating_add(neighbour_events)
         .saturating_add(
             retransmissions.saturating_mul(EVENTS_PER_ATTEMPT + split_events(largest_message)),

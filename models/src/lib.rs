@@ -12,6 +12,7 @@ pub mod placement;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod search;
 pub mod sweep;
 pub mod units;
 pub mod workload;

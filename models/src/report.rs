@@ -250,6 +250,9 @@ pub struct VariantReport {
     /// The latency objective's verdict, when the scenario states one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub slo: Option<neighbours::SloReport>,
+    /// The thread-per-core engine's hops and kernel work, when it runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thread_per_core: Option<ThreadPerCoreReport>,
     /// What the simulated deployment costs.
     pub cost: cost::CostReport,
 }
@@ -496,6 +499,7 @@ pub fn variant_report(result: &RunResult) -> VariantReport {
         cluster_clients: result.cluster_clients.clone(),
         resharding: reshard::reshard_report(result),
         neighbours: neighbours::neighbours_report(result),
+        thread_per_core: thread_per_core_report(result),
         slo: neighbours::slo_report(result),
         cost: cost::cost_report(config, nodes_priced, all_stats_ops),
     }
@@ -926,4 +930,37 @@ impl Report {
     pub fn to_text(&self) -> String {
         text::render(self)
     }
+}
+
+/// The thread-per-core engine's work besides executing, over the whole run.
+#[derive(Clone, Debug, Serialize)]
+pub struct ThreadPerCoreReport {
+    pub threads: u32,
+    /// Commands that ran on their connection's own thread, of all commands executed.
+    pub inline_share: f64,
+    /// Hops to other threads per command executed.
+    pub hops_per_command: f64,
+    /// Per server node: (name, the kernel's network work in vCPUs, mean over the run).
+    pub kernel_vcpus_mean: Vec<(String, f64)>,
+}
+
+fn thread_per_core_report(result: &RunResult) -> Option<ThreadPerCoreReport> {
+    let t = result.thread_per_core.as_ref()?;
+    let threads = result.config.cluster.node.threads?;
+    let commands = (t.inline_commands + t.hops).max(1);
+    let run_s = (result.end_ns.max(1)) as f64 / 1e9;
+    Some(ThreadPerCoreReport {
+        threads,
+        inline_share: round6(t.inline_commands as f64 / commands as f64),
+        hops_per_command: round6(t.hops as f64 / commands as f64),
+        kernel_vcpus_mean: t
+            .kernel_ns_per_s
+            .iter()
+            .zip(&result.hosts)
+            .map(|(series, host)| {
+                let total: u64 = series.iter().sum();
+                (host.name.clone(), round6(total as f64 / 1e9 / run_s))
+            })
+            .collect(),
+    })
 }

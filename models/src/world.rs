@@ -59,6 +59,8 @@ pub mod results;
 mod sampler;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tpc_tests;
 mod zones;
 
 pub(crate) use build::shaper as build_shaper;

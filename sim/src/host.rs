@@ -26,6 +26,13 @@
 //! [`CpuThread`] is a lone FIFO server whose completion times are known at submission,
 //! for models that need no host.
 //!
+//! The kernel's network work ([`HostCpu::set_kernel_demand`], in milli-vCPUs) runs on
+//! the instance's own vCPUs ahead of the threads, as softirq processing preempts user
+//! code: while it and the runnable threads need more than the vCPUs, the threads share
+//! what it leaves, each at (vCPUs - kernel) / runnable of full speed, the rest of their
+//! wall time counted as contention. A host whose kernel demand is zero computes exactly
+//! as before.
+//!
 //! Invariants: in any interval, the vCPU-time a host's threads consume is at most its
 //! vCPU count times the interval (per second of the recorded series, too); busy,
 //! contended and stolen time add up to each running job's wall time (to a nanosecond
@@ -216,6 +223,8 @@ pub struct HostCpu {
     credits: Option<CpuCredits>,
     /// The physical host's cores and the other tenants' demand, when shared.
     cores: Option<CoreShare>,
+    /// The kernel's network work on these vCPUs, in milli-vCPUs (0: none modelled).
+    kernel_milli: u64,
 }
 
 /// The physical host's cores as this instance sees them, in milli-vCPUs (a core runs one
@@ -260,7 +269,34 @@ impl HostCpu {
             threads: vec![HostThread::default(); threads as usize],
             credits,
             cores: None,
+            kernel_milli: 0,
         }
+    }
+
+    /// The kernel's network work needs `demand_milli` milli-vCPUs of this instance's
+    /// vCPUs from `now` (capped at 95% of them: a thread always progresses): every
+    /// running job's progress is recorded at the old share and its completion
+    /// recomputed at the new one (pushed onto `out` when it moves). Not combined with
+    /// [`HostCpu::share_cores`].
+    pub fn set_kernel_demand(
+        &mut self,
+        now: SimTime,
+        demand_milli: u64,
+        out: &mut Vec<Completion>,
+    ) {
+        debug_assert!(self.cores.is_none(), "kernel demand on a shared host");
+        let demand_milli = demand_milli.min(u64::from(self.vcpus) * 950);
+        if demand_milli == self.kernel_milli {
+            return;
+        }
+        let old = self.share(self.runnable);
+        self.kernel_milli = demand_milli;
+        self.reshare_from(now, old, self.runnable, out);
+    }
+
+    /// The kernel's network demand in force, in milli-vCPUs.
+    pub fn kernel_demand_milli(&self) -> u64 {
+        self.kernel_milli
     }
 
     /// Shares a physical host of `cores` with other tenants (see the module doc); their
@@ -309,6 +345,20 @@ impl HostCpu {
     #[inline]
     fn share(&self, runnable: u32) -> Share {
         let vcpus = self.vcpus;
+        if self.kernel_milli > 0 {
+            // The kernel runs first; the threads share what it leaves.
+            let left_milli = u64::from(vcpus) * 1_000 - self.kernel_milli;
+            let want_milli = u64::from(runnable) * 1_000;
+            if want_milli <= left_milli {
+                return Share::FULL;
+            }
+            return Share {
+                num: left_milli,
+                den: want_milli,
+                contended_num: want_milli - left_milli,
+                stolen_num: 0,
+            };
+        }
         let on_vcpus = u64::from(runnable.min(vcpus));
         let runnable = u64::from(runnable);
         // The speed of a vCPU that runs: a core each, or cores / demand of one.
@@ -371,7 +421,7 @@ impl HostCpu {
             self.threads[thread as usize].job.is_none(),
             "one job at a time"
         );
-        if self.runnable >= self.vcpus || self.cores_contended() {
+        if self.runnable >= self.vcpus || self.cores_contended() || self.kernel_milli > 0 {
             self.reshare(now, self.runnable + 1, out);
         } else {
             self.runnable += 1;
@@ -416,7 +466,7 @@ impl HostCpu {
         let t = &mut self.threads[thread as usize];
         settle_thread(t, now, share);
         t.job = None;
-        if runnable > self.vcpus || self.cores_contended() {
+        if runnable > self.vcpus || self.cores_contended() || self.kernel_milli > 0 {
             self.reshare(now, runnable - 1, out);
         } else {
             self.runnable -= 1;
@@ -429,6 +479,12 @@ impl HostCpu {
     #[cold]
     fn reshare(&mut self, now: SimTime, runnable: u32, out: &mut Vec<Completion>) {
         let old = self.share(self.runnable);
+        if old.is_full() && self.share(runnable).is_full() {
+            // Every running job keeps running at full speed and so keeps its
+            // completion; progress is settled at the next change.
+            self.runnable = runnable;
+            return;
+        }
         self.reshare_from(now, old, runnable, out);
     }
 

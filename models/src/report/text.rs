@@ -164,13 +164,16 @@ fn variant(o: &mut String, v: &VariantReport) {
         crate::scenario::spec::ClusterMode::Standalone => "standalone",
         crate::scenario::spec::ClusterMode::Cluster => "cluster",
     };
+    let threads = match c.cluster.node.threads {
+        Some(t) => format!("{t} thread(s), each owning a shard of the keyspace"),
+        None => format!("io-threads {}", c.cluster.node.io_threads),
+    };
     let _ = writeln!(
         o,
-        "cluster: {:?} {mode}, {} shard(s) x {} (io-threads {}), maxmemory {} {}",
+        "cluster: {:?} {mode}, {} shard(s) x {} ({threads}), maxmemory {} {}",
         c.cluster.engine,
         c.cluster.shards,
         c.cluster.instance.name,
-        c.cluster.node.io_threads,
         crate::units::bytes(c.cluster.node.maxmemory_bytes),
         c.cluster.node.maxmemory_policy.redis_name()
     );
@@ -204,6 +207,13 @@ fn variant(o: &mut String, v: &VariantReport) {
         v.cpu_cost.per_command_ns,
         v.cpu_cost.per_byte_ps
     );
+    if c.cluster.engine.is_thread_per_core() {
+        let _ = writeln!(
+            o,
+            "thread-per-core: per hop {} ns (paid by the owning thread and again by the connection's), kernel network work {} ns a request on the host's vCPUs",
+            v.cpu_cost.per_hop_ns, v.cpu_cost.kernel_per_request_ns
+        );
+    }
     let cc = &c.clients.cpu_cost;
     let _ = writeln!(
         o,
@@ -308,6 +318,7 @@ fn variant(o: &mut String, v: &VariantReport) {
     bus(o, v);
     resharding(o, v);
     neighbours(o, v);
+    thread_per_core(o, v);
     slo(o, v);
     if c.report.shows(ReportSection::Shards) && v.shards.per_shard.len() > 1 {
         let s = &v.shards;
@@ -620,6 +631,25 @@ cross-zone traffic (wire bytes over the whole run, what a cloud bill charges for
 }
 
 /// Shared hosts: what the scenario states about each, what it led to, and the rules.
+fn thread_per_core(o: &mut String, v: &VariantReport) {
+    let Some(t) = &v.thread_per_core else {
+        return;
+    };
+    let kernel: Vec<String> = t
+        .kernel_vcpus_mean
+        .iter()
+        .map(|(name, vcpus)| format!("{vcpus:.2} vCPU on {name}"))
+        .collect();
+    let _ = writeln!(
+        o,
+        "\nthread-per-core ({} threads): {:.1}% of commands ran on their connection's thread, {:.3} hops a command; kernel network work {} (mean over the run)",
+        t.threads,
+        t.inline_share * 100.0,
+        t.hops_per_command,
+        kernel.join(", ")
+    );
+}
+
 fn neighbours(o: &mut String, v: &VariantReport) {
     let Some(n) = &v.neighbours else {
         return;

@@ -17,6 +17,10 @@ fn load_bundled(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
 /// (file name, text), sorted by file name.
 pub const BUNDLED: &[(&str, &str)] = &[
     (
+        "engine-thread-scaling.ron",
+        include_str!("../../../scenarios/engine-thread-scaling.ron"),
+    ),
+    (
         "failover.ron",
         include_str!("../../../scenarios/failover.ron"),
     ),

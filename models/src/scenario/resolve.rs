@@ -165,6 +165,13 @@ fn serialize_every_cpu_cost_part<S: serde::Serializer>(
     st.serialize_field("per_read_batch_ns", &o.per_read_batch_ns)?;
     st.serialize_field("per_command_ns", &o.per_command_ns)?;
     st.serialize_field("per_byte_ps", &o.per_byte_ps)?;
+    // The thread-per-core engine's own parts, only where it runs.
+    if o.per_hop_ns.is_some() {
+        st.serialize_field("per_hop_ns", &o.per_hop_ns)?;
+    }
+    if o.kernel_per_request_ns.is_some() {
+        st.serialize_field("kernel_per_request_ns", &o.kernel_per_request_ns)?;
+    }
     st.end()
 }
 
@@ -173,6 +180,18 @@ pub struct NodeConfig {
     pub maxmemory_bytes: u64,
     pub maxmemory_policy: EvictionPolicy,
     pub io_threads: u32,
+    /// The thread-per-core engine's threads (and keyspace shards); absent for the
+    /// single-threaded engines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads: Option<u32>,
+}
+
+impl NodeConfig {
+    /// The threads a node runs: the thread-per-core engine's, or the main thread and
+    /// its I/O threads.
+    pub fn thread_count(&self) -> u32 {
+        self.threads.unwrap_or(self.io_threads).max(1)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -679,6 +698,14 @@ pub(crate) fn resolve(
         duration_ns,
         &cluster,
     )?;
+    if cluster.engine.is_thread_per_core() && !hosts.is_empty() {
+        // Its kernel network work already shares the vCPUs; co-tenants competing for
+        // the cores as well are not modelled together with it yet.
+        return Err(fe(
+            "hosts",
+            "noisy neighbours on the dragonfly engine's hosts are not modelled yet",
+        ));
+    }
     let slo = neighbours::resolve_slo(spec.slo.as_ref())?;
 
     let net_credits_at_start = check_level(spec.net_credits_at_start, "net_credits_at_start")?;
@@ -890,11 +917,43 @@ fn resolve_cluster(
         Some(t) => t,
         None => defaults::IO_THREADS,
     };
+    let threads = resolve_engine_threads(engine, &node_spec, &instance)?;
+    if engine.is_thread_per_core() {
+        if replicas_per_shard > 0 {
+            return Err(fe(
+                "replicas_per_shard",
+                "replicas of the dragonfly engine are not modelled yet; use 0",
+            ));
+        }
+        if mode == ClusterMode::Cluster {
+            return Err(fe(
+                "mode",
+                "the dragonfly engine's cluster mode (a control plane, no gossip) is not \
+                 modelled yet; use mode: standalone",
+            ));
+        }
+    }
     let cpu = c.cpu_cost.unwrap_or_default();
+    if !engine.is_thread_per_core() {
+        for (field, v) in [
+            ("per_hop_ns", cpu.per_hop_ns),
+            ("kernel_per_request_ns", cpu.kernel_per_request_ns),
+        ] {
+            if v.is_some() {
+                return Err(fe(
+                    &format!("cpu_cost.{field}"),
+                    "only the thread-per-core engine (engine: dragonfly) has this cost; \
+                     Redis and Valkey run every command on their main thread",
+                ));
+            }
+        }
+    }
     for (field, v) in [
         ("per_read_batch_ns", cpu.per_read_batch_ns),
         ("per_command_ns", cpu.per_command_ns),
         ("per_byte_ps", cpu.per_byte_ps),
+        ("per_hop_ns", cpu.per_hop_ns),
+        ("kernel_per_request_ns", cpu.kernel_per_request_ns),
     ] {
         if let Some(v) = v {
             if v > 1_000_000_000 {
@@ -926,10 +985,47 @@ fn resolve_cluster(
                 .maxmemory_policy
                 .unwrap_or(EvictionPolicy::VolatileLru),
             io_threads,
+            threads,
         },
         placement: c.placement.unwrap_or(Placement::Crc16),
         cpu_cost: cpu,
     })
+}
+
+/// The thread-per-core engine's thread count (default: one per vCPU, as Dragonfly
+/// starts), refused for the engines that have none; and I/O threads refused for it.
+fn resolve_engine_threads(
+    engine: Engine,
+    node: &NodeSpec,
+    instance: &Instance,
+) -> Result<Option<u32>, FieldError> {
+    if !engine.is_thread_per_core() {
+        return match node.threads {
+            Some(_) => Err(fe(
+                "node.threads",
+                "only the thread-per-core engine (engine: dragonfly) has threads of its \
+                 own; Redis and Valkey take node.io_threads",
+            )),
+            None => Ok(None),
+        };
+    }
+    if node.io_threads.is_some() {
+        return Err(fe(
+            "node.io_threads",
+            "the dragonfly engine has no I/O threads: each of its threads reads, parses \
+             and executes; set node.threads",
+        ));
+    }
+    let max = store_core::shards::MAX_SHARDS as u32;
+    match node.threads {
+        Some(0) => Err(fe("node.threads", "expected at least 1 thread, got 0")),
+        Some(t) if t > max => Err(fe(
+            "node.threads",
+            format!("expected at most {max} threads, got {t}"),
+        )),
+        Some(t) => Ok(Some(t)),
+        None => Ok(Some(instance.spec.vcpu.clamp(1, max))),
+    }
 }
 
 /// Refuses a prefill that does not fit its nodes: the keys placed on an average node,

@@ -460,6 +460,17 @@ pub enum ReadFrom {
 pub enum Engine {
     Redis,
     Valkey,
+    /// A thread-per-core, shared-nothing engine as Dragonfly describes its design: the
+    /// keyspace split over the node's threads, each connection on one thread.
+    Dragonfly,
+}
+
+impl Engine {
+    /// Whether the engine splits its keyspace over its threads (Dragonfly) rather than
+    /// executing every command on one main thread (Redis, Valkey).
+    pub fn is_thread_per_core(self) -> bool {
+        self == Engine::Dragonfly
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -496,6 +507,10 @@ pub struct NodeSpec {
     /// Redis io-threads (1 = the main thread does all I/O).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub io_threads: Option<u32>,
+    /// The thread-per-core engine's threads (Dragonfly's `--proactor_threads`), each
+    /// owning a shard of the keyspace; default: one per vCPU, as Dragonfly starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads: Option<u32>,
 }
 
 /// Redis maxmemory-policy values (written with underscores in RON: `allkeys_lru`).
@@ -543,6 +558,16 @@ pub struct CpuCostOverrides {
     /// Per byte read or written, in picoseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub per_byte_ps: Option<u64>,
+    /// The thread-per-core engine only: a message hop to the thread that owns a key,
+    /// paid by that thread and again by the connection's thread when the answer comes
+    /// back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_hop_ns: Option<u64>,
+    /// The thread-per-core engine only: the kernel's network work for one request and
+    /// its reply (interrupts, TCP receive and send), on the host's vCPUs, which the
+    /// engine's threads share when they occupy every one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel_per_request_ns: Option<u64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -905,6 +930,7 @@ impl Merge for NodeSpec {
         self.maxmemory_bytes.merge(p.maxmemory_bytes);
         self.maxmemory_policy.merge(p.maxmemory_policy);
         self.io_threads.merge(p.io_threads);
+        self.threads.merge(p.threads);
     }
 }
 
@@ -912,6 +938,8 @@ impl Merge for CpuCostOverrides {
     fn merge(&mut self, p: Self) {
         self.per_read_batch_ns.merge(p.per_read_batch_ns);
         self.per_command_ns.merge(p.per_command_ns);
+        self.per_hop_ns.merge(p.per_hop_ns);
+        self.kernel_per_request_ns.merge(p.kernel_per_request_ns);
         self.per_byte_ps.merge(p.per_byte_ps);
     }
 }

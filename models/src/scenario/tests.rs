@@ -1184,3 +1184,75 @@ fn shared_host_rates_are_bounded() {
     let (p, m) = invalid(&with(host));
     assert_eq!(p, "hosts[0].neighbours[0].baseline_bits_per_s", "{m}");
 }
+
+/// The thread-per-core engine takes `node.threads` (default: one per vCPU); its own
+/// settings are refused elsewhere, and what it does not model yet is refused, each
+/// with the field that says it.
+#[test]
+fn the_thread_per_core_engine_takes_threads_and_refuses_what_it_does_not_model() {
+    let df = |cluster: &str| {
+        MINIMAL.replacen(
+            r#"cluster: (instance: "cache.r7g.large"),"#,
+            &format!("cluster: (engine: dragonfly, instance: \"c7gn.16xlarge\", {cluster}),"),
+            1,
+        )
+    };
+    let s = load(&df("node: (threads: 8)")).unwrap();
+    let c = &s.variants()[0].config.cluster;
+    assert_eq!(c.engine, Engine::Dragonfly);
+    assert_eq!(c.node.threads, Some(8));
+    assert_eq!(c.node.thread_count(), 8);
+    // Default: every vCPU of the c7gn.16xlarge.
+    let s = load(&df("")).unwrap();
+    assert_eq!(s.variants()[0].config.cluster.node.threads, Some(64));
+    let cases = [
+        (
+            df("node: (io_threads: 4)"),
+            "cluster.node.io_threads",
+            "no I/O threads",
+        ),
+        (
+            df("node: (threads: 0)"),
+            "cluster.node.threads",
+            "at least 1",
+        ),
+        (
+            df("node: (threads: 257)"),
+            "cluster.node.threads",
+            "at most 256",
+        ),
+        (
+            df("replicas_per_shard: 1"),
+            "cluster.replicas_per_shard",
+            "not modelled yet",
+        ),
+        (
+            df("mode: cluster, shards: 3"),
+            "cluster.mode",
+            "not modelled yet",
+        ),
+        (
+            with("").replacen(
+                r#"cluster: (instance: "cache.r7g.large"),"#,
+                r#"cluster: (instance: "cache.r7g.large", node: (threads: 4)),"#,
+                1,
+            ),
+            "cluster.node.threads",
+            "only the thread-per-core engine",
+        ),
+        (
+            with("").replacen(
+                r#"cluster: (instance: "cache.r7g.large"),"#,
+                r#"cluster: (instance: "cache.r7g.large", cpu_cost: (per_hop_ns: 100)),"#,
+                1,
+            ),
+            "cluster.cpu_cost.per_hop_ns",
+            "only the thread-per-core engine",
+        ),
+    ];
+    for (text, path, words) in cases {
+        let (p, m) = invalid(&text);
+        assert_eq!(p, path, "{m}");
+        assert!(m.contains(words), "{path}: {m}");
+    }
+}

@@ -29,7 +29,7 @@ use sim::net::{Framing, LinkConfig, Network, NicConfig, NicId, ShaperConfig};
 use sim::{RngStreams, Scheduler, SimDuration, SimTime};
 use slab::Slab;
 use std::collections::VecDeque;
-use store_core::{Db, Session};
+use store_core::{Db, Session, ShardedDb};
 
 /// Per-flow rate cap outside a cluster placement group (docs/REFERENCES.md section 1: AWS EC2
 /// network bandwidth page).
@@ -105,14 +105,36 @@ fn prefill_owners(config: &RunConfig, router: &Router) -> Option<Vec<u16>> {
     Some(owners)
 }
 
+/// The thread shard of every prefilled key, in index order, when the engine splits its
+/// store over several threads (XXH64 as Dragonfly's `Shard()`): hashed once for the
+/// whole world, like [`prefill_owners`].
+fn prefill_thread_shards(config: &RunConfig) -> Option<Vec<u8>> {
+    let p = &config.prefill;
+    let threads = store_shards(config);
+    if threads <= 1 || p.key_count == 0 {
+        return None;
+    }
+    let hash_tags = config.cluster.mode == crate::scenario::ClusterMode::Cluster;
+    let mut key = Vec::with_capacity(p.key_prefix.len() + 20);
+    let shards = (p.key_minimum..p.key_minimum + p.key_count)
+        .map(|index| {
+            format_key(&p.key_prefix, index, &mut key);
+            // At most 256 threads (validated), so a shard fits a byte.
+            store_core::shards::shard_of_key(&key, threads, hash_tags) as u8
+        })
+        .collect();
+    Some(shards)
+}
+
 /// A node's store: its maxmemory and policy, the slots it owns, its share of the
-/// prefilled keys.
+/// prefilled keys, each thread shard holding the keys that hash to it.
 fn node_db(
     config: &RunConfig,
     view: Option<&ClusterView>,
     owners: &Option<Vec<u16>>,
+    thread_shards: &Option<Vec<u8>>,
     shard: u32,
-) -> Result<Db, String> {
+) -> Result<ShardedDb, String> {
     let mut db = empty_db(config, view, shard, shard);
     let p = &config.prefill;
     if p.key_count > 0 {
@@ -126,25 +148,28 @@ fn node_db(
             materialize: false,
         }
         .with_fill(config.clients.workload.value_fill());
-        // Each shard holds only the keys placed on it.
+        // Each shard holds only the keys placed on it, and each of its thread shards
+        // only the keys hashed to that thread.
         let first = p.key_minimum;
-        let filled = match owners {
-            // A word of the table at a time: 64 comparisons the compiler can vectorize.
-            Some(owners) => db.prefill_where_words(range, |index, n| {
-                let at = (index - first) as usize;
-                let words = &owners[at..at + n as usize];
-                match <&[u16; 64]>::try_from(words) {
-                    // A whole word: a fixed trip count the compiler unrolls.
-                    Ok(words) => kept_mask(words, shard as u16),
-                    Err(_) => words
-                        .iter()
-                        .enumerate()
-                        .fold(0u64, |m, (b, &o)| m | (u64::from(o == shard as u16) << b)),
-                }
-            }),
-            None => db.prefill(range),
-        };
-        filled.map_err(|e| format!("prefill of node {shard}: {e}"))?;
+        for (thread, part) in db.shards_mut().iter_mut().enumerate() {
+            let filled = match (owners, thread_shards) {
+                (None, None) => part.prefill(range.clone()),
+                // A word of the tables at a time: 64 comparisons the compiler can
+                // vectorize.
+                _ => part.prefill_where_words(range.clone(), |index, n| {
+                    let at = (index - first) as usize;
+                    let to = at + n as usize;
+                    let by_owner = owners
+                        .as_ref()
+                        .map_or(u64::MAX, |o| kept_word(&o[at..to], shard as u16));
+                    let by_thread = thread_shards
+                        .as_ref()
+                        .map_or(u64::MAX, |t| kept_word(&t[at..to], thread as u8));
+                    by_owner & by_thread
+                }),
+            };
+            filled.map_err(|e| format!("prefill of node {shard}: {e}"))?;
+        }
     }
     Ok(db)
 }
@@ -152,7 +177,7 @@ fn node_db(
 /// Bit b set where `owners[b]` is `shard`: 64 comparisons folded into a mask, in
 /// groups of 16 so that each group is a vector compare.
 #[inline]
-fn kept_mask(owners: &[u16; 64], shard: u16) -> u64 {
+fn kept_mask<T: Copy + PartialEq>(owners: &[T; 64], shard: T) -> u64 {
     let mut mask = 0u64;
     for (g, group) in owners.chunks_exact(16).enumerate() {
         let mut bits = 0u16;
@@ -164,25 +189,47 @@ fn kept_mask(owners: &[u16; 64], shard: u16) -> u64 {
     mask
 }
 
+/// Bit b set where `owners[b]` is `shard`, for a word of any length up to 64.
+#[inline]
+fn kept_word<T: Copy + PartialEq>(owners: &[T], shard: T) -> u64 {
+    match <&[T; 64]>::try_from(owners) {
+        // A whole word: a fixed trip count the compiler unrolls.
+        Ok(words) => kept_mask(words, shard),
+        Err(_) => owners
+            .iter()
+            .enumerate()
+            .fold(0u64, |m, (b, &o)| m | (u64::from(o == shard) << b)),
+    }
+}
+
+/// The thread shards of a node's store: one for Redis and Valkey, the engine's
+/// threads for the thread-per-core engine.
+fn store_shards(config: &RunConfig) -> usize {
+    config.cluster.node.threads.map_or(1, |t| t as usize)
+}
+
 /// A node's store as it starts, before any prefill: its maxmemory and policy, and, in a
 /// CRC16 cluster, its place in the converged cluster (what a node restarted after a
 /// crash gets): the slots of its shard served, every other slot answered with `MOVED`
 /// to its owner. A replica serves its primary's slots and answers as its primary does
-/// (as a replica does for clients that sent READONLY).
+/// (as a replica does for clients that sent READONLY). The thread-per-core engine's
+/// store is split over its threads, maxmemory with it.
 pub(super) fn empty_db(
     config: &RunConfig,
     view: Option<&ClusterView>,
     node: u32,
     shard: u32,
-) -> Db {
+) -> ShardedDb {
     let db_config = store_core::Config {
         maxmemory_bytes: config.cluster.node.maxmemory_bytes,
         maxmemory_policy: store_policy(config.cluster.node.maxmemory_policy),
         ..store_core::Config::default()
     };
-    let mut db = Db::new(db_config);
+    let mut db = ShardedDb::new(db_config, store_shards(config));
     if let Some(view) = view {
-        join_cluster(&mut db, view, node, shard);
+        for part in db.shards_mut() {
+            join_cluster(part, view, node, shard);
+        }
     }
     db
 }
@@ -274,12 +321,16 @@ impl World {
         // sync before the run).
         let server = &config.cluster.instance.spec;
         let owners = prefill_owners(config, &router);
+        let thread_shards = prefill_thread_shards(config);
         let view = ClusterView::new(
             config,
             &router,
             shards * (1 + config.cluster.replicas_per_shard),
         );
-        let io_threads = config.cluster.node.io_threads.max(1) as usize;
+        // A node's threads: the main thread and its I/O threads, or the thread-per-core
+        // engine's threads.
+        let io_threads = config.cluster.node.thread_count() as usize;
+        let thread_per_core = config.cluster.engine.is_thread_per_core();
         let replicas = config.cluster.replicas_per_shard;
         let mut nodes = Vec::new();
         let mut node_cpus = Vec::new();
@@ -299,12 +350,12 @@ impl World {
             node_cpus.push(HostCpu::new(server.vcpu, io_threads as u32, credits));
             let db = if node < shards {
                 let mut db = if shard < router.shards() {
-                    node_db(config, view.as_ref(), &owners, shard)?
+                    node_db(config, view.as_ref(), &owners, &thread_shards, shard)?
                 } else {
                     empty_db(config, view.as_ref(), shard, shard)
                 };
                 if replicas > 0 {
-                    super::replication::make_primary(&mut db);
+                    super::replication::make_primary(db.only_mut());
                 }
                 db
             } else {
@@ -314,9 +365,9 @@ impl World {
                     .nth(shard as usize)
                     .expect("primaries first")
                     .clone();
-                super::replication::make_replica(&mut db);
+                super::replication::make_replica(db.only_mut());
                 if let Some(view) = &view {
-                    join_cluster(&mut db, view, node, shard);
+                    join_cluster(db.only_mut(), view, node, shard);
                 }
                 db
             };
@@ -330,6 +381,7 @@ impl World {
             });
         }
         drop(owners);
+        drop(thread_shards);
 
         // Client hosts: one NIC each, always starting with full credits.
         let client_shaper = shaper(&config.clients.instance.spec, CreditLevel::Full);
@@ -363,7 +415,9 @@ impl World {
                 for (index, node) in nodes[..connected].iter().enumerate() {
                     let conn = conns.len() as u32;
                     conn_ends.push((cnic, node.nic));
-                    let io_thread = if io_threads > 1 {
+                    let io_thread = if thread_per_core {
+                        conn % io_threads as u32
+                    } else if io_threads > 1 {
                         1 + conn % (io_threads as u32 - 1)
                     } else {
                         0
@@ -503,7 +557,8 @@ impl World {
             Some(t) => SimTime::from_ns(t).min(end),
             None => end,
         };
-        let cost = CostModel::REDIS_DEFAULT.with_overrides(&config.cluster.cpu_cost);
+        let cost =
+            CostModel::default_for(config.cluster.engine).with_overrides(&config.cluster.cpu_cost);
         let node_nics: Vec<NicId> = nodes.iter().map(|n| n.nic).collect();
         let node_nics_for_paths = node_nics.clone();
         let mut metrics = Metrics::new(config, nodes.len());
@@ -678,6 +733,17 @@ impl World {
             replies_seen: Vec::new(),
         };
         world.engine.value_fill = config.clients.workload.value_fill();
+        if thread_per_core {
+            let tpc = super::engine::ThreadPerCore::new(
+                world.nodes.nodes.len(),
+                world.engine.conns.len(),
+                end,
+            );
+            if world.engine.cost.kernel_per_request_ns > 0 {
+                tpc.start(sched);
+            }
+            world.engine.tpc = Some(tpc);
+        }
         world.clients.start(sched);
         world.nodes.start(sched);
         world.replication.start(sched);

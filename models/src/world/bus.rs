@@ -1482,7 +1482,7 @@ impl Bus {
         if me == from {
             return;
         }
-        let db = &mut nodes.nodes[me as usize].db;
+        let db = nodes.nodes[me as usize].db.only_mut();
         let to = store_core::NodeRef(from as u16);
         for &slot in &self.shard_slots[shard as usize] {
             if !importing(db, slot) {
@@ -1510,7 +1510,7 @@ impl Bus {
         let gained = &self.shard_gained[shard as usize];
         let seen = v.seen as usize;
         if me != from {
-            let db = &mut nodes.nodes[me as usize].db;
+            let db = nodes.nodes[me as usize].db.only_mut();
             let to = store_core::NodeRef(from as u16);
             for &slot in &gained[seen..] {
                 if self.slot_shard[usize::from(slot)] == shard && !importing(db, slot) {
@@ -1534,7 +1534,7 @@ impl Bus {
         b.owns_slots = false;
         repl.rejoin_as_replica(ctx, nodes, me);
         let to = store_core::NodeRef(primary as u16);
-        let db = &mut nodes.nodes[me as usize].db;
+        let db = nodes.nodes[me as usize].db.only_mut();
         for &slot in &self.shard_slots[shard as usize] {
             db.set_slot_state(slot, store_core::SlotState::Elsewhere(to));
         }
@@ -1654,7 +1654,7 @@ impl Bus {
         let shard = self.nodes[me as usize].shard;
         let old = repl.primary_of(shard);
         let promotion = repl.promote(ctx, nodes, me);
-        let db = &mut nodes.nodes[me as usize].db;
+        let db = nodes.nodes[me as usize].db.only_mut();
         db.set_cluster_replica_of(None);
         for &slot in &self.shard_slots[shard as usize] {
             db.set_slot_state(slot, store_core::SlotState::Owned);

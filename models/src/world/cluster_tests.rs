@@ -109,6 +109,7 @@ fn apply(world: &mut World, change: &Change) {
     for &node in &change.promote {
         world.nodes.nodes[node as usize]
             .db
+            .only_mut()
             .set_cluster_replica_of(None);
     }
     for &(node, slot, state) in &change.states {

@@ -8,6 +8,15 @@
 //! last job ends. A node's threads run on its instance's vCPUs ([`HostCpu`]): more
 //! threads than vCPUs share them, and every job then takes longer.
 //!
+//! The thread-per-core engine (Dragonfly's design) runs no I/O threads: each of a
+//! node's threads owns a shard of its store and the connections assigned to it. A
+//! connection's thread reads and parses its batch and executes the commands whose keys
+//! its own shard holds (a `Full` job); each other thread that owns a key of the batch
+//! gets one message (a `Hop` job, executing that thread's commands at the hop's cost);
+//! when the last hop is back, the connection's thread resumes and writes the replies
+//! (a `Reply` job). The kernel's network work for each request is demand on the host's
+//! vCPUs ahead of the threads, set every millisecond from the requests of the last one.
+//!
 //! Invariant: each connection has at most one batch in progress (`busy`), so replies
 //! leave in request order; a thread runs one job at a time, in the order queued; a
 //! completion event acts only if it is its thread's live one (the host reschedules
@@ -36,7 +45,13 @@ pub enum EngineEv {
     /// A node thread's current job is due to finish (stale unless `epoch` is the
     /// thread's live one).
     JobDone { node: u32, thread: u16, epoch: u16 },
+    /// Thread-per-core: every node's kernel network demand is set from the requests it
+    /// received in the last period.
+    KernelTick,
 }
+
+/// How often the kernel's network demand follows the request rate.
+const KERNEL_TICK: SimDuration = SimDuration::from_ms(1);
 
 impl From<EngineEv> for Ev {
     fn from(e: EngineEv) -> Ev {
@@ -62,6 +77,12 @@ enum Job {
     Bus,
     /// The main thread runs a resharding command (`Engine::admin[token]`).
     Admin { token: u32 },
+    /// Thread-per-core: a thread runs the commands of connection `conn`'s batch whose
+    /// keys it owns, sent to it by the connection's thread.
+    Hop { conn: u32 },
+    /// Thread-per-core: the connection's thread resumes once every hop is back, and
+    /// writes the replies.
+    Reply { conn: u32 },
 }
 
 /// A command of the resharding driver for a node's main thread (see `world::reshard`),
@@ -185,10 +206,51 @@ pub(crate) struct Engine {
     pub admin: slab::Slab<(u32, AdminCmd)>,
     /// Resharding commands done and not yet handed to the driver, in order.
     pub admin_done: Vec<u32>,
+    /// The thread-per-core engine's state (None for Redis and Valkey).
+    pub tpc: Option<ThreadPerCore>,
     /// Requests answered (no redirection) by a node whose own view did not serve their
     /// slot then: always 0 (tests check).
     #[cfg(test)]
     pub answered_by_non_owner: u64,
+}
+
+/// The thread-per-core engine's bookkeeping: the hops each connection's batch waits
+/// for, and the kernel's network work.
+pub(crate) struct ThreadPerCore {
+    /// Per connection: the threads its batch's commands hop to (a bit per thread), set
+    /// while its `Full` job runs.
+    hop_targets: Vec<[u64; 4]>,
+    /// Per connection: hops sent and not yet back.
+    hops_pending: Vec<u16>,
+    /// Per node: requests received since the last kernel tick.
+    kernel_requests: Vec<u64>,
+    /// Per node: the kernel's network work, vCPU-ns per second.
+    pub kernel_ns_per_s: Vec<Vec<u64>>,
+    /// Hops sent, over the run.
+    pub hops: u64,
+    /// Commands executed on their connection's own thread, over the run.
+    pub inline_commands: u64,
+    /// The end of the run: no kernel tick after it.
+    end: SimTime,
+}
+
+impl ThreadPerCore {
+    pub fn new(nodes: usize, conns: usize, end: SimTime) -> ThreadPerCore {
+        ThreadPerCore {
+            hop_targets: vec![[0; 4]; conns],
+            hops_pending: vec![0; conns],
+            kernel_requests: vec![0; nodes],
+            kernel_ns_per_s: vec![Vec::new(); nodes],
+            hops: 0,
+            inline_commands: 0,
+            end,
+        }
+    }
+
+    /// Starts the kernel ticks.
+    pub fn start(&self, sched: &mut sim::Scheduler<Ev>) {
+        sched.schedule_at(SimTime::ZERO + KERNEL_TICK, EngineEv::KernelTick.into());
+    }
 }
 
 impl Engine {
@@ -215,6 +277,7 @@ impl Engine {
             bus_done: Vec::new(),
             admin: slab::Slab::new(),
             admin_done: Vec::new(),
+            tpc: None,
             #[cfg(test)]
             answered_by_non_owner: 0,
         }
@@ -235,6 +298,9 @@ impl Engine {
         let conn = r.conn;
         let cn = &mut self.conns[conn as usize];
         cn.waiting.push_back(reqs, req);
+        if let Some(tpc) = &mut self.tpc {
+            tpc.kernel_requests[cn.node as usize] += 1;
+        }
         if !cn.busy {
             cn.busy = true;
             let (node, io) = (cn.node, cn.io_thread as u32);
@@ -271,12 +337,47 @@ impl Engine {
                     self.job_done(ctx, nodes, reqs, repl, node, thread as u32);
                 }
             }
+            EngineEv::KernelTick => self.kernel_tick(ctx),
+        }
+    }
+
+    /// Sets each node's kernel network demand from the requests it received in the
+    /// last period (each costs `kernel_per_request_ns` of a vCPU), and records it.
+    fn kernel_tick(&mut self, ctx: &mut Ctx<'_>) {
+        let now = ctx.sched.now();
+        let per_request_ns = self.cost.kernel_per_request_ns;
+        let tick_ns = KERNEL_TICK.as_ns();
+        let second = (now.as_ns() / sim::time::NS_PER_S) as usize;
+        let nodes = self.cpus.len();
+        for node in 0..nodes {
+            let tpc = self
+                .tpc
+                .as_mut()
+                .expect("kernel ticks only for thread-per-core");
+            let work_ns = std::mem::take(&mut tpc.kernel_requests[node]) * per_request_ns;
+            let demand_milli = work_ns * 1_000 / tick_ns;
+            self.cpus[node].set_kernel_demand(now, demand_milli, &mut self.completions);
+            // What runs in the coming period, in the second it falls in (periods divide
+            // seconds).
+            let applied = self.cpus[node].kernel_demand_milli() * tick_ns / 1_000;
+            let series = &mut tpc.kernel_ns_per_s[node];
+            if series.len() <= second {
+                series.resize(second + 1, 0);
+            }
+            series[second] += applied;
+            if !self.completions.is_empty() {
+                self.schedule_completions(ctx, node as u32);
+            }
+        }
+        let next = now + KERNEL_TICK;
+        if next < self.tpc.as_ref().expect("checked").end {
+            ctx.sched.schedule_at(next, EngineEv::KernelTick.into());
         }
     }
 
     /// The job that starts a connection's next batch.
     fn first_job(&self, node: u32, conn: u32) -> Job {
-        if self.threads[node as usize].len() > 1 {
+        if self.threads[node as usize].len() > 1 && self.tpc.is_none() {
             Job::Read { conn }
         } else {
             Job::Full { conn }
@@ -319,7 +420,7 @@ impl Engine {
         let Some(job) = t.queue.pop_front() else {
             return;
         };
-        let work = self.start_job(ctx, nodes, reqs, repl, now, node, job);
+        let work = self.start_job(ctx, nodes, reqs, repl, now, node, thread, job);
         self.threads[node as usize][thread as usize].current = Some(job);
         let c = self.cpus[node as usize].start(now, thread, work, &mut self.completions);
         ctx.sched.schedule_at(
@@ -408,9 +509,28 @@ impl Engine {
         repl: &mut Replication,
         now: SimTime,
         node: u32,
+        thread: u32,
         job: Job,
     ) -> SimDuration {
         match job {
+            Job::Full { conn } if self.tpc.is_some() => {
+                let request_bytes = self.take_batch(reqs, conn);
+                let thread = u32::from(self.conns[conn as usize].io_thread);
+                let (commands, reply_bytes) =
+                    self.execute_on_thread(ctx, nodes, reqs, repl, now, node, conn, thread, true);
+                self.cost.read(request_bytes)
+                    + self.cost.execute(commands)
+                    + self.cost.write(reply_bytes)
+            }
+            Job::Hop { conn } => {
+                let (commands, reply_bytes) = if self.conns[conn as usize].orphaned {
+                    (0, 0)
+                } else {
+                    self.execute_on_thread(ctx, nodes, reqs, repl, now, node, conn, thread, false)
+                };
+                self.cost.hop() + self.cost.execute(commands) + self.cost.write(reply_bytes)
+            }
+            Job::Reply { .. } => self.cost.hop(),
             Job::Full { conn } => {
                 let request_bytes = self.take_batch(reqs, conn);
                 let reply_bytes = self.execute_batch(ctx, nodes, reqs, repl, now, node, conn);
@@ -475,6 +595,70 @@ impl Engine {
         cn.batch.sum(reqs, |r| r.request_bytes)
     }
 
+    /// Thread-per-core: executes the commands of `conn`'s batch whose keys thread
+    /// `thread` owns; returns how many and their replies' bytes. With `note_hops` (the
+    /// connection's own thread parsing the batch), records the threads owning the rest.
+    #[allow(clippy::too_many_arguments)]
+    fn execute_on_thread(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        nodes: &mut Nodes,
+        reqs: &mut Requests,
+        _repl: &mut Replication,
+        now: SimTime,
+        node: u32,
+        conn: u32,
+        thread: u32,
+        note_hops: bool,
+    ) -> (u64, u64) {
+        let now_ms = super::now_unix_ms(now);
+        let n = &mut nodes.nodes[node as usize];
+        let cn = &mut self.conns[conn as usize];
+        let tpc = self.tpc.as_mut().expect("thread-per-core");
+        let (mut commands, mut total) = (0, 0);
+        let mut targets = [0u64; 4];
+        let mut req = cn.batch.head;
+        while req != NO_REQ {
+            let r = &mut reqs[req as usize];
+            req = r.next;
+            if self.key_buf_index != r.key_index {
+                format_key(&self.key_prefix, r.key_index, &mut self.key_buf);
+                self.key_buf_index = r.key_index;
+            }
+            let owner = n.db.shard_of(&self.key_buf) as u32;
+            if owner != thread {
+                if note_hops {
+                    targets[owner as usize / 64] |= 1 << (owner % 64);
+                }
+                continue;
+            }
+            let reply = with_argv(
+                r,
+                &self.key_buf,
+                self.value_fill,
+                &mut self.argv_buf,
+                |argv| n.execute(&mut cn.session, argv, now_ms),
+            );
+            r.hit = matches!(reply, Reply::Bulk(_));
+            r.outcome = match &reply {
+                Reply::Error(text) => Outcome::of_error(text.as_bytes(), ctx.cluster.view.as_ref()),
+                _ => Outcome::Answered,
+            };
+            if reply.is_error() && r.outcome == Outcome::Answered {
+                ctx.metrics.errors += 1;
+            }
+            r.reply_bytes = encoded_len(&reply, Protocol::Resp2);
+            r.cpu_start = now;
+            total += r.reply_bytes;
+            commands += 1;
+        }
+        if note_hops {
+            tpc.hop_targets[conn as usize] = targets;
+            tpc.inline_commands += commands;
+        }
+        (commands, total)
+    }
+
     /// Executes the batch's commands on the node's Db; returns the replies' bytes.
     #[allow(clippy::too_many_arguments)]
     fn execute_batch(
@@ -524,7 +708,7 @@ impl Engine {
                     &mut self.argv_buf,
                     |argv| n.execute(&mut cn.session, argv, now_ms),
                 );
-                n.db.drain_propagated(&mut self.propagated);
+                n.db.only_mut().drain_propagated(&mut self.propagated);
                 if !self.propagated.is_empty() {
                     repl.record_key(node, r.key_index);
                 }
@@ -614,38 +798,89 @@ impl Engine {
                 let io = self.conns[conn as usize].io_thread as u32;
                 self.enqueue(ctx, nodes, reqs, repl, node, io, Job::Write { conn });
             }
-            Job::Full { conn } | Job::Write { conn } => {
+            Job::Full { conn }
+                if self
+                    .tpc
+                    .as_ref()
+                    .is_some_and(|t| t.hop_targets[conn as usize] != [0; 4]) =>
+            {
+                let tpc = self.tpc.as_mut().expect("checked");
+                let targets = std::mem::take(&mut tpc.hop_targets[conn as usize]);
+                if self.conns[conn as usize].orphaned {
+                    // Reset while parsing: nothing is sent on; the batch is freed.
+                    self.finish_batch(ctx, nodes, reqs, repl, node, conn, now);
+                } else {
+                    let count: u32 = targets.iter().map(|w| w.count_ones()).sum();
+                    tpc.hops_pending[conn as usize] = count as u16;
+                    tpc.hops += u64::from(count);
+                    for (w, &word) in targets.iter().enumerate() {
+                        let mut bits = word;
+                        while bits != 0 {
+                            let b = bits.trailing_zeros();
+                            bits &= bits - 1;
+                            let target = w as u32 * 64 + b;
+                            self.enqueue(ctx, nodes, reqs, repl, node, target, Job::Hop { conn });
+                        }
+                    }
+                }
+            }
+            Job::Hop { conn } => {
+                let tpc = self.tpc.as_mut().expect("hops only for thread-per-core");
+                let pending = &mut tpc.hops_pending[conn as usize];
+                *pending -= 1;
+                if *pending == 0 {
+                    let own = u32::from(self.conns[conn as usize].io_thread);
+                    self.enqueue(ctx, nodes, reqs, repl, node, own, Job::Reply { conn });
+                }
+            }
+            Job::Full { conn } | Job::Write { conn } | Job::Reply { conn } => {
                 if matches!(job, Job::Full { .. }) && repl.propagates(node) {
                     repl.commit(ctx, node);
                 }
-                let reply_flow = ctx.flows.flow(FlowKind::ClientReply, conn);
-                let cn = &mut self.conns[conn as usize];
-                let mut batch = std::mem::replace(&mut cn.batch, ReqList::EMPTY);
-                if cn.orphaned {
-                    cn.orphaned = false;
-                    super::faults::free_orphans(reqs, batch);
-                    batch = ReqList::EMPTY;
-                }
-                let mut req = batch.head;
-                while req != NO_REQ {
-                    let r = &mut reqs[req as usize];
-                    r.cpu_end = now;
-                    let bytes = r.reply_bytes;
-                    let next = r.next;
-                    ctx.net.send(ctx.sched, reply_flow, bytes, req as u64);
-                    req = next;
-                }
-                let cn = &mut self.conns[conn as usize];
-                cn.busy = false;
-                if !cn.waiting.is_empty() {
-                    cn.busy = true;
-                    let io = cn.io_thread as u32;
-                    let job = self.first_job(node, conn);
-                    self.enqueue(ctx, nodes, reqs, repl, node, io, job);
-                }
+                self.finish_batch(ctx, nodes, reqs, repl, node, conn, now);
             }
         }
         self.kick(ctx, nodes, reqs, repl, node, thread);
+    }
+
+    /// The batch of `conn` is done: its replies leave (or, orphaned, it is freed), and
+    /// the connection's next batch starts if requests wait.
+    #[allow(clippy::too_many_arguments)]
+    fn finish_batch(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        nodes: &mut Nodes,
+        reqs: &mut Requests,
+        repl: &mut Replication,
+        node: u32,
+        conn: u32,
+        now: SimTime,
+    ) {
+        let reply_flow = ctx.flows.flow(FlowKind::ClientReply, conn);
+        let cn = &mut self.conns[conn as usize];
+        let mut batch = std::mem::replace(&mut cn.batch, ReqList::EMPTY);
+        if cn.orphaned {
+            cn.orphaned = false;
+            super::faults::free_orphans(reqs, batch);
+            batch = ReqList::EMPTY;
+        }
+        let mut req = batch.head;
+        while req != NO_REQ {
+            let r = &mut reqs[req as usize];
+            r.cpu_end = now;
+            let bytes = r.reply_bytes;
+            let next = r.next;
+            ctx.net.send(ctx.sched, reply_flow, bytes, req as u64);
+            req = next;
+        }
+        let cn = &mut self.conns[conn as usize];
+        cn.busy = false;
+        if !cn.waiting.is_empty() {
+            cn.busy = true;
+            let io = cn.io_thread as u32;
+            let job = self.first_job(node, conn);
+            self.enqueue(ctx, nodes, reqs, repl, node, io, job);
+        }
     }
 
     /// Queues a replication job (`apply` the stream received, or load a snapshot) for
@@ -736,7 +971,7 @@ impl Engine {
             // `Resharding::admin_done`).
             AdminCmd::SetSlot { .. } => self.cost.batch(1, 0, 0),
             AdminCmd::GetKeys { slot, count, keys } => {
-                *keys = n.db.keys_in_slot(*slot, *count as usize);
+                *keys = n.db.only_mut().keys_in_slot(*slot, *count as usize);
                 let bytes: u64 = keys.iter().map(|k| k.len() as u64 + 8).sum();
                 self.cost.batch(1, 0, bytes)
             }
@@ -745,12 +980,12 @@ impl Engine {
                 select,
                 batch,
             } => {
-                *batch = n.db.migrate_out(keys, now_ms);
+                *batch = n.db.only_mut().migrate_out(keys, now_ms);
                 batch.select = *select;
                 self.cost.batch(1, 0, batch.request_bytes())
             }
             AdminCmd::MigrateIn { batch, replies } => {
-                *replies = n.db.migrate_in(batch, now_ms, &mut n.rng);
+                *replies = n.db.only_mut().migrate_in(batch, now_ms, &mut n.rng);
                 self.cost.batch(
                     batch.keys.len() as u64,
                     batch.request_bytes(),
@@ -762,13 +997,13 @@ impl Engine {
                 replies,
                 reply_bytes,
             } => {
-                let reply = n.db.migrate_finish(batch, replies);
+                let reply = n.db.only_mut().migrate_finish(batch, replies);
                 *reply_bytes = store_core::migrate::migrate_reply_bytes(&reply);
                 self.cost.batch(batch.keys.len() as u64, 0, *reply_bytes)
             }
         };
         if repl.propagates(node) {
-            n.db.drain_propagated(&mut self.propagated);
+            n.db.only_mut().drain_propagated(&mut self.propagated);
             repl.record(node, &mut self.propagated);
         }
         cost + self
@@ -781,7 +1016,11 @@ impl Engine {
     pub(crate) fn add_conn(&mut self, conn: u32, node: u32) {
         assert_eq!(conn as usize, self.conns.len(), "connections open in order");
         let io_threads = self.threads[node as usize].len() as u32;
-        let io_thread = if io_threads > 1 {
+        let io_thread = if let Some(tpc) = &mut self.tpc {
+            tpc.hop_targets.push([0; 4]);
+            tpc.hops_pending.push(0);
+            conn % io_threads
+        } else if io_threads > 1 {
             1 + conn % (io_threads - 1)
         } else {
             0

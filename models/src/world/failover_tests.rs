@@ -71,7 +71,7 @@ fn write(world: &mut World, sched: &mut Scheduler<Ev>, node: u32, key: &str) -> 
     let reply = n.execute(&mut Session::new(1), &argv, super::now_unix_ms(now));
     assert!(!reply.is_error(), "{reply:?}");
     let mut cmds = Vec::new();
-    n.db.drain_propagated(&mut cmds);
+    n.db.only_mut().drain_propagated(&mut cmds);
     let bytes = cmds.iter().map(|c| store_core::repl::command_len(c)).sum();
     assert!(
         world.replication.propagates(node),

@@ -165,9 +165,9 @@ impl Faults {
                 n.down = false;
                 n.db = super::build::empty_db(config, ctx.cluster.view.as_ref(), node, n.shard);
                 if repl.link_of(node).is_some() {
-                    super::replication::make_replica(&mut n.db);
+                    super::replication::make_replica(n.db.only_mut());
                 } else if repl.propagates(node) {
-                    super::replication::make_primary(&mut n.db);
+                    super::replication::make_primary(n.db.only_mut());
                 }
                 repl.on_restart(ctx, node);
                 let record = self.records.iter().position(|r| {

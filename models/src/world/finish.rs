@@ -314,6 +314,14 @@ impl World {
             client_queue_overflows: metrics.client_queue_overflows,
         };
         let cpu_cost = engine.cost;
+        let thread_per_core = engine
+            .tpc
+            .take()
+            .map(|t| super::results::ThreadPerCoreResult {
+                inline_commands: t.inline_commands,
+                hops: t.hops,
+                kernel_ns_per_s: t.kernel_ns_per_s,
+            });
         let host_name = |h: HostRef| match h {
             HostRef::Node(i) => hosts[i as usize].name.clone(),
             HostRef::Client(i) => hosts[nodes.nodes.len() + i as usize].name.clone(),
@@ -383,6 +391,7 @@ impl World {
             cluster_clients,
             resharding: resharding.finish(),
             neighbours: neighbours.finish(end),
+            thread_per_core,
             config,
         }
     }

@@ -8,7 +8,7 @@
 use super::{Ctx, Ev};
 use sim::net::NicId;
 use sim::{SimDuration, SimRng, SimTime};
-use store_core::{Arg, Db, Reply, Session};
+use store_core::{Arg, Reply, Session, ShardedDb};
 
 /// Active expiry runs at Redis's default hz (10 times a second).
 const EXPIRE_PERIOD: SimDuration = SimDuration::from_ms(100);
@@ -44,7 +44,9 @@ pub(crate) struct Node {
     pub name: String,
     pub shard: u32,
     pub nic: NicId,
-    pub db: Db,
+    /// The node's store: one shard for Redis and Valkey, one per thread for the
+    /// thread-per-core engine.
+    pub db: ShardedDb,
     pub rng: SimRng,
     /// Crashed and not yet restarted.
     pub down: bool,

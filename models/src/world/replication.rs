@@ -592,7 +592,10 @@ impl Replication {
             return;
         }
         let mut cmds = Vec::new();
-        nodes.nodes[node as usize].db.drain_propagated(&mut cmds);
+        nodes.nodes[node as usize]
+            .db
+            .only_mut()
+            .drain_propagated(&mut cmds);
         if !cmds.is_empty() {
             self.push_pending(self.shard_of(node), &mut cmds);
             self.commit(ctx, node);
@@ -981,12 +984,12 @@ impl Replication {
         s.select_pending = true;
         let snapshot = Arc::new(Snapshot {
             rdb_bytes: rdb_bytes(
-                &primary.db,
+                primary.db.only(),
                 super::now_unix_ms(now),
                 s.log.replid,
                 s.log.offset,
             ),
-            db: primary.db.clone(),
+            db: primary.db.only().clone(),
             replid: s.log.replid,
             offset: s.log.offset,
         });
@@ -1143,7 +1146,7 @@ impl Replication {
                 break;
             }
             for c in &e.cmds {
-                apply(&mut node.db, c, now_ms, &mut node.rng);
+                apply(node.db.only_mut(), c, now_ms, &mut node.rng);
                 cmds += 1;
             }
             link.applied = e.end;
@@ -1177,8 +1180,8 @@ impl Replication {
             return 0;
         };
         let node = &mut nodes.nodes[link.node as usize];
-        node.db = snapshot.db.clone();
-        make_replica(&mut node.db);
+        *node.db.only_mut() = snapshot.db.clone();
+        make_replica(node.db.only_mut());
         link.replid = Some(snapshot.replid);
         link.history_start = snapshot.offset;
         link.applied = snapshot.offset;
@@ -1344,8 +1347,8 @@ impl Replication {
             // Writes past its offset were lost; their offsets will be reused.
             last[shard as usize].retain(|_, (end, _)| *end <= have);
         }
-        make_primary(&mut nodes.nodes[node as usize].db);
-        let old_db = &mut nodes.nodes[previous as usize].db;
+        make_primary(nodes.nodes[node as usize].db.only_mut());
+        let old_db = nodes.nodes[previous as usize].db.only_mut();
         old_db.set_propagation(false);
         old_db.set_replica(false);
         self.node_link[node as usize] = None;
@@ -1417,7 +1420,7 @@ impl Replication {
         link.replica = ReplicaSide::Connecting { at: now };
         link.last_io_at = now;
         self.node_link[node as usize] = Some(l);
-        make_replica(&mut nodes.nodes[node as usize].db);
+        make_replica(nodes.nodes[node as usize].db.only_mut());
         self.open_flows(ctx, l);
         self.role_changes.push(RoleChangeAt {
             at: now,

@@ -90,7 +90,7 @@ proptest! {
         let mut world = World::build(&config, &mut sched).expect("builds");
         let primaries_digest = |w: &World| {
             let dbs: Vec<&Db> = (0..config.cluster.total_shards())
-                .map(|s| &w.nodes.nodes[w.replication.primary_of(s) as usize].db)
+                .map(|s| w.nodes.nodes[w.replication.primary_of(s) as usize].db.only())
                 .collect();
             Db::union_state_digest(&dbs)
         };
@@ -124,7 +124,7 @@ proptest! {
                 };
                 prop_assert_eq!(n.db.slot_state(slot), Some(want), "slot {} on {}", slot, &n.name);
                 if owner != n.shard {
-                    prop_assert_eq!(n.db.count_keys_in_slot(slot), 0, "slot {} left on {}", slot, &n.name);
+                    prop_assert_eq!(n.db.only_mut().count_keys_in_slot(slot), 0, "slot {} left on {}", slot, &n.name);
                 }
             }
         }

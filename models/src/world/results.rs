@@ -68,6 +68,21 @@ pub struct RunResult {
     /// Shared hosts and their neighbours, when the scenario has them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub neighbours: Option<super::neighbours::NeighboursResult>,
+    /// The thread-per-core engine's hops and kernel work, when it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread_per_core: Option<ThreadPerCoreResult>,
+}
+
+/// What the thread-per-core engine's threads did besides executing: hops between
+/// threads, and the kernel's network work on the hosts' vCPUs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadPerCoreResult {
+    /// Commands executed on their connection's own thread (no hop), over the run.
+    pub inline_commands: u64,
+    /// Hops sent to other threads (one per batch and owning thread), over the run.
+    pub hops: u64,
+    /// Per server node: the kernel's network work, vCPU-ns per second.
+    pub kernel_ns_per_s: Vec<Vec<u64>>,
 }
 
 /// What following the cluster (redirections, retries, map refreshes) cost the clients.

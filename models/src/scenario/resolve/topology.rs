@@ -114,6 +114,7 @@ pub fn node_name(engine: Engine, shard: u32) -> String {
     let engine = match engine {
         Engine::Redis => "redis",
         Engine::Valkey => "valkey",
+        Engine::Dragonfly => "dragonfly",
     };
     format!("{engine}-{shard}")
 }
