@@ -130,8 +130,8 @@ fn every_bundled_scenario_passes_check() {
         );
     }
     assert_eq!(
-        n, 11,
-        "the five experiments of issue 4, the partition of one shard, the replication backlog, the gossip overhead, the failover, the scale-out event, the noisy neighbours"
+        n, 12,
+        "the five experiments of issue 4, the partition of one shard, the replication backlog, the gossip overhead, the failover, the scale-out event, the noisy neighbours, the engine thread scaling"
     );
 }
 
@@ -415,6 +415,7 @@ fn list_shows_every_bundled_scenario_once() {
     assert_eq!(
         names,
         [
+            "engine-thread-scaling",
             "failover",
             "gossip-overhead",
             "lab-tbf-100mbit",

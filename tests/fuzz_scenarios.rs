@@ -1391,7 +1391,8 @@ fn shortening_keeps_a_bundled_scenario_valid_and_small() {
         let short = shorten(text);
         let s = load_str(&short, file).expect("a shortened bundled scenario loads");
         for v in s.resolved_variants() {
-            assert_eq!(v.config.duration_ns, 1_000_000_000, "{file}");
+            // A second at most (a scenario given in ms may be shorter already).
+            assert!(v.config.duration_ns <= 1_000_000_000, "{file}");
         }
     }
 }

@@ -101,6 +101,17 @@ impl CostModel {
         SimDuration::from_ns(self.per_read_batch_ns + self.bytes_ns(request_bytes))
     }
 
+    /// A batch's read side and write side, in ns: the fixed cost split evenly between
+    /// the read (with epoll) and the write syscalls, each with its bytes. Redis 7.0's
+    /// I/O threads take the write side (and with `io-threads-do-reads` the read side).
+    pub fn read_write_split(&self, request_bytes: u64, reply_bytes: u64) -> (u64, u64) {
+        let read_fixed = self.per_read_batch_ns / 2;
+        (
+            read_fixed + self.bytes_ns(request_bytes),
+            self.per_read_batch_ns - read_fixed + self.bytes_ns(reply_bytes),
+        )
+    }
+
     /// Executing `commands` commands.
     pub fn execute(&self, commands: u64) -> SimDuration {
         SimDuration::from_ns(commands * self.per_command_ns)

@@ -617,7 +617,13 @@ fn requests_bound(config: &RunConfig, sizes: &Sizes) -> (u64, RequestsBound, Vec
         + sizes.set_share * (sizes.set_request_min + sizes.set_reply_min) as f64;
     let batch_share_ns = cost.per_read_batch_ns as f64 / pipeline;
     let io_threads = config.cluster.node.io_threads;
-    let node_per_s = if io_threads > 1 {
+    let node_per_s = if let Some(threads) = config.cluster.node.threads {
+        // Thread-per-core: every thread reads, parses and executes (hops only add), on
+        // at most as many vCPUs.
+        let running = threads.min(config.cluster.instance.spec.vcpu.max(1));
+        f64::from(running) * 1e9
+            / (batch_share_ns + cost.per_command_ns as f64 + bytes_ns(mean_min_bytes)).max(1e-3)
+    } else if io_threads > 1 {
         let main = 1e9 / cost.per_command_ns as f64;
         let io =
             f64::from(io_threads - 1) * 1e9 / (batch_share_ns + bytes_ns(mean_min_bytes)).max(1e-3);
@@ -636,6 +642,7 @@ fn requests_bound(config: &RunConfig, sizes: &Sizes) -> (u64, RequestsBound, Vec
             "cluster.shards",
             "cluster.cpu_cost",
             "cluster.node.io_threads",
+            "cluster.node.threads",
             time,
         ],
     ));
@@ -851,8 +858,10 @@ pub fn estimate(config: &RunConfig) -> Estimate {
     };
     // Each node's dicts (keyspace, expires) hold a power of two of 8-byte buckets at or
     // above their keys: at most 16 bytes a key, and the smallest table per node.
-    let buckets = |n: u64| n.saturating_mul(16).saturating_add(shards * 64);
-    let baseline = shards * mem::BASELINE_USED_MEMORY_BYTES;
+    // A thread-per-core node holds a store per thread, each with its own.
+    let stores = shards * u64::from(config.cluster.node.threads.unwrap_or(1));
+    let buckets = |n: u64| n.saturating_mul(16).saturating_add(stores * 64);
+    let baseline = stores * mem::BASELINE_USED_MEMORY_BYTES;
     let prefill_bytes = p.key_count.saturating_mul(prefill_entry);
     let store_unbounded = baseline
         .saturating_add(p.key_count.saturating_mul(prefilled_entry_max))
@@ -873,14 +882,10 @@ pub fn estimate(config: &RunConfig) -> Estimate {
     // node that writes ends at most one entry and one doubling of its bucket tables
     // above maxmemory (the tables hold at most 16 bytes a key, and the keys fit in the
     // memory); one that does not write keeps its prefilled keys.
+    // (A thread-per-core node's stores each hold their share of maxmemory.)
     let written_cap = shards
-        .saturating_mul(
-            config
-                .cluster
-                .node
-                .maxmemory_bytes
-                .saturating_add(set_entry),
-        )
+        .saturating_mul(config.cluster.node.maxmemory_bytes)
+        .saturating_add(stores.saturating_mul(set_entry))
         .saturating_add(prefill_bytes);
     let keys_cap = written_cap / entry_min.max(1);
     let store_capped = written_cap
@@ -1151,8 +1156,8 @@ pub fn estimate(config: &RunConfig) -> Estimate {
 
     // Series: ops and p99, then per node seven series, one a thread and one of threads
     // waiting for a vCPU when they can outnumber them, and one a client thread.
-    let io_threads = u64::from(config.cluster.node.io_threads);
-    let waiting = u64::from(config.cluster.node.io_threads > config.cluster.instance.spec.vcpu);
+    let io_threads = u64::from(config.cluster.node.thread_count());
+    let waiting = u64::from(config.cluster.node.thread_count() > config.cluster.instance.spec.vcpu);
     let client_threads =
         u64::from(config.clients.hosts) * u64::from(config.clients.workload.threads);
     // Replicas are nodes too, and each has three replication series (buffer, lag in

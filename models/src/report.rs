@@ -394,7 +394,13 @@ pub fn variant_report(result: &RunResult) -> VariantReport {
         let cpu_utilization = result
             .resources_of(i)
             .filter(|r| r.kind == Resource::Cpu)
-            .map(|r| round3(window.mean_utilization(r)))
+            .map(|r| {
+                round3(if window.len() == 0 {
+                    run_utilization(r, result.end_ns)
+                } else {
+                    window.mean_utilization(r)
+                })
+            })
             .collect();
         let baseline = match host.role {
             crate::world::results::HostRole::Primary | crate::world::results::HostRole::Replica => {
@@ -963,4 +969,13 @@ fn thread_per_core_report(result: &RunResult) -> Option<ThreadPerCoreReport> {
             })
             .collect(),
     })
+}
+
+/// A resource's utilization over the whole run, for a measured window shorter than a
+/// second: the per-second buckets cannot part the window from the warm-up before it,
+/// so the node table reports the run (and says so) rather than a mean over no second.
+fn run_utilization(r: &crate::world::results::ResourceResult, end_ns: u64) -> f64 {
+    let used: u64 = r.used_per_s.iter().sum();
+    let capacity = r.capacity_per_s as f64 * end_ns.max(1) as f64 / 1e9;
+    used as f64 / capacity
 }

@@ -41,6 +41,8 @@ mod finish;
 pub mod flows;
 #[cfg(test)]
 mod invariants;
+#[cfg(test)]
+mod io_threads_tests;
 pub mod metrics;
 pub mod neighbours;
 #[cfg(test)]

@@ -102,6 +102,12 @@ impl ShardedDb {
         }
     }
 
+    /// Places keys by their hash tag (a cluster node's shards, so that the keys of one
+    /// slot share a shard) or by the whole key.
+    pub fn set_hash_tags(&mut self, on: bool) {
+        self.hash_tags = on;
+    }
+
     pub fn shard_count(&self) -> usize {
         self.shards.len()
     }

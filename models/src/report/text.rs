@@ -166,7 +166,21 @@ fn variant(o: &mut String, v: &VariantReport) {
     };
     let threads = match c.cluster.node.threads {
         Some(t) => format!("{t} thread(s), each owning a shard of the keyspace"),
-        None => format!("io-threads {}", c.cluster.node.io_threads),
+        None if c.cluster.node.io_threads <= 1 => "io-threads 1".to_string(),
+        None => match c.cluster.engine {
+            crate::scenario::spec::Engine::Redis if c.cluster.node.io_threads_do_reads => format!(
+                "io-threads {}, Redis 7.0's: synchronous, reads and writes dealt out",
+                c.cluster.node.io_threads
+            ),
+            crate::scenario::spec::Engine::Redis => format!(
+                "io-threads {}, Redis 7.0's: synchronous, writes dealt out, reads on the main thread",
+                c.cluster.node.io_threads
+            ),
+            _ => format!(
+                "io-threads {}, Valkey 8's: asynchronous reads, parsing and writes",
+                c.cluster.node.io_threads
+            ),
+        },
     };
     let _ = writeln!(
         o,
@@ -500,9 +514,14 @@ fn findings(o: &mut String, v: &VariantReport) {
 /// The server nodes' table (summarized when long) and the client hosts' lines.
 fn nodes(o: &mut String, v: &VariantReport) {
     let c = &v.config;
+    let cpu_over_run = if v.findings_window.end_s <= v.findings_window.first_s {
+        "; CPU over the whole run, the window being shorter than a second"
+    } else {
+        ""
+    };
     let _ = writeln!(
         o,
-        "\nnodes (counts and rates over the measured window, from t={:.3}s; credits and memory at the end)",
+        "\nnodes (counts and rates over the measured window, from t={:.3}s; credits and memory at the end{cpu_over_run})",
         c.warmup_ns as f64 / 1e9
     );
     let _ = writeln!(

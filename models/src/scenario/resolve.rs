@@ -180,6 +180,9 @@ pub struct NodeConfig {
     pub maxmemory_bytes: u64,
     pub maxmemory_policy: EvictionPolicy,
     pub io_threads: u32,
+    /// Redis 7.0's `io-threads-do-reads` (left out when no).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub io_threads_do_reads: bool,
     /// The thread-per-core engine's threads (and keyspace shards); absent for the
     /// single-threaded engines.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -666,6 +669,13 @@ pub(crate) fn resolve(
         &cluster,
     )?;
     cluster.added_shards = resharding.added_shards();
+    if cluster.engine.is_thread_per_core() && !resharding.is_empty() {
+        return Err(fe(
+            "resharding",
+            "moving slots of the dragonfly engine (streamed by its control plane) is not \
+             modelled yet",
+        ));
+    }
     let zones = topology::resolve_zones(
         &network_spec,
         &cluster_spec,
@@ -869,7 +879,20 @@ fn resolve_cluster(
         ));
     }
     let replication = replication::resolve_replication(c.replication.as_ref(), replicas_per_shard)?;
-    let bus = bus::resolve_bus(c.bus.as_ref(), mode)?;
+    // The thread-per-core engine's cluster has no gossip: a control plane pushes the
+    // whole slot table to every node (Dragonfly's cluster mode).
+    let bus = if engine.is_thread_per_core() {
+        if c.bus.is_some() {
+            return Err(fe(
+                "bus",
+                "the dragonfly engine's cluster has no gossip bus: a control plane pushes the \
+                 slot table to every node; remove bus",
+            ));
+        }
+        None
+    } else {
+        bus::resolve_bus(c.bus.as_ref(), mode)?
+    };
     let name = c.instance.as_deref().ok_or_else(|| {
         fe(
             "instance",
@@ -918,20 +941,28 @@ fn resolve_cluster(
         None => defaults::IO_THREADS,
     };
     let threads = resolve_engine_threads(engine, &node_spec, &instance)?;
-    if engine.is_thread_per_core() {
-        if replicas_per_shard > 0 {
+    let io_threads_do_reads = match node_spec.io_threads_do_reads {
+        Some(_) if engine != Engine::Redis => {
             return Err(fe(
-                "replicas_per_shard",
-                "replicas of the dragonfly engine are not modelled yet; use 0",
-            ));
+                "node.io_threads_do_reads",
+                "a Redis 7.0 setting: Valkey 8's I/O threads always read, and the dragonfly \
+                 engine has none",
+            ))
         }
-        if mode == ClusterMode::Cluster {
+        Some(true) if io_threads <= 1 => {
             return Err(fe(
-                "mode",
-                "the dragonfly engine's cluster mode (a control plane, no gossip) is not \
-                 modelled yet; use mode: standalone",
-            ));
+                "node.io_threads_do_reads",
+                "has no effect without I/O threads: set node.io_threads above 1",
+            ))
         }
+        Some(r) => r,
+        None => false,
+    };
+    if engine.is_thread_per_core() && replicas_per_shard > 0 {
+        return Err(fe(
+            "replicas_per_shard",
+            "replicas of the dragonfly engine are not modelled yet; use 0",
+        ));
     }
     let cpu = c.cpu_cost.unwrap_or_default();
     if !engine.is_thread_per_core() {
@@ -985,6 +1016,7 @@ fn resolve_cluster(
                 .maxmemory_policy
                 .unwrap_or(EvictionPolicy::VolatileLru),
             io_threads,
+            io_threads_do_reads,
             threads,
         },
         placement: c.placement.unwrap_or(Placement::Crc16),

@@ -507,6 +507,10 @@ pub struct NodeSpec {
     /// Redis io-threads (1 = the main thread does all I/O).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub io_threads: Option<u32>,
+    /// Redis 7.0's `io-threads-do-reads`: its I/O threads read and parse too (default
+    /// no: they only write). Redis only, with io_threads above 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub io_threads_do_reads: Option<bool>,
     /// The thread-per-core engine's threads (Dragonfly's `--proactor_threads`), each
     /// owning a shard of the keyspace; default: one per vCPU, as Dragonfly starts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -931,6 +935,7 @@ impl Merge for NodeSpec {
         self.maxmemory_policy.merge(p.maxmemory_policy);
         self.io_threads.merge(p.io_threads);
         self.threads.merge(p.threads);
+        self.io_threads_do_reads.merge(p.io_threads_do_reads);
     }
 }
 

@@ -1227,9 +1227,9 @@ fn the_thread_per_core_engine_takes_threads_and_refuses_what_it_does_not_model()
             "not modelled yet",
         ),
         (
-            df("mode: cluster, shards: 3"),
-            "cluster.mode",
-            "not modelled yet",
+            df("mode: cluster, shards: 3, bus: ()"),
+            "cluster.bus",
+            "no gossip bus",
         ),
         (
             with("").replacen(
@@ -1254,5 +1254,33 @@ fn the_thread_per_core_engine_takes_threads_and_refuses_what_it_does_not_model()
         let (p, m) = invalid(&text);
         assert_eq!(p, path, "{m}");
         assert!(m.contains(words), "{path}: {m}");
+    }
+}
+
+/// `io_threads_do_reads` is Redis 7.0's, and needs I/O threads.
+#[test]
+fn io_threads_do_reads_is_redis_only_and_needs_io_threads() {
+    let node = |engine: &str, node: &str| {
+        MINIMAL.replacen(
+            r#"cluster: (instance: "cache.r7g.large"),"#,
+            &format!("cluster: (engine: {engine}, instance: \"cache.r7g.large\", node: ({node})),"),
+            1,
+        )
+    };
+    let s = load(&node("redis", "io_threads: 4, io_threads_do_reads: true")).unwrap();
+    assert!(s.variants()[0].config.cluster.node.io_threads_do_reads);
+    for (text, words) in [
+        (
+            node("valkey", "io_threads: 4, io_threads_do_reads: true"),
+            "a Redis 7.0 setting",
+        ),
+        (
+            node("redis", "io_threads_do_reads: true"),
+            "no effect without I/O threads",
+        ),
+    ] {
+        let (p, m) = invalid(&text);
+        assert_eq!(p, "cluster.node.io_threads_do_reads");
+        assert!(m.contains(words), "{m}");
     }
 }

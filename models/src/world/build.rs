@@ -230,6 +230,7 @@ pub(super) fn empty_db(
         for part in db.shards_mut() {
             join_cluster(part, view, node, shard);
         }
+        db.set_hash_tags(true);
     }
     db
 }
@@ -733,6 +734,9 @@ impl World {
             replies_seen: Vec::new(),
         };
         world.engine.value_fill = config.clients.workload.value_fill();
+        if config.cluster.engine == crate::scenario::spec::Engine::Redis {
+            world.engine.redis_io = Some(config.cluster.node.io_threads_do_reads);
+        }
         if thread_per_core {
             let tpc = super::engine::ThreadPerCore::new(
                 world.nodes.nodes.len(),

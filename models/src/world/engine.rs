@@ -1,11 +1,24 @@
 //! The engine: Redis's (and Valkey's) request pipeline on a node's threads, and its CPU
 //! cost. A connection's waiting requests are read as one batch when a thread is free
 //! (FIFO across connections, like Redis's event loop). Without I/O threads one thread
-//! does the whole batch (a `Full` job); with them, an I/O thread reads and parses
-//! (`Read`), the main thread executes (`Exec`) and the I/O thread writes the replies
-//! (`Write`), as Redis's io-threads and ElastiCache's enhanced I/O do. Each job costs CPU
-//! per [`CostModel`]; a batch's replies leave on the connection's reply flow when its
-//! last job ends. A node's threads run on its instance's vCPUs ([`HostCpu`]): more
+//! does the whole batch (a `Full` job). With them the two engines differ:
+//!
+//! - Valkey 8's I/O threads are asynchronous: an I/O thread reads and parses (`Read`),
+//!   the main thread executes (`Exec`) and the I/O thread writes the replies (`Write`),
+//!   the main thread never waiting for them.
+//! - Redis 7.0's are synchronous with the main thread (`networking.c`,
+//!   `handleClientsWithPendingWritesUsingThreads`): the main thread reads, parses and
+//!   executes (`Full`), and in each event-loop iteration with at least twice as many
+//!   clients to write to as threads, the writes are dealt out over all the threads, the
+//!   main thread writing its share and spinning until the others are done; with
+//!   `io-threads-do-reads` the reads are dealt out the same way. So a batch's main
+//!   thread pays its 1/N share of those (the wall time of the phase) and its I/O thread
+//!   the rest (`IoWork`, which no reply waits for); with fewer clients pending (counted
+//!   as the jobs queued on the main thread) the main thread does all, as Redis stops
+//!   its threads then.
+//!
+//! Each job costs CPU per [`CostModel`]; a batch's replies leave on the connection's
+//! reply flow when its last job ends. A node's threads run on its instance's vCPUs ([`HostCpu`]): more
 //! threads than vCPUs share them, and every job then takes longer.
 //!
 //! The thread-per-core engine (Dragonfly's design) runs no I/O threads: each of a
@@ -77,6 +90,9 @@ enum Job {
     Bus,
     /// The main thread runs a resharding command (`Engine::admin[token]`).
     Admin { token: u32 },
+    /// Redis 7.0: an I/O thread's share of an event-loop iteration's reads and writes,
+    /// done in parallel with the main thread's (nothing waits for it).
+    IoWork { ns: u32 },
     /// Thread-per-core: a thread runs the commands of connection `conn`'s batch whose
     /// keys it owns, sent to it by the connection's thread.
     Hop { conn: u32 },
@@ -208,6 +224,9 @@ pub(crate) struct Engine {
     pub admin_done: Vec<u32>,
     /// The thread-per-core engine's state (None for Redis and Valkey).
     pub tpc: Option<ThreadPerCore>,
+    /// Redis 7.0's synchronous I/O threads (`Some(do_reads)`) rather than Valkey 8's
+    /// asynchronous ones (None); read only with I/O threads.
+    pub redis_io: Option<bool>,
     /// Requests answered (no redirection) by a node whose own view did not serve their
     /// slot then: always 0 (tests check).
     #[cfg(test)]
@@ -278,6 +297,7 @@ impl Engine {
             admin: slab::Slab::new(),
             admin_done: Vec::new(),
             tpc: None,
+            redis_io: None,
             #[cfg(test)]
             answered_by_non_owner: 0,
         }
@@ -303,9 +323,9 @@ impl Engine {
         }
         if !cn.busy {
             cn.busy = true;
-            let (node, io) = (cn.node, cn.io_thread as u32);
-            let job = self.first_job(node, conn);
-            self.enqueue(ctx, nodes, reqs, repl, node, io, job);
+            let node = cn.node;
+            let (thread, job) = self.first_job(node, conn);
+            self.enqueue(ctx, nodes, reqs, repl, node, thread, job);
         }
     }
 
@@ -375,12 +395,17 @@ impl Engine {
         }
     }
 
-    /// The job that starts a connection's next batch.
-    fn first_job(&self, node: u32, conn: u32) -> Job {
-        if self.threads[node as usize].len() > 1 && self.tpc.is_none() {
-            Job::Read { conn }
+    /// The job that starts a connection's next batch, and the thread it runs on: the
+    /// connection's I/O thread reading it (Valkey), the main thread (Redis, and any
+    /// node without I/O threads), or the connection's own thread (thread-per-core).
+    fn first_job(&self, node: u32, conn: u32) -> (u32, Job) {
+        let io = u32::from(self.conns[conn as usize].io_thread);
+        if self.tpc.is_some() {
+            (io, Job::Full { conn })
+        } else if self.threads[node as usize].len() > 1 && self.redis_io.is_none() {
+            (io, Job::Read { conn })
         } else {
-            Job::Full { conn }
+            (0, Job::Full { conn })
         }
     }
 
@@ -441,6 +466,13 @@ impl Engine {
                 .prefetch_flow(ctx.flows.flow(FlowKind::ClientReply, conn));
         }
         self.prefetch_next(nodes, reqs, node, thread);
+        if let (Some(_), Job::Full { conn }) = (self.redis_io, job) {
+            // Its I/O thread's share of the iteration's reads and writes, if dealt out.
+            let io = u32::from(self.conns[conn as usize].io_thread);
+            if io != thread {
+                self.kick(ctx, nodes, reqs, repl, node, io);
+            }
+        }
     }
 
     /// The other tenants of `node`'s physical host now run `demand_milli` milli-vCPUs:
@@ -535,14 +567,35 @@ impl Engine {
                 let request_bytes = self.take_batch(reqs, conn);
                 let reply_bytes = self.execute_batch(ctx, nodes, reqs, repl, now, node, conn);
                 // Writing the stream into each attached replica's socket is the main
-                // thread's work too.
+                // thread's work too (Redis keeps replicas on the main thread's list).
                 let stream_bytes = repl.pending_bytes(node) * repl.attached(node);
-                self.cost.batch(
-                    self.conns[conn as usize].batch.len as u64,
-                    request_bytes,
-                    reply_bytes + stream_bytes,
-                )
+                let commands = self.conns[conn as usize].batch.len as u64;
+                let threads = self.threads[node as usize].len() as u64;
+                // Redis 7.0's threads are active while at least twice as many clients
+                // wait to be written to as there are threads (this one included).
+                let pending = self.threads[node as usize][thread as usize].queue.len() as u64 + 1;
+                match self.redis_io {
+                    Some(do_reads) if threads > 1 && pending >= 2 * threads => {
+                        // The batch's fixed cost is its read (and epoll) and its write
+                        // syscalls: half each, the write's half dealt out with the bytes.
+                        let (read, write) = self.cost.read_write_split(request_bytes, reply_bytes);
+                        let dealt = write + if do_reads { read } else { 0 };
+                        let main_share = dealt / threads;
+                        let io = self.conns[conn as usize].io_thread as u32;
+                        let ns = u32::try_from(dealt - main_share).unwrap_or(u32::MAX);
+                        self.threads[node as usize][io as usize]
+                            .queue
+                            .push_back(Job::IoWork { ns });
+                        SimDuration::from_ns(main_share + if do_reads { 0 } else { read })
+                            + self.cost.execute(commands)
+                            + self.cost.write(stream_bytes)
+                    }
+                    _ => self
+                        .cost
+                        .batch(commands, request_bytes, reply_bytes + stream_bytes),
+                }
             }
+            Job::IoWork { ns } => SimDuration::from_ns(u64::from(ns)),
             // A job of a link its node left (promoted) does nothing.
             Job::Apply { link } | Job::Load { link } if !repl.job_is_live(link, node) => {
                 SimDuration::ZERO
@@ -619,18 +672,28 @@ impl Engine {
         let mut targets = [0u64; 4];
         let mut req = cn.batch.head;
         while req != NO_REQ {
+            let id = req;
             let r = &mut reqs[req as usize];
             req = r.next;
             if self.key_buf_index != r.key_index {
                 format_key(&self.key_prefix, r.key_index, &mut self.key_buf);
                 self.key_buf_index = r.key_index;
             }
-            let owner = n.db.shard_of(&self.key_buf) as u32;
+            // A map refresh (CLUSTER SHARDS) names no key: the connection's thread
+            // answers it.
+            let owner = if r.refresh {
+                u32::from(cn.io_thread)
+            } else {
+                n.db.shard_of(&self.key_buf) as u32
+            };
             if owner != thread {
                 if note_hops {
                     targets[owner as usize / 64] |= 1 << (owner % 64);
                 }
                 continue;
+            }
+            if r.slot != NO_SLOT {
+                cn.session.hint_slot(r.slot);
             }
             let reply = with_argv(
                 r,
@@ -639,6 +702,11 @@ impl Engine {
                 &mut self.argv_buf,
                 |argv| n.execute(&mut cn.session, argv, now_ms),
             );
+            if r.refresh {
+                ctx.cluster
+                    .refresh_replies
+                    .insert(id, store_core::resp::encode_to_vec(&reply, Protocol::Resp2));
+            }
             r.hit = matches!(reply, Reply::Bulk(_));
             r.outcome = match &reply {
                 Reply::Error(text) => Outcome::of_error(text.as_bytes(), ctx.cluster.view.as_ref()),
@@ -774,6 +842,7 @@ impl Engine {
             .expect("a job was running");
         match job {
             Job::Read { conn } => self.enqueue(ctx, nodes, reqs, repl, node, 0, Job::Exec { conn }),
+            Job::IoWork { .. } => {}
             Job::Apply { link } | Job::Load { link } if !repl.job_is_live(link, node) => {}
             Job::Apply { link } => repl.apply_done(ctx, nodes, self, reqs, link),
             Job::Load { link } => repl.load_done(ctx, nodes, self, reqs, link),
@@ -877,9 +946,8 @@ impl Engine {
         cn.busy = false;
         if !cn.waiting.is_empty() {
             cn.busy = true;
-            let io = cn.io_thread as u32;
-            let job = self.first_job(node, conn);
-            self.enqueue(ctx, nodes, reqs, repl, node, io, job);
+            let (thread, job) = self.first_job(node, conn);
+            self.enqueue(ctx, nodes, reqs, repl, node, thread, job);
         }
     }
 

@@ -30,7 +30,12 @@ fn run(config: &RunConfig) -> RunResult {
 
 /// Whether shard `s` of node 0 holds `key`.
 fn holds(world: &World, s: usize, key: &str) -> bool {
-    let mut db = world.nodes.nodes[0].db.shards()[s].clone();
+    holds_on(world, 0, s, key)
+}
+
+/// Whether thread shard `s` of node `node` holds `key`.
+fn holds_on(world: &World, node: usize, s: usize, key: &str) -> bool {
+    let mut db = world.nodes.nodes[node].db.shards()[s].clone();
     let mut rng = sim::RngStreams::new(0).stream("probe", 0);
     db.execute(
         &mut Session::new(999),
@@ -165,4 +170,48 @@ fn the_kernel_network_work_takes_the_vcpus_the_threads_leave() {
         (slower - 3_000.0).abs() < 600.0,
         "{slower} ns more a request"
     );
+}
+
+/// A cluster of thread-per-core nodes has no gossip bus: a control plane gave every
+/// node the slot table, clients route by slot from the start, and each key lives on its
+/// slot's owner only, in the thread shard its hash tag names; no request is redirected.
+#[test]
+fn a_control_plane_cluster_keeps_each_key_at_its_slot_owner() {
+    let c = config(
+        "c7gn.16xlarge",
+        4,
+        ", mode: cluster, shards: 3",
+        r#"ratio: "1:1", key_minimum: 1, key_maximum: 3000, data_size: 100, clients: 4, threads: 2, requests: 300"#,
+        500,
+    );
+    assert!(c.cluster.bus.is_none());
+    let mut sched: Scheduler<Ev> = Scheduler::with_capacity(1024);
+    let mut world = World::build(&c, &mut sched).expect("the world builds");
+    assert!(world.bus.is_none());
+    world.run(&mut sched);
+    let mut found = 0;
+    for k in 1..=3000u64 {
+        let key = format!("memtier-{k}");
+        let slot = store_core::key_hash_slot(key.as_bytes());
+        for node in 0..3 {
+            let db = &world.nodes.nodes[node].db;
+            for s in 0..4 {
+                if holds_on(&world, node, s, &key) {
+                    found += 1;
+                    assert_eq!(
+                        db.slot_state(slot),
+                        Some(store_core::SlotState::Owned),
+                        "{key} on {node}"
+                    );
+                    assert_eq!(s, db.shard_of(key.as_bytes()), "{key}");
+                }
+            }
+        }
+    }
+    let total: u64 = world.nodes.nodes.iter().map(|n| n.db.dbsize()).sum();
+    assert_eq!(found, total);
+    assert!(found > 1_000, "{found}");
+    let r = world.finish(sched.events_run());
+    assert!(r.cluster_clients.is_none(), "no client was redirected");
+    assert_eq!(r.sets.count + r.gets.count, 8 * 300);
 }
