@@ -130,8 +130,8 @@ fn every_bundled_scenario_passes_check() {
         );
     }
     assert_eq!(
-        n, 12,
-        "the five experiments of issue 4, the partition of one shard, the replication backlog, the gossip overhead, the failover, the scale-out event, the noisy neighbours, the engine thread scaling"
+        n, 13,
+        "the five experiments of issue 4, the partition of one shard, the replication backlog, the gossip overhead, the failover, the scale-out event, the noisy neighbours, the engine thread scaling, scale up against scale out"
     );
 }
 
@@ -425,6 +425,7 @@ fn list_shows_every_bundled_scenario_once() {
             "r7g-family",
             "replication-backlog",
             "scale-out-event",
+            "scale-up-vs-scale-out",
             "t4g-burst-depletion",
             "zipf-hot-shards"
         ]

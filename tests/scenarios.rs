@@ -597,6 +597,48 @@ fn engine_thread_scaling_grows_by_the_hops_and_stops_at_the_cores() {
     );
 }
 
+/// Scale up or scale out, at 500K ops/s over 50 GB: each deployment serves the offered
+/// load; more shards spread the Zipfian keys less evenly; the small single-threaded
+/// nodes run nearest their limit, the thread-per-core nodes furthest; and the prices
+/// order as the catalog's do (two large ElastiCache nodes cheapest here, the EC2 pair
+/// dearest).
+#[test]
+fn scale_up_against_scale_out_serves_the_load_at_different_costs() {
+    let r = report("scale-up-vs-scale-out.ron");
+    let (redis, valkey, dragonfly) = (
+        variant(r, "redis-8x-r7g.large"),
+        variant(r, "valkey-2x-r7g.2xlarge"),
+        variant(r, "dragonfly-2x-c7g.16xlarge"),
+    );
+    for v in [redis, valkey, dragonfly] {
+        assert!(
+            (ops(v) / 500_000.0 - 1.0).abs() < 0.01,
+            "{}: {}",
+            v.name,
+            ops(v)
+        );
+        assert!(v.findings.iter().all(|f| !f.binding), "{} binds", v.name);
+    }
+    assert!(redis.shards.load_ratio_measured > valkey.shards.load_ratio_measured);
+    let cpu = |v: &models::report::VariantReport| {
+        v.headroom
+            .as_ref()
+            .expect("headroom")
+            .hottest_node_cpu_utilization
+    };
+    assert!(
+        cpu(dragonfly) < 0.5 * cpu(redis),
+        "{} vs {}",
+        cpu(dragonfly),
+        cpu(redis)
+    );
+    let hour = |v: &models::report::VariantReport| v.cost.usd_per_hour.expect("priced");
+    assert!(hour(valkey) < hour(redis) && hour(redis) < hour(dragonfly));
+    // The bus runs where there is one: Redis Cluster's and Valkey's, not the control
+    // plane's.
+    assert!(redis.bus.is_some() && valkey.bus.is_some() && dragonfly.bus.is_none());
+}
+
 #[test]
 fn a_different_seed_changes_measured_figures() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/m6g-25kb-get.ron");

@@ -548,8 +548,16 @@ mod tests {
             .unwrap();
         // ElastiCache prices Valkey 20% below Redis OSS.
         assert!((redis.usd_per_hour * 0.8 - valkey.usd_per_hour).abs() < 1e-6);
+        // Reserved, the same 20%.
+        let reserved = |e| {
+            c.price("cache.r7g.large", e, PriceBasis::Reserved3yr)
+                .unwrap()
+                .usd_per_hour
+        };
+        assert!((reserved(Engine::Redis) * 0.8 - reserved(Engine::Valkey)).abs() < 1e-6);
+        // No price for an engine ElastiCache does not run, and no EC2 price there.
         assert!(c
-            .price("cache.r7g.large", Engine::Redis, PriceBasis::Reserved3yr)
+            .price("cache.r7g.large", Engine::Dragonfly, PriceBasis::OnDemand)
             .is_none());
         // An EC2 type has one price, whatever the engine.
         let a = c.price("c7gn.16xlarge", Engine::Redis, PriceBasis::Reserved3yr);

@@ -253,6 +253,9 @@ pub struct VariantReport {
     /// The thread-per-core engine's hops and kernel work, when it runs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub thread_per_core: Option<ThreadPerCoreReport>,
+    /// How near its capacity the run came (see [`findings::Headroom`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub headroom: Option<findings::Headroom>,
     /// What the simulated deployment costs.
     pub cost: cost::CostReport,
 }
@@ -287,6 +290,12 @@ pub struct ComparisonRow {
     pub steal_vcpus_mean: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub burst_denied_mbps_mean: Option<f64>,
+    /// The whole p99.9 (latency from the actual send).
+    pub latency_ms_p999_all: f64,
+    /// How near its capacity the variant ran: the busiest node's CPU and NIC, and the
+    /// resource that would bind first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub headroom: Option<findings::Headroom>,
     /// The deployment's cost, where the catalog prices it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub usd_per_hour: Option<f64>,
@@ -506,6 +515,7 @@ pub fn variant_report(result: &RunResult) -> VariantReport {
         resharding: reshard::reshard_report(result),
         neighbours: neighbours::neighbours_report(result),
         thread_per_core: thread_per_core_report(result),
+        headroom: findings::headroom(result, &window),
         slo: neighbours::slo_report(result),
         cost: cost::cost_report(config, nodes_priced, all_stats_ops),
     }
@@ -781,6 +791,8 @@ pub fn build_report(scenario: &Scenario, variants: Vec<VariantReport>) -> Report
                 .neighbours
                 .as_ref()
                 .map(|n| round3(n.hosts.iter().map(|h| h.burst_denied_mbps_mean).sum())),
+            latency_ms_p999_all: v.all_stats.totals.percentile_latencies["p99.90"],
+            headroom: v.headroom.clone(),
             usd_per_hour: v.cost.usd_per_hour,
             usd_per_month: v.cost.usd_per_month,
             usd_per_million_requests: v.cost.usd_per_million_requests,

@@ -62,14 +62,21 @@ fn valkey_is_cheaper_and_an_unpriced_basis_says_so() {
     );
     let each = reserved.variants[0].cost.usd_per_hour_per_node.unwrap();
     assert!((each - 690.64 / 8760.0).abs() < 1e-6, "{each}");
-    // No 3-year reserved price for Redis OSS, none at all for t4g: a reason, no figure.
+    // Redis OSS reserved: Valkey's / 0.8, as on demand.
+    let redis_reserved = report(
+        "redis",
+        "report: (price_basis: reserved_3yr),",
+        "cache.r7g.large",
+    );
+    let each = redis_reserved.variants[0]
+        .cost
+        .usd_per_hour_per_node
+        .unwrap();
+    assert!((each * 0.8 - 690.64 / 8760.0).abs() < 1e-6, "{each}");
+    // No price at all for t4g, none on demand for an EC2 type: a reason, no figure.
     for (engine, basis, instance) in [
-        (
-            "redis",
-            "report: (price_basis: reserved_3yr),",
-            "cache.r7g.large",
-        ),
         ("redis", "", "cache.t4g.small"),
+        ("redis", "", "c7g.16xlarge"),
     ] {
         let r = report(engine, basis, instance);
         let c = &r.variants[0].cost;

@@ -34,6 +34,20 @@ pub struct Stats {
     pub active_expire_cycles: u64,
 }
 
+impl Stats {
+    /// Adds another store's counters (a thread-per-core store's shards); the stale
+    /// share of the last expire cycle is the larger of the two.
+    pub fn add(&mut self, o: &Stats) {
+        self.total_commands_processed += o.total_commands_processed;
+        self.keyspace_hits += o.keyspace_hits;
+        self.keyspace_misses += o.keyspace_misses;
+        self.expired_keys += o.expired_keys;
+        self.evicted_keys += o.evicted_keys;
+        self.active_expire_cycles += o.active_expire_cycles;
+        self.expired_stale_perc_x100 = self.expired_stale_perc_x100.max(o.expired_stale_perc_x100);
+    }
+}
+
 /// What one active expire cycle did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ExpireCycleStats {

@@ -162,14 +162,7 @@ impl ShardedDb {
     pub fn stats(&self) -> Stats {
         let mut sum = Stats::default();
         for s in self.shards.iter().map(Db::stats) {
-            sum.total_commands_processed += s.total_commands_processed;
-            sum.keyspace_hits += s.keyspace_hits;
-            sum.keyspace_misses += s.keyspace_misses;
-            sum.expired_keys += s.expired_keys;
-            sum.evicted_keys += s.evicted_keys;
-            sum.active_expire_cycles += s.active_expire_cycles;
-            sum.expired_stale_perc_x100 =
-                sum.expired_stale_perc_x100.max(s.expired_stale_perc_x100);
+            sum.add(s);
         }
         sum
     }
@@ -515,14 +508,29 @@ impl ShardedDb {
         now_ms: u64,
         rng: &mut R,
     ) -> Reply {
+        match self.gather(session, argv, now_ms, rng) {
+            Ok(all) => Reply::Array(all),
+            Err(error) => error,
+        }
+    }
+
+    /// Runs a command that answers an array on every shard, and concatenates the
+    /// arrays in shard order; the first other reply (an error) is returned instead.
+    fn gather<R: RngCore + ?Sized>(
+        &mut self,
+        session: &mut Session,
+        argv: &[Arg<'_>],
+        now_ms: u64,
+        rng: &mut R,
+    ) -> Result<Vec<Reply>, Reply> {
         let mut all = Vec::new();
         for db in &mut self.shards {
             match db.execute(session, argv, now_ms, rng) {
                 Reply::Array(items) => all.extend(items),
-                other => return other,
+                other => return Err(other),
             }
         }
-        Reply::Array(all)
+        Ok(all)
     }
 
     /// CLUSTER: the slot table is every shard's, so changes to it go to all; the keys
@@ -552,15 +560,13 @@ impl ShardedDb {
                     .get(3)
                     .and_then(|a| std::str::from_utf8(&bytes(a)).ok()?.parse::<usize>().ok())
                     .unwrap_or(0);
-                let mut keys = Vec::new();
-                for db in &mut self.shards {
-                    match db.execute(session, argv, now_ms, rng) {
-                        Reply::Array(items) => keys.extend(items),
-                        other => return other,
+                match self.gather(session, argv, now_ms, rng) {
+                    Ok(mut keys) => {
+                        keys.truncate(limit);
+                        Reply::Array(keys)
                     }
+                    Err(error) => error,
                 }
-                keys.truncate(limit);
-                Reply::Array(keys)
             }
             b"addslots" | b"addslotsrange" | b"delslots" | b"delslotsrange" | b"setslot"
             | b"flushslots" | b"forget" | b"meet" | b"replicate" | b"reset" | b"bumpepoch"

@@ -96,6 +96,9 @@ pub struct Finding {
     pub utilization_peak: f64,
     /// The most utilized resource at or above 0.9.
     pub binding: bool,
+    /// A thread-per-core node's threads are peers, named `thread t` (no main thread).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub peer_threads: bool,
     /// The host's measured ops/s (a client host's: the replies it received) divided by
     /// the utilization: what the resource would carry at 100% with the same mix, in the
     /// last regime. For a client thread, its host's replies per thread.
@@ -135,12 +138,7 @@ pub struct Regime {
 impl Finding {
     /// One line: resource, node, onset and utilization.
     pub fn summary(&self) -> String {
-        let what = match (self.role, self.thread) {
-            (HostRole::Client, Some(t)) => format!("client thread {t}"),
-            (_, Some(0)) => "main thread".to_string(),
-            (_, Some(t)) => format!("I/O thread {t}"),
-            (_, None) => self.resource.describe().to_string(),
-        };
+        let what = resource_label(self.resource, self.role, self.thread, self.peer_threads);
         format!(
             "{} {} from t={}s at {:.1}% (mean), {:.1}% (peak)",
             self.node,
@@ -277,6 +275,84 @@ impl Candidate<'_> {
 }
 
 /// The findings of a run: every registered resource is a candidate.
+/// What a resource of a host is called: a client thread, a node's main or I/O thread (a
+/// thread-per-core node's `thread t`), or a NIC direction.
+pub fn resource_label(
+    resource: Resource,
+    role: HostRole,
+    thread: Option<u32>,
+    peer_threads: bool,
+) -> String {
+    match (role, thread) {
+        (HostRole::Client, Some(t)) => format!("client thread {t}"),
+        (_, Some(t)) if peer_threads => format!("thread {t}"),
+        (_, Some(0)) => "main thread".to_string(),
+        (_, Some(t)) => format!("I/O thread {t}"),
+        (_, None) => resource.describe().to_string(),
+    }
+}
+
+/// How near its capacity a run came: the resource nearest it (the first to bind as the
+/// load grows, whatever its utilization), and the busiest server node's CPU and NIC.
+#[derive(Clone, Debug, Serialize)]
+pub struct Headroom {
+    pub first_to_bind: String,
+    pub first_to_bind_utilization: f64,
+    /// The server node that served the most requests.
+    pub hottest_node: String,
+    /// Its busiest CPU thread.
+    pub hottest_node_cpu_utilization: f64,
+    /// Its busier NIC direction, at its allowed rate.
+    pub hottest_node_nic_utilization: f64,
+}
+
+/// The run's [`Headroom`], over the measured window's whole seconds, or over the run
+/// when the window holds none.
+pub fn headroom(result: &RunResult, window: &Window) -> Option<Headroom> {
+    let peers = result.config.cluster.engine.is_thread_per_core();
+    let utilization = |r: &ResourceResult| {
+        if window.len() > 0 {
+            window.mean_utilization(r)
+        } else {
+            let used: u64 = r.used_per_s.iter().sum();
+            used as f64 / (r.capacity_per_s as f64 * result.end_ns.max(1) as f64 / 1e9)
+        }
+    };
+    let hottest = result
+        .hosts
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| h.role != HostRole::Client)
+        .max_by(|a, b| a.1.ops.cmp(&b.1.ops).then_with(|| b.0.cmp(&a.0)))?
+        .0;
+    let mut first: Option<(f64, String)> = None;
+    let (mut cpu, mut nic) = (0.0f64, 0.0f64);
+    for r in &result.resources {
+        let host = &result.hosts[r.host as usize];
+        let u = utilization(r);
+        if r.host as usize == hottest {
+            match r.kind {
+                Resource::Cpu => cpu = cpu.max(u),
+                Resource::NicOut | Resource::NicIn => nic = nic.max(u),
+                _ => {}
+            }
+        }
+        if first.as_ref().is_none_or(|(best, _)| u > *best) {
+            let peer = peers && host.role != HostRole::Client;
+            let label = resource_label(r.kind, host.role, r.thread, peer);
+            first = Some((u, format!("{} {label}", host.name)));
+        }
+    }
+    let (first_u, first_name) = first?;
+    Some(Headroom {
+        first_to_bind: first_name,
+        first_to_bind_utilization: round3(first_u),
+        hottest_node: result.hosts[hottest].name.clone(),
+        hottest_node_cpu_utilization: round3(cpu),
+        hottest_node_nic_utilization: round3(nic),
+    })
+}
+
 pub fn findings(result: &RunResult, window: &Window) -> Vec<Finding> {
     let seconds = result.seconds();
     let measured_s = result.window_seconds();
@@ -330,6 +406,8 @@ pub fn findings(result: &RunResult, window: &Window) -> Vec<Finding> {
                 utilization_mean: round3(utilization_mean),
                 utilization_peak: round3(utilization_peak),
                 binding: false,
+                peer_threads: c.role != HostRole::Client
+                    && result.config.cluster.engine.is_thread_per_core(),
                 ceiling_ops_per_s,
                 regimes,
             })

@@ -72,6 +72,29 @@ pub fn render(r: &Report) -> String {
                 c.binding
             );
         }
+        if r.comparison.iter().any(|c| c.headroom.is_some()) {
+            let _ = writeln!(
+                o,
+                "\n{:<24} {:>10} {:>14} {:>14} {:>9}  first to bind (most utilized resource)",
+                "variant", "p99.9 ms", "hottest node", "its CPU", "its NIC"
+            );
+            for c in &r.comparison {
+                let Some(h) = &c.headroom else {
+                    continue;
+                };
+                let _ = writeln!(
+                    o,
+                    "{:<24} {:>10.3} {:>14} {:>13.1}% {:>8.1}%  {} at {:.1}%",
+                    c.variant,
+                    c.latency_ms_p999_all,
+                    h.hottest_node,
+                    h.hottest_node_cpu_utilization * 100.0,
+                    h.hottest_node_nic_utilization * 100.0,
+                    h.first_to_bind,
+                    h.first_to_bind_utilization * 100.0
+                );
+            }
+        }
         if r.comparison
             .iter()
             .any(|c| c.slo_seconds_breached.is_some() || c.steal_vcpus_mean.is_some())

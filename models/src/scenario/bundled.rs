@@ -57,6 +57,10 @@ pub const BUNDLED: &[(&str, &str)] = &[
         include_str!("../../../scenarios/scale-out-event.ron"),
     ),
     (
+        "scale-up-vs-scale-out.ron",
+        include_str!("../../../scenarios/scale-up-vs-scale-out.ron"),
+    ),
+    (
         "t4g-burst-depletion.ron",
         include_str!("../../../scenarios/t4g-burst-depletion.ron"),
     ),

@@ -707,14 +707,7 @@ impl Engine {
                     .refresh_replies
                     .insert(id, store_core::resp::encode_to_vec(&reply, Protocol::Resp2));
             }
-            r.hit = matches!(reply, Reply::Bulk(_));
-            r.outcome = match &reply {
-                Reply::Error(text) => Outcome::of_error(text.as_bytes(), ctx.cluster.view.as_ref()),
-                _ => Outcome::Answered,
-            };
-            if reply.is_error() && r.outcome == Outcome::Answered {
-                ctx.metrics.errors += 1;
-            }
+            note_reply(ctx, r, &reply);
             r.reply_bytes = encoded_len(&reply, Protocol::Resp2);
             r.cpu_start = now;
             total += r.reply_bytes;
@@ -794,15 +787,7 @@ impl Engine {
                     |argv| n.execute(&mut cn.session, argv, now_ms),
                 )
             };
-            r.hit = matches!(reply, Reply::Bulk(_));
-            r.outcome = match &reply {
-                Reply::Error(text) => Outcome::of_error(text.as_bytes(), ctx.cluster.view.as_ref()),
-                _ => Outcome::Answered,
-            };
-            // A redirection or a retry is the client's to count (see `world::client`).
-            if reply.is_error() && r.outcome == Outcome::Answered {
-                ctx.metrics.errors += 1;
-            }
+            note_reply(ctx, r, &reply);
             #[cfg(test)]
             if r.outcome == Outcome::Answered && r.slot != NO_SLOT && !r.refresh {
                 let served = match n.db.slot_state(r.slot) {
@@ -1124,5 +1109,20 @@ impl Engine {
         self.conns.iter().fold((0, 0), |(w, b), c| {
             (w + c.waiting.len as u64, b + c.batch.len as u64)
         })
+    }
+}
+
+/// Records what a request's reply says: a hit, and its outcome (answered, or a
+/// redirection or retry for its client); an error that is an answer counts as one (a
+/// redirection or a retry is the client's to count, see `world::client`).
+#[inline]
+fn note_reply(ctx: &mut Ctx<'_>, r: &mut super::requests::Req, reply: &Reply) {
+    r.hit = matches!(reply, Reply::Bulk(_));
+    r.outcome = match reply {
+        Reply::Error(text) => Outcome::of_error(text.as_bytes(), ctx.cluster.view.as_ref()),
+        _ => Outcome::Answered,
+    };
+    if reply.is_error() && r.outcome == Outcome::Answered {
+        ctx.metrics.errors += 1;
     }
 }

@@ -513,14 +513,7 @@ impl InfoFigures {
     pub(crate) fn add(&mut self, o: &InfoFigures) {
         self.used_memory += o.used_memory;
         self.dataset_used_memory += o.dataset_used_memory;
-        let (s, t) = (&mut self.stats, &o.stats);
-        s.total_commands_processed += t.total_commands_processed;
-        s.expired_keys += t.expired_keys;
-        s.evicted_keys += t.evicted_keys;
-        s.keyspace_hits += t.keyspace_hits;
-        s.keyspace_misses += t.keyspace_misses;
-        s.active_expire_cycles += t.active_expire_cycles;
-        s.expired_stale_perc_x100 = s.expired_stale_perc_x100.max(t.expired_stale_perc_x100);
+        self.stats.add(&o.stats);
         self.keys += o.keys;
         self.expires += o.expires;
         self.ttl_weighted += o.ttl_weighted;
