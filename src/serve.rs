@@ -195,6 +195,11 @@ pub fn serve(args: &ServeArgs) -> ExitCode {
         );
         return ExitCode::from(2);
     }
+    if args.engine == ServeEngine::Redis && args.threads != 1 {
+        // Redis's store is one keyspace: a thread count it would not read is refused.
+        eprintln!("kvsim serve: --threads {} needs --engine dragonfly; the redis engine's store is one keyspace", args.threads);
+        return ExitCode::from(2);
+    }
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -471,3 +471,21 @@ fn sigterm_stops_the_server_cleanly() {
     let (_, closed) = client.read_to_close();
     assert!(closed, "the connection is closed");
 }
+
+/// Settings `kvsim serve` would not read are refused before it listens: a thread count
+/// for the one-keyspace redis engine, or a thread count out of range.
+#[test]
+fn serve_refuses_threads_it_would_not_use() {
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_kvsim"))
+            .arg("serve")
+            .args(args)
+            .output()
+            .expect("kvsim runs")
+    };
+    let out = run(&["--port", "0", "--threads", "4"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs --engine dragonfly"));
+    let out = run(&["--port", "0", "--engine", "dragonfly", "--threads", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+}
