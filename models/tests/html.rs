@@ -61,3 +61,27 @@ fn the_page_shows_only_the_sections_the_report_settings_ask_for() {
     );
     assert!(page.contains("<h3>Cost</h3>"));
 }
+
+/// With several variants, the page compares them, and says how near its capacity each
+/// ran: its busiest node's CPU and NIC and the resource that would bind first, as the
+/// text report's headroom table does.
+#[test]
+fn several_variants_are_compared_with_their_headroom() {
+    let text = SCENARIO.replace(
+        r#"variants: [(name: "v<1>")],"#,
+        r#"variants: [(name: "one"), (name: "io", patch: (cluster: (engine: valkey, node: (io_threads: 2))))],"#,
+    );
+    let scenario = load_str(&text, "html2.ron").expect("a valid scenario");
+    let report = run_scenario(&scenario, None, 1, &|_| {}).expect("it runs");
+    let page = run_html(&report).expect("it renders");
+    assert!(page.contains("<h2>Comparison across variants</h2>"));
+    assert!(page.contains("<th>First to bind (most utilized resource)</th>"));
+    for c in &report.comparison {
+        let h = c.headroom.as_ref().expect("headroom");
+        assert!(
+            page.contains(&format!("{} at ", h.first_to_bind)),
+            "{}",
+            h.first_to_bind
+        );
+    }
+}

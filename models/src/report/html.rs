@@ -287,6 +287,39 @@ pub fn run_html(r: &Report) -> Result<String, String> {
             ],
             &rows,
         ));
+        // How near its capacity each variant ran: where more load meets a limit.
+        let headroom: Vec<Vec<String>> = r
+            .comparison
+            .iter()
+            .filter_map(|c| {
+                let h = c.headroom.as_ref()?;
+                Some(vec![
+                    c.variant.clone(),
+                    fmt(c.latency_ms_p999_all, 3),
+                    h.hottest_node.clone(),
+                    format!("{}%", fmt(h.hottest_node_cpu_utilization * 100.0, 1)),
+                    format!("{}%", fmt(h.hottest_node_nic_utilization * 100.0, 1)),
+                    format!(
+                        "{} at {}%",
+                        h.first_to_bind,
+                        fmt(h.first_to_bind_utilization * 100.0, 1)
+                    ),
+                ])
+            })
+            .collect();
+        if !headroom.is_empty() {
+            o.push_str(&table(
+                &[
+                    "Variant",
+                    "p99.9 ms",
+                    "Hottest node",
+                    "Its CPU (busiest thread)",
+                    "Its NIC (busier direction)",
+                    "First to bind (most utilized resource)",
+                ],
+                &headroom,
+            ));
+        }
         let names: Vec<String> = r.comparison.iter().map(|c| c.variant.clone()).collect();
         let bars = plot::bar_chart(
             &format!("{}: throughput per variant", r.scenario.name),
